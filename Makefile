@@ -1,0 +1,61 @@
+# Two commands do everything on a fresh machine (Python 3.11, Node and npm preinstalled):
+#   make synth   - set up .venv and node_modules, synthesize every tier stack into cdk.out
+#   make test    - same set-up, then ruff, mypy --strict, pytest, cfn-lint over cdk.out
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+# Local tools first: the venv's python (so `cdk synth` runs app.py with our packages) and
+# the pinned CDK CLI and Node 22 from node_modules.
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+CDK := cdk --no-notices
+
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: setup synth test lint typecheck unit cfn-lint bench snapshot-update clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]' 2>&1 | { grep -v "is ignored" || true; }
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	rm -rf cdk.out
+	$(CDK) synth --quiet
+	@ls cdk.out/*.template.json
+
+lint: setup
+	ruff check .
+	ruff format --check .
+
+typecheck: setup
+	mypy
+
+unit: setup
+	pytest
+
+cfn-lint: synth
+	cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
+
+test: lint typecheck unit cfn-lint
+
+bench: setup
+	python scripts/bench.py
+
+snapshot-update: setup
+	pytest tests/snapshots --snapshot-update
+
+clean:
+	rm -rf cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,5 @@
+"""Reusable constructs: one construct per module."""
+
+from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+
+__all__ = ["TrainingDataLake"]

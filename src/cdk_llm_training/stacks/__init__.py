@@ -1,0 +1,6 @@
+"""Size-tiered stacks: composition only, tier differences live in config models."""
+
+from cdk_llm_training.stacks.small_lora import SmallLoRAStack
+from cdk_llm_training.stacks.tier_app import build_tier_stacks
+
+__all__ = ["SmallLoRAStack", "build_tier_stacks"]

@@ -1,0 +1,61 @@
+"""SmallLoRAStack: LoRA / QLoRA and managed fine-tunes with near-zero idle cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from cdk_llm_training.config.tiers import SmallLoRAConfig
+from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+
+
+class SmallLoRAStack(Stack):
+    """The small tier: a training data lake (and, as they land, the managed fine-tune and
+    labeling constructs). No VPC and no always-on compute.
+
+    :param config: validated tier configuration. Default: ``SmallLoRAConfig()``.
+    :param stack_kwargs: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: SmallLoRAConfig | None = None,
+        **stack_kwargs: Any,
+    ) -> None:
+        stack_kwargs.setdefault(
+            "description", "cdk-llm-training small tier: data lake for LoRA/QLoRA fine-tunes."
+        )
+        super().__init__(scope, id, **stack_kwargs)
+        self.config = config or SmallLoRAConfig()
+
+        self.data_lake = TrainingDataLake(self, "DataLake", options=self.config.data_lake)
+
+        CfnOutput(
+            self,
+            "RawBucketName",
+            value=self.data_lake.raw_bucket.bucket_name,
+            description="Raw zone: upload source data here.",
+        )
+        CfnOutput(
+            self,
+            "CuratedBucketName",
+            value=self.data_lake.curated_bucket.bucket_name,
+            description="Curated zone: training-ready datasets.",
+        )
+        CfnOutput(
+            self,
+            "ArtifactsBucketName",
+            value=self.data_lake.artifacts_bucket.bucket_name,
+            description="Artifacts zone: models, adapters, checkpoints, reports.",
+        )
+        CfnOutput(
+            self,
+            "DataLakeKeyArn",
+            value=self.data_lake.key.key_arn,
+            description="KMS key that encrypts the data lake.",
+        )

@@ -1,0 +1,72 @@
+"""Test helpers shared by every suite: apps built like `cdk synth`, nag, cfn-lint, snapshots."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+@cache
+def cdk_context() -> dict[str, Any]:
+    """The feature flags of cdk.json: `python app.py` alone would ignore them."""
+    context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+def new_app(*, nag: bool = True) -> cdk.App:
+    """An App with cdk.json's context and, by default, cdk-nag AwsSolutions as a validation
+    plugin: any unacknowledged finding fails synthesis (and so `Template.from_stack`)."""
+    app = cdk.App(context=cdk_context())
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+def new_stack(*, nag: bool = True, stack_id: str = "TestStack") -> cdk.Stack:
+    """A fresh, env-agnostic stack in its own nag-checked app."""
+    return cdk.Stack(new_app(nag=nag), stack_id)
+
+
+def template_of(stack: cdk.Stack) -> Template:
+    """Synthesize ``stack`` (running the app's validation plugins) and return its template."""
+    return Template.from_stack(stack)
+
+
+def normalized(template: Mapping[str, Any]) -> dict[str, Any]:
+    """A template without what changes between CDK versions or asset builds."""
+    data: dict[str, Any] = json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+    data.get("Parameters", {}).pop("BootstrapVersion", None)
+    data.get("Rules", {}).pop("CheckBootstrapVersion", None)
+    data.get("Resources", {}).pop("CDKMetadata", None)
+    data.get("Conditions", {}).pop("CDKMetadataAvailable", None)
+    for section in ("Parameters", "Rules", "Conditions"):
+        if section in data and not data[section]:
+            del data[section]
+    return data
+
+
+def cfn_lint_findings(template: Mapping[str, Any]) -> list[str]:
+    """cfn-lint errors and warnings for ``template`` (W3005, redundant DependsOn, ignored)."""
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(
+        json.dumps(template),
+        config=ManualArgs(regions=["us-east-1"], ignore_checks=["W3005"]),
+    )
+    return [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches]
+
+
+def resources_of_type(template: Template, type_name: str) -> dict[str, Any]:
+    """The resources of one CloudFormation type, by logical ID."""
+    return dict(template.find_resources(type_name))

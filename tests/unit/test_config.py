@@ -1,0 +1,103 @@
+"""Tier configuration files: valid files load, bad ones give one paragraph naming the field."""
+
+from pathlib import Path
+
+import pytest
+
+from cdk_llm_training.config import (
+    AppConfig,
+    ConfigError,
+    StackName,
+    load_app_config,
+    parse_app_config,
+)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_empty_file_gives_defaults(tmp_path: Path) -> None:
+    assert load_app_config(_write(tmp_path, "")) == AppConfig()
+
+
+def test_file_overrides_defaults(tmp_path: Path) -> None:
+    config = load_app_config(
+        _write(
+            tmp_path,
+            "stacks: [SmallLoRAStack]\n"
+            "small_lora:\n"
+            "  data_lake:\n"
+            "    noncurrent_version_expiration_days: 30\n"
+            "    checkpoint_expiration_days: 14\n",
+        )
+    )
+    assert config.stacks == (StackName.SMALL_LORA,)
+    assert config.small_lora.data_lake.noncurrent_version_expiration_days == 30
+    assert config.small_lora.data_lake.checkpoint_expiration_days == 14
+    assert config.small_lora.data_lake.abort_incomplete_multipart_upload_days == 7
+
+
+def test_fails_value_out_of_range_names_field_and_value(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "small_lora:\n  data_lake:\n    noncurrent_version_expiration_days: 0\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_app_config(path)
+    assert str(error.value) == (
+        f"{path}: invalid configuration: field 'small_lora.data_lake."
+        "noncurrent_version_expiration_days' = 0: Input should be greater than or equal to 1."
+    )
+
+
+def test_fails_unknown_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, "small_lora:\n  datalake: {}\n")
+    with pytest.raises(ConfigError) as error:
+        load_app_config(path)
+    assert str(error.value) == (
+        f"{path}: invalid configuration: field 'small_lora.datalake' is not a known setting."
+    )
+
+
+def test_fails_unknown_stack_name_lists_several_errors_in_one_paragraph() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_app_config(
+            {"stacks": ["TinyStack"], "small_lora": {"data_lake": {"event_bridge_enabled": "x"}}},
+            source="inline",
+        )
+    message = str(error.value)
+    assert message.startswith("inline: invalid configuration: field 'stacks.0' = 'TinyStack': ")
+    assert "'SmallLoRAStack'" in message
+    assert "; field 'small_lora.data_lake.event_bridge_enabled' = 'x': " in message
+    assert "\n" not in message
+
+
+def test_fails_empty_stack_list() -> None:
+    with pytest.raises(ConfigError, match=r"field 'stacks' = \[\]: Tuple should have at least 1"):
+        parse_app_config({"stacks": []})
+
+
+def test_fails_top_level_not_a_mapping(tmp_path: Path) -> None:
+    path = _write(tmp_path, "- SmallLoRAStack\n")
+    with pytest.raises(ConfigError) as error:
+        load_app_config(path)
+    assert str(error.value) == (
+        f"{path}: invalid configuration: the top level must be a mapping of settings, got list."
+    )
+
+
+def test_fails_invalid_yaml(tmp_path: Path) -> None:
+    path = _write(tmp_path, "small_lora: [unclosed\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: not valid YAML: "):
+        load_app_config(path)
+
+
+def test_fails_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.yaml"
+    with pytest.raises(ConfigError) as error:
+        load_app_config(path)
+    assert str(error.value) == (
+        f"{path}: cannot read configuration file: No such file or directory."
+    )

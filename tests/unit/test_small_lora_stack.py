@@ -1,0 +1,44 @@
+"""SmallLoRAStack: composition, outputs, and no always-on compute."""
+
+from aws_cdk.assertions import Template
+from cdk_support import cfn_lint_findings
+
+from cdk_llm_training import SmallLoRAStack
+from cdk_llm_training.config import StackName
+
+
+def _small(tier_templates: dict[StackName, Template]) -> Template:
+    return tier_templates[StackName.SMALL_LORA]
+
+
+def test_holds_the_data_lake(tier_templates: dict[StackName, Template]) -> None:
+    template = _small(tier_templates)
+    template.resource_count_is("AWS::S3::Bucket", 4)
+    template.resource_count_is("AWS::KMS::Key", 1)
+
+
+def test_has_no_network_or_compute(tier_templates: dict[StackName, Template]) -> None:
+    resource_types = {r["Type"] for r in _small(tier_templates).to_json()["Resources"].values()}
+    assert not {t for t in resource_types if t.startswith(("AWS::EC2::", "AWS::EKS::"))}
+    assert "AWS::FSx::FileSystem" not in resource_types
+
+
+def test_outputs_bucket_names_and_key_arn(tier_templates: dict[StackName, Template]) -> None:
+    outputs = _small(tier_templates).to_json()["Outputs"]
+    assert set(outputs) >= {
+        "RawBucketName",
+        "CuratedBucketName",
+        "ArtifactsBucketName",
+        "DataLakeKeyArn",
+    }
+    assert outputs["DataLakeKeyArn"]["Value"]["Fn::GetAtt"][1] == "Arn"
+
+
+def test_is_cfn_lint_clean(tier_templates: dict[StackName, Template]) -> None:
+    assert cfn_lint_findings(_small(tier_templates).to_json()) == []
+
+
+def test_stack_carries_its_config(tier_stacks: dict[StackName, object]) -> None:
+    stack = tier_stacks[StackName.SMALL_LORA]
+    assert isinstance(stack, SmallLoRAStack)
+    assert stack.config.data_lake.event_bridge_enabled is True
