@@ -3,6 +3,13 @@
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.data_lake import DataLakeOptions, DataZone
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
+from cdk_llm_training.config.instances import (
+    AcceleratorFamily,
+    InstanceCatalog,
+    InstanceSpec,
+    default_instance_catalog,
+    load_instance_catalog,
+)
 from cdk_llm_training.config.tiers import (
     AppConfig,
     SmallLoRAConfig,
@@ -12,14 +19,19 @@ from cdk_llm_training.config.tiers import (
 )
 
 __all__ = [
+    "AcceleratorFamily",
     "AppConfig",
     "ConfigError",
     "DataLakeOptions",
     "DataZone",
     "FrozenModel",
+    "InstanceCatalog",
+    "InstanceSpec",
     "SmallLoRAConfig",
     "StackName",
+    "default_instance_catalog",
     "describe_validation_error",
     "load_app_config",
+    "load_instance_catalog",
     "parse_app_config",
 ]
