@@ -8,6 +8,7 @@ import sys
 
 import aws_cdk as cdk
 
+from cdk_llm_training.checks import LlmTrainingChecks
 from cdk_llm_training.config import AppConfig, ConfigError, load_app_config
 from cdk_llm_training.stacks import build_tier_stacks
 
@@ -20,6 +21,8 @@ def main() -> None:
     except ConfigError as error:
         sys.exit(f"error: {error}")
     build_tier_stacks(app, config)
+    # The library's own rule pack runs on every synth: error findings stop it.
+    cdk.Validations.of(app).add_plugins(LlmTrainingChecks())
     app.synth()
 
 

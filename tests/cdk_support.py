@@ -13,6 +13,8 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
+from cdk_llm_training.checks import LlmTrainingChecks
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -25,11 +27,12 @@ def cdk_context() -> dict[str, Any]:
 
 
 def new_app(*, nag: bool = True) -> cdk.App:
-    """An App with cdk.json's context and, by default, cdk-nag AwsSolutions as a validation
-    plugin: any unacknowledged finding fails synthesis (and so `Template.from_stack`)."""
+    """An App with cdk.json's context and, by default, cdk-nag AwsSolutions and the library's
+    own LlmTrainingChecks as validation plugins: any unacknowledged error finding fails
+    synthesis (and so `Template.from_stack`)."""
     app = cdk.App(context=cdk_context())
     if nag:
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), LlmTrainingChecks())
     return app
 
 

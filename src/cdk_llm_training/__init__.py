@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cdk_llm_training._version import __version__
 
 if TYPE_CHECKING:
+    from cdk_llm_training.checks import LlmTrainingChecks
     from cdk_llm_training.config import (
         AppConfig,
         ConfigError,
@@ -35,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "load_app_config": "cdk_llm_training.config",
     "parse_app_config": "cdk_llm_training.config",
     "TrainingDataLake": "cdk_llm_training.constructs",
+    "LlmTrainingChecks": "cdk_llm_training.checks",
     "SmallLoRAStack": "cdk_llm_training.stacks",
 }
 
@@ -43,6 +45,7 @@ __all__ = [
     "ConfigError",
     "DataLakeOptions",
     "DataZone",
+    "LlmTrainingChecks",
     "SmallLoRAConfig",
     "SmallLoRAStack",
     "StackName",

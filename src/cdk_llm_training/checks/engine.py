@@ -1,0 +1,50 @@
+"""Runs the rule pack over templates (pure Python: usable without aws-cdk-lib)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cdk_llm_training.checks.model import Finding, Rule, TemplateView
+from cdk_llm_training.checks.rules_efa import EFA_RULES
+from cdk_llm_training.checks.rules_fsx import FSX_RULES
+from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
+from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
+from cdk_llm_training.checks.rules_services import SERVICE_RULES
+
+ALL_RULES: tuple[Rule, ...] = (
+    *FSX_RULES,
+    *EFA_RULES,
+    *HYPERPOD_RULES,
+    *PCLUSTER_RULES,
+    *SERVICE_RULES,
+)
+RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
+
+
+def select_rules(rule_ids: Iterable[str] | None = None) -> tuple[Rule, ...]:
+    """The rules named in ``rule_ids`` (all when None). Unknown ids raise ``ValueError``."""
+    if rule_ids is None:
+        return ALL_RULES
+    wanted = list(rule_ids)
+    unknown = sorted(set(wanted) - set(RULES_BY_ID))
+    if unknown:
+        raise ValueError(
+            f"unknown rule id(s) {', '.join(unknown)}; known: {', '.join(RULES_BY_ID)}"
+        )
+    return tuple(RULES_BY_ID[rule_id] for rule_id in wanted)
+
+
+def check_template(
+    template: Mapping[str, Any], rules: Iterable[Rule] | None = None
+) -> list[Finding]:
+    """Every finding of ``rules`` (default: all) on one template, in rule order."""
+    view = TemplateView(template)
+    return [finding for rule in (rules or ALL_RULES) for finding in rule.run(view)]
+
+
+def check_template_file(path: str | Path, rules: Iterable[Rule] | None = None) -> list[Finding]:
+    """:func:`check_template` on a template file (JSON, as in cdk.out)."""
+    return check_template(json.loads(Path(path).read_text(encoding="utf-8")), rules)
