@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine (Python 3.11, Node and npm preinstalled):
 #   make synth   - set up .venv and node_modules, synthesize every tier stack into cdk.out
-#   make test    - same set-up, then ruff, mypy --strict, pytest, cfn-lint over cdk.out
+#   make test    - same set-up, then ruff, mypy --strict, pytest, cfn-lint over cdk.out, docs
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := test
@@ -12,19 +12,20 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export NO_MKDOCS_2_WARNING := 1
 CDK := cdk --no-notices
 
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup synth test lint typecheck unit cfn-lint bench snapshot-update clean
+.PHONY: setup synth test lint typecheck unit cfn-lint docs bench snapshot-update clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]' 2>&1 | { grep -v "is ignored" || true; }
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,docs]' 2>&1 | { grep -v "is ignored" || true; }
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -49,7 +50,13 @@ unit: setup
 cfn-lint: synth
 	cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 
-test: lint typecheck unit cfn-lint
+# Architecture pictures are drawn from cdk.out on every docs build, so they never drift.
+docs: synth
+	scripts/ensure-graphviz.sh
+	python -m cdk_llm_training.diagram --cdk-out cdk.out --out docs/images/architecture
+	mkdocs build --strict --quiet
+
+test: lint typecheck unit cfn-lint docs
 
 bench: setup
 	python scripts/bench.py
@@ -58,4 +65,4 @@ snapshot-update: setup
 	pytest tests/snapshots --snapshot-update
 
 clean:
-	rm -rf cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf cdk.out site docs/images/architecture .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -357,3 +357,25 @@ def test_fails_unknown_option() -> None:
         DataLakeOptions.model_validate({"versioning": False})
     (item,) = error.value.errors()
     assert (item["loc"], item["msg"]) == (("versioning",), "Extra inputs are not permitted")
+
+
+def test_works_in_an_app_without_feature_flags() -> None:
+    """A user's app may lack cdk.json's flags; the lake must not depend on them (without
+    serverAccessLogsUseBucketPolicy, the L2 logging prop would switch the log bucket to ACLs)."""
+    import aws_cdk as cdk
+
+    stack = cdk.Stack(cdk.App(), "Bare")
+    TrainingDataLake(stack, "Lake")
+    policies = resources_of_type(Template.from_stack(stack), "AWS::S3::BucketPolicy")
+    logging_statements = [
+        statement
+        for policy in policies.values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
+    assert sorted(s["Sid"] for s in logging_statements) == [
+        "S3ServerAccessLogsArtifacts",
+        "S3ServerAccessLogsCurated",
+        "S3ServerAccessLogsRaw",
+    ]
+    assert all("aws:SourceArn" in s["Condition"]["ArnLike"] for s in logging_statements)

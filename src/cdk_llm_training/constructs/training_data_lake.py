@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -12,6 +12,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.data_lake import DataLakeOptions, DataZone
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._metadata import record_construct_type
 
 _ZONE_IDS: Mapping[DataZone, str] = {
     DataZone.RAW: "Raw",
@@ -64,6 +65,7 @@ class TrainingDataLake(Construct):
             the stack. Default: ``RemovalPolicy.RETAIN``.
         """
         super().__init__(scope, id)
+        record_construct_type(self, "TrainingDataLake")
         self.options = options or DataLakeOptions()
         existing = dict(existing_buckets or {})
         zones_to_create = [zone for zone in DataZone if zone not in existing]
@@ -171,20 +173,49 @@ class TrainingDataLake(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
             minimum_tls_version=1.2,
-            server_access_logs_bucket=self.access_logs_bucket,
-            server_access_logs_prefix=f"{zone.value}/",
             lifecycle_rules=self._lifecycle_rules(zone),
             removal_policy=removal_policy,
         )
+        cfn_bucket = bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        if self.access_logs_bucket is not None:
+            self._log_to_access_logs_bucket(bucket, cfn_bucket, zone)
         if self.options.event_bridge_enabled:
             # Set on the L1 rather than with eventBridgeEnabled=True: the L2 property deploys
             # a notifications custom resource (a Lambda) for what CloudFormation does natively.
-            cfn_bucket = bucket.node.default_child
-            assert isinstance(cfn_bucket, s3.CfnBucket)
             cfn_bucket.add_property_override(
                 "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
             )
         return bucket
+
+    def _log_to_access_logs_bucket(
+        self, bucket: s3.Bucket, cfn_bucket: s3.CfnBucket, zone: DataZone
+    ) -> None:
+        """Server access logging through a bucket policy for the S3 logging service.
+
+        Done here rather than with ``server_access_logs_bucket=``: without the
+        ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`` feature flag that prop switches the
+        log bucket to ACLs, which fails with ACLs disabled; the construct must work in any app.
+        An imported log bucket's policy cannot be changed here: grant the logging service
+        ``s3:PutObject`` on it yourself.
+        """
+        assert self.access_logs_bucket is not None
+        prefix = f"{zone.value}/"
+        cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=self.access_logs_bucket.bucket_name, log_file_prefix=prefix
+        )
+        self.access_logs_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"S3ServerAccessLogs{zone.value.capitalize()}",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.access_logs_bucket.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                },
+            )
+        )
 
     def _lifecycle_rules(self, zone: DataZone) -> list[s3.LifecycleRule]:
         opts = self.options
