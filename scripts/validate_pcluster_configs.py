@@ -37,9 +37,9 @@ def main() -> int:
         ClusterNameValidator,
         NameValidator,
     )
+    from pcluster_cases import CASES, sample_configuration
 
     from cdk_llm_training.config.parallel_cluster import PARALLELCLUSTER_VERSION
-    from pcluster_cases import CASES, sample_configuration
 
     installed = metadata.version("aws-parallelcluster")
     if installed != PARALLELCLUSTER_VERSION:
@@ -65,8 +65,8 @@ def main() -> int:
             errors.extend(_name_rule_failures(cluster, ClusterNameValidator, NameValidator))
         status = "ok" if not errors else "FAILED"
         print(f"{name}: {status}")
-        for error in errors:
-            print(f"  {error}")
+        for message in errors:
+            print(f"  {message}")
         failures += bool(errors)
     elapsed = time.perf_counter() - started
     print(
@@ -76,9 +76,13 @@ def main() -> int:
     return 1 if failures else 0
 
 
-def _name_rule_failures(cluster: Any, cluster_name_validator: Any, name_validator: Any) -> list[str]:
+def _name_rule_failures(
+    cluster: Any, cluster_name_validator: Any, name_validator: Any
+) -> list[str]:
     """Run ParallelCluster's AWS-free name validators (cluster, queue, compute resource)."""
-    results = cluster_name_validator().execute(name=cluster.cluster_name, scheduling=cluster.scheduling)
+    results = cluster_name_validator().execute(
+        name=cluster.cluster_name, scheduling=cluster.scheduling
+    )
     for queue in cluster.scheduling.queues:
         results += name_validator().execute(name=queue.name)
         for resource in queue.compute_resources:

@@ -12,6 +12,7 @@ from typing import Any
 
 from cdk_llm_training.config.parallel_cluster import (
     HeadNodeOptions,
+    ParallelClusterOs,
     QueueCapacityType,
     TrainiumClusterOptions,
     TrainiumComputeResource,
@@ -52,7 +53,7 @@ CASES: dict[str, TrainiumClusterOptions] = {
     ),
     "multi-queue": TrainiumClusterOptions(
         cluster_name="trn-multi",
-        os="ubuntu2204",
+        os=ParallelClusterOs.UBUNTU2204,
         log_retention_days=90,
         detailed_monitoring=True,
         head_node=HeadNodeOptions(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,7 +172,9 @@ def test_custom_resource_properties(
     template.has_resource_properties(
         CLUSTER,
         {
-            "ServiceToken": {"Fn::GetAtt": [Match.string_like_regexp("^ClusterProvider"), "Outputs.ServiceToken"]},
+            "ServiceToken": {
+                "Fn::GetAtt": [Match.string_like_regexp("^ClusterProvider"), "Outputs.ServiceToken"]
+            },
             "ClusterName": "trainium-pretrain",
             "DeletionPolicy": "Delete",
         },
@@ -189,9 +190,15 @@ def test_default_configuration(cases: dict[str, tuple[TrainiumParallelCluster, T
     head = config["HeadNode"]
     assert head["InstanceType"] == "c7i.4xlarge"
     assert head["Imds"] == {"Secured": True}
-    assert head["LocalStorage"]["RootVolume"] == {"Size": 200, "Encrypted": True, "VolumeType": "gp3"}
+    assert head["LocalStorage"]["RootVolume"] == {
+        "Size": 200,
+        "Encrypted": True,
+        "VolumeType": "gp3",
+    }
     assert head["Networking"]["SubnetId"]["Ref"].startswith("VpcComputeSubnet")
-    assert head["Ssh"] == {"AllowedIps": {"Fn::GetAtt": [head["Ssh"]["AllowedIps"]["Fn::GetAtt"][0], "CidrBlock"]}}
+    assert head["Ssh"] == {
+        "AllowedIps": {"Fn::GetAtt": [head["Ssh"]["AllowedIps"]["Fn::GetAtt"][0], "CidrBlock"]}
+    }
     assert head["Ssh"]["AllowedIps"]["Fn::GetAtt"][0].startswith("Vpc")
     scheduling = config["Scheduling"]
     assert scheduling["Scheduler"] == "slurm"
@@ -226,7 +233,9 @@ def test_default_configuration(cases: dict[str, tuple[TrainiumParallelCluster, T
     ]
     assert config["Monitoring"] == {
         "DetailedMonitoring": False,
-        "Logs": {"CloudWatch": {"Enabled": True, "RetentionInDays": 30, "DeletionPolicy": "Retain"}},
+        "Logs": {
+            "CloudWatch": {"Enabled": True, "RetentionInDays": 30, "DeletionPolicy": "Retain"}
+        },
     }
 
 
@@ -247,7 +256,11 @@ def test_neuron_script_is_an_asset_run_on_node_configured(
             "Policy": {
                 "Fn::Join": [
                     "",
-                    ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/AmazonSSMManagedInstanceCore"],
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":iam::aws:policy/AmazonSSMManagedInstanceCore",
+                    ],
                 ]
             }
         }
@@ -268,7 +281,9 @@ def test_capacity_block_queue_and_kms_node_policy(
     assert queue["ComputeResources"][0]["CapacityReservationTarget"] == {
         "CapacityReservationId": "cr-0123456789abcdef0"
     }
-    assert queue["ComputeResources"][0]["MinCount"] == queue["ComputeResources"][0]["MaxCount"] == 16
+    assert (
+        queue["ComputeResources"][0]["MinCount"] == queue["ComputeResources"][0]["MaxCount"] == 16
+    )
     template.has_resource_properties(
         "AWS::IAM::ManagedPolicy",
         {
@@ -334,7 +349,9 @@ def test_synthesized_config_matches_the_offline_validated_one(
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_cfn_lint_clean(cases: dict[str, tuple[TrainiumParallelCluster, Template]], name: str) -> None:
+def test_cfn_lint_clean(
+    cases: dict[str, tuple[TrainiumParallelCluster, Template]], name: str
+) -> None:
     _, template = cases[name]
     assert cfn_lint_findings(template.to_json()) == []
 
@@ -351,7 +368,9 @@ def test_attributes_and_connections(
     assert resolve(cluster.head_node_private_ip) == {
         "Fn::GetAtt": [logical_id, "headNode.privateIpAddress"]
     }
-    assert resolve(cluster.validation_messages) == {"Fn::GetAtt": [logical_id, "validationMessages"]}
+    assert resolve(cluster.validation_messages) == {
+        "Fn::GetAtt": [logical_id, "validationMessages"]
+    }
     provider_id = cdk.Stack.of(cluster).get_logical_id(cluster.provider)
     assert resolve(cluster.service_token) == {"Fn::GetAtt": [provider_id, "Outputs.ServiceToken"]}
     assert resolve(cluster.provider_log_group_arn) == {
@@ -377,13 +396,31 @@ def test_provider_role_and_policies_parameters() -> None:
     provider = next(iter(template_of(stack).find_resources("AWS::CloudFormation::Stack").values()))
     assert provider["Properties"]["Parameters"] == {
         "CustomLambdaRole": {
-            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":role/pc"]]
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":iam::",
+                    {"Ref": "AWS::AccountId"},
+                    ":role/pc",
+                ],
+            ]
         }
     }
     provider2 = next(iter(template_of(other).find_resources("AWS::CloudFormation::Stack").values()))
     assert provider2["Properties"]["Parameters"] == {
         "AdditionalIamPolicies": {
-            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":policy/pc-extra"]]
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":iam::",
+                    {"Ref": "AWS::AccountId"},
+                    ":policy/pc-extra",
+                ],
+            ]
         }
     }
 
@@ -392,9 +429,9 @@ def test_provider_role_and_policies_parameters() -> None:
 
 
 @pytest.fixture
-def stack_and_net() -> Iterator[tuple[cdk.Stack, Network]]:
+def stack_and_net() -> tuple[cdk.Stack, Network]:
     stack = new_stack(nag=False)
-    yield stack, _network(stack)
+    return stack, _network(stack)
 
 
 def _raises_value_error(message: str) -> Any:
@@ -460,7 +497,9 @@ def test_fails_capacity_block_dynamic_nodes() -> None:
         TrainiumQueue(
             capacity_type=QueueCapacityType.CAPACITY_BLOCK,
             compute_resources=(
-                TrainiumComputeResource(max_count=4, capacity_reservation_id="cr-0123456789abcdef0"),
+                TrainiumComputeResource(
+                    max_count=4, capacity_reservation_id="cr-0123456789abcdef0"
+                ),
             ),
         )
 
@@ -528,7 +567,9 @@ def test_fails_queue_and_compute_resource_name_rules() -> None:
 def test_fails_duplicate_names() -> None:
     with _raises_value_error("queue names must be unique; repeated: compute."):
         TrainiumClusterOptions(queues=(TrainiumQueue(), TrainiumQueue()))
-    with _raises_value_error("queue 'compute': compute resource names must be unique; repeated: trn1."):
+    with _raises_value_error(
+        "queue 'compute': compute resource names must be unique; repeated: trn1."
+    ):
         TrainiumQueue(compute_resources=(TrainiumComputeResource(), TrainiumComputeResource()))
 
 
@@ -560,7 +601,7 @@ def test_fails_bad_ids_and_values() -> None:
 def test_fails_public_compute_subnet(stack_and_net: tuple[cdk.Stack, Network]) -> None:
     stack, net = stack_and_net
     with _raises_value_error(
-        "subnet 'Default/Vpc/PublicSubnet1' is a public subnet; Trainium compute nodes must run "
+        "subnet 'TestStack/Vpc/PublicSubnet1' is a public subnet; Trainium compute nodes must run "
         "in a private subnet."
     ):
         TrainiumParallelCluster(
@@ -579,7 +620,7 @@ def test_fails_public_head_node_without_secured_imds(
     stack, net = stack_and_net
     with _raises_value_error(
         "head_node.imds_secured is false while the head node is in the public subnet "
-        "'Default/Vpc/PublicSubnet1'; a public head node must keep IMDS secured."
+        "'TestStack/Vpc/PublicSubnet1'; a public head node must keep IMDS secured."
     ):
         _cluster(
             stack,

@@ -29,6 +29,7 @@ from cdk_llm_training.config.tiers import (
 )
 
 __all__ = [
+    "PARALLELCLUSTER_VERSION",
     "AcceleratorFamily",
     "AppConfig",
     "ConfigError",
@@ -38,7 +39,6 @@ __all__ = [
     "HeadNodeOptions",
     "InstanceCatalog",
     "InstanceSpec",
-    "PARALLELCLUSTER_VERSION",
     "ParallelClusterOs",
     "QueueCapacityType",
     "SmallLoRAConfig",

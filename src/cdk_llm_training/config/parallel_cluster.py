@@ -400,7 +400,10 @@ def to_cluster_configuration(
     """
     policies = [
         {"Policy": arn}
-        for arn in (f"arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore", *node_policy_arns)
+        for arn in (
+            f"arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
+            *node_policy_arns,
+        )
     ]
     overrides = dict(queue_subnet_ids or {})
     unknown = sorted(set(overrides) - {q.name for q in options.queues})
@@ -424,7 +427,11 @@ def to_cluster_configuration(
         },
         "Ssh": {"AllowedIps": head.ssh_allowed_cidr or ssh_allowed_cidr},
         "LocalStorage": {
-            "RootVolume": {"Size": head.root_volume_size_gib, "Encrypted": True, "VolumeType": "gp3"}
+            "RootVolume": {
+                "Size": head.root_volume_size_gib,
+                "Encrypted": True,
+                "VolumeType": "gp3",
+            }
         },
         "Iam": {"AdditionalIamPolicies": list(policies)},
         "Imds": {"Secured": head.imds_secured},

@@ -161,7 +161,9 @@ class TrainiumParallelCluster(Construct):
         neuron_url: str | None = None
         s3_read: list[tuple[str, str | None]] = []
         if opts.install_neuron:
-            self.neuron_script = s3_assets.Asset(self, "NeuronScript", path=str(neuron_script_path()))
+            self.neuron_script = s3_assets.Asset(
+                self, "NeuronScript", path=str(neuron_script_path())
+            )
             neuron_url = self.neuron_script.s3_object_url
             s3_read.append((self.neuron_script.s3_bucket_name, self.neuron_script.s3_object_key))
         extra_urls: list[str] = []
@@ -191,7 +193,8 @@ class TrainiumParallelCluster(Construct):
             file_system_id=file_system_id,
             ssh_allowed_cidr=vpc.vpc_cidr_block,
             queue_subnet_ids={
-                name: [s.subnet_id for s in subnets] for name, subnets in (queue_subnets or {}).items()
+                name: [s.subnet_id for s in subnets]
+                for name, subnets in (queue_subnets or {}).items()
             },
             neuron_script_url=neuron_url,
             extra_node_scripts=extra_urls,
