@@ -12,7 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_support import cfn_lint_findings, new_app, new_stack, template_of
 from pcluster_cases import CASE_WIRING, CASES, sample_configuration
 from pydantic import ValidationError
@@ -246,6 +246,7 @@ def test_neuron_script_is_an_asset_run_on_node_configured(
     (queue,) = _queues(template)
     action = queue["CustomActions"]["OnNodeConfigured"]
     assert action["Args"] == ["neuronx-cc==2.*", "torch-neuronx"]
+    assert cluster.neuron_script is not None
     script = cdk.Stack.of(cluster).resolve(cluster.neuron_script.s3_object_url)
     assert action["Script"] == script
     (access,) = queue["Iam"]["S3Access"]
@@ -336,6 +337,7 @@ def test_neuron_ami_without_install_script(
     (queue,) = _queues(template)
     assert "CustomActions" not in queue
     assert "S3Access" not in queue["Iam"]
+    assert cases["trn2-ami"][0].neuron_script is None
     assert queue["ComputeResources"][0]["InstanceType"] == "trn2.48xlarge"
 
 
@@ -704,3 +706,70 @@ def test_config_module_does_not_import_aws_cdk() -> None:
         cwd=str(__import__("cdk_support").REPO_ROOT),
     )
     assert result.stdout.strip() == "False"
+
+
+# -- options without their own case -----------------------------------------------------
+
+
+def _sample(options: TrainiumClusterOptions) -> dict[str, Any]:
+    return to_cluster_configuration(
+        options,
+        region="eu-west-1",
+        head_node_subnet_id="subnet-0123456789abcdef0",
+        compute_subnet_id="subnet-0123456789abcdef0",
+        security_group_ids=["sg-0123456789abcdef0"],
+        file_system_id="fs-0123456789abcdef0",
+        ssh_allowed_cidr="10.0.0.0/16",
+        neuron_script_url="s3://bucket/install_neuron.sh",
+        partition="aws-cn",
+    )
+
+
+def test_generation_options() -> None:
+    config = _sample(
+        TrainiumClusterOptions(
+            fsx_mount_dir="/lustre",
+            scaledown_idletime_minutes=30,
+            neuron_python_packages=("neuronx-cc==2.21.*",),
+            head_node=HeadNodeOptions(instance_type="m7i.8xlarge", root_volume_size_gib=500),
+            queues=(TrainiumQueue(capacity_type=QueueCapacityType.SPOT),),
+        )
+    )
+    assert config["Region"] == "eu-west-1"
+    assert config["SharedStorage"][0]["MountDir"] == "/lustre"
+    assert config["Scheduling"]["SlurmSettings"]["ScaledownIdletime"] == 30
+    assert config["HeadNode"]["InstanceType"] == "m7i.8xlarge"
+    assert config["HeadNode"]["LocalStorage"]["RootVolume"]["Size"] == 500
+    (queue,) = config["Scheduling"]["SlurmQueues"]
+    assert queue["CapacityType"] == "SPOT"
+    assert queue["Networking"]["PlacementGroup"] == {"Enabled": True}
+    assert queue["CustomActions"]["OnNodeConfigured"] == {
+        "Script": "s3://bucket/install_neuron.sh",
+        "Args": ["neuronx-cc==2.21.*"],
+    }
+    assert queue["Iam"]["AdditionalIamPolicies"] == [
+        {"Policy": "arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+    ]
+    assert "S3Access" not in queue["Iam"]
+
+
+def test_placement_group_can_be_turned_off() -> None:
+    queue = TrainiumQueue(placement_group_enabled=False)
+    assert queue.uses_placement_group is False
+    assert TrainiumQueue().uses_placement_group is True
+    assert TrainiumClusterOptions().max_nodes == 16
+
+
+def test_retain_deletion_policy_and_no_neuron_warning() -> None:
+    stack = new_stack()
+    cluster = _cluster(
+        stack,
+        _network(stack),
+        options=TrainiumClusterOptions(deletion_policy="Retain", install_neuron=False),
+    )
+    template = template_of(stack)
+    template.has_resource_properties(CLUSTER, {"DeletionPolicy": "Retain"})
+    assert cluster.neuron_script is None
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("Neuron"))
+    assert len(warnings) == 1
+    assert "without the Neuron SDK" in str(warnings[0].entry.data)

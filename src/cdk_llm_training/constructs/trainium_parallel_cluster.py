@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, CfnResource, CfnStack, Stack, Token
+from aws_cdk import Annotations, Aws, CfnResource, CfnStack, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -160,12 +160,19 @@ class TrainiumParallelCluster(Construct):
 
         neuron_url: str | None = None
         s3_read: list[tuple[str, str | None]] = []
+        self.neuron_script: s3_assets.Asset | None = None
         if opts.install_neuron:
             self.neuron_script = s3_assets.Asset(
                 self, "NeuronScript", path=str(neuron_script_path())
             )
             neuron_url = self.neuron_script.s3_object_url
             s3_read.append((self.neuron_script.s3_bucket_name, self.neuron_script.s3_object_key))
+        elif opts.custom_ami_id is None:
+            Annotations.of(self).add_warning_v2(
+                "cdk-llm-training:TrainiumNoNeuron",
+                "install_neuron is off and no custom_ami_id is set: the compute nodes start "
+                "from the ParallelCluster AMI without the Neuron SDK.",
+            )
         extra_urls: list[str] = []
         if scripts_bucket is not None:
             for object_key in node_scripts:
