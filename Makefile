@@ -16,9 +16,12 @@ export NO_MKDOCS_2_WARNING := 1
 CDK := cdk --no-notices
 
 PY_STAMP := $(VENV)/.installed
+# aws-parallelcluster (offline cluster-config schema check) pins CDK v1: own venv.
+PCLUSTER_VENV := .venv-pcluster
+PCLUSTER_STAMP := $(PCLUSTER_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup synth test lint typecheck unit cfn-lint docs bench snapshot-update clean
+.PHONY: setup synth test lint typecheck unit cfn-lint docs pcluster-validate bench snapshot-update clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -26,6 +29,11 @@ $(PY_STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,docs]' 2>&1 | { grep -v "is ignored" || true; }
+	touch $@
+
+$(PCLUSTER_STAMP): requirements/pcluster.txt
+	test -x $(PCLUSTER_VENV)/bin/python || $(PYTHON) -m venv $(PCLUSTER_VENV)
+	$(PCLUSTER_VENV)/bin/python -m pip install --quiet -r requirements/pcluster.txt 2>&1 | { grep -v "is ignored" || true; }
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -56,7 +64,11 @@ docs: synth
 	python -m cdk_llm_training.diagram --cdk-out cdk.out --out docs/images/architecture
 	mkdocs build --strict --quiet
 
-test: lint typecheck unit cfn-lint docs
+# Every ParallelCluster config the tests emit, loaded by the official aws-parallelcluster schema.
+pcluster-validate: $(PCLUSTER_STAMP)
+	$(PCLUSTER_VENV)/bin/python scripts/validate_pcluster_configs.py
+
+test: lint typecheck unit cfn-lint pcluster-validate docs
 
 bench: setup
 	python scripts/bench.py

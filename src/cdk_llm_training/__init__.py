@@ -18,12 +18,18 @@ if TYPE_CHECKING:
         ConfigError,
         DataLakeOptions,
         DataZone,
+        HeadNodeOptions,
+        ParallelClusterOs,
+        QueueCapacityType,
         SmallLoRAConfig,
         StackName,
+        TrainiumClusterOptions,
+        TrainiumComputeResource,
+        TrainiumQueue,
         load_app_config,
         parse_app_config,
     )
-    from cdk_llm_training.constructs import TrainingDataLake
+    from cdk_llm_training.constructs import TrainingDataLake, TrainiumParallelCluster
     from cdk_llm_training.stacks import SmallLoRAStack
 
 _EXPORTS: dict[str, str] = {
@@ -35,8 +41,15 @@ _EXPORTS: dict[str, str] = {
     "StackName": "cdk_llm_training.config",
     "load_app_config": "cdk_llm_training.config",
     "parse_app_config": "cdk_llm_training.config",
+    "HeadNodeOptions": "cdk_llm_training.config",
+    "ParallelClusterOs": "cdk_llm_training.config",
+    "QueueCapacityType": "cdk_llm_training.config",
+    "TrainiumClusterOptions": "cdk_llm_training.config",
+    "TrainiumComputeResource": "cdk_llm_training.config",
+    "TrainiumQueue": "cdk_llm_training.config",
     "TrainingDataLake": "cdk_llm_training.constructs",
     "LlmTrainingChecks": "cdk_llm_training.checks",
+    "TrainiumParallelCluster": "cdk_llm_training.constructs",
     "SmallLoRAStack": "cdk_llm_training.stacks",
 }
 
@@ -45,11 +58,18 @@ __all__ = [
     "ConfigError",
     "DataLakeOptions",
     "DataZone",
+    "HeadNodeOptions",
     "LlmTrainingChecks",
+    "ParallelClusterOs",
+    "QueueCapacityType",
     "SmallLoRAConfig",
     "SmallLoRAStack",
     "StackName",
     "TrainingDataLake",
+    "TrainiumClusterOptions",
+    "TrainiumComputeResource",
+    "TrainiumParallelCluster",
+    "TrainiumQueue",
     "__version__",
     "load_app_config",
     "parse_app_config",

@@ -10,6 +10,16 @@ from cdk_llm_training.config.instances import (
     default_instance_catalog,
     load_instance_catalog,
 )
+from cdk_llm_training.config.parallel_cluster import (
+    PARALLELCLUSTER_VERSION,
+    HeadNodeOptions,
+    ParallelClusterOs,
+    QueueCapacityType,
+    TrainiumClusterOptions,
+    TrainiumComputeResource,
+    TrainiumQueue,
+    to_cluster_configuration,
+)
 from cdk_llm_training.config.tiers import (
     AppConfig,
     SmallLoRAConfig,
@@ -19,19 +29,27 @@ from cdk_llm_training.config.tiers import (
 )
 
 __all__ = [
+    "PARALLELCLUSTER_VERSION",
     "AcceleratorFamily",
     "AppConfig",
     "ConfigError",
     "DataLakeOptions",
     "DataZone",
     "FrozenModel",
+    "HeadNodeOptions",
     "InstanceCatalog",
     "InstanceSpec",
+    "ParallelClusterOs",
+    "QueueCapacityType",
     "SmallLoRAConfig",
     "StackName",
+    "TrainiumClusterOptions",
+    "TrainiumComputeResource",
+    "TrainiumQueue",
     "default_instance_catalog",
     "describe_validation_error",
     "load_app_config",
     "load_instance_catalog",
     "parse_app_config",
+    "to_cluster_configuration",
 ]

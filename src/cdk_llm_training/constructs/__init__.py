@@ -1,5 +1,6 @@
 """Reusable constructs: one construct per module."""
 
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
 
-__all__ = ["TrainingDataLake"]
+__all__ = ["TrainingDataLake", "TrainiumParallelCluster"]

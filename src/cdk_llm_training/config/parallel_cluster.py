@@ -1,0 +1,541 @@
+"""Options for :class:`cdk_llm_training.TrainiumParallelCluster` and the ParallelCluster config.
+
+This module is pure data: it imports pydantic only (never aws_cdk), so the offline schema check
+can import it inside a virtual environment that holds the ``aws-parallelcluster`` package
+(which pins CDK v1). :func:`to_cluster_configuration` turns the options plus the ids of the
+network and storage resources into the ``ClusterConfiguration`` object of the
+``Custom::PclusterCluster`` resource. The ids are plain strings: CloudFormation tokens at synth
+time, concrete sample ids in the offline check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from cdk_llm_training.config.base import FrozenModel
+
+PARALLELCLUSTER_VERSION = "3.16.1"
+"""The pinned AWS ParallelCluster version: provider template and offline schema check."""
+
+TRAINIUM_INSTANCE_TYPES: tuple[str, ...] = ("trn1.32xlarge", "trn1n.32xlarge", "trn2.48xlarge")
+"""Instance types allowed in a Trainium queue (all of them support EFA)."""
+
+MAX_QUEUES = 50
+"""ParallelCluster limit: Slurm queues per cluster."""
+
+MAX_COMPUTE_RESOURCES = 50
+"""ParallelCluster limit: compute resources per cluster (and per queue)."""
+
+CLUSTER_NAME_MAX_LENGTH = 60
+"""ParallelCluster limit on the cluster name."""
+
+NAME_MAX_LENGTH = 25
+"""ParallelCluster limit on queue and compute resource names."""
+
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1827,
+    3653,
+)
+"""CloudWatch Logs retention values ParallelCluster accepts (0 = never expire is not offered)."""
+
+_CLUSTER_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
+_RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+_CAPACITY_RESERVATION_ID = re.compile(r"^cr-[0-9a-f]{8}([0-9a-f]{9})?$")
+_AMI_ID = re.compile(r"^ami-[0-9a-z]{8}([0-9a-z]{9})?$")
+_CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
+
+
+class ParallelClusterOs(StrEnum):
+    """Operating systems supported by ParallelCluster 3.16 (``Image.Os``)."""
+
+    ALINUX2023 = "alinux2023"
+    UBUNTU2204 = "ubuntu2204"
+    UBUNTU2404 = "ubuntu2404"
+    RHEL8 = "rhel8"
+    RHEL9 = "rhel9"
+    ROCKY8 = "rocky8"
+    ROCKY9 = "rocky9"
+
+
+class QueueCapacityType(StrEnum):
+    """How a queue's instances are bought (``SlurmQueues[].CapacityType``)."""
+
+    ONDEMAND = "ONDEMAND"
+    """On-Demand, optionally inside an On-Demand Capacity Reservation."""
+    SPOT = "SPOT"
+    """Spot instances (interruptible)."""
+    CAPACITY_BLOCK = "CAPACITY_BLOCK"
+    """EC2 Capacity Blocks for ML: static nodes, reservation id required, no placement group."""
+
+
+def check_cluster_name(name: str) -> str:
+    """Raise ``ValueError`` unless ``name`` is a valid ParallelCluster cluster name."""
+    if not _CLUSTER_NAME.match(name) or len(name) > CLUSTER_NAME_MAX_LENGTH:
+        raise ValueError(
+            f"cluster_name {name!r} is invalid: it must start with a letter, contain only "
+            f"letters, digits and hyphens, and be at most {CLUSTER_NAME_MAX_LENGTH} characters "
+            f"long (got {len(name)})."
+        )
+    return name
+
+
+def _check_resource_name(kind: str, name: str) -> str:
+    if not _RESOURCE_NAME.match(name) or len(name) > NAME_MAX_LENGTH or name == "default":
+        raise ValueError(
+            f"{kind} name {name!r} is invalid: it must start with a lowercase letter, contain "
+            f"only lowercase letters, digits and hyphens, be at most {NAME_MAX_LENGTH} "
+            "characters long and not be 'default'."
+        )
+    return name
+
+
+class TrainiumComputeResource(FrozenModel):
+    """One compute resource of a Trainium queue: an instance type and its node counts."""
+
+    name: str = "trn1"
+    """Compute resource name (lowercase letters, digits, hyphens; <= 25). Default ``trn1``."""
+
+    instance_type: str = "trn1.32xlarge"
+    """One of ``trn1.32xlarge``, ``trn1n.32xlarge``, ``trn2.48xlarge``. Default
+    ``trn1.32xlarge``."""
+
+    min_count: int = Field(default=0, ge=0)
+    """Static nodes kept running. Default 0 (every node is dynamic)."""
+
+    max_count: int = Field(default=16, ge=1)
+    """Maximum nodes. Default 16."""
+
+    capacity_reservation_id: str | None = None
+    """On-Demand Capacity Reservation or Capacity Block id (``cr-...``). Default none."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_resource_name("compute resource", value)
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if value not in TRAINIUM_INSTANCE_TYPES:
+            raise ValueError(
+                f"instance_type {value!r} is not a Trainium instance type; a Trainium queue "
+                f"accepts {', '.join(TRAINIUM_INSTANCE_TYPES)}."
+            )
+        return value
+
+    @field_validator("capacity_reservation_id")
+    @classmethod
+    def _reservation(cls, value: str | None) -> str | None:
+        if value is not None and not _CAPACITY_RESERVATION_ID.match(value):
+            raise ValueError(
+                f"capacity_reservation_id {value!r} is not a capacity reservation id "
+                "(expected 'cr-' followed by 17 hexadecimal digits)."
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _counts(self) -> TrainiumComputeResource:
+        if self.min_count > self.max_count:
+            raise ValueError(
+                f"compute resource {self.name!r}: min_count ({self.min_count}) must not exceed "
+                f"max_count ({self.max_count})."
+            )
+        return self
+
+
+class TrainiumQueue(FrozenModel):
+    """A Slurm queue of Trainium instances."""
+
+    name: str = "compute"
+    """Queue (partition) name (lowercase letters, digits, hyphens; <= 25). Default
+    ``compute``."""
+
+    compute_resources: tuple[TrainiumComputeResource, ...] = Field(
+        default=(TrainiumComputeResource(),), min_length=1
+    )
+    """The queue's compute resources. Default one of 16 x trn1.32xlarge (dynamic)."""
+
+    capacity_type: QueueCapacityType = QueueCapacityType.ONDEMAND
+    """``ONDEMAND`` (default), ``SPOT`` or ``CAPACITY_BLOCK``."""
+
+    efa_enabled: bool = True
+    """Enable EFA on every compute resource. Default on. An EFA queue must use exactly one
+    subnet (EFA traffic does not cross Availability Zones)."""
+
+    placement_group_enabled: bool | None = None
+    """Cluster placement group for the queue. Default: on, except for Capacity Blocks
+    (which are already co-located and must not use one)."""
+
+    job_exclusive_allocation: bool = True
+    """Give each job whole nodes (``JobExclusiveAllocation``). Default on."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_resource_name("queue", value)
+
+    @model_validator(mode="after")
+    def _rules(self) -> TrainiumQueue:
+        names = [cr.name for cr in self.compute_resources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(
+                f"queue {self.name!r}: compute resource names must be unique; repeated: "
+                f"{', '.join(duplicates)}."
+            )
+        if len(self.compute_resources) > MAX_COMPUTE_RESOURCES:
+            raise ValueError(
+                f"queue {self.name!r} has {len(self.compute_resources)} compute resources; "
+                f"ParallelCluster allows at most {MAX_COMPUTE_RESOURCES}."
+            )
+        if self.capacity_type is QueueCapacityType.CAPACITY_BLOCK:
+            if self.placement_group_enabled:
+                raise ValueError(
+                    f"queue {self.name!r}: placement_group_enabled must be false (or unset) "
+                    "with capacity_type CAPACITY_BLOCK; Capacity Blocks do not use placement "
+                    "groups."
+                )
+            for cr in self.compute_resources:
+                if cr.capacity_reservation_id is None:
+                    raise ValueError(
+                        f"queue {self.name!r}: compute resource {cr.name!r} needs a "
+                        "capacity_reservation_id (the Capacity Block id) with capacity_type "
+                        "CAPACITY_BLOCK."
+                    )
+                if cr.min_count != cr.max_count or cr.min_count == 0:
+                    raise ValueError(
+                        f"queue {self.name!r}: compute resource {cr.name!r} has min_count "
+                        f"{cr.min_count} and max_count {cr.max_count}; with capacity_type "
+                        "CAPACITY_BLOCK both must be equal and greater than 0 (static nodes)."
+                    )
+        return self
+
+    @property
+    def uses_placement_group(self) -> bool:
+        """Whether the queue gets a cluster placement group (resolved default)."""
+        if self.placement_group_enabled is None:
+            return self.capacity_type is not QueueCapacityType.CAPACITY_BLOCK
+        return self.placement_group_enabled
+
+
+class HeadNodeOptions(FrozenModel):
+    """The Slurm head node."""
+
+    instance_type: str = "c7i.4xlarge"
+    """Head node instance type. Default ``c7i.4xlarge`` (16 vCPU, 32 GiB)."""
+
+    root_volume_size_gib: int = Field(default=200, ge=40, le=16384)
+    """Encrypted gp3 root volume size. Default 200 GiB."""
+
+    key_name: str | None = None
+    """EC2 key pair for SSH. Default none: connect with Session Manager."""
+
+    ssh_allowed_cidr: str | None = None
+    """CIDR allowed to reach SSH on the head node. Default: the VPC's CIDR (never
+    ``0.0.0.0/0``)."""
+
+    imds_secured: bool = True
+    """Restrict IMDS on the head node to root and the cluster admin user
+    (``HeadNode.Imds.Secured``). Default on."""
+
+    @field_validator("ssh_allowed_cidr")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if value is not None and not _CIDR.match(value):
+            raise ValueError(
+                f"ssh_allowed_cidr {value!r} is not an IPv4 CIDR block (e.g. 10.0.0.0/16)."
+            )
+        return value
+
+
+class TrainiumClusterOptions(FrozenModel):
+    """Plain-data options of the Trainium ParallelCluster. Every field has a default."""
+
+    cluster_name: str = "trainium-pretrain"
+    """ParallelCluster cluster name: starts with a letter, letters/digits/hyphens, <= 60
+    characters, must differ from the stack name, immutable. Default ``trainium-pretrain``."""
+
+    os: ParallelClusterOs = ParallelClusterOs.ALINUX2023
+    """Operating system (``Image.Os``). Default ``alinux2023``."""
+
+    custom_ami_id: str | None = None
+    """AMI with the Neuron SDK pre-installed (``Image.CustomAmi``), built for ``os``. Default
+    none: the ParallelCluster AMI plus the Neuron OnNodeConfigured action."""
+
+    install_neuron: bool = True
+    """Run the packaged Neuron SDK install script as the compute nodes'
+    ``OnNodeConfigured`` action. Default on; turn off with a Neuron custom AMI."""
+
+    neuron_python_packages: tuple[str, ...] = ("neuronx-cc==2.*", "torch-neuronx")
+    """pip requirements installed by the Neuron script into its Python virtual environment.
+    Default ``neuronx-cc==2.*``, ``torch-neuronx``."""
+
+    head_node: HeadNodeOptions = HeadNodeOptions()
+    """Head node settings. Default :class:`HeadNodeOptions`."""
+
+    queues: tuple[TrainiumQueue, ...] = Field(default=(TrainiumQueue(),), min_length=1)
+    """Slurm queues. Default one ``compute`` queue of 16 x trn1.32xlarge with EFA."""
+
+    scaledown_idletime_minutes: int = Field(default=10, ge=1, le=43200)
+    """Minutes an idle dynamic node lives before it is terminated. Default 10."""
+
+    fsx_mount_dir: str = Field(default="/fsx", pattern=r"^/[A-Za-z0-9_./-]*$")
+    """Where the FSx for Lustre file system is mounted on every node. Default ``/fsx``."""
+
+    log_retention_days: int = 30
+    """CloudWatch Logs retention of the cluster logs. Default 30."""
+
+    detailed_monitoring: bool = False
+    """EC2 detailed (1-minute) monitoring on compute nodes. Default off."""
+
+    deletion_policy: Literal["Delete", "Retain"] = "Delete"
+    """What the ParallelCluster provider does with the cluster when the resource is removed.
+    Default ``Delete`` (the data lives on FSx and S3, which are retained)."""
+
+    @field_validator("cluster_name")
+    @classmethod
+    def _cluster_name(cls, value: str) -> str:
+        return check_cluster_name(value)
+
+    @field_validator("custom_ami_id")
+    @classmethod
+    def _ami(cls, value: str | None) -> str | None:
+        if value is not None and not _AMI_ID.match(value):
+            raise ValueError(f"custom_ami_id {value!r} is not an AMI id (ami-...).")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"log_retention_days {value} is not allowed; use one of "
+                f"{', '.join(map(str, LOG_RETENTION_DAYS))}."
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _limits(self) -> TrainiumClusterOptions:
+        if len(self.queues) > MAX_QUEUES:
+            raise ValueError(
+                f"queues has {len(self.queues)} queues; ParallelCluster allows at most "
+                f"{MAX_QUEUES}."
+            )
+        total = sum(len(q.compute_resources) for q in self.queues)
+        if total > MAX_COMPUTE_RESOURCES:
+            raise ValueError(
+                f"queues have {total} compute resources in total; ParallelCluster allows at "
+                f"most {MAX_COMPUTE_RESOURCES} per cluster."
+            )
+        names = [q.name for q in self.queues]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"queue names must be unique; repeated: {', '.join(duplicates)}.")
+        return self
+
+    @property
+    def max_nodes(self) -> int:
+        """Total maximum compute nodes over every queue."""
+        return sum(cr.max_count for q in self.queues for cr in q.compute_resources)
+
+
+class EfaSubnetError(ValueError):
+    """An EFA queue was given more than one subnet."""
+
+
+def to_cluster_configuration(
+    options: TrainiumClusterOptions,
+    *,
+    region: str,
+    head_node_subnet_id: str,
+    compute_subnet_id: str,
+    security_group_ids: Sequence[str],
+    file_system_id: str,
+    ssh_allowed_cidr: str,
+    queue_subnet_ids: Mapping[str, Sequence[str]] | None = None,
+    neuron_script_url: str | None = None,
+    extra_node_scripts: Sequence[str] = (),
+    s3_read_access: Sequence[tuple[str, str | None]] = (),
+    node_policy_arns: Sequence[str] = (),
+    partition: str = "aws",
+) -> dict[str, Any]:
+    """The ParallelCluster ``ClusterConfiguration`` for ``options``.
+
+    :param region: ``Region`` of the cluster (``AWS::Region`` at synth time).
+    :param head_node_subnet_id: subnet of the head node.
+    :param compute_subnet_id: the single-AZ compute subnet of every queue.
+    :param security_group_ids: extra security groups (the EFA group) of every node.
+    :param file_system_id: existing FSx for Lustre file system, mounted at
+        ``options.fsx_mount_dir``.
+    :param ssh_allowed_cidr: used when ``options.head_node.ssh_allowed_cidr`` is unset.
+    :param queue_subnet_ids: per-queue subnet override (queue name -> subnet ids); an EFA queue
+        accepts exactly one subnet.
+    :param neuron_script_url: ``s3://`` URL of the Neuron install script; required when
+        ``options.install_neuron`` is on.
+    :param extra_node_scripts: ``s3://`` URLs of further ``OnNodeConfigured`` scripts, run in
+        order after the Neuron script (without arguments).
+    :param s3_read_access: ``(bucket name, key pattern or None)`` pairs every node may read.
+    :param node_policy_arns: extra managed policies of every node (head and compute).
+    :param partition: AWS partition of the managed policy ARNs (``AWS::Partition`` at synth).
+    """
+    policies = [
+        {"Policy": arn}
+        for arn in (
+            f"arn:{partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
+            *node_policy_arns,
+        )
+    ]
+    overrides = dict(queue_subnet_ids or {})
+    unknown = sorted(set(overrides) - {q.name for q in options.queues})
+    if unknown:
+        raise ValueError(
+            f"queue_subnets names unknown queues: {', '.join(unknown)}; queues are "
+            f"{', '.join(q.name for q in options.queues)}."
+        )
+    if options.install_neuron and neuron_script_url is None:
+        raise ValueError("install_neuron is on but no neuron_script_url was given.")
+    actions: list[dict[str, Any]] = []
+    if options.install_neuron and neuron_script_url is not None:
+        actions.append({"Script": neuron_script_url, "Args": list(options.neuron_python_packages)})
+    actions.extend({"Script": url} for url in extra_node_scripts)
+    head = options.head_node
+    head_node: dict[str, Any] = {
+        "InstanceType": head.instance_type,
+        "Networking": {
+            "SubnetId": head_node_subnet_id,
+            "AdditionalSecurityGroups": list(security_group_ids),
+        },
+        "Ssh": {"AllowedIps": head.ssh_allowed_cidr or ssh_allowed_cidr},
+        "LocalStorage": {
+            "RootVolume": {
+                "Size": head.root_volume_size_gib,
+                "Encrypted": True,
+                "VolumeType": "gp3",
+            }
+        },
+        "Iam": {"AdditionalIamPolicies": list(policies)},
+        "Imds": {"Secured": head.imds_secured},
+    }
+    if head.key_name is not None:
+        head_node["Ssh"]["KeyName"] = head.key_name
+
+    s3_access = [
+        {"BucketName": bucket, **({"KeyName": key} if key is not None else {})}
+        for bucket, key in s3_read_access
+    ]
+    queues = [
+        _queue(
+            queue,
+            subnet_ids=list(overrides.get(queue.name, [compute_subnet_id])),
+            security_group_ids=security_group_ids,
+            actions=actions,
+            s3_access=s3_access,
+            policies=policies,
+        )
+        for queue in options.queues
+    ]
+    image: dict[str, Any] = {"Os": options.os.value}
+    if options.custom_ami_id is not None:
+        image["CustomAmi"] = options.custom_ami_id
+    return {
+        "Region": region,
+        "Imds": {"ImdsSupport": "v2.0"},
+        "Image": image,
+        "HeadNode": head_node,
+        "Scheduling": {
+            "Scheduler": "slurm",
+            "SlurmSettings": {
+                "QueueUpdateStrategy": "DRAIN",
+                "ScaledownIdletime": options.scaledown_idletime_minutes,
+            },
+            "SlurmQueues": queues,
+        },
+        "SharedStorage": [
+            {
+                "Name": "fsx",
+                "StorageType": "FsxLustre",
+                "MountDir": options.fsx_mount_dir,
+                "FsxLustreSettings": {"FileSystemId": file_system_id},
+            }
+        ],
+        "Monitoring": {
+            "DetailedMonitoring": options.detailed_monitoring,
+            "Logs": {
+                "CloudWatch": {
+                    "Enabled": True,
+                    "RetentionInDays": options.log_retention_days,
+                    "DeletionPolicy": "Retain",
+                }
+            },
+        },
+    }
+
+
+def _queue(
+    queue: TrainiumQueue,
+    *,
+    subnet_ids: list[str],
+    security_group_ids: Sequence[str],
+    actions: list[dict[str, Any]],
+    s3_access: list[dict[str, str]],
+    policies: list[dict[str, str]],
+) -> dict[str, Any]:
+    if queue.efa_enabled and len(subnet_ids) != 1:
+        raise EfaSubnetError(
+            f"queue {queue.name!r} has EFA enabled and {len(subnet_ids)} subnets; an EFA queue "
+            "must use exactly one subnet (EFA traffic does not cross Availability Zones)."
+        )
+    compute_resources: list[dict[str, Any]] = []
+    for cr in queue.compute_resources:
+        resource: dict[str, Any] = {
+            "Name": cr.name,
+            "InstanceType": cr.instance_type,
+            "MinCount": cr.min_count,
+            "MaxCount": cr.max_count,
+            "Efa": {"Enabled": queue.efa_enabled},
+        }
+        if cr.capacity_reservation_id is not None:
+            resource["CapacityReservationTarget"] = {
+                "CapacityReservationId": cr.capacity_reservation_id
+            }
+        compute_resources.append(resource)
+    networking: dict[str, Any] = {
+        "SubnetIds": subnet_ids,
+        "AdditionalSecurityGroups": list(security_group_ids),
+        "PlacementGroup": {"Enabled": queue.uses_placement_group},
+    }
+    result: dict[str, Any] = {
+        "Name": queue.name,
+        "CapacityType": queue.capacity_type.value,
+        "JobExclusiveAllocation": queue.job_exclusive_allocation,
+        "Networking": networking,
+        "ComputeResources": compute_resources,
+        "Iam": {"AdditionalIamPolicies": list(policies)},
+    }
+    if s3_access:
+        result["Iam"]["S3Access"] = s3_access
+    if len(actions) == 1:
+        result["CustomActions"] = {"OnNodeConfigured": actions[0]}
+    elif actions:
+        result["CustomActions"] = {"OnNodeConfigured": {"Sequence": actions}}
+    return result
