@@ -1,5 +1,6 @@
 """Reusable constructs: one construct per module."""
 
+from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
-__all__ = ["TrainingDataLake"]
+__all__ = ["HyperPodEksCluster", "TrainingDataLake"]

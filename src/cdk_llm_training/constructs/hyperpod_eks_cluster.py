@@ -143,9 +143,7 @@ class HyperPodEksCluster(Construct):
         opts = self.options
         self._stack = Stack.of(self)
         self._security_groups: list[ec2.ISecurityGroup] = (
-            list(security_group)
-            if isinstance(security_group, list | tuple)
-            else [security_group]  # type: ignore[list-item]
+            list(security_group) if isinstance(security_group, list | tuple) else [security_group]  # type: ignore[list-item]
         )
         self.vpc = vpc
         self.subnet = subnet
@@ -367,7 +365,9 @@ class HyperPodEksCluster(Construct):
             "ClusterRole",
             assumed_by=iam.ServicePrincipal("eks.amazonaws.com"),
             description="EKS control-plane role of the HyperPod orchestrator cluster.",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonEKSClusterPolicy")],
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonEKSClusterPolicy")
+            ],
         )
         role.assume_role_policy.add_statements(  # type: ignore[union-attr]
             iam.PolicyStatement(
@@ -440,7 +440,9 @@ class HyperPodEksCluster(Construct):
         principals: list[tuple[str, str]] = [
             (f"Admin{index}", arn) for index, arn in enumerate(self.options.eks.admin_role_arns)
         ]
-        principals += [(f"AdminRole{index}", role.role_arn) for index, role in enumerate(admin_roles)]
+        principals += [
+            (f"AdminRole{index}", role.role_arn) for index, role in enumerate(admin_roles)
+        ]
         if not principals:
             Annotations.of(self).add_warning_v2(
                 "cdk-llm-training:hyperpod-no-admin",
@@ -526,9 +528,7 @@ class HyperPodEksCluster(Construct):
         # the first block of the stack's UUID (a re-created stack never collides with a
         # retained bucket), account and Region. At most 10+3+5+9+12+1+14 = 54 characters.
         construct_hash = hashlib.sha256(Names.unique_id(self).encode()).hexdigest()[:4]
-        stack_uuid_head = Fn.select(
-            0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID)))
-        )
+        stack_uuid_head = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))))
         bucket_name = Fn.join(
             "-",
             ["sagemaker-hp", construct_hash, stack_uuid_head, Aws.ACCOUNT_ID, Aws.REGION],
@@ -726,8 +726,7 @@ class HyperPodEksCluster(Construct):
         for finding in (
             "Resource::*",
             f"Resource::{bucket_arn}/{LIFECYCLE_PREFIX}*",
-            "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:"
-            "network-interface/*",
+            "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*",
             f"Resource::{logs_arn}/aws/sagemaker/Clusters/*",
             f"Resource::{logs_arn}/aws/sagemaker/Clusters/*:log-stream:*",
         ):
@@ -759,8 +758,7 @@ class HyperPodEksCluster(Construct):
                             )
                         )
                     ],
-                    on_start_deep_health_checks=[c.value for c in group.deep_health_checks]
-                    or None,
+                    on_start_deep_health_checks=[c.value for c in group.deep_health_checks] or None,
                     training_plan_arn=group_opts.training_plan_arn,
                 )
             )
@@ -787,4 +785,3 @@ class HyperPodEksCluster(Construct):
         for dependency in self._early_dependencies:
             cluster.node.add_dependency(dependency)
         return cluster
-
