@@ -818,7 +818,7 @@ def test_fails_accelerated_type_not_in_catalog() -> None:
     )
     with pytest.raises(ValueError, match=r"^instance_groups\[0\] \('b200'\): instance_type "):
         _build_groups(group)
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
         _build_groups(group)
     message = str(error.value)
     assert "'ml.p6-b200.48xlarge' is not in the instance catalog; known accelerated types: " in (
@@ -849,7 +849,7 @@ def test_fails_deep_health_checks_on_cpu_group() -> None:
         instance_count=1,
         deep_health_checks=(DeepHealthCheck.INSTANCE_STRESS,),
     )
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
         _build_groups(group)
     assert str(error.value) == (
         "instance_groups[0] ('sys'): deep_health_checks ['InstanceStress'] need an accelerated "
@@ -860,7 +860,7 @@ def test_fails_deep_health_checks_on_cpu_group() -> None:
 def test_fails_mixing_trainium_and_gpu_groups() -> None:
     gpu = InstanceGroupOptions(name="gpu", instance_type="ml.p5.48xlarge", instance_count=2)
     trn = InstanceGroupOptions(name="trn", instance_type="ml.trn1.32xlarge", instance_count=2)
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
         _build_groups(gpu, trn)
     assert str(error.value) == (
         "instance_groups mix accelerator families {'nvidia': ['gpu'], 'trainium': ['trn']}: "
@@ -881,7 +881,7 @@ def test_fails_too_many_nodes_for_the_subnet() -> None:
         ipv4_cidr_block="10.0.0.0/24",
     )
     groups = (InstanceGroupOptions(name="gpu", instance_type="ml.p5.48xlarge", instance_count=4),)
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
         HyperPodEksCluster(
             stack,
             "HyperPod",
@@ -906,7 +906,7 @@ def test_fails_fsx_in_another_az() -> None:
     fsx_subnet = ec2.Subnet.from_subnet_attributes(
         stack, "Storage", subnet_id="subnet-0bbb", availability_zone="us-east-1b"
     )
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
         HyperPodEksCluster(
             stack,
             "HyperPod",
@@ -922,7 +922,7 @@ def test_fails_fsx_in_another_az() -> None:
 
 
 def test_fails_partial_fsx_inputs() -> None:
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
         _build(nag=False, with_fsx=False, fsx_file_system_id=FS_ID)
     assert str(error.value) == (
         "fsx_file_system_id, fsx_dns_name and fsx_mount_name go together; got "
@@ -934,7 +934,7 @@ def test_fails_too_many_security_groups() -> None:
     stack = new_stack(nag=False)
     net = _network(stack)
     groups = [net.security_group] * 6
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
         HyperPodEksCluster(stack, "HyperPod", vpc=net.vpc, subnet=net.subnet, security_group=groups)
     assert str(error.value) == ("security_group: got 6 security groups; HyperPod accepts 1 to 5")
 
@@ -942,7 +942,7 @@ def test_fails_too_many_security_groups() -> None:
 def test_fails_control_plane_in_one_az() -> None:
     stack = new_stack(nag=False)
     net = _network(stack)
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
         HyperPodEksCluster(
             stack,
             "HyperPod",
