@@ -504,6 +504,9 @@ def test_options_public_endpoint_versions_plan_and_preinstalled() -> None:
     stack, _ = _build(options=options)
     template = template_of(stack)
     template.resource_count_is("AWS::CloudFormation::WaitCondition", 0)
+    assert any(
+        "dependency_install=preinstalled with a new EKS cluster" in w for w in _warnings(stack)
+    )
     _, cluster = _one(template, SAGEMAKER_CLUSTER)
     props = cluster["Properties"]
     assert props["ClusterName"] == "llm-medium"

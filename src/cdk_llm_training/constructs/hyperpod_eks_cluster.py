@@ -208,6 +208,13 @@ class HyperPodEksCluster(Construct):
         # -- dependencies gate -------------------------------------------------------------
         self.dependencies_installed: CfnWaitCondition | None = None
         self._wait_handle: CfnWaitConditionHandle | None = None
+        if opts.dependency_install is DependencyInstall.PREINSTALLED and cluster is None:
+            Annotations.of(self).add_warning_v2(
+                "cdk-llm-training:hyperpod-preinstalled",
+                "dependency_install=preinstalled with a new EKS cluster: nothing can have "
+                "installed the HyperPod dependency chart before the HyperPod cluster is "
+                "created; use wait_for_signal unless the EKS cluster already exists.",
+            )
         if opts.dependency_install is DependencyInstall.WAIT_FOR_SIGNAL:
             self._wait_handle = CfnWaitConditionHandle(self, "DependenciesHandle")
             self.dependencies_installed = CfnWaitCondition(
