@@ -30,6 +30,10 @@ if TYPE_CHECKING:
         parse_app_config,
     )
     from cdk_llm_training.constructs import HyperPodEksCluster, TrainingDataLake
+    from cdk_llm_training.constructs._hyperpod_manifests import (
+        fsx_pod_volume,
+        fsx_volume_manifests,
+    )
     from cdk_llm_training.stacks import SmallLoRAStack
 
 _EXPORTS: dict[str, str] = {
@@ -50,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "parse_app_config": "cdk_llm_training.config",
     "HyperPodEksCluster": "cdk_llm_training.constructs",
     "TrainingDataLake": "cdk_llm_training.constructs",
+    "fsx_pod_volume": "cdk_llm_training.constructs._hyperpod_manifests",
+    "fsx_volume_manifests": "cdk_llm_training.constructs._hyperpod_manifests",
     "SmallLoRAStack": "cdk_llm_training.stacks",
 }
 
@@ -71,6 +77,8 @@ __all__ = [
     "StackName",
     "TrainingDataLake",
     "__version__",
+    "fsx_pod_volume",
+    "fsx_volume_manifests",
     "load_app_config",
     "parse_app_config",
 ]

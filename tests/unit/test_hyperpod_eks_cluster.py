@@ -32,9 +32,10 @@ from cdk_llm_training import (
     HyperPodClusterOptions,
     HyperPodEksCluster,
     InstanceGroupOptions,
+    fsx_pod_volume,
+    fsx_volume_manifests,
 )
 from cdk_llm_training.config.hyperpod import DEFAULT_HELM_CHART_REVISION
-from cdk_llm_training.constructs._hyperpod_manifests import fsx_pod_volume, fsx_volume_manifests
 from cdk_llm_training.lifecycle_scripts import (
     HYPERPOD_DEPENDENCIES_SCRIPT,
     HYPERPOD_LIFECYCLE_DIR,
