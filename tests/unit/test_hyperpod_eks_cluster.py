@@ -573,7 +573,7 @@ def test_bring_your_own_cluster_key_roles_and_buckets() -> None:
 
 
 def test_bring_your_own_key_admin_roles_and_lifecycle_bucket() -> None:
-    stack = new_stack(nag=False)
+    stack = new_stack()
     key = kms.Key.from_key_arn(
         stack, "Key", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     )

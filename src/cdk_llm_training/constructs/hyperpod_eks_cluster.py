@@ -601,13 +601,7 @@ class HyperPodEksCluster(Construct):
 
     def _nag_ref(self, value: str) -> str:
         """How cdk-nag spells ``value`` in finding evidence (``<LogicalId.Arn>``)."""
-        resolved = self._stack.resolve(value)
-        if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
-            logical_id, attribute = resolved["Fn::GetAtt"]
-            return f"<{logical_id}.{attribute}>"
-        if isinstance(resolved, dict) and "Ref" in resolved:
-            return f"<{resolved['Ref']}>"
-        return str(resolved)
+        return _nag_spelling(self._stack.resolve(value))
 
     # -- execution role --------------------------------------------------------------------
 
@@ -792,3 +786,19 @@ class HyperPodEksCluster(Construct):
         for dependency in self._early_dependencies:
             cluster.node.add_dependency(dependency)
         return cluster
+
+
+def _nag_spelling(resolved: Any) -> str:
+    """cdk-nag's rendering of a resolved CloudFormation value: ``<Id.Attr>``, ``<Id>``,
+    ``Fn::Join`` parts concatenated."""
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
+        logical_id, attribute = resolved["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
+    if isinstance(resolved, dict) and "Ref" in resolved:
+        return f"<{resolved['Ref']}>"
+    if isinstance(resolved, dict) and "Fn::Join" in resolved:
+        separator, parts = resolved["Fn::Join"]
+        return str(separator).join(_nag_spelling(part) for part in parts)
+    return str(resolved)
