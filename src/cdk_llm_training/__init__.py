@@ -18,7 +18,14 @@ if TYPE_CHECKING:
         ConfigError,
         DataLakeOptions,
         DataZone,
+        DeepHealthCheck,
+        DependencyInstall,
+        EksControlPlaneOptions,
+        EndpointAccess,
+        FsxVolumeOptions,
         HeadNodeOptions,
+        HyperPodClusterOptions,
+        InstanceGroupOptions,
         ParallelClusterOs,
         QueueCapacityType,
         SmallLoRAConfig,
@@ -29,7 +36,15 @@ if TYPE_CHECKING:
         load_app_config,
         parse_app_config,
     )
-    from cdk_llm_training.constructs import TrainingDataLake, TrainiumParallelCluster
+    from cdk_llm_training.constructs import (
+        HyperPodEksCluster,
+        TrainingDataLake,
+        TrainiumParallelCluster,
+    )
+    from cdk_llm_training.constructs._hyperpod_manifests import (
+        fsx_pod_volume,
+        fsx_volume_manifests,
+    )
     from cdk_llm_training.stacks import SmallLoRAStack
 
 _EXPORTS: dict[str, str] = {
@@ -37,6 +52,13 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "cdk_llm_training.config",
     "DataLakeOptions": "cdk_llm_training.config",
     "DataZone": "cdk_llm_training.config",
+    "DeepHealthCheck": "cdk_llm_training.config",
+    "DependencyInstall": "cdk_llm_training.config",
+    "EksControlPlaneOptions": "cdk_llm_training.config",
+    "EndpointAccess": "cdk_llm_training.config",
+    "FsxVolumeOptions": "cdk_llm_training.config",
+    "HyperPodClusterOptions": "cdk_llm_training.config",
+    "InstanceGroupOptions": "cdk_llm_training.config",
     "SmallLoRAConfig": "cdk_llm_training.config",
     "StackName": "cdk_llm_training.config",
     "load_app_config": "cdk_llm_training.config",
@@ -50,6 +72,9 @@ _EXPORTS: dict[str, str] = {
     "TrainingDataLake": "cdk_llm_training.constructs",
     "LlmTrainingChecks": "cdk_llm_training.checks",
     "TrainiumParallelCluster": "cdk_llm_training.constructs",
+    "HyperPodEksCluster": "cdk_llm_training.constructs",
+    "fsx_pod_volume": "cdk_llm_training.constructs._hyperpod_manifests",
+    "fsx_volume_manifests": "cdk_llm_training.constructs._hyperpod_manifests",
     "SmallLoRAStack": "cdk_llm_training.stacks",
 }
 
@@ -58,7 +83,15 @@ __all__ = [
     "ConfigError",
     "DataLakeOptions",
     "DataZone",
+    "DeepHealthCheck",
+    "DependencyInstall",
+    "EksControlPlaneOptions",
+    "EndpointAccess",
+    "FsxVolumeOptions",
     "HeadNodeOptions",
+    "HyperPodClusterOptions",
+    "HyperPodEksCluster",
+    "InstanceGroupOptions",
     "LlmTrainingChecks",
     "ParallelClusterOs",
     "QueueCapacityType",
@@ -71,6 +104,8 @@ __all__ = [
     "TrainiumParallelCluster",
     "TrainiumQueue",
     "__version__",
+    "fsx_pod_volume",
+    "fsx_volume_manifests",
     "load_app_config",
     "parse_app_config",
 ]

@@ -22,8 +22,6 @@ from cdk_llm_training._version import __version__
 from cdk_llm_training.checks.engine import check_template_file, select_rules
 from cdk_llm_training.checks.model import Finding, Severity
 
-_ANNOTATION_PREFIX = "Annotation::"
-
 
 @jsii.implements(IPolicyValidationPlugin)
 class LlmTrainingChecks:
@@ -111,7 +109,8 @@ def _acknowledged_rules(root: IConstruct) -> dict[tuple[str, str], set[str]]:
         for scope in construct.node.scopes:
             for entry in scope.node.metadata:
                 if entry.type == key and isinstance(entry.data, dict):
-                    rule_ids.update(str(k).removeprefix(_ANNOTATION_PREFIX) for k in entry.data)
+                    # Keys look like "Annotation::LLM-GT1" or "LlmTrainingChecks::LLM-GT1".
+                    rule_ids.update(str(k).rsplit("::", 1)[-1] for k in entry.data)
         if rule_ids:
             stack = Stack.of(construct)
             logical_id = stack.resolve(construct.logical_id)  # type: ignore[attr-defined]

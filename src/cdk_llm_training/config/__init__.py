@@ -3,6 +3,15 @@
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.data_lake import DataLakeOptions, DataZone
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
+from cdk_llm_training.config.hyperpod import (
+    DeepHealthCheck,
+    DependencyInstall,
+    EksControlPlaneOptions,
+    EndpointAccess,
+    FsxVolumeOptions,
+    HyperPodClusterOptions,
+    InstanceGroupOptions,
+)
 from cdk_llm_training.config.instances import (
     AcceleratorFamily,
     InstanceCatalog,
@@ -35,9 +44,16 @@ __all__ = [
     "ConfigError",
     "DataLakeOptions",
     "DataZone",
+    "DeepHealthCheck",
+    "DependencyInstall",
+    "EksControlPlaneOptions",
+    "EndpointAccess",
     "FrozenModel",
+    "FsxVolumeOptions",
     "HeadNodeOptions",
+    "HyperPodClusterOptions",
     "InstanceCatalog",
+    "InstanceGroupOptions",
     "InstanceSpec",
     "ParallelClusterOs",
     "QueueCapacityType",
