@@ -16,13 +16,26 @@ if TYPE_CHECKING:
         AppConfig,
         ConfigError,
         DataLakeOptions,
+        DataRepositoryLink,
         DataZone,
+        FileSystemOptions,
+        MetadataMode,
+        NetworkOptions,
         SmallLoRAConfig,
         StackName,
         load_app_config,
         parse_app_config,
     )
-    from cdk_llm_training.constructs import TrainingDataLake
+    from cdk_llm_training.constructs import (
+        TrainingDataLake,
+        TrainingFileSystem,
+        TrainingNetwork,
+    )
+    from cdk_llm_training.planner import (
+        LustreDeploymentType,
+        LustreSizing,
+        propose_lustre_sizing,
+    )
     from cdk_llm_training.stacks import SmallLoRAStack
 
 _EXPORTS: dict[str, str] = {
@@ -30,11 +43,20 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "cdk_llm_training.config",
     "DataLakeOptions": "cdk_llm_training.config",
     "DataZone": "cdk_llm_training.config",
+    "DataRepositoryLink": "cdk_llm_training.config",
+    "FileSystemOptions": "cdk_llm_training.config",
+    "MetadataMode": "cdk_llm_training.config",
+    "NetworkOptions": "cdk_llm_training.config",
     "SmallLoRAConfig": "cdk_llm_training.config",
     "StackName": "cdk_llm_training.config",
     "load_app_config": "cdk_llm_training.config",
     "parse_app_config": "cdk_llm_training.config",
     "TrainingDataLake": "cdk_llm_training.constructs",
+    "TrainingFileSystem": "cdk_llm_training.constructs",
+    "TrainingNetwork": "cdk_llm_training.constructs",
+    "LustreDeploymentType": "cdk_llm_training.planner",
+    "LustreSizing": "cdk_llm_training.planner",
+    "propose_lustre_sizing": "cdk_llm_training.planner",
     "SmallLoRAStack": "cdk_llm_training.stacks",
 }
 
@@ -42,14 +64,23 @@ __all__ = [
     "AppConfig",
     "ConfigError",
     "DataLakeOptions",
+    "DataRepositoryLink",
     "DataZone",
+    "FileSystemOptions",
+    "LustreDeploymentType",
+    "LustreSizing",
+    "MetadataMode",
+    "NetworkOptions",
     "SmallLoRAConfig",
     "SmallLoRAStack",
     "StackName",
     "TrainingDataLake",
+    "TrainingFileSystem",
+    "TrainingNetwork",
     "__version__",
     "load_app_config",
     "parse_app_config",
+    "propose_lustre_sizing",
 ]
 
 

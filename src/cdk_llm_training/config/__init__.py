@@ -3,6 +3,11 @@
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.data_lake import DataLakeOptions, DataZone
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
+from cdk_llm_training.config.file_system import (
+    DataRepositoryLink,
+    FileSystemOptions,
+    MetadataMode,
+)
 from cdk_llm_training.config.instances import (
     AcceleratorFamily,
     InstanceCatalog,
@@ -10,6 +15,7 @@ from cdk_llm_training.config.instances import (
     default_instance_catalog,
     load_instance_catalog,
 )
+from cdk_llm_training.config.network import NetworkOptions
 from cdk_llm_training.config.tiers import (
     AppConfig,
     SmallLoRAConfig,
@@ -23,10 +29,14 @@ __all__ = [
     "AppConfig",
     "ConfigError",
     "DataLakeOptions",
+    "DataRepositoryLink",
     "DataZone",
+    "FileSystemOptions",
     "FrozenModel",
     "InstanceCatalog",
     "InstanceSpec",
+    "MetadataMode",
+    "NetworkOptions",
     "SmallLoRAConfig",
     "StackName",
     "default_instance_catalog",

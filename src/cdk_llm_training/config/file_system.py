@@ -28,7 +28,6 @@ METADATA_IOPS_STEP = 12000
 METADATA_IOPS_MAX = 192000
 
 _MAINTENANCE = re.compile(r"^[1-7]:([01][0-9]|2[0-3]):[0-5][0-9]$")
-_ROOT_SQUASH = re.compile(r"^([0-9]{1,10}):([0-9]{1,10})$")
 _FS_PATH = re.compile(r"^/[A-Za-z0-9_.\-/]*$")
 
 
@@ -158,12 +157,6 @@ class FileSystemOptions(FrozenModel):
     """Weekly maintenance window start, ``d:HH:MM`` in UTC with 1 = Monday. Default
     ``7:03:00`` (Sunday 03:00)."""
 
-    root_squash: str | None = None
-    """Root squash as ``UID:GID`` (``65534:65534`` maps root to nobody). Default off."""
-
-    no_squash_nids: tuple[str, ...] = ()
-    """Client NIDs exempt from root squash (``10.0.1.6@tcp``). Default none."""
-
     automatic_backup_retention_days: int = Field(default=0, ge=0, le=90)
     """Daily automatic backups kept (PERSISTENT_2). Default 0: data and checkpoints are
     exported to S3 by the data repository associations."""
@@ -183,10 +176,11 @@ class FileSystemOptions(FrozenModel):
         ):
             return data
         given_tier = data.get("throughput_mb_per_s_per_tib")
+        tiers = PERSISTENT_2_THROUGHPUT_TIERS if given_tier is None else (given_tier,)
         try:
             deployment = LustreDeploymentType(data.get("deployment_type", "PERSISTENT_2"))
             sizing = propose_lustre_sizing(
-                tiers=(int(given_tier),) if given_tier is not None else PERSISTENT_2_THROUGHPUT_TIERS,
+                tiers=tuple(int(tier) for tier in tiers),
                 dataset_bytes=int(data.get("dataset_bytes", 0)),
                 checkpoint_bytes=int(data.get("checkpoint_bytes", 0)),
                 checkpoints_kept=int(data.get("checkpoints_kept", 2)),
@@ -217,16 +211,6 @@ class FileSystemOptions(FrozenModel):
             raise ValueError(
                 f"weekly_maintenance_start_time {value!r} is not d:HH:MM; allowed: day 1-7 "
                 "(1 = Monday), hour 00-23, minute 00-59, e.g. '7:03:00'"
-            )
-        return value
-
-    @field_validator("root_squash")
-    @classmethod
-    def _check_root_squash(cls, value: str | None) -> str | None:
-        if value is not None and not _ROOT_SQUASH.match(value):
-            raise ValueError(
-                f"root_squash {value!r} is not UID:GID; allowed: two integers such as "
-                "'65534:65534'"
             )
         return value
 
@@ -278,8 +262,6 @@ class FileSystemOptions(FrozenModel):
                 f"automatic_backup_retention_days {self.automatic_backup_retention_days} "
                 "requires deployment_type PERSISTENT_2; allowed with SCRATCH_2: 0"
             )
-        if self.no_squash_nids and self.root_squash is None:
-            errors.append("no_squash_nids requires root_squash to be set")
         errors.extend(self._repository_errors())
         return errors
 

@@ -163,8 +163,7 @@ class NetworkOptions(FrozenModel):
             raise ValueError(f"vpc_cidr {value!r} is not an IPv4 network CIDR ({error})") from None
         if not 16 <= network.prefixlen <= 28:
             raise ValueError(
-                f"vpc_cidr {value!r} has prefix length /{network.prefixlen}; "
-                "allowed: /16 to /28"
+                f"vpc_cidr {value!r} has prefix length /{network.prefixlen}; allowed: /16 to /28"
             )
         return value
 

@@ -120,12 +120,10 @@ class TrainingFileSystem(Construct):
         persistent = opts.deployment_type is LustreDeploymentType.PERSISTENT_2
         buckets = self._repository_buckets(data_lake, repository_buckets)
 
-        self.security_group: ec2.ISecurityGroup = security_group or self._create_security_group(
-            vpc
+        self.security_group: ec2.ISecurityGroup = security_group or self._create_security_group(vpc)
+        self.key: kms.IKey | None = (
+            (key or (data_lake.key if data_lake else None)) if (persistent) else None
         )
-        self.key: kms.IKey | None = (key or (data_lake.key if data_lake else None)) if (
-            persistent
-        ) else None
 
         self.resource = fsx.LustreFileSystem(
             self,
@@ -216,9 +214,10 @@ class TrainingFileSystem(Construct):
         if data_lake is not None:
             buckets.update({zone: data_lake.bucket(zone) for zone in DataZone})
         buckets.update(explicit or {})
-        missing = sorted({link.zone.value for link in self.options.data_repositories} - {
-            zone.value for zone in buckets
-        })
+        missing = sorted(
+            {link.zone.value for link in self.options.data_repositories}
+            - {zone.value for zone in buckets}
+        )
         if missing:
             raise ValueError(
                 f"data_repositories link zones {missing} but no bucket is known for them; "
@@ -272,7 +271,11 @@ class TrainingFileSystem(Construct):
         )
 
     def _add_overrides(self) -> None:
-        """What the L2 cannot express: metadata configuration, EFA, root squash."""
+        """What the L2 cannot express: metadata configuration and EFA.
+
+        Root squash is not settable here: CloudFormation's ``AWS::FSx::FileSystem`` has no
+        ``RootSquashConfiguration`` (the FSx API has), and synth rejects the override.
+        """
         opts = self.options
         cfn = self.resource.node.default_child
         assert isinstance(cfn, fsx.CfnFileSystem)
@@ -283,11 +286,6 @@ class TrainingFileSystem(Construct):
             cfn.add_property_override("LustreConfiguration.MetadataConfiguration", metadata)
         if opts.efa_enabled:
             cfn.add_property_override("LustreConfiguration.EfaEnabled", True)
-        if opts.root_squash is not None:
-            squash: dict[str, object] = {"RootSquash": opts.root_squash}
-            if opts.no_squash_nids:
-                squash["NoSquashNids"] = list(opts.no_squash_nids)
-            cfn.add_property_override("LustreConfiguration.RootSquashConfiguration", squash)
 
     def _associate(
         self, link: DataRepositoryLink, buckets: Mapping[DataZone, s3.IBucket]

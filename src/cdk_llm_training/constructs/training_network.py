@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IDependable
 
-from cdk_llm_training.config.network import FLOW_LOG_RETENTION_DAYS, NetworkOptions
+from cdk_llm_training.config.network import NetworkOptions
 
 LUSTRE_PORTS: tuple[tuple[str, ec2.Port], ...] = (
     ("TCP 988", ec2.Port.tcp(988)),
@@ -19,10 +19,31 @@ LUSTRE_PORTS: tuple[tuple[str, ec2.Port], ...] = (
 """FSx for Lustre client ports, with a label: TCP 988 and 1018-1023."""
 
 _COMPUTE_GROUP = "Compute"
-# CloudWatch Logs retention periods in days, in the order of the RetentionDays enum.
-_RETENTION: dict[int, logs.RetentionDays] = dict(
-    zip(FLOW_LOG_RETENTION_DAYS, list(logs.RetentionDays)[: len(FLOW_LOG_RETENTION_DAYS)])
-)
+# CloudWatch Logs retention periods in days -> the RetentionDays member.
+_RETENTION: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
 _PUBLIC_GROUP = "Public"
 
 

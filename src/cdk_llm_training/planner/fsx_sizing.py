@@ -80,8 +80,8 @@ def allowed_capacities(
     efa_enabled: bool,
 ) -> str:
     """The valid storage capacities, in words, for the error messages."""
-    if efa_enabled and throughput_mb_per_s_per_tib in EFA_CAPACITY_INCREMENT_GIB:
-        step = EFA_CAPACITY_INCREMENT_GIB[throughput_mb_per_s_per_tib]
+    step = EFA_CAPACITY_INCREMENT_GIB.get(throughput_mb_per_s_per_tib or 0)
+    if efa_enabled and step is not None:
         return f"multiples of {step} GiB (EFA-enabled at {throughput_mb_per_s_per_tib} MB/s/TiB)"
     return "1200, 2400 or a multiple of 2400 GiB"
 
