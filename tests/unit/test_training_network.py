@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_support import cfn_lint_findings, new_stack, resources_of_type, template_of
 from pydantic import ValidationError
 
@@ -468,3 +468,22 @@ def test_fails_unknown_option() -> None:
         NetworkOptions.model_validate({"availability_zone_id": AZ_ID, "azs": 2})
     (item,) = error.value.errors()
     assert (item["loc"], item["msg"]) == (("azs",), "Extra inputs are not permitted")
+
+
+def test_bring_your_own_subnet_of_unknown_size_warns() -> None:
+    stack = new_stack(nag=False)
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Existing", vpc_id="vpc-0123456789abcdef0", availability_zones=["us-east-1a"]
+    )
+    subnet = ec2.Subnet.from_subnet_id(stack, "Unknown", "subnet-0aaaaaaaaaaaaaaaa")
+    TrainingNetwork(
+        stack,
+        "N",
+        options=NetworkOptions(availability_zone_id=AZ_ID),
+        vpc=vpc,
+        compute_subnet=subnet,
+    )
+    Annotations.from_stack(stack).has_warning(
+        "/TestStack/N",
+        Match.string_like_regexp("The size of the given compute_subnet is unknown at synth time"),
+    )
