@@ -9,7 +9,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Annotations, Match
 from cdk_support import cfn_lint_findings, new_stack, resources_of_type, template_of
 from pydantic import ValidationError
 
@@ -127,11 +127,11 @@ def test_default_lake_key_lets_fsx_service_linked_roles_use_it_through_s3(
     key = resources_of_type(default.template, "AWS::KMS::Key")[
         default.logical_id("AWS::KMS::Key", "LakeKey")
     ]
-    statement = next(
+    (statement,) = [
         s
         for s in key["Properties"]["KeyPolicy"]["Statement"]
         if s.get("Sid") == "AllowFSxLustreDataRepositoriesThroughS3"
-    )
+    ]
     assert statement["Principal"] == {"AWS": "*"}
     assert statement["Condition"] == {
         "ArnLike": {
@@ -602,3 +602,22 @@ def test_fails_unknown_option() -> None:
         FileSystemOptions.model_validate({"size": 1200})
     item = error.value.errors()[0]
     assert (item["loc"], item["msg"]) == (("size",), "Extra inputs are not permitted")
+
+
+def test_imported_buckets_without_key_are_reported_not_guessed() -> None:
+    stack = new_stack(nag=False)
+    network = TrainingNetwork(stack, "Network", options=NetworkOptions(availability_zone_id=AZ_ID))
+    buckets = {
+        zone: s3.Bucket.from_bucket_name(stack, f"B{zone.value}", f"corp-{zone.value}")
+        for zone in (DataZone.CURATED, DataZone.ARTIFACTS)
+    }
+    TrainingFileSystem(stack, "Fsx", network=network, repository_buckets=buckets)
+    for key in resources_of_type(template_of(stack), "AWS::KMS::Key").values():
+        sids = [s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]]
+        assert "AllowFSxLustreDataRepositoriesThroughS3" not in sids
+    Annotations.from_stack(stack).has_info(
+        "/TestStack/Fsx",
+        Match.string_like_regexp(
+            r"The KMS key of the buckets of zones \['artifacts', 'curated'\] is unknown"
+        ),
+    )

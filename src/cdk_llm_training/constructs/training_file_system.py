@@ -96,7 +96,8 @@ class TrainingFileSystem(Construct):
         :param data_lake: the lake whose zones the data repositories link.
         :param repository_buckets: buckets by zone, instead of (or over) ``data_lake``.
         :param repository_key: KMS key of ``repository_buckets``; its policy gets the FSx
-            statement. Default: the lake key for lake buckets, none for others.
+            statement. Default: each bucket's own ``encryption_key`` (the lake key for lake
+            buckets; unknown for imported buckets, which is reported as info).
         :param key: KMS key of the file system (PERSISTENT_2). Default: the lake key, else
             the AWS managed ``aws/fsx`` key.
         :param removal_policy: Default ``RETAIN``.
@@ -147,7 +148,7 @@ class TrainingFileSystem(Construct):
         self.data_repository_associations: list[fsx.CfnDataRepositoryAssociation] = []
         for link in opts.data_repositories:
             self.data_repository_associations.append(self._associate(link, buckets))
-        self._grant_fsx_use_of_keys(data_lake, buckets, repository_key)
+        self._grant_fsx_use_of_keys(buckets, repository_buckets or {}, repository_key)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -319,8 +320,8 @@ class TrainingFileSystem(Construct):
 
     def _grant_fsx_use_of_keys(
         self,
-        data_lake: TrainingDataLake | None,
         buckets: Mapping[DataZone, s3.IBucket],
+        explicit_buckets: Mapping[DataZone, s3.IBucket],
         repository_key: kms.IKey | None,
     ) -> None:
         """Let the FSx S3 service-linked roles use the bucket keys through S3.
@@ -334,18 +335,16 @@ class TrainingFileSystem(Construct):
         context condition: the key policy would then reference buckets that depend on the key
         (a CloudFormation cycle).
         """
-        keys: dict[int, kms.IKey] = {}
-        explicit_zones = set()
+        keys: dict[str, kms.IKey] = {}
+        unknown_zones: set[str] = set()
         for link in self.options.data_repositories:
             bucket = buckets[link.zone]
-            if data_lake is not None and bucket is data_lake.bucket(link.zone):
-                bucket_key: kms.IKey | None = data_lake.key
-            else:
-                bucket_key = repository_key or bucket.encryption_key
-                explicit_zones.add(link.zone.value)
+            explicit = link.zone in explicit_buckets
+            bucket_key = (repository_key if explicit else None) or bucket.encryption_key
             if bucket_key is None:
+                unknown_zones.add(link.zone.value)
                 continue
-            keys.setdefault(id(bucket_key), bucket_key)
+            keys.setdefault(bucket_key.node.path, bucket_key)
         for key in keys.values():
             result = key.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -383,11 +382,11 @@ class TrainingFileSystem(Construct):
             elif isinstance(key, kms.Key):
                 for association in self.data_repository_associations:
                     association.node.add_dependency(key)
-        if explicit_zones and repository_key is None:
+        if unknown_zones:
             Annotations.of(self).add_info(
-                f"Zones {sorted(explicit_zones)} use buckets given without repository_key: "
-                "if they are SSE-KMS encrypted, their key policy must allow the FSx "
-                "service-linked roles."
+                f"The KMS key of the buckets of zones {sorted(unknown_zones)} is unknown: if "
+                "they are SSE-KMS encrypted, pass repository_key= or allow the FSx "
+                "service-linked roles (AWSServiceRoleForFSxS3Access_*) in its key policy."
             )
 
 
