@@ -9,7 +9,9 @@ from typing import Any
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
 
 _SECURITY_GROUP = "AWS::EC2::SecurityGroup"
-_EFA_WORD = re.compile(r"\befa\b", re.IGNORECASE)
+_EFA_LABEL = re.compile(r"^\s*efa\b", re.IGNORECASE)
+"""A group *named or described as* EFA (label starts with 'EFA'); a mere mention such as
+'TCP 988 from the EFA nodes' does not make a group an EFA group."""
 
 
 def _is_all_traffic(rule: Mapping[str, Any]) -> bool:
@@ -41,8 +43,8 @@ def _ids(values: Any) -> Iterator[str | None]:
 def efa_security_groups(view: TemplateView) -> set[str]:
     """Logical IDs of security groups in this template that carry EFA traffic: attached to a
     HyperPod cluster, an EFA-enabled ParallelCluster queue, an EFA launch template or an
-    EFA-enabled FSx, or declared as EFA groups (name, description or a tag says 'EFA', or a
-    self-referencing all-traffic rule in one direction, the EFA pattern)."""
+    EFA-enabled FSx, or declared as EFA groups (name, description or Name tag starting with
+    'EFA', or a self-referencing all-traffic rule in one direction, the EFA pattern)."""
     found: set[str | None] = set()
     for _, props in view.of_type("AWS::SageMaker::Cluster"):
         found.update(_ids(props.get("VpcConfig", {}).get("SecurityGroupIds")))
@@ -71,8 +73,10 @@ def efa_security_groups(view: TemplateView) -> set[str]:
             found.update(_ids(props.get("SecurityGroupIds")))
     for sg_id, props in view.of_type(_SECURITY_GROUP):
         labels = [str(props.get("GroupDescription", "")), str(props.get("GroupName", ""))]
-        labels += [f"{t.get('Key')} {t.get('Value')}" for t in as_list(props.get("Tags"))]
-        declared = any(_EFA_WORD.search(label) for label in labels)
+        labels += [
+            str(t.get("Value", "")) for t in as_list(props.get("Tags")) if t.get("Key") == "Name"
+        ]
+        declared = any(_EFA_LABEL.search(label) for label in labels)
         if declared or _self_rules(view, sg_id, "Ingress") or _self_rules(view, sg_id, "Egress"):
             found.add(sg_id)
     return {sg for sg in found if sg is not None and view.type_of(sg) == _SECURITY_GROUP}

@@ -1,8 +1,21 @@
 """Validated, plain-data configuration models (pydantic v2)."""
 
-from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.data_lake import DataLakeOptions, DataZone
-from cdk_llm_training.config.errors import ConfigError, describe_validation_error
+from cdk_llm_training.config.base import (
+    FrozenModel,
+)
+from cdk_llm_training.config.data_lake import (
+    DataLakeOptions,
+    DataZone,
+)
+from cdk_llm_training.config.errors import (
+    ConfigError,
+    describe_validation_error,
+)
+from cdk_llm_training.config.file_system import (
+    DataRepositoryLink,
+    FileSystemOptions,
+    MetadataMode,
+)
 from cdk_llm_training.config.hyperpod import (
     DeepHealthCheck,
     DependencyInstall,
@@ -18,6 +31,9 @@ from cdk_llm_training.config.instances import (
     InstanceSpec,
     default_instance_catalog,
     load_instance_catalog,
+)
+from cdk_llm_training.config.network import (
+    NetworkOptions,
 )
 from cdk_llm_training.config.parallel_cluster import (
     PARALLELCLUSTER_VERSION,
@@ -43,11 +59,13 @@ __all__ = [
     "AppConfig",
     "ConfigError",
     "DataLakeOptions",
+    "DataRepositoryLink",
     "DataZone",
     "DeepHealthCheck",
     "DependencyInstall",
     "EksControlPlaneOptions",
     "EndpointAccess",
+    "FileSystemOptions",
     "FrozenModel",
     "FsxVolumeOptions",
     "HeadNodeOptions",
@@ -55,6 +73,8 @@ __all__ = [
     "InstanceCatalog",
     "InstanceGroupOptions",
     "InstanceSpec",
+    "MetadataMode",
+    "NetworkOptions",
     "ParallelClusterOs",
     "QueueCapacityType",
     "SmallLoRAConfig",

@@ -1,7 +1,25 @@
 """Reusable constructs: one construct per module."""
 
-from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
-from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
-from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
+from cdk_llm_training.constructs.hyperpod_eks_cluster import (
+    HyperPodEksCluster,
+)
+from cdk_llm_training.constructs.training_data_lake import (
+    TrainingDataLake,
+)
+from cdk_llm_training.constructs.training_file_system import (
+    TrainingFileSystem,
+)
+from cdk_llm_training.constructs.training_network import (
+    TrainingNetwork,
+)
+from cdk_llm_training.constructs.trainium_parallel_cluster import (
+    TrainiumParallelCluster,
+)
 
-__all__ = ["HyperPodEksCluster", "TrainingDataLake", "TrainiumParallelCluster"]
+__all__ = [
+    "HyperPodEksCluster",
+    "TrainingDataLake",
+    "TrainingFileSystem",
+    "TrainingNetwork",
+    "TrainiumParallelCluster",
+]

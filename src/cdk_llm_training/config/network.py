@@ -1,0 +1,239 @@
+"""Options for :class:`cdk_llm_training.TrainingNetwork` and the compute subnet sizing rule.
+
+Pure Python (no aws_cdk import): the planner and the CLI use the sizing rule too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+
+from pydantic import Field, field_validator, model_validator
+
+from cdk_llm_training.config.base import FrozenModel
+
+AWS_RESERVED_IPS_PER_SUBNET = 5
+"""AWS reserves the first four and the last address of every subnet."""
+
+MIN_SUBNET_PREFIX = 16
+"""The largest subnet a VPC allows is a /16."""
+MAX_SUBNET_PREFIX = 28
+"""The smallest subnet a VPC allows is a /28."""
+
+EKS_IPS_PER_NODE = 81
+"""IPs a p5.48xlarge node takes on HyperPod with EKS (VPC CNI: node, EFA and pod ENIs)."""
+SLURM_IPS_PER_NODE = 32
+"""IPs a p5.48xlarge node takes on HyperPod with Slurm or ParallelCluster (node + EFA ENIs)."""
+
+DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
+    "ec2",
+    "ecr.api",
+    "ecr.dkr",
+    "sts",
+    "logs",
+    "monitoring",
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "eks-auth",
+)
+"""Interface endpoints of the closed-network mode: what nodes need without internet access."""
+
+FLOW_LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+"""Retention periods CloudWatch Logs accepts, in days."""
+
+_AZ_ID = re.compile(r"^[a-z]{2,4}[0-9]{1,2}(-[a-z0-9]+)?-az[0-9]{1,2}$")
+_ENDPOINT = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+
+
+def check_availability_zone_id(value: str) -> str:
+    """``value`` if it is an AZ ID (``use1-az4``); raises ValueError for AZ names."""
+    if not _AZ_ID.match(value):
+        raise ValueError(
+            f"availability_zone_id {value!r} is not an AZ ID; allowed: the form 'use1-az4' "
+            "(region code, '-az', number), not an AZ name like 'us-east-1a'"
+        )
+    return value
+
+
+def usable_ips(prefix_length: int) -> int:
+    """Addresses an instance can use in a subnet of ``/prefix_length`` (AWS keeps five)."""
+    return int(2 ** (32 - prefix_length)) - AWS_RESERVED_IPS_PER_SUBNET
+
+
+def required_compute_ips(*, max_nodes: int, ips_per_node: int, reserved_ips: int) -> int:
+    """IPs the compute subnet must hold: every node at its peak plus FSx ENIs and headroom."""
+    return max_nodes * ips_per_node + reserved_ips
+
+
+def smallest_subnet_prefix(required_ips: int) -> int:
+    """The largest prefix length (smallest subnet) whose usable IPs cover ``required_ips``.
+
+    May return a value below :data:`MIN_SUBNET_PREFIX` when no VPC subnet can hold that many.
+    """
+    needed = max(required_ips, 1) + AWS_RESERVED_IPS_PER_SUBNET
+    prefix = 32 - math.ceil(math.log2(needed))
+    return min(prefix, MAX_SUBNET_PREFIX)
+
+
+class NetworkOptions(FrozenModel):
+    """Plain-data options of the training network.
+
+    Only ``availability_zone_id`` is required: pick the AZ by ID (``use1-az4``), because AZ
+    names map to different physical zones in every account.
+    """
+
+    availability_zone_id: str
+    """AZ ID of the compute subnet (and of the public subnet and NAT gateway), e.g.
+    ``use1-az4``. EFA traffic cannot leave one AZ. Required."""
+
+    vpc_cidr: str = "10.0.0.0/16"
+    """IPv4 CIDR of the VPC. Default ``10.0.0.0/16``."""
+
+    max_nodes: int = Field(default=16, ge=1, le=4096)
+    """Largest number of accelerated nodes the compute subnet must hold. Default 16. A subnet
+    CIDR cannot change later: size for the largest cluster you expect."""
+
+    ips_per_node: int = Field(default=EKS_IPS_PER_NODE, ge=1, le=1024)
+    """IPs one node takes at peak. Default 81 (p5 on EKS with the VPC CNI); use 32 for Slurm
+    or ParallelCluster."""
+
+    reserved_ips: int = Field(default=32, ge=0, le=65536)
+    """Extra IPs in the compute subnet for FSx ENIs, endpoints and headroom. Default 32."""
+
+    compute_subnet_prefix_length: int | None = Field(default=None, ge=16, le=28)
+    """Prefix length of the compute subnet (``20`` for a /20). Default: the smallest subnet
+    that holds ``max_nodes * ips_per_node + reserved_ips`` IPs. A given value is validated."""
+
+    public_subnet_prefix_length: int = Field(default=26, ge=16, le=28)
+    """Prefix length of the public subnet that holds the NAT gateway. Default 26."""
+
+    nat_gateway: bool = True
+    """Create a public subnet with an internet gateway and one NAT gateway. Default on.
+    Ignored (no NAT) in closed-network mode."""
+
+    closed_network: bool = False
+    """Closed-network mode: no public subnet, no NAT, no internet gateway; interface endpoints
+    for :attr:`interface_endpoints` instead. Default off."""
+
+    interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
+    """AWS service names (``ecr.api``) that get an interface endpoint in closed-network mode.
+    Default: ec2, ecr.api, ecr.dkr, sts, logs, monitoring, ssm, ssmmessages, ec2messages,
+    eks-auth."""
+
+    flow_log_retention_days: int = 365
+    """Days VPC flow logs are kept in CloudWatch Logs. Default 365. Must be a retention period
+    CloudWatch Logs accepts."""
+
+    @field_validator("availability_zone_id")
+    @classmethod
+    def _check_az_id(cls, value: str) -> str:
+        return check_availability_zone_id(value)
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _check_vpc_cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as error:
+            raise ValueError(f"vpc_cidr {value!r} is not an IPv4 network CIDR ({error})") from None
+        if not 16 <= network.prefixlen <= 28:
+            raise ValueError(
+                f"vpc_cidr {value!r} has prefix length /{network.prefixlen}; allowed: /16 to /28"
+            )
+        return value
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _check_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [name for name in value if not _ENDPOINT.match(name)]
+        if bad:
+            raise ValueError(
+                f"interface_endpoints {bad!r} are not AWS service names; "
+                "allowed: lower-case names such as 'ecr.api' or 'sts'"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError(f"interface_endpoints {list(value)!r} lists a service twice")
+        return value
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value not in FLOW_LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"flow_log_retention_days {value} is not a CloudWatch Logs retention period; "
+                f"allowed: {', '.join(map(str, FLOW_LOG_RETENTION_DAYS))}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_subnet_sizes(self) -> NetworkOptions:
+        required = self.required_compute_ips
+        vpc_prefix = ipaddress.IPv4Network(self.vpc_cidr).prefixlen
+        given = self.compute_subnet_prefix_length
+        if given is not None and usable_ips(given) < required:
+            raise ValueError(
+                f"compute_subnet_prefix_length /{given} holds {usable_ips(given)} usable IPs, "
+                f"but max_nodes={self.max_nodes} x ips_per_node={self.ips_per_node} + "
+                f"reserved_ips={self.reserved_ips} needs {required}; allowed: "
+                f"/{max(smallest_subnet_prefix(required), MIN_SUBNET_PREFIX)} or larger, "
+                "or fewer nodes"
+            )
+        prefix = self.compute_prefix_length
+        if prefix < max(vpc_prefix, MIN_SUBNET_PREFIX):
+            raise ValueError(
+                f"the compute subnet needs {required} IPs (max_nodes={self.max_nodes} x "
+                f"ips_per_node={self.ips_per_node} + reserved_ips={self.reserved_ips}), a "
+                f"/{prefix}, which does not fit vpc_cidr {self.vpc_cidr!r}; allowed: at most "
+                f"{usable_ips(max(vpc_prefix, MIN_SUBNET_PREFIX))} IPs in this VPC"
+            )
+        public_needed = not self.closed_network and self.nat_gateway
+        if public_needed and 2 ** (32 - prefix) + 2 ** (
+            32 - self.public_subnet_prefix_length
+        ) > 2 ** (32 - vpc_prefix):
+            raise ValueError(
+                f"vpc_cidr {self.vpc_cidr!r} cannot hold a /{prefix} compute subnet and a "
+                f"/{self.public_subnet_prefix_length} public subnet; allowed: a larger VPC "
+                "CIDR or a smaller public_subnet_prefix_length"
+            )
+        return self
+
+    @property
+    def required_compute_ips(self) -> int:
+        """IPs the compute subnet must hold."""
+        return required_compute_ips(
+            max_nodes=self.max_nodes,
+            ips_per_node=self.ips_per_node,
+            reserved_ips=self.reserved_ips,
+        )
+
+    @property
+    def compute_prefix_length(self) -> int:
+        """Prefix length of the compute subnet: the given one, or the smallest that fits."""
+        if self.compute_subnet_prefix_length is not None:
+            return self.compute_subnet_prefix_length
+        return smallest_subnet_prefix(self.required_compute_ips)
