@@ -1,0 +1,1 @@
+"""Sizing planner: model size, method and tokens to a tier config, time and cost."""
