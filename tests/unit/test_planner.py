@@ -4,6 +4,7 @@ published training runs."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -72,14 +73,20 @@ def test_bytes_per_param_per_method() -> None:
 
 def test_architecture_estimate_matches_llama_2_7b_and_70b_shapes() -> None:
     hidden, layers = architecture(7e9)
-    assert 3800 <= hidden <= 4400 and 28 <= layers <= 36
+    assert 3800 <= hidden <= 4400
+    assert 28 <= layers <= 36
     hidden, layers = architecture(70e9)
-    assert 8000 <= hidden <= 9600 and 60 <= layers <= 90
+    assert 8000 <= hidden <= 9600
+    assert 60 <= layers <= 90
 
 
 def test_memory_breakdown_shards_state_but_not_activations() -> None:
-    one = memory_per_accelerator(7e9, Method.FULL, 4096, 1, 80)
-    eight = memory_per_accelerator(7e9, Method.FULL, 4096, 8, 80)
+    one = memory_per_accelerator(
+        7e9, Method.FULL, seq_len=4096, shard_degree=1, accelerator_memory_gib=80
+    )
+    eight = memory_per_accelerator(
+        7e9, Method.FULL, seq_len=4096, shard_degree=8, accelerator_memory_gib=80
+    )
     assert one.weights_gib == pytest.approx(2 * 7e9 / GIB)
     assert one.optimizer_state_gib == pytest.approx(12 * 7e9 / GIB)
     assert eight.weights_gib == pytest.approx(one.weights_gib / 8)
@@ -91,7 +98,8 @@ def test_memory_breakdown_shards_state_but_not_activations() -> None:
 def test_min_shard_degree_of_70b_full_on_80_gib() -> None:
     # 16 B x 70e9 = 1043 GiB of state; 72 GiB usable less ~8 GiB of activations.
     degree = min_shard_degree(70e9, Method.FULL, 4096, 80)
-    assert degree is not None and 15 <= degree <= 18
+    assert degree is not None
+    assert 15 <= degree <= 18
 
 
 def test_min_shard_degree_none_when_activations_alone_do_not_fit() -> None:
@@ -110,10 +118,14 @@ def test_min_shard_degree_is_the_smallest_that_fits(
     degree = min_shard_degree(params, method, 2048, memory)
     if degree is None:
         return
-    fits = memory_per_accelerator(params, method, 2048, degree, memory)
+    fits = memory_per_accelerator(
+        params, method, seq_len=2048, shard_degree=degree, accelerator_memory_gib=memory
+    )
     assert fits.total_gib <= fits.available_gib + 1e-9
     if degree > 1:
-        tight = memory_per_accelerator(params, method, 2048, degree - 1, memory)
+        tight = memory_per_accelerator(
+            params, method, seq_len=2048, shard_degree=degree - 1, accelerator_memory_gib=memory
+        )
         assert tight.total_gib > tight.available_gib
 
 
@@ -125,13 +137,13 @@ def test_min_shard_degree_is_the_smallest_that_fits(
 )
 def test_plans_are_consistent(params: float, tokens: float, method: Method) -> None:
     plan = _plan(params=params, method=method, tokens=tokens, accelerator="h100")
-    assert plan.accelerator_hours is not None and plan.wall_clock_hours is not None
+    assert plan.accelerator_hours is not None
+    assert plan.wall_clock_hours is not None
     assert plan.accelerators_total == plan.instance_count * 8
-    assert plan.wall_clock_hours * plan.accelerators_total == pytest.approx(
-        plan.accelerator_hours
-    )
+    assert plan.wall_clock_hours * plan.accelerators_total == pytest.approx(plan.accelerator_hours)
     assert plan.wall_clock_hours <= DEFAULT_DEADLINE_HOURS
-    assert plan.memory is not None and plan.memory.total_gib <= plan.memory.available_gib
+    assert plan.memory is not None
+    assert plan.memory.total_gib <= plan.memory.available_gib
     assert plan.assumptions.mfu <= 0.6
     assert plan.estimated_cost_usd == pytest.approx(
         plan.instance_count
@@ -148,15 +160,14 @@ def test_default_mfu_never_above_sixty_percent() -> None:
 
 
 def test_qlora_default_mfu_is_discounted() -> None:
-    assert default_mfu("H100", Method.QLORA) == (
-        pytest.approx(0.40 * QLORA_EFFICIENCY),
-        "default for H100 x 0.6 (QLoRA)",
-    )
+    mfu, source = default_mfu("H100", Method.QLORA)
+    assert mfu == pytest.approx(0.40 * QLORA_EFFICIENCY)
+    assert source == "default for H100 x 0.6 (QLoRA)"
     assert default_mfu("H100", Method.FULL) == (0.40, "default for H100")
 
 
 def test_fails_mfu_above_sixty_percent() -> None:
-    with pytest.raises(ValidationError, match="less than or equal to 0.6"):
+    with pytest.raises(ValidationError, match=r"less than or equal to 0\.6"):
         PlanRequest(params=7e9, method=Method.FULL, tokens=1e9, mfu=0.65)
 
 
@@ -191,14 +202,16 @@ def test_7b_qlora_is_a_small_tier_single_node_job() -> None:
         Engine.SAGEMAKER_SINGLE_NODE,
         1,
     )
-    assert plan.instance_type is not None and plan.instance_type.startswith("ml.")
+    assert plan.instance_type is not None
+    assert plan.instance_type.startswith("ml.")
     assert plan.fsx is None
 
 
 def test_65b_qlora_is_small_tier() -> None:
     plan = _plan(params=65e9, method="qlora", tokens=1e8)
     assert plan.tier is Tier.SMALL
-    assert plan.memory is not None and plan.memory.total_gib <= plan.memory.available_gib
+    assert plan.memory is not None
+    assert plan.memory.total_gib <= plan.memory.available_gib
 
 
 def test_70b_full_fine_tune_is_medium_tier_on_hyperpod() -> None:
@@ -214,7 +227,8 @@ def test_70b_pretraining_on_trillions_of_tokens_is_large_tier() -> None:
     plan = _plan(params=70e9, method="pretrain", tokens=2e12)
     assert plan.tier is Tier.LARGE
     assert plan.instance_count > 16
-    assert plan.wall_clock_hours is not None and plan.wall_clock_hours <= DEFAULT_DEADLINE_HOURS
+    assert plan.wall_clock_hours is not None
+    assert plan.wall_clock_hours <= DEFAULT_DEADLINE_HOURS
 
 
 def test_trainium_cluster_is_parallelcluster_with_ec2_prices() -> None:
@@ -226,11 +240,10 @@ def test_trainium_cluster_is_parallelcluster_with_ec2_prices() -> None:
 
 def test_deadline_adds_instances() -> None:
     relaxed = _plan(params=7e9, method="full", tokens=5e9, accelerator="h100")
-    rushed = _plan(
-        params=7e9, method="full", tokens=5e9, accelerator="h100", deadline_hours=2
-    )
+    rushed = _plan(params=7e9, method="full", tokens=5e9, accelerator="h100", deadline_hours=2)
     assert rushed.instance_count > relaxed.instance_count
-    assert rushed.wall_clock_hours is not None and rushed.wall_clock_hours <= 2
+    assert rushed.wall_clock_hours is not None
+    assert rushed.wall_clock_hours <= 2
     assert rushed.accelerator_hours == pytest.approx(relaxed.accelerator_hours)
 
 
@@ -246,13 +259,15 @@ def test_plan_records_price_provenance() -> None:
     a = plan.assumptions
     assert plan.instance_type == "ml.p5.48xlarge"
     assert a.price_channel == "sagemaker"
-    assert a.price_as_of is not None and a.price_source is not None
+    assert a.price_as_of is not None
+    assert a.price_source is not None
     assert a.price_region == "us-east-1"
 
 
 def test_sagemaker_price_falls_back_to_ec2_and_says_so() -> None:
     quote = default_price_book().quote("g6.xlarge", PriceChannel.SAGEMAKER)
-    assert quote is not None and quote.channel is PriceChannel.EC2
+    assert quote is not None
+    assert quote.channel is PriceChannel.EC2
     assert quote.note == (
         "no SageMaker price recorded for ml.g6.xlarge; used the EC2 price (a lower bound)"
     )
@@ -322,7 +337,8 @@ def test_every_priced_type_is_in_the_catalog_and_dated() -> None:
     for name in book.names():
         assert name in catalog
         entry = book.find(name)
-        assert entry is not None and entry.source.startswith("https://aws.amazon.com/")
+        assert entry is not None
+        assert entry.source.startswith("https://aws.amazon.com/")
 
 
 def test_price_override_file(tmp_path: Path) -> None:
@@ -344,7 +360,8 @@ def test_price_override_file(tmp_path: Path) -> None:
     )
     book = load_price_book(override)
     quote = book.quote("ml.p5.48xlarge", PriceChannel.SAGEMAKER)
-    assert quote is not None and quote.usd_per_hour == 45.0
+    assert quote is not None
+    assert quote.usd_per_hour == 45.0
     assert quote.source == "my negotiated rate"
     assert book.quote("p4d.24xlarge", PriceChannel.EC2) is not None
     plan = make_plan(
@@ -439,6 +456,20 @@ KNOWN_GAPS = [
 ]
 
 
+@dataclass(frozen=True)
+class Run:
+    name: str
+    params: float
+    tokens: float
+    accelerator: str
+    published_hours: float
+    source: str
+
+
+PUBLISHED = [Run(*row) for row in PUBLISHED_RUNS]
+GAPS = [Run(*row) for row in KNOWN_GAPS]
+
+
 def _hours(params: float, tokens: float, accelerator: str, mfu: float | None = None) -> float:
     plan = _plan(
         params=params,
@@ -453,42 +484,25 @@ def _hours(params: float, tokens: float, accelerator: str, mfu: float | None = N
     return plan.accelerator_hours
 
 
-@pytest.mark.parametrize(
-    ("name", "params", "tokens", "accelerator", "published", "source"),
-    PUBLISHED_RUNS,
-    ids=[run[0] for run in PUBLISHED_RUNS],
-)
-def test_calibration_default_mfu_within_25_percent(
-    name: str, params: float, tokens: float, accelerator: str, published: float, source: str
-) -> None:
-    estimate = _hours(params, tokens, accelerator)
-    assert abs(estimate / published - 1) <= 0.25, (name, estimate, published, source)
+@pytest.mark.parametrize("run", PUBLISHED, ids=[run.name for run in PUBLISHED])
+def test_calibration_default_mfu_within_25_percent(run: Run) -> None:
+    estimate = _hours(run.params, run.tokens, run.accelerator)
+    assert abs(estimate / run.published_hours - 1) <= 0.25, (run, estimate)
 
 
-@pytest.mark.parametrize(
-    ("name", "params", "tokens", "accelerator", "published", "source"),
-    PUBLISHED_RUNS + KNOWN_GAPS,
-    ids=[run[0] for run in PUBLISHED_RUNS + KNOWN_GAPS],
-)
-def test_calibration_implied_mfu_within_5_percent(
-    name: str, params: float, tokens: float, accelerator: str, published: float, source: str
-) -> None:
-    peak = {"a100-80gb": 312e12, "h100": 989e12}[accelerator]
-    implied = round(6 * params * tokens / (published * 3600 * peak), 2)  # as a user would type
-    estimate = _hours(params, tokens, accelerator, mfu=implied)
-    assert abs(estimate / published - 1) <= 0.05, (name, implied, estimate, source)
+@pytest.mark.parametrize("run", PUBLISHED + GAPS, ids=[run.name for run in PUBLISHED + GAPS])
+def test_calibration_implied_mfu_within_5_percent(run: Run) -> None:
+    peak = {"a100-80gb": 312e12, "h100": 989e12}[run.accelerator]
+    # the run's implied MFU, rounded as a user would type it
+    implied = round(6 * run.params * run.tokens / (run.published_hours * 3600 * peak), 2)
+    estimate = _hours(run.params, run.tokens, run.accelerator, mfu=implied)
+    assert abs(estimate / run.published_hours - 1) <= 0.05, (run, implied, estimate)
 
 
-@pytest.mark.parametrize(
-    ("name", "params", "tokens", "accelerator", "published", "source"),
-    KNOWN_GAPS,
-    ids=[run[0] for run in KNOWN_GAPS],
-)
-def test_calibration_known_gaps_are_optimistic(
-    name: str, params: float, tokens: float, accelerator: str, published: float, source: str
-) -> None:
-    estimate = _hours(params, tokens, accelerator)
-    assert 0.4 <= estimate / published < 0.75, (name, estimate, published, source)
+@pytest.mark.parametrize("run", GAPS, ids=[run.name for run in GAPS])
+def test_calibration_known_gaps_are_optimistic(run: Run) -> None:
+    estimate = _hours(run.params, run.tokens, run.accelerator)
+    assert 0.4 <= estimate / run.published_hours < 0.75, (run, estimate)
 
 
 def test_llama_2_7b_headline_number() -> None:

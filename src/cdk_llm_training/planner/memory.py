@@ -69,7 +69,7 @@ def architecture(params: float) -> tuple[int, int]:
     """(hidden size, layers) of a dense transformer with ``params`` (params ~ 12 L h^2)."""
     hidden = (params * ASPECT_RATIO / 12.0) ** (1.0 / 3.0)
     layers = max(1, round(params / (12.0 * hidden * hidden)))
-    return int(round(hidden)), layers
+    return round(hidden), layers
 
 
 def activations_bytes(params: float, seq_len: int) -> float:
@@ -85,6 +85,7 @@ def activations_bytes(params: float, seq_len: int) -> float:
 def memory_per_accelerator(
     params: float,
     method: Method,
+    *,
     seq_len: int,
     shard_degree: int,
     accelerator_memory_gib: float,

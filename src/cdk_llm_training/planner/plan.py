@@ -175,31 +175,18 @@ def _candidates(request: PlanRequest, catalog: InstanceCatalog) -> list[Instance
     return specs
 
 
-def _evaluate(
-    request: PlanRequest, spec: InstanceSpec, prices: PriceBook, flops: float, deadline: float
-) -> _Candidate | _Rejection:
-    degree = min_shard_degree(
-        request.params, request.method, request.seq_len, spec.accelerator_memory_gib
-    )
+def _size_rejection(
+    request: PlanRequest,
+    spec: InstanceSpec,
+    *,
+    count: int,
+    memory_instances: int,
+    degree: int,
+    accelerator_hours: float,
+    deadline: float,
+) -> _Rejection | None:
+    """Why ``count`` instances of ``spec`` cannot be proposed, or None."""
     usable = spec.accelerator_memory_gib * (1 - MEMORY_HEADROOM_FRACTION)
-    if degree is None:
-        need = activations_bytes(request.params, request.seq_len) / GIB
-        return _Rejection(
-            "memory",
-            f"the activations of one {request.seq_len}-token sequence need {need:.1f} GiB per "
-            f"accelerator; {spec.instance_type} has {usable:.1f} GiB usable "
-            f"(short by {need - usable:.1f} GiB)",
-            need - usable,
-        )
-    mfu, _ = (
-        (request.mfu, "")
-        if request.mfu is not None
-        else default_mfu(spec.accelerator, request.method)
-    )
-    accelerator_hours = flops / (spec.peak_bf16_tflops_per_accelerator * 1e12 * mfu) / 3600
-    memory_instances = math.ceil(degree / spec.accelerator_count)
-    deadline_instances = math.ceil(accelerator_hours / (deadline * spec.accelerator_count))
-    count = max(memory_instances, deadline_instances, 1)
     if count > 1 and not _multi_node(spec):
         if memory_instances > 1:
             need = bytes_per_param(request.method) * request.params / GIB
@@ -233,6 +220,45 @@ def _evaluate(
             f"over the {deadline:g} h deadline",
             wall - deadline,
         )
+    return None
+
+
+def _evaluate(
+    request: PlanRequest, spec: InstanceSpec, prices: PriceBook, flops: float, deadline: float
+) -> _Candidate | _Rejection:
+    degree = min_shard_degree(
+        request.params, request.method, request.seq_len, spec.accelerator_memory_gib
+    )
+    usable = spec.accelerator_memory_gib * (1 - MEMORY_HEADROOM_FRACTION)
+    if degree is None:
+        need = activations_bytes(request.params, request.seq_len) / GIB
+        return _Rejection(
+            "memory",
+            f"the activations of one {request.seq_len}-token sequence need {need:.1f} GiB per "
+            f"accelerator; {spec.instance_type} has {usable:.1f} GiB usable "
+            f"(short by {need - usable:.1f} GiB)",
+            need - usable,
+        )
+    mfu, _ = (
+        (request.mfu, "")
+        if request.mfu is not None
+        else default_mfu(spec.accelerator, request.method)
+    )
+    accelerator_hours = flops / (spec.peak_bf16_tflops_per_accelerator * 1e12 * mfu) / 3600
+    memory_instances = math.ceil(degree / spec.accelerator_count)
+    deadline_instances = math.ceil(accelerator_hours / (deadline * spec.accelerator_count))
+    count = max(memory_instances, deadline_instances, 1)
+    rejection = _size_rejection(
+        request,
+        spec,
+        count=count,
+        memory_instances=memory_instances,
+        degree=degree,
+        accelerator_hours=accelerator_hours,
+        deadline=deadline,
+    )
+    if rejection is not None:
+        return rejection
     accelerators = count * spec.accelerator_count
     shard_degree = 1 if degree == 1 else accelerators
     tier, engine = placement(request.method, spec, count)
@@ -368,10 +394,10 @@ def make_plan(
     memory = memory_per_accelerator(
         request.params,
         request.method,
-        request.seq_len,
-        best.shard_degree,
-        spec.accelerator_memory_gib,
-        best.count * spec.accelerator_count,
+        seq_len=request.seq_len,
+        shard_degree=best.shard_degree,
+        accelerator_memory_gib=spec.accelerator_memory_gib,
+        accelerators_total=best.count * spec.accelerator_count,
     )
     fsx = (
         None
@@ -390,7 +416,9 @@ def make_plan(
         notes.append(f"{spec.instance_type} has no recorded on-demand price: cost not estimated.")
     elif best.price.note:
         notes.append(best.price.note + ".")
-    mfu_source = "requested" if request.mfu is not None else default_mfu(spec.accelerator, request.method)[1]
+    mfu_source = (
+        "requested" if request.mfu is not None else default_mfu(spec.accelerator, request.method)[1]
+    )
     name = (
         spec.instance_type
         if best.engine is Engine.PARALLELCLUSTER_TRAINIUM

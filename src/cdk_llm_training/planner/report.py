@@ -17,7 +17,7 @@ TIER_STACKS: dict[Tier, tuple[StackName, str]] = {
 """Each tier's stack and its section in the app config file."""
 
 
-class TierConfigUnavailable(ValueError):
+class TierConfigUnavailableError(ValueError):
     """The plan's tier has no config model in this release."""
 
 
@@ -47,11 +47,11 @@ def plan_to_app_config(plan: Plan) -> dict[str, Any]:
 
     The one place that maps a plan to tier config: extend it when a tier's config model
     gains fields the plan can fill (instance type and count, FSx size). Raises
-    :class:`TierConfigUnavailable` when ``AppConfig`` has no section for the tier yet.
+    :class:`TierConfigUnavailableError` when ``AppConfig`` has no section for the tier yet.
     """
     stack, section = TIER_STACKS[plan.tier]
     if section not in AppConfig.model_fields:
-        raise TierConfigUnavailable(
+        raise TierConfigUnavailableError(
             f"the plan needs the {plan.tier.value} tier ({stack.value}), whose configuration "
             "is not available in this release yet; the plan itself is printed above."
         )
@@ -85,18 +85,33 @@ def _fmt(value: float | None, spec: str, unit: str = "") -> str:
     return f"{value:{spec}}{unit}"
 
 
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.0f}"
+
+
 def plan_rows(plan: Plan) -> list[tuple[str, str]]:
     """(label, value) rows of the human table."""
     a = plan.assumptions
     rows = [
         ("tier", plan.tier.value),
         ("engine", plan.engine.value),
-        ("instances", f"{plan.instance_count} x {plan.instance_type}" if plan.instance_type else "-"),
-        ("accelerators", f"{plan.accelerators_total} x {plan.accelerator}" if plan.accelerator else "-"),
+        (
+            "instances",
+            f"{plan.instance_count} x {plan.instance_type}" if plan.instance_type else "-",
+        ),
+        (
+            "accelerators",
+            f"{plan.accelerators_total} x {plan.accelerator}" if plan.accelerator else "-",
+        ),
         ("training FLOPs", f"{plan.training_flops:.3e}"),
         ("accelerator-hours", _fmt(plan.accelerator_hours, ",.0f")),
         ("wall clock", _fmt(plan.wall_clock_hours, ",.1f", " h")),
-        ("estimated cost", _fmt(plan.estimated_cost_usd, ",.0f") if plan.estimated_cost_usd is None else f"${plan.estimated_cost_usd:,.0f}"),
+        (
+            "estimated cost",
+            _fmt(plan.estimated_cost_usd, ",.0f")
+            if plan.estimated_cost_usd is None
+            else f"${plan.estimated_cost_usd:,.0f}",
+        ),
     ]
     if plan.memory:
         m = plan.memory
@@ -111,8 +126,15 @@ def plan_rows(plan: Plan) -> list[tuple[str, str]]:
     if plan.fsx:
         f = plan.fsx
         rows += [
-            ("FSx for Lustre", f"{f.storage_capacity_gib:,} GiB PERSISTENT_2 at {f.throughput_mb_per_s_per_tib} MB/s/TiB"),
-            ("  checkpoint", f"{f.checkpoint_gib:,.0f} GiB, written in {f.checkpoint_write_seconds:,.0f} s"),
+            (
+                "FSx for Lustre",
+                f"{f.storage_capacity_gib:,} GiB PERSISTENT_2 at "
+                f"{f.throughput_mb_per_s_per_tib} MB/s/TiB",
+            ),
+            (
+                "  checkpoint",
+                f"{f.checkpoint_gib:,.0f} GiB, written in {f.checkpoint_write_seconds:,.0f} s",
+            ),
         ]
     rows += [
         ("MFU", f"{a.mfu:.2f} ({a.mfu_source})" if a.peak_tflops_per_accelerator else "-"),
