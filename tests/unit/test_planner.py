@@ -341,6 +341,38 @@ def test_every_priced_type_is_in_the_catalog_and_dated() -> None:
         assert entry.source.startswith("https://aws.amazon.com/")
 
 
+VENDOR_PEAK_BF16_DENSE_TFLOPS = {
+    # NVIDIA data sheets (dense = half the "with sparsity" figure), AWS Trainium pages
+    # (trn1.32xlarge 3,040 TFLOPS / 16 chips; trn2.48xlarge 10.7 PFLOPS / 16 chips, Neuron
+    # docs). A10G: no NVIDIA data sheet; 70 is the commonly cited figure.
+    "A100-40GB": 312,
+    "A100-80GB": 312,
+    "H100": 989,
+    "H200": 989,
+    "L4": 121,
+    "L40S": 362,
+    "A10G": 70,
+    "Trainium": 190,
+    "Trainium2": 667,
+}
+
+
+def test_catalog_peak_flops_match_vendor_figures() -> None:
+    for spec in default_instance_catalog():
+        assert (
+            spec.peak_bf16_tflops_per_accelerator
+            == (VENDOR_PEAK_BF16_DENSE_TFLOPS[spec.accelerator])
+        ), spec.instance_type
+
+
+def test_every_accelerator_alias_has_instances_and_a_default_mfu() -> None:
+    accelerators = {spec.accelerator for spec in default_instance_catalog()}
+    for alias in ("a10g", "l4", "l40s", "a100", "a100-80gb", "h100", "h200", "trn1", "trn2"):
+        name = resolve_accelerator(alias)
+        assert name in accelerators
+        assert name in DEFAULT_MFU
+
+
 def test_price_override_file(tmp_path: Path) -> None:
     override = tmp_path / "prices.json"
     override.write_text(

@@ -10,6 +10,14 @@ from cdk_llm_training.config.instances import (
     default_instance_catalog,
     load_instance_catalog,
 )
+from cdk_llm_training.config.prices import (
+    InstancePrice,
+    PriceBook,
+    PriceChannel,
+    QuotedPrice,
+    default_price_book,
+    load_price_book,
+)
 from cdk_llm_training.config.tiers import (
     AppConfig,
     SmallLoRAConfig,
@@ -26,12 +34,18 @@ __all__ = [
     "DataZone",
     "FrozenModel",
     "InstanceCatalog",
+    "InstancePrice",
     "InstanceSpec",
+    "PriceBook",
+    "PriceChannel",
+    "QuotedPrice",
     "SmallLoRAConfig",
     "StackName",
     "default_instance_catalog",
+    "default_price_book",
     "describe_validation_error",
     "load_app_config",
     "load_instance_catalog",
+    "load_price_book",
     "parse_app_config",
 ]
