@@ -229,3 +229,61 @@ def test_plan_process_never_imports_aws_cdk_and_exits_2_when_impossible() -> Non
     assert impossible.returncode == 2
     assert impossible.stderr.startswith("error: the deadline cannot be met: ")
     assert "Traceback" not in impossible.stderr
+
+
+def test_plan_with_catalog_and_price_override_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cdk_llm_training.config.instances import default_instance_catalog
+
+    base = default_instance_catalog().get("p5.48xlarge").model_dump(mode="json")
+    instances = tmp_path / "instances.json"
+    instances.write_text(
+        json.dumps(
+            {
+                "instances": [
+                    {
+                        **base,
+                        "instance_type": "p6-b200.48xlarge",
+                        "accelerator": "B200",
+                        "accelerator_memory_gib": 179,
+                        "peak_bf16_tflops_per_accelerator": 2250,
+                    }
+                ]
+            }
+        )
+    )
+    prices = tmp_path / "prices.json"
+    prices.write_text(
+        json.dumps(
+            {
+                "prices": [
+                    {
+                        "instance_type": "p6-b200.48xlarge",
+                        "ec2_usd_per_hour": 100.0,
+                        "sagemaker_usd_per_hour": 110.0,
+                        "as_of": "2026-11-01",
+                        "source": "test rate",
+                    }
+                ]
+            }
+        )
+    )
+    data = _json(
+        capsys,
+        *("--params", "70e9", "--method", "full", "--tokens", "1e9"),
+        *("--instance-type", "p6-b200.48xlarge"),
+        *("--instances", str(instances), "--prices", str(prices)),
+    )
+    assert data["instance_type"] == "ml.p6-b200.48xlarge"
+    assumptions = data["assumptions"]
+    assert isinstance(assumptions, dict)
+    assert assumptions["price_usd_per_instance_hour"] == 110.0
+    assert assumptions["price_source"] == "test rate"
+    assert assumptions["mfu"] == 0.30  # unknown accelerator: the fallback MFU
+
+
+def test_fails_unreadable_override_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["plan", "--params", "7e9", "--method", "full", "--tokens", "1e9"]
+    assert cli.main([*argv, "--prices", str(tmp_path / "missing.json")]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot read override file: ")
