@@ -239,10 +239,8 @@ def _evaluate(
             f"(short by {need - usable:.1f} GiB)",
             need - usable,
         )
-    mfu, _ = (
-        (request.mfu, "")
-        if request.mfu is not None
-        else default_mfu(spec.accelerator, request.method)
+    mfu = (
+        request.mfu if request.mfu is not None else default_mfu(spec.accelerator, request.method)[0]
     )
     accelerator_hours = flops / (spec.peak_bf16_tflops_per_accelerator * 1e12 * mfu) / 3600
     memory_instances = math.ceil(degree / spec.accelerator_count)
