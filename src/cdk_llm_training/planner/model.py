@@ -1,0 +1,159 @@
+"""Inputs and outputs of the sizing planner (plain data, pydantic, no aws_cdk import)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from cdk_llm_training.config.base import FrozenModel
+
+MAX_MFU = 0.60
+"""No plan assumes a model FLOPs utilization above this."""
+
+
+class Method(StrEnum):
+    """How the model is trained."""
+
+    PRETRAIN = "pretrain"
+    """Pre-training from scratch: every weight trained, Adam in mixed precision."""
+    CPT = "cpt"
+    """Continued pre-training of an existing model: same arithmetic as pre-training."""
+    FULL = "full"
+    """Full fine-tune: every weight trained, Adam in mixed precision."""
+    LORA = "lora"
+    """LoRA: frozen BF16 weights plus small trained adapters."""
+    QLORA = "qlora"
+    """QLoRA: frozen 4-bit (NF4) weights plus small trained adapters."""
+    BEDROCK = "bedrock"
+    """Managed customization in Amazon Bedrock: no instances to size."""
+
+    @property
+    def trains_all_weights(self) -> bool:
+        """True when gradients and optimizer state exist for every weight."""
+        return self in (Method.PRETRAIN, Method.CPT, Method.FULL)
+
+
+class Tier(StrEnum):
+    """The tier stacks of the ready app."""
+
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class Engine(StrEnum):
+    """What runs the training."""
+
+    BEDROCK = "bedrock"
+    SAGEMAKER_SINGLE_NODE = "sagemaker-training-job"
+    HYPERPOD_EKS = "hyperpod-eks"
+    PARALLELCLUSTER_TRAINIUM = "parallelcluster-trainium"
+
+
+class PlanRequest(FrozenModel):
+    """What the user wants to train. Units are in the field names."""
+
+    params: float = Field(gt=0)
+    """Model parameter count, e.g. ``7e9``."""
+    method: Method
+    tokens: float = Field(gt=0)
+    """Training tokens processed (all epochs)."""
+    accelerator: str | None = None
+    """Accelerator alias (``a100-80gb``, ``h100``, ``h200``, ``trn1``, ...). Default: any."""
+    instance_type: str | None = None
+    """A specific instance type (EC2 or ``ml.`` name). Default: any."""
+    seq_len: int = Field(default=4096, ge=128, le=1_048_576)
+    """Sequence length in tokens. Default 4096."""
+    deadline_hours: float | None = Field(default=None, gt=0)
+    """Longest acceptable wall-clock time. Default: :data:`DEFAULT_DEADLINE_HOURS`."""
+    budget_usd: float | None = Field(default=None, gt=0)
+    """Largest acceptable on-demand cost. Default: no budget."""
+    mfu: float | None = Field(default=None, gt=0, le=MAX_MFU)
+    """Model FLOPs utilization override (0-0.6]. Default: per accelerator family."""
+    max_instances: int = Field(default=256, ge=1, le=4096)
+    """Largest cluster the plan may propose. Default 256."""
+    checkpoint_write_seconds: float = Field(default=300, gt=0)
+    """Target time to write one checkpoint to FSx for Lustre. Default 300 s."""
+
+    @model_validator(mode="after")
+    def _one_hardware_selector(self) -> PlanRequest:
+        if self.accelerator is not None and self.instance_type is not None:
+            raise ValueError("give either accelerator or instance_type, not both")
+        return self
+
+
+DEFAULT_DEADLINE_HOURS = 720.0
+"""Without a deadline the plan still caps wall-clock time at 30 days (720 h)."""
+
+
+class MemoryBreakdown(FrozenModel):
+    """Memory per accelerator, GiB, under the stated sharding."""
+
+    weights_gib: float
+    gradients_gib: float
+    optimizer_state_gib: float
+    activations_gib: float
+    total_gib: float
+    available_gib: float
+    """Accelerator memory usable for training (catalog memory less headroom)."""
+    sharding: str
+    """E.g. ``ZeRO-3 / FSDP full shard over 16 accelerators``."""
+    shard_degree: int
+
+
+class FsxPlan(FrozenModel):
+    """FSx for Lustre PERSISTENT_2 proposal for data and checkpoints."""
+
+    storage_capacity_gib: int
+    throughput_mb_per_s_per_tib: int
+    throughput_mb_per_s: float
+    dataset_gib: float
+    checkpoint_gib: float
+    checkpoint_write_seconds: float
+
+
+class Assumptions(FrozenModel):
+    """Every number the plan rests on, so users can check the arithmetic."""
+
+    flops_per_param_token: float
+    """6 for full training; 4 for LoRA / QLoRA (no weight gradients for frozen weights)."""
+    mfu: float
+    mfu_source: str
+    peak_tflops_per_accelerator: float | None
+    bytes_per_param: float
+    """Weights + gradients + optimizer state per model parameter before sharding."""
+    adapter_fraction: float | None
+    memory_headroom_fraction: float
+    deadline_hours: float
+    deadline_source: str
+    price_usd_per_instance_hour: float | None
+    price_channel: str | None
+    price_as_of: str | None
+    price_source: str | None
+    price_region: str | None
+    notes: tuple[str, ...] = ()
+
+
+class Plan(FrozenModel):
+    """The planner's answer."""
+
+    request: PlanRequest
+    tier: Tier
+    engine: Engine
+    instance_type: str | None
+    """SageMaker (``ml.``) or EC2 name, as the engine expects it. None for Bedrock."""
+    instance_count: int
+    accelerator: str | None
+    accelerators_total: int
+    training_flops: float
+    accelerator_hours: float | None
+    wall_clock_hours: float | None
+    estimated_cost_usd: float | None
+    memory: MemoryBreakdown | None
+    fsx: FsxPlan | None
+    assumptions: Assumptions
+
+
+class PlanningError(ValueError):
+    """The request cannot be met (budget, deadline, memory). The message says by how much."""
