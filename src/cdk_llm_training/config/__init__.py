@@ -10,6 +10,16 @@ from cdk_llm_training.config.instances import (
     default_instance_catalog,
     load_instance_catalog,
 )
+from cdk_llm_training.config.labeling import (
+    LabelingJobDefaults,
+    LabelingOptions,
+    LabelingTaskType,
+    MfaMode,
+    OidcOptions,
+    WorkforceMode,
+    WorkforceOptions,
+    WorkteamOptions,
+)
 from cdk_llm_training.config.tiers import (
     AppConfig,
     SmallLoRAConfig,
@@ -27,8 +37,16 @@ __all__ = [
     "FrozenModel",
     "InstanceCatalog",
     "InstanceSpec",
+    "LabelingJobDefaults",
+    "LabelingOptions",
+    "LabelingTaskType",
+    "MfaMode",
+    "OidcOptions",
     "SmallLoRAConfig",
     "StackName",
+    "WorkforceMode",
+    "WorkforceOptions",
+    "WorkteamOptions",
     "default_instance_catalog",
     "describe_validation_error",
     "load_app_config",

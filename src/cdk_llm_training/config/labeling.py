@@ -103,6 +103,13 @@ class WorkforceOptions(FrozenModel):
     oidc: OidcOptions | None = None
     """Your identity provider; required when ``mode`` is ``oidc``."""
 
+    cognito_user_pool_id: str | None = Field(default=None, pattern=r"^[\w-]+_[0-9a-zA-Z]+$")
+    """With ``mode: import``: the user pool behind the existing Cognito workforce, so teams
+    can be built from Cognito groups. Default none (teams then need ``oidc_groups``)."""
+
+    cognito_client_id: str | None = Field(default=None, pattern=r"^[\w+]+$")
+    """With ``mode: import``: the app client of ``cognito_user_pool_id`` the workforce uses."""
+
     @field_validator("source_ip_cidrs")
     @classmethod
     def _valid_cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -121,7 +128,17 @@ class WorkforceOptions(FrozenModel):
         if self.mode is WorkforceMode.OIDC and self.oidc is None:
             raise ValueError("mode 'oidc' needs the 'oidc' settings of your identity provider")
         if self.mode is not WorkforceMode.OIDC and self.oidc is not None:
-            raise ValueError(f"'oidc' settings are only used with mode 'oidc', not {self.mode!r}")
+            raise ValueError(
+                f"'oidc' settings are only used with mode 'oidc', not {self.mode.value!r}"
+            )
+        cognito_ids = (self.cognito_user_pool_id, self.cognito_client_id)
+        if any(cognito_ids) and self.mode is not WorkforceMode.IMPORT:
+            raise ValueError(
+                "cognito_user_pool_id and cognito_client_id are only used with mode 'import', "
+                f"not {self.mode.value!r}"
+            )
+        if any(cognito_ids) and not all(cognito_ids):
+            raise ValueError("cognito_user_pool_id and cognito_client_id go together: set both")
         return self
 
 

@@ -80,8 +80,8 @@ class LabelingWorkforce(Construct):
     read only the manifest and template prefixes and write only the output prefix.
 
     An imported Cognito workforce needs ``user_pool`` and ``user_pool_client`` (the pool
-    behind it) so teams can be built from Cognito groups; an OIDC one needs ``oidc_groups``
-    on every team.
+    behind it, or ``WorkforceOptions.cognito_user_pool_id`` and ``cognito_client_id``) so
+    teams can be built from Cognito groups; an OIDC one needs ``oidc_groups`` on every team.
     """
 
     def __init__(
@@ -113,6 +113,19 @@ class LabelingWorkforce(Construct):
         self.options = options or LabelingOptions()
         self.data_lake = data_lake
         workforce_opts = self.options.workforce
+        if workforce_opts.cognito_user_pool_id and workforce_opts.cognito_client_id:
+            if user_pool is not None or user_pool_client is not None:
+                raise ValueError(
+                    "Give the imported workforce's Cognito pool once: either user_pool and "
+                    "user_pool_client, or options.workforce.cognito_user_pool_id and "
+                    "cognito_client_id, not both."
+                )
+            user_pool = cognito.UserPool.from_user_pool_id(
+                self, "ImportedUserPool", workforce_opts.cognito_user_pool_id
+            )
+            user_pool_client = cognito.UserPoolClient.from_user_pool_client_id(
+                self, "ImportedPortalClient", workforce_opts.cognito_client_id
+            )
         self._validate_identity(user_pool, user_pool_client)
 
         self.user_pool: cognito.IUserPool | None = user_pool
@@ -199,8 +212,9 @@ class LabelingWorkforce(Construct):
                 )
                 raise ValueError(
                     f"teams {', '.join(missing)}: oidc_groups is empty; with {source} every "
-                    "team needs oidc_groups (or pass user_pool and user_pool_client for a "
-                    "Cognito-backed workforce)."
+                    "team needs oidc_groups (for a Cognito-backed workforce, give its pool: "
+                    "cognito_user_pool_id and cognito_client_id, or user_pool and "
+                    "user_pool_client)."
                 )
 
     # -- identity and workforce ----------------------------------------------------------
