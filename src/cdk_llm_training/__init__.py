@@ -22,11 +22,11 @@ if TYPE_CHECKING:
         LabelingTaskType,
         MfaMode,
         OidcOptions,
+        SmallLoRAConfig,
+        StackName,
         WorkforceMode,
         WorkforceOptions,
         WorkteamOptions,
-        SmallLoRAConfig,
-        StackName,
         load_app_config,
         parse_app_config,
     )

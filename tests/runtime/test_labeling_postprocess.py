@@ -69,7 +69,9 @@ def read(s3: S3Client, key: str) -> bytes:
 EXPECTED_DPO = [
     {
         "prompt": "The user is a beginner.\n\nHow do I reverse a list in Python?",
-        "chosen": "Use my_list.reverse() to reverse in place, or my_list[::-1] for a reversed copy.",
+        "chosen": (
+            "Use my_list.reverse() to reverse in place, or my_list[::-1] for a reversed copy."
+        ),
         "rejected": "Lists cannot be reversed.",
     },
     {
@@ -212,7 +214,9 @@ def test_rating_manifest_becomes_a_score_table(s3: S3Client) -> None:
         s3=s3,
     )
     assert result["dataset_uri"].endswith(f"/labeling/datasets/{job}/scores.csv")
-    table = list(csv.DictReader(io.StringIO(read(s3, f"labeling/datasets/{job}/scores.csv").decode())))
+    table = list(
+        csv.DictReader(io.StringIO(read(s3, f"labeling/datasets/{job}/scores.csv").decode()))
+    )
     assert table == [
         {"id": "r1", "ratings": "3", "mean": "4.333", "median": "4", "min": "4", "max": "5",
          "scores": "4 5 4"},
@@ -296,7 +300,7 @@ def test_pre_annotation_skips_lines_without_a_prompt() -> None:
 def test_consolidation_keeps_all_answers_and_round_trips_through_the_converter(
     s3: S3Client,
 ) -> None:
-    payload = [
+    payload: list[dict[str, Any]] = [
         {
             "datasetObjectId": "0",
             "dataObject": {"content": '{"source": "Q", "response_a": "good", "response_b": "bad"}'},

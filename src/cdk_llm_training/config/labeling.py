@@ -11,8 +11,30 @@ from cdk_llm_training.config.base import FrozenModel
 
 _NAME = r"^[a-zA-Z0-9]([a-zA-Z0-9\-]){0,62}$"
 _PREFIX = r"^([A-Za-z0-9!_.\-]+/)+$"
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
-                      1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 class LabelingTaskType(StrEnum):
@@ -62,7 +84,7 @@ class OidcOptions(FrozenModel):
     user_info_endpoint: str = Field(pattern=r"^https://")
     logout_endpoint: str = Field(pattern=r"^https://")
     jwks_uri: str = Field(pattern=r"^https://")
-    client_id: str = Field(min_length=1, max_length=1024)
+    client_id: str = Field(min_length=1, max_length=1024, pattern=r"^[\w+]+$")
     client_secret_name: str = Field(min_length=1, max_length=512)
     """Name or ARN of the Secrets Manager secret that holds the client secret (plain
     string)."""
@@ -220,9 +242,7 @@ class LabelingOptions(FrozenModel):
 
     @field_validator("teams")
     @classmethod
-    def _unique_team_names(
-        cls, value: tuple[WorkteamOptions, ...]
-    ) -> tuple[WorkteamOptions, ...]:
+    def _unique_team_names(cls, value: tuple[WorkteamOptions, ...]) -> tuple[WorkteamOptions, ...]:
         names = [team.name for team in value]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -244,4 +264,3 @@ class LabelingOptions(FrozenModel):
                         "must be separate so IAM grants stay separate"
                     )
         return self
-

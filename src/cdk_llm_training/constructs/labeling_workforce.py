@@ -255,9 +255,7 @@ class LabelingWorkforce(Construct):
             ),
             mfa=mfa,
             mfa_second_factor=(
-                cognito.MfaSecondFactor(otp=True, sms=False)
-                if mfa is not cognito.Mfa.OFF
-                else None
+                cognito.MfaSecondFactor(otp=True, sms=False) if mfa is not cognito.Mfa.OFF else None
             ),
             deletion_protection=removal_policy is RemovalPolicy.RETAIN,
             removal_policy=removal_policy,
@@ -305,7 +303,8 @@ class LabelingWorkforce(Construct):
         opts = self.options.workforce
         props: dict[str, Any] = {"workforce_name": opts.name}
         if opts.mode is WorkforceMode.COGNITO:
-            assert self.user_pool is not None and self.user_pool_client is not None
+            assert self.user_pool is not None
+            assert self.user_pool_client is not None
             props["cognito_config"] = sagemaker.CfnWorkforce.CognitoConfigProperty(
                 client_id=self.user_pool_client.user_pool_client_id,
                 user_pool=self.user_pool.user_pool_id,
@@ -439,9 +438,7 @@ class LabelingWorkforce(Construct):
             "Turns a Ground Truth output manifest into training JSONL and a report",
             opts.jobs.converter_memory_mib,
         )
-        self.converter_function.add_environment(
-            "DATASET_BUCKET", lake.curated_bucket.bucket_name
-        )
+        self.converter_function.add_environment("DATASET_BUCKET", lake.curated_bucket.bucket_name)
         self.converter_function.add_environment("DATASET_PREFIX", opts.dataset_prefix)
         lake.grant_read(
             self.converter_function, zone=DataZone.CURATED, key_prefix=opts.output_prefix
@@ -663,9 +660,7 @@ class LabelingWorkforce(Construct):
         opts = self.options
         lake = self.data_lake
         stack = Stack.of(self)
-        job_arn = stack.format_arn(
-            service="sagemaker", resource="labeling-job", resource_name="*"
-        )
+        job_arn = stack.format_arn(service="sagemaker", resource="labeling-job", resource_name="*")
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="RunLabelingJobs",
@@ -790,7 +785,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _flatten_reference(node: Any) -> str:
+def _flatten_reference(node: Any) -> str:  # noqa: PLR0911 - one return per intrinsic
     """A resolved CloudFormation value as one string, the way cdk-nag names findings:
     ``<LogicalId.Attr>`` for Fn::GetAtt, ``<Name>`` for Ref, Fn::Join joined."""
     if node is None:

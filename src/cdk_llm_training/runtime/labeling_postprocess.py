@@ -108,9 +108,7 @@ def consolidation_handler(
                 "datasetObjectId": item["datasetObjectId"],
                 "consolidatedAnnotation": {
                     "content": {
-                        label_attribute: {
-                            "annotationsFromAllWorkers": item.get("annotations", [])
-                        }
+                        label_attribute: {"annotationsFromAllWorkers": item.get("annotations", [])}
                     }
                 },
             }
