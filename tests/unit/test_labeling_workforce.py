@@ -464,7 +464,7 @@ def test_small_lora_stack_holds_workforce_team_workflow_and_converter(
     template.has_resource_properties(
         "AWS::Lambda::Function", {"Handler": "labeling_postprocess.convert_handler"}
     )
-    assert "LabelingWorkflowArn" in template.to_json()["Outputs"]
+    assert {"LabelingWorkflowArn", "LabelingUserPoolId"} <= set(template.to_json()["Outputs"])
 
 
 def test_small_lora_stack_labeling_off_switch() -> None:

@@ -46,6 +46,13 @@ class SmallLoRAStack(Stack):
                 value=self.labeling.state_machine.state_machine_arn,
                 description="Start a labeling job: manifest in, training JSONL out.",
             )
+            if self.labeling.user_pool is not None:
+                CfnOutput(
+                    self,
+                    "LabelingUserPoolId",
+                    value=self.labeling.user_pool.user_pool_id,
+                    description="Cognito user pool of the labeling workforce: invite workers.",
+                )
 
         CfnOutput(
             self,
