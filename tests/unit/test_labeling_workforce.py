@@ -348,6 +348,7 @@ def test_converter_writes_datasets_under_the_dataset_prefix(cognito_template: Te
     assert props["Runtime"] == "python3.14"
     assert props["Environment"]["Variables"]["DATASET_PREFIX"] == "labeling/datasets/"
     assert props["MemorySize"] == 1024
+    assert props["Timeout"] == 900
 
 
 def test_lambdas_log_to_retained_groups_without_managed_policies(

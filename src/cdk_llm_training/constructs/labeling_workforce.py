@@ -75,9 +75,10 @@ class LabelingWorkforce(Construct):
     KMS-encrypted, TLS-only SNS topic for task notifications; a Step Functions Standard
     workflow (logging ALL, X-Ray tracing) that writes the task template to the artifacts
     zone, runs ``sagemaker:createLabelingJob.sync`` over a manifest in the curated zone, then
-    converts the output into training data with a Lambda; the pre-annotation and
-    annotation-consolidation Lambdas the custom task UIs need; a labeling-job role that can
-    read only the manifest and template prefixes and write only the output prefix.
+    converts the output into training data with a Lambda; a pre-annotation Lambda (manifest
+    line to the templates' ``task.input``) and an annotation-consolidation Lambda (keeps every
+    worker's answer, so the converter can vote and report disagreement); a labeling-job role
+    that can read only the manifest and template prefixes and write only the output prefix.
 
     An imported Cognito workforce needs ``user_pool`` and ``user_pool_client`` (the pool
     behind it, or ``WorkforceOptions.cognito_user_pool_id`` and ``cognito_client_id``) so
@@ -391,7 +392,9 @@ class LabelingWorkforce(Construct):
 
     # -- Lambdas -------------------------------------------------------------------------
 
-    def _function(self, id: str, handler: str, description: str, memory: int) -> lambda_.Function:
+    def _function(
+        self, id: str, handler: str, description: str, memory: int, timeout: Duration
+    ) -> lambda_.Function:
         log_group = _log_group(self, f"{id}Logs", self.options.log_retention_days)
         role = iam.Role(
             self,
@@ -408,7 +411,7 @@ class LabelingWorkforce(Construct):
             code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
             description=description,
             memory_size=memory,
-            timeout=Duration.minutes(5) if memory > 256 else Duration.seconds(60),
+            timeout=timeout,
             role=role,
             log_group=log_group,
         )
@@ -422,12 +425,14 @@ class LabelingWorkforce(Construct):
             "pre_annotation_handler",
             "Ground Truth pre-annotation: manifest line to task input",
             128,
+            Duration.seconds(30),
         )
         self.consolidation_function = self._function(
             "Consolidation",
             "consolidation_handler",
             "Ground Truth annotation consolidation: keeps every worker's answer",
-            256,
+            512,
+            Duration.minutes(5),
         )
         lake.grant_read(
             self.consolidation_function, zone=DataZone.CURATED, key_prefix=opts.output_prefix
@@ -437,6 +442,7 @@ class LabelingWorkforce(Construct):
             "convert_handler",
             "Turns a Ground Truth output manifest into training JSONL and a report",
             opts.jobs.converter_memory_mib,
+            Duration.minutes(15),
         )
         self.converter_function.add_environment("DATASET_BUCKET", lake.curated_bucket.bucket_name)
         self.converter_function.add_environment("DATASET_PREFIX", opts.dataset_prefix)
