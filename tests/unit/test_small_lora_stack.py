@@ -14,7 +14,8 @@ def _small(tier_templates: dict[StackName, Template]) -> Template:
 def test_holds_the_data_lake(tier_templates: dict[StackName, Template]) -> None:
     template = _small(tier_templates)
     template.resource_count_is("AWS::S3::Bucket", 4)
-    template.resource_count_is("AWS::KMS::Key", 1)
+    # The lake key, plus the labeling notification topics' key.
+    template.resource_count_is("AWS::KMS::Key", 2)
 
 
 def test_has_no_network_or_compute(tier_templates: dict[StackName, Template]) -> None:

@@ -32,6 +32,16 @@ from cdk_llm_training.config.instances import (
     default_instance_catalog,
     load_instance_catalog,
 )
+from cdk_llm_training.config.labeling import (
+    LabelingJobDefaults,
+    LabelingOptions,
+    LabelingTaskType,
+    MfaMode,
+    OidcOptions,
+    WorkforceMode,
+    WorkforceOptions,
+    WorkteamOptions,
+)
 from cdk_llm_training.config.network import (
     NetworkOptions,
 )
@@ -82,8 +92,13 @@ __all__ = [
     "InstanceGroupOptions",
     "InstancePrice",
     "InstanceSpec",
+    "LabelingJobDefaults",
+    "LabelingOptions",
+    "LabelingTaskType",
     "MetadataMode",
+    "MfaMode",
     "NetworkOptions",
+    "OidcOptions",
     "ParallelClusterOs",
     "PriceBook",
     "PriceChannel",
@@ -94,6 +109,9 @@ __all__ = [
     "TrainiumClusterOptions",
     "TrainiumComputeResource",
     "TrainiumQueue",
+    "WorkforceMode",
+    "WorkforceOptions",
+    "WorkteamOptions",
     "default_instance_catalog",
     "default_price_book",
     "describe_validation_error",

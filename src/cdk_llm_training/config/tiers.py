@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
+from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
 
 
 class StackName(StrEnum):
@@ -26,6 +27,13 @@ class SmallLoRAConfig(FrozenModel):
 
     data_lake: DataLakeOptions = DataLakeOptions()
     """Data lake options. Default: :class:`DataLakeOptions` defaults."""
+
+    labeling: LabelingOptions | None = LabelingOptions(
+        workforce=WorkforceOptions(mode=WorkforceMode.COGNITO)
+    )
+    """Ground Truth labeling workforce and workflow. Default: this stack CREATES the
+    account's private workforce (Cognito). AWS allows one per account and Region, so any
+    other stack in the account sets ``workforce.mode: import``; ``null`` turns labeling off."""
 
 
 class AppConfig(FrozenModel):

@@ -3,6 +3,9 @@
 from cdk_llm_training.constructs.hyperpod_eks_cluster import (
     HyperPodEksCluster,
 )
+from cdk_llm_training.constructs.labeling_workforce import (
+    LabelingWorkforce,
+)
 from cdk_llm_training.constructs.training_data_lake import (
     TrainingDataLake,
 )
@@ -18,6 +21,7 @@ from cdk_llm_training.constructs.trainium_parallel_cluster import (
 
 __all__ = [
     "HyperPodEksCluster",
+    "LabelingWorkforce",
     "TrainingDataLake",
     "TrainingFileSystem",
     "TrainingNetwork",

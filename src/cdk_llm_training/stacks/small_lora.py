@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import SmallLoRAConfig
+from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 
@@ -34,6 +35,24 @@ class SmallLoRAStack(Stack):
         self.config = config or SmallLoRAConfig()
 
         self.data_lake = TrainingDataLake(self, "DataLake", options=self.config.data_lake)
+        self.labeling: LabelingWorkforce | None = None
+        if self.config.labeling is not None:
+            self.labeling = LabelingWorkforce(
+                self, "Labeling", data_lake=self.data_lake, options=self.config.labeling
+            )
+            CfnOutput(
+                self,
+                "LabelingWorkflowArn",
+                value=self.labeling.state_machine.state_machine_arn,
+                description="Start a labeling job: manifest in, training JSONL out.",
+            )
+            if self.labeling.user_pool is not None:
+                CfnOutput(
+                    self,
+                    "LabelingUserPoolId",
+                    value=self.labeling.user_pool.user_pool_id,
+                    description="Cognito user pool of the labeling workforce: invite workers.",
+                )
 
         CfnOutput(
             self,

@@ -1,0 +1,830 @@
+"""LabelingWorkforce: a Ground Truth private workforce, work teams, task templates and the
+workflow that turns a manifest in the data lake into training-ready JSONL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import (
+    Annotations,
+    ArnFormat,
+    Aws,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    SecretValue,
+    Stack,
+)
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from cdk_llm_training.config.data_lake import DataZone
+from cdk_llm_training.config.labeling import (
+    LabelingOptions,
+    LabelingTaskType,
+    MfaMode,
+    WorkforceMode,
+    WorkteamOptions,
+)
+from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+from cdk_llm_training.labeling_templates import template_text
+
+RUNTIME_DIR = Path(__file__).resolve().parents[1] / "runtime"
+LABEL_ATTRIBUTE_NAME = "llm-labels"
+"""The label attribute of every job the workflow starts (its output-manifest key)."""
+
+_TASK_TEXT: dict[LabelingTaskType, tuple[str, str]] = {
+    LabelingTaskType.SFT_DEMONSTRATION: (
+        "Write the ideal assistant response",
+        "Read a prompt and write the response an excellent assistant would give.",
+    ),
+    LabelingTaskType.PAIRWISE_PREFERENCE: (
+        "Pick the better of two responses",
+        "Compare two responses to a prompt, pick A, B or tie, and give a short reason.",
+    ),
+    LabelingTaskType.RESPONSE_RATING: (
+        "Rate a model response from 1 to 5",
+        "Score a response against the stated criteria, from 1 (unusable) to 5 (excellent).",
+    ),
+}
+
+
+class LabelingWorkforce(Construct):
+    """Ground Truth private workforce, work teams and a labeling-to-training-data workflow.
+
+    Defaults (``LabelingOptions()``): the account's existing private workforce named
+    ``default`` is imported, because AWS allows one private workforce per account and Region
+    (two stacks that both create one collide at deploy time). Ask for a new one with
+    ``WorkforceOptions(mode=WorkforceMode.COGNITO)`` (a hardened Cognito user pool: no self
+    sign-up, 14-character passwords with all character classes, TOTP MFA required, Plus
+    feature plan with threat protection enforced, retained on delete) or ``OIDC``.
+
+    Always created: one work team per ``teams`` entry (default ``llm-labelers``) with a
+    KMS-encrypted, TLS-only SNS topic for task notifications; a Step Functions Standard
+    workflow (logging ALL, X-Ray tracing) that writes the task template to the artifacts
+    zone, runs ``sagemaker:createLabelingJob.sync`` over a manifest in the curated zone, then
+    converts the output into training data with a Lambda; a pre-annotation Lambda (manifest
+    line to the templates' ``task.input``) and an annotation-consolidation Lambda (keeps every
+    worker's answer, so the converter can vote and report disagreement); a labeling-job role
+    that can read only the manifest and template prefixes and write only the output prefix.
+
+    An imported Cognito workforce needs ``user_pool`` and ``user_pool_client`` (the pool
+    behind it, or ``WorkforceOptions.cognito_user_pool_id`` and ``cognito_client_id``) so
+    teams can be built from Cognito groups; an OIDC one needs ``oidc_groups`` on every team.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        data_lake: TrainingDataLake,
+        options: LabelingOptions | None = None,
+        user_pool: cognito.IUserPool | None = None,
+        user_pool_client: cognito.IUserPoolClient | None = None,
+        notification_key: kms.IKey | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """Create the workforce (or import it), teams, templates and workflow.
+
+        :param data_lake: the lake that holds manifests (curated zone), templates (artifacts
+            zone) and results (curated zone).
+        :param options: plain-data settings. Default: ``LabelingOptions()``.
+        :param user_pool: the Cognito user pool behind an imported workforce. Default: none;
+            with ``mode=cognito`` a new pool is created and this must be left out.
+        :param user_pool_client: the app client of ``user_pool`` the workforce uses.
+        :param notification_key: KMS key of the notification topics. Default: a new key with
+            rotation.
+        :param removal_policy: for the user pool, the workforce and the notification key.
+            Default ``RETAIN``.
+        """
+        super().__init__(scope, id)
+        self.options = options or LabelingOptions()
+        self.data_lake = data_lake
+        workforce_opts = self.options.workforce
+        if workforce_opts.cognito_user_pool_id and workforce_opts.cognito_client_id:
+            if user_pool is not None or user_pool_client is not None:
+                raise ValueError(
+                    "Give the imported workforce's Cognito pool once: either user_pool and "
+                    "user_pool_client, or options.workforce.cognito_user_pool_id and "
+                    "cognito_client_id, not both."
+                )
+            user_pool = cognito.UserPool.from_user_pool_id(
+                self, "ImportedUserPool", workforce_opts.cognito_user_pool_id
+            )
+            user_pool_client = cognito.UserPoolClient.from_user_pool_client_id(
+                self, "ImportedPortalClient", workforce_opts.cognito_client_id
+            )
+        self._validate_identity(user_pool, user_pool_client)
+
+        self.user_pool: cognito.IUserPool | None = user_pool
+        self.user_pool_client: cognito.IUserPoolClient | None = user_pool_client
+        self.workforce: sagemaker.CfnWorkforce | None = None
+        self.workforce_name = workforce_opts.name
+
+        if workforce_opts.mode is WorkforceMode.COGNITO:
+            self.user_pool, self.user_pool_client = self._create_user_pool(removal_policy)
+            self.workforce = self._create_workforce(removal_policy)
+        elif workforce_opts.mode is WorkforceMode.OIDC:
+            self.workforce = self._create_workforce(removal_policy)
+        elif workforce_opts.source_ip_cidrs:
+            Annotations.of(self).add_warning_v2(
+                "cdk-llm-training:labeling-source-ip-ignored",
+                "source_ip_cidrs apply only when this stack creates the workforce; the "
+                f"imported workforce '{workforce_opts.name}' keeps its own IP restrictions.",
+            )
+
+        self.notification_key: kms.IKey = notification_key or kms.Key(
+            self,
+            "NotificationKey",
+            description="Encrypts Ground Truth work-team notification topics.",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        self.notification_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowSageMakerToPublishEncryptedNotifications",
+                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+
+        self.topics: dict[str, sns.Topic] = {}
+        self.workteams: dict[str, sagemaker.CfnWorkteam] = {}
+        for team in self.options.teams:
+            self._create_team(team)
+
+        self._create_lambdas()
+        self.labeling_role = self._create_labeling_role()
+        self.state_machine = self._create_state_machine()
+
+    # -- accessors -----------------------------------------------------------------------
+
+    @property
+    def default_workteam(self) -> sagemaker.CfnWorkteam:
+        """The first team: the one the workflow uses unless a run names another."""
+        return self.workteams[self.options.teams[0].name]
+
+    def grant_start_labeling(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start the labeling workflow (``states:StartExecution``)."""
+        return self.state_machine.grant_start_execution(grantee)
+
+    # -- validation ----------------------------------------------------------------------
+
+    def _validate_identity(
+        self,
+        user_pool: cognito.IUserPool | None,
+        user_pool_client: cognito.IUserPoolClient | None,
+    ) -> None:
+        mode = self.options.workforce.mode
+        if mode is not WorkforceMode.IMPORT and (user_pool or user_pool_client):
+            raise ValueError(
+                f"user_pool and user_pool_client are for an imported workforce; workforce "
+                f"mode {mode.value!r} creates its own identity, so leave them out (allowed "
+                "with mode 'import' only)."
+            )
+        if (user_pool is None) != (user_pool_client is None):
+            raise ValueError(
+                "user_pool and user_pool_client go together: pass both (the Cognito pool "
+                "behind the imported workforce and its app client), or neither."
+            )
+        if mode is WorkforceMode.OIDC or (mode is WorkforceMode.IMPORT and user_pool is None):
+            missing = [t.name for t in self.options.teams if not t.oidc_groups]
+            if missing:
+                source = (
+                    "an OIDC workforce"
+                    if mode is WorkforceMode.OIDC
+                    else f"imported workforce '{self.options.workforce.name}' without "
+                    "user_pool/user_pool_client"
+                )
+                raise ValueError(
+                    f"teams {', '.join(missing)}: oidc_groups is empty; with {source} every "
+                    "team needs oidc_groups (for a Cognito-backed workforce, give its pool: "
+                    "cognito_user_pool_id and cognito_client_id, or user_pool and "
+                    "user_pool_client)."
+                )
+
+    # -- identity and workforce ----------------------------------------------------------
+
+    def _create_user_pool(
+        self, removal_policy: RemovalPolicy
+    ) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
+        opts = self.options.workforce
+        mfa = {
+            MfaMode.REQUIRED: cognito.Mfa.REQUIRED,
+            MfaMode.OPTIONAL: cognito.Mfa.OPTIONAL,
+            MfaMode.OFF: cognito.Mfa.OFF,
+        }[opts.mfa]
+        protection: dict[str, Any] = (
+            {
+                "feature_plan": cognito.FeaturePlan.PLUS,
+                "standard_threat_protection_mode": (
+                    cognito.StandardThreatProtectionMode.FULL_FUNCTION
+                ),
+            }
+            if opts.threat_protection
+            else {"feature_plan": cognito.FeaturePlan.ESSENTIALS}
+        )
+        pool = cognito.UserPool(
+            self,
+            "UserPool",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True, username=False),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            password_policy=cognito.PasswordPolicy(
+                min_length=opts.password_minimum_length,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(7),
+            ),
+            mfa=mfa,
+            mfa_second_factor=(
+                cognito.MfaSecondFactor(otp=True, sms=False) if mfa is not cognito.Mfa.OFF else None
+            ),
+            deletion_protection=removal_policy is RemovalPolicy.RETAIN,
+            removal_policy=removal_policy,
+            user_invitation=cognito.UserInvitationConfig(
+                email_subject="You are invited to label LLM training data",
+                email_body=(
+                    "Your labeling portal user name is {username} and your temporary "
+                    "password is {####}. Ask your labeling admin for the portal link."
+                ),
+            ),
+            **protection,
+        )
+        if opts.mfa is not MfaMode.REQUIRED:
+            acknowledge(
+                pool,
+                "AwsSolutions-COG2",
+                f"MFA is '{opts.mfa.value}' by configuration (WorkforceOptions.mfa); the "
+                "default is required.",
+            )
+        if not opts.threat_protection:
+            acknowledge(
+                pool,
+                "AwsSolutions-COG8",
+                "Threat protection (Plus feature plan) is turned off by configuration "
+                "(WorkforceOptions.threat_protection); the default is on.",
+            )
+        # Cognito domain prefixes are global per Region: account ID + a hash of the path.
+        prefix = Fn.join("-", ["llm-labeling", Aws.ACCOUNT_ID, _path_hash(self.node.path)])
+        pool.add_domain(
+            "Domain",
+            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=prefix),
+        )
+        # SageMaker sets the OAuth settings (labeling portal callback URLs) on this client
+        # when it creates the workforce; the client only needs a secret.
+        client = pool.add_client(
+            "PortalClient",
+            generate_secret=True,
+            disable_o_auth=True,
+            prevent_user_existence_errors=True,
+            auth_flows=cognito.AuthFlow(user_srp=True),
+        )
+        return pool, client
+
+    def _create_workforce(self, removal_policy: RemovalPolicy) -> sagemaker.CfnWorkforce:
+        opts = self.options.workforce
+        props: dict[str, Any] = {"workforce_name": opts.name}
+        if opts.mode is WorkforceMode.COGNITO:
+            assert self.user_pool is not None
+            assert self.user_pool_client is not None
+            props["cognito_config"] = sagemaker.CfnWorkforce.CognitoConfigProperty(
+                client_id=self.user_pool_client.user_pool_client_id,
+                user_pool=self.user_pool.user_pool_id,
+            )
+        else:
+            oidc = opts.oidc
+            assert oidc is not None
+            secret = SecretValue.secrets_manager(oidc.client_secret_name)
+            props["oidc_config"] = sagemaker.CfnWorkforce.OidcConfigProperty(
+                authorization_endpoint=oidc.authorization_endpoint,
+                client_id=oidc.client_id,
+                client_secret=secret.unsafe_unwrap(),  # dynamic reference, resolved at deploy
+                issuer=oidc.issuer,
+                jwks_uri=oidc.jwks_uri,
+                logout_endpoint=oidc.logout_endpoint,
+                token_endpoint=oidc.token_endpoint,
+                user_info_endpoint=oidc.user_info_endpoint,
+                scope=oidc.scope,
+            )
+        if opts.source_ip_cidrs:
+            props["source_ip_config"] = sagemaker.CfnWorkforce.SourceIpConfigProperty(
+                cidrs=list(opts.source_ip_cidrs)
+            )
+        workforce = sagemaker.CfnWorkforce(self, "Resource", **props)
+        workforce.apply_removal_policy(removal_policy)
+        return workforce
+
+    # -- teams ---------------------------------------------------------------------------
+
+    def _create_team(self, team: WorkteamOptions) -> None:
+        topic = sns.Topic(
+            self,
+            f"Notifications-{team.name}",
+            display_name=f"Labeling tasks for {team.name}",
+            master_key=self.notification_key,
+            enforce_ssl=True,
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowGroundTruthNotifications",
+                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        self.topics[team.name] = topic
+        if self.user_pool is not None and self.options.workforce.mode is not WorkforceMode.OIDC:
+            assert self.user_pool_client is not None
+            group = cognito.CfnUserPoolGroup(
+                self,
+                f"Group-{team.name}",
+                user_pool_id=self.user_pool.user_pool_id,
+                group_name=team.name,
+                description=f"Members of work team {team.name}",
+            )
+            member: Any = sagemaker.CfnWorkteam.MemberDefinitionProperty(
+                cognito_member_definition=sagemaker.CfnWorkteam.CognitoMemberDefinitionProperty(
+                    cognito_client_id=self.user_pool_client.user_pool_client_id,
+                    cognito_user_group=group.ref,
+                    cognito_user_pool=self.user_pool.user_pool_id,
+                )
+            )
+        else:
+            member = sagemaker.CfnWorkteam.MemberDefinitionProperty(
+                oidc_member_definition=sagemaker.CfnWorkteam.OidcMemberDefinitionProperty(
+                    oidc_groups=list(team.oidc_groups)
+                )
+            )
+        workteam = sagemaker.CfnWorkteam(
+            self,
+            f"Team-{team.name}",
+            workteam_name=team.name,
+            description=team.description,
+            workforce_name=self.workforce_name,
+            member_definitions=[member],
+            notification_configuration=sagemaker.CfnWorkteam.NotificationConfigurationProperty(
+                notification_topic_arn=topic.topic_arn
+            ),
+        )
+        if self.workforce is not None:
+            workteam.node.add_dependency(self.workforce)
+        self.workteams[team.name] = workteam
+
+    # -- Lambdas -------------------------------------------------------------------------
+
+    def _function(
+        self, id: str, handler: str, description: str, memory: int, timeout: Duration
+    ) -> lambda_.Function:
+        log_group = _log_group(self, f"{id}Logs", self.options.log_retention_days)
+        role = iam.Role(
+            self,
+            f"{id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{description} (logs to its own log group only).",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            id,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler=f"labeling_postprocess.{handler}",
+            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
+            description=description,
+            memory_size=memory,
+            timeout=timeout,
+            role=role,
+            log_group=log_group,
+        )
+        return function
+
+    def _create_lambdas(self) -> None:
+        opts = self.options
+        lake = self.data_lake
+        self.pre_annotation_function = self._function(
+            "PreAnnotation",
+            "pre_annotation_handler",
+            "Ground Truth pre-annotation: manifest line to task input",
+            128,
+            Duration.seconds(30),
+        )
+        self.consolidation_function = self._function(
+            "Consolidation",
+            "consolidation_handler",
+            "Ground Truth annotation consolidation: keeps every worker's answer",
+            512,
+            Duration.minutes(5),
+        )
+        lake.grant_read(
+            self.consolidation_function, zone=DataZone.CURATED, key_prefix=opts.output_prefix
+        )
+        self.converter_function = self._function(
+            "Converter",
+            "convert_handler",
+            "Turns a Ground Truth output manifest into training JSONL and a report",
+            opts.jobs.converter_memory_mib,
+            Duration.minutes(15),
+        )
+        self.converter_function.add_environment("DATASET_BUCKET", lake.curated_bucket.bucket_name)
+        self.converter_function.add_environment("DATASET_PREFIX", opts.dataset_prefix)
+        lake.grant_read(
+            self.converter_function, zone=DataZone.CURATED, key_prefix=opts.output_prefix
+        )
+        lake.grant_write(
+            self.converter_function, zone=DataZone.CURATED, key_prefix=opts.dataset_prefix
+        )
+        for function, prefixes in (
+            (self.consolidation_function, opts.output_prefix),
+            (self.converter_function, f"{opts.output_prefix} and {opts.dataset_prefix}"),
+        ):
+            assert isinstance(function.role, iam.Role)
+            _acknowledge_wildcards(
+                function.role,
+                f"Object-level S3 grants scoped to the curated-zone prefixes {prefixes} (the "
+                "wildcard is the object key under the prefix) and the lake key actions CDK's "
+                "bucket grants need (kms:GenerateDataKey*, kms:ReEncrypt*).",
+            )
+
+    # -- labeling-job role -----------------------------------------------------------------
+
+    def _create_labeling_role(self) -> iam.Role:
+        opts = self.options
+        lake = self.data_lake
+        role = iam.Role(
+            self,
+            "LabelingJobRole",
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:"
+                        f"{Aws.ACCOUNT_ID}:labeling-job/*"
+                    },
+                },
+            ),
+            description="Ground Truth labeling jobs: read manifests and templates, write "
+            "output, use the lake key, invoke the task Lambdas.",
+        )
+        lake.grant_read(role, zone=DataZone.CURATED, key_prefix=opts.manifest_prefix)
+        lake.grant_read(role, zone=DataZone.ARTIFACTS, key_prefix=opts.template_prefix)
+        lake.grant_read_write(role, zone=DataZone.CURATED, key_prefix=opts.output_prefix)
+        self.pre_annotation_function.grant_invoke(role)
+        self.consolidation_function.grant_invoke(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LabelingJobLogs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/LabelingJobs:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LabelingJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "AWS/SageMaker"}},
+            )
+        )
+        _acknowledge_wildcards(
+            role,
+            "Object-level S3 grants scoped to the manifest, template and output prefixes; "
+            "Ground Truth's own log group /aws/sagemaker/LabelingJobs (log streams are per "
+            "job); cloudwatch:PutMetricData has no resource type and is limited to the "
+            "AWS/SageMaker namespace; lake key actions from CDK's bucket grants.",
+        )
+        return role
+
+    # -- workflow --------------------------------------------------------------------------
+
+    def _create_state_machine(self) -> sfn.StateMachine:
+        opts = self.options
+        lake = self.data_lake
+        curated = lake.curated_bucket.bucket_name
+        artifacts = lake.artifacts_bucket
+        role = iam.Role(
+            self,
+            "WorkflowRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Labeling workflow: start and watch labeling jobs, write templates.",
+        )
+
+        check = sfn.Choice(self, "CheckInput", comment="job_name and a manifest under the prefix")
+        bad_input = sfn.Fail(
+            self,
+            "InvalidInput",
+            error="InvalidInput",
+            cause=(
+                "Input needs task_type (sft, preference or rating), job_name, and "
+                f"manifest_key under '{opts.manifest_prefix}' in the curated zone."
+            ),
+        )
+        pick_task = sfn.Choice(self, "TaskType")
+
+        job_state = self._labeling_job_state(curated, artifacts.bucket_name, role)
+        convert = tasks.LambdaInvoke(
+            self,
+            "ConvertToTrainingData",
+            lambda_function=self.converter_function,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "task_type.$": "$.args.task_type",
+                    "job_name.$": "$.args.job_name",
+                    "sft_format.$": "$.args.sft_format",
+                    "output_manifest_uri.$": "$.labeling_job.output_manifest_uri",
+                    "label_attribute_name.$": "$.labeling_job.label_attribute_name",
+                }
+            ),
+            result_selector={"result.$": "$.Payload"},
+            result_path="$.dataset",
+        )
+        done = sfn.Succeed(self, "Done")
+        job_state.next(convert).next(done)
+
+        for task in LabelingTaskType:
+            title, description = _TASK_TEXT[task]
+            key = f"{opts.template_prefix}{task.value}.html"
+            defaults = sfn.Pass(
+                self,
+                f"Defaults-{task.value}",
+                result=sfn.Result.from_object(
+                    {
+                        "title": title,
+                        "description": description,
+                        "workteam_arn": self.default_workteam.attr_workteam_arn,
+                        "workers_per_object": opts.jobs.workers_per_object,
+                        "task_time_limit_seconds": opts.jobs.task_time_limit_seconds,
+                        "task_availability_lifetime_seconds": (
+                            opts.jobs.task_availability_lifetime_seconds
+                        ),
+                        "max_concurrent_tasks": opts.jobs.max_concurrent_tasks,
+                        "sft_format": "prompt_completion",
+                    }
+                ),
+                result_path="$.defaults",
+            )
+            merge = sfn.Pass(
+                self,
+                f"Merge-{task.value}",
+                parameters={
+                    "args.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)",
+                },
+            )
+            write = tasks.CallAwsService(
+                self,
+                f"WriteTemplate-{task.value}",
+                service="s3",
+                action="putObject",
+                parameters={
+                    "Bucket": artifacts.bucket_name,
+                    "Key": key,
+                    "Body": template_text(task.value),
+                    "ContentType": "text/html; charset=utf-8",
+                },
+                iam_resources=[artifacts.arn_for_objects(key)],
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            defaults.next(merge).next(write).next(job_state)
+            pick_task.when(sfn.Condition.string_equals("$.task_type", task.value), defaults)
+        pick_task.otherwise(bad_input)
+
+        check.when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.task_type"),
+                sfn.Condition.is_present("$.job_name"),
+                sfn.Condition.is_string("$.manifest_key"),
+                sfn.Condition.string_matches("$.manifest_key", f"{opts.manifest_prefix}*"),
+            ),
+            pick_task,
+        ).otherwise(bad_input)
+
+        log_group = _log_group(self, "WorkflowLogs", opts.log_retention_days)
+        machine = sfn.StateMachine(
+            self,
+            "Workflow",
+            definition_body=sfn.DefinitionBody.from_chainable(check),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            role=role,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+            timeout=Duration.days(30),
+            comment="Labeling job over a curated-zone manifest, then conversion to JSONL.",
+        )
+        # The template write needs the lake key to encrypt (SSE-KMS default on the bucket).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EncryptTemplates",
+                actions=["kms:GenerateDataKey"],
+                resources=[lake.key.key_arn],
+            )
+        )
+        _acknowledge_wildcards(
+            role,
+            "Labeling job names are chosen per run (labeling-job/*); the .sync integration's "
+            "EventBridge managed rule (StepFunctionsGetEventsForSageMaker*); CDK's Lambda "
+            "invoke grant includes the function's versions (:*); X-Ray and log-delivery "
+            "actions have no resource type.",
+        )
+        return machine
+
+    def _labeling_job_state(
+        self, curated: str, artifacts_bucket_name: str, role: iam.Role
+    ) -> sfn.CustomState:
+        opts = self.options
+        lake = self.data_lake
+        stack = Stack.of(self)
+        job_arn = stack.format_arn(service="sagemaker", resource="labeling-job", resource_name="*")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="RunLabelingJobs",
+                actions=[
+                    "sagemaker:CreateLabelingJob",
+                    "sagemaker:DescribeLabelingJob",
+                    "sagemaker:StopLabelingJob",
+                ],
+                resources=[job_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassLabelingRole",
+                actions=["iam:PassRole"],
+                resources=[self.labeling_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SyncIntegrationRule",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    stack.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name="StepFunctionsGetEventsForSageMaker*",
+                    )
+                ],
+            )
+        )
+        state = sfn.CustomState(
+            self,
+            "RunLabelingJob",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createLabelingJob.sync",
+                "Parameters": {
+                    "LabelingJobName.$": "$.args.job_name",
+                    "LabelAttributeName": LABEL_ATTRIBUTE_NAME,
+                    "RoleArn": self.labeling_role.role_arn,
+                    "InputConfig": {
+                        "DataSource": {
+                            "S3DataSource": {
+                                "ManifestS3Uri.$": Fn.join(
+                                    "",
+                                    ["States.Format('s3://", curated, "/{}', $.args.manifest_key)"],
+                                )
+                            }
+                        }
+                    },
+                    "OutputConfig": {
+                        "S3OutputPath": Fn.join("", ["s3://", curated, "/", opts.output_prefix]),
+                        "KmsKeyId": lake.key.key_arn,
+                    },
+                    "HumanTaskConfig": {
+                        "WorkteamArn.$": "$.args.workteam_arn",
+                        "UiConfig": {
+                            "UiTemplateS3Uri.$": Fn.join(
+                                "",
+                                [
+                                    "States.Format('s3://",
+                                    artifacts_bucket_name,
+                                    f"/{opts.template_prefix}{{}}.html', $.args.task_type)",
+                                ],
+                            )
+                        },
+                        "PreHumanTaskLambdaArn": self.pre_annotation_function.function_arn,
+                        "AnnotationConsolidationConfig": {
+                            "AnnotationConsolidationLambdaArn": (
+                                self.consolidation_function.function_arn
+                            )
+                        },
+                        "TaskTitle.$": "$.args.title",
+                        "TaskDescription.$": "$.args.description",
+                        "TaskKeywords": ["LLM", "text", "labeling"],
+                        "NumberOfHumanWorkersPerDataObject.$": "$.args.workers_per_object",
+                        "TaskTimeLimitInSeconds.$": "$.args.task_time_limit_seconds",
+                        "TaskAvailabilityLifetimeInSeconds.$": (
+                            "$.args.task_availability_lifetime_seconds"
+                        ),
+                        "MaxConcurrentTaskCount.$": "$.args.max_concurrent_tasks",
+                    },
+                },
+                "ResultSelector": {
+                    "status.$": "$.LabelingJobStatus",
+                    "output_manifest_uri.$": "$.LabelingJobOutput.OutputDatasetS3Uri",
+                    "label_attribute_name.$": "$.LabelAttributeName",
+                    "counters.$": "$.LabelCounters",
+                },
+                "ResultPath": "$.labeling_job",
+            },
+        )
+        return state
+
+
+def _acknowledge_wildcards(role: iam.Role, reason: str) -> None:
+    """Acknowledge, one by one, the wildcard findings (AwsSolutions-IAM5) of the statements
+    ``role``'s default policy holds NOW: a statement added later is checked again."""
+    policy = role.node.try_find_child("DefaultPolicy")
+    if policy is None:
+        return
+    assert isinstance(policy, iam.Policy)
+    document = Stack.of(role).resolve(policy.document.to_json())
+    findings: set[str] = set()
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in _as_list(statement.get("Action")):
+            if "*" in action:
+                findings.add(f"Action::{action}")
+        for resource in _as_list(statement.get("Resource")):
+            flat = _flatten_reference(resource)
+            if "*" in flat:
+                findings.add(f"Resource::{flat}")
+    for finding in sorted(findings):
+        acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _flatten_reference(node: Any) -> str:  # noqa: PLR0911 - one return per intrinsic
+    """A resolved CloudFormation value as one string, the way cdk-nag names findings:
+    ``<LogicalId.Attr>`` for Fn::GetAtt, ``<Name>`` for Ref, Fn::Join joined."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return str(delimiter).join(_flatten_reference(i) for i in items)
+        if "Fn::Sub" in node:
+            return _flatten_reference(node["Fn::Sub"])
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{_flatten_reference(resource)}.{_flatten_reference(attribute)}>"
+        if "Fn::ImportValue" in node:
+            return _flatten_reference(node["Fn::ImportValue"])
+        if "Ref" in node:
+            return f"<{_flatten_reference(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
+
+
+def _log_group(scope: Construct, id: str, days: int) -> logs.LogGroup:
+    """A retained log group keeping events ``days`` days (a CloudWatch-allowed value)."""
+    group = logs.LogGroup(
+        scope, id, retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
+    )
+    cfn = group.node.default_child
+    assert isinstance(cfn, logs.CfnLogGroup)
+    cfn.retention_in_days = days
+    return group
+
+
+def _path_hash(path: str) -> str:
+    """Eight hex characters that tell construct paths apart in a Cognito domain prefix."""
+    return hashlib.sha256(path.encode()).hexdigest()[:8]
