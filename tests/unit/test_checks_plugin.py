@@ -107,3 +107,20 @@ def test_rule_selection() -> None:
     assert "LLM-EFA1" not in str(error.value)
     with pytest.raises(ValueError, match=r"^unknown rule id\(s\) LLM-NOPE; known: LLM-FSX1, "):
         LlmTrainingChecks(rule_ids=["LLM-NOPE"])
+
+
+def test_tier_stack_templates_have_no_findings(tier_stacks: dict[object, cdk.Stack]) -> None:
+    """Every tier stack passes the whole pack, warnings included, once acknowledgements on
+    their constructs are applied (the session app synthesized them with the plugin)."""
+    from cdk_llm_training.checks import check_template
+    from cdk_llm_training.checks.plugin import _acknowledged_rules
+
+    for stack in tier_stacks.values():
+        template = Template.from_stack(stack).to_json()
+        acks = _acknowledged_rules(stack)
+        unacknowledged = [
+            f
+            for f in check_template(template)
+            if f.rule_id not in acks.get((stack.template_file, f.logical_id), set())
+        ]
+        assert unacknowledged == [], stack.stack_name

@@ -38,7 +38,8 @@ def _lustre(**overrides: Any) -> dict[str, Any]:
         },
     }
     for key, value in overrides.items():
-        if key in props["LustreConfiguration"] or key in {"ImportPath", "AutoImportPolicy"}:
+        lustre_keys = {"ImportPath", "AutoImportPolicy", "EfaEnabled"}
+        if key in props["LustreConfiguration"] or key in lustre_keys:
             props["LustreConfiguration"][key] = value
         else:
             props[key] = value
@@ -92,6 +93,46 @@ def test_fsx3_metadata_configuration() -> None:
     bad = _lustre()
     del bad["Properties"]["LustreConfiguration"]["MetadataConfiguration"]
     assert [f[0] for f in _findings("LLM-FSX3", _template(Fs=bad))] == ["Fs"]
+
+
+def test_fsx4_capacity_and_tier() -> None:
+    assert _findings("LLM-FSX4", _template(Fs=_lustre())) == []
+    assert _findings("LLM-FSX4", _template(Fs=_lustre(PerUnitStorageThroughput=123))) == [
+        (
+            "Fs",
+            "throughput_mb_per_s_per_tib 123 is not a PERSISTENT_2 tier; allowed: 125, 250, "
+            "500, 1000.",
+        )
+    ]
+    assert _findings("LLM-FSX4", _template(Fs=_lustre(StorageCapacity=3000))) == [
+        (
+            "Fs",
+            "storage_capacity_gib 3000 is not valid for PERSISTENT_2; allowed: 1200, 2400 or a "
+            "multiple of 2400 GiB.",
+        )
+    ]
+
+
+def test_fsx4_efa_increments_and_prerequisites() -> None:
+    efa_ok = _lustre(EfaEnabled=True, PerUnitStorageThroughput=1000, StorageCapacity=4800)
+    assert _findings("LLM-FSX4", _template(Fs=efa_ok)) == []
+    efa_small = _lustre(EfaEnabled=True, PerUnitStorageThroughput=250, StorageCapacity=9600)
+    assert _findings("LLM-FSX4", _template(Fs=efa_small)) == [
+        (
+            "Fs",
+            "storage_capacity_gib 9600 is not valid for PERSISTENT_2; allowed: multiples of "
+            "19200 GiB (EFA-enabled at 250 MB/s/TiB).",
+        )
+    ]
+    scratch_efa = _lustre(EfaEnabled=True, DeploymentType="SCRATCH_2")
+    del scratch_efa["Properties"]["LustreConfiguration"]["PerUnitStorageThroughput"]
+    assert _findings("LLM-FSX4", _template(Fs=scratch_efa)) == [
+        (
+            "Fs",
+            "EfaEnabled with DeploymentType SCRATCH_2; EFA needs PERSISTENT_2 with a metadata "
+            "configuration.",
+        )
+    ]
 
 
 def test_fsx5_at_most_eight_associations() -> None:

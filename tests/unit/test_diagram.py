@@ -20,9 +20,9 @@ def _paths(template: dict[str, object]) -> dict[str, object]:
 def test_model_of_small_stack_groups_the_data_lake(
     tier_templates: dict[StackName, Template],
 ) -> None:
-    template = tier_templates[StackName.SMALL_LORA].to_json()
-    template["Resources"] = {
-        k: v for k, v in template["Resources"].items() if k.startswith("DataLake")
+    full = tier_templates[StackName.SMALL_LORA].to_json()
+    template = {
+        "Resources": {k: v for k, v in full["Resources"].items() if k.startswith("DataLake")}
     }
     for logical_id, resource in template["Resources"].items():
         resource.setdefault("Metadata", {})["aws:cdk:path"] = (

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, referenced_id
+from cdk_llm_training.planner.fsx_sizing import (
+    LustreDeploymentType,
+    capacity_error,
+    throughput_error,
+)
 
 _FILE_SYSTEM = "AWS::FSx::FileSystem"
 
@@ -59,6 +64,36 @@ def _check_metadata(view: TemplateView) -> list[tuple[str, str, str]]:
         for logical_id, _, lustre in _lustre(view)
         if lustre.get("DeploymentType") == "PERSISTENT_2" and "MetadataConfiguration" not in lustre
     ]
+
+
+def _check_size_and_tier(view: TemplateView) -> list[tuple[str, str, str]]:
+    findings = []
+    for logical_id, props, lustre in _lustre(view):
+        try:
+            deployment = LustreDeploymentType(str(lustre.get("DeploymentType")))
+        except ValueError:
+            continue  # older generations are LLM-FSX2's concern
+        efa = lustre.get("EfaEnabled") is True
+        tier = lustre.get("PerUnitStorageThroughput")
+        capacity = props.get("StorageCapacity")
+        if efa and deployment is not LustreDeploymentType.PERSISTENT_2:
+            findings.append(
+                (
+                    logical_id,
+                    f"EfaEnabled with DeploymentType {deployment.value}; EFA needs PERSISTENT_2 "
+                    "with a metadata configuration.",
+                    "Properties/LustreConfiguration/EfaEnabled",
+                )
+            )
+            continue
+        if tier is not None and not isinstance(tier, int):
+            continue  # unresolved at synth time
+        error = throughput_error(deployment, tier)
+        if error is None and isinstance(capacity, int):
+            error = capacity_error(capacity, deployment, tier, efa_enabled=efa)
+        if error:
+            findings.append((logical_id, error + ".", "Properties/StorageCapacity"))
+    return findings
 
 
 def _associations_per_file_system(view: TemplateView) -> Counter[str]:
@@ -125,6 +160,16 @@ FSX_RULES = [
         "with a MetadataConfiguration; many-small-file datasets are metadata bound.",
         "Set LustreConfiguration.MetadataConfiguration (Mode AUTOMATIC is a safe default).",
         _check_metadata,
+    ),
+    Rule(
+        "LLM-FSX4",
+        "Capacity and throughput tier are valid for the deployment type (EFA increments too).",
+        Severity.ERROR,
+        "FSx rejects an invalid capacity or tier only at deploy time, after the network and the "
+        "cluster around it were created; EFA file systems grow in larger steps per tier.",
+        "Use a PERSISTENT_2 tier of 125/250/500/1000 MB/s per TiB with 1200, 2400 or a multiple "
+        "of 2400 GiB; with EFA, a multiple of 38400/19200/9600/4800 GiB for those tiers.",
+        _check_size_and_tier,
     ),
     Rule(
         "LLM-FSX5",

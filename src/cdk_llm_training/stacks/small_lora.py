@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import SmallLoRAConfig
+from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
@@ -40,6 +41,14 @@ class SmallLoRAStack(Stack):
             self.labeling = LabelingWorkforce(
                 self, "Labeling", data_lake=self.data_lake, options=self.config.labeling
             )
+            if not self.config.labeling.workforce.source_ip_cidrs:
+                acknowledge(
+                    self.labeling,
+                    "LLM-GT1",
+                    "The ready app cannot know your office CIDRs: workers sign in through the "
+                    "hardened Cognito pool (MFA); set labeling.workforce.source_ip_cidrs to "
+                    "restrict by network.",
+                )
             CfnOutput(
                 self,
                 "LabelingWorkflowArn",
