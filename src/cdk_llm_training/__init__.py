@@ -14,15 +14,24 @@ from cdk_llm_training._version import __version__
 if TYPE_CHECKING:
     from cdk_llm_training.config import (
         AppConfig,
+        BedrockFineTuneOptions,
+        BedrockModelCatalog,
         ConfigError,
+        CustomizationType,
         DataLakeOptions,
         DataZone,
+        DistillationOptions,
         SmallLoRAConfig,
         StackName,
+        default_bedrock_catalog,
         load_app_config,
         parse_app_config,
     )
-    from cdk_llm_training.constructs import TrainingDataLake
+    from cdk_llm_training.constructs import (
+        BedrockFineTuneJob,
+        BedrockJobVpcConfig,
+        TrainingDataLake,
+    )
     from cdk_llm_training.stacks import SmallLoRAStack
 
 _EXPORTS: dict[str, str] = {
@@ -35,19 +44,33 @@ _EXPORTS: dict[str, str] = {
     "load_app_config": "cdk_llm_training.config",
     "parse_app_config": "cdk_llm_training.config",
     "TrainingDataLake": "cdk_llm_training.constructs",
+    "BedrockFineTuneJob": "cdk_llm_training.constructs",
+    "BedrockJobVpcConfig": "cdk_llm_training.constructs",
+    "BedrockFineTuneOptions": "cdk_llm_training.config",
+    "BedrockModelCatalog": "cdk_llm_training.config",
+    "CustomizationType": "cdk_llm_training.config",
+    "DistillationOptions": "cdk_llm_training.config",
+    "default_bedrock_catalog": "cdk_llm_training.config",
     "SmallLoRAStack": "cdk_llm_training.stacks",
 }
 
 __all__ = [
     "AppConfig",
+    "BedrockFineTuneJob",
+    "BedrockFineTuneOptions",
+    "BedrockJobVpcConfig",
+    "BedrockModelCatalog",
     "ConfigError",
+    "CustomizationType",
     "DataLakeOptions",
     "DataZone",
+    "DistillationOptions",
     "SmallLoRAConfig",
     "SmallLoRAStack",
     "StackName",
     "TrainingDataLake",
     "__version__",
+    "default_bedrock_catalog",
     "load_app_config",
     "parse_app_config",
 ]

@@ -79,7 +79,7 @@ class ModelFamily(FrozenModel):
     """JSONL record format per supported customization type (names from
     ``cdk_llm_training.runtime.dataset_validation``)."""
     hyperparameters: tuple[HyperparameterSpec, ...]
-    limits: dict[CustomizationType, DatasetLimits] = {}
+    limits: dict[CustomizationType, DatasetLimits] = Field(default_factory=dict)
 
     @property
     def customization_types(self) -> tuple[CustomizationType, ...]:
@@ -156,7 +156,9 @@ class BedrockModelCatalog:
         self.family(model.family)  # fails on an unknown family
         self._models[model.model_id] = model
 
-    def resolve(self, model_id: str, *, family: str | None = None) -> tuple[BedrockBaseModel, ModelFamily]:
+    def resolve(
+        self, model_id: str, *, family: str | None = None
+    ) -> tuple[BedrockBaseModel, ModelFamily]:
         """The entry and family of ``model_id``. With ``family``, an unlisted id is accepted as
         a member of that family. Raises ``KeyError`` with one readable message."""
         if family is not None:
@@ -174,7 +176,9 @@ class BedrockModelCatalog:
             )
         return model, self.family(model.family)
 
-    def supported_types(self, model: BedrockBaseModel, family: ModelFamily) -> tuple[CustomizationType, ...]:
+    def supported_types(
+        self, model: BedrockBaseModel, family: ModelFamily
+    ) -> tuple[CustomizationType, ...]:
         if model.customization_types is None:
             return family.customization_types
         return tuple(t for t in family.customization_types if t in model.customization_types)
@@ -193,7 +197,9 @@ def validate_hyperparameters(
         spec = family.hyperparameter(name)
         if spec is None:
             accepted = ", ".join(s.name for s in family.hyperparameters)
-            raise ValueError(f"hyperparameter {name!r} is not accepted {where}; accepted: {accepted}.")
+            raise ValueError(
+                f"hyperparameter {name!r} is not accepted {where}; accepted: {accepted}."
+            )
         span = f"{_number(spec.min)} to {_number(spec.max)}"
         number = _parse_number(raw)
         if number is None or (spec.type == "int" and not float(number).is_integer()):
@@ -284,7 +290,7 @@ class BedrockFineTuneOptions(FrozenModel):
     release). Default: look the id up in the catalog."""
     customization_type: CustomizationType = CustomizationType.FINE_TUNING
     """FINE_TUNING (default), CONTINUED_PRE_TRAINING or DISTILLATION."""
-    hyperparameters: dict[str, str | int | float] = {}
+    hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
     """API hyperparameter names -> values, checked against the family's ranges at synth.
     Default: none sent (the service defaults apply)."""
     distillation: DistillationOptions | None = None

@@ -8,6 +8,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 
@@ -26,6 +27,10 @@ class SmallLoRAConfig(FrozenModel):
 
     data_lake: DataLakeOptions = DataLakeOptions()
     """Data lake options. Default: :class:`DataLakeOptions` defaults."""
+
+    bedrock_fine_tune: BedrockFineTuneOptions | None = BedrockFineTuneOptions()
+    """Bedrock fine-tune workflow options; ``None`` leaves the workflow out. Default:
+    :class:`BedrockFineTuneOptions` defaults (Nova Micro fine-tuning from curated/finetune/)."""
 
 
 class AppConfig(FrozenModel):

@@ -33,7 +33,6 @@ from cdk_llm_training.config.bedrock import (
     BedrockBaseModel,
     BedrockFineTuneOptions,
     BedrockModelCatalog,
-    CustomizationType,
     DatasetLimits,
     ModelFamily,
     default_bedrock_catalog,
@@ -217,9 +216,7 @@ class BedrockFineTuneJob(Construct):
     def _resolve_model(self) -> tuple[BedrockBaseModel, ModelFamily]:
         opts = self.options
         try:
-            model, family = self.catalog.resolve(
-                opts.base_model_id, family=opts.base_model_family
-            )
+            model, family = self.catalog.resolve(opts.base_model_id, family=opts.base_model_family)
         except KeyError as error:
             raise ValueError(error.args[0]) from None
         supported = self.catalog.supported_types(model, family)
@@ -290,7 +287,9 @@ class BedrockFineTuneJob(Construct):
         )
 
     def _customization_job_arns(self) -> str:
-        return f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-customization-job/*"
+        return (
+            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-customization-job/*"
+        )
 
     def _create_bedrock_role(
         self,
@@ -467,9 +466,7 @@ class BedrockFineTuneJob(Construct):
         if self.data_key is not None:
             self.data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
         limits = {
-            key: value
-            for key, value in self.limits.model_dump().items()
-            if value is not None
+            key: value for key, value in self.limits.model_dump().items() if value is not None
         }
         function = lambda_.Function(
             self,
@@ -528,9 +525,7 @@ class BedrockFineTuneJob(Construct):
                 "SecurityGroupIds": [g.security_group_id for g in vpc_config.security_groups],
             }
         if opts.distillation is not None:
-            teacher: dict[str, Any] = {
-                "TeacherModelIdentifier": opts.distillation.teacher_model_id
-            }
+            teacher: dict[str, Any] = {"TeacherModelIdentifier": opts.distillation.teacher_model_id}
             if opts.distillation.max_response_length_for_inference is not None:
                 teacher["MaxResponseLengthForInference"] = (
                     opts.distillation.max_response_length_for_inference
@@ -604,8 +599,14 @@ class BedrockFineTuneJob(Construct):
                 }
             ),
             result_path=no_change,
-        ).next(sfn.Fail(self, "ValidationError", error="ValidationError",
-                        cause="The dataset validator failed; see the notification."))
+        ).next(
+            sfn.Fail(
+                self,
+                "ValidationError",
+                error="ValidationError",
+                cause="The dataset validator failed; see the notification.",
+            )
+        )
         validate.add_catch(notify_validator_failed, errors=["States.ALL"], result_path="$.error")
 
         notify_invalid = tasks.SnsPublish(
@@ -648,8 +649,14 @@ class BedrockFineTuneJob(Construct):
                 }
             ),
             result_path=no_change,
-        ).next(sfn.Fail(self, "JobFailed", error="JobFailed",
-                        cause="The customization job failed; see the notification."))
+        ).next(
+            sfn.Fail(
+                self,
+                "JobFailed",
+                error="JobFailed",
+                cause="The customization job failed; see the notification.",
+            )
+        )
 
         notify_succeeded = tasks.SnsPublish(
             self,
@@ -750,7 +757,10 @@ class BedrockFineTuneJob(Construct):
         self.key.grant(state_machine, "kms:Decrypt", "kms:GenerateDataKey*")
         if custom_model_key is not None:
             custom_model_key.grant(
-                state_machine, "kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey",
+                state_machine,
+                "kms:DescribeKey",
+                "kms:CreateGrant",
+                "kms:GenerateDataKey",
                 "kms:Decrypt",
             )
 
@@ -832,4 +842,3 @@ def _render_reference(value: Any) -> str:
         separator, parts = value["Fn::Join"]
         return str(separator).join(_render_reference(part) for part in parts)
     return json.dumps(value, sort_keys=True)
-

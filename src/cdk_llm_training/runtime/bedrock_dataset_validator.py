@@ -54,6 +54,8 @@ MAX_NAME_LENGTH = 63
 MAX_VALIDATION_FILES = 10
 MAX_MARKER_BYTES = 64 * 1024
 ERRORS_IN_OUTPUT = 10
+MISSING_CODES = ("404", "403", "NoSuchKey", "NotFound", "AccessDenied")
+"""A missing key reads as 403 AccessDenied when ListBucket is limited to a key prefix."""
 
 
 class InputError(ValueError):
@@ -249,10 +251,14 @@ def _exists(s3: Any, bucket: str, key: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except s3.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if _error_code(error) in MISSING_CODES:
             return False
         raise
     return True
+
+
+def _error_code(error: Any) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _validate_object(s3: Any, config: ValidatorConfig, key: str, role: str) -> FileReport:
@@ -263,8 +269,12 @@ def _validate_object(s3: Any, config: ValidatorConfig, key: str, role: str) -> F
         return report
     try:
         response = s3.get_object(Bucket=config.dataset_bucket, Key=key)
-    except s3.exceptions.NoSuchKey:
-        report.add_error(None, f"object s3://{config.dataset_bucket}/{key} does not exist")
+    except s3.exceptions.ClientError as error:
+        if _error_code(error) not in MISSING_CODES:
+            raise
+        report.add_error(
+            None, f"object s3://{config.dataset_bucket}/{key} does not exist (or is not readable)"
+        )
         return report
     body = response["Body"]
     try:

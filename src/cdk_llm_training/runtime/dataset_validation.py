@@ -110,6 +110,51 @@ def _messages(record: dict[str, Any]) -> tuple[list[Any], list[str]]:
     return messages, []
 
 
+ContentCheck = Callable[[int, Any], str | None]
+
+
+def _check_conversation(
+    record: dict[str, Any], problems: list[str], content_problem: ContentCheck, *, must_end: bool
+) -> list[str]:
+    """Shared by the chat formats: roles, per-message content, turn order."""
+    messages, errors = _messages(record)
+    if errors:
+        return problems + errors
+    roles: list[str] = []
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if not isinstance(message, dict):
+            problem: str | None = f"messages[{index}] must be an object"
+        elif role not in ("user", "assistant"):
+            problem = f"messages[{index}].role must be 'user' or 'assistant', got {role!r}"
+        else:
+            problem = content_problem(index, message.get("content"))
+        if problem is not None:
+            return [*problems, problem]
+        roles.append(str(role))
+    return problems + _check_turns(roles, must_end_with_assistant=must_end)
+
+
+def _string_or_list_content(index: int, content: Any) -> str | None:
+    if isinstance(content, str):
+        return None if content.strip() else f"messages[{index}].content is empty"
+    if isinstance(content, list) and content:
+        return None
+    return f"messages[{index}].content must be a non-empty string or list"
+
+
+def _nova_content(index: int, content: Any) -> str | None:
+    if not isinstance(content, list) or not content:
+        return f"messages[{index}].content must be a non-empty list of blocks"
+    for block_index, block in enumerate(content):
+        where = f"messages[{index}].content[{block_index}]"
+        if not isinstance(block, dict) or not ({"text", "image", "video"} & set(block)):
+            return f"{where} must be a text, image or video block"
+        if "text" in block and not isinstance(block["text"], str):
+            return f"{where}.text must be a string"
+    return None
+
+
 def check_messages(record: Any) -> list[str]:
     """Converse-style chat: ``{"system": "...", "messages": [{"role": "user", "content":
     "..."}, {"role": "assistant", "content": "..."}]}`` (Claude 3 Haiku, Llama 3.2). Roles
@@ -119,24 +164,7 @@ def check_messages(record: Any) -> list[str]:
         return problems
     if "system" in record and not isinstance(record["system"], str):
         problems.append(f"field 'system' must be a string, got {_json_type(record['system'])}")
-    messages, errors = _messages(record)
-    if errors:
-        return problems + errors
-    roles: list[str] = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            return [*problems, f"messages[{index}] must be an object"]
-        role = message.get("role")
-        if role not in ("user", "assistant"):
-            return [*problems, f"messages[{index}].role must be 'user' or 'assistant', got {role!r}"]
-        content = message.get("content")
-        if isinstance(content, str):
-            if not content.strip():
-                return [*problems, f"messages[{index}].content is empty"]
-        elif not (isinstance(content, list) and content):
-            return [*problems, f"messages[{index}].content must be a non-empty string or list"]
-        roles.append(role)
-    return problems + _check_turns(roles, must_end_with_assistant=True)
+    return _check_conversation(record, problems, _string_or_list_content, must_end=True)
 
 
 def _check_nova(record: Any, *, must_end_with_assistant: bool) -> list[str]:
@@ -151,31 +179,8 @@ def _check_nova(record: Any, *, must_end_with_assistant: bool) -> list[str]:
         if not isinstance(system, list) or not all(
             isinstance(block, dict) and isinstance(block.get("text"), str) for block in system
         ):
-            problems.append("field 'system' must be a list of {\"text\": \"...\"} blocks")
-    messages, errors = _messages(record)
-    if errors:
-        return problems + errors
-    roles: list[str] = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            return [*problems, f"messages[{index}] must be an object"]
-        role = message.get("role")
-        if role not in ("user", "assistant"):
-            return [*problems, f"messages[{index}].role must be 'user' or 'assistant', got {role!r}"]
-        content = message.get("content")
-        if not isinstance(content, list) or not content:
-            return [*problems, f"messages[{index}].content must be a non-empty list of blocks"]
-        for block_index, block in enumerate(content):
-            if not isinstance(block, dict) or not ({"text", "image", "video"} & set(block)):
-                return [
-                    *problems,
-                    f"messages[{index}].content[{block_index}] must be a text, image or "
-                    "video block",
-                ]
-            if "text" in block and not isinstance(block["text"], str):
-                return [*problems, f"messages[{index}].content[{block_index}].text must be a string"]
-        roles.append(role)
-    return problems + _check_turns(roles, must_end_with_assistant=must_end_with_assistant)
+            problems.append('field \'system\' must be a list of {"text": "..."} blocks')
+    return _check_conversation(record, problems, _nova_content, must_end=must_end_with_assistant)
 
 
 def check_bedrock_conversation_2024(record: Any) -> list[str]:
@@ -338,9 +343,7 @@ def validate_chunks(
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             report.invalid_records += 1
-            report.add_error(
-                line.number, f"not valid UTF-8 (byte {error.start + 1} of the line)"
-            )
+            report.add_error(line.number, f"not valid UTF-8 (byte {error.start + 1} of the line)")
             continue
         try:
             record = decode(text)
@@ -385,8 +388,7 @@ def _check_counts(report: FileReport, limits: FileLimits) -> None:
     if limits.max_records is not None and report.records > limits.max_records:
         report.add_error(
             None,
-            f"the file has {report.records} records, more than the maximum of "
-            f"{limits.max_records}",
+            f"the file has {report.records} records, more than the maximum of {limits.max_records}",
         )
 
 
