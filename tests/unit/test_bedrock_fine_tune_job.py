@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import aws_cdk as cdk
@@ -799,9 +798,9 @@ def test_base_model_family_option_accepts_an_unlisted_id() -> None:
 
 
 @pytest.fixture
-def lake_stack() -> Iterator[tuple[cdk.Stack, TrainingDataLake]]:
+def lake_stack() -> tuple[cdk.Stack, TrainingDataLake]:
     stack = new_stack(nag=False)
-    yield stack, TrainingDataLake(stack, "Lake")
+    return stack, TrainingDataLake(stack, "Lake")
 
 
 def _fails(lake_stack: tuple[cdk.Stack, TrainingDataLake], message: str, **kwargs: Any) -> None:
