@@ -560,3 +560,26 @@ def test_ready_marker_that_is_not_json(s3: Any) -> None:
     assert output["errors"][0]["reason"] == (
         "ready marker 'finetune/r3/_READY' is neither empty nor a JSON object"
     )
+
+
+def test_handler_imports_as_lambda_loads_it_without_cdk_or_pydantic() -> None:
+    """Lambda puts the runtime folder at the code root and imports the handler module by
+    its file name; it must then find its sibling module and never need aws_cdk/pydantic."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cdk_llm_training import runtime
+
+    folder = Path(runtime.__file__).parent
+    probe = (
+        "import sys, json\n"
+        "import bedrock_dataset_validator as v\n"
+        "print(json.dumps({'core': v.validate_stream.__module__,\n"
+        "  'heavy': sorted(m for m in ('aws_cdk', 'pydantic', 'cdk_llm_training')\n"
+        "                  if m in sys.modules)}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=folder, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == {"core": "dataset_validation", "heavy": []}

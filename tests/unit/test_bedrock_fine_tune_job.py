@@ -964,3 +964,14 @@ def test_fails_no_subnets(lake_stack: tuple[cdk.Stack, TrainingDataLake]) -> Non
 def test_fails_bad_options(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         BedrockFineTuneOptions.model_validate(settings)
+
+
+def test_grant_start_execution(lake_stack: tuple[cdk.Stack, TrainingDataLake]) -> None:
+    from aws_cdk import aws_iam as iam
+
+    stack, lake = lake_stack
+    job = BedrockFineTuneJob(stack, "Job", data_lake=lake)
+    caller = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    grant = job.grant_start_execution(caller)
+    assert isinstance(grant, iam.Grant)
+    assert grant.success

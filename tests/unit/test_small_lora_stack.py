@@ -75,4 +75,3 @@ def test_bedrock_fine_tune_can_be_left_out() -> None:
     template = template_of(stack)
     template.resource_count_is("AWS::StepFunctions::StateMachine", 0)
     assert stack.bedrock_fine_tune is None
-
