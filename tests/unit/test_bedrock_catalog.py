@@ -74,9 +74,9 @@ def test_family_facts() -> None:
 
 def test_model_can_narrow_its_family_types() -> None:
     catalog = default_bedrock_catalog()
-    model, family = catalog.resolve("meta.llama3-1-70b-instruct-v1:0:128k")
+    _model, family = catalog.resolve("meta.llama3-1-70b-instruct-v1:0:128k")
     assert catalog.supported_types(model, family) == (CustomizationType.FINE_TUNING,)
-    model, family = catalog.resolve("meta.llama3-1-8b-instruct-v1:0:128k")
+    _model, family = catalog.resolve("meta.llama3-1-8b-instruct-v1:0:128k")
     assert catalog.supported_types(model, family) == (
         CustomizationType.FINE_TUNING,
         CustomizationType.DISTILLATION,
@@ -86,7 +86,7 @@ def test_model_can_narrow_its_family_types() -> None:
 def test_register_adds_a_model_to_an_existing_family() -> None:
     catalog = load_bedrock_catalog()
     catalog.register("amazon.nova-micro-v9:0:128k", "amazon-nova-understanding")
-    model, family = catalog.resolve("amazon.nova-micro-v9:0:128k")
+    _model, family = catalog.resolve("amazon.nova-micro-v9:0:128k")
     assert family.family == "amazon-nova-understanding"
     assert "amazon.nova-micro-v9:0:128k" not in default_bedrock_catalog()
 
@@ -123,7 +123,7 @@ def test_override_file_adds_models_and_families(tmp_path: Path) -> None:
         )
     )
     catalog = load_bedrock_catalog(override)
-    model, family = catalog.resolve("acme.chat-v1:0")
+    _model, family = catalog.resolve("acme.chat-v1:0")
     assert family.record_formats[CustomizationType.FINE_TUNING] == "messages"
     assert len(catalog) == len(default_bedrock_catalog()) + 1
 
@@ -169,6 +169,6 @@ def test_fails_bad_hyperparameters(values: dict[str, str | int | float], message
 
 def test_default_options_deploy_as_is() -> None:
     options = BedrockFineTuneOptions()
-    model, family = default_bedrock_catalog().resolve(options.base_model_id)
+    _model, family = default_bedrock_catalog().resolve(options.base_model_id)
     assert options.customization_type in family.customization_types
     assert options.hyperparameters == {}
