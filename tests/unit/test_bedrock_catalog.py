@@ -74,9 +74,9 @@ def test_family_facts() -> None:
 
 def test_model_can_narrow_its_family_types() -> None:
     catalog = default_bedrock_catalog()
-    _model, family = catalog.resolve("meta.llama3-1-70b-instruct-v1:0:128k")
+    model, family = catalog.resolve("meta.llama3-1-70b-instruct-v1:0:128k")
     assert catalog.supported_types(model, family) == (CustomizationType.FINE_TUNING,)
-    _model, family = catalog.resolve("meta.llama3-1-8b-instruct-v1:0:128k")
+    model, family = catalog.resolve("meta.llama3-1-8b-instruct-v1:0:128k")
     assert catalog.supported_types(model, family) == (
         CustomizationType.FINE_TUNING,
         CustomizationType.DISTILLATION,
