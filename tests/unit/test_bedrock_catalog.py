@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cdk_llm_training.config import ConfigError, SmallLoRAConfig, parse_app_config
 from cdk_llm_training.config.bedrock import (
     BedrockFineTuneOptions,
     CustomizationType,
@@ -172,3 +173,40 @@ def test_default_options_deploy_as_is() -> None:
     _model, family = default_bedrock_catalog().resolve(options.base_model_id)
     assert options.customization_type in family.customization_types
     assert options.hyperparameters == {}
+
+
+def test_tier_config_section() -> None:
+    config = parse_app_config(
+        {
+            "small_lora": {
+                "bedrock_fine_tune": {
+                    "base_model_id": "meta.llama3-1-8b-instruct-v1:0:128k",
+                    "hyperparameters": {"epochCount": 3},
+                }
+            }
+        }
+    )
+    options = config.small_lora.bedrock_fine_tune
+    assert options is not None
+    assert options.hyperparameters == {"epochCount": 3}
+    assert parse_app_config({"small_lora": {"bedrock_fine_tune": None}}).small_lora == (
+        SmallLoRAConfig(bedrock_fine_tune=None)
+    )
+
+
+def test_fails_reinforcement_fine_tuning_in_a_config_file() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "field 'small_lora.bedrock_fine_tune.customization_type' = "
+            "'REINFORCEMENT_FINE_TUNING': Value error, customization_type "
+            "REINFORCEMENT_FINE_TUNING is not supported by BedrockFineTuneJob yet"
+        ),
+    ):
+        parse_app_config(
+            {
+                "small_lora": {
+                    "bedrock_fine_tune": {"customization_type": "REINFORCEMENT_FINE_TUNING"}
+                }
+            }
+        )

@@ -15,7 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, Protocol
+
+
+class Readable(Protocol):
+    """Anything with ``read(size) -> bytes``: an open binary file, an S3 ``StreamingBody``."""
+
+    def read(self, size: int, /) -> bytes: ...
+
 
 RecordChecker = Callable[[Any], list[str]]
 """Checks one decoded JSONL record; returns the reasons it is invalid (empty when valid)."""
@@ -251,7 +258,7 @@ class FileReport:
         }
 
 
-def iter_chunks(stream: BinaryIO, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
+def iter_chunks(stream: Readable, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
     """Read ``stream`` in chunks of at most ``chunk_bytes``."""
     while True:
         chunk = stream.read(chunk_bytes)
@@ -406,7 +413,7 @@ def check_file_size(report: FileReport, size: int, limits: FileLimits) -> bool:
 
 
 def validate_stream(
-    stream: BinaryIO,
+    stream: Readable,
     *,
     key: str,
     role: str,
