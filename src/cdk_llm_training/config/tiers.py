@@ -8,6 +8,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
@@ -34,6 +35,10 @@ class SmallLoRAConfig(FrozenModel):
     """Ground Truth labeling workforce and workflow. Default: this stack CREATES the
     account's private workforce (Cognito). AWS allows one per account and Region, so any
     other stack in the account sets ``workforce.mode: import``; ``null`` turns labeling off."""
+
+    bedrock_fine_tune: BedrockFineTuneOptions | None = BedrockFineTuneOptions()
+    """Bedrock fine-tune workflow options; ``None`` leaves the workflow out. Default:
+    :class:`BedrockFineTuneOptions` defaults (Nova Micro fine-tuning from curated/finetune/)."""
 
 
 class AppConfig(FrozenModel):

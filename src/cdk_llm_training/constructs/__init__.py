@@ -1,5 +1,9 @@
 """Reusable constructs: one construct per module."""
 
+from cdk_llm_training.constructs.bedrock_fine_tune_job import (
+    BedrockFineTuneJob,
+    BedrockJobVpcConfig,
+)
 from cdk_llm_training.constructs.hyperpod_eks_cluster import (
     HyperPodEksCluster,
 )
@@ -20,6 +24,8 @@ from cdk_llm_training.constructs.trainium_parallel_cluster import (
 )
 
 __all__ = [
+    "BedrockFineTuneJob",
+    "BedrockJobVpcConfig",
     "HyperPodEksCluster",
     "LabelingWorkforce",
     "TrainingDataLake",

@@ -1,1 +1,4 @@
-"""Lambda handlers (plain boto3): deployed as Lambda assets, never import aws_cdk."""
+"""Code that runs in AWS (Lambda handlers): plain boto3 and the standard library only.
+
+Never import aws_cdk or pydantic here: this folder is packaged as-is as Lambda code.
+"""

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
@@ -87,3 +88,24 @@ class SmallLoRAStack(Stack):
             value=self.data_lake.key.key_arn,
             description="KMS key that encrypts the data lake.",
         )
+
+        self.bedrock_fine_tune: BedrockFineTuneJob | None = None
+        if self.config.bedrock_fine_tune is not None:
+            self.bedrock_fine_tune = BedrockFineTuneJob(
+                self,
+                "BedrockFineTune",
+                options=self.config.bedrock_fine_tune,
+                data_lake=self.data_lake,
+            )
+            CfnOutput(
+                self,
+                "FineTuneStateMachineArn",
+                value=self.bedrock_fine_tune.state_machine.state_machine_arn,
+                description="Bedrock fine-tune workflow: start an execution with dataset keys.",
+            )
+            CfnOutput(
+                self,
+                "FineTuneTopicArn",
+                value=self.bedrock_fine_tune.topic.topic_arn,
+                description="Bedrock fine-tune notifications: subscribe to job results.",
+            )

@@ -1,0 +1,447 @@
+"""Streaming JSONL dataset validation: the core of the Bedrock dataset validator.
+
+Pure Python (standard library only), so it runs in the Lambda Python runtime and can be reused
+by any job that takes chat / instruction datasets. A dataset file is read in fixed-size chunks
+and checked line by line: memory stays bounded by the chunk size plus the longest line kept
+(lines longer than the record limit are skipped without being buffered).
+
+Record formats are pluggable: a format is a function that takes one decoded JSON value and
+returns the reasons it is invalid (an empty list when it is valid). Register your own with
+:func:`register_format`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class Readable(Protocol):
+    """Anything with ``read(size) -> bytes``: an open binary file, an S3 ``StreamingBody``."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+RecordChecker = Callable[[Any], list[str]]
+"""Checks one decoded JSONL record; returns the reasons it is invalid (empty when valid)."""
+
+DEFAULT_CHUNK_BYTES = 1024 * 1024
+MAX_REPORTED_ERRORS = 50
+HARD_MAX_LINE_BYTES = 16 * 1024 * 1024
+"""Lines longer than this are never buffered, whatever the record limit says."""
+
+NOVA_SCHEMA_VERSION = "bedrock-conversation-2024"
+
+_FORMATS: dict[str, RecordChecker] = {}
+
+
+def register_format(name: str, checker: RecordChecker) -> None:
+    """Add (or replace) the record format ``name``."""
+    _FORMATS[name] = checker
+
+
+def record_formats() -> list[str]:
+    """Names of every registered record format, sorted."""
+    return sorted(_FORMATS)
+
+
+def format_checker(name: str) -> RecordChecker:
+    """The checker of record format ``name``; ``KeyError`` names the known formats."""
+    try:
+        return _FORMATS[name]
+    except KeyError:
+        known = ", ".join(record_formats())
+        raise KeyError(f"unknown record format {name!r}; known formats: {known}") from None
+
+
+# -- record formats ------------------------------------------------------------------------
+
+
+def _non_empty_string(record: dict[str, Any], key: str) -> list[str]:
+    if key not in record:
+        return [f"missing field '{key}'"]
+    value = record[key]
+    if not isinstance(value, str):
+        return [f"field '{key}' must be a string, got {type(value).__name__}"]
+    if not value.strip():
+        return [f"field '{key}' is empty"]
+    return []
+
+
+def _must_be_object(record: Any) -> list[str]:
+    if not isinstance(record, dict):
+        return [f"record must be a JSON object, got {_json_type(record)}"]
+    return []
+
+
+def check_prompt_completion(record: Any) -> list[str]:
+    """``{"prompt": "...", "completion": "..."}`` (Titan, Llama 3.1 fine-tuning)."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    return _non_empty_string(record, "prompt") + _non_empty_string(record, "completion")
+
+
+def check_continued_pretraining(record: Any) -> list[str]:
+    """``{"input": "..."}`` (continued pre-training on unlabeled text)."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    return _non_empty_string(record, "input")
+
+
+def _check_turns(roles: list[str], *, must_end_with_assistant: bool) -> list[str]:
+    if not roles:
+        return ["field 'messages' is empty"]
+    if roles[0] != "user":
+        return [f"messages[0] must have role 'user', got {roles[0]!r}"]
+    for index in range(1, len(roles)):
+        if roles[index] == roles[index - 1]:
+            return [
+                f"messages[{index}] has role {roles[index]!r} like the message before it; "
+                "roles must alternate user/assistant"
+            ]
+    if must_end_with_assistant and roles[-1] != "assistant":
+        return [f"the last message (messages[{len(roles) - 1}]) must have role 'assistant'"]
+    return []
+
+
+def _messages(record: dict[str, Any]) -> tuple[list[Any], list[str]]:
+    if "messages" not in record:
+        return [], ["missing field 'messages'"]
+    messages = record["messages"]
+    if not isinstance(messages, list):
+        return [], [f"field 'messages' must be a list, got {_json_type(messages)}"]
+    return messages, []
+
+
+ContentCheck = Callable[[int, Any], str | None]
+
+
+def _check_conversation(
+    record: dict[str, Any], problems: list[str], content_problem: ContentCheck, *, must_end: bool
+) -> list[str]:
+    """Shared by the chat formats: roles, per-message content, turn order."""
+    messages, errors = _messages(record)
+    if errors:
+        return problems + errors
+    roles: list[str] = []
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if not isinstance(message, dict):
+            problem: str | None = f"messages[{index}] must be an object"
+        elif role not in ("user", "assistant"):
+            problem = f"messages[{index}].role must be 'user' or 'assistant', got {role!r}"
+        else:
+            problem = content_problem(index, message.get("content"))
+        if problem is not None:
+            return [*problems, problem]
+        roles.append(str(role))
+    return problems + _check_turns(roles, must_end_with_assistant=must_end)
+
+
+def _string_or_list_content(index: int, content: Any) -> str | None:
+    if isinstance(content, str):
+        return None if content.strip() else f"messages[{index}].content is empty"
+    if isinstance(content, list) and content:
+        return None
+    return f"messages[{index}].content must be a non-empty string or list"
+
+
+def _nova_content(index: int, content: Any) -> str | None:
+    if not isinstance(content, list) or not content:
+        return f"messages[{index}].content must be a non-empty list of blocks"
+    for block_index, block in enumerate(content):
+        where = f"messages[{index}].content[{block_index}]"
+        if not isinstance(block, dict) or not ({"text", "image", "video"} & set(block)):
+            return f"{where} must be a text, image or video block"
+        if "text" in block and not isinstance(block["text"], str):
+            return f"{where}.text must be a string"
+    return None
+
+
+def check_messages(record: Any) -> list[str]:
+    """Converse-style chat: ``{"system": "...", "messages": [{"role": "user", "content":
+    "..."}, {"role": "assistant", "content": "..."}]}`` (Claude 3 Haiku, Llama 3.2). Roles
+    alternate, starting with user and ending with assistant; ``system`` is optional."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    if "system" in record and not isinstance(record["system"], str):
+        problems.append(f"field 'system' must be a string, got {_json_type(record['system'])}")
+    return _check_conversation(record, problems, _string_or_list_content, must_end=True)
+
+
+def _check_nova(record: Any, *, must_end_with_assistant: bool) -> list[str]:
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    version = record.get("schemaVersion")
+    if version != NOVA_SCHEMA_VERSION:
+        problems.append(f"field 'schemaVersion' must be {NOVA_SCHEMA_VERSION!r}, got {version!r}")
+    if "system" in record:
+        system = record["system"]
+        if not isinstance(system, list) or not all(
+            isinstance(block, dict) and isinstance(block.get("text"), str) for block in system
+        ):
+            problems.append('field \'system\' must be a list of {"text": "..."} blocks')
+    return _check_conversation(record, problems, _nova_content, must_end=must_end_with_assistant)
+
+
+def check_bedrock_conversation_2024(record: Any) -> list[str]:
+    """Amazon Nova fine-tuning: ``{"schemaVersion": "bedrock-conversation-2024", "system":
+    [{"text": "..."}], "messages": [{"role": "user", "content": [{"text": "..."}]}, ...]}``,
+    alternating roles, starting with user and ending with assistant."""
+    return _check_nova(record, must_end_with_assistant=True)
+
+
+def check_bedrock_conversation_2024_prompts(record: Any) -> list[str]:
+    """Distillation prompts: the Nova conversation schema where the final assistant turn is
+    optional (the teacher model writes the responses)."""
+    return _check_nova(record, must_end_with_assistant=False)
+
+
+register_format("prompt_completion", check_prompt_completion)
+register_format("continued_pretraining", check_continued_pretraining)
+register_format("messages", check_messages)
+register_format("bedrock_conversation_2024", check_bedrock_conversation_2024)
+register_format("bedrock_conversation_2024_prompts", check_bedrock_conversation_2024_prompts)
+
+
+# -- limits and reports --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """Limits for one dataset file. ``None`` means not checked."""
+
+    min_records: int = 1
+    max_records: int | None = None
+    max_record_bytes: int | None = None
+    max_file_bytes: int | None = None
+
+
+@dataclass
+class FileReport:
+    """What validating one file found. ``errors`` holds the first ``max_errors`` problems."""
+
+    key: str
+    role: str
+    bytes_read: int = 0
+    records: int = 0
+    invalid_records: int = 0
+    error_count: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    max_errors: int = MAX_REPORTED_ERRORS
+
+    @property
+    def valid(self) -> bool:
+        return self.error_count == 0
+
+    def add_error(self, line: int | None, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < self.max_errors:
+            self.errors.append({"line": line, "reason": reason})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "role": self.role,
+            "valid": self.valid,
+            "bytes": self.bytes_read,
+            "records": self.records,
+            "invalidRecords": self.invalid_records,
+            "errorCount": self.error_count,
+            "errors": self.errors,
+        }
+
+
+def iter_chunks(stream: Readable, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[bytes]:
+    """Read ``stream`` in chunks of at most ``chunk_bytes``."""
+    while True:
+        chunk = stream.read(chunk_bytes)
+        if not chunk:
+            return
+        yield chunk
+
+
+@dataclass
+class _Line:
+    number: int
+    data: bytes | None
+    """The line without its newline, or None when it was too long to keep."""
+    length: int
+    terminated: bool
+
+
+def iter_lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[_Line]:
+    """Split a byte stream into numbered lines (1-based). Lines longer than
+    ``max_line_bytes`` are counted but not kept (``data`` is None), so one huge line cannot
+    exhaust memory. A last line without a newline is yielded with ``terminated=False``."""
+    pending = bytearray()
+    pending_length = 0
+    overflow = False
+    number = 0
+    for chunk in chunks:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                piece_length = len(chunk) - start
+                pending_length += piece_length
+                if not overflow:
+                    if pending_length > max_line_bytes:
+                        overflow = True
+                        pending.clear()
+                    else:
+                        pending += chunk[start:]
+                break
+            number += 1
+            length = pending_length + (end - start)
+            if overflow or length > max_line_bytes:
+                yield _Line(number, None, length, True)
+            elif pending:
+                pending += chunk[start:end]
+                yield _Line(number, bytes(pending), length, True)
+            else:
+                yield _Line(number, chunk[start:end], length, True)
+            pending.clear()
+            pending_length = 0
+            overflow = False
+            start = end + 1
+    if pending_length:
+        number += 1
+        data = None if overflow else bytes(pending)
+        yield _Line(number, data, pending_length, False)
+
+
+def validate_chunks(
+    chunks: Iterable[bytes],
+    *,
+    key: str,
+    role: str,
+    record_format: str,
+    limits: FileLimits,
+    max_errors: int = MAX_REPORTED_ERRORS,
+) -> FileReport:
+    """Validate a JSONL byte stream given as chunks. Every line must be a UTF-8 JSON record of
+    ``record_format`` within ``limits``; problems are reported with 1-based line numbers."""
+    checker = format_checker(record_format)
+    report = FileReport(key=key, role=role, max_errors=max_errors)
+    max_record = limits.max_record_bytes
+    keep_limit = min(max_record or HARD_MAX_LINE_BYTES, HARD_MAX_LINE_BYTES)
+    decode = json.JSONDecoder().decode
+    for line in iter_lines(_counted(chunks, report), max_line_bytes=keep_limit):
+        if line.data is None:
+            report.records += 1
+            report.invalid_records += 1
+            report.add_error(line.number, _too_long(line.length, max_record))
+            continue
+        data = line.data
+        if data.endswith(b"\r"):
+            data = data[:-1]
+        if not data.strip():
+            report.add_error(line.number, "empty line (JSONL needs one JSON record per line)")
+            continue
+        report.records += 1
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            report.invalid_records += 1
+            report.add_error(line.number, f"not valid UTF-8 (byte {error.start + 1} of the line)")
+            continue
+        try:
+            record = decode(text)
+        except ValueError as error:
+            report.invalid_records += 1
+            reason = f"not valid JSON: {getattr(error, 'msg', str(error))}"
+            if not line.terminated:
+                reason += " (the last line has no newline: the file looks truncated)"
+            report.add_error(line.number, reason)
+            continue
+        problems = checker(record)
+        if max_record is not None and line.length > max_record:
+            problems = [*problems, _too_long(line.length, max_record)]
+        if problems:
+            report.invalid_records += 1
+            report.add_error(line.number, "; ".join(problems))
+    _check_counts(report, limits)
+    return report
+
+
+def _counted(chunks: Iterable[bytes], report: FileReport) -> Iterator[bytes]:
+    for chunk in chunks:
+        report.bytes_read += len(chunk)
+        yield chunk
+
+
+def _too_long(length: int, max_record: int | None) -> str:
+    limit = max_record if max_record is not None else HARD_MAX_LINE_BYTES
+    return f"record is {length} bytes, more than the limit of {limit} bytes"
+
+
+def _check_counts(report: FileReport, limits: FileLimits) -> None:
+    if report.bytes_read == 0:
+        report.add_error(None, "the file is empty (0 records)")
+        return
+    if report.records < limits.min_records:
+        report.add_error(
+            None,
+            f"the file has {report.records} records, fewer than the minimum of "
+            f"{limits.min_records}",
+        )
+    if limits.max_records is not None and report.records > limits.max_records:
+        report.add_error(
+            None,
+            f"the file has {report.records} records, more than the maximum of {limits.max_records}",
+        )
+
+
+def check_file_size(report: FileReport, size: int, limits: FileLimits) -> bool:
+    """Report a file larger than ``limits.max_file_bytes`` before reading it. Returns whether
+    the file should still be read."""
+    if limits.max_file_bytes is not None and size > limits.max_file_bytes:
+        report.bytes_read = size
+        report.add_error(
+            None,
+            f"the file is {size} bytes, more than the limit of {limits.max_file_bytes} bytes",
+        )
+        return False
+    return True
+
+
+def validate_stream(
+    stream: Readable,
+    *,
+    key: str,
+    role: str,
+    record_format: str,
+    limits: FileLimits,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    max_errors: int = MAX_REPORTED_ERRORS,
+) -> FileReport:
+    """:func:`validate_chunks` over a binary file-like object (an open file, an S3 body)."""
+    return validate_chunks(
+        iter_chunks(stream, chunk_bytes),
+        key=key,
+        role=role,
+        record_format=record_format,
+        limits=limits,
+        max_errors=max_errors,
+    )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    return "object"
