@@ -61,7 +61,7 @@ cfn-lint: synth
 # Architecture pictures are drawn from cdk.out on every docs build, so they never drift.
 docs: synth
 	scripts/ensure-graphviz.sh
-	python -m cdk_llm_training.diagram --cdk-out cdk.out --out docs/images/architecture
+	cdk-llm-training diagram --cdk-out cdk.out --out docs/images/architecture
 	mkdocs build --strict --quiet
 
 # Every ParallelCluster config the tests emit, loaded by the official aws-parallelcluster schema.

@@ -79,6 +79,20 @@ def _add_validate(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     validate.add_argument("path", type=Path, help="YAML or JSON tier config file")
 
 
+def _add_diagram(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    diagram = subparsers.add_parser(
+        "diagram",
+        help="draw architecture pictures from cdk.out",
+        description="Draw each stack's resources, grouped by construct, from the synthesized "
+        "templates into SVG and PNG (needs Graphviz: the docs extra and `dot`).",
+    )
+    diagram.add_argument("stacks", nargs="*", help="stack names (default: every stack)")
+    diagram.add_argument("--cdk-out", default="cdk.out", help="cloud assembly (default cdk.out)")
+    diagram.add_argument(
+        "--out", default="docs/images/architecture", help="output directory (default %(default)s)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     parser = argparse.ArgumentParser(
@@ -89,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_plan(subparsers)
     _add_validate(subparsers)
+    _add_diagram(subparsers)
     return parser
 
 
@@ -171,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_plan(args)
     if args.command == "validate":
         return _run_validate(args)
+    if args.command == "diagram":
+        from cdk_llm_training.diagram import main as diagram_main
+
+        return diagram_main([*args.stacks, "--cdk-out", args.cdk_out, "--out", args.out])
     parser.print_help()
     return EXIT_OK
 

@@ -45,6 +45,7 @@ from cdk_llm_training.constructs._hyperpod_manifests import (
     FSX_CSI_CONTROLLER_SERVICE_ACCOUNT,
     fsx_volume_manifests,
 )
+from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.lifecycle_scripts import HYPERPOD_LIFECYCLE_DIR, HYPERPOD_ON_CREATE
 
 LIFECYCLE_PREFIX = "hyperpod/lifecycle/"
@@ -139,6 +140,7 @@ class HyperPodEksCluster(Construct):
         :param removal_policy: for the lifecycle bucket and the secrets key. Default: RETAIN.
         """
         super().__init__(scope, id)
+        record_construct_type(self, "HyperPodEksCluster")
         self.options = options or HyperPodClusterOptions()
         opts = self.options
         self._stack = Stack.of(self)

@@ -38,6 +38,7 @@ from cdk_llm_training.config.labeling import (
     WorkteamOptions,
 )
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.labeling_templates import template_text
 
@@ -111,6 +112,7 @@ class LabelingWorkforce(Construct):
             Default ``RETAIN``.
         """
         super().__init__(scope, id)
+        record_construct_type(self, "LabelingWorkforce")
         self.options = options or LabelingOptions()
         self.data_lake = data_lake
         workforce_opts = self.options.workforce

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.data_lake import DataZone
 from cdk_llm_training.config.file_system import DataRepositoryLink, FileSystemOptions, MetadataMode
+from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.training_network import LUSTRE_PORTS, TrainingNetwork
 from cdk_llm_training.planner.fsx_sizing import LustreDeploymentType
@@ -103,6 +104,7 @@ class TrainingFileSystem(Construct):
         :param removal_policy: Default ``RETAIN``.
         """
         super().__init__(scope, id)
+        record_construct_type(self, "TrainingFileSystem")
         self.options = opts = options or FileSystemOptions()
         if network is not None:
             vpc = vpc or network.vpc

@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IDependable
 
 from cdk_llm_training.config.network import NetworkOptions
+from cdk_llm_training.constructs._metadata import record_construct_type
 
 LUSTRE_PORTS: tuple[tuple[str, ec2.Port], ...] = (
     ("TCP 988", ec2.Port.tcp(988)),
@@ -95,6 +96,7 @@ class TrainingNetwork(Construct):
         :param removal_policy: for the flow-log group and its key. Default ``RETAIN``.
         """
         super().__init__(scope, id)
+        record_construct_type(self, "TrainingNetwork")
         self.options = options
         if (vpc is None) != (compute_subnet is None):
             given, missing = ("vpc", "compute_subnet") if vpc else ("compute_subnet", "vpc")

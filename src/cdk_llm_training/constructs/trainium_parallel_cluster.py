@@ -22,6 +22,7 @@ from cdk_llm_training.config.parallel_cluster import (
     TrainiumClusterOptions,
     to_cluster_configuration,
 )
+from cdk_llm_training.constructs._metadata import record_construct_type
 
 CLUSTER_RESOURCE_TYPE = "Custom::PclusterCluster"
 
@@ -120,6 +121,7 @@ class TrainiumParallelCluster(Construct):
             (``AdditionalIamPolicies``; ignored with ``provider_role``). Default none.
         """
         super().__init__(scope, id)
+        record_construct_type(self, "TrainiumParallelCluster")
         self.options = options or TrainiumClusterOptions()
         opts = self.options
         if not security_groups:
