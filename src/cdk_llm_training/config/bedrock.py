@@ -20,13 +20,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from cdk_llm_training.config.base import LOG_RETENTION_DAYS as LOG_RETENTION_DAYS  # noqa: PLC0414 (re-export)
 from cdk_llm_training.config.base import FrozenModel
 
 JOB_NAME_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-)  # fmt: skip
 
 
 class CustomizationType(StrEnum):

@@ -7,34 +7,10 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
 
-from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.base import LOG_RETENTION_DAYS, FrozenModel
 
 _NAME = r"^[a-zA-Z0-9]([a-zA-Z0-9\-]){0,62}$"
 _PREFIX = r"^([A-Za-z0-9!_.\-]+/)+$"
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
 
 
 class LabelingTaskType(StrEnum):

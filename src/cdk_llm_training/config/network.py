@@ -11,7 +11,7 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.base import LOG_RETENTION_DAYS, FrozenModel
 
 AWS_RESERVED_IPS_PER_SUBNET = 5
 """AWS reserves the first four and the last address of every subnet."""
@@ -40,30 +40,7 @@ DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
 )
 """Interface endpoints of the closed-network mode: what nodes need without internet access."""
 
-FLOW_LOG_RETENTION_DAYS: tuple[int, ...] = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
+FLOW_LOG_RETENTION_DAYS = LOG_RETENTION_DAYS
 """Retention periods CloudWatch Logs accepts, in days."""
 
 _AZ_ID = re.compile(r"^[a-z]{2,4}[0-9]{1,2}(-[a-z0-9]+)?-az[0-9]{1,2}$")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.base import LOG_RETENTION_DAYS, FrozenModel
 
 PARALLELCLUSTER_VERSION = "3.16.1"
 """The pinned AWS ParallelCluster version: provider template and offline schema check."""
@@ -37,25 +37,6 @@ CLUSTER_NAME_MAX_LENGTH = 60
 NAME_MAX_LENGTH = 25
 """ParallelCluster limit on queue and compute resource names."""
 
-LOG_RETENTION_DAYS: tuple[int, ...] = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1827,
-    3653,
-)
 """CloudWatch Logs retention values ParallelCluster accepts (0 = never expire is not offered)."""
 
 _CLUSTER_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
