@@ -1,14 +1,16 @@
 """FSx for Lustre proposal for a plan: capacity and throughput tier from dataset and
 checkpoint bytes and a target checkpoint write time.
 
-Kept in one function (:func:`propose_fsx`) so it can be swapped for the library-wide FSx
-sizing function without touching the rest of the planner.
+The sizing rule itself is the library-wide one in :mod:`cdk_llm_training.planner.fsx_sizing`,
+shared with TrainingFileSystem's defaults; this module only turns a model and a token count
+into the bytes that rule needs.
 """
 
 from __future__ import annotations
 
 import math
 
+from cdk_llm_training.planner.fsx_sizing import propose_lustre_sizing
 from cdk_llm_training.planner.memory import ADAPTER_FRACTION, GIB
 from cdk_llm_training.planner.model import FsxPlan, Method
 
@@ -18,11 +20,6 @@ CHECKPOINT_BYTES_PER_PARAM = 14.0
 """A resumable checkpoint: BF16 weights (2) + FP32 master weights and Adam state (12)."""
 CHECKPOINTS_KEPT = 2
 """The last good checkpoint is kept while the next one is written."""
-PERSISTENT_2_TIERS_MB_PER_S_PER_TIB = (125, 250, 500, 1000)
-"""PERSISTENT_2 SSD throughput tiers, MB/s per TiB of storage."""
-MIN_CAPACITY_GIB = 1200
-CAPACITY_STEP_GIB = 2400
-"""PERSISTENT_2 SSD capacity is 1200 GiB or a multiple of 2400 GiB."""
 
 
 def checkpoint_bytes(params: float, method: Method) -> float:
@@ -32,35 +29,26 @@ def checkpoint_bytes(params: float, method: Method) -> float:
     return CHECKPOINT_BYTES_PER_PARAM * params
 
 
-def _round_capacity(gib: float) -> int:
-    if gib <= MIN_CAPACITY_GIB:
-        return MIN_CAPACITY_GIB
-    return CAPACITY_STEP_GIB * math.ceil(gib / CAPACITY_STEP_GIB)
-
-
 def propose_fsx(
     params: float, method: Method, tokens: float, target_write_seconds: float
 ) -> FsxPlan:
-    """The smallest PERSISTENT_2 file system that holds the dataset and the kept checkpoints
-    and writes one checkpoint within ``target_write_seconds`` (lowest tier first, then more
-    capacity at the top tier when no tier is fast enough)."""
+    """The file system for this run, from the library-wide sizing rule
+    (:func:`cdk_llm_training.planner.fsx_sizing.propose_lustre_sizing`): it holds the dataset
+    and the kept checkpoints with free space left, writes one checkpoint within
+    ``target_write_seconds``, and is the cheapest valid PERSISTENT_2 size and tier."""
     dataset = DATASET_BYTES_PER_TOKEN * tokens
     checkpoint = checkpoint_bytes(params, method)
-    capacity = _round_capacity((dataset + CHECKPOINTS_KEPT * checkpoint) / GIB)
-    chosen_tier = PERSISTENT_2_TIERS_MB_PER_S_PER_TIB[-1]
-    for tier in PERSISTENT_2_TIERS_MB_PER_S_PER_TIB:
-        if checkpoint / (capacity / 1024 * tier * 1e6) <= target_write_seconds:
-            chosen_tier = tier
-            break
-    else:
-        needed_tib = checkpoint / (target_write_seconds * chosen_tier * 1e6)
-        capacity = max(capacity, _round_capacity(needed_tib * 1024))
-    throughput = capacity / 1024 * chosen_tier
+    sizing = propose_lustre_sizing(
+        dataset_bytes=math.ceil(dataset),
+        checkpoint_bytes=math.ceil(checkpoint),
+        target_checkpoint_write_seconds=target_write_seconds,
+        checkpoints_kept=CHECKPOINTS_KEPT,
+    )
     return FsxPlan(
-        storage_capacity_gib=capacity,
-        throughput_mb_per_s_per_tib=chosen_tier,
-        throughput_mb_per_s=throughput,
+        storage_capacity_gib=sizing.storage_capacity_gib,
+        throughput_mb_per_s_per_tib=sizing.effective_tier_mb_per_s_per_tib,
+        throughput_mb_per_s=sizing.throughput_mb_per_s,
         dataset_gib=dataset / GIB,
         checkpoint_gib=checkpoint / GIB,
-        checkpoint_write_seconds=checkpoint / (throughput * 1e6),
+        checkpoint_write_seconds=sizing.checkpoint_write_seconds(math.ceil(checkpoint)),
     )
