@@ -11,6 +11,7 @@ from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
+from cdk_llm_training.config.observability import ObservabilityOptions
 
 
 class StackName(StrEnum):
@@ -34,6 +35,10 @@ class SmallLoRAConfig(FrozenModel):
     """Ground Truth labeling workforce and workflow. Default: this stack CREATES the
     account's private workforce (Cognito). AWS allows one per account and Region, so any
     other stack in the account sets ``workforce.mode: import``; ``null`` turns labeling off."""
+
+    observability: ObservabilityOptions = ObservabilityOptions()
+    """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
+    Default: all on, budget USD 100 a month, no e-mail subscription."""
 
 
 class AppConfig(FrozenModel):

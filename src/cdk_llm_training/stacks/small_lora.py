@@ -8,8 +8,14 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import SmallLoRAConfig
+from cdk_llm_training.constructs.cost_controls import CostControls
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.training_alarms import TrainingAlarms
+from cdk_llm_training.constructs.training_dashboard import TrainingDashboard
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+
+TIER = "small-lora"
+"""Value of the stack's ``tier`` cost-allocation tag."""
 
 
 class SmallLoRAStack(Stack):
@@ -37,8 +43,14 @@ class SmallLoRAStack(Stack):
         self.data_lake = TrainingDataLake(self, "DataLake", options=self.config.data_lake)
         self.labeling: LabelingWorkforce | None = None
         if self.config.labeling is not None:
+            # One KMS key for the tier (USD 1 a month each): the lake key also encrypts the
+            # notification and alarm topics.
             self.labeling = LabelingWorkforce(
-                self, "Labeling", data_lake=self.data_lake, options=self.config.labeling
+                self,
+                "Labeling",
+                data_lake=self.data_lake,
+                options=self.config.labeling,
+                notification_key=self.data_lake.key,
             )
             CfnOutput(
                 self,
@@ -53,6 +65,27 @@ class SmallLoRAStack(Stack):
                     value=self.labeling.user_pool.user_pool_id,
                     description="Cognito user pool of the labeling workforce: invite workers.",
                 )
+
+        # Observability: alarms on an encrypted topic, a dashboard, a budget and cost tags.
+        workflows = {"Labeling": self.labeling.state_machine} if self.labeling else {}
+        obs = self.config.observability
+        self.alarms = TrainingAlarms(
+            self, "Alarms", options=obs.alarms, state_machines=workflows, key=self.data_lake.key
+        )
+        self.dashboard: TrainingDashboard | None = None
+        if obs.dashboard:
+            self.dashboard = TrainingDashboard(
+                self, "Dashboard", state_machines=workflows, alarms=self.alarms
+            )
+        self.cost_controls = CostControls(
+            self, "CostControls", tier=TIER, options=obs, alarms=self.alarms
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarms.topic.topic_arn,
+            description="Alarms and budget alerts: subscribe here (encrypted SNS topic).",
+        )
 
         CfnOutput(
             self,
