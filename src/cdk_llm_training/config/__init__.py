@@ -45,6 +45,12 @@ from cdk_llm_training.config.labeling import (
 from cdk_llm_training.config.network import (
     NetworkOptions,
 )
+from cdk_llm_training.config.observability import (
+    AlarmOptions,
+    BudgetOptions,
+    CostTagOptions,
+    ObservabilityOptions,
+)
 from cdk_llm_training.config.parallel_cluster import (
     PARALLELCLUSTER_VERSION,
     HeadNodeOptions,
@@ -74,8 +80,11 @@ from cdk_llm_training.config.tiers import (
 __all__ = [
     "PARALLELCLUSTER_VERSION",
     "AcceleratorFamily",
+    "AlarmOptions",
     "AppConfig",
+    "BudgetOptions",
     "ConfigError",
+    "CostTagOptions",
     "DataLakeOptions",
     "DataRepositoryLink",
     "DataZone",
@@ -98,6 +107,7 @@ __all__ = [
     "MetadataMode",
     "MfaMode",
     "NetworkOptions",
+    "ObservabilityOptions",
     "OidcOptions",
     "ParallelClusterOs",
     "PriceBook",

@@ -365,4 +365,4 @@ def _id(label: str) -> str:
 
 
 def _sid(service: str) -> str:
-    return _id(service.split(".")[0])
+    return _id(service.split(".", maxsplit=1)[0])

@@ -220,7 +220,7 @@ class TrainingDashboard(Construct):
     ) -> None:
         widgets: list[cloudwatch.IWidget] = []
         if prefix is not None:
-            search = f"{{/aws/sagemaker/TrainingJobs,Host}} MetricName=\"GPUUtilization\" {prefix}"
+            search = f'{{/aws/sagemaker/TrainingJobs,Host}} MetricName="GPUUtilization" {prefix}'
             widgets.append(
                 cloudwatch.GraphWidget(
                     title=f"Training jobs {prefix or '(all)'}*: GPU utilization",

@@ -220,11 +220,11 @@ class _Estimator:
         self,
         logical_id: str,
         resource_type: str,
+        *,
         instance_type: Any,
         count: Any,
         channel: PriceChannel,
         what: str,
-        *,
         monthly: bool,
     ) -> None:
         number = _number(count)
@@ -259,7 +259,7 @@ class _Estimator:
 
     # -- resources -------------------------------------------------------------------------
 
-    def resource(self, logical_id: str, resource: Mapping[str, Any]) -> None:  # noqa: PLR0911, PLR0912
+    def resource(self, logical_id: str, resource: Mapping[str, Any]) -> None:
         kind = str(resource.get("Type", ""))
         props: Mapping[str, Any] = resource.get("Properties") or {}
         item = self.services.item
@@ -307,10 +307,10 @@ class _Estimator:
                 self.instances_line(
                     logical_id,
                     kind,
-                    group.get("InstanceType"),
-                    group.get("InstanceCount"),
-                    PriceChannel.SAGEMAKER,
-                    f"HyperPod group {group.get('InstanceGroupName', '?')}",
+                    instance_type=group.get("InstanceType"),
+                    count=group.get("InstanceCount"),
+                    channel=PriceChannel.SAGEMAKER,
+                    what=f"HyperPod group {group.get('InstanceGroupName', '?')}",
                     monthly=False,
                 )
         elif kind == PCLUSTER_TYPE:
@@ -360,10 +360,10 @@ class _Estimator:
         self.instances_line(
             logical_id,
             kind,
-            head.get("InstanceType"),
-            1,
-            PriceChannel.EC2,
-            "ParallelCluster head node",
+            instance_type=head.get("InstanceType"),
+            count=1,
+            channel=PriceChannel.EC2,
+            what="ParallelCluster head node",
             monthly=True,
         )
         for queue in (config.get("Scheduling") or {}).get("SlurmQueues") or []:
@@ -375,19 +375,19 @@ class _Estimator:
                 self.instances_line(
                     logical_id,
                     kind,
-                    instance_type,
-                    resource.get("MinCount", 0),
-                    PriceChannel.EC2,
-                    f"{what} static nodes (MinCount)",
+                    instance_type=instance_type,
+                    count=resource.get("MinCount", 0),
+                    channel=PriceChannel.EC2,
+                    what=f"{what} static nodes (MinCount)",
                     monthly=True,
                 )
                 self.instances_line(
                     logical_id,
                     kind,
-                    instance_type,
-                    resource.get("MaxCount", 10),
-                    PriceChannel.EC2,
-                    f"{what} at MaxCount",
+                    instance_type=instance_type,
+                    count=resource.get("MaxCount", 10),
+                    channel=PriceChannel.EC2,
+                    what=f"{what} at MaxCount",
                     monthly=False,
                 )
 

@@ -106,8 +106,7 @@ def _item(key: str, row: Mapping[str, Any]) -> ServicePrice:
         raise ValueError(f"service price {key!r}: usd {usd} must be >= 0")
     if row["unit"] not in UNITS:
         raise ValueError(
-            f"service price {key!r}: unit {row['unit']!r} is not valid; allowed: "
-            f"{', '.join(UNITS)}"
+            f"service price {key!r}: unit {row['unit']!r} is not valid; allowed: {', '.join(UNITS)}"
         )
     return ServicePrice(
         key=key,
