@@ -395,7 +395,7 @@ class _Estimator:
 def _service_name(value: Any) -> str:
     """The short service of an endpoint ``ServiceName`` (``com.amazonaws.<r>.ecr.api``)."""
     if isinstance(value, str):
-        return value.rsplit(".", 1)[-1]
+        return value.split(".", 3)[-1]
     if isinstance(value, dict) and "Fn::Join" in value:
         parts = value["Fn::Join"][1]
         if parts and isinstance(parts[-1], str):
