@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
@@ -125,7 +126,7 @@ def flatten(value: Any) -> str:
     raise AssertionError(f"unexpected intrinsic {value}")
 
 
-def dashboard_body(template_json: dict[str, Any]) -> dict[str, Any]:
+def dashboard_body(template_json: Mapping[str, Any]) -> dict[str, Any]:
     """The parsed DashboardBody of the template's only dashboard."""
     (dashboard,) = [
         r for r in template_json["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"

@@ -4,6 +4,7 @@ the medium and large tiers hold, each against a hand calculation (730 hours a mo
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def _estimate(resources: dict[str, Any]) -> Any:
     return estimate_template({"Resources": resources}, stack="Synthetic", services=PRICES)
 
 
-def _write_assembly(tmp_path: Path, name: str, template: dict[str, Any]) -> Path:
+def _write_assembly(tmp_path: Path, name: str, template: Mapping[str, Any]) -> Path:
     out = tmp_path / "cdk.out"
     out.mkdir()
     (out / f"{name}.template.json").write_text(json.dumps(template))
