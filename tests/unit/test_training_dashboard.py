@@ -64,11 +64,11 @@ def test_name_and_section_order(full: Full, widgets: list[dict[str, Any]]) -> No
         ("metric", "Workflow Fine-tune: executions"),
         ("metric", "FSx Fsx: throughput (MB/s)"),
         ("metric", "FSx Fsx: IOPS"),
-        ("metric", "FSx Fsx: free capacity (GiB of 2400)"),
+        ("metric", "FSx Fsx: free GiB of 2400"),
         ("metric", "FSx Fsx: metadata operations/s"),
         ("metric", "FSx Shared: throughput (MB/s)"),
         ("metric", "FSx Shared: IOPS"),
-        ("metric", "FSx Shared: free capacity (GiB of 1200)"),
+        ("metric", "FSx Shared: free GiB of 1200"),
         ("metric", "FSx Shared: metadata operations/s"),
         ("metric", "Training jobs llm-*: GPU utilization"),
         ("metric", "Failure events (training jobs, HyperPod nodes and cluster)"),
@@ -129,7 +129,7 @@ def test_fsx_throughput_iops_capacity_and_metadata(
         "datareadoperations / PERIOD(datareadoperations)",
         "datawriteoperations / PERIOD(datawriteoperations)",
     ]
-    free = _titled(widgets, "FSx Fsx: free capacity")
+    free = _titled(widgets, "FSx Fsx: free GiB")
     assert _expressions(free) == ["freedatastoragecapacity / 1073741824"]
     # The alarm threshold drawn in GiB: 10 % of 2400.
     assert free["properties"]["annotations"]["horizontal"][0]["value"] == 240
@@ -144,11 +144,15 @@ def test_fsx_throughput_iops_capacity_and_metadata(
 
 def test_sagemaker_and_hyperpod_section(widgets: list[dict[str, Any]]) -> None:
     gpu = _titled(widgets, "Training jobs")
+    events = _titled(widgets, "Failure events")
+    text = [w for w in widgets if w["type"] == "text"][1]
+    # Three widgets share one row.
+    assert [(w["x"], w["width"]) for w in (gpu, events, text)] == [(0, 8), (8, 8), (16, 8)]
+    assert gpu["y"] == events["y"] == text["y"]
     assert _expressions(gpu) == [
         'SEARCH(\'{/aws/sagemaker/TrainingJobs,Host} MetricName="GPUUtilization" '
         f"{PREFIX}', 'Average', 300)"
     ]
-    events = _titled(widgets, "Failure events")
     assert _metric_names(events) == ["MatchedEvents"] * 3
     assert [e[-1]["label"] for e in events["properties"]["metrics"]] == [
         "HyperPodNodeHealth",

@@ -189,7 +189,7 @@ class TrainingDashboard(Construct):
                 )
             )
         free = cloudwatch.GraphWidget(
-            title=f"FSx {label}: free capacity (GiB of {fs.storage_capacity_gib})",
+            title=f"FSx {label}: free GiB of {fs.storage_capacity_gib}",
             left=[
                 cloudwatch.MathExpression(
                     expression=f"freedatastoragecapacity / {GIB}",
@@ -219,6 +219,9 @@ class TrainingDashboard(Construct):
         self, clusters: list[str], prefix: str | None, alarms: TrainingAlarms | None
     ) -> None:
         widgets: list[cloudwatch.IWidget] = []
+        rules = alarms.rules if alarms is not None else []
+        count = (prefix is not None) + bool(rules) + bool(clusters)
+        width = FULL_WIDTH // max(1, count)
         if prefix is not None:
             search = f'{{/aws/sagemaker/TrainingJobs,Host}} MetricName="GPUUtilization" {prefix}'
             widgets.append(
@@ -231,11 +234,10 @@ class TrainingDashboard(Construct):
                             period=_PERIOD,
                         )
                     ],
-                    width=FULL_WIDTH // 2,
+                    width=width,
                     height=GRAPH_HEIGHT,
                 )
             )
-        rules = alarms.rules if alarms is not None else []
         if rules:
             widgets.append(
                 cloudwatch.GraphWidget(
@@ -251,7 +253,7 @@ class TrainingDashboard(Construct):
                         )
                         for rule in rules
                     ],
-                    width=FULL_WIDTH // 2,
+                    width=width,
                     height=GRAPH_HEIGHT,
                 )
             )
@@ -267,12 +269,12 @@ class TrainingDashboard(Construct):
                         "agent as EventBridge events (graphed above when alarms are on); "
                         f"HyperPod publishes no per-node metric by default.\n{lines}"
                     ),
-                    width=FULL_WIDTH // 2,
+                    width=width,
                     height=GRAPH_HEIGHT,
                 )
             )
-        for start in range(0, len(widgets), 2):
-            self.resource.add_widgets(*widgets[start : start + 2])
+        if widgets:
+            self.resource.add_widgets(*widgets)
 
     def _eks(self, cluster_name: str) -> None:
         def eks(metric: str, label: str, statistic: str = "Sum") -> cloudwatch.Metric:
