@@ -4,6 +4,8 @@ the medium and large tiers hold, each against a hand calculation (730 hours a mo
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -389,3 +391,28 @@ def test_fails_bad_price_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_fails_price_item_without_provenance() -> None:
     with pytest.raises(ValueError, match=r"service price 'x': missing as_of, source"):
         parse_service_prices({"items": {"x": {"usd": 1, "unit": "month"}}})
+
+
+def test_cost_process_never_imports_aws_cdk(
+    tier_templates: dict[StackName, Template], tmp_path: Path
+) -> None:
+    out = _write_assembly(
+        tmp_path, "SmallLoRAStack", tier_templates[StackName.SMALL_LORA].to_json()
+    )
+    probe = (
+        "import sys;"
+        "from cdk_llm_training import cli;"
+        "code = cli.main(sys.argv[1:]);"
+        "heavy = [m for m in ('aws_cdk', 'jsii', 'constructs') if m in sys.modules];"
+        "print('HEAVY', heavy, file=sys.stderr);"
+        "sys.exit(code)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe, "cost", "SmallLoRAStack", "--cdk-out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "HEAVY []" in run.stderr
+    assert "4.10/month" in run.stdout

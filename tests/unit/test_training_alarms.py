@@ -292,3 +292,33 @@ def test_fails_invalid_label() -> None:
 
 def test_resources_of_type_helper_sees_the_alarms(full: Full) -> None:
     assert len(resources_of_type(full.template, "AWS::CloudWatch::Alarm")) == 5
+
+
+def test_hyperpod_rules_by_arn() -> None:
+    stack = new_stack()
+    arn = "arn:aws:sagemaker:us-east-1:111122223333:cluster/abcdef123456"
+    alarms = TrainingAlarms(stack, "Alarms", hyperpod_cluster_arns=[arn])
+    template = template_of(stack)
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.sagemaker"],
+                "detail-type": ["SageMaker HyperPod Cluster Node Health Event"],
+                "resources": [arn],
+                "detail": {"HealthSummary": {"HealthStatus": [{"anything-but": "Healthy"}]}},
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": Match.object_like(
+                {"detail": {"ClusterStatus": ["Failed", "RollingBack"]}}
+            )
+        },
+    )
+    assert [rule.node.id for rule in alarms.rules] == [
+        "HyperPodNodeHealthByArnRule",
+        "HyperPodClusterFailedByArnRule",
+    ]

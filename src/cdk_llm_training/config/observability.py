@@ -31,11 +31,13 @@ class AlarmOptions(FrozenModel):
     Default 10 %."""
 
     fsx_throughput_percent: float = Field(default=90.0, gt=0, le=100)
-    """Alarm when read + write throughput exceeds this share of the file system's baseline
-    throughput (capacity x tier) ... Default 90 %."""
+    """Alarm when read + write throughput stays above this share of the file system's
+    baseline throughput (capacity x tier) for ``fsx_throughput_sustained_minutes``.
+    Default 90 %."""
 
     fsx_throughput_sustained_minutes: int = Field(default=30, ge=5, le=1440)
-    """... for this long (a multiple of 5 minutes). Default 30 minutes."""
+    """How long throughput must stay above ``fsx_throughput_percent`` before the alarm
+    fires, a multiple of 5 minutes. Default 30 minutes."""
 
     workflow_failures: bool = True
     """Alarm on failed executions of every state machine given. Default True."""

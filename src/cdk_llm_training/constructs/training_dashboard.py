@@ -60,6 +60,7 @@ class TrainingDashboard(Construct):
         file_systems: Sequence[FileSystemLike] = (),
         state_machines: Mapping[str, sfn.IStateMachine] | None = None,
         hyperpod_cluster_names: Sequence[str] = (),
+        hyperpod_cluster_arns: Sequence[str] = (),
         eks_cluster_names: Sequence[str] = (),
         training_job_name_prefix: str | None = None,
         alarms: TrainingAlarms | None = None,
@@ -71,6 +72,7 @@ class TrainingDashboard(Construct):
         :param file_systems: FSx for Lustre file systems. Default none.
         :param state_machines: workflows by label (``{"Labeling": sm}``). Default none.
         :param hyperpod_cluster_names: HyperPod cluster names. Default none.
+        :param hyperpod_cluster_arns: HyperPod cluster ARNs (when names are generated).
         :param eks_cluster_names: EKS cluster names (control-plane metrics). Default none.
         :param training_job_name_prefix: SageMaker training job name prefix ("" for all).
             Default None: no training-job section.
@@ -94,7 +96,9 @@ class TrainingDashboard(Construct):
         self._workflows(machines)
         for index, file_system in enumerate(self.file_systems):
             self._file_system(file_system, file_system.label or f"FileSystem{index}", alarms)
-        self._sagemaker(list(hyperpod_cluster_names), training_job_name_prefix, alarms)
+        self._sagemaker(
+            [*hyperpod_cluster_names, *hyperpod_cluster_arns], training_job_name_prefix, alarms
+        )
         for name in eks_cluster_names:
             self._eks(name)
 
