@@ -15,10 +15,12 @@ from pydantic import ValidationError
 from cdk_llm_training import (
     AlarmOptions,
     BudgetOptions,
+    ConfigError,
     CostControls,
     CostTagOptions,
     ObservabilityOptions,
     TrainingAlarms,
+    parse_app_config,
 )
 
 EXPECTED_TAGS = {
@@ -242,3 +244,27 @@ def test_fails_non_positive_budget() -> None:
         BudgetOptions(monthly_limit_usd=0)
     assert "monthly_limit_usd" in str(error.value)
     assert "greater than 0" in str(error.value)
+
+
+def test_tier_config_file_section() -> None:
+    config = parse_app_config(
+        {
+            "small_lora": {
+                "observability": {
+                    "alarms": {"email": EMAIL},
+                    "budget": {"monthly_limit_usd": 50},
+                    "tags": {"owner": "ml-platform"},
+                }
+            }
+        }
+    )
+    obs = config.small_lora.observability
+    assert (obs.alarms.email, obs.budget.monthly_limit_usd, obs.tags.owner) == (
+        EMAIL,
+        50,
+        "ml-platform",
+    )
+    assert obs.dashboard is True
+    with pytest.raises(ConfigError) as error:
+        parse_app_config({"small_lora": {"observability": {"alarms": {"email": "x"}}}})
+    assert "field 'small_lora.observability.alarms.email' = 'x'" in str(error.value)
