@@ -1,6 +1,7 @@
 """The ``cdk-llm-training`` command.
 
-Sub-commands ``plan`` (sizing) and ``validate`` (tier config files). Never imports aws_cdk or
+Sub-commands ``plan`` (sizing), ``validate`` (tier config files) and ``cost`` (estimate of a
+synthesized stack). Never imports aws_cdk or
 jsii, so it starts fast.
 """
 
@@ -93,6 +94,29 @@ def _add_diagram(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
 
 
+def _add_cost(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cost = subparsers.add_parser(
+        "cost",
+        help="estimate a synthesized stack's idle and compute cost",
+        description=(
+            "Read STACK's synthesized template (run `cdk synth` first) and print its monthly "
+            "idle cost, itemized, and the hourly cost of its configured compute. Exit 2 when "
+            "the template or a price file cannot be read."
+        ),
+    )
+    cost.add_argument("stack", help="stack name, e.g. SmallLoRAStack")
+    cost.add_argument(
+        "--cdk-out", type=Path, default=Path("cdk.out"), help="cloud assembly (default cdk.out)"
+    )
+    cost.add_argument(
+        "--prices",
+        type=Path,
+        help="JSON file overriding shipped prices: 'items' and 'instances' as in "
+        "service_prices.json, 'prices' as in prices.json",
+    )
+    cost.add_argument("--json", action="store_true", help="print one JSON object")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     parser = argparse.ArgumentParser(
@@ -104,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan(subparsers)
     _add_validate(subparsers)
     _add_diagram(subparsers)
+    _add_cost(subparsers)
     return parser
 
 
@@ -178,6 +203,37 @@ def _run_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_cost(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from cdk_llm_training.config.prices import InstancePrice, default_price_book
+    from cdk_llm_training.cost.estimate import CostEstimateError, estimate_stack, render_text
+    from cdk_llm_training.cost.service_prices import default_service_prices
+
+    services = default_service_prices()
+    instances = default_price_book()
+    if args.prices is not None:
+        try:
+            document = json.loads(args.prices.read_text(encoding="utf-8"))
+            services = services.with_overrides(document)
+            instances = instances.with_overrides(
+                InstancePrice.model_validate(row) for row in document.get("prices", [])
+            )
+        except (OSError, ValueError, KeyError, TypeError, ValidationError) as error:
+            return _error(f"cannot read price file {args.prices}: {error}")
+    try:
+        estimate = estimate_stack(
+            args.stack, cdk_out=args.cdk_out, services=services, instances=instances
+        )
+    except CostEstimateError as error:
+        return _error(str(error))
+    if args.json:
+        print(json.dumps(estimate.to_dict(), indent=2))
+    else:
+        print(render_text(estimate), end="")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Returns the process exit code."""
     parser = build_parser()
@@ -190,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cdk_llm_training.diagram import main as diagram_main
 
         return diagram_main([*args.stacks, "--cdk-out", args.cdk_out, "--out", args.out])
+    if args.command == "cost":
+        return _run_cost(args)
     parser.print_help()
     return EXIT_OK
 

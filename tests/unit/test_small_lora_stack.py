@@ -14,6 +14,8 @@ def _small(tier_templates: dict[StackName, Template]) -> Template:
 def test_holds_the_data_lake(tier_templates: dict[StackName, Template]) -> None:
     template = _small(tier_templates)
     template.resource_count_is("AWS::S3::Bucket", 4)
+    # One key (USD 1 a month): the lake key also encrypts the notification and alarm topics.
+    template.resource_count_is("AWS::KMS::Key", 1)
 
 
 def test_has_no_network_or_compute(tier_templates: dict[StackName, Template]) -> None:
@@ -80,3 +82,43 @@ def test_bedrock_fine_tune_can_be_left_out() -> None:
     machines = template.find_resources("AWS::StepFunctions::StateMachine")
     assert [m for m in machines if m.startswith("BedrockFineTune")] == []
     assert stack.bedrock_fine_tune is None
+
+
+def test_observability_dashboard_alarm_budget_and_tags(
+    tier_templates: dict[StackName, Template],
+) -> None:
+    template = _small(tier_templates)
+    resources = template.to_json()["Resources"]
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    template.resource_count_is("AWS::Budgets::Budget", 1)
+    workflow = next(
+        lid
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine" and lid.startswith("LabelingWorkflow")
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "ExecutionsFailed",
+            "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": workflow}}],
+        },
+    )
+    key = next(lid for lid, r in resources.items() if r["Type"] == "AWS::KMS::Key")
+    template.has_resource_properties(
+        "AWS::SNS::Topic",
+        {"DisplayName": "Training alarms", "KmsMasterKeyId": {"Fn::GetAtt": [key, "Arn"]}},
+    )
+    expected = {
+        "project": "cdk-llm-training",
+        "tier": "small-lora",
+        "stack": "SmallLoRAStack",
+        "owner": "unassigned",
+    }
+    tagged = 0
+    for logical_id, resource in resources.items():
+        tags = (resource.get("Properties") or {}).get("Tags")
+        if isinstance(tags, list):
+            tagged += 1
+            assert {t["Key"]: t["Value"] for t in tags}.items() >= expected.items(), logical_id
+    assert tagged >= 15
+    assert "AlarmTopicArn" in template.to_json()["Outputs"]

@@ -53,6 +53,12 @@ from cdk_llm_training.config.labeling import (
 from cdk_llm_training.config.network import (
     NetworkOptions,
 )
+from cdk_llm_training.config.observability import (
+    AlarmOptions,
+    BudgetOptions,
+    CostTagOptions,
+    ObservabilityOptions,
+)
 from cdk_llm_training.config.parallel_cluster import (
     PARALLELCLUSTER_VERSION,
     HeadNodeOptions,
@@ -82,10 +88,13 @@ from cdk_llm_training.config.tiers import (
 __all__ = [
     "PARALLELCLUSTER_VERSION",
     "AcceleratorFamily",
+    "AlarmOptions",
     "AppConfig",
     "BedrockFineTuneOptions",
     "BedrockModelCatalog",
+    "BudgetOptions",
     "ConfigError",
+    "CostTagOptions",
     "CustomizationType",
     "DataLakeOptions",
     "DataRepositoryLink",
@@ -110,6 +119,7 @@ __all__ = [
     "MetadataMode",
     "MfaMode",
     "NetworkOptions",
+    "ObservabilityOptions",
     "OidcOptions",
     "ParallelClusterOs",
     "PriceBook",

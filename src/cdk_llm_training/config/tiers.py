@@ -12,6 +12,7 @@ from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
+from cdk_llm_training.config.observability import ObservabilityOptions
 
 
 class StackName(StrEnum):
@@ -39,6 +40,10 @@ class SmallLoRAConfig(FrozenModel):
     bedrock_fine_tune: BedrockFineTuneOptions | None = BedrockFineTuneOptions()
     """Bedrock fine-tune workflow options; ``None`` leaves the workflow out. Default:
     :class:`BedrockFineTuneOptions` defaults (Nova Micro fine-tuning from curated/finetune/)."""
+
+    observability: ObservabilityOptions = ObservabilityOptions()
+    """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
+    Default: all on, budget USD 100 a month, no e-mail subscription."""
 
 
 class AppConfig(FrozenModel):

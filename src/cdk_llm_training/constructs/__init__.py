@@ -4,11 +4,21 @@ from cdk_llm_training.constructs.bedrock_fine_tune_job import (
     BedrockFineTuneJob,
     BedrockJobVpcConfig,
 )
+from cdk_llm_training.constructs.cost_controls import (
+    CostControls,
+)
 from cdk_llm_training.constructs.hyperpod_eks_cluster import (
     HyperPodEksCluster,
 )
 from cdk_llm_training.constructs.labeling_workforce import (
     LabelingWorkforce,
+)
+from cdk_llm_training.constructs.training_alarms import (
+    MonitoredFileSystem,
+    TrainingAlarms,
+)
+from cdk_llm_training.constructs.training_dashboard import (
+    TrainingDashboard,
 )
 from cdk_llm_training.constructs.training_data_lake import (
     TrainingDataLake,
@@ -26,8 +36,12 @@ from cdk_llm_training.constructs.trainium_parallel_cluster import (
 __all__ = [
     "BedrockFineTuneJob",
     "BedrockJobVpcConfig",
+    "CostControls",
     "HyperPodEksCluster",
     "LabelingWorkforce",
+    "MonitoredFileSystem",
+    "TrainingAlarms",
+    "TrainingDashboard",
     "TrainingDataLake",
     "TrainingFileSystem",
     "TrainingNetwork",

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cdk_llm_training.cost.service_prices import fsx_persistent_2_cost_per_gib_month
+
 GIB = 1024**3
 """Bytes in a GiB."""
 MB = 1000**2
@@ -47,10 +49,11 @@ SSD_CAPACITY_INCREMENT_GIB = 2400
 EFA_CAPACITY_INCREMENT_GIB: Mapping[int, int] = {125: 38400, 250: 19200, 500: 9600, 1000: 4800}
 """Capacity multiple of an EFA-enabled file system, by throughput tier (MB/s per TiB)."""
 
-DEFAULT_COST_PER_GIB_MONTH: Mapping[int, float] = {125: 0.145, 250: 0.210, 500: 0.340, 1000: 0.600}
-"""Relative cost of a GiB-month by PERSISTENT_2 tier (USD, us-east-1 list prices, 2024).
-Only the ratios matter: the proposal picks the cheapest tier and capacity meeting the needs.
-Override with prices of your Region and date."""
+DEFAULT_COST_PER_GIB_MONTH: Mapping[int, float] = fsx_persistent_2_cost_per_gib_month()
+"""Cost of a GiB-month by PERSISTENT_2 tier (USD, us-east-1 list prices), read from the
+service price table ``config/data/service_prices.json`` that ``cdk-llm-training cost`` uses
+too. Only the ratios matter here: the proposal picks the cheapest tier and capacity meeting
+the needs. Override with prices of your Region and date."""
 
 
 def throughput_error(

@@ -5,18 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
+from cdk_llm_training.constructs.cost_controls import CostControls
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.training_alarms import TrainingAlarms
+from cdk_llm_training.constructs.training_dashboard import TrainingDashboard
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+
+TIER = "small-lora"
+"""Value of the stack's ``tier`` cost-allocation tag."""
 
 
 class SmallLoRAStack(Stack):
-    """The small tier: a training data lake (and, as they land, the managed fine-tune and
-    labeling constructs). No VPC and no always-on compute.
+    """The small tier: a training data lake, the Bedrock fine-tune workflow, the labeling
+    workforce, alarms, a dashboard and a budget. No VPC and no always-on compute.
 
     :param config: validated tier configuration. Default: ``SmallLoRAConfig()``.
     :param stack_kwargs: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
@@ -39,8 +46,14 @@ class SmallLoRAStack(Stack):
         self.data_lake = TrainingDataLake(self, "DataLake", options=self.config.data_lake)
         self.labeling: LabelingWorkforce | None = None
         if self.config.labeling is not None:
+            # One KMS key for the tier (USD 1 a month each): the lake key also encrypts the
+            # notification and alarm topics.
             self.labeling = LabelingWorkforce(
-                self, "Labeling", data_lake=self.data_lake, options=self.config.labeling
+                self,
+                "Labeling",
+                data_lake=self.data_lake,
+                options=self.config.labeling,
+                notification_key=self.data_lake.key,
             )
             if not self.config.labeling.workforce.source_ip_cidrs:
                 acknowledge(
@@ -63,6 +76,53 @@ class SmallLoRAStack(Stack):
                     value=self.labeling.user_pool.user_pool_id,
                     description="Cognito user pool of the labeling workforce: invite workers.",
                 )
+
+        self.bedrock_fine_tune: BedrockFineTuneJob | None = None
+        if self.config.bedrock_fine_tune is not None:
+            self.bedrock_fine_tune = BedrockFineTuneJob(
+                self,
+                "BedrockFineTune",
+                options=self.config.bedrock_fine_tune,
+                data_lake=self.data_lake,
+                key=self.data_lake.key,
+            )
+            CfnOutput(
+                self,
+                "FineTuneStateMachineArn",
+                value=self.bedrock_fine_tune.state_machine.state_machine_arn,
+                description="Bedrock fine-tune workflow: start an execution with dataset keys.",
+            )
+            CfnOutput(
+                self,
+                "FineTuneTopicArn",
+                value=self.bedrock_fine_tune.topic.topic_arn,
+                description="Bedrock fine-tune notifications: subscribe to job results.",
+            )
+
+        # Observability: alarms on an encrypted topic, a dashboard, a budget and cost tags.
+        workflows: dict[str, sfn.IStateMachine] = {}
+        if self.labeling:
+            workflows["Labeling"] = self.labeling.state_machine
+        if self.bedrock_fine_tune:
+            workflows["BedrockFineTune"] = self.bedrock_fine_tune.state_machine
+        obs = self.config.observability
+        self.alarms = TrainingAlarms(
+            self, "Alarms", options=obs.alarms, state_machines=workflows, key=self.data_lake.key
+        )
+        self.dashboard: TrainingDashboard | None = None
+        if obs.dashboard:
+            self.dashboard = TrainingDashboard(
+                self, "Dashboard", state_machines=workflows, alarms=self.alarms
+            )
+        self.cost_controls = CostControls(
+            self, "CostControls", tier=TIER, options=obs, alarms=self.alarms
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarms.topic.topic_arn,
+            description="Alarms and budget alerts: subscribe here (encrypted SNS topic).",
+        )
 
         CfnOutput(
             self,
@@ -88,24 +148,3 @@ class SmallLoRAStack(Stack):
             value=self.data_lake.key.key_arn,
             description="KMS key that encrypts the data lake.",
         )
-
-        self.bedrock_fine_tune: BedrockFineTuneJob | None = None
-        if self.config.bedrock_fine_tune is not None:
-            self.bedrock_fine_tune = BedrockFineTuneJob(
-                self,
-                "BedrockFineTune",
-                options=self.config.bedrock_fine_tune,
-                data_lake=self.data_lake,
-            )
-            CfnOutput(
-                self,
-                "FineTuneStateMachineArn",
-                value=self.bedrock_fine_tune.state_machine.state_machine_arn,
-                description="Bedrock fine-tune workflow: start an execution with dataset keys.",
-            )
-            CfnOutput(
-                self,
-                "FineTuneTopicArn",
-                value=self.bedrock_fine_tune.topic.topic_arn,
-                description="Bedrock fine-tune notifications: subscribe to job results.",
-            )

@@ -1,0 +1,383 @@
+"""TrainingAlarms: an encrypted SNS topic and the alarms and event rules that feed it."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_fsx as fsx
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cdk_llm_training.config.observability import FSX_METRIC_PERIOD_MINUTES, AlarmOptions
+from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
+from cdk_llm_training.planner.fsx_sizing import SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
+
+GIB = 1024**3
+MB = 1000**2
+HYPERPOD_NODE_HEALTH_EVENT = "SageMaker HyperPod Cluster Node Health Event"
+"""EventBridge detail-type of the HyperPod health-monitoring agent's node events."""
+HYPERPOD_CLUSTER_STATE_CHANGE = "SageMaker HyperPod Cluster State Change"
+"""EventBridge detail-type of HyperPod cluster status transitions."""
+TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
+"""EventBridge detail-type of SageMaker training job status changes."""
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _\-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class MonitoredFileSystem:
+    """An FSx for Lustre file system to watch, by ID, with the size its thresholds need.
+
+    Use it for a file system this app does not create; pass :class:`TrainingFileSystem` or
+    ``fsx.LustreFileSystem`` objects directly otherwise.
+    """
+
+    file_system_id: str
+    storage_capacity_gib: int
+    throughput_mb_per_s_per_tib: int = SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
+    """Baseline throughput tier. Default 200 (SCRATCH_2)."""
+    label: str | None = None
+    """Name on the dashboard and alarms. Default: the construct path or the ID."""
+
+    @property
+    def baseline_mb_per_s(self) -> float:
+        """Capacity in TiB x tier."""
+        return self.storage_capacity_gib / 1024 * self.throughput_mb_per_s_per_tib
+
+
+FileSystemLike = TrainingFileSystem | fsx.LustreFileSystem | MonitoredFileSystem
+"""What the observability constructs accept as a file system."""
+
+
+def monitored_file_system(file_system: FileSystemLike) -> MonitoredFileSystem:
+    """The ID, capacity and tier of ``file_system``, read from its construct when it is one.
+
+    :raises ValueError: when a ``fsx.LustreFileSystem``'s capacity is not known at synth.
+    """
+    if isinstance(file_system, MonitoredFileSystem):
+        return file_system
+    if isinstance(file_system, TrainingFileSystem):
+        opts = file_system.options
+        return MonitoredFileSystem(
+            file_system_id=file_system.file_system_id,
+            storage_capacity_gib=opts.capacity_gib,
+            throughput_mb_per_s_per_tib=(
+                opts.throughput_mb_per_s_per_tib or SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
+            ),
+            label=file_system.node.id,
+        )
+    cfn = file_system.node.default_child
+    if not isinstance(cfn, fsx.CfnFileSystem):
+        raise ValueError(f"file system {file_system.node.path} has no AWS::FSx::FileSystem")
+    capacity = cfn.storage_capacity
+    if capacity is None or Token.is_unresolved(capacity):
+        raise ValueError(
+            f"file system {file_system.node.path}: storage capacity is not known at synth; "
+            "pass a MonitoredFileSystem with storage_capacity_gib"
+        )
+    lustre = cfn.lustre_configuration
+    tier = getattr(lustre, "per_unit_storage_throughput", None)
+    return MonitoredFileSystem(
+        file_system_id=file_system.file_system_id,
+        storage_capacity_gib=int(capacity),
+        throughput_mb_per_s_per_tib=(
+            int(tier) if isinstance(tier, int | float) else SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
+        ),
+        label=file_system.node.id,
+    )
+
+
+def fsx_metric(file_system_id: str, name: str, statistic: str) -> cloudwatch.Metric:
+    """An ``AWS/FSx`` metric of one file system at the alarms' 5-minute period."""
+    return cloudwatch.Metric(
+        namespace="AWS/FSx",
+        metric_name=name,
+        dimensions_map={"FileSystemId": file_system_id},
+        statistic=statistic,
+        period=Duration.minutes(FSX_METRIC_PERIOD_MINUTES),
+    )
+
+
+def fsx_throughput_percent(file_system: MonitoredFileSystem) -> cloudwatch.MathExpression:
+    """Read + write bytes per second as a percentage of the baseline throughput."""
+    bytes_per_s = file_system.baseline_mb_per_s * MB
+    return cloudwatch.MathExpression(
+        expression=(
+            "100 * (FILL(datareadbytes, 0) + FILL(datawritebytes, 0)) / PERIOD(datareadbytes) "
+            f"/ {bytes_per_s:.0f}"
+        ),
+        using_metrics={
+            "datareadbytes": fsx_metric(file_system.file_system_id, "DataReadBytes", "Sum"),
+            "datawritebytes": fsx_metric(file_system.file_system_id, "DataWriteBytes", "Sum"),
+        },
+        label="Throughput, % of baseline",
+        period=Duration.minutes(FSX_METRIC_PERIOD_MINUTES),
+    )
+
+
+def check_labels(labels: Sequence[str], field: str) -> None:
+    """Fail on a label that cannot be part of a construct ID or an alarm name."""
+    for label in labels:
+        if not _LABEL.match(label):
+            raise ValueError(
+                f"{field}: label {label!r} is not valid; allowed: 1-64 letters, digits, "
+                "spaces, _ and -, starting with a letter or digit"
+            )
+
+
+class TrainingAlarms(Construct):
+    """An encrypted SNS topic (optional e-mail subscription) and, for each resource it is
+    given, the signal that something went wrong.
+
+    - ``state_machines``: a CloudWatch alarm on ``ExecutionsFailed`` >= 1 in 5 minutes.
+    - ``file_systems``: free capacity below ``fsx_free_capacity_percent`` of capacity
+      (two 5-minute periods); read + write throughput above ``fsx_throughput_percent`` of
+      the baseline (capacity x tier) for ``fsx_throughput_sustained_minutes``.
+    - ``hyperpod_cluster_names`` / ``hyperpod_cluster_arns``: EventBridge rules on the
+      health-monitoring agent's node events (any status but Healthy) and on the cluster
+      entering Failed or RollingBack.
+      HyperPod publishes no per-node CloudWatch metric by default, so events are the signal.
+    - ``training_job_name_prefix``: an EventBridge rule on training jobs whose name starts
+      with the prefix ending Failed or Stopped (a managed-spot job past its wait time stops).
+
+    The topic is encrypted with ``key`` or a new customer-managed key (rotation on); the key
+    policy lets CloudWatch and EventBridge (and, through :meth:`allow_publish_from`, any other
+    service) use it for this account only; the topic refuses non-TLS publishers.
+
+    Example::
+
+        alarms = TrainingAlarms(self, "Alarms", state_machines={"Labeling": sm},
+                                options=AlarmOptions(email="ml-oncall@example.com"))
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        options: AlarmOptions | None = None,
+        file_systems: Sequence[FileSystemLike] = (),
+        state_machines: Mapping[str, sfn.IStateMachine] | None = None,
+        hyperpod_cluster_names: Sequence[str] = (),
+        hyperpod_cluster_arns: Sequence[str] = (),
+        training_job_name_prefix: str | None = None,
+        topic: sns.ITopic | None = None,
+        key: kms.IKey | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """Create the topic, the alarms and the event rules.
+
+        :param options: thresholds and e-mail. Default ``AlarmOptions()``.
+        :param file_systems: FSx for Lustre file systems to watch. Default none.
+        :param state_machines: workflows to watch, by label (``{"Labeling": sm}``).
+        :param hyperpod_cluster_names: HyperPod cluster names to watch (matched on the
+            events' ``detail.ClusterName``).
+        :param hyperpod_cluster_arns: HyperPod cluster ARNs to watch (matched on the events'
+            ``resources``): use ``HyperPodEksCluster.hyperpod_cluster_arn`` when the name is
+            generated by CloudFormation.
+        :param training_job_name_prefix: watch SageMaker training jobs whose name starts with
+            this ("" for every job in the account and Region). Default None: no rule.
+        :param topic: bring your own topic (its key policy is then yours to manage).
+            Default: a new encrypted topic.
+        :param key: KMS key of the new topic. Default: a new key with rotation.
+        :param removal_policy: of a new key. Default ``RETAIN``.
+        """
+        super().__init__(scope, id)
+        record_construct_type(self, "TrainingAlarms")
+        self.options = opts = options or AlarmOptions()
+        state_machines = dict(state_machines or {})
+        check_labels(list(state_machines), "state_machines")
+        self.file_systems = [monitored_file_system(fs) for fs in file_systems]
+        check_labels([fs.label for fs in self.file_systems if fs.label], "file_systems")
+
+        self.key: kms.IKey | None = None
+        if topic is None:
+            self.key = key or kms.Key(
+                self,
+                "Key",
+                description="Encrypts the training alarm topic.",
+                enable_key_rotation=True,
+                removal_policy=removal_policy,
+            )
+            self.topic: sns.ITopic = sns.Topic(
+                self,
+                "Resource",
+                display_name="Training alarms",
+                master_key=self.key,
+                enforce_ssl=True,
+            )
+        else:
+            self.topic = topic
+        self._allowed: set[str] = set()
+        self.allow_publish_from("cloudwatch.amazonaws.com")
+        if opts.email is not None:
+            self.topic.add_subscription(subscriptions.EmailSubscription(opts.email))
+
+        self.alarms: list[cloudwatch.Alarm] = []
+        self.rules: list[events.Rule] = []
+        self._action = cw_actions.SnsAction(self.topic)
+        if opts.workflow_failures:
+            for label, machine in state_machines.items():
+                self._workflow_alarm(label, machine)
+        for index, file_system in enumerate(self.file_systems):
+            self._file_system_alarms(file_system, file_system.label or f"FileSystem{index}")
+        if hyperpod_cluster_names:
+            self._hyperpod_rules("", names=list(hyperpod_cluster_names))
+        if hyperpod_cluster_arns:
+            self._hyperpod_rules("ByArn", arns=list(hyperpod_cluster_arns))
+        if training_job_name_prefix is not None:
+            self._training_job_rule(training_job_name_prefix)
+
+    # -- public API ----------------------------------------------------------------------
+
+    def allow_publish_from(self, service: str) -> None:
+        """Let the AWS service principal ``service`` publish to the topic and use its key,
+        from this account only (``aws:SourceAccount``). A no-op for an imported topic."""
+        if service in self._allowed:
+            return
+        self._allowed.add(service)
+        principal = iam.ServicePrincipal(service)
+        condition = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{_sid(service)}Publish",
+                principals=[principal],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=condition,
+            )
+        )
+        if self.key is not None:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{_sid(service)}ToUseAlarmTopicKey",
+                    principals=[principal],
+                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                    resources=["*"],
+                    conditions=condition,
+                )
+            )
+
+    # -- alarms --------------------------------------------------------------------------
+
+    def _register(self, alarm: cloudwatch.Alarm) -> None:
+        alarm.add_alarm_action(self._action)
+        self.alarms.append(alarm)
+
+    def _workflow_alarm(self, label: str, machine: sfn.IStateMachine) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            f"{_id(label)}WorkflowFailed",
+            metric=machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"The {label} workflow has a failed execution.",
+        )
+        self._register(alarm)
+
+    def _file_system_alarms(self, file_system: MonitoredFileSystem, label: str) -> None:
+        opts = self.options
+        free_bytes = file_system.storage_capacity_gib * GIB * opts.fsx_free_capacity_percent / 100
+        free = cloudwatch.Alarm(
+            self,
+            f"{_id(label)}FreeCapacityLow",
+            metric=fsx_metric(file_system.file_system_id, "FreeDataStorageCapacity", "Minimum"),
+            threshold=math.floor(free_bytes),
+            evaluation_periods=2,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+            alarm_description=(
+                f"FSx {label}: less than {opts.fsx_free_capacity_percent:g} % of "
+                f"{file_system.storage_capacity_gib} GiB free."
+            ),
+        )
+        self._register(free)
+        periods = opts.fsx_throughput_sustained_minutes // FSX_METRIC_PERIOD_MINUTES
+        saturated = cloudwatch.Alarm(
+            self,
+            f"{_id(label)}ThroughputSaturated",
+            metric=fsx_throughput_percent(file_system),
+            threshold=opts.fsx_throughput_percent,
+            evaluation_periods=periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=(
+                f"FSx {label}: read + write above {opts.fsx_throughput_percent:g} % of the "
+                f"{file_system.baseline_mb_per_s:.0f} MB/s baseline for "
+                f"{opts.fsx_throughput_sustained_minutes} minutes."
+            ),
+        )
+        self._register(saturated)
+
+    # -- event rules ---------------------------------------------------------------------
+
+    def _rule(self, id: str, description: str, pattern: events.EventPattern) -> None:
+        self.allow_publish_from("events.amazonaws.com")
+        rule = events.Rule(self, id, description=description, event_pattern=pattern)
+        rule.add_target(targets.SnsTopic(self.topic))
+        self.rules.append(rule)
+
+    def _hyperpod_rules(
+        self, suffix: str, *, names: list[str] | None = None, arns: list[str] | None = None
+    ) -> None:
+        """Node-health and cluster-status rules for the clusters named (``detail.ClusterName``)
+        or given by ARN (``resources``)."""
+        by_name: dict[str, object] = {"ClusterName": names} if names else {}
+        self._rule(
+            f"HyperPodNodeHealth{suffix}Rule",
+            "HyperPod node reported unhealthy (health-monitoring agent).",
+            events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=[HYPERPOD_NODE_HEALTH_EVENT],
+                resources=arns,
+                detail={
+                    **by_name,
+                    "HealthSummary": {"HealthStatus": [{"anything-but": "Healthy"}]},
+                },
+            ),
+        )
+        self._rule(
+            f"HyperPodClusterFailed{suffix}Rule",
+            "HyperPod cluster entered Failed or RollingBack.",
+            events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=[HYPERPOD_CLUSTER_STATE_CHANGE],
+                resources=arns,
+                detail={**by_name, "ClusterStatus": ["Failed", "RollingBack"]},
+            ),
+        )
+
+    def _training_job_rule(self, prefix: str) -> None:
+        detail: dict[str, object] = {"TrainingJobStatus": ["Failed", "Stopped"]}
+        if prefix:
+            detail["TrainingJobName"] = [{"prefix": prefix}]
+        self._rule(
+            "TrainingJobFailedRule",
+            "SageMaker training job failed or stopped.",
+            events.EventPattern(
+                source=["aws.sagemaker"], detail_type=[TRAINING_JOB_STATE_CHANGE], detail=detail
+            ),
+        )
+
+
+def _id(label: str) -> str:
+    """A construct-ID fragment from a label: words joined in CamelCase."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[ _\-]+", label) if part)
+
+
+def _sid(service: str) -> str:
+    return _id(service.split(".", maxsplit=1)[0])
