@@ -8,6 +8,7 @@ system). Pure Python: no aws_cdk import (the CLI and the planner read these mode
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ DEFAULT_AVAILABILITY_ZONE_ID = "use1-az4"
 
 DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID = "use1-az6"
 """Second AZ ID (EKS control plane only) paired with :data:`DEFAULT_AVAILABILITY_ZONE_ID`."""
+
+_TRAINING_PLAN_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9-]+$"
+)
 
 P5_CLASS_INSTANCE_TYPES: tuple[str, ...] = ("ml.p5.48xlarge", "ml.p5e.48xlarge", "ml.p5en.48xlarge")
 """GPU instance types of the large tier's HyperPod groups (H100 / H200, 3200 Gbps EFA)."""
@@ -295,12 +300,10 @@ class LargePretrainConfig(FrozenModel):
     @field_validator("training_plan_arn")
     @classmethod
     def _check_plan(cls, value: str | None) -> str | None:
-        if value is not None:
-            InstanceGroupOptions(
-                name="check",
-                instance_type="ml.p5.48xlarge",
-                instance_count=0,
-                training_plan_arn=value,
+        if value is not None and not _TRAINING_PLAN_ARN.match(value):
+            raise ValueError(
+                f"training_plan_arn {value!r} must look like "
+                "'arn:aws:sagemaker:<region>:<account>:training-plan/<name>'"
             )
         return value
 
@@ -322,7 +325,8 @@ class LargePretrainConfig(FrozenModel):
             hyperpod = dict(hyperpod)
             groups = hyperpod.get("instance_groups", _large_instance_groups())
             plan = data.get("training_plan_arn")
-            if plan is not None and isinstance(groups, list | tuple):
+            valid_plan = isinstance(plan, str) and _TRAINING_PLAN_ARN.match(plan)
+            if valid_plan and isinstance(groups, list | tuple):
                 groups = [_with_training_plan(group, plan) for group in groups]
             hyperpod["instance_groups"] = groups
             data["hyperpod"] = hyperpod
