@@ -20,7 +20,7 @@ def _paths(template: dict[str, object]) -> dict[str, object]:
 def test_model_of_small_stack_groups_the_data_lake(
     tier_templates: dict[StackName, Template],
 ) -> None:
-    template = tier_templates[StackName.SMALL_LORA].to_json()
+    template = dict(tier_templates[StackName.SMALL_LORA].to_json())
     template["Resources"] = {
         k: v for k, v in template["Resources"].items() if k.startswith("DataLake")
     }

@@ -82,6 +82,18 @@ def test_lifecycle_scripts_in_sagemaker_bucket_logging_to_the_lake(template: Tem
     assert bucket["BucketName"]["Fn::Join"][1][0].startswith("sagemaker-hp-")
     logs_bucket = _logical_id(template, "AWS::S3::Bucket", "DataLakeAccessLogs")
     assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_bucket}
+    assert bucket["LoggingConfiguration"]["LogFilePrefix"] == "hyperpod-lifecycle/"
+    policy = _properties(template, "AWS::S3::BucketPolicy", "DataLakeAccessLogsPolicy")
+    lifecycle = _logical_id(template, "AWS::S3::Bucket", "HyperPodLifecycleBucket")
+    (statement,) = [
+        s
+        for s in policy["PolicyDocument"]["Statement"]
+        if s.get("Sid", "").startswith("S3ServerAccessLogsHyperPod")
+    ]
+    assert statement["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"] == {
+        "aws:SourceArn": {"Fn::GetAtt": [lifecycle, "Arn"]}
+    }
     group = _properties(template, CLUSTER)["InstanceGroups"][0]
     assert group["LifeCycleConfig"]["OnCreate"] == "on_create.sh"
 
