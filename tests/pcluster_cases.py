@@ -19,6 +19,7 @@ from cdk_llm_training.config.parallel_cluster import (
     TrainiumQueue,
     to_cluster_configuration,
 )
+from cdk_llm_training.config.tiers import LargePretrainConfig
 
 # Sample ids for the offline schema check only (never used in a synthesized template).
 SAMPLE_SUBNET = "subnet-0123456789abcdef0"
@@ -81,6 +82,8 @@ CASES: dict[str, TrainiumClusterOptions] = {
             ),
         ),
     ),
+    # What LargePretrainStack (engine trainium, the default) builds.
+    "large-pretrain-stack": LargePretrainConfig().trainium,
     "trn2-ami": TrainiumClusterOptions(
         cluster_name="trn2-pretrain",
         custom_ami_id="ami-0123456789abcdef0",
@@ -104,6 +107,7 @@ CASE_WIRING: dict[str, dict[str, Any]] = {
     "defaults": {},
     "capacity-block": {"key": True},
     "multi-queue": {"head_node_subnet": True, "queue_subnets": {"debug": 2}, "node_scripts": 2},
+    "large-pretrain-stack": {},
     "trn2-ami": {},
 }
 

@@ -146,7 +146,6 @@ def _run_plan(args: argparse.Namespace) -> int:
     from cdk_llm_training.planner.model import PlanningError, PlanRequest
     from cdk_llm_training.planner.plan import make_plan
     from cdk_llm_training.planner.report import (
-        TierConfigUnavailableError,
         app_config_yaml,
         plan_to_dict,
         render_table,
@@ -183,7 +182,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     if args.write_config is not None:
         try:
             text = app_config_yaml(plan)
-        except (TierConfigUnavailableError, ConfigError) as error:
+        except ConfigError as error:
             return _error(str(error))
         args.write_config.write_text(text, encoding="utf-8")
         print(f"wrote {args.write_config}", file=sys.stderr)

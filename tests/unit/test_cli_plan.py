@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cdk_llm_training import cli
-from cdk_llm_training.config import StackName, load_app_config
+from cdk_llm_training.config import LargeEngine, StackName, load_app_config
 
 REQUIRED_KEYS = {
     "tier",
@@ -116,17 +116,77 @@ def test_written_small_tier_config_synthesizes_the_small_stack(tmp_path: Path) -
     assert cfn_lint_findings(template) == []
 
 
-def test_fails_write_config_for_a_tier_without_config(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _written(tmp_path: Path, *argv: str) -> Path:
     path = tmp_path / "plan.yaml"
-    argv = ["plan", "--params", "70e9", "--method", "full", "--tokens", "1e9"]
-    assert cli.main([*argv, "--write-config", str(path)]) == 2
-    assert capsys.readouterr().err.strip() == (
-        "error: the plan needs the medium tier (MediumFineTuneStack), whose configuration is "
-        "not available in this release yet; the plan itself is printed above."
+    assert cli.main(["plan", *argv, "--json", "--write-config", str(path)]) == 0
+    return path
+
+
+def test_write_config_medium_tier_carries_the_plans_instances(tmp_path: Path) -> None:
+    path = _written(tmp_path, "--params", "70e9", "--method", "full", "--tokens", "1e9")
+    assert "# tier: medium  engine: hyperpod-eks" in path.read_text()
+    config = load_app_config(path)
+    assert config.stacks == (StackName.MEDIUM_FINE_TUNE,)
+    groups = config.medium_fine_tune.hyperpod.instance_groups
+    assert [(g.name, g.instance_type, g.instance_count) for g in groups] == [
+        ("system", "ml.m5.2xlarge", 1),
+        ("gpu-workers", "ml.p5.48xlarge", 2),
+    ]
+    assert config.medium_fine_tune.network.max_nodes == 3
+    assert config.medium_fine_tune.file_system.checkpoint_bytes == 980_000_000_000
+
+
+def test_write_config_large_trainium_plan_fills_the_queue(tmp_path: Path) -> None:
+    path = _written(
+        tmp_path,
+        *("--params", "70e9", "--method", "cpt", "--tokens", "1e11", "--accelerator", "trn1"),
     )
-    assert not path.exists()
+    config = load_app_config(path).large_pretrain
+    assert config.engine is LargeEngine.TRAINIUM
+    (queue,) = config.trainium.queues
+    assert [(cr.instance_type, cr.max_count) for cr in queue.compute_resources] == [
+        ("trn1.32xlarge", 16)
+    ]
+    assert config.network.max_nodes == 16
+    assert config.file_system.efa_enabled
+
+
+def test_write_config_large_gpu_plan_outside_p5_is_allowed_explicitly(tmp_path: Path) -> None:
+    path = _written(
+        tmp_path,
+        *("--params", "70e9", "--method", "pretrain", "--tokens", "5e11", "--accelerator", "a100"),
+    )
+    config = load_app_config(path).large_pretrain
+    assert config.engine is LargeEngine.NVIDIA
+    assert config.allow_other_gpu_instance_types
+    workers = config.hyperpod.instance_groups[1]
+    assert (workers.instance_type, workers.instance_count) == ("ml.p4d.24xlarge", 82)
+    assert config.network.max_nodes == 83
+
+
+@pytest.mark.parametrize(
+    ("argv", "stack_name"),
+    [
+        (("--params", "70e9", "--method", "full", "--tokens", "1e9"), StackName.MEDIUM_FINE_TUNE),
+        (
+            ("--params", "70e9", "--method", "cpt", "--tokens", "1e11", "--accelerator", "trn1"),
+            StackName.LARGE_PRETRAIN,
+        ),
+    ],
+)
+def test_written_medium_and_large_configs_synthesize(
+    tmp_path: Path, argv: tuple[str, ...], stack_name: StackName
+) -> None:
+    """plan -> synth: the written file builds its tier stack, cdk-nag and cfn-lint clean."""
+    from cdk_support import cfn_lint_findings, new_app, template_of
+
+    from cdk_llm_training.stacks import build_tier_stacks
+
+    stacks = build_tier_stacks(new_app(), load_app_config(_written(tmp_path, *argv)))
+    assert list(stacks) == [stack_name]
+    template = template_of(stacks[stack_name]).to_json()
+    assert template["Resources"]
+    assert cfn_lint_findings(template) == []
 
 
 def test_fails_impossible_budget_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

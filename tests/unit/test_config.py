@@ -7,6 +7,7 @@ import pytest
 from cdk_llm_training.config import (
     AppConfig,
     ConfigError,
+    LargeEngine,
     StackName,
     load_app_config,
     parse_app_config,
@@ -100,4 +101,40 @@ def test_fails_missing_file(tmp_path: Path) -> None:
         load_app_config(path)
     assert str(error.value) == (
         f"{path}: cannot read configuration file: No such file or directory."
+    )
+
+
+def test_default_app_builds_all_three_tiers() -> None:
+    assert AppConfig().stacks == (
+        StackName.SMALL_LORA,
+        StackName.MEDIUM_FINE_TUNE,
+        StackName.LARGE_PRETRAIN,
+    )
+
+
+def test_medium_and_large_sections_from_yaml(tmp_path: Path) -> None:
+    config = load_app_config(
+        _write(
+            tmp_path,
+            "stacks: [MediumFineTuneStack, LargePretrainStack]\n"
+            "medium_fine_tune:\n"
+            "  network: {availability_zone_id: usw2-az2, control_plane_availability_zone_id: "
+            "usw2-az1}\n"
+            "large_pretrain:\n"
+            "  engine: both\n"
+            "  trainium: {queues: [{compute_resources: [{max_count: 32}]}]}\n",
+        )
+    )
+    assert config.medium_fine_tune.network.availability_zone_id == "usw2-az2"
+    assert config.large_pretrain.engine is LargeEngine.BOTH
+    assert config.large_pretrain.network.max_nodes == 32 + 17
+
+
+def test_fails_unknown_large_engine_names_the_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, "large_pretrain:\n  engine: tpu\n")
+    with pytest.raises(ConfigError) as error:
+        load_app_config(path)
+    assert str(error.value) == (
+        f"{path}: invalid configuration: field 'large_pretrain.engine' = 'tpu': Input should "
+        "be 'trainium', 'nvidia' or 'both'."
     )

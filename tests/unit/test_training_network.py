@@ -487,3 +487,79 @@ def test_bring_your_own_subnet_of_unknown_size_warns() -> None:
         "/TestStack/N",
         Match.string_like_regexp("The size of the given compute_subnet is unknown at synth time"),
     )
+
+
+# -- control-plane subnet (second AZ, for EKS) -----------------------------------------------
+
+
+def test_no_control_plane_subnet_by_default(
+    default: tuple[Stack, TrainingNetwork, Template],
+) -> None:
+    _, network, template = default
+    assert network.control_plane_subnet is None
+    assert network.control_plane_subnets is None
+    template.resource_count_is("AWS::EC2::Subnet", 2)
+
+
+def test_control_plane_subnet_in_the_second_az_id() -> None:
+    stack, network, template = _network(
+        options=NetworkOptions(
+            availability_zone_id=AZ_ID, control_plane_availability_zone_id="use1-az6"
+        )
+    )
+    subnets = resources_of_type(template, "AWS::EC2::Subnet")
+    (logical_id,) = [key for key in subnets if key.startswith("NetworkControlPlaneSubnet")]
+    properties = subnets[logical_id]["Properties"]
+    assert properties["AvailabilityZoneId"] == "use1-az6"
+    assert properties["CidrBlock"] == "10.0.255.240/28"
+    assert properties["MapPublicIpOnLaunch"] is False
+    (association,) = [
+        a["Properties"]
+        for a in resources_of_type(template, "AWS::EC2::SubnetRouteTableAssociation").values()
+        if a["Properties"]["SubnetId"] == {"Ref": logical_id}
+    ]
+    # Only the VPC's local route: the subnet holds control-plane ENIs, no nodes.
+    routes = resources_of_type(template, "AWS::EC2::Route").values()
+    assert association["RouteTableId"] not in [r["Properties"]["RouteTableId"] for r in routes]
+    assert network.control_plane_subnets is not None
+    selected = network.vpc.select_subnets(subnets=network.control_plane_subnets.subnets)
+    assert [stack.resolve(s) for s in selected.subnet_ids] == [
+        stack.resolve(network.compute_subnet.subnet_id),
+        {"Ref": logical_id},
+    ]
+    assert cfn_lint_findings(template.to_json()) == []
+
+
+def test_fails_control_plane_az_equals_compute_az() -> None:
+    assert _option_error(control_plane_availability_zone_id=AZ_ID) == (
+        "Value error, control_plane_availability_zone_id 'use1-az4' equals "
+        "availability_zone_id; allowed: another AZ ID of the same Region (EKS needs subnets in "
+        "two AZs)"
+    )
+
+
+def test_fails_control_plane_az_in_another_region() -> None:
+    assert _option_error(control_plane_availability_zone_id="usw2-az1") == (
+        "Value error, control_plane_availability_zone_id 'usw2-az1' is not in the Region of "
+        "availability_zone_id 'use1-az4'; allowed: an AZ ID starting with 'use1-az'"
+    )
+
+
+def test_fails_control_plane_az_name_instead_of_az_id() -> None:
+    assert _option_error(control_plane_availability_zone_id="us-east-1b") == (
+        "Value error, control_plane_availability_zone_id 'us-east-1b' is not an AZ ID; "
+        "allowed: the form 'use1-az4' (region code, '-az', number), not an AZ name like "
+        "'us-east-1a'"
+    )
+
+
+def test_fails_control_plane_subnet_does_not_fit() -> None:
+    assert _option_error(
+        vpc_cidr="10.0.0.0/22",
+        max_nodes=5,
+        control_plane_availability_zone_id="use1-az6",
+        control_plane_subnet_prefix_length=23,
+    ) == (
+        "Value error, vpc_cidr '10.0.0.0/22' cannot hold a /23 compute subnet, the public "
+        "subnet and a /23 control-plane subnet; allowed: a larger VPC CIDR or fewer nodes"
+    )

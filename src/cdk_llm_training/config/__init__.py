@@ -79,6 +79,9 @@ from cdk_llm_training.config.prices import (
 )
 from cdk_llm_training.config.tiers import (
     AppConfig,
+    LargeEngine,
+    LargePretrainConfig,
+    MediumFineTuneConfig,
     SmallLoRAConfig,
     StackName,
     load_app_config,
@@ -116,6 +119,9 @@ __all__ = [
     "LabelingJobDefaults",
     "LabelingOptions",
     "LabelingTaskType",
+    "LargeEngine",
+    "LargePretrainConfig",
+    "MediumFineTuneConfig",
     "MetadataMode",
     "MfaMode",
     "NetworkOptions",

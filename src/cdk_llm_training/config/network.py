@@ -57,6 +57,11 @@ def check_availability_zone_id(value: str) -> str:
     return value
 
 
+def _region_code(az_id: str) -> str:
+    """``use1`` of ``use1-az4``."""
+    return az_id.rsplit("-az", 1)[0]
+
+
 def usable_ips(prefix_length: int) -> int:
     """Addresses an instance can use in a subnet of ``/prefix_length`` (AWS keeps five)."""
     return int(2 ** (32 - prefix_length)) - AWS_RESERVED_IPS_PER_SUBNET
@@ -122,6 +127,15 @@ class NetworkOptions(FrozenModel):
     Default: ec2, ecr.api, ecr.dkr, sts, logs, monitoring, ssm, ssmmessages, ec2messages,
     eks-auth."""
 
+    control_plane_availability_zone_id: str | None = None
+    """AZ ID of a second, small private subnet (``use1-az6``) for control planes that need
+    subnets in two AZs (the EKS cluster of HyperPod). It holds no compute nodes. Default none:
+    only the compute AZ. Must differ from ``availability_zone_id``, in the same Region."""
+
+    control_plane_subnet_prefix_length: int = Field(default=28, ge=16, le=28)
+    """Prefix length of the control-plane subnet, placed at the end of ``vpc_cidr``. Default 28
+    (11 usable IPs; EKS needs at least 6)."""
+
     flow_log_retention_days: int = 365
     """Days VPC flow logs are kept in CloudWatch Logs. Default 365. Must be a retention period
     CloudWatch Logs accepts."""
@@ -130,6 +144,16 @@ class NetworkOptions(FrozenModel):
     @classmethod
     def _check_az_id(cls, value: str) -> str:
         return check_availability_zone_id(value)
+
+    @field_validator("control_plane_availability_zone_id")
+    @classmethod
+    def _check_control_plane_az_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_availability_zone_id(value)
+        except ValueError as error:
+            raise ValueError(f"control_plane_{error}") from None
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -197,7 +221,45 @@ class NetworkOptions(FrozenModel):
                 f"/{self.public_subnet_prefix_length} public subnet; allowed: a larger VPC "
                 "CIDR or a smaller public_subnet_prefix_length"
             )
+        self._check_control_plane_subnet(prefix, vpc_prefix, public_needed)
         return self
+
+    def _check_control_plane_subnet(self, prefix: int, vpc_prefix: int, public: bool) -> None:
+        second = self.control_plane_availability_zone_id
+        if second is None:
+            return
+        first = self.availability_zone_id
+        if second == first:
+            raise ValueError(
+                f"control_plane_availability_zone_id {second!r} equals availability_zone_id; "
+                "allowed: another AZ ID of the same Region (EKS needs subnets in two AZs)"
+            )
+        if _region_code(second) != _region_code(first):
+            raise ValueError(
+                f"control_plane_availability_zone_id {second!r} is not in the Region of "
+                f"availability_zone_id {first!r}; allowed: an AZ ID starting with "
+                f"'{_region_code(first)}-az'"
+            )
+        used = 2 ** (32 - prefix) + 2 ** (32 - self.control_plane_subnet_prefix_length)
+        if public:
+            used += 2 ** (32 - self.public_subnet_prefix_length)
+        if used > 2 ** (32 - vpc_prefix):
+            raise ValueError(
+                f"vpc_cidr {self.vpc_cidr!r} cannot hold a /{prefix} compute subnet, the "
+                "public subnet and a "
+                f"/{self.control_plane_subnet_prefix_length} control-plane subnet; allowed: a "
+                "larger VPC CIDR or fewer nodes"
+            )
+
+    @property
+    def control_plane_subnet_cidr(self) -> str | None:
+        """CIDR of the control-plane subnet: the last block of its size in ``vpc_cidr``."""
+        if self.control_plane_availability_zone_id is None:
+            return None
+        vpc = ipaddress.IPv4Network(self.vpc_cidr)
+        size = 2 ** (32 - self.control_plane_subnet_prefix_length)
+        start = vpc.broadcast_address + 1 - size
+        return f"{start}/{self.control_plane_subnet_prefix_length}"
 
     @property
     def required_compute_ips(self) -> int:

@@ -1,18 +1,49 @@
-"""Tier configurations: one validated model per tier stack, plus the app-level file format."""
+"""Tier configurations: one validated model per tier stack, plus the app-level file format.
 
+The tier stacks only compose constructs; every difference between the tiers lives here: which
+constructs a tier builds, their defaults, and how one section sizes another (the network's
+compute subnet is sized from the cluster's node count, the pods' FSx volume from the file
+system). Pure Python: no aws_cdk import (the CLI and the planner read these models).
+"""
+
+from __future__ import annotations
+
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
+from cdk_llm_training.config.file_system import FileSystemOptions
+from cdk_llm_training.config.hyperpod import (
+    HyperPodClusterOptions,
+    InstanceGroupOptions,
+    validate_instance_groups,
+)
+from cdk_llm_training.config.instances import default_instance_catalog
 from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
+from cdk_llm_training.config.network import EKS_IPS_PER_NODE, SLURM_IPS_PER_NODE, NetworkOptions
 from cdk_llm_training.config.observability import ObservabilityOptions
+from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
+
+DEFAULT_AVAILABILITY_ZONE_ID = "use1-az4"
+"""Compute AZ ID of the medium and large tiers when the config names none (us-east-1)."""
+
+DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID = "use1-az6"
+"""Second AZ ID (EKS control plane only) paired with :data:`DEFAULT_AVAILABILITY_ZONE_ID`."""
+
+_TRAINING_PLAN_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9-]+$"
+)
+
+P5_CLASS_INSTANCE_TYPES: tuple[str, ...] = ("ml.p5.48xlarge", "ml.p5e.48xlarge", "ml.p5en.48xlarge")
+"""GPU instance types of the large tier's HyperPod groups (H100 / H200, 3200 Gbps EFA)."""
 
 
 class StackName(StrEnum):
@@ -46,17 +77,384 @@ class SmallLoRAConfig(FrozenModel):
     Default: all on, budget USD 100 a month, no e-mail subscription."""
 
 
+class LargeEngine(StrEnum):
+    """What trains in :class:`LargePretrainStack`."""
+
+    TRAINIUM = "trainium"
+    """AWS ParallelCluster (Slurm) with Trainium queues. The default."""
+    NVIDIA = "nvidia"
+    """SageMaker HyperPod on EKS with p5-class GPU groups."""
+    BOTH = "both"
+    """Both clusters in one network, sharing the data lake and the file system."""
+
+    @property
+    def uses_trainium(self) -> bool:
+        """Whether the engine builds the Trainium ParallelCluster."""
+        return self in (LargeEngine.TRAINIUM, LargeEngine.BOTH)
+
+    @property
+    def uses_hyperpod(self) -> bool:
+        """Whether the engine builds the HyperPod EKS cluster."""
+        return self in (LargeEngine.NVIDIA, LargeEngine.BOTH)
+
+
+def _as_input(value: Any) -> Any:
+    """A section as raw input: a model becomes the dict of the fields that were set."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    return value
+
+
+def _validated(model: type[BaseModel], value: Any) -> Any:
+    """``value`` validated as ``model``, or None when invalid (field validation reports it)."""
+    try:
+        return model.model_validate(value)
+    except (ValidationError, ValueError, TypeError):
+        return None
+
+
+def _fill_network(
+    data: dict[str, Any], *, nodes: int, ips_per_node: int, control_plane: bool
+) -> None:
+    """Size ``data['network']`` for the cluster: ``max_nodes`` and ``ips_per_node`` come from
+    the cluster sections unless the config sets them; the default AZ IDs fill in when the
+    config names none."""
+    network = _as_input(data.get("network"))
+    if network is None:
+        network = {}
+    if not isinstance(network, dict):
+        return  # field validation reports it
+    network = dict(network)
+    network.setdefault("max_nodes", max(nodes, 1))
+    network.setdefault("ips_per_node", ips_per_node)
+    network.setdefault("availability_zone_id", DEFAULT_AVAILABILITY_ZONE_ID)
+    if control_plane and network["availability_zone_id"] == DEFAULT_AVAILABILITY_ZONE_ID:
+        network.setdefault(
+            "control_plane_availability_zone_id", DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID
+        )
+    data["network"] = network
+
+
+def _fill_fsx_volume(data: dict[str, Any], file_system: FileSystemOptions | None) -> None:
+    """The pods' PersistentVolume states the file system's capacity unless the config sets it."""
+    hyperpod = _as_input(data.get("hyperpod"))
+    if file_system is None or not isinstance(hyperpod, dict):
+        return
+    volume = _as_input(hyperpod.get("fsx_volume")) or {}
+    if isinstance(volume, dict) and "storage_capacity_gib" not in volume:
+        hyperpod = {
+            **hyperpod,
+            "fsx_volume": {**volume, "storage_capacity_gib": file_system.capacity_gib},
+        }
+    data["hyperpod"] = hyperpod
+
+
+def _check_network(
+    network: NetworkOptions,
+    file_system: FileSystemOptions,
+    *,
+    nodes: int,
+    cluster_field: str,
+    control_plane: bool,
+) -> None:
+    """Cross-section rules shared by the medium and large tiers."""
+    if network.max_nodes < nodes:
+        raise ValueError(
+            f"network.max_nodes {network.max_nodes} is below the {nodes} nodes of "
+            f"{cluster_field}; allowed: at least {nodes} (or leave it unset to size the "
+            "compute subnet from the cluster)"
+        )
+    fs_az = file_system.availability_zone_id
+    if fs_az is not None and fs_az != network.availability_zone_id:
+        raise ValueError(
+            f"file_system.availability_zone_id {fs_az!r} differs from "
+            f"network.availability_zone_id {network.availability_zone_id!r}; allowed: "
+            f"{network.availability_zone_id!r} (Lustre and EFA traffic stay in one AZ)"
+        )
+    if control_plane and network.control_plane_availability_zone_id is None:
+        raise ValueError(
+            "network.control_plane_availability_zone_id is required with HyperPod: the EKS "
+            "control plane needs subnets in two AZs; allowed: another AZ ID of the Region of "
+            f"{network.availability_zone_id!r}"
+        )
+
+
+def _check_hyperpod_groups(hyperpod: HyperPodClusterOptions) -> None:
+    """The catalog and accelerator-mix rules of the construct, at config time."""
+    try:
+        validate_instance_groups(hyperpod)
+    except ValueError as error:
+        raise ValueError(f"hyperpod.{error}") from None
+
+
+class MediumFineTuneConfig(FrozenModel):
+    """Configuration of :class:`cdk_llm_training.MediumFineTuneStack` (full fine-tunes and
+    continued pre-training of ~7-70B models on 2-16 GPU nodes).
+
+    Defaults: a network in AZ ID ``use1-az4`` (EKS control plane also in ``use1-az6``) whose
+    compute subnet is sized for the HyperPod nodes; the data lake; FSx for Lustre PERSISTENT_2
+    (1200 GiB at 125 MB/s per TiB) linked to the lake; HyperPod on EKS with 1 x ml.m5.2xlarge
+    system node and 2 x ml.p5.48xlarge GPU workers.
+    """
+
+    network: NetworkOptions = Field(
+        default_factory=lambda: NetworkOptions(
+            availability_zone_id=DEFAULT_AVAILABILITY_ZONE_ID,
+            control_plane_availability_zone_id=DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID,
+            max_nodes=3,
+        )
+    )
+    """Network options. Default: AZ ID ``use1-az4`` (+ ``use1-az6`` for the EKS control
+    plane), ``max_nodes`` = the HyperPod nodes, ``ips_per_node`` 81 (EKS). Set
+    ``availability_zone_id`` (and ``control_plane_availability_zone_id``) to AZ IDs of your
+    Region with capacity for your instance types."""
+
+    data_lake: DataLakeOptions = DataLakeOptions()
+    """Data lake options. Default: :class:`DataLakeOptions` defaults."""
+
+    file_system: FileSystemOptions = FileSystemOptions()
+    """FSx for Lustre options. Default: PERSISTENT_2, 1200 GiB at 125 MB/s per TiB, curated
+    zone at ``/data`` and ``checkpoints/`` of the artifacts zone at ``/checkpoints``."""
+
+    hyperpod: HyperPodClusterOptions = HyperPodClusterOptions()
+    """HyperPod options. Default: 1 x ml.m5.2xlarge ``system`` + 2 x ml.p5.48xlarge
+    ``gpu-workers``; no EKS admin: set ``hyperpod.eks.admin_role_arns`` to the roles that run
+    kubectl and the dependency install command."""
+
+    observability: ObservabilityOptions = ObservabilityOptions()
+    """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
+    Default: all on, budget USD 100 a month, no e-mail subscription."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        hyperpod = _validated(HyperPodClusterOptions, _as_input(data.get("hyperpod", {})))
+        nodes = hyperpod.total_instance_count if hyperpod is not None else 1
+        _fill_network(data, nodes=nodes, ips_per_node=EKS_IPS_PER_NODE, control_plane=True)
+        file_system = _validated(FileSystemOptions, _as_input(data.get("file_system", {})))
+        data.setdefault("hyperpod", {})
+        _fill_fsx_volume(data, file_system)
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> MediumFineTuneConfig:
+        _check_network(
+            self.network,
+            self.file_system,
+            nodes=self.hyperpod.total_instance_count,
+            cluster_field="hyperpod.instance_groups",
+            control_plane=True,
+        )
+        _check_hyperpod_groups(self.hyperpod)
+        return self
+
+
+def _large_instance_groups() -> tuple[InstanceGroupOptions, ...]:
+    return (
+        InstanceGroupOptions(
+            name="system", instance_type="ml.m5.2xlarge", instance_count=1, ebs_volume_size_gb=100
+        ),
+        InstanceGroupOptions(name="gpu-workers", instance_type="ml.p5.48xlarge", instance_count=16),
+    )
+
+
+class LargePretrainConfig(FrozenModel):
+    """Configuration of :class:`cdk_llm_training.LargePretrainStack` (pre-training, 70B+,
+    16-256+ nodes).
+
+    Defaults: ``engine: trainium`` (ParallelCluster, one queue of 16 x trn1.32xlarge with EFA);
+    a network in AZ ID ``use1-az4`` sized for the sum of the nodes; the data lake; EFA-enabled
+    FSx for Lustre PERSISTENT_2 (4800 GiB at 1000 MB/s per TiB, the cheapest EFA size). With
+    ``nvidia`` or ``both``: HyperPod on EKS with 1 x ml.m5.2xlarge system node and 16 x
+    ml.p5.48xlarge GPU workers (EKS control plane also in ``use1-az6``).
+    """
+
+    engine: LargeEngine = LargeEngine.TRAINIUM
+    """``trainium`` (default), ``nvidia`` or ``both``."""
+
+    network: NetworkOptions = Field(
+        default_factory=lambda: NetworkOptions(
+            availability_zone_id=DEFAULT_AVAILABILITY_ZONE_ID,
+            ips_per_node=SLURM_IPS_PER_NODE,
+        )
+    )
+    """Network options. Default: AZ ID ``use1-az4``, ``max_nodes`` = the sum of the nodes of
+    the engine's clusters, ``ips_per_node`` 81 with HyperPod (EKS) else 32 (Slurm); with
+    HyperPod also ``control_plane_availability_zone_id`` ``use1-az6``."""
+
+    data_lake: DataLakeOptions = DataLakeOptions()
+    """Data lake options. Default: :class:`DataLakeOptions` defaults."""
+
+    file_system: FileSystemOptions = FileSystemOptions(efa_enabled=True)
+    """FSx for Lustre options. Default: EFA-enabled PERSISTENT_2, capacity and tier proposed
+    from the sizing inputs (4800 GiB at 1000 MB/s per TiB without inputs). ``efa_enabled``
+    stays on unless the section sets it; capacities follow the EFA increments."""
+
+    trainium: TrainiumClusterOptions = TrainiumClusterOptions()
+    """ParallelCluster options (engines ``trainium`` and ``both``). Default: cluster
+    ``trainium-pretrain``, one ``compute`` queue of 16 x trn1.32xlarge, EFA, placement group."""
+
+    hyperpod: HyperPodClusterOptions = HyperPodClusterOptions(
+        instance_groups=_large_instance_groups()
+    )
+    """HyperPod options (engines ``nvidia`` and ``both``). Default: 1 x ml.m5.2xlarge
+    ``system`` + 16 x ml.p5.48xlarge ``gpu-workers``; a section without ``instance_groups``
+    keeps these groups."""
+
+    training_plan_arn: str | None = None
+    """SageMaker training plan (reserved p5 capacity) applied to every accelerated HyperPod
+    group that names none. Default: none (on-demand)."""
+
+    allow_other_gpu_instance_types: bool = False
+    """Accept accelerated HyperPod groups outside ml.p5/p5e/p5en.48xlarge. Default off."""
+
+    observability: ObservabilityOptions = ObservabilityOptions()
+    """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
+    Default: all on, budget USD 100 a month, no e-mail subscription."""
+
+    @field_validator("training_plan_arn")
+    @classmethod
+    def _check_plan(cls, value: str | None) -> str | None:
+        if value is not None and not _TRAINING_PLAN_ARN.match(value):
+            raise ValueError(
+                f"training_plan_arn {value!r} must look like "
+                "'arn:aws:sagemaker:<region>:<account>:training-plan/<name>'"
+            )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        try:
+            engine = LargeEngine(data.get("engine", LargeEngine.TRAINIUM))
+        except ValueError:
+            return data  # field validation reports it
+        file_system = _as_input(data.get("file_system", {}))
+        if isinstance(file_system, dict):
+            data["file_system"] = file_system = {"efa_enabled": True, **file_system}
+        hyperpod = _as_input(data.get("hyperpod", {}))
+        if isinstance(hyperpod, dict):
+            hyperpod = dict(hyperpod)
+            groups = hyperpod.get("instance_groups", _large_instance_groups())
+            plan = data.get("training_plan_arn")
+            valid_plan = isinstance(plan, str) and _TRAINING_PLAN_ARN.match(plan)
+            if valid_plan and isinstance(groups, list | tuple):
+                groups = [_with_training_plan(group, plan) for group in groups]
+            hyperpod["instance_groups"] = groups
+            data["hyperpod"] = hyperpod
+        nodes = 0
+        if engine.uses_hyperpod:
+            validated = _validated(HyperPodClusterOptions, hyperpod)
+            nodes += validated.total_instance_count if validated is not None else 0
+        if engine.uses_trainium:
+            trainium = _validated(TrainiumClusterOptions, _as_input(data.get("trainium", {})))
+            nodes += trainium.max_nodes if trainium is not None else 0
+        _fill_network(
+            data,
+            nodes=nodes,
+            ips_per_node=EKS_IPS_PER_NODE if engine.uses_hyperpod else SLURM_IPS_PER_NODE,
+            control_plane=engine.uses_hyperpod,
+        )
+        _fill_fsx_volume(data, _validated(FileSystemOptions, file_system))
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> LargePretrainConfig:
+        engine = self.engine
+        _check_network(
+            self.network,
+            self.file_system,
+            nodes=self.total_nodes,
+            cluster_field=_cluster_fields(engine),
+            control_plane=engine.uses_hyperpod,
+        )
+        if engine.uses_hyperpod:
+            self._check_gpu_groups()
+            _check_hyperpod_groups(self.hyperpod)
+        if (
+            engine.uses_trainium
+            and self.file_system.efa_enabled
+            and not any(queue.efa_enabled for queue in self.trainium.queues)
+        ):
+            raise ValueError(
+                "file_system.efa_enabled needs EFA clients, but no trainium queue has "
+                "efa_enabled; allowed: efa_enabled true on a queue, or file_system.efa_enabled "
+                "false"
+            )
+        return self
+
+    def _check_gpu_groups(self) -> None:
+        if self.allow_other_gpu_instance_types:
+            return
+        catalog = default_instance_catalog()
+        for index, group in enumerate(self.hyperpod.instance_groups):
+            accelerated = (
+                group.accelerated
+                if group.accelerated is not None
+                else catalog.find(group.instance_type) is not None
+            )
+            if accelerated and group.instance_type not in P5_CLASS_INSTANCE_TYPES:
+                raise ValueError(
+                    f"hyperpod.instance_groups[{index}] ({group.name!r}): instance_type "
+                    f"{group.instance_type!r} is not a p5-class type of the large tier; "
+                    f"allowed: {', '.join(P5_CLASS_INSTANCE_TYPES)}, or set "
+                    "allow_other_gpu_instance_types=true"
+                )
+
+    @property
+    def total_nodes(self) -> int:
+        """Nodes of the engine's clusters (HyperPod instances + Trainium max_count)."""
+        nodes = 0
+        if self.engine.uses_hyperpod:
+            nodes += self.hyperpod.total_instance_count
+        if self.engine.uses_trainium:
+            nodes += self.trainium.max_nodes
+        return nodes
+
+
+def _cluster_fields(engine: LargeEngine) -> str:
+    return {
+        LargeEngine.TRAINIUM: "trainium.queues",
+        LargeEngine.NVIDIA: "hyperpod.instance_groups",
+        LargeEngine.BOTH: "hyperpod.instance_groups and trainium.queues",
+    }[engine]
+
+
+def _with_training_plan(group: Any, plan: str) -> Any:
+    group = _as_input(group)
+    if not isinstance(group, dict) or group.get("training_plan_arn") is not None:
+        return group
+    instance_type = str(group.get("instance_type", ""))
+    accelerated = group.get("accelerated")
+    if accelerated is None:
+        accelerated = default_instance_catalog().find(instance_type) is not None
+    return {**group, "training_plan_arn": plan} if accelerated else group
+
+
 class AppConfig(FrozenModel):
     """The file given to the ready app with ``cdk synth -c config=PATH``.
 
     Every section is optional; what is left out keeps its documented default.
     """
 
-    stacks: tuple[StackName, ...] = Field(default=(StackName.SMALL_LORA,), min_length=1)
-    """Which tier stacks the app builds. Default: the tier stacks available in this release."""
+    stacks: tuple[StackName, ...] = Field(default=tuple(StackName), min_length=1)
+    """Which tier stacks the app builds. Default: all three (SmallLoRAStack,
+    MediumFineTuneStack, LargePretrainStack)."""
 
     small_lora: SmallLoRAConfig = SmallLoRAConfig()
     """Settings of SmallLoRAStack."""
+
+    medium_fine_tune: MediumFineTuneConfig = MediumFineTuneConfig()
+    """Settings of MediumFineTuneStack."""
+
+    large_pretrain: LargePretrainConfig = LargePretrainConfig()
+    """Settings of LargePretrainStack."""
 
 
 def parse_app_config(data: Any, *, source: str = "config") -> AppConfig:

@@ -552,11 +552,11 @@ class HyperPodEksCluster(Construct):
             enforce_ssl=True,
             minimum_tls_version=1.2,
             versioned=True,
-            server_access_logs_bucket=access_logs_bucket,
-            server_access_logs_prefix="hyperpod-lifecycle/" if access_logs_bucket else None,
             removal_policy=removal_policy,
         )
-        if access_logs_bucket is None:
+        if access_logs_bucket is not None:
+            self._log_to(bucket, access_logs_bucket, construct_hash)
+        else:
             acknowledge(
                 bucket,
                 "AwsSolutions-S1",
@@ -564,6 +564,38 @@ class HyperPodEksCluster(Construct):
                 "deployment; pass access_logs_bucket to log access anyway.",
             )
         return bucket
+
+    def _log_to(self, bucket: s3.Bucket, logs: s3.IBucket, construct_hash: str) -> None:
+        """Server access logging through a bucket policy for the S3 logging service.
+
+        Not ``server_access_logs_bucket=``: without the
+        ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`` feature flag that prop switches the
+        log bucket to ACLs, which fails on buckets with ACLs disabled (the data lake's log
+        bucket); the construct must work in any app.
+        """
+        prefix = "hyperpod-lifecycle/"
+        cfn_bucket = bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=logs.bucket_name, log_file_prefix=prefix
+        )
+        result = logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"S3ServerAccessLogsHyperPod{construct_hash}",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[logs.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
+        )
+        if not result.statement_added:
+            Annotations.of(self).add_info(
+                "access_logs_bucket is imported: allow logging.s3.amazonaws.com s3:PutObject "
+                f"on {prefix}* in its bucket policy."
+            )
 
     def _acknowledge_bucket_deployment(self) -> None:
         bucket_arn = self._nag_ref(self.lifecycle_bucket.bucket_arn)

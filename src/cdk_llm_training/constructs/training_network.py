@@ -108,6 +108,9 @@ class TrainingNetwork(Construct):
         self.flow_log_key: kms.IKey | None = None
         self._connectivity: IDependable | None = None
         self.endpoint_security_group: ec2.ISecurityGroup | None = None
+        self.control_plane_subnet: ec2.ISubnet | None = None
+        """The second-AZ control-plane subnet (``options.control_plane_availability_zone_id``),
+        or None."""
 
         if vpc is not None and compute_subnet is not None:
             self.vpc: ec2.IVpc = vpc
@@ -121,6 +124,13 @@ class TrainingNetwork(Construct):
 
         self.compute_subnets = ec2.SubnetSelection(subnets=[self.compute_subnet])
         """The compute subnet as a selection, for constructs that take ``vpc_subnets``."""
+        self.control_plane_subnets: ec2.SubnetSelection | None = (
+            ec2.SubnetSelection(subnets=[self.compute_subnet, self.control_plane_subnet])
+            if self.control_plane_subnet is not None
+            else None
+        )
+        """Compute subnet plus the control-plane subnet (two AZs: an EKS control plane's
+        ``control_plane_subnets``), or None without ``control_plane_availability_zone_id``."""
 
         self.efa_security_group = self._create_efa_security_group()
         self.lustre_security_group = self._create_lustre_security_group()
@@ -211,7 +221,39 @@ class TrainingNetwork(Construct):
         )
         if closed:
             self._create_interface_endpoints(vpc, compute)
+        self._create_control_plane_subnet(vpc)
         return vpc
+
+    def _create_control_plane_subnet(self, vpc: ec2.Vpc) -> None:
+        """A small private subnet in a second AZ (by AZ ID) for EKS control-plane ENIs. It
+        holds no nodes, so its route table has only the VPC's local route."""
+        opts = self.options
+        cidr = opts.control_plane_subnet_cidr
+        if cidr is None or opts.control_plane_availability_zone_id is None:
+            return
+        cfn_subnet = ec2.CfnSubnet(
+            self,
+            "ControlPlaneSubnet",
+            vpc_id=vpc.vpc_id,
+            cidr_block=cidr,
+            availability_zone_id=opts.control_plane_availability_zone_id,
+            map_public_ip_on_launch=False,
+        )
+        route_table = ec2.CfnRouteTable(self, "ControlPlaneRouteTable", vpc_id=vpc.vpc_id)
+        ec2.CfnSubnetRouteTableAssociation(
+            self,
+            "ControlPlaneRouteTableAssociation",
+            subnet_id=cfn_subnet.ref,
+            route_table_id=route_table.ref,
+        )
+        self.control_plane_subnet = ec2.Subnet.from_subnet_attributes(
+            self,
+            "ControlPlaneSubnetRef",
+            subnet_id=cfn_subnet.ref,
+            availability_zone=cfn_subnet.attr_availability_zone,
+            ipv4_cidr_block=cidr,
+            route_table_id=route_table.ref,
+        )
 
     def _compute_subnet_reference(self, vpc: ec2.Vpc) -> ec2.ISubnet:
         """The compute subnet, with its AZ read back from CloudFormation (the L2 subnet's

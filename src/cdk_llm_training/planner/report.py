@@ -6,8 +6,14 @@ from typing import Any
 
 import yaml
 
-from cdk_llm_training.config.tiers import AppConfig, StackName, parse_app_config
-from cdk_llm_training.planner.model import Plan, Tier
+from cdk_llm_training.config.tiers import (
+    P5_CLASS_INSTANCE_TYPES,
+    LargeEngine,
+    StackName,
+    parse_app_config,
+)
+from cdk_llm_training.planner.fsx_sizing import GIB
+from cdk_llm_training.planner.model import Engine, Plan, Tier
 
 TIER_STACKS: dict[Tier, tuple[StackName, str]] = {
     Tier.SMALL: (StackName.SMALL_LORA, "small_lora"),
@@ -15,10 +21,6 @@ TIER_STACKS: dict[Tier, tuple[StackName, str]] = {
     Tier.LARGE: (StackName.LARGE_PRETRAIN, "large_pretrain"),
 }
 """Each tier's stack and its section in the app config file."""
-
-
-class TierConfigUnavailableError(ValueError):
-    """The plan's tier has no config model in this release."""
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -45,19 +47,72 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 def plan_to_app_config(plan: Plan) -> dict[str, Any]:
     """The ``cdk synth -c config=PATH`` data that deploys ``plan``'s tier.
 
-    The one place that maps a plan to tier config: extend it when a tier's config model
-    gains fields the plan can fill (instance type and count, FSx size). Raises
-    :class:`TierConfigUnavailableError` when ``AppConfig`` has no section for the tier yet.
+    The one place that maps a plan to tier config: the medium and large sections get the
+    plan's instance type and count (HyperPod worker group, or the Trainium queue on the
+    ParallelCluster engine) and the FSx sizing inputs; the tier config sizes the network
+    from the node count. Raises :class:`ConfigError` if the result does not validate.
     """
     stack, section = TIER_STACKS[plan.tier]
-    if section not in AppConfig.model_fields:
-        raise TierConfigUnavailableError(
-            f"the plan needs the {plan.tier.value} tier ({stack.value}), whose configuration "
-            "is not available in this release yet; the plan itself is printed above."
-        )
-    data: dict[str, Any] = {"stacks": [stack.value], section: {}}
+    data: dict[str, Any] = {"stacks": [stack.value], section: _tier_section(plan)}
     parse_app_config(data, source="generated config")  # fail here, not at synth
     return data
+
+
+def _tier_section(plan: Plan) -> dict[str, Any]:
+    """The medium / large section: the plan's instances and FSx sizing inputs. The network
+    is sized from the node count by the tier config itself."""
+    if plan.tier is Tier.SMALL or plan.instance_type is None:
+        return {}
+    section: dict[str, Any] = {}
+    if plan.tier is Tier.LARGE:
+        section["engine"] = (
+            LargeEngine.TRAINIUM
+            if plan.engine is Engine.PARALLELCLUSTER_TRAINIUM
+            else LargeEngine.NVIDIA
+        ).value
+    if plan.fsx is not None:
+        # Sizing inputs rather than a capacity: the tier config proposes the size with its
+        # own rules (EFA increments on the large tier).
+        section["file_system"] = {
+            "dataset_bytes": int(plan.fsx.dataset_gib * GIB),
+            "checkpoint_bytes": int(plan.fsx.checkpoint_gib * GIB),
+            "target_checkpoint_write_seconds": plan.fsx.checkpoint_write_seconds,
+        }
+    if plan.engine is Engine.PARALLELCLUSTER_TRAINIUM:
+        section["trainium"] = {
+            "queues": [
+                {
+                    "name": "compute",
+                    "compute_resources": [
+                        {
+                            "name": plan.instance_type.split(".")[0],
+                            "instance_type": plan.instance_type,
+                            "max_count": plan.instance_count,
+                        }
+                    ],
+                }
+            ]
+        }
+        return section
+    workers = "trn-workers" if plan.instance_type.startswith("ml.trn") else "gpu-workers"
+    section["hyperpod"] = {
+        "instance_groups": [
+            {
+                "name": "system",
+                "instance_type": "ml.m5.2xlarge",
+                "instance_count": 1,
+                "ebs_volume_size_gb": 100,
+            },
+            {
+                "name": workers,
+                "instance_type": plan.instance_type,
+                "instance_count": plan.instance_count,
+            },
+        ]
+    }
+    if plan.tier is Tier.LARGE and plan.instance_type not in P5_CLASS_INSTANCE_TYPES:
+        section["allow_other_gpu_instance_types"] = True
+    return section
 
 
 def app_config_yaml(plan: Plan) -> str:

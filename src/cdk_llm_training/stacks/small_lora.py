@@ -11,11 +11,9 @@ from constructs import Construct
 from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
-from cdk_llm_training.constructs.cost_controls import CostControls
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
-from cdk_llm_training.constructs.training_alarms import TrainingAlarms
-from cdk_llm_training.constructs.training_dashboard import TrainingDashboard
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+from cdk_llm_training.stacks._observability import monitor_tier
 
 TIER = "small-lora"
 """Value of the stack's ``tier`` cost-allocation tag."""
@@ -105,24 +103,16 @@ class SmallLoRAStack(Stack):
             workflows["Labeling"] = self.labeling.state_machine
         if self.bedrock_fine_tune:
             workflows["BedrockFineTune"] = self.bedrock_fine_tune.state_machine
-        obs = self.config.observability
-        self.alarms = TrainingAlarms(
-            self, "Alarms", options=obs.alarms, state_machines=workflows, key=self.data_lake.key
-        )
-        self.dashboard: TrainingDashboard | None = None
-        if obs.dashboard:
-            self.dashboard = TrainingDashboard(
-                self, "Dashboard", state_machines=workflows, alarms=self.alarms
-            )
-        self.cost_controls = CostControls(
-            self, "CostControls", tier=TIER, options=obs, alarms=self.alarms
-        )
-        CfnOutput(
+        monitoring = monitor_tier(
             self,
-            "AlarmTopicArn",
-            value=self.alarms.topic.topic_arn,
-            description="Alarms and budget alerts: subscribe here (encrypted SNS topic).",
+            tier=TIER,
+            options=self.config.observability,
+            key=self.data_lake.key,
+            state_machines=workflows,
         )
+        self.alarms = monitoring.alarms
+        self.dashboard = monitoring.dashboard
+        self.cost_controls = monitoring.cost_controls
 
         CfnOutput(
             self,

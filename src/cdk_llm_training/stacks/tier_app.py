@@ -6,6 +6,8 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import AppConfig, StackName
+from cdk_llm_training.stacks.large_pretrain import LargePretrainStack
+from cdk_llm_training.stacks.medium_fine_tune import MediumFineTuneStack
 from cdk_llm_training.stacks.small_lora import SmallLoRAStack
 
 
@@ -18,6 +20,8 @@ def build_tier_stacks(scope: Construct, config: AppConfig) -> dict[StackName, St
     for name in config.stacks:
         if name is StackName.SMALL_LORA:
             stacks[name] = SmallLoRAStack(scope, name.value, config=config.small_lora)
+        elif name is StackName.MEDIUM_FINE_TUNE:
+            stacks[name] = MediumFineTuneStack(scope, name.value, config=config.medium_fine_tune)
         else:
-            raise NotImplementedError(f"{name.value} is not available in this release yet.")
+            stacks[name] = LargePretrainStack(scope, name.value, config=config.large_pretrain)
     return stacks

@@ -1,0 +1,70 @@
+"""The observability every tier stack gets: alarms, a dashboard, a budget and cost tags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_stepfunctions as sfn
+
+from cdk_llm_training.config.observability import ObservabilityOptions
+from cdk_llm_training.constructs.cost_controls import CostControls
+from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
+from cdk_llm_training.constructs.training_alarms import TrainingAlarms
+from cdk_llm_training.constructs.training_dashboard import TrainingDashboard
+from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
+
+
+@dataclass(frozen=True)
+class TierMonitoring:
+    """What :func:`monitor_tier` added to a stack."""
+
+    alarms: TrainingAlarms
+    dashboard: TrainingDashboard | None
+    cost_controls: CostControls
+
+
+def monitor_tier(
+    stack: Stack,
+    *,
+    tier: str,
+    options: ObservabilityOptions,
+    key: kms.IKey,
+    state_machines: Mapping[str, sfn.IStateMachine] | None = None,
+    file_systems: Sequence[TrainingFileSystem] = (),
+    hyperpods: Sequence[HyperPodEksCluster] = (),
+) -> TierMonitoring:
+    """Alarms on an SNS topic encrypted with ``key``, a dashboard (unless turned off), the
+    budget and the cost-allocation tags, for the resources a tier stack holds; plus the
+    ``AlarmTopicArn`` output."""
+    cluster_arns = [hyperpod.hyperpod_cluster_arn for hyperpod in hyperpods]
+    alarms = TrainingAlarms(
+        stack,
+        "Alarms",
+        options=options.alarms,
+        state_machines=state_machines,
+        file_systems=file_systems,
+        hyperpod_cluster_arns=cluster_arns,
+        key=key,
+    )
+    dashboard = None
+    if options.dashboard:
+        dashboard = TrainingDashboard(
+            stack,
+            "Dashboard",
+            state_machines=state_machines,
+            file_systems=file_systems,
+            hyperpod_cluster_arns=cluster_arns,
+            eks_cluster_names=[hyperpod.cluster_name for hyperpod in hyperpods],
+            alarms=alarms,
+        )
+    cost_controls = CostControls(stack, "CostControls", tier=tier, options=options, alarms=alarms)
+    CfnOutput(
+        stack,
+        "AlarmTopicArn",
+        value=alarms.topic.topic_arn,
+        description="Alarms and budget alerts: subscribe here (encrypted SNS topic).",
+    )
+    return TierMonitoring(alarms, dashboard, cost_controls)

@@ -1,0 +1,131 @@
+"""Stack outputs shared by the tier stacks: what a user needs to connect and load data."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CfnOutput, Fn, Stack
+
+from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
+from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
+from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
+
+
+def data_lake_outputs(stack: Stack, data_lake: TrainingDataLake) -> None:
+    """Bucket names of the three zones and the lake's KMS key."""
+    CfnOutput(
+        stack,
+        "RawBucketName",
+        value=data_lake.raw_bucket.bucket_name,
+        description="Raw zone: upload source data here.",
+    )
+    CfnOutput(
+        stack,
+        "CuratedBucketName",
+        value=data_lake.curated_bucket.bucket_name,
+        description="Curated zone: training-ready datasets (linked to /fsx/data).",
+    )
+    CfnOutput(
+        stack,
+        "ArtifactsBucketName",
+        value=data_lake.artifacts_bucket.bucket_name,
+        description="Artifacts zone: models and checkpoints (checkpoints/ linked to "
+        "/fsx/checkpoints).",
+    )
+    CfnOutput(
+        stack,
+        "DataLakeKeyArn",
+        value=data_lake.key.key_arn,
+        description="KMS key that encrypts the data lake.",
+    )
+
+
+def file_system_outputs(stack: Stack, file_system: TrainingFileSystem) -> None:
+    """FSx for Lustre id, DNS name, mount name and a mount command."""
+    CfnOutput(
+        stack,
+        "FsxFileSystemId",
+        value=file_system.file_system_id,
+        description="FSx for Lustre file system ID.",
+    )
+    CfnOutput(
+        stack, "FsxDnsName", value=file_system.dns_name, description="FSx for Lustre DNS name."
+    )
+    CfnOutput(
+        stack,
+        "FsxMountName",
+        value=file_system.mount_name,
+        description="FSx for Lustre mount name.",
+    )
+    CfnOutput(
+        stack,
+        "FsxMountCommand",
+        value=file_system.mount_command,
+        description="Mounts the file system at /fsx on a Lustre client in the compute subnet.",
+    )
+
+
+def hyperpod_outputs(stack: Stack, hyperpod: HyperPodEksCluster) -> None:
+    """Connect to EKS, install the HyperPod dependencies, the cluster ARN, the FSx volume."""
+    CfnOutput(
+        stack,
+        "UpdateKubeconfigCommand",
+        value=hyperpod.update_kubeconfig_command,
+        description="Run to point kubectl at the HyperPod EKS cluster.",
+    )
+    CfnOutput(
+        stack,
+        "EksClusterName",
+        value=hyperpod.cluster_name,
+        description="EKS cluster that orchestrates HyperPod.",
+    )
+    CfnOutput(
+        stack,
+        "HyperPodClusterArn",
+        value=hyperpod.hyperpod_cluster_arn,
+        description="SageMaker HyperPod cluster ARN.",
+    )
+    CfnOutput(
+        stack,
+        "InstallDependenciesCommand",
+        value=hyperpod.dependencies_install_command,
+        description="Run while the deploy waits: installs the HyperPod dependency Helm chart "
+        "and signals the stack (needs a role in hyperpod.eks.admin_role_arns).",
+    )
+    if hyperpod.fsx_volume_manifest is not None:
+        CfnOutput(
+            stack,
+            "FsxVolumeManifest",
+            value=hyperpod.fsx_volume_manifest,
+            description="PersistentVolume + claim of the FSx file system: pipe into "
+            "kubectl apply -f -.",
+        )
+
+
+def parallel_cluster_outputs(stack: Stack, cluster: TrainiumParallelCluster) -> None:
+    """ParallelCluster name, head node instance id and the Session Manager command."""
+    CfnOutput(
+        stack,
+        "ParallelClusterName",
+        value=cluster.cluster_name,
+        description="ParallelCluster cluster name (pcluster describe-cluster -n NAME).",
+    )
+    CfnOutput(
+        stack,
+        "HeadNodeInstanceId",
+        value=cluster.head_node_instance_id,
+        description="EC2 instance ID of the Slurm head node.",
+    )
+    CfnOutput(
+        stack,
+        "HeadNodeSessionCommand",
+        value=Fn.join(
+            "",
+            [
+                "aws ssm start-session --region ",
+                Aws.REGION,
+                " --target ",
+                cluster.head_node_instance_id,
+            ],
+        ),
+        description="Opens a shell on the head node with Session Manager (no SSH key).",
+    )

@@ -1,0 +1,113 @@
+"""LargePretrainStack: pre-training on Trainium (ParallelCluster), p5 GPUs (HyperPod) or both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from cdk_llm_training.config.tiers import LargePretrainConfig
+from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
+from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
+from cdk_llm_training.constructs.training_network import TrainingNetwork
+from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
+from cdk_llm_training.stacks._observability import monitor_tier
+from cdk_llm_training.stacks._outputs import (
+    data_lake_outputs,
+    file_system_outputs,
+    hyperpod_outputs,
+    parallel_cluster_outputs,
+)
+
+
+class LargePretrainStack(Stack):
+    """The large tier: a network sized for the sum of the nodes, the data lake, EFA-enabled
+    FSx for Lustre, and the engine of ``config.engine``: a Trainium ParallelCluster
+    (``trainium``, the default), HyperPod on EKS with p5-class groups (``nvidia``), or both.
+
+    Wiring: every node (ParallelCluster queues and head node, HyperPod groups) is in the
+    network's single-AZ compute subnet with the EFA security group; the file system sits in
+    that subnet and admits the EFA group (all traffic both ways, as EFA-enabled FSx needs);
+    ParallelCluster mounts it by file-system ID at ``/fsx``; HyperPod pods get it as a static
+    volume; the HyperPod lifecycle bucket logs to the data lake's access-log bucket.
+
+    :param config: validated tier configuration. Default: ``LargePretrainConfig()``.
+    :param stack_kwargs: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: LargePretrainConfig | None = None,
+        **stack_kwargs: Any,
+    ) -> None:
+        self.config = config = config or LargePretrainConfig()
+        stack_kwargs.setdefault(
+            "description",
+            f"cdk-llm-training large tier ({config.engine.value}): EFA FSx for Lustre, a data "
+            "lake and the pre-training cluster.",
+        )
+        super().__init__(scope, id, **stack_kwargs)
+
+        self.network = TrainingNetwork(self, "Network", options=config.network)
+        self.data_lake = TrainingDataLake(self, "DataLake", options=config.data_lake)
+        # network= makes the network's compute nodes (the EFA group) the file system's clients.
+        self.file_system = TrainingFileSystem(
+            self,
+            "FileSystem",
+            options=config.file_system,
+            network=self.network,
+            data_lake=self.data_lake,
+        )
+
+        self.trainium: TrainiumParallelCluster | None = None
+        if config.engine.uses_trainium:
+            self.trainium = TrainiumParallelCluster(
+                self,
+                "Trainium",
+                vpc=self.network.vpc,
+                subnet=self.network.compute_subnet,
+                security_groups=self.network.security_groups,
+                file_system_id=self.file_system.file_system_id,
+                options=config.trainium,
+            )
+
+        self.hyperpod: HyperPodEksCluster | None = None
+        if config.engine.uses_hyperpod:
+            self.hyperpod = HyperPodEksCluster(
+                self,
+                "HyperPod",
+                vpc=self.network.vpc,
+                subnet=self.network.compute_subnet,
+                security_group=self.network.efa_security_group,
+                control_plane_subnets=self.network.control_plane_subnets,
+                options=config.hyperpod,
+                fsx_file_system_id=self.file_system.file_system_id,
+                fsx_dns_name=self.file_system.dns_name,
+                fsx_mount_name=self.file_system.mount_name,
+                fsx_subnet=self.network.compute_subnet,
+                access_logs_bucket=self.data_lake.access_logs_bucket,
+            )
+
+        if self.trainium is not None:
+            parallel_cluster_outputs(self, self.trainium)
+        if self.hyperpod is not None:
+            hyperpod_outputs(self, self.hyperpod)
+        monitoring = monitor_tier(
+            self,
+            tier="large-pretrain",
+            options=config.observability,
+            key=self.data_lake.key,
+            file_systems=[self.file_system],
+            hyperpods=[self.hyperpod] if self.hyperpod is not None else [],
+        )
+        self.alarms = monitoring.alarms
+        self.dashboard = monitoring.dashboard
+        self.cost_controls = monitoring.cost_controls
+
+        file_system_outputs(self, self.file_system)
+        data_lake_outputs(self, self.data_lake)
