@@ -117,7 +117,11 @@ def test_prepare_handler_writes_bedrock_dataset(s3: S3Client) -> None:
     assert out["datasetS3Uri"] == "s3://artifacts/evaluation/bedrock-input/run1/prompts.jsonl"
     body = s3.get_object(Bucket="artifacts", Key="evaluation/bedrock-input/run1/prompts.jsonl")
     lines = [json.loads(x) for x in body["Body"].read().decode().splitlines()]
-    assert lines[0] == {"prompt": "What is 17 * 23?", "referenceResponse": "391", "category": "math"}
+    assert lines[0] == {
+        "prompt": "What is 17 * 23?",
+        "referenceResponse": "391",
+        "category": "math",
+    }
 
 
 def test_prepare_handler_reports_invalid_catalog(s3: S3Client) -> None:

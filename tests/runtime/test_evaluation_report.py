@@ -93,7 +93,9 @@ def _put_output(s3: S3Client, job: str, lines: list[str]) -> None:
     )
     s3.put_object(Bucket="artifacts", Key=key, Body="\n".join(lines).encode())
     # an unrelated file in the job folder is ignored
-    s3.put_object(Bucket="artifacts", Key=f"evaluation/bedrock-output/{job}/manifest.json", Body=b"{}")
+    s3.put_object(
+        Bucket="artifacts", Key=f"evaluation/bedrock-output/{job}/manifest.json", Body=b"{}"
+    )
 
 
 JOBS = [

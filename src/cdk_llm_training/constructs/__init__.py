@@ -4,6 +4,9 @@ from cdk_llm_training.constructs.bedrock_fine_tune_job import (
     BedrockFineTuneJob,
     BedrockJobVpcConfig,
 )
+from cdk_llm_training.constructs.bedrock_guardrail import (
+    BedrockGuardrail,
+)
 from cdk_llm_training.constructs.hyperpod_eks_cluster import (
     HyperPodEksCluster,
 )
@@ -25,6 +28,7 @@ from cdk_llm_training.constructs.trainium_parallel_cluster import (
 
 __all__ = [
     "BedrockFineTuneJob",
+    "BedrockGuardrail",
     "BedrockJobVpcConfig",
     "HyperPodEksCluster",
     "LabelingWorkforce",
