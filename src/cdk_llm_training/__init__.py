@@ -72,6 +72,7 @@ if TYPE_CHECKING:
         BedrockJobVpcConfig,
         HyperPodEksCluster,
         LabelingWorkforce,
+        ModelEvaluation,
         TrainingDataLake,
         TrainingFileSystem,
         TrainingNetwork,
@@ -91,6 +92,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "ModelEvaluation": "cdk_llm_training.constructs",
     "ContentFilter": "cdk_llm_training.config",
     "ContentFilterType": "cdk_llm_training.config",
     "DeniedTopic": "cdk_llm_training.config",
@@ -198,6 +200,7 @@ __all__ = [
     "LustreSizing",
     "MetadataMode",
     "MfaMode",
+    "ModelEvaluation",
     "ModelEvaluationOptions",
     "NetworkOptions",
     "OidcOptions",

@@ -229,8 +229,7 @@ class ModelEvaluationOptions(FrozenModel):
 
     prompt_catalog_key: str = Field(default="evaluation/prompts.jsonl", min_length=1)
     """Curated-zone key of the evaluation prompt catalog (JSONL: ``prompt``, optional
-    ``reference``, ``task_type``, ``tags``). Overridable per execution with
-    ``promptCatalogKey``. Default ``evaluation/prompts.jsonl``."""
+    ``reference``, ``task_type``, ``tags``). Default ``evaluation/prompts.jsonl``."""
     task_type: EvaluationTaskType = EvaluationTaskType.GENERATION
     judge_model_id: str = Field(default="anthropic.claude-3-5-sonnet-20240620-v1:0", min_length=1)
     """Evaluator (judge) model id. Default Claude 3.5 Sonnet."""
@@ -245,6 +244,10 @@ class ModelEvaluationOptions(FrozenModel):
     """Built-in algorithmic metrics, run as a second job per model. Default none."""
     compare_with_base_model: bool = True
     """Also evaluate the base model and report the difference. Default on."""
+    baseline_model_id: str | None = None
+    """Invocable id of the base model for the comparison (a foundation model id or an
+    inference profile such as ``us.amazon.nova-micro-v1:0``, which some Regions require).
+    Default: the fine-tune's base model id without its context-length suffix."""
     input_prefix: str = "evaluation/bedrock-input/"
     """Artifacts-zone prefix for the validated catalog in Bedrock's dataset format."""
     output_prefix: str = "evaluation/bedrock-output/"

@@ -13,6 +13,9 @@ from cdk_llm_training.constructs.hyperpod_eks_cluster import (
 from cdk_llm_training.constructs.labeling_workforce import (
     LabelingWorkforce,
 )
+from cdk_llm_training.constructs.model_evaluation import (
+    ModelEvaluation,
+)
 from cdk_llm_training.constructs.training_data_lake import (
     TrainingDataLake,
 )
@@ -32,6 +35,7 @@ __all__ = [
     "BedrockJobVpcConfig",
     "HyperPodEksCluster",
     "LabelingWorkforce",
+    "ModelEvaluation",
     "TrainingDataLake",
     "TrainingFileSystem",
     "TrainingNetwork",
