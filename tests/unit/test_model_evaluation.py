@@ -239,8 +239,8 @@ def test_evaluation_role_reads_prompts_writes_results(
     ]
     assert "evaluation/bedrock-output/*" in json.dumps(statements["WriteResults"]["Resource"])
     assert statements["InvokeEvaluatedAndJudgeModels"]["Action"] == [
-        "bedrock:InvokeModel",
         "bedrock:CreateModelInvocationJob",
+        "bedrock:InvokeModel",
     ]
     assert statements["PassEvaluationRole"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}
