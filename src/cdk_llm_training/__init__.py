@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         QueueCapacityType,
         SmallLoRAConfig,
         StackName,
+        TaskMetricsOptions,
         TrainiumClusterOptions,
         TrainiumComputeResource,
         TrainiumQueue,
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         HyperPodEksCluster,
         LabelingWorkforce,
         ModelEvaluation,
+        TaskMetricsEvaluation,
         TrainingDataLake,
         TrainingFileSystem,
         TrainingNetwork,
@@ -92,6 +94,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "TaskMetricsOptions": "cdk_llm_training.config",
+    "TaskMetricsEvaluation": "cdk_llm_training.constructs",
     "ModelEvaluation": "cdk_llm_training.constructs",
     "ContentFilter": "cdk_llm_training.config",
     "ContentFilterType": "cdk_llm_training.config",
@@ -211,6 +215,8 @@ __all__ = [
     "SmallLoRAConfig",
     "SmallLoRAStack",
     "StackName",
+    "TaskMetricsEvaluation",
+    "TaskMetricsOptions",
     "TrainingDataLake",
     "TrainingFileSystem",
     "TrainingNetwork",

@@ -31,6 +31,7 @@ from cdk_llm_training.config.evaluation import (
     ModelEvaluationOptions,
     PiiAction,
     PiiEntity,
+    TaskMetricsOptions,
 )
 from cdk_llm_training.config.file_system import (
     DataRepositoryLink,
@@ -142,6 +143,7 @@ __all__ = [
     "QuotedPrice",
     "SmallLoRAConfig",
     "StackName",
+    "TaskMetricsOptions",
     "TrainiumClusterOptions",
     "TrainiumComputeResource",
     "TrainiumQueue",

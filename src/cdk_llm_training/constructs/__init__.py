@@ -16,6 +16,9 @@ from cdk_llm_training.constructs.labeling_workforce import (
 from cdk_llm_training.constructs.model_evaluation import (
     ModelEvaluation,
 )
+from cdk_llm_training.constructs.task_metrics_evaluation import (
+    TaskMetricsEvaluation,
+)
 from cdk_llm_training.constructs.training_data_lake import (
     TrainingDataLake,
 )
@@ -36,6 +39,7 @@ __all__ = [
     "HyperPodEksCluster",
     "LabelingWorkforce",
     "ModelEvaluation",
+    "TaskMetricsEvaluation",
     "TrainingDataLake",
     "TrainingFileSystem",
     "TrainingNetwork",

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import string
 import sys
+import tarfile
+import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -275,12 +278,28 @@ def _first_jsonl(path: Path) -> Path:
     return path
 
 
+def unpack_model(path: Path) -> str:
+    """A SageMaker ``model.tar.gz`` (or a folder holding one) unpacked to a temporary folder;
+    any other folder is used as it is."""
+    archives = [path] if path.is_file() else sorted(path.glob("*.tar.gz"))
+    if not archives:
+        return str(path)
+    target = Path(tempfile.mkdtemp(prefix="model-"))
+    with tarfile.open(archives[0]) as archive:
+        archive.extractall(target, filter="data")
+    return str(target)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labelled", type=Path, required=True)
     parser.add_argument("--predictions", type=Path)
     parser.add_argument("--model-dir", help="generate predictions with transformers from here")
-    parser.add_argument("--model-name", default="", help="name recorded in the report")
+    parser.add_argument(
+        "--model-name",
+        default=os.environ.get("MODEL_NAME", ""),
+        help="name recorded in the report (default: $MODEL_NAME)",
+    )
     parser.add_argument("--report", type=Path, required=True)
     parser.add_argument("--min-score", action="append", type=_parse_min_score, default=[])
     parser.add_argument(
@@ -294,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.predictions is not None:
         predictions = load_predictions(_first_jsonl(args.predictions))
     elif args.model_dir:
-        predictions = generate_predictions(examples, args.model_dir)
+        predictions = generate_predictions(examples, unpack_model(Path(args.model_dir)))
     else:
         parser.error("give --predictions or --model-dir")
     report = build_report(
