@@ -10,6 +10,7 @@ from constructs import Construct
 from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
+from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
@@ -108,4 +109,20 @@ class SmallLoRAStack(Stack):
                 "FineTuneTopicArn",
                 value=self.bedrock_fine_tune.topic.topic_arn,
                 description="Bedrock fine-tune notifications: subscribe to job results.",
+            )
+
+        self.guardrail: BedrockGuardrail | None = None
+        if self.config.guardrail is not None:
+            self.guardrail = BedrockGuardrail(self, "Guardrail", options=self.config.guardrail)
+            CfnOutput(
+                self,
+                "GuardrailArn",
+                value=self.guardrail.guardrail_arn,
+                description="Bedrock guardrail: pass it with calls to the custom model.",
+            )
+            CfnOutput(
+                self,
+                "GuardrailVersion",
+                value=self.guardrail.version,
+                description="Published guardrail version to use with guardrailIdentifier.",
             )
