@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         FsxVolumeOptions,
         GuardrailOptions,
         HeadNodeOptions,
+        HumanEvaluationOptions,
         HyperPodClusterOptions,
         InstanceGroupOptions,
         LabelingJobDefaults,
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
         BedrockFineTuneJob,
         BedrockGuardrail,
         BedrockJobVpcConfig,
+        HumanEvaluation,
         HyperPodEksCluster,
         LabelingWorkforce,
         ModelEvaluation,
@@ -94,6 +96,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "HumanEvaluationOptions": "cdk_llm_training.config",
+    "HumanEvaluation": "cdk_llm_training.constructs",
     "TaskMetricsOptions": "cdk_llm_training.config",
     "TaskMetricsEvaluation": "cdk_llm_training.constructs",
     "ModelEvaluation": "cdk_llm_training.constructs",
@@ -192,6 +196,8 @@ __all__ = [
     "FsxVolumeOptions",
     "GuardrailOptions",
     "HeadNodeOptions",
+    "HumanEvaluation",
+    "HumanEvaluationOptions",
     "HyperPodClusterOptions",
     "HyperPodEksCluster",
     "InstanceGroupOptions",

@@ -141,3 +141,53 @@ def test_prepare_handler_rejects_key_outside_prefix(s3: S3Client) -> None:
     out = evaluation_prompts.prepare_handler({"catalogKey": "finetune/x.jsonl", "runId": "r"})
     assert out["valid"] is False
     assert out["errors"][0]["reason"] == "catalogKey 'finetune/x.jsonl' is not under 'evaluation/'"
+
+
+def test_sample_is_uniform_size_ordered_and_reproducible() -> None:
+    records = [{"i": i} for i in range(1000)]
+    first = evaluation_prompts.sample_records(records, 10, seed="run-1")
+    assert len(first) == 10
+    assert [r["i"] for r in first] == sorted(r["i"] for r in first)
+    assert first == evaluation_prompts.sample_records(records, 10, seed="run-1")
+    assert first != evaluation_prompts.sample_records(records, 10, seed="run-2")
+    assert evaluation_prompts.sample_records(records[:3], 10, seed="x") == records[:3]
+
+
+def test_sample_handler_writes_rating_manifest(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUCKET", "curated")
+    monkeypatch.setenv("OUTPUTS_PREFIX", "evaluation/outputs/")
+    monkeypatch.setenv("MANIFEST_PREFIX", "labeling/input/evaluation/")
+    rows = [
+        {"prompt": f"q{i}", "response": f"a{i}", "id": f"id{i}", "tags": ["t"],
+         "criteria": ["Correct"]}
+        for i in range(5)
+    ]  # fmt: skip
+    s3.put_object(Bucket="curated", Key="evaluation/outputs/o.jsonl", Body=_stream(rows).read())
+    out = evaluation_prompts.sample_handler(
+        {"outputsKey": "evaluation/outputs/o.jsonl", "runId": "exec-1", "sampleSize": 3}, s3=s3
+    )
+    assert out == {
+        "valid": True,
+        "errors": [],
+        "total": 5,
+        "sampled": 3,
+        "manifestKey": "labeling/input/evaluation/exec-1.manifest",
+    }
+    body = s3.get_object(Bucket="curated", Key=out["manifestKey"])["Body"].read().decode()
+    line = json.loads(body.splitlines()[0])
+    assert set(line) == {"source", "response", "id", "tags", "criteria"}
+
+
+def test_sample_handler_rejects_outputs_without_response(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUCKET", "curated")
+    monkeypatch.setenv("OUTPUTS_PREFIX", "evaluation/outputs/")
+    s3.put_object(Bucket="curated", Key="evaluation/outputs/o.jsonl", Body=b'{"prompt": "p"}\n')
+    out = evaluation_prompts.sample_handler(
+        {"outputsKey": "evaluation/outputs/o.jsonl", "runId": "r", "sampleSize": 3}, s3=s3
+    )
+    assert out["valid"] is False
+    assert out["errors"] == [{"line": 1, "reason": "'response' must be a string"}]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -104,7 +106,9 @@ def test_default_version_references_guardrail_and_carries_config_hash(
         "AWS::Bedrock::GuardrailVersion",
         {
             "GuardrailIdentifier": {"Fn::GetAtt": [guardrail_id, "GuardrailId"]},
-            "Description": f"Published by cdk-llm-training (configuration {guardrail.config_digest}).",
+            "Description": (
+                f"Published by cdk-llm-training (configuration {guardrail.config_digest})."
+            ),
         },
     )
 
@@ -177,16 +181,16 @@ def test_full_options(full_template: Template) -> None:
 
 def test_fails_prompt_attack_output_filter() -> None:
     with pytest.raises(
-        ValidationError, match=r"PROMPT_ATTACK output_strength is HIGH; allowed: NONE"
+        ValidationError, match=re.escape("PROMPT_ATTACK output_strength is HIGH; allowed: NONE")
     ):
         ContentFilter(type=ContentFilterType.PROMPT_ATTACK)
 
 
 def test_fails_duplicate_pii_entity() -> None:
-    with pytest.raises(ValidationError, match="pii_entities lists EMAIL more than once"):
+    with pytest.raises(ValidationError, match=re.escape("pii_entities lists EMAIL more than once")):
         GuardrailOptions(pii_entities=(PiiEntity(type="EMAIL"), PiiEntity(type="EMAIL")))
 
 
 def test_fails_no_policy() -> None:
-    with pytest.raises(ValidationError, match="a guardrail needs at least one policy"):
+    with pytest.raises(ValidationError, match=re.escape("a guardrail needs at least one policy")):
         GuardrailOptions(content_filters=(), pii_entities=())

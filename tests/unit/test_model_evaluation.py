@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -354,32 +355,41 @@ def test_fails_without_buckets() -> None:
     stack = new_stack(nag=False)
     with pytest.raises(
         ValueError,
-        match="ModelEvaluation needs data_lake=, or both catalog_bucket= and output_bucket=; "
-        "got neither.",
+        match=re.escape(
+            "ModelEvaluation needs data_lake=, or both catalog_bucket= and output_bucket=; "
+            "got neither."
+        ),
     ):
         ModelEvaluation(stack, "Eval", base_model_id="x.y", topic=sns.Topic(stack, "T"))
 
 
 def test_fails_unknown_judge_metric() -> None:
-    with pytest.raises(ValidationError, match="judge_metrics Builtin.Accuracy not known"):
+    with pytest.raises(
+        ValidationError, match=re.escape("judge_metrics Builtin.Accuracy not known")
+    ):
         ModelEvaluationOptions(judge_metrics=("Builtin.Accuracy",))
 
 
 def test_fails_unknown_algorithmic_metric() -> None:
-    with pytest.raises(ValidationError, match="algorithmic_metrics Builtin.Helpfulness not known"):
+    with pytest.raises(
+        ValidationError, match=re.escape("algorithmic_metrics Builtin.Helpfulness not known")
+    ):
         ModelEvaluationOptions(algorithmic_metrics=("Builtin.Helpfulness",))
 
 
 def test_fails_no_metrics() -> None:
-    with pytest.raises(ValidationError, match="judge_metrics and algorithmic_metrics are both"):
+    with pytest.raises(
+        ValidationError, match=re.escape("judge_metrics and algorithmic_metrics are both")
+    ):
         ModelEvaluationOptions(judge_metrics=())
 
 
 def test_fails_threshold_on_uncomputed_metric() -> None:
     with pytest.raises(
         ValidationError,
-        match="thresholds.min_scores names Builtin.Toxicity, which this evaluation does not "
-        "compute",
+        match=re.escape(
+            "thresholds.min_scores names Builtin.Toxicity, which this evaluation does not compute"
+        ),
     ):
         ModelEvaluationOptions(
             thresholds=EvaluationThresholds(min_scores={"Builtin.Toxicity": 0.1})
@@ -387,7 +397,9 @@ def test_fails_threshold_on_uncomputed_metric() -> None:
 
 
 def test_fails_improvement_without_baseline() -> None:
-    with pytest.raises(ValidationError, match="thresholds.min_improvement needs compare_with_base"):
+    with pytest.raises(
+        ValidationError, match=re.escape("thresholds.min_improvement needs compare_with_base")
+    ):
         ModelEvaluationOptions(
             compare_with_base_model=False,
             thresholds=EvaluationThresholds(min_improvement={"Builtin.Correctness": 0.0}),
@@ -395,5 +407,5 @@ def test_fails_improvement_without_baseline() -> None:
 
 
 def test_fails_prefix_with_wildcard() -> None:
-    with pytest.raises(ValidationError, match="must be a literal S3 key prefix"):
+    with pytest.raises(ValidationError, match=re.escape("must be a literal S3 key prefix")):
         ModelEvaluationOptions(output_prefix="eval/*")

@@ -103,9 +103,7 @@ def test_evaluation_is_opt_in_from_the_config_file() -> None:
                 "guardrail": None,
                 "labeling": None,
                 "bedrock_fine_tune": {
-                    "evaluation": {
-                        "thresholds": {"min_improvement": {"Builtin.Correctness": 0.0}}
-                    }
+                    "evaluation": {"thresholds": {"min_improvement": {"Builtin.Correctness": 0.0}}}
                 },
             }
         }

@@ -365,3 +365,50 @@ class TaskMetricsOptions(FrozenModel):
                 f"min_scores names {', '.join(unknown)}; allowed: {', '.join(TASK_METRICS)}"
             )
         return value
+
+
+# -- human evaluation ---------------------------------------------------------------------------
+
+HUMAN_METRICS = ("mean_score", "median_score", "item_mean_score", "agreement_alpha")
+
+
+class HumanEvaluationOptions(FrozenModel):
+    """Plain-data options of :class:`cdk_llm_training.HumanEvaluation`."""
+
+    outputs_prefix: str = "evaluation/outputs/"
+    """Curated-zone prefix of model-output files (JSONL: catalog line + ``response``)."""
+    manifest_subprefix: str = "evaluation/"
+    """Folder under the labeling workflow's manifest prefix for the sampled manifests."""
+    report_prefix: str = "evaluation/human-reports/"
+    """Artifacts-zone prefix for the JSON reports."""
+    sample_size: int = Field(default=100, ge=1, le=10000)
+    """Items sent to raters per run (reservoir sample, seeded by the execution name)."""
+    min_scores: dict[str, float] = Field(default_factory=dict)
+    """Gate: ``mean_score``, ``median_score``, ``item_mean_score`` or ``agreement_alpha`` ->
+    minimum. Default: none (report only)."""
+    log_retention_days: int = 365
+
+    @field_validator("outputs_prefix", "manifest_subprefix", "report_prefix")
+    @classmethod
+    def _literal(cls, value: str) -> str:
+        return _check_prefix(value)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
+
+        if value not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {allowed}")
+        return value
+
+    @field_validator("min_scores")
+    @classmethod
+    def _metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(HUMAN_METRICS))
+        if unknown:
+            raise ValueError(
+                f"min_scores names {', '.join(unknown)}; allowed: {', '.join(HUMAN_METRICS)}"
+            )
+        return value

@@ -7,6 +7,9 @@ from cdk_llm_training.constructs.bedrock_fine_tune_job import (
 from cdk_llm_training.constructs.bedrock_guardrail import (
     BedrockGuardrail,
 )
+from cdk_llm_training.constructs.human_evaluation import (
+    HumanEvaluation,
+)
 from cdk_llm_training.constructs.hyperpod_eks_cluster import (
     HyperPodEksCluster,
 )
@@ -36,6 +39,7 @@ __all__ = [
     "BedrockFineTuneJob",
     "BedrockGuardrail",
     "BedrockJobVpcConfig",
+    "HumanEvaluation",
     "HyperPodEksCluster",
     "LabelingWorkforce",
     "ModelEvaluation",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -165,3 +166,94 @@ def prepare_handler(
     )
     result["datasetS3Uri"] = f"s3://{out_bucket}/{out_key}"
     return result
+
+
+# -- human evaluation: sample model outputs into a rating manifest -----------------------------
+
+
+def check_model_output(record: Any) -> list[str]:
+    """A model-output line: a catalog line plus the model's ``response`` (and optional
+    ``criteria``, the rating criteria shown to workers)."""
+    if not isinstance(record, dict):
+        return ["record must be a JSON object"]
+    base = {k: v for k, v in record.items() if k not in ("response", "criteria")}
+    problems = check_evaluation_prompt(base)
+    if not isinstance(record.get("response"), str):
+        problems.append("'response' must be a string")
+    criteria = record.get("criteria")
+    if criteria is not None and (
+        not isinstance(criteria, list) or not all(isinstance(c, str) for c in criteria)
+    ):
+        problems.append("'criteria' must be a list of strings")
+    return problems
+
+
+register_format("evaluation_model_output", check_model_output)
+
+
+def sample_records(records: Iterable[dict[str, Any]], size: int, seed: str) -> list[dict[str, Any]]:
+    """A uniform random sample of ``size`` records in one pass (reservoir sampling), in input
+    order, reproducible for a given ``seed``."""
+    rng = random.Random(seed)
+    reservoir: list[tuple[int, dict[str, Any]]] = []
+    for index, record in enumerate(records):
+        if len(reservoir) < size:
+            reservoir.append((index, record))
+        else:
+            slot = rng.randint(0, index)
+            if slot < size:
+                reservoir[slot] = (index, record)
+    return [record for _, record in sorted(reservoir, key=lambda pair: pair[0])]
+
+
+def rating_manifest_line(record: dict[str, Any]) -> dict[str, Any]:
+    """A model-output line as a LabelingWorkforce rating manifest line."""
+    line = to_rating_manifest_line(record, record["response"])
+    for key in ("tags", "criteria", "reference"):
+        if record.get(key):
+            line[key] = record[key]
+    return line
+
+
+def sample_handler(
+    event: dict[str, Any], _context: Any = None, *, s3: S3Client | None = None
+) -> dict[str, Any]:
+    """Step Functions task: validate a model-outputs file, sample it, write a rating manifest.
+
+    Event: ``outputsKey`` (under ``OUTPUTS_PREFIX``), ``runId``, ``sampleSize``. Environment:
+    ``BUCKET`` (curated zone), ``OUTPUTS_PREFIX``, ``MANIFEST_PREFIX``. Returns ``valid``,
+    ``errors``, ``total``, ``sampled`` and ``manifestKey``.
+    """
+    client = s3 or boto3.client("s3")
+    bucket = os.environ["BUCKET"]
+    prefix = os.environ.get("OUTPUTS_PREFIX", "")
+    key = str(event["outputsKey"])
+    if not key.startswith(prefix) or ".." in key.split("/"):
+        reason = f"outputsKey {key!r} is not under {prefix!r}"
+        return {"valid": False, "errors": [{"line": None, "reason": reason}]}
+    report = validate_stream(
+        client.get_object(Bucket=bucket, Key=key)["Body"],
+        key=key,
+        role="model_outputs",
+        record_format="evaluation_model_output",
+        limits=FileLimits(min_records=1),
+    )
+    if not report.valid:
+        return {"valid": False, "errors": report.errors[:10], "errorCount": report.error_count}
+    run_id = str(event["runId"])
+    sample = sample_records(
+        iter_records(client.get_object(Bucket=bucket, Key=key)["Body"]),
+        int(event["sampleSize"]),
+        seed=run_id,
+    )
+    manifest_key = f"{os.environ.get('MANIFEST_PREFIX', '')}{run_id}.manifest"
+    client.put_object(
+        Bucket=bucket, Key=manifest_key, Body=jsonl(rating_manifest_line(r) for r in sample)
+    )
+    return {
+        "valid": True,
+        "errors": [],
+        "total": report.records,
+        "sampled": len(sample),
+        "manifestKey": manifest_key,
+    }
