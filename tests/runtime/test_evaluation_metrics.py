@@ -6,13 +6,15 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cdk_llm_training.evaluation import metrics
 
-LABELLED = [
+LABELLED: list[dict[str, Any]] = [
     {"id": "q1", "prompt": "Capital of France?", "reference": "Paris", "tags": ["geo"]},
     {"id": "q2", "prompt": "17 * 23?", "reference": "391", "tags": ["math"]},
     {
@@ -22,14 +24,14 @@ LABELLED = [
         "tags": ["geo", "text"],
     },
 ]
-PREDICTIONS = [
+PREDICTIONS: list[dict[str, Any]] = [
     {"id": "q1", "prediction": "paris."},
     {"id": "q2", "prediction": "It is 392"},
     {"id": "q3", "prediction": "a cat sat on a red mat"},
 ]
 
 
-def _write(path: Path, rows: list[dict[str, object]]) -> Path:
+def _write(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -66,8 +68,7 @@ def test_lcs_and_rouge_l() -> None:
 
 def test_score_aggregates_by_metric_and_tag() -> None:
     examples = [
-        metrics.Example(r["id"], r["prompt"], r["reference"], tuple(r["tags"]))  # type: ignore[arg-type]
-        for r in LABELLED
+        metrics.Example(r["id"], r["prompt"], r["reference"], tuple(r["tags"])) for r in LABELLED
     ]
     result = metrics.score(examples, {p["id"]: p["prediction"] for p in PREDICTIONS})
     assert result["examples"] == 3

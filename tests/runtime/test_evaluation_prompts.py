@@ -17,7 +17,7 @@ from cdk_llm_training.runtime import dataset_validation, evaluation_prompts
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-GOOD = [
+GOOD: list[dict[str, Any]] = [
     {"prompt": "What is 17 * 23?", "reference": "391", "task_type": "QuestionAndAnswer",
      "tags": ["math"], "id": "q1"},
     {"prompt": "Write a haiku about rain."},

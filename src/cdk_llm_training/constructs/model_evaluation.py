@@ -312,7 +312,7 @@ class ModelEvaluation(Construct):
         provision = opts.provision_throughput and custom_model_name_path is not None
         candidate = "$.evaluation.candidateModel" if provision else candidate_model_path
 
-        delete_throughput: sfn.IChainable | None = None
+        delete_throughput: tasks.CallAwsService | None = None
         if provision:
             delete_throughput = tasks.CallAwsService(
                 self,
