@@ -196,3 +196,30 @@ def test_human_report_groups_by_criterion_and_tag() -> None:
     assert report["by_tag"] == {"chat": 1.0, "math": 5.0}
     assert report["agreement"]["alpha"] == 1.0
     assert report["score_distribution"] == {"1": 2, "2": 0, "3": 0, "4": 0, "5": 2}
+
+
+def test_handlers_import_as_lambda_loads_them_without_cdk_or_pydantic() -> None:
+    """Lambda puts the runtime folder at the code root: the evaluation handlers must find
+    their sibling modules (streaming core, labeling converter) and nothing heavier."""
+    import subprocess
+    import sys
+
+    from cdk_llm_training import runtime
+
+    folder = Path(runtime.__file__).parent
+    probe = (
+        "import sys, json\n"
+        "import evaluation_report as r, evaluation_prompts as p\n"
+        "print(json.dumps({'score': r.parse_score.__module__,\n"
+        "  'core': p.validate_stream.__module__,\n"
+        "  'heavy': sorted(m for m in ('aws_cdk', 'pydantic', 'cdk_llm_training')\n"
+        "                  if m in sys.modules)}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=folder, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == {
+        "score": "labeling_postprocess",
+        "core": "dataset_validation",
+        "heavy": [],
+    }
