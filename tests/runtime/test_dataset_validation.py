@@ -135,7 +135,8 @@ def _validate(
 
 
 def test_every_shipped_format_is_registered() -> None:
-    assert record_formats() == sorted(VALID_RECORDS)
+    # other modules (e.g. runtime.evaluation_prompts) add their own formats on import
+    assert set(VALID_RECORDS) <= set(record_formats())
 
 
 @pytest.mark.parametrize("record_format", sorted(VALID_RECORDS))

@@ -122,3 +122,51 @@ def test_observability_dashboard_alarm_budget_and_tags(
             assert {t["Key"]: t["Value"] for t in tags}.items() >= expected.items(), logical_id
     assert tagged >= 15
     assert "AlarmTopicArn" in template.to_json()["Outputs"]
+
+
+def test_creates_a_guardrail_with_outputs(tier_templates: dict[StackName, Template]) -> None:
+    template = _small(tier_templates)
+    template.resource_count_is("AWS::Bedrock::Guardrail", 1)
+    template.resource_count_is("AWS::Bedrock::GuardrailVersion", 1)
+    outputs = template.to_json()["Outputs"]
+    assert outputs["GuardrailArn"]["Value"]["Fn::GetAtt"][1] == "GuardrailArn"
+    assert outputs["GuardrailVersion"]["Value"]["Fn::GetAtt"][1] == "Version"
+
+
+def test_evaluation_is_opt_in_from_the_config_file() -> None:
+    """fine-tune -> evaluate -> report -> threshold gate, switched on in the YAML config."""
+    from cdk_support import new_app, template_of
+
+    from cdk_llm_training.config import parse_app_config
+
+    config = parse_app_config(
+        {
+            "small_lora": {
+                "guardrail": None,
+                "labeling": None,
+                "bedrock_fine_tune": {
+                    "evaluation": {"thresholds": {"min_improvement": {"Builtin.Correctness": 0.0}}}
+                },
+            }
+        }
+    )
+    stack = SmallLoRAStack(new_app(), "WithEvaluation", config=config.small_lora)
+    template = template_of(stack)
+    assert stack.guardrail is None
+    assert stack.bedrock_fine_tune is not None
+    assert stack.bedrock_fine_tune.evaluation is not None
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    definition = "".join(p if isinstance(p, str) else "<token>" for p in parts)
+    for state in ("EvalProvisionThroughput", "EvalRunJobs", "EvalReport", "EvalGate"):
+        assert f'"{state}"' in definition
+    assert ":states:::aws-sdk:bedrock:createEvaluationJob" in definition
+    template.resource_count_is("AWS::Bedrock::Guardrail", 0)
+    assert cfn_lint_findings(template.to_json()) == []
+
+
+def test_default_stack_has_no_evaluation(tier_stacks: dict[StackName, object]) -> None:
+    stack = tier_stacks[StackName.SMALL_LORA]
+    assert isinstance(stack, SmallLoRAStack)
+    assert stack.bedrock_fine_tune is not None
+    assert stack.bedrock_fine_tune.evaluation is None

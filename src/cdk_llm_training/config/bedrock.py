@@ -22,6 +22,7 @@ from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import LOG_RETENTION_DAYS as LOG_RETENTION_DAYS  # noqa: PLC0414 (re-export)
 from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.evaluation import ModelEvaluationOptions
 
 JOB_NAME_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
 
@@ -313,6 +314,10 @@ class BedrockFineTuneOptions(FrozenModel):
     """Timeout of the validator Lambda. Default 15 (the Lambda maximum)."""
     log_retention_days: int = 365
     """Retention of the workflow and validator log groups. Default 365."""
+    evaluation: ModelEvaluationOptions | None = None
+    """Opt-in evaluation after a successful job: provisioned throughput for the custom model,
+    Bedrock evaluation jobs against the base model, a JSON report and a threshold gate (see
+    :class:`cdk_llm_training.ModelEvaluation`). Default: off."""
 
     @field_validator("dataset_prefix", "output_prefix", "report_prefix")
     @classmethod

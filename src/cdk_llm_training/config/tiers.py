@@ -20,6 +20,7 @@ from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
+from cdk_llm_training.config.evaluation import GuardrailOptions
 from cdk_llm_training.config.file_system import FileSystemOptions
 from cdk_llm_training.config.hyperpod import (
     HyperPodClusterOptions,
@@ -70,7 +71,12 @@ class SmallLoRAConfig(FrozenModel):
 
     bedrock_fine_tune: BedrockFineTuneOptions | None = BedrockFineTuneOptions()
     """Bedrock fine-tune workflow options; ``None`` leaves the workflow out. Default:
-    :class:`BedrockFineTuneOptions` defaults (Nova Micro fine-tuning from curated/finetune/)."""
+    :class:`BedrockFineTuneOptions` defaults (Nova Micro fine-tuning from curated/finetune/).
+    Set ``bedrock_fine_tune.evaluation`` to add the evaluation step and threshold gate."""
+
+    guardrail: GuardrailOptions | None = GuardrailOptions()
+    """Bedrock guardrail for the custom model's use (content, prompt-attack and PII filters,
+    denied topics); ``None`` leaves it out. Default: :class:`GuardrailOptions` defaults."""
 
     observability: ObservabilityOptions = ObservabilityOptions()
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.

@@ -4,14 +4,26 @@ from cdk_llm_training.constructs.bedrock_fine_tune_job import (
     BedrockFineTuneJob,
     BedrockJobVpcConfig,
 )
+from cdk_llm_training.constructs.bedrock_guardrail import (
+    BedrockGuardrail,
+)
 from cdk_llm_training.constructs.cost_controls import (
     CostControls,
+)
+from cdk_llm_training.constructs.human_evaluation import (
+    HumanEvaluation,
 )
 from cdk_llm_training.constructs.hyperpod_eks_cluster import (
     HyperPodEksCluster,
 )
 from cdk_llm_training.constructs.labeling_workforce import (
     LabelingWorkforce,
+)
+from cdk_llm_training.constructs.model_evaluation import (
+    ModelEvaluation,
+)
+from cdk_llm_training.constructs.task_metrics_evaluation import (
+    TaskMetricsEvaluation,
 )
 from cdk_llm_training.constructs.training_alarms import (
     MonitoredFileSystem,
@@ -35,11 +47,15 @@ from cdk_llm_training.constructs.trainium_parallel_cluster import (
 
 __all__ = [
     "BedrockFineTuneJob",
+    "BedrockGuardrail",
     "BedrockJobVpcConfig",
     "CostControls",
+    "HumanEvaluation",
     "HyperPodEksCluster",
     "LabelingWorkforce",
+    "ModelEvaluation",
     "MonitoredFileSystem",
+    "TaskMetricsEvaluation",
     "TrainingAlarms",
     "TrainingDashboard",
     "TrainingDataLake",

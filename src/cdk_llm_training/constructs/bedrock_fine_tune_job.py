@@ -39,6 +39,7 @@ from cdk_llm_training.config.bedrock import (
     validate_hyperparameters,
 )
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs.model_evaluation import ModelEvaluation
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 SYNC_INTEGRATION = "bedrock:createModelCustomizationJob.sync"
@@ -180,6 +181,22 @@ class BedrockFineTuneJob(Construct):
         )
         self.bedrock_role = self._create_bedrock_role(vpc_config, custom_model_key)
         self.validator = self._create_validator(removal_policy)
+        # -- opt-in evaluation hook (options.evaluation) --
+        self.evaluation: ModelEvaluation | None = None
+        if opts.evaluation is not None:
+            self.evaluation = ModelEvaluation(
+                self,
+                "Evaluation",
+                base_model_id=opts.base_model_id,
+                topic=self.topic,
+                options=opts.evaluation,
+                catalog_bucket=self.dataset_bucket,
+                output_bucket=self.output_bucket,
+                data_key=self.data_key,
+                log_key=self.key,
+                log_retention=_RETENTION[opts.log_retention_days],
+                removal_policy=removal_policy,
+            )
         self.state_machine = self._create_state_machine(
             vpc_config, custom_model_key, removal_policy
         )
@@ -202,7 +219,8 @@ class BedrockFineTuneJob(Construct):
             "Bedrock names custom models and customization jobs at run time (custom-model/*, "
             "model-customization-job/*); Lambda versions (function:*) and Step Functions log "
             "delivery and X-Ray ('*') are what CDK's task and logging grants need; "
-            "kms:GenerateDataKey* is what SNS needs to publish to an encrypted topic.",
+            "kms:GenerateDataKey* is what SNS needs to publish to an encrypted topic; with "
+            "evaluation on, evaluation jobs and provisioned models are also named at run time.",
         )
 
     # -- public helpers ------------------------------------------------------------------
@@ -673,6 +691,13 @@ class BedrockFineTuneJob(Construct):
             ),
             result_path=no_change,
         ).next(sfn.Succeed(self, "Done"))
+        # -- opt-in evaluation hook: job succeeded -> evaluate -> gate -> NotifySucceeded --
+        after_job: sfn.IChainable = notify_succeeded
+        if self.evaluation is not None:
+            after_job = self.evaluation.chain(
+                on_passed=notify_succeeded,
+                custom_model_name_path="$.validation.customModelName",
+            )
 
         job_args: dict[str, Any] = {
             "vpc_config": vpc_config,
@@ -681,9 +706,9 @@ class BedrockFineTuneJob(Construct):
         }
         job_with_validation = self._job_state(
             "CreateCustomizationJobWithValidationData", with_validation=True, **job_args
-        ).next(notify_succeeded)
+        ).next(after_job)
         job = self._job_state("CreateCustomizationJob", with_validation=False, **job_args).next(
-            notify_succeeded
+            after_job
         )
         choice = (
             sfn.Choice(self, "DatasetValid?")
@@ -708,6 +733,8 @@ class BedrockFineTuneJob(Construct):
             ),
         )
         self._grant_workflow(state_machine, custom_model_key)
+        if self.evaluation is not None:
+            self.evaluation.grant_workflow(state_machine)
         return state_machine
 
     def _grant_workflow(

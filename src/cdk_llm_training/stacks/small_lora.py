@@ -11,6 +11,7 @@ from constructs import Construct
 from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
+from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.stacks._observability import monitor_tier
@@ -138,3 +139,19 @@ class SmallLoRAStack(Stack):
             value=self.data_lake.key.key_arn,
             description="KMS key that encrypts the data lake.",
         )
+
+        self.guardrail: BedrockGuardrail | None = None
+        if self.config.guardrail is not None:
+            self.guardrail = BedrockGuardrail(self, "Guardrail", options=self.config.guardrail)
+            CfnOutput(
+                self,
+                "GuardrailArn",
+                value=self.guardrail.guardrail_arn,
+                description="Bedrock guardrail: pass it with calls to the custom model.",
+            )
+            CfnOutput(
+                self,
+                "GuardrailVersion",
+                value=self.guardrail.version,
+                description="Published guardrail version to use with guardrailIdentifier.",
+            )

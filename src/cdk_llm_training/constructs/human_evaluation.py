@@ -1,0 +1,275 @@
+"""HumanEvaluation: sample model outputs, have the labeling workforce rate them with the
+rating template, aggregate the scores (mean, agreement) into the evaluation report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from cdk_llm_training import runtime
+from cdk_llm_training.config.evaluation import HumanEvaluationOptions
+from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs.bedrock_fine_tune_job import _RETENTION, _acknowledge_wildcards
+from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.labeling_workforce import (
+    _acknowledge_wildcards as _acknowledge_flattened,
+)
+
+SAMPLE_HANDLER = "evaluation_prompts.sample_handler"
+AGGREGATE_HANDLER = "evaluation_report.human_report_handler"
+
+
+class HumanEvaluation(Construct):
+    """A Step Functions Standard workflow around :class:`LabelingWorkforce`'s workflow.
+
+    States: ``SampleOutputs`` (Lambda: validate the model-outputs JSONL with the streaming
+    validator, reservoir-sample ``sample_size`` lines, write a rating manifest under the
+    labeling manifest prefix) -> ``RateOutputs`` (``states:startExecution.sync:2`` of the
+    labeling workflow with ``task_type: rating``: the rating template, the work team, the
+    converter) -> ``AggregateRatings`` (Lambda: mean, median, per-criterion and per-tag
+    means, Krippendorff's alpha, written as ``<report_prefix><job>/report.json`` in the
+    artifacts zone) -> ``NotifyHumanReport`` (when a topic is given) -> ``HumanGate``.
+
+    Start it with ``{"outputsKey": "evaluation/outputs/run1.jsonl", "model": "my-model"}``.
+    Logging ALL to a log group (encrypted with ``log_key`` when given) and X-Ray tracing.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        labeling: LabelingWorkforce,
+        options: HumanEvaluationOptions | None = None,
+        topic: sns.ITopic | None = None,
+        log_key: kms.IKey | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """:param labeling: the workforce whose workflow runs the rating job (its lake holds
+            the outputs, manifests and reports).
+        :param options: Default ``HumanEvaluationOptions()``.
+        :param topic: topic for the report notification. Default: none.
+        :param log_key: KMS key for the log groups. Default: none.
+        :param removal_policy: for the log groups. Default RETAIN.
+        """
+        super().__init__(scope, id)
+        record_construct_type(self, "HumanEvaluation")
+        self.options = opts = options or HumanEvaluationOptions()
+        self.labeling = labeling
+        lake = labeling.data_lake
+        labeling_opts = labeling.options
+        retention = _RETENTION[opts.log_retention_days]
+        self.manifest_prefix = f"{labeling_opts.manifest_prefix}{opts.manifest_subprefix}"
+
+        def log_group(name: str) -> logs.LogGroup:
+            return logs.LogGroup(
+                self,
+                name,
+                retention=retention,
+                encryption_key=log_key,
+                removal_policy=removal_policy,
+            )
+
+        def function(
+            name: str, handler: str, env: dict[str, str], statements: list[iam.PolicyStatement]
+        ) -> lambda_.Function:
+            group = log_group(f"{name}Logs")
+            role = iam.Role(
+                self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[group.log_group_arn],
+                )
+            )
+            for statement in statements:
+                role.add_to_policy(statement)
+            lake.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+            fn = lambda_.Function(
+                self,
+                name,
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                architecture=lambda_.Architecture.ARM_64,
+                handler=handler,
+                code=lambda_.Code.from_asset(
+                    str(Path(runtime.__file__).parent), exclude=["__pycache__", "*.pyc"]
+                ),
+                memory_size=1024,
+                timeout=Duration.minutes(15),
+                role=role,
+                log_group=group,
+                environment=env,
+            )
+            _acknowledge_wildcards(
+                role, "Object access is limited to the evaluation and labeling prefixes (prefix*)."
+            )
+            return fn
+
+        curated, artifacts = lake.curated_bucket, lake.artifacts_bucket
+        self.sample_function = function(
+            "SampleFunction",
+            SAMPLE_HANDLER,
+            {
+                "BUCKET": curated.bucket_name,
+                "OUTPUTS_PREFIX": opts.outputs_prefix,
+                "MANIFEST_PREFIX": self.manifest_prefix,
+            },
+            [
+                iam.PolicyStatement(
+                    sid="ReadModelOutputs",
+                    actions=["s3:GetObject"],
+                    resources=[curated.arn_for_objects(f"{opts.outputs_prefix}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteManifests",
+                    actions=["s3:PutObject"],
+                    resources=[curated.arn_for_objects(f"{self.manifest_prefix}*")],
+                ),
+            ],
+        )
+        self.aggregate_function = function(
+            "AggregateFunction",
+            AGGREGATE_HANDLER,
+            {"REPORT_BUCKET": artifacts.bucket_name, "REPORT_PREFIX": opts.report_prefix},
+            [
+                iam.PolicyStatement(
+                    sid="ReadLabelingOutput",
+                    actions=["s3:GetObject"],
+                    resources=[curated.arn_for_objects(f"{labeling_opts.output_prefix}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteReports",
+                    actions=["s3:PutObject"],
+                    resources=[artifacts.arn_for_objects(f"{opts.report_prefix}*")],
+                ),
+            ],
+        )
+        self.state_machine = self._create_state_machine(topic, log_group("WorkflowLogs"))
+        assert isinstance(self.state_machine.role, iam.Role)
+        _acknowledge_flattened(
+            self.state_machine.role,
+            "CDK's task grants: Lambda versions (function:*), the child workflow's executions "
+            "and the .sync EventBridge managed rule; X-Ray and log delivery have no resource "
+            "type.",
+        )
+
+    def _create_state_machine(
+        self, topic: sns.ITopic | None, log_group: logs.LogGroup
+    ) -> sfn.StateMachine:
+        opts = self.options
+        sample = tasks.LambdaInvoke(
+            self,
+            "SampleOutputs",
+            lambda_function=self.sample_function,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "outputsKey": sfn.JsonPath.string_at("$.outputsKey"),
+                    "runId": sfn.JsonPath.execution_name,
+                    "sampleSize": opts.sample_size,
+                }
+            ),
+            payload_response_only=True,
+            result_path="$.sample",
+            retry_on_service_exceptions=True,
+        )
+        invalid = sfn.Fail(
+            self, "OutputsInvalid", error="OutputsInvalid", cause="The model outputs are invalid."
+        )
+        rate = tasks.StepFunctionsStartExecution(
+            self,
+            "RateOutputs",
+            state_machine=self.labeling.state_machine,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            input=sfn.TaskInput.from_object(
+                {
+                    "task_type": "rating",
+                    "job_name": sfn.JsonPath.format("rating-{}", sfn.JsonPath.uuid()),
+                    "manifest_key": sfn.JsonPath.string_at("$.sample.manifestKey"),
+                }
+            ),
+            result_selector={"labelingJob.$": "$.Output.labeling_job", "input.$": "$.Input"},
+            result_path="$.rating",
+        )
+        aggregate = tasks.LambdaInvoke(
+            self,
+            "AggregateRatings",
+            lambda_function=self.aggregate_function,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "job_name": sfn.JsonPath.string_at("$.rating.input.job_name"),
+                    "output_manifest_uri": sfn.JsonPath.string_at(
+                        "$.rating.labelingJob.output_manifest_uri"
+                    ),
+                    "label_attribute_name": sfn.JsonPath.string_at(
+                        "$.rating.labelingJob.label_attribute_name"
+                    ),
+                    "model": sfn.JsonPath.string_at("$.model"),
+                    "min_scores": dict(opts.min_scores),
+                }
+            ),
+            payload_response_only=True,
+            result_path="$.report",
+            retry_on_service_exceptions=True,
+        )
+        gate = (
+            sfn.Choice(self, "HumanGate", comment="Thresholds met?")
+            .when(
+                sfn.Condition.boolean_equals("$.report.passed", True), sfn.Succeed(self, "Passed")
+            )
+            .otherwise(
+                sfn.Fail(
+                    self,
+                    "HumanThresholdNotMet",
+                    error="HumanThresholdNotMet",
+                    cause="Human ratings did not meet the thresholds; see the report.",
+                )
+            )
+        )
+        after: sfn.IChainable = gate
+        if topic is not None:
+            after = tasks.SnsPublish(
+                self,
+                "NotifyHumanReport",
+                topic=topic,
+                subject="Human evaluation report",
+                message=sfn.TaskInput.from_object(
+                    {
+                        "result": "RATED",
+                        "execution": sfn.JsonPath.execution_id,
+                        "report": sfn.JsonPath.object_at("$.report"),
+                    }
+                ),
+                result_path=sfn.JsonPath.DISCARD,
+            ).next(gate)
+        rate.next(aggregate).next(after)
+        definition = sample.next(
+            sfn.Choice(self, "OutputsValid?")
+            .when(sfn.Condition.boolean_equals("$.sample.valid", True), rate)
+            .otherwise(invalid)
+        )
+        return sfn.StateMachine(
+            self,
+            "Resource",
+            comment="Sample model outputs, rate them with the labeling workforce, report.",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            timeout=Duration.days(30),
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.state_machine.grant_start_execution(grantee)

@@ -1,0 +1,1 @@
+"""Evaluation scripts that run in training jobs (pure Python, no aws_cdk)."""
