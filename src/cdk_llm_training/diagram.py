@@ -46,6 +46,8 @@ NODE_STYLES: Mapping[str, tuple[str, str]] = {
     "AWS::Budgets::Budget": ("Budget", "#f0f0f0"),
 }
 _ADDON = "AWS::EKS::Addon"
+_CDK_INTERNAL_PREFIXES = ("Custom::", "AWS679f53fac002430cb0da5b7982bd2287", "LogRetention")
+_NO_OUT_EDGES = frozenset({"AWS::CloudWatch::Dashboard"})
 _DRA = "AWS::FSx::DataRepositoryAssociation"
 _ROLE = "AWS::IAM::Role"
 _POLICIES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
@@ -123,6 +125,8 @@ def build_model(
             continue
         path = _path(resource)
         group = path[0] if path else "Stack"
+        if group.startswith(_CDK_INTERNAL_PREFIXES):
+            continue  # CDK's own singleton handlers (custom-resource providers)
         name_parts = [p for p in path[1:] if p not in {"Resource", "Default"}]
         name = "/".join(name_parts[-2:]) or group
         model.nodes[logical_id] = Node(logical_id, type_name, group, name)
@@ -131,7 +135,9 @@ def build_model(
         model.group_labels[group] = f"{group} ({cls})" if cls and cls != group else group
 
     def add_edge(source: str, target: str, label: str = "", style: str = "solid") -> None:
-        if source != target and source in model.nodes and target in model.nodes:
+        if source not in model.nodes or model.nodes[source].type_name in _NO_OUT_EDGES:
+            return  # a dashboard "references" everything it shows: edges would be noise
+        if source != target and target in model.nodes:
             model.edges.setdefault((source, target), (label, style))
 
     # Direct references between drawn resources.
