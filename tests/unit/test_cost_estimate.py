@@ -417,3 +417,59 @@ def test_cost_process_never_imports_aws_cdk(
     assert run.returncode == 0, run.stderr
     assert "HEAVY []" in run.stderr
     assert "4.20/month" in run.stdout
+
+
+# -- the medium and large tier stacks, as the ready app builds them ---------------------------
+
+
+def _itemized(estimate: Any) -> list[tuple[str, float]]:
+    return sorted((line.resource_type, round(line.usd, 2)) for line in estimate.idle)
+
+
+def test_medium_tier_idle_and_compute_match_the_hand_calculation(
+    tier_templates: dict[StackName, Template],
+) -> None:
+    estimate = estimate_template(
+        tier_templates[StackName.MEDIUM_FINE_TUNE].to_json(),
+        stack="MediumFineTuneStack",
+        services=PRICES,
+    )
+    # FSx PERSISTENT_2 125 MB/s/TiB: 1200 GiB x 0.145          = 174.00
+    # EKS control plane: 730 h x 0.10                          =  73.00
+    # NAT gateway: 730 h x 0.045 = 32.85; its IPv4: 730 x 0.005 =  36.50
+    # dashboard 3.00; 3 KMS keys (lake, EKS secrets, flow logs) =   6.00
+    # alarms: FSx free capacity (1 metric), throughput (2)      =   0.30
+    # total                                                       289.80
+    assert estimate.idle_monthly_usd == pytest.approx(289.80)
+    assert _itemized(estimate) == [
+        ("AWS::CloudWatch::Alarm", 0.10),
+        ("AWS::CloudWatch::Alarm", 0.20),
+        ("AWS::CloudWatch::Dashboard", 3.00),
+        ("AWS::EC2::EIP", 3.65),
+        ("AWS::EC2::NatGateway", 32.85),
+        ("AWS::EKS::Cluster", 73.00),
+        ("AWS::FSx::FileSystem", 174.00),
+        ("AWS::KMS::Key", 1.00),
+        ("AWS::KMS::Key", 1.00),
+        ("AWS::KMS::Key", 1.00),
+    ]
+    # 1 x ml.m5.2xlarge (0.461) + 2 x ml.p5.48xlarge (63.29) per hour
+    assert estimate.compute_hourly_usd == pytest.approx(0.461 + 2 * 63.29)
+
+
+def test_large_tier_idle_and_compute_match_the_hand_calculation(
+    tier_templates: dict[StackName, Template],
+) -> None:
+    estimate = estimate_template(
+        tier_templates[StackName.LARGE_PRETRAIN].to_json(),
+        stack="LargePretrainStack",
+        services=PRICES,
+    )
+    # EFA FSx PERSISTENT_2 1000 MB/s/TiB: 4800 GiB x 0.600      = 2880.00
+    # ParallelCluster head node c7i.4xlarge: 730 h x 0.714      =  521.22
+    # NAT 32.85 + IPv4 3.65 + dashboard 3.00 + 2 keys 2.00     =   41.50
+    # alarms 0.30                                              =    0.30
+    # total                                                       3443.02
+    assert estimate.idle_monthly_usd == pytest.approx(3443.02)
+    # 16 x trn1.32xlarge at MaxCount, EC2 on-demand 21.50 per hour
+    assert estimate.compute_hourly_usd == pytest.approx(16 * 21.50)
