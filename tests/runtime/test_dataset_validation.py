@@ -66,7 +66,12 @@ VALID_RECORDS = {
 INVALID_RECORDS: dict[str, list[tuple[Any, str]]] = {
     "chat": [
         (
-            {"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]},
+            {
+                "messages": [
+                    {"role": "system", "content": "s"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
             "messages[1] must have role 'user', got 'assistant'",
         ),
         (

@@ -167,7 +167,9 @@ def test_metric_definitions_capture_the_printed_metrics(first_run: dict[str, Any
     assert all(value > 0 for value in found["tokens_per_second"])
 
 
-def test_checkpoints_are_written(first_run: dict[str, Any], sagemaker_layout: dict[str, str]) -> None:
+def test_checkpoints_are_written(
+    first_run: dict[str, Any], sagemaker_layout: dict[str, str]
+) -> None:
     folder = Path(sagemaker_layout["SM_CHECKPOINT_DIR"])
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["checkpoint-00000006", "checkpoint-00000012"]
@@ -212,7 +214,9 @@ def test_second_run_resumes_from_the_checkpoint(
         "checkpoint-00000012",
         "checkpoint-00000016",
     ]
-    summary = json.loads((Path(sagemaker_layout["SM_MODEL_DIR"]) / "training_summary.json").read_text())
+    summary = json.loads(
+        (Path(sagemaker_layout["SM_MODEL_DIR"]) / "training_summary.json").read_text()
+    )
     assert summary["resumed_from_step"] == 12
 
 

@@ -25,6 +25,10 @@ IMAGE_URI_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.co
 MAX_RUNTIME_HOURS = 28 * 24
 """CreateTrainingJob allows at most 28 days of MaxRuntimeInSeconds."""
 
+NVME_INSTANCE_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en")
+"""Instance families with local NVMe instance storage: SageMaker encrypts it in hardware and
+rejects ``ResourceConfig.VolumeKmsKeyId`` on them (CreateTrainingJob API reference)."""
+
 METRIC_DEFINITIONS: tuple[dict[str, str], ...] = (
     {"Name": "train_loss", "Regex": r"train_loss=([0-9.eE+-]+)"},
     {"Name": "eval_loss", "Regex": r"eval_loss=([0-9.eE+-]+)"},
@@ -169,9 +173,12 @@ class SageMakerFineTuneOptions(FrozenModel):
     ``max_runtime_hours``. Default 48."""
     retry_attempts: int | None = Field(default=None, ge=1, le=30)
     """``RetryStrategy.MaximumRetryAttempts`` on internal errors. Default none."""
-    keep_alive_minutes: int = Field(default=0, ge=0, le=60)
+    keep_alive_minutes: int = Field(default=0, ge=0, le=360)
     """Warm pool: keep the instance this long after the job for the next one
     (``KeepAlivePeriodInSeconds``). Billable; not with spot. Default 0 (off)."""
+    inference_image_uri: str | None = None
+    """Image recorded in the model package's inference specification. Default: the training
+    image (replace it with the serving image you deploy adapters with)."""
     image_uri: str | None = None
     """Full training image URI. Default: the pinned Hugging Face PyTorch training image of
     the stack's Region."""
@@ -231,7 +238,7 @@ class SageMakerFineTuneOptions(FrozenModel):
             )
         return value
 
-    @field_validator("image_uri")
+    @field_validator("image_uri", "inference_image_uri")
     @classmethod
     def _image(cls, value: str | None) -> str | None:
         if value is not None and not IMAGE_URI_PATTERN.match(value):

@@ -203,7 +203,7 @@ def check_bedrock_conversation_2024_prompts(record: Any) -> list[str]:
     return _check_nova(record, must_end_with_assistant=False)
 
 
-def check_chat(record: Any) -> list[str]:
+def check_chat(record: Any) -> list[str]:  # noqa: PLR0911 - one return per problem
     """Open-model chat (the Hugging Face / OpenAI messages layout): ``{"messages": [{"role":
     "system", "content": "..."}, {"role": "user", "content": "..."}, {"role": "assistant",
     "content": "..."}]}``. One optional leading system message, then user / assistant turns

@@ -374,6 +374,7 @@ def latest_checkpoint(folder: Path) -> Path | None:
 def save_checkpoint(
     folder: Path,
     step: int,
+    *,
     model: Any,
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
@@ -547,7 +548,13 @@ def train(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
         if step % max(1, args.save_steps) == 0 or step == steps:
             state = {"step": step, "total_steps": steps, "history": history}
             save_checkpoint(
-                paths.checkpoints, step, model, optimizer, scheduler, state, args.save_total_limit
+                paths.checkpoints,
+                step,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                state=state,
+                keep=args.save_total_limit,
             )
     if eval_data.examples and (last_eval is None or args.eval_steps <= 0):
         last_eval = evaluate(model, eval_data, args.per_device_batch_size, pad_id, device)
