@@ -80,3 +80,36 @@ def test_bedrock_fine_tune_can_be_left_out() -> None:
     machines = template.find_resources("AWS::StepFunctions::StateMachine")
     assert [m for m in machines if m.startswith("BedrockFineTune")] == []
     assert stack.bedrock_fine_tune is None
+
+
+def test_holds_the_sagemaker_lora_workflow(tier_templates: dict[StackName, Template]) -> None:
+    template = _small(tier_templates)
+    (machine,) = [
+        m
+        for logical_id, m in template.find_resources("AWS::StepFunctions::StateMachine").items()
+        if logical_id.startswith("SageMakerFineTune")
+    ]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    definition = "".join(p if isinstance(p, str) else "<token>" for p in parts)
+    assert ":states:::sagemaker:createTrainingJob.sync" in definition
+    assert '"EnableManagedSpotTraining":true' in definition
+    assert '"CheckpointConfig":{"S3Uri.$":"$.validation.checkpointS3Uri"' in definition
+    template.resource_count_is("AWS::SageMaker::ModelPackageGroup", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Handler": "open_model_dataset_validator.handler"}
+    )
+    outputs = template.to_json()["Outputs"]
+    assert {"LoraStateMachineArn", "LoraTopicArn", "LoraModelPackageGroupName"} <= set(outputs)
+
+
+def test_sagemaker_fine_tune_can_be_left_out() -> None:
+    from cdk_support import new_app, template_of
+
+    from cdk_llm_training.config import SmallLoRAConfig
+
+    stack = SmallLoRAStack(
+        new_app(), "NoSageMaker", config=SmallLoRAConfig(sagemaker_fine_tune=None, labeling=None)
+    )
+    template = template_of(stack)
+    template.resource_count_is("AWS::SageMaker::ModelPackageGroup", 0)
+    assert stack.sagemaker_fine_tune is None

@@ -12,6 +12,7 @@ from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
+from cdk_llm_training.config.sagemaker_training import SageMakerFineTuneOptions
 
 
 class StackName(StrEnum):
@@ -39,6 +40,11 @@ class SmallLoRAConfig(FrozenModel):
     bedrock_fine_tune: BedrockFineTuneOptions | None = BedrockFineTuneOptions()
     """Bedrock fine-tune workflow options; ``None`` leaves the workflow out. Default:
     :class:`BedrockFineTuneOptions` defaults (Nova Micro fine-tuning from curated/finetune/)."""
+
+    sagemaker_fine_tune: SageMakerFineTuneOptions | None = SageMakerFineTuneOptions()
+    """LoRA / QLoRA of open-weight models on SageMaker training jobs; ``None`` leaves the
+    workflow out. Default: :class:`SageMakerFineTuneOptions` defaults (LoRA of the 8B model
+    under artifacts/base-models/llama-3.1-8b-instruct/ on one ml.g5.2xlarge, managed spot)."""
 
 
 class AppConfig(FrozenModel):

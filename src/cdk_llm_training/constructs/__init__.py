@@ -10,6 +10,9 @@ from cdk_llm_training.constructs.hyperpod_eks_cluster import (
 from cdk_llm_training.constructs.labeling_workforce import (
     LabelingWorkforce,
 )
+from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
+    SageMakerFineTuneJob,
+)
 from cdk_llm_training.constructs.training_data_lake import (
     TrainingDataLake,
 )
@@ -28,6 +31,7 @@ __all__ = [
     "BedrockJobVpcConfig",
     "HyperPodEksCluster",
     "LabelingWorkforce",
+    "SageMakerFineTuneJob",
     "TrainingDataLake",
     "TrainingFileSystem",
     "TrainingNetwork",

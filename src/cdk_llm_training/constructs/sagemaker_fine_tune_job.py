@@ -206,7 +206,7 @@ class SageMakerFineTuneJob(Construct):
             selection = vpc_subnets or ec2.SubnetSelection(
                 subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
             )
-            self.subnets = list(vpc.select_subnets(selection).subnets)
+            self.subnets = list(vpc.select_subnets(**_selection_kwargs(selection)).subnets)
             self.security_groups = list(security_groups or []) or [
                 ec2.SecurityGroup(
                     self,
@@ -337,7 +337,9 @@ class SageMakerFineTuneJob(Construct):
             return
         fits = [
             s.sagemaker_instance_type
-            for s in sorted(self.catalog, key=lambda s: (s.accelerator_memory_gib, s.vcpus))
+            for s in sorted(
+                self.catalog, key=lambda s: (s.accelerator_count, s.accelerator_memory_gib, s.vcpus)
+            )
             if s.accelerator_family is AcceleratorFamily.NVIDIA
             and memory_per_accelerator(
                 opts.base_model_parameters,
@@ -901,3 +903,16 @@ def _channel(name: str, source: dict[str, Any]) -> dict[str, Any]:
         },
         "InputMode": "File",
     }
+
+
+def _selection_kwargs(selection: ec2.SubnetSelection) -> dict[str, Any]:
+    """``IVpc.select_subnets`` takes the selection's fields as keyword arguments."""
+    fields = (
+        "availability_zones",
+        "one_per_az",
+        "subnet_filters",
+        "subnet_group_name",
+        "subnets",
+        "subnet_type",
+    )
+    return {f: getattr(selection, f) for f in fields if getattr(selection, f) is not None}

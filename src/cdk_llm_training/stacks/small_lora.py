@@ -11,6 +11,7 @@ from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 
@@ -108,4 +109,31 @@ class SmallLoRAStack(Stack):
                 "FineTuneTopicArn",
                 value=self.bedrock_fine_tune.topic.topic_arn,
                 description="Bedrock fine-tune notifications: subscribe to job results.",
+            )
+
+        self.sagemaker_fine_tune: SageMakerFineTuneJob | None = None
+        if self.config.sagemaker_fine_tune is not None:
+            self.sagemaker_fine_tune = SageMakerFineTuneJob(
+                self,
+                "SageMakerFineTune",
+                options=self.config.sagemaker_fine_tune,
+                data_lake=self.data_lake,
+            )
+            CfnOutput(
+                self,
+                "LoraStateMachineArn",
+                value=self.sagemaker_fine_tune.state_machine.state_machine_arn,
+                description="SageMaker LoRA workflow: start an execution with dataset keys.",
+            )
+            CfnOutput(
+                self,
+                "LoraTopicArn",
+                value=self.sagemaker_fine_tune.topic.topic_arn,
+                description="SageMaker LoRA notifications: subscribe to job results.",
+            )
+            CfnOutput(
+                self,
+                "LoraModelPackageGroupName",
+                value=self.sagemaker_fine_tune.model_package_group_name,
+                description="Model Registry group where trained adapters await approval.",
             )
