@@ -6,6 +6,7 @@ import ast
 import gzip
 import io
 import json
+import re
 import tarfile
 from typing import Any
 
@@ -18,6 +19,7 @@ from cdk_support import cfn_lint_findings, new_app, new_stack, resources_of_type
 from pydantic import ValidationError
 
 from cdk_llm_training import (
+    OpenModelRecordFormat,
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
     TrainingDataLake,
@@ -95,7 +97,7 @@ def full_build() -> tuple[Template, SageMakerFineTuneJob]:
     )
     options = SageMakerFineTuneOptions(
         method=TrainingMethod.QLORA,
-        record_format="instruction",
+        record_format=OpenModelRecordFormat.INSTRUCTION,
         base_model_prefix=None,
         base_model_id="mistralai/Mistral-7B-v0.3",
         base_model_parameters=7.2e9,
@@ -189,7 +191,7 @@ def _logical_id(template: Template, prefix: str) -> str:
         for k, r in template.to_json()["Resources"].items()
         if k.startswith(prefix) and r["Type"] == "AWS::S3::Bucket"
     ]
-    return logical_id
+    return str(logical_id)
 
 
 def test_channels_model_from_the_lake_and_output_encrypted(default_template: Template) -> None:
@@ -312,13 +314,15 @@ def test_training_role_is_scoped_to_the_prefixes(default_template: Template) -> 
         "StringLike": {"s3:prefix": ["checkpoints/sagemaker/*"]}
     }
     source = _render(statements["ReadTrainingSource"]["Resource"])
-    assert source.endswith(".gz") and "*" not in source
+    assert source.endswith(".gz")
+    assert "*" not in source
     assert _render(statements["PullTrainingImage"]["Resource"]).endswith(
         ":repository/huggingface-pytorch-training"
     )
     assert "TrainingJobNetworkInterfaces" not in statements
     every_action = json.dumps([s["Action"] for s in statements.values()])
-    assert "s3:DeleteObject" not in every_action and '"s3:*"' not in every_action
+    assert "s3:DeleteObject" not in every_action
+    assert '"s3:*"' not in every_action
     (role,) = [
         r
         for k, r in resources_of_type(default_template, "AWS::IAM::Role").items()
@@ -378,7 +382,7 @@ def test_full_options_iam(full_template: Template) -> None:
     )
     machine = _by_sid(_policy(full_template, "LoraRoleDefaultPolicy"))
     assert _render(machine["RunTrainingJobs"]["Resource"]).endswith(":training-job/qlora-*")
-    assert [_render(r) for r in machine["RegisterAdapters"]["Resource"]][0].endswith(
+    assert _render(machine["RegisterAdapters"]["Resource"][0]).endswith(
         ":model-package-group/mistral-adapters"
     )
     full_template.has_resource_properties(
@@ -418,7 +422,7 @@ def test_china_region_image_uses_the_cn_domain() -> None:
 
 
 def test_multi_gpu_instance_warns_that_one_gpu_is_used() -> None:
-    stack, job = _build(SageMakerFineTuneOptions(instance_type="ml.g5.12xlarge"))
+    stack, _ = _build(SageMakerFineTuneOptions(instance_type="ml.g5.12xlarge"))
     Annotations.from_stack(stack).has_warning(
         "/TestStack/Lora",
         "ml.g5.12xlarge has 4 GPUs but train_lora.py trains on one: 3 stay idle. A single-GPU "
@@ -445,7 +449,7 @@ def test_source_tarball_is_deterministic_and_holds_the_script() -> None:
 def test_script_arguments_match_the_allowed_hyperparameters() -> None:
     tree = ast.parse((training.SOURCE_DIR / "train_lora.py").read_text())
     names = {
-        node.args[0].value.removeprefix("--")
+        str(node.args[0].value).removeprefix("--")
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -468,16 +472,16 @@ def test_requirements_pin_every_package() -> None:
         for line in (training.SOURCE_DIR / "requirements.txt").read_text().splitlines()
         if line and not line.startswith("#")
     ]
-    assert lines and all("==" in line for line in lines)
+    assert lines
+    assert all("==" in line for line in lines)
 
 
 # -- failures ------------------------------------------------------------------------------
 
 
 def _fails(message: str, options: SageMakerFineTuneOptions | None = None, **kwargs: Any) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         _build(options, stack=new_stack(nag=False), **kwargs)
-    assert str(caught.value) == message
 
 
 def test_fails_instance_not_in_catalog() -> None:
@@ -519,13 +523,13 @@ def test_fails_13b_lora_on_one_l4_and_names_instances_that_fit() -> None:
 def test_fails_volume_key_on_nvme_instance() -> None:
     stack = new_stack(nag=False)
     key = kms.Key.from_key_arn(stack, "VolumeKey", EXAMPLE_KEY)
-    with pytest.raises(ValueError) as caught:
-        _build(stack=stack, volume_key=key)
-    assert str(caught.value) == (
+    message = (
         "volume_key cannot be used with instance_type ml.g5.2xlarge: it has local NVMe storage, "
         "which SageMaker encrypts in hardware and for which it rejects VolumeKmsKeyId. Leave "
         "volume_key unset, or pick an EBS-only instance."
     )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        _build(stack=stack, volume_key=key)
 
 
 def test_fails_security_groups_without_vpc() -> None:
@@ -538,12 +542,12 @@ def test_fails_security_groups_without_vpc() -> None:
 
 
 def test_fails_without_buckets() -> None:
-    with pytest.raises(ValueError) as caught:
-        SageMakerFineTuneJob(new_stack(nag=False), "Lora")
-    assert str(caught.value) == (
+    message = (
         "SageMakerFineTuneJob needs data_lake=, or both dataset_bucket= and artifacts_bucket=; "
         "got neither."
     )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        SageMakerFineTuneJob(new_stack(nag=False), "Lora")
 
 
 def test_fails_unknown_region_for_the_pinned_image() -> None:

@@ -226,7 +226,7 @@ def check_chat(record: Any) -> list[str]:  # noqa: PLR0911 - one return per prob
             return [f"messages[{index}].role must be {names}, got {role!r}"]
         if not isinstance(content, str) or not content.strip():
             return [f"messages[{index}].content must be a non-empty string"]
-        roles.append(role)
+        roles.append(str(role))
     offset = 1 if roles and roles[0] == "system" else 0
     turns = _check_turns(roles[offset:], must_end_with_assistant=True)
     if offset and turns:

@@ -454,8 +454,8 @@ def evaluate(model: Any, data: Dataset, batch_size: int, pad_id: int, device: An
 def total_steps(args: argparse.Namespace, batches_per_epoch: int) -> int:
     if args.max_steps > 0:
         return int(args.max_steps)
-    per_epoch = math.ceil(batches_per_epoch / args.gradient_accumulation_steps)
-    return max(1, math.ceil(per_epoch * args.epochs))
+    per_epoch = math.ceil(batches_per_epoch / int(args.gradient_accumulation_steps))
+    return max(1, math.ceil(per_epoch * float(args.epochs)))
 
 
 def _lr_lambda(warmup: int, steps: int) -> Any:
