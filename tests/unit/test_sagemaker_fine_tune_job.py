@@ -573,10 +573,21 @@ def test_on_demand_ignores_max_wait() -> None:
     assert SageMakerFineTuneOptions(use_spot=False, max_runtime_hours=30, max_wait_hours=24)
 
 
-def test_fails_warm_pool_with_spot() -> None:
-    assert _option_error(keep_alive_minutes=10) == (
-        "Value error, keep_alive_minutes=10 asks for a warm pool, which managed spot training "
-        "does not support; set use_spot=False or keep_alive_minutes=0"
+def test_warm_pool_warnings() -> None:
+    stack, _ = _build(SageMakerFineTuneOptions(keep_alive_minutes=90))
+    annotations = Annotations.from_stack(stack)
+    annotations.has_warning(
+        "/TestStack/Lora",
+        "keep_alive_minutes=90: the CreateTrainingJob API accepts up to 360 minutes, but the "
+        "SageMaker guide states a maximum of 60; expect a rejected job unless your account's "
+        "limit was raised. [ack: cdk-llm-training:WarmPoolPeriod]",
+    )
+    annotations.has_warning(
+        "/TestStack/Lora",
+        "keep_alive_minutes asks for a warm pool on a managed spot job: spot capacity can be "
+        "reclaimed at any time, so the pool may not survive until the next job. Use "
+        "use_spot=False for fast iteration on a kept instance. "
+        "[ack: cdk-llm-training:WarmPoolWithSpot]",
     )
 
 

@@ -175,7 +175,8 @@ class SageMakerFineTuneOptions(FrozenModel):
     """``RetryStrategy.MaximumRetryAttempts`` on internal errors. Default none."""
     keep_alive_minutes: int = Field(default=0, ge=0, le=360)
     """Warm pool: keep the instance this long after the job for the next one
-    (``KeepAlivePeriodInSeconds``). Billable; not with spot. Default 0 (off)."""
+    (``KeepAlivePeriodInSeconds``; the API allows up to 6 hours, the SageMaker guide states
+    60 minutes: longer values get a synth warning). Billable. Default 0 (off)."""
     inference_image_uri: str | None = None
     """Image recorded in the model package's inference specification. Default: the training
     image (replace it with the serving image you deploy adapters with)."""
@@ -281,12 +282,6 @@ class SageMakerFineTuneOptions(FrozenModel):
             raise ValueError(
                 f"max_wait_hours ({self.max_wait_hours}) must be at least max_runtime_hours "
                 f"({self.max_runtime_hours}) with managed spot"
-            )
-        if self.use_spot and self.keep_alive_minutes:
-            raise ValueError(
-                f"keep_alive_minutes={self.keep_alive_minutes} asks for a warm pool, which "
-                "managed spot training does not support; set use_spot=False or "
-                "keep_alive_minutes=0"
             )
         if self.base_model_id is not None and self.enable_network_isolation:
             raise ValueError(

@@ -68,6 +68,8 @@ VALIDATOR_HANDLER = "open_model_dataset_validator.handler"
 SOURCE_TARBALL = "sourcedir.tar.gz"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 TRAINING_METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
+WARM_POOL_GUIDE_MINUTES = 60
+"""The SageMaker developer guide's maximum KeepAlivePeriodInSeconds (3600 s)."""
 JOB_RETRY_ERRORS = ("SageMaker.AmazonSageMakerException", "ThrottlingException")
 
 
@@ -183,6 +185,7 @@ class SageMakerFineTuneJob(Construct):
                 "local NVMe storage, which SageMaker encrypts in hardware and for which it "
                 "rejects VolumeKmsKeyId. Leave volume_key unset, or pick an EBS-only instance."
             )
+        self._check_warm_pool()
         if vpc is None and (vpc_subnets is not None or security_groups):
             raise ValueError("vpc_subnets and security_groups need vpc=; got no vpc.")
 
@@ -365,6 +368,24 @@ class SageMakerFineTuneJob(Construct):
             f"{need.total_gib - need.available_gib:.1f} GiB short. Use a larger GPU{other}; "
             f"{hint}."
         )
+
+    def _check_warm_pool(self) -> None:
+        opts = self.options
+        if opts.keep_alive_minutes > WARM_POOL_GUIDE_MINUTES:
+            Annotations.of(self).add_warning_v2(
+                "cdk-llm-training:WarmPoolPeriod",
+                f"keep_alive_minutes={opts.keep_alive_minutes}: the CreateTrainingJob API "
+                f"accepts up to 360 minutes, but the SageMaker guide states a maximum of "
+                f"{WARM_POOL_GUIDE_MINUTES}; expect a rejected job unless your account's limit "
+                "was raised.",
+            )
+        if opts.keep_alive_minutes and opts.use_spot:
+            Annotations.of(self).add_warning_v2(
+                "cdk-llm-training:WarmPoolWithSpot",
+                "keep_alive_minutes asks for a warm pool on a managed spot job: spot capacity "
+                "can be reclaimed at any time, so the pool may not survive until the next job. "
+                "Use use_spot=False for fast iteration on a kept instance.",
+            )
 
     def _check_vpc(self) -> None:
         subnets, groups = len(self.subnets), len(self.security_groups)
