@@ -28,7 +28,7 @@ setup: $(PY_STAMP) $(NODE_STAMP)
 $(PY_STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
-	$(VENV)/bin/python -m pip install --quiet -e '.[test,docs]' 2>&1 | { grep -v "is ignored" || true; }
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,docs,train]' 2>&1 | { grep -v "is ignored" || true; }
 	touch $@
 
 $(PCLUSTER_STAMP): requirements/pcluster.txt

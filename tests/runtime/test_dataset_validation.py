@@ -46,7 +46,17 @@ NOVA_PROMPT_ONLY = {
     "schemaVersion": "bedrock-conversation-2024",
     "messages": [{"role": "user", "content": [{"text": "Summarize: ..."}]}],
 }
+CHAT = {
+    "messages": [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello."},
+    ]
+}
+INSTRUCTION = {"instruction": "Add the numbers.", "input": "2 2", "output": "4"}
 VALID_RECORDS = {
+    "chat": CHAT,
+    "instruction": INSTRUCTION,
     "prompt_completion": PROMPT,
     "continued_pretraining": CPT,
     "messages": MESSAGES,
@@ -54,6 +64,39 @@ VALID_RECORDS = {
     "bedrock_conversation_2024_prompts": NOVA_PROMPT_ONLY,
 }
 INVALID_RECORDS: dict[str, list[tuple[Any, str]]] = {
+    "chat": [
+        (
+            {
+                "messages": [
+                    {"role": "system", "content": "s"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            },
+            "messages[1] must have role 'user', got 'assistant'",
+        ),
+        (
+            {"messages": [{"role": "system", "content": "s"}]},
+            "field 'messages' has no user turn",
+        ),
+        (
+            {"messages": [*CHAT["messages"], {"role": "user", "content": "again"}]},
+            "the last message (messages[3]) must have role 'assistant'",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]},
+            "messages[1].role must be 'user' or 'assistant', got 'system'",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"text": "a"}]}]},
+            "messages[0].content must be a non-empty string",
+        ),
+        ({"prompt": "q", "completion": "a"}, "missing field 'messages'"),
+    ],
+    "instruction": [
+        ({"instruction": "q"}, "missing field 'output'"),
+        ({**INSTRUCTION, "input": 3}, "field 'input' must be a string, got number"),
+        ({**INSTRUCTION, "instruction": " "}, "field 'instruction' is empty"),
+    ],
     "prompt_completion": [
         ({"prompt": "q"}, "missing field 'completion'"),
         ({"prompt": "", "completion": "a"}, "field 'prompt' is empty"),

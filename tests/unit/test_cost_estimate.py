@@ -63,12 +63,14 @@ def test_small_lora_idle_cost_matches_the_hand_calculation(
     # Hand calculation (us-east-1 list prices):
     #   1 KMS customer managed key (the lake key, shared by topics/logs)   1 x 1.00 = 1.00
     #   1 CloudWatch dashboard                                           1 x 3.00 = 3.00
-    #   2 CloudWatch alarms, 1 metric each (labeling, fine-tune failed)  2 x 0.10 = 0.20
+    #   3 CloudWatch alarms, 1 metric each (labeling, Bedrock and
+    #     SageMaker fine-tune workflows failed)                          3 x 0.10 = 0.30
     #   S3, SNS, Step Functions, Lambda, logs, Cognito, Budgets: usage-based, 0 idle
-    #   total                                                                      4.20
-    assert estimate.idle_monthly_usd == 4.20
+    #   total                                                                      4.30
+    assert estimate.idle_monthly_usd == pytest.approx(4.30)
     assert estimate.idle_monthly_usd < 5
     assert sorted((line.resource_type, round(line.usd, 2)) for line in estimate.idle) == [
+        ("AWS::CloudWatch::Alarm", 0.10),
         ("AWS::CloudWatch::Alarm", 0.10),
         ("AWS::CloudWatch::Alarm", 0.10),
         ("AWS::CloudWatch::Dashboard", 3.00),
@@ -92,10 +94,10 @@ def test_cost_command_on_small_lora(
     assert "Total idle" in text
     assert text.splitlines()[-1].startswith("Usage-based, 0 when idle:")
     total = next(line for line in text.splitlines() if "Total idle" in line)
-    assert total.split()[-1] == "4.20/month"
+    assert total.split()[-1] == "4.30/month"
     assert main(["cost", "SmallLoRAStack", "--cdk-out", str(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["idle_monthly_usd"] == 4.20
+    assert data["idle_monthly_usd"] == pytest.approx(4.30)
     assert data["compute_hourly_usd"] == 0
     assert {line["resource_type"] for line in data["idle"]} == {
         "AWS::CloudWatch::Alarm",
@@ -317,9 +319,9 @@ def test_price_override_file(
     )
     argv = ["cost", "SmallLoRAStack", "--cdk-out", str(out), "--prices", str(prices), "--json"]
     assert main(argv) == 0
-    # The dashboard within the account's free tier: 1.00 (key) + 2 x 0.10 (alarms)
+    # The dashboard within the account's free tier: 1.00 (key) + 3 x 0.10 (alarms)
     data = json.loads(capsys.readouterr().out)
-    assert data["idle_monthly_usd"] == 1.20
+    assert data["idle_monthly_usd"] == pytest.approx(1.30)
     dashboard = next(line for line in data["idle"] if line["logical_id"].startswith("Dashboard"))
     assert dashboard["source"] == "https://example.com/free"
     assert dashboard["description"].startswith("CloudWatch dashboard")
@@ -416,7 +418,7 @@ def test_cost_process_never_imports_aws_cdk(
     )
     assert run.returncode == 0, run.stderr
     assert "HEAVY []" in run.stderr
-    assert "4.20/month" in run.stdout
+    assert "4.30/month" in run.stdout
 
 
 # -- the medium and large tier stacks, as the ready app builds them ---------------------------

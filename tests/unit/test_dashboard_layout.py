@@ -25,8 +25,8 @@ def test_small_lora_dashboard_drawn_box_by_box(
     (body,) = dashboard_bodies(template).values()
     svg = layout_svg(body, title="SmallLoRAStack")
     boxes = re.findall(r'<rect x="(\d+)" y="(\d+)" width="(\d+)"', svg)
-    # header text, alarm status, Bedrock fine-tune workflow, labeling workflow
-    assert len(boxes) == len(body["widgets"]) == 4
+    # header text, alarm status, the Bedrock, labeling and SageMaker workflows
+    assert len(boxes) == len(body["widgets"]) == 5
     # The first workflow graph: x=0, 12 columns of 40 px, inside a 16 px margin.
     assert boxes[2][0] == "19"
     assert boxes[2][2] == str(12 * 40 - 6)

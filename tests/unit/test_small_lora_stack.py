@@ -144,6 +144,7 @@ def test_evaluation_is_opt_in_from_the_config_file() -> None:
             "small_lora": {
                 "guardrail": None,
                 "labeling": None,
+                "sagemaker_fine_tune": None,
                 "bedrock_fine_tune": {
                     "evaluation": {"thresholds": {"min_improvement": {"Builtin.Correctness": 0.0}}}
                 },
@@ -170,3 +171,36 @@ def test_default_stack_has_no_evaluation(tier_stacks: dict[StackName, object]) -
     assert isinstance(stack, SmallLoRAStack)
     assert stack.bedrock_fine_tune is not None
     assert stack.bedrock_fine_tune.evaluation is None
+
+
+def test_holds_the_sagemaker_lora_workflow(tier_templates: dict[StackName, Template]) -> None:
+    template = _small(tier_templates)
+    (machine,) = [
+        m
+        for logical_id, m in template.find_resources("AWS::StepFunctions::StateMachine").items()
+        if logical_id.startswith("SageMakerFineTune")
+    ]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    definition = "".join(p if isinstance(p, str) else "<token>" for p in parts)
+    assert ":states:::sagemaker:createTrainingJob.sync" in definition
+    assert '"EnableManagedSpotTraining":true' in definition
+    assert '"CheckpointConfig":{"S3Uri.$":"$.validation.checkpointS3Uri"' in definition
+    template.resource_count_is("AWS::SageMaker::ModelPackageGroup", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Handler": "open_model_dataset_validator.handler"}
+    )
+    outputs = template.to_json()["Outputs"]
+    assert {"LoraStateMachineArn", "LoraTopicArn", "LoraModelPackageGroupName"} <= set(outputs)
+
+
+def test_sagemaker_fine_tune_can_be_left_out() -> None:
+    from cdk_support import new_app, template_of
+
+    from cdk_llm_training.config import SmallLoRAConfig
+
+    stack = SmallLoRAStack(
+        new_app(), "NoSageMaker", config=SmallLoRAConfig(sagemaker_fine_tune=None, labeling=None)
+    )
+    template = template_of(stack)
+    template.resource_count_is("AWS::SageMaker::ModelPackageGroup", 0)
+    assert stack.sagemaker_fine_tune is None

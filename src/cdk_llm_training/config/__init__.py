@@ -92,6 +92,13 @@ from cdk_llm_training.config.prices import (
     default_price_book,
     load_price_book,
 )
+from cdk_llm_training.config.sagemaker_training import (
+    OpenModelRecordFormat,
+    SageMakerFineTuneOptions,
+    TrainingImage,
+    TrainingMethod,
+    default_training_image,
+)
 from cdk_llm_training.config.tiers import (
     AppConfig,
     LargeEngine,
@@ -152,6 +159,7 @@ __all__ = [
     "NetworkOptions",
     "ObservabilityOptions",
     "OidcOptions",
+    "OpenModelRecordFormat",
     "ParallelClusterOs",
     "PiiAction",
     "PiiEntity",
@@ -159,9 +167,12 @@ __all__ = [
     "PriceChannel",
     "QueueCapacityType",
     "QuotedPrice",
+    "SageMakerFineTuneOptions",
     "SmallLoRAConfig",
     "StackName",
     "TaskMetricsOptions",
+    "TrainingImage",
+    "TrainingMethod",
     "TrainiumClusterOptions",
     "TrainiumComputeResource",
     "TrainiumQueue",
@@ -171,6 +182,7 @@ __all__ = [
     "default_bedrock_catalog",
     "default_instance_catalog",
     "default_price_book",
+    "default_training_image",
     "describe_validation_error",
     "load_app_config",
     "load_bedrock_catalog",

@@ -32,6 +32,7 @@ from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, Wor
 from cdk_llm_training.config.network import EKS_IPS_PER_NODE, SLURM_IPS_PER_NODE, NetworkOptions
 from cdk_llm_training.config.observability import ObservabilityOptions
 from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
+from cdk_llm_training.config.sagemaker_training import SageMakerFineTuneOptions
 
 DEFAULT_AVAILABILITY_ZONE_ID = "use1-az4"
 """Compute AZ ID of the medium and large tiers when the config names none (us-east-1)."""
@@ -73,6 +74,11 @@ class SmallLoRAConfig(FrozenModel):
     """Bedrock fine-tune workflow options; ``None`` leaves the workflow out. Default:
     :class:`BedrockFineTuneOptions` defaults (Nova Micro fine-tuning from curated/finetune/).
     Set ``bedrock_fine_tune.evaluation`` to add the evaluation step and threshold gate."""
+
+    sagemaker_fine_tune: SageMakerFineTuneOptions | None = SageMakerFineTuneOptions()
+    """LoRA / QLoRA of open-weight models on SageMaker training jobs; ``None`` leaves the
+    workflow out. Default: :class:`SageMakerFineTuneOptions` defaults (LoRA of the 8B model
+    under artifacts/base-models/llama-3.1-8b-instruct/ on one ml.g5.2xlarge, managed spot)."""
 
     guardrail: GuardrailOptions | None = GuardrailOptions()
     """Bedrock guardrail for the custom model's use (content, prompt-attack and PII filters,

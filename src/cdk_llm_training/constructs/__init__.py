@@ -22,6 +22,9 @@ from cdk_llm_training.constructs.labeling_workforce import (
 from cdk_llm_training.constructs.model_evaluation import (
     ModelEvaluation,
 )
+from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
+    SageMakerFineTuneJob,
+)
 from cdk_llm_training.constructs.task_metrics_evaluation import (
     TaskMetricsEvaluation,
 )
@@ -55,6 +58,7 @@ __all__ = [
     "LabelingWorkforce",
     "ModelEvaluation",
     "MonitoredFileSystem",
+    "SageMakerFineTuneJob",
     "TaskMetricsEvaluation",
     "TrainingAlarms",
     "TrainingDashboard",

@@ -29,7 +29,6 @@ from constructs import Construct
 
 from cdk_llm_training import runtime
 from cdk_llm_training.config.bedrock import (
-    LOG_RETENTION_DAYS,
     BedrockBaseModel,
     BedrockFineTuneOptions,
     BedrockModelCatalog,
@@ -38,7 +37,12 @@ from cdk_llm_training.config.bedrock import (
     default_bedrock_catalog,
     validate_hyperparameters,
 )
-from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._workflow import (
+    RETENTION,
+    acknowledge_wildcards,
+    add_list_statement,
+    create_workflow_key,
+)
 from cdk_llm_training.constructs.model_evaluation import ModelEvaluation
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
@@ -51,9 +55,6 @@ MANAGED_RULE_NAMES = (
 documentation available offline does not spell the name out; both spellings used by the
 Step Functions naming scheme are allowed (exact names, no wildcard)."""
 VALIDATOR_HANDLER = "bedrock_dataset_validator.handler"
-_RETENTION: dict[int, logs.RetentionDays] = dict(
-    zip(LOG_RETENTION_DAYS, [r for r in logs.RetentionDays if r.name != "INFINITE"], strict=True)
-)
 JOB_RETRY_ERRORS = (
     "Bedrock.ThrottlingException",
     "Bedrock.InternalServerException",
@@ -194,7 +195,7 @@ class BedrockFineTuneJob(Construct):
                 output_bucket=self.output_bucket,
                 data_key=self.data_key,
                 log_key=self.key,
-                log_retention=_RETENTION[opts.log_retention_days],
+                log_retention=RETENTION[opts.log_retention_days],
                 removal_policy=removal_policy,
             )
         self.state_machine = self._create_state_machine(
@@ -203,18 +204,18 @@ class BedrockFineTuneJob(Construct):
         self.ready_marker_rule: events.Rule | None = None
         if opts.start_on_ready_marker:
             self.ready_marker_rule = self._create_ready_marker_rule(data_lake)
-        _acknowledge_wildcards(
+        acknowledge_wildcards(
             self.bedrock_role,
             "Object access is limited to the dataset and output key prefixes (prefix*), the "
             "only way to name the objects of future jobs; with a VPC, ENI actions are limited "
             "by subnet and BedrockManaged tag conditions (the service needs Describe* on *).",
         )
-        _acknowledge_wildcards(
+        acknowledge_wildcards(
             self.validator.role,
             "Object access is limited to the dataset and report key prefixes (prefix*), the "
             "only way to name the datasets and reports of future executions.",
         )
-        _acknowledge_wildcards(
+        acknowledge_wildcards(
             self.state_machine.role,
             "Bedrock names custom models and customization jobs at run time (custom-model/*, "
             "model-customization-job/*); Lambda versions (function:*) and Step Functions log "
@@ -263,43 +264,18 @@ class BedrockFineTuneJob(Construct):
     # -- resources -----------------------------------------------------------------------
 
     def _create_key(self, removal_policy: RemovalPolicy) -> kms.Key:
-        key = kms.Key(
+        return create_workflow_key(
             self,
             "Key",
             description="Encrypts the Bedrock fine-tune workflow's topic and log groups.",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
         )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchLogsOfThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                    "kms:GenerateDataKey",
-                    "kms:GenerateDataKeyWithoutPlaintext",
-                    "kms:DescribeKey",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
-                        )
-                    }
-                },
-            )
-        )
-        return key
 
     def _log_group(self, id: str, removal_policy: RemovalPolicy) -> logs.LogGroup:
         return logs.LogGroup(
             self,
             id,
-            retention=_RETENTION[self.options.log_retention_days],
+            retention=RETENTION[self.options.log_retention_days],
             encryption_key=self.key,
             removal_policy=removal_policy,
         )
@@ -341,8 +317,8 @@ class BedrockFineTuneJob(Construct):
                 resources=[self.output_bucket.arn_for_objects(f"{opts.output_prefix}*")],
             )
         )
-        self._add_list_statement(role, self.dataset_bucket, opts.dataset_prefix, "ListDatasets")
-        self._add_list_statement(role, self.output_bucket, opts.output_prefix, "ListOutput")
+        add_list_statement(role, self.dataset_bucket, opts.dataset_prefix, "ListDatasets")
+        add_list_statement(role, self.output_bucket, opts.output_prefix, "ListOutput")
         if self.data_key is not None:
             self.data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
         if custom_model_key is not None:
@@ -361,17 +337,6 @@ class BedrockFineTuneJob(Construct):
             for statement in self._vpc_statements(vpc_config):
                 role.add_to_policy(statement)
         return role
-
-    @staticmethod
-    def _add_list_statement(role: iam.Role, bucket: s3.IBucket, prefix: str, sid: str) -> None:
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid=sid,
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-            )
-        )
 
     @staticmethod
     def _model_arn(model_id: str) -> str:
@@ -473,7 +438,7 @@ class BedrockFineTuneJob(Construct):
                 resources=[self.dataset_bucket.arn_for_objects(f"{opts.dataset_prefix}*")],
             )
         )
-        self._add_list_statement(role, self.dataset_bucket, opts.dataset_prefix, "ListDatasets")
+        add_list_statement(role, self.dataset_bucket, opts.dataset_prefix, "ListDatasets")
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteReports",
@@ -827,45 +792,3 @@ class BedrockFineTuneJob(Construct):
             )
         )
         return rule
-
-
-def _acknowledge_wildcards(role: iam.IRole | None, reason: str) -> None:
-    """Acknowledge cdk-nag's AwsSolutions-IAM5 finding for each wildcard action and resource
-    of ``role``'s default policy, one by one (cdk-nag 3 ids name the exact value), so a
-    wildcard added later by someone else is still reported."""
-    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
-    if not isinstance(policy, iam.Policy):
-        return
-    document = Stack.of(policy).resolve(policy.document)
-    findings: set[str] = set()
-    for statement in document.get("Statement", []):
-        for action in _as_list(statement.get("Action")):
-            if "*" in action:
-                findings.add(f"AwsSolutions-IAM5[Action::{action}]")
-        for resource in _as_list(statement.get("Resource")):
-            rendered = _render_reference(resource)
-            if "*" in rendered:
-                findings.add(f"AwsSolutions-IAM5[Resource::{rendered}]")
-    for finding in sorted(findings):
-        acknowledge(policy, finding, reason)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _render_reference(value: Any) -> str:
-    """A resolved CloudFormation value as cdk-nag prints it: ``<Ref>``, ``<Id.Attr>``."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Ref" in value:
-        return f"<{value['Ref']}>"
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        resource, attribute = value["Fn::GetAtt"]
-        return f"<{resource}.{attribute}>"
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(_render_reference(part) for part in parts)
-    return json.dumps(value, sort_keys=True)

@@ -18,11 +18,9 @@ from constructs import Construct
 from cdk_llm_training import runtime
 from cdk_llm_training.config.evaluation import HumanEvaluationOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
-from cdk_llm_training.constructs.bedrock_fine_tune_job import _RETENTION, _acknowledge_wildcards
+from cdk_llm_training.constructs._workflow import RETENTION as _RETENTION
+from cdk_llm_training.constructs._workflow import acknowledge_wildcards as _acknowledge_wildcards
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
-from cdk_llm_training.constructs.labeling_workforce import (
-    _acknowledge_wildcards as _acknowledge_flattened,
-)
 
 SAMPLE_HANDLER = "evaluation_prompts.sample_handler"
 AGGREGATE_HANDLER = "evaluation_report.human_report_handler"
@@ -157,7 +155,7 @@ class HumanEvaluation(Construct):
         )
         self.state_machine = self._create_state_machine(topic, log_group("WorkflowLogs"))
         assert isinstance(self.state_machine.role, iam.Role)
-        _acknowledge_flattened(
+        _acknowledge_wildcards(
             self.state_machine.role,
             "CDK's task grants: Lambda versions (function:*), the child workflow's executions "
             "and the .sync EventBridge managed rule; X-Ray and log delivery have no resource "

@@ -4,7 +4,6 @@ workflow that turns a manifest in the data lake into training-ready JSONL."""
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from cdk_llm_training.config.labeling import (
 )
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs._workflow import acknowledge_wildcards
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.labeling_templates import template_text
 
@@ -767,53 +767,8 @@ class LabelingWorkforce(Construct):
 
 
 def _acknowledge_wildcards(role: iam.Role, reason: str) -> None:
-    """Acknowledge, one by one, the wildcard findings (AwsSolutions-IAM5) of the statements
-    ``role``'s default policy holds NOW: a statement added later is checked again."""
-    policy = role.node.try_find_child("DefaultPolicy")
-    if policy is None:
-        return
-    assert isinstance(policy, iam.Policy)
-    document = Stack.of(role).resolve(policy.document.to_json())
-    findings: set[str] = set()
-    for statement in document.get("Statement", []):
-        if statement.get("Effect") != "Allow":
-            continue
-        for action in _as_list(statement.get("Action")):
-            if "*" in action:
-                findings.add(f"Action::{action}")
-        for resource in _as_list(statement.get("Resource")):
-            flat = _flatten_reference(resource)
-            if "*" in flat:
-                findings.add(f"Resource::{flat}")
-    for finding in sorted(findings):
-        acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _flatten_reference(node: Any) -> str:  # noqa: PLR0911 - one return per intrinsic
-    """A resolved CloudFormation value as one string, the way cdk-nag names findings:
-    ``<LogicalId.Attr>`` for Fn::GetAtt, ``<Name>`` for Ref, Fn::Join joined."""
-    if node is None:
-        return ""
-    if isinstance(node, str):
-        return node.replace("${", "<").replace("}", ">")
-    if isinstance(node, dict):
-        if "Fn::Join" in node:
-            delimiter, items = node["Fn::Join"]
-            return str(delimiter).join(_flatten_reference(i) for i in items)
-        if "Fn::Sub" in node:
-            return _flatten_reference(node["Fn::Sub"])
-        if "Fn::GetAtt" in node:
-            resource, attribute = node["Fn::GetAtt"]
-            return f"<{_flatten_reference(resource)}.{_flatten_reference(attribute)}>"
-        if "Fn::ImportValue" in node:
-            return _flatten_reference(node["Fn::ImportValue"])
-        if "Ref" in node:
-            return f"<{_flatten_reference(node['Ref'])}>"
-    return json.dumps(node, separators=(",", ":"))
+    """Acknowledge, one by one, the wildcard findings of ``role``'s default policy."""
+    acknowledge_wildcards(role, reason)
 
 
 def _log_group(scope: Construct, id: str, days: int) -> logs.LogGroup:

@@ -678,8 +678,6 @@ class ModelEvaluation(Construct):
 
 
 def _acknowledge_wildcards(role: iam.IRole | None, reason: str) -> None:
-    from cdk_llm_training.constructs.bedrock_fine_tune_job import (
-        _acknowledge_wildcards as acknowledge_role,
-    )
+    from cdk_llm_training.constructs._workflow import acknowledge_wildcards
 
-    acknowledge_role(role, reason)
+    acknowledge_wildcards(role, reason)

@@ -168,7 +168,9 @@ class TaskMetricsEvaluation(Construct):
         )
         if self.data_key is not None:
             self.data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-        from cdk_llm_training.constructs.bedrock_fine_tune_job import _acknowledge_wildcards
+        from cdk_llm_training.constructs._workflow import (
+            acknowledge_wildcards as _acknowledge_wildcards,
+        )
 
         _acknowledge_wildcards(
             role,

@@ -12,7 +12,7 @@ by :class:`cdk_llm_training.BedrockFineTuneJob`:
 ``LIMITS``
     JSON: ``min_training_records``, ``max_training_records``, ``max_validation_records``,
     ``max_record_bytes``, ``max_training_file_bytes``, ``max_validation_file_bytes``.
-``JOB_NAME_PREFIX``, ``READY_MARKER_NAME``, ``MAX_REPORTED_ERRORS``
+``JOB_NAME_PREFIX``, ``READY_MARKER_NAME``, ``MAX_REPORTED_ERRORS``, ``MAX_VALIDATION_FILES``
 
 The state input is either ``{"trainingDataKey": "...", "validationDataKeys": ["..."],
 "jobNameSuffix": "..."}`` or, from the ready-marker rule, ``{"readyMarker": {"bucket": "...",
@@ -74,6 +74,7 @@ class ValidatorConfig:
     job_name_prefix: str
     ready_marker_name: str
     max_reported_errors: int
+    max_validation_files: int = MAX_VALIDATION_FILES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ValidatorConfig:
@@ -88,6 +89,7 @@ class ValidatorConfig:
             job_name_prefix=env["JOB_NAME_PREFIX"],
             ready_marker_name=env.get("READY_MARKER_NAME", "_READY"),
             max_reported_errors=int(env.get("MAX_REPORTED_ERRORS", MAX_REPORTED_ERRORS)),
+            max_validation_files=int(env.get("MAX_VALIDATION_FILES", MAX_VALIDATION_FILES)),
         )
 
     def file_limits(self, role: str) -> FileLimits:
@@ -190,10 +192,10 @@ def resolve_request(
         raise InputError("the input must name 'trainingDataKey' (an S3 key in the dataset bucket)")
     if not isinstance(validation, list) or not all(isinstance(k, str) for k in validation):
         raise InputError("'validationDataKeys' must be a list of S3 keys")
-    if len(validation) > MAX_VALIDATION_FILES:
+    if len(validation) > config.max_validation_files:
         raise InputError(
             f"'validationDataKeys' has {len(validation)} keys; at most "
-            f"{MAX_VALIDATION_FILES} are allowed"
+            f"{config.max_validation_files} are allowed"
         )
     for key in [training, *validation]:
         if not key.startswith(config.dataset_prefix):

@@ -203,11 +203,68 @@ def check_bedrock_conversation_2024_prompts(record: Any) -> list[str]:
     return _check_nova(record, must_end_with_assistant=False)
 
 
+def check_chat(record: Any) -> list[str]:  # noqa: PLR0911 - one return per problem
+    """Open-model chat (the Hugging Face / OpenAI messages layout): ``{"messages": [{"role":
+    "system", "content": "..."}, {"role": "user", "content": "..."}, {"role": "assistant",
+    "content": "..."}]}``. One optional leading system message, then user / assistant turns
+    that alternate, start with user and end with assistant; every content a non-empty
+    string."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    messages, errors = _messages(record)
+    if errors:
+        return errors
+    roles: list[str] = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            return [f"messages[{index}] must be an object"]
+        role, content = message.get("role"), message.get("content")
+        allowed = ("system", "user", "assistant") if index == 0 else ("user", "assistant")
+        if role not in allowed:
+            names = " or ".join(repr(r) for r in allowed)
+            return [f"messages[{index}].role must be {names}, got {role!r}"]
+        if not isinstance(content, str) or not content.strip():
+            return [f"messages[{index}].content must be a non-empty string"]
+        roles.append(str(role))
+    offset = 1 if roles and roles[0] == "system" else 0
+    turns = _check_turns(roles[offset:], must_end_with_assistant=True)
+    if offset and turns:
+        return [_shift_index(problem, offset) for problem in turns]
+    return turns
+
+
+def _shift_index(problem: str, offset: int) -> str:
+    """Renumber ``messages[i]`` in a turn-order problem found after a system message."""
+    head, _, rest = problem.partition("messages[")
+    if not rest:
+        return problem.replace("'messages' is empty", "'messages' has no user turn")
+    number, _, tail = rest.partition("]")
+    return f"{head}messages[{int(number) + offset}]{tail}"
+
+
+def check_instruction(record: Any) -> list[str]:
+    """Instruction tuning: ``{"instruction": "...", "input": "...", "output": "..."}``;
+    ``input`` (context) and ``system`` are optional strings."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    problems = _non_empty_string(record, "instruction") + _non_empty_string(record, "output")
+    for optional in ("input", "system"):
+        if optional in record and not isinstance(record[optional], str):
+            problems.append(
+                f"field '{optional}' must be a string, got {_json_type(record[optional])}"
+            )
+    return problems
+
+
 register_format("prompt_completion", check_prompt_completion)
 register_format("continued_pretraining", check_continued_pretraining)
 register_format("messages", check_messages)
 register_format("bedrock_conversation_2024", check_bedrock_conversation_2024)
 register_format("bedrock_conversation_2024_prompts", check_bedrock_conversation_2024_prompts)
+register_format("chat", check_chat)
+register_format("instruction", check_instruction)
 
 
 # -- limits and reports --------------------------------------------------------------------

@@ -13,6 +13,7 @@ from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.stacks._observability import monitor_tier
 
@@ -21,8 +22,9 @@ TIER = "small-lora"
 
 
 class SmallLoRAStack(Stack):
-    """The small tier: a training data lake, the Bedrock fine-tune workflow, the labeling
-    workforce, alarms, a dashboard and a budget. No VPC and no always-on compute.
+    """The small tier: a training data lake, the Bedrock and SageMaker (LoRA / QLoRA) fine-tune
+    workflows, the labeling workforce, a guardrail, alarms, a dashboard and a budget. No VPC
+    and no always-on compute.
 
     :param config: validated tier configuration. Default: ``SmallLoRAConfig()``.
     :param stack_kwargs: passed to :class:`aws_cdk.Stack` (``env``, ``description``, ...).
@@ -98,12 +100,42 @@ class SmallLoRAStack(Stack):
                 description="Bedrock fine-tune notifications: subscribe to job results.",
             )
 
+        self.sagemaker_fine_tune: SageMakerFineTuneJob | None = None
+        if self.config.sagemaker_fine_tune is not None:
+            self.sagemaker_fine_tune = SageMakerFineTuneJob(
+                self,
+                "SageMakerFineTune",
+                options=self.config.sagemaker_fine_tune,
+                key=self.data_lake.key,
+                data_lake=self.data_lake,
+            )
+            CfnOutput(
+                self,
+                "LoraStateMachineArn",
+                value=self.sagemaker_fine_tune.state_machine.state_machine_arn,
+                description="SageMaker LoRA workflow: start an execution with dataset keys.",
+            )
+            CfnOutput(
+                self,
+                "LoraTopicArn",
+                value=self.sagemaker_fine_tune.topic.topic_arn,
+                description="SageMaker LoRA notifications: subscribe to job results.",
+            )
+            CfnOutput(
+                self,
+                "LoraModelPackageGroupName",
+                value=self.sagemaker_fine_tune.model_package_group_name,
+                description="Model Registry group where trained adapters await approval.",
+            )
+
         # Observability: alarms on an encrypted topic, a dashboard, a budget and cost tags.
         workflows: dict[str, sfn.IStateMachine] = {}
         if self.labeling:
             workflows["Labeling"] = self.labeling.state_machine
         if self.bedrock_fine_tune:
             workflows["BedrockFineTune"] = self.bedrock_fine_tune.state_machine
+        if self.sagemaker_fine_tune:
+            workflows["SageMakerFineTune"] = self.sagemaker_fine_tune.state_machine
         monitoring = monitor_tier(
             self,
             tier=TIER,

@@ -1,0 +1,309 @@
+"""Options of :class:`cdk_llm_training.SageMakerFineTuneJob` and the training image data.
+
+Pure Python (no aws_cdk import). The Hugging Face PyTorch training image is pinned in
+``config/data/hf_training_images.json`` (tag parts + the AWS account of the image registry
+in each Region); override it with ``SageMakerFineTuneOptions.image_uri``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.bedrock import JOB_NAME_PREFIX_PATTERN, LOG_RETENTION_DAYS
+
+MODEL_PACKAGE_GROUP_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+IMAGE_URI_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/.+")
+MAX_RUNTIME_HOURS = 28 * 24
+"""CreateTrainingJob allows at most 28 days of MaxRuntimeInSeconds."""
+
+NVME_INSTANCE_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en")
+"""Instance families with local NVMe instance storage: SageMaker encrypts it in hardware and
+rejects ``ResourceConfig.VolumeKmsKeyId`` on them (CreateTrainingJob API reference)."""
+
+METRIC_DEFINITIONS: tuple[dict[str, str], ...] = (
+    {"Name": "train_loss", "Regex": r"train_loss=([0-9.eE+-]+)"},
+    {"Name": "eval_loss", "Regex": r"eval_loss=([0-9.eE+-]+)"},
+    {"Name": "tokens_per_second", "Regex": r"tokens_per_second=([0-9.eE+-]+)"},
+    {"Name": "learning_rate", "Regex": r"learning_rate=([0-9.eE+-]+)"},
+)
+"""What the job's metric definitions capture from the shipped script's ``[metrics]`` lines."""
+
+SCRIPT_HYPERPARAMETERS = (
+    "epochs", "max_steps", "learning_rate", "weight_decay", "warmup_ratio",
+    "per_device_batch_size", "gradient_accumulation_steps", "lora_r", "lora_alpha",
+    "lora_dropout", "target_modules", "gradient_checkpointing", "logging_steps", "eval_steps",
+    "save_steps", "save_total_limit", "seed", "trust_remote_code",
+)  # fmt: skip
+"""Arguments of ``train_lora.py`` that ``hyperparameters`` may set. ``method``,
+``record_format``, ``model_id`` and ``max_seq_length`` come from their own options."""
+
+
+class TrainingMethod(StrEnum):
+    """How the adapter is trained."""
+
+    LORA = "lora"
+    """Frozen BF16 base weights plus LoRA adapters."""
+    QLORA = "qlora"
+    """Frozen 4-bit NF4 base weights (bitsandbytes, GPU only) plus LoRA adapters."""
+
+
+class OpenModelRecordFormat(StrEnum):
+    """JSONL record formats the validator checks and ``train_lora.py`` reads."""
+
+    CHAT = "chat"
+    """``{"messages": [{"role": "system"|"user"|"assistant", "content": "..."}]}``"""
+    INSTRUCTION = "instruction"
+    """``{"instruction": "...", "input": "...", "output": "..."}`` (``input`` optional)."""
+    PROMPT_COMPLETION = "prompt_completion"
+    """``{"prompt": "...", "completion": "..."}``"""
+
+
+class TrainingImage(FrozenModel):
+    """A Deep Learning Container image: repository, pinned tag parts, registry per Region."""
+
+    repository: str
+    pytorch_version: str
+    transformers_version: str
+    python_version: str
+    cuda_version: str
+    os_version: str
+    registries: dict[str, str]
+    """Region -> AWS account of the image registry."""
+
+    @property
+    def tag(self) -> str:
+        return (
+            f"{self.pytorch_version}-transformers{self.transformers_version}-gpu-"
+            f"{self.python_version}-{self.cuda_version}-{self.os_version}"
+        )
+
+    def account(self, region: str) -> str:
+        """The registry account of ``region``; ``KeyError`` names the known Regions."""
+        try:
+            return self.registries[region]
+        except KeyError:
+            known = ", ".join(sorted(self.registries))
+            raise KeyError(
+                f"no {self.repository} registry known for Region {region!r}; known Regions: "
+                f"{known}. Pass image_uri to use another image."
+            ) from None
+
+    def uri(self, region: str) -> str:
+        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+        return f"{self.account(region)}.dkr.ecr.{region}.{suffix}/{self.repository}:{self.tag}"
+
+
+@cache
+def default_training_image() -> TrainingImage:
+    """The pinned Hugging Face PyTorch training image shipped with the package."""
+    text = (
+        resources.files("cdk_llm_training.config")
+        .joinpath("data/hf_training_images.json")
+        .read_text()
+    )
+    return _parse_image(json.loads(text))
+
+
+def load_training_image(path: str | Path) -> TrainingImage:
+    """A training image description from a JSON file shaped like the shipped one."""
+    return _parse_image(json.loads(Path(path).read_text()))
+
+
+def _parse_image(document: dict[str, Any]) -> TrainingImage:
+    return TrainingImage.model_validate({k: v for k, v in document.items() if k != "_about"})
+
+
+def _check_prefix(value: str | None) -> str | None:
+    if value is None:
+        return value
+    if "*" in value or "?" in value:
+        raise ValueError(f"{value!r} must be a literal S3 key prefix; '*' and '?' are not allowed")
+    if value.startswith("/"):
+        raise ValueError(f"{value!r} must not start with '/'; S3 keys have no leading slash")
+    if value and not value.endswith("/"):
+        raise ValueError(f"{value!r} must end with '/' (a folder of the data lake)")
+    return value
+
+
+class SageMakerFineTuneOptions(FrozenModel):
+    """Plain-data options of :class:`cdk_llm_training.SageMakerFineTuneJob`. Every field has
+    a default that deploys as-is: LoRA of an 8B model whose weights sit in the artifacts zone
+    under ``base-models/llama-3.1-8b-instruct/``, on one ml.g5.2xlarge with managed spot."""
+
+    method: TrainingMethod = TrainingMethod.LORA
+    """``lora`` (default) or ``qlora``."""
+    record_format: OpenModelRecordFormat = OpenModelRecordFormat.CHAT
+    """Dataset record format, checked by the validator and read by the script. Default chat."""
+    base_model_prefix: str | None = "base-models/llama-3.1-8b-instruct/"
+    """Artifacts-zone prefix holding the base model folder (``config.json``, weights,
+    tokenizer), given to the job as its ``model`` channel: works in closed networks.
+    Default ``base-models/llama-3.1-8b-instruct/``. Exactly one of this and
+    ``base_model_id``."""
+    base_model_id: str | None = None
+    """Hugging Face hub model id, downloaded by the job (needs internet access and, for gated
+    models, a token in the environment). Default none."""
+    base_model_parameters: float | None = Field(default=8e9, gt=0)
+    """Parameter count of the base model, for the memory check. Default 8e9; ``None`` skips
+    the check."""
+    instance_type: str = "ml.g5.2xlarge"
+    """Training instance (an NVIDIA instance of the instance catalog). Default
+    ``ml.g5.2xlarge`` (1 x A10G 24 GiB). The shipped script trains on one GPU."""
+    volume_size_gib: int = Field(default=100, ge=1, le=16384)
+    """ML storage volume (base model copy, checkpoints). Default 100."""
+    max_seq_length: int = Field(default=2048, ge=16, le=131072)
+    """Longest tokenized record; longer ones are truncated. Default 2048."""
+    hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Extra ``train_lora.py`` arguments (names in ``SCRIPT_HYPERPARAMETERS``). Default none:
+    the script's defaults (1 epoch, learning rate 2e-4, LoRA r 16 / alpha 32, ...)."""
+    use_spot: bool = True
+    """Managed spot training. Default on (checkpoints make interruptions cheap)."""
+    max_runtime_hours: int = Field(default=24, ge=1, le=MAX_RUNTIME_HOURS)
+    """Training time limit (``StoppingCondition.MaxRuntimeInSeconds``). Default 24."""
+    max_wait_hours: int = Field(default=48, ge=1, le=MAX_RUNTIME_HOURS)
+    """Spot only: training plus waiting for capacity (``MaxWaitTimeInSeconds``); at least
+    ``max_runtime_hours``. Default 48."""
+    retry_attempts: int | None = Field(default=None, ge=1, le=30)
+    """``RetryStrategy.MaximumRetryAttempts`` on internal errors. Default none."""
+    keep_alive_minutes: int = Field(default=0, ge=0, le=360)
+    """Warm pool: keep the instance this long after the job for the next one
+    (``KeepAlivePeriodInSeconds``; the API allows up to 6 hours, the SageMaker guide states
+    60 minutes: longer values get a synth warning). Billable. Default 0 (off)."""
+    inference_image_uri: str | None = None
+    """Image recorded in the model package's inference specification. Default: the training
+    image (replace it with the serving image you deploy adapters with)."""
+    image_uri: str | None = None
+    """Full training image URI. Default: the pinned Hugging Face PyTorch training image of
+    the stack's Region."""
+    dataset_prefix: str = "finetune/"
+    """Curated-zone prefix the datasets live under (the only prefix the job may read)."""
+    output_prefix: str = "sagemaker/output/"
+    """Artifacts-zone prefix of job output (``<prefix><job>/output/model.tar.gz``)."""
+    checkpoint_prefix: str = "checkpoints/sagemaker/"
+    """Artifacts-zone prefix of checkpoints (``<prefix><job>/``); under ``checkpoints/`` so the
+    lake's checkpoint expiration applies."""
+    report_prefix: str = "sagemaker/validation-reports/"
+    """Artifacts-zone prefix of dataset validation reports."""
+    job_name_prefix: str = Field(default="lora", min_length=1, max_length=40)
+    """Training job names are ``<prefix>-<suffix>``. Default ``lora``."""
+    model_package_group_name: str | None = None
+    """Model Registry group of the adapters. Default: a name derived from the construct path."""
+    enable_network_isolation: bool = False
+    """No network access for the training container. Default off: the container installs
+    ``requirements.txt`` from PyPI (use a custom ``image_uri`` with peft and bitsandbytes
+    baked in to turn it on)."""
+    validator_memory_mib: int = Field(default=1024, ge=256, le=10240)
+    """Memory of the validator Lambda. Default 1024."""
+    validator_timeout_minutes: int = Field(default=15, ge=1, le=15)
+    """Timeout of the validator Lambda. Default 15."""
+    log_retention_days: int = 365
+    """Retention of the workflow and validator log groups. Default 365."""
+
+    @field_validator("dataset_prefix", "output_prefix", "checkpoint_prefix", "report_prefix")
+    @classmethod
+    def _prefixes(cls, value: str) -> str:
+        return _check_prefix(value) or value
+
+    @field_validator("base_model_prefix")
+    @classmethod
+    def _model_prefix(cls, value: str | None) -> str | None:
+        if value == "":
+            raise ValueError("must not be empty (that would expose the whole artifacts zone)")
+        return _check_prefix(value)
+
+    @field_validator("job_name_prefix")
+    @classmethod
+    def _name_prefix(cls, value: str) -> str:
+        if not JOB_NAME_PREFIX_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} must be letters, digits and single hyphens, starting and ending "
+                "with a letter or digit"
+            )
+        return value
+
+    @field_validator("model_package_group_name")
+    @classmethod
+    def _group_name(cls, value: str | None) -> str | None:
+        if value is not None and not MODEL_PACKAGE_GROUP_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} must be 1-63 letters, digits and hyphens, starting and ending with "
+                "a letter or digit"
+            )
+        return value
+
+    @field_validator("image_uri", "inference_image_uri")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and not IMAGE_URI_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} is not an ECR image URI "
+                "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>)"
+            )
+        return value
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _known_hyperparameters(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        unknown = sorted(set(value) - set(SCRIPT_HYPERPARAMETERS))
+        if unknown:
+            raise ValueError(
+                f"unknown train_lora.py hyperparameters {', '.join(unknown)}; allowed: "
+                + ", ".join(SCRIPT_HYPERPARAMETERS)
+            )
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {allowed}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SageMakerFineTuneOptions:
+        if (self.base_model_prefix is None) == (self.base_model_id is None):
+            raise ValueError(
+                "set exactly one of base_model_prefix (weights in the data lake) and "
+                f"base_model_id (hub download); got base_model_prefix={self.base_model_prefix!r}"
+                f", base_model_id={self.base_model_id!r}"
+            )
+        if self.use_spot and self.max_wait_hours < self.max_runtime_hours:
+            raise ValueError(
+                f"max_wait_hours ({self.max_wait_hours}) must be at least max_runtime_hours "
+                f"({self.max_runtime_hours}) with managed spot"
+            )
+        if self.base_model_id is not None and self.enable_network_isolation:
+            raise ValueError(
+                "base_model_id needs a hub download but enable_network_isolation=True blocks "
+                "it; put the weights in the data lake and use base_model_prefix"
+            )
+        return self
+
+    def script_hyperparameters(self) -> dict[str, str]:
+        """The job's hyperparameters for ``train_lora.py`` (strings, as the API wants)."""
+        values: dict[str, Any] = {
+            "method": self.method.value,
+            "record_format": self.record_format.value,
+            "max_seq_length": self.max_seq_length,
+            **self.hyperparameters,
+        }
+        if self.base_model_id is not None:
+            values["model_id"] = self.base_model_id
+        return {key: _as_text(value) for key, value in sorted(values.items())}
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
