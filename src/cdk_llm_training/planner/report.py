@@ -58,10 +58,29 @@ def plan_to_app_config(plan: Plan) -> dict[str, Any]:
     return data
 
 
+def _small_section(plan: Plan) -> dict[str, Any]:
+    """The small section: a single-node LoRA / QLoRA plan sizes the SageMaker fine-tune job
+    (instance type, method, model size for its memory check); a Bedrock plan keeps defaults."""
+    if plan.engine is not Engine.SAGEMAKER_SINGLE_NODE or plan.instance_type is None:
+        return {}
+    method = plan.request.method.value
+    if method not in ("lora", "qlora"):
+        return {}
+    return {
+        "sagemaker_fine_tune": {
+            "instance_type": plan.instance_type,
+            "method": method,
+            "base_model_parameters": plan.request.params,
+        }
+    }
+
+
 def _tier_section(plan: Plan) -> dict[str, Any]:
     """The medium / large section: the plan's instances and FSx sizing inputs. The network
     is sized from the node count by the tier config itself."""
-    if plan.tier is Tier.SMALL or plan.instance_type is None:
+    if plan.tier is Tier.SMALL:
+        return _small_section(plan)
+    if plan.instance_type is None:
         return {}
     section: dict[str, Any] = {}
     if plan.tier is Tier.LARGE:
