@@ -96,6 +96,7 @@ def sagemaker_layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]
     _build_base_model(root / "input/data/model")
     _write_jsonl(root / "input/data/train/train.jsonl", _records(48, seed=1))
     _write_jsonl(root / "input/data/validation/validation.jsonl", _records(8, seed=2))
+    _write_jsonl(root / "input/data/evaluation/labelled.jsonl", LABELLED)
     return {
         "SM_CHANNEL_TRAIN": str(root / "input/data/train"),
         "SM_CHANNEL_VALIDATION": str(root / "input/data/validation"),
@@ -103,14 +104,23 @@ def sagemaker_layout(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]
         "SM_MODEL_DIR": str(root / "model"),
         "SM_OUTPUT_DATA_DIR": str(root / "output/data"),
         "SM_CHECKPOINT_DIR": str(root / "checkpoints"),
+        "SM_CHANNEL_EVALUATION": str(root / "input/data/evaluation"),
     }
+
+
+LABELLED = [
+    {"id": "c1", "prompt": "count from two", "reference": "three four five six"},
+    {"id": "c2", "prompt": "count from zero", "reference": "one two three four"},
+    {"prompt": "count from five", "reference": "six seven eight nine"},
+]
+"""The labelled set (catalog format); the last line has no id, so its id is its line number."""
 
 
 ARGS = [
     "--learning_rate", "0.01", "--per_device_batch_size", "4",
     "--gradient_accumulation_steps", "2", "--lora_r", "8", "--lora_alpha", "32",
     "--lora_dropout", "0.0", "--logging_steps", "1", "--save_steps", "6",
-    "--warmup_ratio", "0", "--max_seq_length", "64",
+    "--warmup_ratio", "0", "--max_seq_length", "64", "--max_new_tokens", "6",
 ]  # fmt: skip
 
 
@@ -196,6 +206,57 @@ def test_model_dir_holds_adapter_tokenizer_and_card(
     assert summary["steps"] == 12
     assert summary["final_eval_loss"] is not None
     assert "# LORA adapter" in (out / "README.md").read_text()
+
+
+def test_predictions_for_the_labelled_set_go_to_the_output_data_dir(
+    first_run: dict[str, Any], sagemaker_layout: dict[str, str]
+) -> None:
+    path = Path(sagemaker_layout["SM_OUTPUT_DATA_DIR"]) / train_lora.PREDICTIONS_FILE
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [row["id"] for row in rows] == ["c1", "c2", "3"]
+    assert all(isinstance(row["prediction"], str) for row in rows)
+    assert all(len(row["prediction"].split()) <= 6 for row in rows)
+    assert "wrote 3 predictions for labelled.jsonl" in first_run["log"]
+    summary = json.loads(
+        (Path(sagemaker_layout["SM_MODEL_DIR"]) / "training_summary.json").read_text()
+    )
+    assert summary["predictions"] == 3
+
+
+def test_metrics_script_scores_the_uploaded_output_archive(
+    first_run: dict[str, Any], sagemaker_layout: dict[str, str], tmp_path: Path
+) -> None:
+    """What the task-metrics processing job sees: SageMaker's ``output.tar.gz`` of
+    ``/opt/ml/output/data`` in the predictions input folder, the labelled set in its own."""
+    import tarfile
+
+    from cdk_llm_training.evaluation import metrics
+
+    predictions = tmp_path / "predictions"
+    predictions.mkdir()
+    with tarfile.open(predictions / "output.tar.gz", "w:gz") as archive:
+        data = Path(sagemaker_layout["SM_OUTPUT_DATA_DIR"])
+        for item in sorted(data.iterdir()):
+            archive.add(item, arcname=item.name)
+    labelled = Path(sagemaker_layout["SM_CHANNEL_EVALUATION"])
+    report_path = tmp_path / "report.json"
+    status = metrics.main(
+        [
+            *("--labelled", str(labelled), "--predictions", str(predictions)),
+            *("--report", str(report_path), "--min-score", "token_f1=0"),
+        ]
+    )
+    report = json.loads(report_path.read_text())
+    assert status == 0
+    assert report["summary"]["examples"] == 3
+    assert report["problems"] == {"missing_predictions": [], "unmatched_predictions": []}
+    assert report["passed"] is True
+
+
+def test_no_evaluation_channel_writes_no_predictions(tmp_path: Path) -> None:
+    assert train_lora.first_jsonl(tmp_path / "absent") is None
+    (tmp_path / "empty").mkdir()
+    assert train_lora.first_jsonl(tmp_path / "empty") is None
 
 
 def test_second_run_resumes_from_the_checkpoint(

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.bedrock import JOB_NAME_PREFIX_PATTERN, LOG_RETENTION_DAYS
+from cdk_llm_training.config.evaluation import TaskMetricsOptions
 
 MODEL_PACKAGE_GROUP_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 IMAGE_URI_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/.+")
@@ -41,7 +42,7 @@ SCRIPT_HYPERPARAMETERS = (
     "epochs", "max_steps", "learning_rate", "weight_decay", "warmup_ratio",
     "per_device_batch_size", "gradient_accumulation_steps", "lora_r", "lora_alpha",
     "lora_dropout", "target_modules", "gradient_checkpointing", "logging_steps", "eval_steps",
-    "save_steps", "save_total_limit", "seed", "trust_remote_code",
+    "save_steps", "save_total_limit", "seed", "trust_remote_code", "max_new_tokens",
 )  # fmt: skip
 """Arguments of ``train_lora.py`` that ``hyperparameters`` may set. ``method``,
 ``record_format``, ``model_id`` and ``max_seq_length`` come from their own options."""
@@ -196,6 +197,15 @@ class SageMakerFineTuneOptions(FrozenModel):
     """Training job names are ``<prefix>-<suffix>``. Default ``lora``."""
     model_package_group_name: str | None = None
     """Model Registry group of the adapters. Default: a name derived from the construct path."""
+    evaluation: TaskMetricsOptions | None = None
+    """Score every adapter on a labelled set before it is registered (opt-in). The labelled
+    set (curated ``evaluation.labelled_set_key``) becomes the job's ``evaluation`` channel;
+    the training script writes its greedy answers to ``/opt/ml/output/data/predictions.jsonl``
+    (uploaded as ``<output_prefix><job>/output/output.tar.gz``); a SageMaker processing job
+    (:class:`cdk_llm_training.TaskMetricsEvaluation`) computes exact match / token F1 /
+    ROUGE-L and the ``min_scores`` gate decides: register the adapter, or notify and fail
+    without registering. ``predictions_prefix`` defaults to ``output_prefix`` here;
+    ``generate_predictions`` must stay off. Default: ``None`` (no evaluation)."""
     enable_network_isolation: bool = False
     """No network access for the training container. Default off: the container installs
     ``requirements.txt`` from PyPI (use a custom ``image_uri`` with peft and bitsandbytes
@@ -288,7 +298,29 @@ class SageMakerFineTuneOptions(FrozenModel):
                 "base_model_id needs a hub download but enable_network_isolation=True blocks "
                 "it; put the weights in the data lake and use base_model_prefix"
             )
+        evaluation = self.evaluation
+        if evaluation is not None:
+            if evaluation.generate_predictions:
+                raise ValueError(
+                    "evaluation.generate_predictions must be false: the training script writes "
+                    "the predictions for the labelled set (output.tar.gz of the job); got true"
+                )
+            prefix = evaluation.predictions_prefix
+            explicit = "predictions_prefix" in evaluation.model_fields_set
+            if explicit and not self.output_prefix.startswith(prefix):
+                raise ValueError(
+                    f"evaluation.predictions_prefix {prefix!r} must contain output_prefix "
+                    f"{self.output_prefix!r} (the predictions are job output); allowed: "
+                    f"{self.output_prefix!r} or a prefix of it, or leave it unset"
+                )
         return self
+
+    def task_metrics_options(self) -> TaskMetricsOptions | None:
+        """``evaluation`` with ``predictions_prefix`` defaulted to ``output_prefix``."""
+        evaluation = self.evaluation
+        if evaluation is None or "predictions_prefix" in evaluation.model_fields_set:
+            return evaluation
+        return evaluation.model_copy(update={"predictions_prefix": self.output_prefix})
 
     def script_hyperparameters(self) -> dict[str, str]:
         """The job's hyperparameters for ``train_lora.py`` (strings, as the API wants)."""

@@ -5,8 +5,10 @@ CloudFormation has no training-job resource; the workflow is a Step Functions St
 machine: validate the dataset (a Lambda that streams the JSONL files) ->
 ``sagemaker:createTrainingJob.sync`` (managed spot, checkpoints in the artifacts zone) ->
 ``aws-sdk:sagemaker:createModelPackage`` into an ``AWS::SageMaker::ModelPackageGroup`` (status
-PendingManualApproval) -> notify an encrypted SNS topic. The training script ships in this
-package (``cdk_llm_training/training``) and reaches the job as a source tarball asset.
+PendingManualApproval) -> notify an encrypted SNS topic. With ``options.evaluation`` a task
+metrics gate (:class:`TaskMetricsEvaluation`) sits between training and registration. The
+training script ships in this package (``cdk_llm_training/training``) and reaches the job as a
+source tarball asset.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from cdk_llm_training.constructs._workflow import (
     add_list_statement,
     create_workflow_key,
 )
+from cdk_llm_training.constructs.task_metrics_evaluation import TaskMetricsEvaluation
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.planner.memory import memory_per_accelerator
 from cdk_llm_training.planner.model import Method
@@ -70,6 +73,8 @@ TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 TRAINING_METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 WARM_POOL_GUIDE_MINUTES = 60
 """The SageMaker developer guide's maximum KeepAlivePeriodInSeconds (3600 s)."""
+PREDICTIONS_ARCHIVE = "output/output.tar.gz"
+"""Where SageMaker puts ``/opt/ml/output/data`` (the predictions) under ``<output path><job>/``."""
 JOB_RETRY_ERRORS = ("SageMaker.AmazonSageMakerException", "ThrottlingException")
 
 
@@ -109,9 +114,15 @@ class SageMakerFineTuneJob(Construct):
     (invalid: ``NotifyDatasetInvalid`` -> ``DatasetInvalid`` Fail) -> ``TrainAdapter`` or
     ``TrainAdapterWithValidationData`` (``sagemaker:createTrainingJob.sync``) ->
     ``RegisterAdapter`` (CreateModelPackage, PendingManualApproval) -> ``NotifySucceeded`` /
-    ``NotifyFailed``. The execution output holds ``validation`` (job name, S3 URIs),
-    ``trainingJob`` (DescribeTrainingJob: ``ModelArtifacts.S3ModelArtifacts``,
-    ``FinalMetricDataList``, ...) and ``modelPackage`` (``ModelPackageArn``).
+    ``NotifyFailed``. With ``options.evaluation`` the training step goes to
+    ``LocatePredictions`` -> ``TaskMetricsJob`` -> ``TaskMetricsReadReport`` ->
+    ``TaskMetricsGate``: passed -> ``RegisterAdapter`` (``NotifySucceeded`` carries the report
+    summary as ``taskMetrics``); below a threshold -> ``NotifyEvaluationFailed`` (summary and
+    failures), a failed metrics job -> ``NotifyEvaluationError``; both end in the
+    ``EvaluationFailed`` Fail state and nothing is registered. The execution output holds
+    ``validation`` (job name, S3 URIs), ``trainingJob`` (DescribeTrainingJob:
+    ``ModelArtifacts.S3ModelArtifacts``, ``FinalMetricDataList``, ...), ``modelPackage``
+    (``ModelPackageArn``) and, with evaluation, ``taskMetrics`` (job, report).
 
     Defaults: LoRA of the model folder under ``base-models/llama-3.1-8b-instruct/`` in the
     artifacts zone on one ml.g5.2xlarge with managed spot (MaxWait 48 h, MaxRuntime 24 h);
@@ -253,6 +264,17 @@ class SageMakerFineTuneJob(Construct):
         )
         self.model_package_group.apply_removal_policy(removal_policy)
         self.volume_key = volume_key
+        self.task_metrics: TaskMetricsEvaluation | None = None
+        task_metrics_options = opts.task_metrics_options()
+        if task_metrics_options is not None:
+            self.task_metrics = TaskMetricsEvaluation(
+                self,
+                "TaskMetrics",
+                options=task_metrics_options,
+                labelled_bucket=self.dataset_bucket,
+                output_bucket=self.artifacts_bucket,
+                data_key=self.data_key,
+            )
         self.training_role: iam.IRole = training_role or self._create_training_role()
         self._grant_training_role(self.training_role)
         self.validator = self._create_validator(removal_policy)
@@ -273,8 +295,9 @@ class SageMakerFineTuneJob(Construct):
         )
         acknowledge_wildcards(
             self.state_machine.role,
-            "Training jobs and model package versions are named at run time "
-            "(training-job/<prefix>-*, model-package/<group>/*); Lambda versions (function:*) "
+            "Training jobs, processing jobs, model package versions and evaluation reports are "
+            "named at run time (training-job/<prefix>-*, processing-job/*, "
+            "model-package/<group>/*, <report prefix>*); Lambda versions (function:*) "
             "and Step Functions log delivery and X-Ray ('*') are what CDK's task and logging "
             "grants need; kms:GenerateDataKey* is what SNS needs to publish to an encrypted "
             "topic.",
@@ -504,6 +527,16 @@ class SageMakerFineTuneJob(Construct):
         add_list_statement(role, self.artifacts_bucket, opts.checkpoint_prefix, "ListCheckpoints")
         if opts.base_model_prefix is not None:
             add_list_statement(role, self.artifacts_bucket, opts.base_model_prefix, "ListBaseModel")
+        if opts.evaluation is not None:
+            labelled = opts.evaluation.labelled_set_key
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ReadLabelledSet",
+                    actions=["s3:GetObject"],
+                    resources=[self.dataset_bucket.arn_for_objects(labelled)],
+                )
+            )
+            add_list_statement(role, self.dataset_bucket, labelled, "ListLabelledSet")
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadTrainingSource",
@@ -620,6 +653,11 @@ class SageMakerFineTuneJob(Construct):
         ]
         if with_validation:
             channels.append(_channel("validation", {"S3Uri.$": "$.validation.validationS3Uri"}))
+        if opts.evaluation is not None:
+            key = opts.evaluation.labelled_set_key
+            channels.append(
+                _channel("evaluation", {"S3Uri": self.dataset_bucket.s3_url_for_object(key)})
+            )
         if opts.base_model_prefix is not None:
             channels.append(
                 _channel(
@@ -806,29 +844,33 @@ class SageMakerFineTuneJob(Construct):
                 cause="The dataset failed validation; see the report in the artifacts zone.",
             )
         )
+        succeeded_message: dict[str, Any] = {
+            "result": "SUCCEEDED",
+            "execution": sfn.JsonPath.execution_id,
+            "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
+            "modelArtifacts": sfn.JsonPath.string_at(
+                "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
+            ),
+            "modelPackageArn": sfn.JsonPath.string_at("$.modelPackage.ModelPackageArn"),
+            "billableSeconds": sfn.JsonPath.number_at("$.trainingJob.BillableTimeInSeconds"),
+        }
+        if self.task_metrics is not None:
+            succeeded_message["taskMetrics"] = sfn.JsonPath.object_at(
+                "$.taskMetrics.result.report.summary"
+            )
         notify_succeeded = tasks.SnsPublish(
             self,
             "NotifySucceeded",
             topic=self.topic,
             subject="SageMaker fine-tune: adapter registered",
-            message=sfn.TaskInput.from_object(
-                {
-                    "result": "SUCCEEDED",
-                    "execution": sfn.JsonPath.execution_id,
-                    "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
-                    "modelArtifacts": sfn.JsonPath.string_at(
-                        "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
-                    ),
-                    "modelPackageArn": sfn.JsonPath.string_at("$.modelPackage.ModelPackageArn"),
-                    "billableSeconds": sfn.JsonPath.number_at(
-                        "$.trainingJob.BillableTimeInSeconds"
-                    ),
-                }
-            ),
+            message=sfn.TaskInput.from_object(succeeded_message),
             result_path=no_change,
         ).next(sfn.Succeed(self, "Done"))
         self.register_state = self._register_state(notify_failed)
         self.register_state.next(notify_succeeded)
+        after_training: sfn.IChainable = self.register_state
+        if self.task_metrics is not None:
+            after_training = self._evaluation_states(self.task_metrics, self.register_state)
         self.training_states = [
             self._training_state(
                 "TrainAdapterWithValidationData", with_validation=True, on_failure=notify_failed
@@ -836,7 +878,7 @@ class SageMakerFineTuneJob(Construct):
             self._training_state("TrainAdapter", with_validation=False, on_failure=notify_failed),
         ]
         for state in self.training_states:
-            state.next(self.register_state)
+            state.next(after_training)
         choice = (
             sfn.Choice(self, "DatasetValid?")
             .when(sfn.Condition.boolean_equals("$.validation.valid", False), notify_invalid)
@@ -847,6 +889,83 @@ class SageMakerFineTuneJob(Construct):
             .otherwise(self.training_states[1])
         )
         return validate.next(choice)
+
+    def _evaluation_states(
+        self, task_metrics: TaskMetricsEvaluation, on_passed: sfn.IChainable
+    ) -> sfn.IChainable:
+        """Locate the predictions the training script wrote, score them, gate on the report:
+        passed -> ``on_passed``; otherwise notify and end in ``EvaluationFailed``."""
+        no_change = sfn.JsonPath.DISCARD
+        report_key = f"{task_metrics.options.report_prefix}{{}}/report.json"
+        evaluation_failed = sfn.Fail(
+            self,
+            "EvaluationFailed",
+            error="EvaluationFailed",
+            cause="The adapter was trained but not registered: the task-metrics job failed or a "
+            "threshold was not met; see the notification and the report.",
+        )
+        below_threshold = tasks.SnsPublish(
+            self,
+            "NotifyEvaluationFailed",
+            topic=self.topic,
+            subject="SageMaker fine-tune: adapter below the evaluation thresholds",
+            message=sfn.TaskInput.from_object(
+                {
+                    "result": "EVALUATION_FAILED",
+                    "execution": sfn.JsonPath.execution_id,
+                    "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
+                    "modelArtifacts": sfn.JsonPath.string_at(
+                        "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
+                    ),
+                    "taskMetrics": sfn.JsonPath.object_at("$.taskMetrics.result.report.summary"),
+                    "failures": sfn.JsonPath.list_at("$.taskMetrics.result.report.failures"),
+                    "reportKey": sfn.JsonPath.format(report_key, sfn.JsonPath.execution_name),
+                }
+            ),
+            result_path=no_change,
+        ).next(evaluation_failed)
+        job_failed = tasks.SnsPublish(
+            self,
+            "NotifyEvaluationError",
+            topic=self.topic,
+            subject="SageMaker fine-tune: evaluation failed to run",
+            message=sfn.TaskInput.from_object(
+                {
+                    "result": "EVALUATION_ERROR",
+                    "execution": sfn.JsonPath.execution_id,
+                    "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
+                    "error": sfn.JsonPath.string_at("$.taskMetricsError.Error"),
+                    "cause": sfn.JsonPath.string_at("$.taskMetricsError.Cause"),
+                }
+            ),
+            result_path=no_change,
+        ).next(evaluation_failed)
+        on_failed = (
+            sfn.Choice(self, "EvaluationReportRead?")
+            .when(sfn.Condition.is_present("$.taskMetrics.result.report"), below_threshold)
+            .otherwise(job_failed)
+        )
+        locate = sfn.Pass(
+            self,
+            "LocatePredictions",
+            comment="The training script's predictions: the job's output.tar.gz.",
+            parameters={
+                "predictionsS3Uri": sfn.JsonPath.format(
+                    f"{{}}{{}}/{PREDICTIONS_ARCHIVE}",
+                    sfn.JsonPath.string_at("$.validation.outputS3Path"),
+                    sfn.JsonPath.string_at("$.validation.trainingJobName"),
+                )
+            },
+            result_path="$.evaluationInput",
+        )
+        return locate.next(
+            task_metrics.chain(
+                predictions_s3_uri_path="$.evaluationInput.predictionsS3Uri",
+                model_name_path="$.validation.trainingJobName",
+                on_passed=on_passed,
+                on_failed=on_failed,
+            )
+        )
 
     def _create_state_machine(self, removal_policy: RemovalPolicy) -> sfn.StateMachine:
         state_machine = sfn.StateMachine(
@@ -863,6 +982,8 @@ class SageMakerFineTuneJob(Construct):
             ),
         )
         self._grant_workflow(state_machine)
+        if self.task_metrics is not None:
+            self.task_metrics.grant_workflow(state_machine)
         return state_machine
 
     def _grant_workflow(self, state_machine: sfn.StateMachine) -> None:

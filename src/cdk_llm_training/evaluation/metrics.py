@@ -269,13 +269,28 @@ def _parse_min_score(text: str) -> tuple[str, float]:
 
 
 def _first_jsonl(path: Path) -> Path:
-    """A processing input arrives as a folder: take its single (or first) .jsonl file."""
+    """A processing input arrives as a folder: take its single (or first) .jsonl file. A
+    training job's ``output.tar.gz`` (the file, or a folder holding it and no .jsonl) is
+    unpacked first: that is how predictions written by the training script arrive."""
+    if path.is_file() and path.name.endswith(".tar.gz"):
+        return _first_jsonl(unpack_archive(path))
     if path.is_dir():
         files = sorted(path.rglob("*.jsonl"))
         if not files:
+            archives = sorted(path.rglob("*.tar.gz"))
+            if archives:
+                return _first_jsonl(archives[0])
             raise SystemExit(f"no .jsonl file under {path}")
         return files[0]
     return path
+
+
+def unpack_archive(path: Path) -> Path:
+    """A ``.tar.gz`` unpacked to a new temporary folder (no paths outside it)."""
+    target = Path(tempfile.mkdtemp(prefix="unpacked-"))
+    with tarfile.open(path) as archive:
+        archive.extractall(target, filter="data")
+    return target
 
 
 def unpack_model(path: Path) -> str:

@@ -11,7 +11,13 @@ environment variable in brackets):
   allows a hub download;
 - checkpoints: ``/opt/ml/checkpoints`` [``SM_CHECKPOINT_DIR``], synced to S3 by SageMaker
   and restored after a spot interruption: the run resumes from the latest complete one;
-- the adapter, tokenizer and model card: ``/opt/ml/model`` [``SM_MODEL_DIR``].
+- the adapter, tokenizer and model card: ``/opt/ml/model`` [``SM_MODEL_DIR``];
+- labelled evaluation set (optional): ``/opt/ml/input/data/evaluation``
+  [``SM_CHANNEL_EVALUATION``], JSONL lines with ``prompt`` (and ``id``; default: the line
+  number). After training the adapter answers every prompt (greedy decoding) and the
+  answers go to ``/opt/ml/output/data/predictions.jsonl`` [``SM_OUTPUT_DATA_DIR``] as
+  ``{"id", "prediction"}`` lines; SageMaker uploads that folder as
+  ``<output path><job>/output/output.tar.gz``, which the task-metrics job scores.
 
 Records (one JSON object per line), by ``--record_format``:
 ``chat`` ``{"messages": [{"role": "system"|"user"|"assistant", "content": "..."}]}``;
@@ -48,6 +54,7 @@ SM_DEFAULTS = {
     "SM_CHANNEL_TRAIN": "/opt/ml/input/data/train",
     "SM_CHANNEL_VALIDATION": "/opt/ml/input/data/validation",
     "SM_CHANNEL_MODEL": "/opt/ml/input/data/model",
+    "SM_CHANNEL_EVALUATION": "/opt/ml/input/data/evaluation",
     "SM_MODEL_DIR": "/opt/ml/model",
     "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
     "SM_CHECKPOINT_DIR": "/opt/ml/checkpoints",
@@ -57,6 +64,7 @@ METHODS = ("lora", "qlora")
 CHECKPOINT_PREFIX = "checkpoint-"
 STATE_FILE = "trainer_state.json"
 IGNORE_INDEX = -100
+PREDICTIONS_FILE = "predictions.jsonl"
 PLAIN_TEMPLATE = {"system": "<|system|>\n", "user": "<|user|>\n", "assistant": "<|assistant|>\n"}
 """Turn headers used when the tokenizer has no chat template of its own."""
 QLORA_NEEDS_CUDA = (
@@ -106,11 +114,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--save_steps", type=int, default=100)
     add("--save_total_limit", type=int, default=2)
     add("--seed", type=int, default=42)
+    add("--max_new_tokens", type=int, default=256, help="per prediction for the evaluation set")
     add("--trust_remote_code", type=_bool, default=False)
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         print(f"ignoring unknown arguments: {' '.join(unknown)}", flush=True)
-    for name in ("per_device_batch_size", "gradient_accumulation_steps", "max_seq_length"):
+    for name in (
+        "per_device_batch_size",
+        "gradient_accumulation_steps",
+        "max_seq_length",
+        "max_new_tokens",
+    ):
         if getattr(args, name) < 1:
             raise TrainingError(f"--{name} must be at least 1, got {getattr(args, name)}")
     return args
@@ -124,6 +138,7 @@ class Paths:
     output: Path
     output_data: Path
     checkpoints: Path
+    evaluation: Path
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Paths:
@@ -137,6 +152,7 @@ class Paths:
             output=get("SM_MODEL_DIR"),
             output_data=get("SM_OUTPUT_DATA_DIR"),
             checkpoints=get("SM_CHECKPOINT_DIR"),
+            evaluation=get("SM_CHANNEL_EVALUATION"),
         )
 
 
@@ -238,6 +254,53 @@ def load_dataset(folder: Path, record_format: str, tokenizer: Any, max_len: int)
                     continue
                 data.examples.append(Example(ids, labels))
     return data
+
+
+def first_jsonl(folder: Path) -> Path | None:
+    """The labelled set of the evaluation channel: its first ``*.jsonl`` file (sorted), the
+    same file the task-metrics script scores against."""
+    if not folder.is_dir():
+        return None
+    files = sorted(folder.rglob("*.jsonl"))
+    return files[0] if files else None
+
+
+def predict(
+    model: Any, tokenizer: Any, labelled: Path, *, max_new_tokens: int, device: Any
+) -> list[dict[str, str]]:
+    """Greedy answers of the trained adapter to every ``prompt`` of the labelled set, as
+    ``{"id", "prediction"}`` rows; ids as the metrics script reads them (``id``, else the
+    line number)."""
+    model.eval()
+    rows: list[dict[str, str]] = []
+    with labelled.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                prompt_text = record["prompt"]
+            except (ValueError, KeyError, TypeError) as error:
+                raise TrainingError(
+                    f"{labelled.name} line {number}: not a labelled record: {error}"
+                ) from None
+            if not isinstance(prompt_text, str):
+                raise TrainingError(f"{labelled.name} line {number}: 'prompt' must be a string")
+            turns = [{"role": "user", "content": prompt_text}, {"role": "assistant", "content": ""}]
+            prompt, _ = render(turns, tokenizer)
+            encoded = tokenizer(prompt, add_special_tokens=True, return_tensors="pt")
+            encoded = {k: v.to(device) for k, v in encoded.items()}
+            with torch.no_grad():
+                output = model.generate(
+                    **encoded,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+            new_tokens = output[0, encoded["input_ids"].shape[1] :]
+            answer = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+            rows.append({"id": str(record.get("id", number)), "prediction": answer})
+    return rows
 
 
 def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
@@ -577,6 +640,16 @@ def train(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
         "trainable_parameters": n_trainable,
         "hyperparameters": {k: v for k, v in sorted(vars(args).items())},
     }
+    labelled = first_jsonl(paths.evaluation)
+    if labelled is not None:
+        predictions = predict(
+            model, tokenizer, labelled, max_new_tokens=args.max_new_tokens, device=device
+        )
+        paths.output_data.mkdir(parents=True, exist_ok=True)
+        lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in predictions)
+        (paths.output_data / PREDICTIONS_FILE).write_text(lines, encoding="utf-8")
+        summary["predictions"] = len(predictions)
+        print(f"wrote {len(predictions)} predictions for {labelled.name}", flush=True)
     (paths.output / "training_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (paths.output / "README.md").write_text(model_card(summary), encoding="utf-8")
     return summary
