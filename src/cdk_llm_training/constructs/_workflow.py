@@ -1,25 +1,121 @@
-"""Pieces shared by the fine-tune workflows (Bedrock, SageMaker): the workflow KMS key, log
-retention, S3 list statements scoped to a prefix and per-finding cdk-nag acknowledgements."""
+"""Pieces shared by the workflow constructs (fine-tune jobs, evaluations): the workflow KMS
+key, log retention, where the data lives, notification and dataset-validation states, S3 list
+statements scoped to a prefix and per-finding cdk-nag acknowledgements."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
 from cdk_llm_training.constructs._acknowledge import acknowledge
 
+if TYPE_CHECKING:
+    from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+
 RETENTION: dict[int, logs.RetentionDays] = dict(
     zip(LOG_RETENTION_DAYS, [r for r in logs.RetentionDays if r.name != "INFINITE"], strict=True)
 )
 """CloudWatch Logs retention by number of days."""
+
+
+def lake_buckets(
+    owner: str,
+    *,
+    data_lake: TrainingDataLake | None,
+    data_key: kms.IKey | None,
+    inputs: tuple[str, s3.IBucket | None],
+    outputs: tuple[str, s3.IBucket | None],
+) -> tuple[s3.IBucket, s3.IBucket, kms.IKey | None]:
+    """(input bucket, output bucket, data key): the lake's curated and artifacts zones and its
+    key, or the explicit ``(name, bucket)`` pairs. ``owner`` names the construct in the error."""
+    if data_lake is not None:
+        return data_lake.curated_bucket, data_lake.artifacts_bucket, data_key or data_lake.key
+    (input_name, input_bucket), (output_name, output_bucket) = inputs, outputs
+    if input_bucket is not None and output_bucket is not None:
+        return input_bucket, output_bucket, data_key
+    raise ValueError(
+        f"{owner} needs data_lake=, or both {input_name}= and {output_name}=; got neither."
+    )
+
+
+def notify(
+    scope: Construct, id: str, *, topic: sns.ITopic, subject: str, message: Mapping[str, Any]
+) -> tasks.SnsPublish:
+    """A state publishing ``message`` (JSON, JsonPath values allowed) to ``topic``; its output
+    is its input."""
+    return tasks.SnsPublish(
+        scope,
+        id,
+        topic=topic,
+        subject=subject,
+        message=sfn.TaskInput.from_object(dict(message)),
+        result_path=sfn.JsonPath.DISCARD,
+    )
+
+
+def notify_and_fail(
+    scope: Construct,
+    id: str,
+    *,
+    topic: sns.ITopic,
+    subject: str,
+    message: Mapping[str, Any],
+    fail_id: str,
+    error: str,
+    cause: str,
+) -> sfn.IChainable:
+    """:func:`notify`, then end the execution in a ``Fail`` state ``fail_id``."""
+    return notify(scope, id, topic=topic, subject=subject, message=message).next(
+        sfn.Fail(scope, fail_id, error=error, cause=cause)
+    )
+
+
+def dataset_validation_states(
+    scope: Construct, *, validator: lambda_.IFunction, topic: sns.ITopic, subject: str
+) -> tuple[tasks.LambdaInvoke, sfn.IChainable]:
+    """The ``ValidateDataset`` step (the validator Lambda, result in ``$.validation``) and
+    the branch for invalid data: notify with the report's first errors, then ``DatasetInvalid``
+    before any job starts."""
+    validate = tasks.LambdaInvoke(
+        scope,
+        "ValidateDataset",
+        comment="Stream the JSONL files, check every record, write the report.",
+        lambda_function=validator,
+        payload_response_only=True,
+        result_path="$.validation",
+        retry_on_service_exceptions=True,
+    )
+    invalid = notify_and_fail(
+        scope,
+        "NotifyDatasetInvalid",
+        topic=topic,
+        subject=subject,
+        message={
+            "result": "DATASET_INVALID",
+            "execution": sfn.JsonPath.execution_id,
+            "jobName": sfn.JsonPath.string_at("$.validation.jobName"),
+            "reportS3Uri": sfn.JsonPath.string_at("$.validation.reportS3Uri"),
+            "errorCount": sfn.JsonPath.number_at("$.validation.errorCount"),
+            "firstErrors": sfn.JsonPath.object_at("$.validation.errors"),
+        },
+        fail_id="DatasetInvalid",
+        error="DatasetInvalid",
+        cause="The dataset failed validation; see the report in the artifacts zone.",
+    )
+    return validate, invalid
 
 
 def create_workflow_key(

@@ -42,6 +42,10 @@ from cdk_llm_training.constructs._workflow import (
     acknowledge_wildcards,
     add_list_statement,
     create_workflow_key,
+    dataset_validation_states,
+    lake_buckets,
+    notify,
+    notify_and_fail,
 )
 from cdk_llm_training.constructs.model_evaluation import ModelEvaluation
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -159,18 +163,13 @@ class BedrockFineTuneJob(Construct):
                 f"{opts.base_model_id!r}.",
             )
 
-        if data_lake is not None:
-            self.dataset_bucket: s3.IBucket = data_lake.curated_bucket
-            self.output_bucket: s3.IBucket = data_lake.artifacts_bucket
-            self.data_key: kms.IKey | None = data_key or data_lake.key
-        elif dataset_bucket is not None and output_bucket is not None:
-            self.dataset_bucket, self.output_bucket = dataset_bucket, output_bucket
-            self.data_key = data_key
-        else:
-            raise ValueError(
-                "BedrockFineTuneJob needs data_lake=, or both dataset_bucket= and "
-                "output_bucket=; got neither."
-            )
+        self.dataset_bucket, self.output_bucket, self.data_key = lake_buckets(
+            "BedrockFineTuneJob",
+            data_lake=data_lake,
+            data_key=data_key,
+            inputs=("dataset_bucket", dataset_bucket),
+            outputs=("output_bucket", output_bucket),
+        )
 
         self.key: kms.IKey = key or self._create_key(removal_policy)
         self.topic: sns.ITopic = topic or sns.Topic(
@@ -558,103 +557,57 @@ class BedrockFineTuneJob(Construct):
         custom_model_key: kms.IKey | None,
         removal_policy: RemovalPolicy,
     ) -> sfn.StateMachine:
-        no_change = sfn.JsonPath.DISCARD
-        validate = tasks.LambdaInvoke(
+        validate, notify_invalid = dataset_validation_states(
             self,
-            "ValidateDataset",
-            comment="Stream the JSONL files, check every record, write the report.",
-            lambda_function=self.validator,
-            payload_response_only=True,
-            result_path="$.validation",
-            retry_on_service_exceptions=True,
+            validator=self.validator,
+            topic=self.topic,
+            subject="Bedrock customization: dataset invalid, no job started",
         )
-        notify_validator_failed = tasks.SnsPublish(
+        notify_validator_failed = notify_and_fail(
             self,
             "NotifyValidatorFailed",
             topic=self.topic,
             subject="Bedrock customization: dataset validation could not run",
-            message=sfn.TaskInput.from_object(
-                {
-                    "result": "VALIDATION_ERROR",
-                    "execution": sfn.JsonPath.execution_id,
-                    "error": sfn.JsonPath.string_at("$.error.Error"),
-                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
-                }
-            ),
-            result_path=no_change,
-        ).next(
-            sfn.Fail(
-                self,
-                "ValidationError",
-                error="ValidationError",
-                cause="The dataset validator failed; see the notification.",
-            )
+            message={
+                "result": "VALIDATION_ERROR",
+                "execution": sfn.JsonPath.execution_id,
+                "error": sfn.JsonPath.string_at("$.error.Error"),
+                "cause": sfn.JsonPath.string_at("$.error.Cause"),
+            },
+            fail_id="ValidationError",
+            error="ValidationError",
+            cause="The dataset validator failed; see the notification.",
         )
         validate.add_catch(notify_validator_failed, errors=["States.ALL"], result_path="$.error")
 
-        notify_invalid = tasks.SnsPublish(
-            self,
-            "NotifyDatasetInvalid",
-            topic=self.topic,
-            subject="Bedrock customization: dataset invalid, no job started",
-            message=sfn.TaskInput.from_object(
-                {
-                    "result": "DATASET_INVALID",
-                    "execution": sfn.JsonPath.execution_id,
-                    "jobName": sfn.JsonPath.string_at("$.validation.jobName"),
-                    "reportS3Uri": sfn.JsonPath.string_at("$.validation.reportS3Uri"),
-                    "errorCount": sfn.JsonPath.number_at("$.validation.errorCount"),
-                    "firstErrors": sfn.JsonPath.object_at("$.validation.errors"),
-                }
-            ),
-            result_path=no_change,
-        ).next(
-            sfn.Fail(
-                self,
-                "DatasetInvalid",
-                error="DatasetInvalid",
-                cause="The dataset failed validation; see the report in the artifacts zone.",
-            )
-        )
-
-        notify_job_failed = tasks.SnsPublish(
+        notify_job_failed = notify_and_fail(
             self,
             "NotifyJobFailed",
             topic=self.topic,
             subject="Bedrock customization job failed",
-            message=sfn.TaskInput.from_object(
-                {
-                    "result": "FAILED",
-                    "execution": sfn.JsonPath.execution_id,
-                    "jobName": sfn.JsonPath.string_at("$.validation.jobName"),
-                    "error": sfn.JsonPath.string_at("$.error.Error"),
-                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
-                }
-            ),
-            result_path=no_change,
-        ).next(
-            sfn.Fail(
-                self,
-                "JobFailed",
-                error="JobFailed",
-                cause="The customization job failed; see the notification.",
-            )
+            message={
+                "result": "FAILED",
+                "execution": sfn.JsonPath.execution_id,
+                "jobName": sfn.JsonPath.string_at("$.validation.jobName"),
+                "error": sfn.JsonPath.string_at("$.error.Error"),
+                "cause": sfn.JsonPath.string_at("$.error.Cause"),
+            },
+            fail_id="JobFailed",
+            error="JobFailed",
+            cause="The customization job failed; see the notification.",
         )
 
-        notify_succeeded = tasks.SnsPublish(
+        notify_succeeded = notify(
             self,
             "NotifySucceeded",
             topic=self.topic,
             subject="Bedrock customization job completed",
-            message=sfn.TaskInput.from_object(
-                {
-                    "result": "SUCCEEDED",
-                    "execution": sfn.JsonPath.execution_id,
-                    "jobName": sfn.JsonPath.string_at("$.validation.jobName"),
-                    "job": sfn.JsonPath.object_at("$.job"),
-                }
-            ),
-            result_path=no_change,
+            message={
+                "result": "SUCCEEDED",
+                "execution": sfn.JsonPath.execution_id,
+                "jobName": sfn.JsonPath.string_at("$.validation.jobName"),
+                "job": sfn.JsonPath.object_at("$.job"),
+            },
         ).next(sfn.Succeed(self, "Done"))
         # -- opt-in evaluation hook: job succeeded -> evaluate -> gate -> NotifySucceeded --
         after_job: sfn.IChainable = notify_succeeded

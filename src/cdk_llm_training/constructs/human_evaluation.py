@@ -20,6 +20,7 @@ from cdk_llm_training.config.evaluation import HumanEvaluationOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import RETENTION as _RETENTION
 from cdk_llm_training.constructs._workflow import acknowledge_wildcards as _acknowledge_wildcards
+from cdk_llm_training.constructs._workflow import notify
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
 
 SAMPLE_HANDLER = "evaluation_prompts.sample_handler"
@@ -236,19 +237,16 @@ class HumanEvaluation(Construct):
         )
         after: sfn.IChainable = gate
         if topic is not None:
-            after = tasks.SnsPublish(
+            after = notify(
                 self,
                 "NotifyHumanReport",
                 topic=topic,
                 subject="Human evaluation report",
-                message=sfn.TaskInput.from_object(
-                    {
-                        "result": "RATED",
-                        "execution": sfn.JsonPath.execution_id,
-                        "report": sfn.JsonPath.object_at("$.report"),
-                    }
-                ),
-                result_path=sfn.JsonPath.DISCARD,
+                message={
+                    "result": "RATED",
+                    "execution": sfn.JsonPath.execution_id,
+                    "report": sfn.JsonPath.object_at("$.report"),
+                },
             ).next(gate)
         rate.next(aggregate).next(after)
         definition = sample.next(

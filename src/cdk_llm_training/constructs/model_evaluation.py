@@ -26,6 +26,7 @@ from constructs import Construct
 from cdk_llm_training import runtime
 from cdk_llm_training.config.evaluation import ModelEvaluationOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs._workflow import lake_buckets, notify
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 PREPARE_HANDLER = "evaluation_prompts.prepare_handler"
@@ -94,18 +95,13 @@ class ModelEvaluation(Construct):
         self.topic = topic
         self.base_model_id = base_model_id
         self.baseline_model_id = opts.baseline_model_id or on_demand_model_id(base_model_id)
-        if data_lake is not None:
-            self.catalog_bucket: s3.IBucket = data_lake.curated_bucket
-            self.output_bucket: s3.IBucket = data_lake.artifacts_bucket
-            self.data_key: kms.IKey | None = data_key or data_lake.key
-        elif catalog_bucket is not None and output_bucket is not None:
-            self.catalog_bucket, self.output_bucket = catalog_bucket, output_bucket
-            self.data_key = data_key
-        else:
-            raise ValueError(
-                "ModelEvaluation needs data_lake=, or both catalog_bucket= and output_bucket=; "
-                "got neither."
-            )
+        self.catalog_bucket, self.output_bucket, self.data_key = lake_buckets(
+            "ModelEvaluation",
+            data_lake=data_lake,
+            data_key=data_key,
+            inputs=("catalog_bucket", catalog_bucket),
+            outputs=("output_bucket", output_bucket),
+        )
         self._log_key = log_key
         self._log_retention = log_retention
         self._removal_policy = removal_policy
@@ -654,14 +650,7 @@ class ModelEvaluation(Construct):
         return create.next(wait).next(get).next(check).start_state
 
     def _notify(self, id: str, subject: str, message: dict[str, Any]) -> tasks.SnsPublish:
-        return tasks.SnsPublish(
-            self,
-            id,
-            topic=self.topic,
-            subject=subject,
-            message=sfn.TaskInput.from_object(message),
-            result_path=sfn.JsonPath.DISCARD,
-        )
+        return notify(self, id, topic=self.topic, subject=subject, message=message)
 
     # -- grants ------------------------------------------------------------------------------
 

@@ -34,7 +34,6 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_llm_training import runtime, training
@@ -57,6 +56,10 @@ from cdk_llm_training.constructs._workflow import (
     acknowledge_wildcards,
     add_list_statement,
     create_workflow_key,
+    dataset_validation_states,
+    lake_buckets,
+    notify,
+    notify_and_fail,
 )
 from cdk_llm_training.constructs.task_metrics_evaluation import TaskMetricsEvaluation
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -200,18 +203,13 @@ class SageMakerFineTuneJob(Construct):
         if vpc is None and (vpc_subnets is not None or security_groups):
             raise ValueError("vpc_subnets and security_groups need vpc=; got no vpc.")
 
-        if data_lake is not None:
-            self.dataset_bucket: s3.IBucket = data_lake.curated_bucket
-            self.artifacts_bucket: s3.IBucket = data_lake.artifacts_bucket
-            self.data_key: kms.IKey | None = data_key or data_lake.key
-        elif dataset_bucket is not None and artifacts_bucket is not None:
-            self.dataset_bucket, self.artifacts_bucket = dataset_bucket, artifacts_bucket
-            self.data_key = data_key
-        else:
-            raise ValueError(
-                "SageMakerFineTuneJob needs data_lake=, or both dataset_bucket= and "
-                "artifacts_bucket=; got neither."
-            )
+        self.dataset_bucket, self.artifacts_bucket, self.data_key = lake_buckets(
+            "SageMakerFineTuneJob",
+            data_lake=data_lake,
+            data_key=data_key,
+            inputs=("dataset_bucket", dataset_bucket),
+            outputs=("artifacts_bucket", artifacts_bucket),
+        )
 
         self.vpc = vpc
         self.subnets: list[ec2.ISubnet] = []
@@ -787,63 +785,28 @@ class SageMakerFineTuneJob(Construct):
 
     def build_definition(self) -> sfn.IChainable:
         """The whole state machine definition, built in one place (extend it here)."""
-        no_change = sfn.JsonPath.DISCARD
-        validate = tasks.LambdaInvoke(
+        validate, notify_invalid = dataset_validation_states(
             self,
-            "ValidateDataset",
-            comment="Stream the JSONL files, check every record, write the report.",
-            lambda_function=self.validator,
-            payload_response_only=True,
-            result_path="$.validation",
-            retry_on_service_exceptions=True,
+            validator=self.validator,
+            topic=self.topic,
+            subject="SageMaker fine-tune: dataset invalid, no job started",
         )
-        notify_failed = tasks.SnsPublish(
+        notify_failed = notify_and_fail(
             self,
             "NotifyFailed",
             topic=self.topic,
             subject="SageMaker fine-tune failed",
-            message=sfn.TaskInput.from_object(
-                {
-                    "result": "FAILED",
-                    "execution": sfn.JsonPath.execution_id,
-                    "error": sfn.JsonPath.string_at("$.error.Error"),
-                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
-                }
-            ),
-            result_path=no_change,
-        ).next(
-            sfn.Fail(
-                self,
-                "Failed",
-                error="FineTuneFailed",
-                cause="Validation, training or registration failed; see the notification.",
-            )
+            message={
+                "result": "FAILED",
+                "execution": sfn.JsonPath.execution_id,
+                "error": sfn.JsonPath.string_at("$.error.Error"),
+                "cause": sfn.JsonPath.string_at("$.error.Cause"),
+            },
+            fail_id="Failed",
+            error="FineTuneFailed",
+            cause="Validation, training or registration failed; see the notification.",
         )
         validate.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
-        notify_invalid = tasks.SnsPublish(
-            self,
-            "NotifyDatasetInvalid",
-            topic=self.topic,
-            subject="SageMaker fine-tune: dataset invalid, no job started",
-            message=sfn.TaskInput.from_object(
-                {
-                    "result": "DATASET_INVALID",
-                    "execution": sfn.JsonPath.execution_id,
-                    "jobName": sfn.JsonPath.string_at("$.validation.jobName"),
-                    "reportS3Uri": sfn.JsonPath.string_at("$.validation.reportS3Uri"),
-                    "errorCount": sfn.JsonPath.number_at("$.validation.errorCount"),
-                    "firstErrors": sfn.JsonPath.object_at("$.validation.errors"),
-                }
-            ),
-            result_path=no_change,
-        ).next(
-            sfn.Fail(
-                self,
-                "DatasetInvalid",
-                error="DatasetInvalid",
-                cause="The dataset failed validation; see the report in the artifacts zone.",
-            )
-        )
         succeeded_message: dict[str, Any] = {
             "result": "SUCCEEDED",
             "execution": sfn.JsonPath.execution_id,
@@ -858,13 +821,12 @@ class SageMakerFineTuneJob(Construct):
             succeeded_message["taskMetrics"] = sfn.JsonPath.object_at(
                 "$.taskMetrics.result.report.summary"
             )
-        notify_succeeded = tasks.SnsPublish(
+        notify_succeeded = notify(
             self,
             "NotifySucceeded",
             topic=self.topic,
             subject="SageMaker fine-tune: adapter registered",
-            message=sfn.TaskInput.from_object(succeeded_message),
-            result_path=no_change,
+            message=succeeded_message,
         ).next(sfn.Succeed(self, "Done"))
         self.register_state = self._register_state(notify_failed)
         self.register_state.next(notify_succeeded)
@@ -895,7 +857,6 @@ class SageMakerFineTuneJob(Construct):
     ) -> sfn.IChainable:
         """Locate the predictions the training script wrote, score them, gate on the report:
         passed -> ``on_passed``; otherwise notify and end in ``EvaluationFailed``."""
-        no_change = sfn.JsonPath.DISCARD
         report_key = f"{task_metrics.options.report_prefix}{{}}/report.json"
         evaluation_failed = sfn.Fail(
             self,
@@ -904,41 +865,35 @@ class SageMakerFineTuneJob(Construct):
             cause="The adapter was trained but not registered: the task-metrics job failed or a "
             "threshold was not met; see the notification and the report.",
         )
-        below_threshold = tasks.SnsPublish(
+        below_threshold = notify(
             self,
             "NotifyEvaluationFailed",
             topic=self.topic,
             subject="SageMaker fine-tune: adapter below the evaluation thresholds",
-            message=sfn.TaskInput.from_object(
-                {
-                    "result": "EVALUATION_FAILED",
-                    "execution": sfn.JsonPath.execution_id,
-                    "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
-                    "modelArtifacts": sfn.JsonPath.string_at(
-                        "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
-                    ),
-                    "taskMetrics": sfn.JsonPath.object_at("$.taskMetrics.result.report.summary"),
-                    "failures": sfn.JsonPath.list_at("$.taskMetrics.result.report.failures"),
-                    "reportKey": sfn.JsonPath.format(report_key, sfn.JsonPath.execution_name),
-                }
-            ),
-            result_path=no_change,
+            message={
+                "result": "EVALUATION_FAILED",
+                "execution": sfn.JsonPath.execution_id,
+                "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
+                "modelArtifacts": sfn.JsonPath.string_at(
+                    "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
+                ),
+                "taskMetrics": sfn.JsonPath.object_at("$.taskMetrics.result.report.summary"),
+                "failures": sfn.JsonPath.list_at("$.taskMetrics.result.report.failures"),
+                "reportKey": sfn.JsonPath.format(report_key, sfn.JsonPath.execution_name),
+            },
         ).next(evaluation_failed)
-        job_failed = tasks.SnsPublish(
+        job_failed = notify(
             self,
             "NotifyEvaluationError",
             topic=self.topic,
             subject="SageMaker fine-tune: evaluation failed to run",
-            message=sfn.TaskInput.from_object(
-                {
-                    "result": "EVALUATION_ERROR",
-                    "execution": sfn.JsonPath.execution_id,
-                    "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
-                    "error": sfn.JsonPath.string_at("$.taskMetricsError.Error"),
-                    "cause": sfn.JsonPath.string_at("$.taskMetricsError.Cause"),
-                }
-            ),
-            result_path=no_change,
+            message={
+                "result": "EVALUATION_ERROR",
+                "execution": sfn.JsonPath.execution_id,
+                "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
+                "error": sfn.JsonPath.string_at("$.taskMetricsError.Error"),
+                "cause": sfn.JsonPath.string_at("$.taskMetricsError.Cause"),
+            },
         ).next(evaluation_failed)
         on_failed = (
             sfn.Choice(self, "EvaluationReportRead?")

@@ -20,6 +20,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.evaluation import DEFAULT_METRICS_IMAGE, TaskMetricsOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs._workflow import lake_buckets
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.evaluation import metrics
 
@@ -71,18 +72,13 @@ class TaskMetricsEvaluation(Construct):
         super().__init__(scope, id)
         record_construct_type(self, "TaskMetricsEvaluation")
         self.options = opts = options or TaskMetricsOptions()
-        if data_lake is not None:
-            self.labelled_bucket: s3.IBucket = data_lake.curated_bucket
-            self.output_bucket: s3.IBucket = data_lake.artifacts_bucket
-            self.data_key: kms.IKey | None = data_key or data_lake.key
-        elif labelled_bucket is not None and output_bucket is not None:
-            self.labelled_bucket, self.output_bucket = labelled_bucket, output_bucket
-            self.data_key = data_key
-        else:
-            raise ValueError(
-                "TaskMetricsEvaluation needs data_lake=, or both labelled_bucket= and "
-                "output_bucket=; got neither."
-            )
+        self.labelled_bucket, self.output_bucket, self.data_key = lake_buckets(
+            "TaskMetricsEvaluation",
+            data_lake=data_lake,
+            data_key=data_key,
+            inputs=("labelled_bucket", labelled_bucket),
+            outputs=("output_bucket", output_bucket),
+        )
         self.image_uri = opts.image_uri or (
             f"{DLC_ACCOUNT}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/{DEFAULT_METRICS_IMAGE}"
         )
