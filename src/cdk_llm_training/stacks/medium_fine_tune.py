@@ -8,10 +8,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import MediumFineTuneConfig
-from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
-from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
-from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
-from cdk_llm_training.constructs.training_network import TrainingNetwork
+from cdk_llm_training.stacks._cluster_tier import add_cluster_foundation, add_hyperpod
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import (
     data_lake_outputs,
@@ -50,30 +47,16 @@ class MediumFineTuneStack(Stack):
         super().__init__(scope, id, **stack_kwargs)
         self.config = config = config or MediumFineTuneConfig()
 
-        self.network = TrainingNetwork(self, "Network", options=config.network)
-        self.data_lake = TrainingDataLake(self, "DataLake", options=config.data_lake)
-        # network= makes the network's compute nodes (the EFA group) the file system's clients.
-        self.file_system = TrainingFileSystem(
+        foundation = add_cluster_foundation(
             self,
-            "FileSystem",
-            options=config.file_system,
-            network=self.network,
-            data_lake=self.data_lake,
+            network=config.network,
+            data_lake=config.data_lake,
+            file_system=config.file_system,
         )
-        self.hyperpod = HyperPodEksCluster(
-            self,
-            "HyperPod",
-            vpc=self.network.vpc,
-            subnet=self.network.compute_subnet,
-            security_group=self.network.efa_security_group,
-            control_plane_subnets=self.network.control_plane_subnets,
-            options=config.hyperpod,
-            fsx_file_system_id=self.file_system.file_system_id,
-            fsx_dns_name=self.file_system.dns_name,
-            fsx_mount_name=self.file_system.mount_name,
-            fsx_subnet=self.network.compute_subnet,
-            access_logs_bucket=self.data_lake.access_logs_bucket,
-        )
+        self.network = foundation.network
+        self.data_lake = foundation.data_lake
+        self.file_system = foundation.file_system
+        self.hyperpod = add_hyperpod(self, options=config.hyperpod, foundation=foundation)
 
         hyperpod_outputs(self, self.hyperpod)
         monitoring = monitor_tier(

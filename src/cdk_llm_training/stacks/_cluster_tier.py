@@ -1,0 +1,67 @@
+"""The foundation the cluster tiers (medium, large) share: network, data lake, FSx linked to
+the lake, and HyperPod on EKS wired into them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+
+from cdk_llm_training.config.data_lake import DataLakeOptions
+from cdk_llm_training.config.file_system import FileSystemOptions
+from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
+from cdk_llm_training.config.network import NetworkOptions
+from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
+from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
+from cdk_llm_training.constructs.training_network import TrainingNetwork
+
+
+@dataclass(frozen=True)
+class ClusterFoundation:
+    """What :func:`add_cluster_foundation` created."""
+
+    network: TrainingNetwork
+    data_lake: TrainingDataLake
+    file_system: TrainingFileSystem
+
+
+def add_cluster_foundation(
+    stack: Stack,
+    *,
+    network: NetworkOptions,
+    data_lake: DataLakeOptions,
+    file_system: FileSystemOptions,
+) -> ClusterFoundation:
+    """The training network, the data lake and FSx for Lustre in the compute subnet, linked to
+    the lake. ``network=`` makes the network's compute nodes (the EFA group) the file system's
+    clients."""
+    training_network = TrainingNetwork(stack, "Network", options=network)
+    lake = TrainingDataLake(stack, "DataLake", options=data_lake)
+    fsx = TrainingFileSystem(
+        stack, "FileSystem", options=file_system, network=training_network, data_lake=lake
+    )
+    return ClusterFoundation(training_network, lake, fsx)
+
+
+def add_hyperpod(
+    stack: Stack, *, options: HyperPodClusterOptions, foundation: ClusterFoundation
+) -> HyperPodEksCluster:
+    """HyperPod on EKS in the network's compute subnet with the EFA group (control plane also
+    in the second-AZ subnet), pods mounting the file system, lifecycle bucket logging to the
+    lake's access-log bucket."""
+    network, file_system = foundation.network, foundation.file_system
+    return HyperPodEksCluster(
+        stack,
+        "HyperPod",
+        vpc=network.vpc,
+        subnet=network.compute_subnet,
+        security_group=network.efa_security_group,
+        control_plane_subnets=network.control_plane_subnets,
+        options=options,
+        fsx_file_system_id=file_system.file_system_id,
+        fsx_dns_name=file_system.dns_name,
+        fsx_mount_name=file_system.mount_name,
+        fsx_subnet=network.compute_subnet,
+        access_logs_bucket=foundation.data_lake.access_logs_bucket,
+    )
