@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Aws, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -19,6 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from cdk_llm_training import runtime
 from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
 from cdk_llm_training.constructs._acknowledge import acknowledge
 
@@ -116,6 +118,80 @@ def dataset_validation_states(
         cause="The dataset failed validation; see the report in the artifacts zone.",
     )
     return validate, invalid
+
+
+def create_dataset_validator(
+    scope: Construct,
+    *,
+    role_description: str,
+    description: str,
+    handler: str,
+    log_group: logs.ILogGroup,
+    dataset_bucket: s3.IBucket,
+    dataset_prefix: str,
+    report_bucket: s3.IBucket,
+    report_prefix: str,
+    data_key: kms.IKey | None,
+    memory_mib: int,
+    timeout_minutes: int,
+    environment: Mapping[str, str],
+) -> lambda_.Function:
+    """The dataset validator Lambda (``Validator``, role ``ValidatorRole``): packaged from
+    ``runtime/``, it may write its own logs, read and list ``dataset_prefix``, write reports
+    under ``report_prefix`` and use ``data_key``. ``environment`` adds to the bucket and prefix
+    variables every validator reads."""
+    role = iam.Role(
+        scope,
+        "ValidatorRole",
+        description=role_description,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ReadDatasets",
+            actions=["s3:GetObject"],
+            resources=[dataset_bucket.arn_for_objects(f"{dataset_prefix}*")],
+        )
+    )
+    add_list_statement(role, dataset_bucket, dataset_prefix, "ListDatasets")
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="WriteReports",
+            actions=["s3:PutObject"],
+            resources=[report_bucket.arn_for_objects(f"{report_prefix}*")],
+        )
+    )
+    if data_key is not None:
+        data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+    return lambda_.Function(
+        scope,
+        "Validator",
+        description=description,
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        architecture=lambda_.Architecture.ARM_64,
+        handler=handler,
+        code=lambda_.Code.from_asset(
+            str(Path(runtime.__file__).parent), exclude=["__pycache__", "*.pyc"]
+        ),
+        memory_size=memory_mib,
+        timeout=Duration.minutes(timeout_minutes),
+        role=role,
+        log_group=log_group,
+        environment={
+            "DATASET_BUCKET": dataset_bucket.bucket_name,
+            "DATASET_PREFIX": dataset_prefix,
+            "REPORT_BUCKET": report_bucket.bucket_name,
+            "REPORT_PREFIX": report_prefix,
+            **environment,
+        },
+    )
 
 
 def create_workflow_key(

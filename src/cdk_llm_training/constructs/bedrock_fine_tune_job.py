@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import jsii
@@ -27,7 +26,6 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training import runtime
 from cdk_llm_training.config.bedrock import (
     BedrockBaseModel,
     BedrockFineTuneOptions,
@@ -41,6 +39,7 @@ from cdk_llm_training.constructs._workflow import (
     RETENTION,
     acknowledge_wildcards,
     add_list_statement,
+    create_dataset_validator,
     create_workflow_key,
     dataset_validation_states,
     lake_buckets,
@@ -416,59 +415,23 @@ class BedrockFineTuneJob(Construct):
 
     def _create_validator(self, removal_policy: RemovalPolicy) -> lambda_.Function:
         opts = self.options
-        log_group = self._log_group("ValidatorLogs", removal_policy)
-        role = iam.Role(
-            self,
-            "ValidatorRole",
-            description="Runs the Bedrock dataset validator Lambda.",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadDatasets",
-                actions=["s3:GetObject"],
-                resources=[self.dataset_bucket.arn_for_objects(f"{opts.dataset_prefix}*")],
-            )
-        )
-        add_list_statement(role, self.dataset_bucket, opts.dataset_prefix, "ListDatasets")
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteReports",
-                actions=["s3:PutObject"],
-                resources=[self.output_bucket.arn_for_objects(f"{opts.report_prefix}*")],
-            )
-        )
-        if self.data_key is not None:
-            self.data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
         limits = {
             key: value for key, value in self.limits.model_dump().items() if value is not None
         }
-        function = lambda_.Function(
+        return create_dataset_validator(
             self,
-            "Validator",
+            role_description="Runs the Bedrock dataset validator Lambda.",
             description="Streams Bedrock customization datasets and checks every record.",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
             handler=VALIDATOR_HANDLER,
-            code=lambda_.Code.from_asset(
-                str(Path(runtime.__file__).parent), exclude=["__pycache__", "*.pyc"]
-            ),
-            memory_size=opts.validator_memory_mib,
-            timeout=Duration.minutes(opts.validator_timeout_minutes),
-            role=role,
-            log_group=log_group,
+            log_group=self._log_group("ValidatorLogs", removal_policy),
+            dataset_bucket=self.dataset_bucket,
+            dataset_prefix=opts.dataset_prefix,
+            report_bucket=self.output_bucket,
+            report_prefix=opts.report_prefix,
+            data_key=self.data_key,
+            memory_mib=opts.validator_memory_mib,
+            timeout_minutes=opts.validator_timeout_minutes,
             environment={
-                "DATASET_BUCKET": self.dataset_bucket.bucket_name,
-                "DATASET_PREFIX": opts.dataset_prefix,
-                "REPORT_BUCKET": self.output_bucket.bucket_name,
-                "REPORT_PREFIX": opts.report_prefix,
                 "OUTPUT_PREFIX": opts.output_prefix,
                 "RECORD_FORMAT": self.record_format,
                 "LIMITS": json.dumps(limits, separators=(",", ":"), sort_keys=True),
@@ -476,7 +439,6 @@ class BedrockFineTuneJob(Construct):
                 "READY_MARKER_NAME": opts.ready_marker_name,
             },
         )
-        return function
 
     def _job_parameters(
         self,

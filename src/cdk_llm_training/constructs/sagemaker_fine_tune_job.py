@@ -36,7 +36,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training import runtime, training
+from cdk_llm_training import training
 from cdk_llm_training.config.instances import (
     AcceleratorFamily,
     InstanceCatalog,
@@ -55,6 +55,7 @@ from cdk_llm_training.constructs._workflow import (
     RETENTION,
     acknowledge_wildcards,
     add_list_statement,
+    create_dataset_validator,
     create_workflow_key,
     dataset_validation_states,
     lake_buckets,
@@ -582,56 +583,20 @@ class SageMakerFineTuneJob(Construct):
 
     def _create_validator(self, removal_policy: RemovalPolicy) -> lambda_.Function:
         opts = self.options
-        log_group = self._log_group("ValidatorLogs", removal_policy)
-        role = iam.Role(
+        return create_dataset_validator(
             self,
-            "ValidatorRole",
-            description="Runs the open-model dataset validator Lambda.",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadDatasets",
-                actions=["s3:GetObject"],
-                resources=[self.dataset_bucket.arn_for_objects(f"{opts.dataset_prefix}*")],
-            )
-        )
-        add_list_statement(role, self.dataset_bucket, opts.dataset_prefix, "ListDatasets")
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteReports",
-                actions=["s3:PutObject"],
-                resources=[self.artifacts_bucket.arn_for_objects(f"{opts.report_prefix}*")],
-            )
-        )
-        if self.data_key is not None:
-            self.data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-        return lambda_.Function(
-            self,
-            "Validator",
+            role_description="Runs the open-model dataset validator Lambda.",
             description="Streams open-model fine-tuning datasets and checks every record.",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
             handler=VALIDATOR_HANDLER,
-            code=lambda_.Code.from_asset(
-                str(Path(runtime.__file__).parent), exclude=["__pycache__", "*.pyc"]
-            ),
-            memory_size=opts.validator_memory_mib,
-            timeout=Duration.minutes(opts.validator_timeout_minutes),
-            role=role,
-            log_group=log_group,
+            log_group=self._log_group("ValidatorLogs", removal_policy),
+            dataset_bucket=self.dataset_bucket,
+            dataset_prefix=opts.dataset_prefix,
+            report_bucket=self.artifacts_bucket,
+            report_prefix=opts.report_prefix,
+            data_key=self.data_key,
+            memory_mib=opts.validator_memory_mib,
+            timeout_minutes=opts.validator_timeout_minutes,
             environment={
-                "DATASET_BUCKET": self.dataset_bucket.bucket_name,
-                "DATASET_PREFIX": opts.dataset_prefix,
-                "REPORT_BUCKET": self.artifacts_bucket.bucket_name,
-                "REPORT_PREFIX": opts.report_prefix,
                 "OUTPUT_PREFIX": opts.output_prefix,
                 "CHECKPOINT_PREFIX": opts.checkpoint_prefix,
                 "RECORD_FORMAT": opts.record_format.value,
