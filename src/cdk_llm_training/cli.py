@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cdk_llm_training._version import __version__
+from cdk_llm_training.preflight import command as preflight_command
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(subparsers)
     _add_diagram(subparsers)
     _add_cost(subparsers)
+    preflight_command.add_parser(subparsers)
     return parser
 
 
@@ -247,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return diagram_main([*args.stacks, "--cdk-out", args.cdk_out, "--out", args.out])
     if args.command == "cost":
         return _run_cost(args)
+    if args.command == "preflight":
+        return preflight_command.run(args)
     parser.print_help()
     return EXIT_OK
 

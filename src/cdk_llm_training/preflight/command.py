@@ -1,0 +1,117 @@
+"""The ``cdk-llm-training preflight`` sub-command: arguments, AWS session, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_BLOCKED = 1
+EXIT_ERROR = 2
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``preflight`` on the CLI's sub-parsers."""
+    parser = subparsers.add_parser(
+        "preflight",
+        help="check an AWS account before a first deploy (quotas, model access, ...)",
+        description=(
+            "With your AWS credentials, check with read-only calls what a first deploy of "
+            "the config needs and a template cannot show: CDK bootstrap, AZ IDs, instance "
+            "offerings, SageMaker and EC2 quotas, Bedrock model access, the private "
+            "workforce, cost-allocation tag activation. Exit 1 on a blocker, 2 on an error."
+        ),
+    )
+    parser.add_argument(
+        "--stack",
+        action="append",
+        metavar="NAME",
+        help="a tier stack to check (repeatable; default: the config's stacks)",
+    )
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="config=PATH",
+        help="the tier config file, as given to cdk synth (-c config=PATH)",
+    )
+    parser.add_argument("--region", help="AWS Region (default: the profile's or AWS_REGION)")
+    parser.add_argument("--profile", help="AWS named profile (default: the default chain)")
+    parser.add_argument(
+        "--cdk-out",
+        type=Path,
+        default=Path("cdk.out"),
+        help="cloud assembly to read the bootstrap version from, when present (default cdk.out)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object (for CI)")
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _config_path(context: list[str]) -> Path | None:
+    path: Path | None = None
+    for item in context:
+        key, sep, value = item.partition("=")
+        if not sep or not value:
+            raise ValueError(f"-c {item!r} must look like config=PATH")
+        if key == "config":
+            path = Path(value)
+    return path
+
+
+def run(args: argparse.Namespace, session_factory: Any = None) -> int:
+    """Run preflight for parsed ``args``. ``session_factory(profile, region)`` returns a
+    boto3-like session (tests pass one with stubbed clients)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    from cdk_llm_training.config.errors import ConfigError
+    from cdk_llm_training.config.tiers import AppConfig, load_app_config
+    from cdk_llm_training.preflight.requirements import select_stacks
+    from cdk_llm_training.preflight.runner import run_preflight
+
+    try:
+        path = _config_path(args.context)
+        config = load_app_config(path) if path is not None else AppConfig()
+        stacks = select_stacks(config, args.stack)
+    except (ConfigError, ValueError) as error:
+        return _error(str(error))
+
+    make_session = session_factory or (
+        lambda profile, region: boto3.Session(profile_name=profile, region_name=region)
+    )
+    try:
+        session = make_session(args.profile, args.region)
+    except BotoCoreError as error:  # ProfileNotFound and friends
+        return _error(str(error))
+    region = args.region or session.region_name
+    if not region:
+        return _error("no AWS Region: pass --region or set AWS_REGION / the profile's region")
+
+    def clients(service: str, client_region: str | None = None) -> Any:
+        return session.client(service, region_name=client_region or region)
+
+    try:
+        report = run_preflight(
+            config, stacks, clients=clients, region=region, cdk_out=args.cdk_out
+        )
+    except NoCredentialsError:
+        return _error(
+            "no AWS credentials found: configure a profile (aws configure / aws sso login) "
+            "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then run preflight again"
+        )
+    except ClientError as error:
+        detail = error.response.get("Error", {})
+        return _error(
+            f"the AWS credentials were rejected ({detail.get('Code')}: {detail.get('Message')})"
+        )
+    except BotoCoreError as error:
+        return _error(f"cannot reach AWS: {error}")
+    print(report.to_json() if args.json else report.render_text(), end="\n" if args.json else "")
+    return EXIT_BLOCKED if report.blockers else EXIT_OK
