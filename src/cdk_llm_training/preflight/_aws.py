@@ -41,7 +41,9 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "Unknown"))
 
 
-def not_checked(check: str, subject: str, error: Exception, action: str, source: str = "") -> Finding:
+def not_checked(
+    check: str, subject: str, error: Exception, action: str, source: str = ""
+) -> Finding:
     """A warning for a check that could not run, with the IAM action it needs."""
     if isinstance(error, ClientError):
         message = error.response.get("Error", {}).get("Message", "")

@@ -83,8 +83,7 @@ def check_bedrock_models(context: Context, needs: list[BedrockModelNeed]) -> lis
                             CHECK,
                             Status.BLOCKER,
                             f"{need.role.value} {need.model_id}",
-                            f"not customizable with {need.customization_type} in "
-                            f"{context.region}",
+                            f"not customizable with {need.customization_type} in {context.region}",
                             f"pick a model id that ListFoundationModels returns for "
                             f"byCustomizationType={need.customization_type} in this Region "
                             f"(`aws bedrock list-foundation-models --by-customization-type "

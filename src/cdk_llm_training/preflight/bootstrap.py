@@ -33,9 +33,7 @@ def required_bootstrap(cdk_out: Path | None, stacks: tuple[str, ...]) -> tuple[i
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         artifacts = manifest.get("artifacts", {})
-        found = [
-            artifacts[name]["properties"] for name in stacks if name in artifacts
-        ]
+        found = [artifacts[name]["properties"] for name in stacks if name in artifacts]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return DEFAULT_REQUIRED_VERSION, DEFAULT_PARAMETER, "default synthesizer"
     if not found:
@@ -49,9 +47,7 @@ def check_bootstrap(context: Context, stacks: tuple[str, ...]) -> list[Finding]:
     """One row: the bootstrap version in the account and Region vs the stacks' need."""
     required, parameter, origin = required_bootstrap(context.cdk_out, stacks)
     subject = f"{parameter} (needs >= {required}, from {origin})"
-    fix = (
-        f"run `cdk bootstrap aws://{context.account}/{context.region}` with a current CDK CLI"
-    )
+    fix = f"run `cdk bootstrap aws://{context.account}/{context.region}` with a current CDK CLI"
 
     def run() -> list[Finding]:
         ssm = context.clients("ssm", context.region)

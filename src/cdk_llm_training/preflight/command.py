@@ -65,10 +65,31 @@ def _config_path(context: list[str]) -> Path | None:
     return path
 
 
+class _Clients:
+    """One client per service and Region from ``session`` (the checks' client factory)."""
+
+    def __init__(self, session: Any, region: str) -> None:
+        self._session = session
+        self._region = region
+        self._made: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self._region)
+        if key not in self._made:
+            self._made[key] = self._session.client(service, region_name=key[1])
+        return self._made[key]
+
+
+def _default_session(profile: str | None, region: str | None) -> Any:
+    import boto3
+
+    return boto3.Session(profile_name=profile, region_name=region)
+
+
 def run(args: argparse.Namespace, session_factory: Any = None) -> int:
     """Run preflight for parsed ``args``. ``session_factory(profile, region)`` returns a
-    boto3-like session (tests pass one with stubbed clients)."""
-    import boto3
+    boto3-like session (tests pass one with stubbed clients). Exit 0 without blockers, 1
+    with, 2 on an error (printed as one ``error:`` line, never a traceback)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     from cdk_llm_training.config.errors import ConfigError
@@ -80,26 +101,15 @@ def run(args: argparse.Namespace, session_factory: Any = None) -> int:
         path = _config_path(args.context)
         config = load_app_config(path) if path is not None else AppConfig()
         stacks = select_stacks(config, args.stack)
-    except (ConfigError, ValueError) as error:
-        return _error(str(error))
-
-    make_session = session_factory or (
-        lambda profile, region: boto3.Session(profile_name=profile, region_name=region)
-    )
-    try:
-        session = make_session(args.profile, args.region)
-    except BotoCoreError as error:  # ProfileNotFound and friends
+        session = (session_factory or _default_session)(args.profile, args.region)
+    except (ConfigError, ValueError, BotoCoreError) as error:  # BotoCoreError: ProfileNotFound
         return _error(str(error))
     region = args.region or session.region_name
     if not region:
         return _error("no AWS Region: pass --region or set AWS_REGION / the profile's region")
-
-    def clients(service: str, client_region: str | None = None) -> Any:
-        return session.client(service, region_name=client_region or region)
-
     try:
         report = run_preflight(
-            config, stacks, clients=clients, region=region, cdk_out=args.cdk_out
+            config, stacks, clients=_Clients(session, region), region=region, cdk_out=args.cdk_out
         )
     except NoCredentialsError:
         return _error(

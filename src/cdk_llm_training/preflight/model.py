@@ -87,7 +87,9 @@ class Report:
         width = max((len(f.check) for f in self.findings), default=0)
         for finding in self.findings:
             label = finding.status.value.upper()
-            lines.append(f"{label:<8} {finding.check:<{width}}  {finding.subject}: {finding.detail}")
+            lines.append(
+                f"{label:<8} {finding.check:<{width}}  {finding.subject}: {finding.detail}"
+            )
             if finding.fix:
                 lines.append(f"{'':<8} {'':<{width}}  fix: {finding.fix}")
         lines.append("")

@@ -89,7 +89,9 @@ def check_instance_offerings(context: Context, needs: list[Ec2InstanceNeed]) -> 
             offered = zones.get(need.instance_type, set())
             subject = f"{need.instance_type} in {need.availability_zone_id}"
             if need.availability_zone_id in offered:
-                rows.append(Finding(OFFERING_CHECK, Status.PASS, subject, "offered", source=need.source))
+                rows.append(
+                    Finding(OFFERING_CHECK, Status.PASS, subject, "offered", source=need.source)
+                )
                 continue
             where = ", ".join(sorted(offered)) or f"no AZ of {context.region}"
             rows.append(

@@ -30,6 +30,7 @@ _FAMILY_CLASS: dict[str, str] = {
     **dict.fromkeys(("a", "c", "d", "h", "i", "im", "is", "m", "r", "t", "z"), _STANDARD),
     "p": "P",
     "g": "G and VT",
+    "gr": "G and VT",
     "vt": "G and VT",
     "trn": "Trn",
     "inf": "Inf",
@@ -46,7 +47,7 @@ def ec2_quota_name(instance_type: str, capacity_type: QueueCapacityType) -> str 
     ``trn1.32xlarge``; None for a family outside the table."""
     match = _FAMILY.match(instance_type)
     letters = match.group(1) if match else ""
-    quota_class = _FAMILY_CLASS.get(letters) or _FAMILY_CLASS.get(letters[:1] if letters else "")
+    quota_class = _FAMILY_CLASS.get(letters)
     if quota_class is None:
         return None
     if capacity_type is QueueCapacityType.SPOT:
@@ -109,9 +110,7 @@ def check_sagemaker_quotas(context: Context, needs: list[SageMakerQuotaNeed]) ->
 
     def run() -> list[Finding]:
         book = QuotaBook(context.clients("service-quotas", context.region), "sagemaker")
-        return [
-            _sagemaker_row(context, book, name, total) for name, total in totals.items()
-        ]
+        return [_sagemaker_row(context, book, name, total) for name, total in totals.items()]
 
     return guarded(
         SAGEMAKER_CHECK,
@@ -187,8 +186,7 @@ def check_ec2_quotas(context: Context, needs: list[Ec2InstanceNeed]) -> list[Fin
                         EC2_CHECK,
                         Status.WARNING,
                         need.instance_type,
-                        "not checked: no vCPU quota known for this instance family "
-                        "in this Region",
+                        "not checked: no vCPU quota known for this instance family in this Region",
                         "check the EC2 vCPU quotas in the Service Quotas console",
                         need.source,
                     )
@@ -238,4 +236,3 @@ def _ec2_row(
     return Finding(
         EC2_CHECK, status, name, detail, _request_fix(context, "ec2", quota, at_max), source
     )
-

@@ -176,9 +176,7 @@ def _large(needs: Needs, config: LargePretrainConfig, prefix: str) -> None:
     if engine.uses_hyperpod:
         _hyperpod(needs, config.hyperpod, f"{prefix}.hyperpod")
     if engine.uses_trainium:
-        _trainium(
-            needs, config.trainium, f"{prefix}.trainium", config.network.availability_zone_id
-        )
+        _trainium(needs, config.trainium, f"{prefix}.trainium", config.network.availability_zone_id)
     _budget(needs, config.observability, StackName.LARGE_PRETRAIN, prefix)
 
 

@@ -62,7 +62,9 @@ def _row(context: Context, need: WorkforceNeed, existing: list[dict[str, Any]]) 
                 f"wait until it is Active, or see its failure reason in the {_CONSOLE}",
                 need.source,
             )
-        return Finding(CHECK, Status.PASS, subject, "exists; the stack imports it", source=need.source)
+        return Finding(
+            CHECK, Status.PASS, subject, "exists; the stack imports it", source=need.source
+        )
     if need.mode in _CREATE_MODES:
         if names:
             return Finding(
