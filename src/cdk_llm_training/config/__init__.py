@@ -48,6 +48,7 @@ from cdk_llm_training.config.hyperpod import (
     HyperPodClusterOptions,
     InstanceGroupOptions,
 )
+from cdk_llm_training.config.iam import PermissionsBoundaryOptions
 from cdk_llm_training.config.instances import (
     AcceleratorFamily,
     InstanceCatalog,
@@ -161,6 +162,7 @@ __all__ = [
     "OidcOptions",
     "OpenModelRecordFormat",
     "ParallelClusterOs",
+    "PermissionsBoundaryOptions",
     "PiiAction",
     "PiiEntity",
     "PriceBook",

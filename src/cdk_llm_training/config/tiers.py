@@ -27,6 +27,7 @@ from cdk_llm_training.config.hyperpod import (
     InstanceGroupOptions,
     validate_instance_groups,
 )
+from cdk_llm_training.config.iam import PermissionsBoundaryOptions
 from cdk_llm_training.config.instances import default_instance_catalog
 from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
 from cdk_llm_training.config.network import EKS_IPS_PER_NODE, SLURM_IPS_PER_NODE, NetworkOptions
@@ -87,6 +88,10 @@ class SmallLoRAConfig(FrozenModel):
     observability: ObservabilityOptions = ObservabilityOptions()
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
     Default: all on, budget USD 100 a month, no e-mail subscription."""
+
+    permissions_boundary: PermissionsBoundaryOptions | None = None
+    """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
+    ParallelCluster's roles included. Default: none."""
 
 
 class LargeEngine(StrEnum):
@@ -237,6 +242,10 @@ class MediumFineTuneConfig(FrozenModel):
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
     Default: all on, budget USD 100 a month, no e-mail subscription."""
 
+    permissions_boundary: PermissionsBoundaryOptions | None = None
+    """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
+    ParallelCluster's roles included. Default: none."""
+
     @model_validator(mode="before")
     @classmethod
     def _derive(cls, data: Any) -> Any:
@@ -326,6 +335,10 @@ class LargePretrainConfig(FrozenModel):
     observability: ObservabilityOptions = ObservabilityOptions()
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
     Default: all on, budget USD 100 a month, no e-mail subscription."""
+
+    permissions_boundary: PermissionsBoundaryOptions | None = None
+    """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
+    ParallelCluster's roles included. Default: none."""
 
     @field_validator("training_plan_arn")
     @classmethod

@@ -22,6 +22,9 @@ from cdk_llm_training.constructs.labeling_workforce import (
 from cdk_llm_training.constructs.model_evaluation import (
     ModelEvaluation,
 )
+from cdk_llm_training.constructs.permissions_boundary import (
+    apply_permissions_boundary,
+)
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     SageMakerFineTuneJob,
 )
@@ -66,4 +69,5 @@ __all__ = [
     "TrainingFileSystem",
     "TrainingNetwork",
     "TrainiumParallelCluster",
+    "apply_permissions_boundary",
 ]

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.tiers import LargePretrainConfig
 from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
+from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
 from cdk_llm_training.stacks._cluster_tier import add_cluster_foundation, add_hyperpod
 from cdk_llm_training.stacks._observability import monitor_tier
@@ -50,6 +51,8 @@ class LargePretrainStack(Stack):
             "lake and the pre-training cluster.",
         )
         super().__init__(scope, id, **stack_kwargs)
+        if self.config.permissions_boundary is not None:
+            apply_permissions_boundary(self, self.config.permissions_boundary)
 
         foundation = add_cluster_foundation(
             self,

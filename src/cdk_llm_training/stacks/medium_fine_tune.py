@@ -8,6 +8,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import MediumFineTuneConfig
+from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.stacks._cluster_tier import add_cluster_foundation, add_hyperpod
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import (
@@ -46,6 +47,8 @@ class MediumFineTuneStack(Stack):
         )
         super().__init__(scope, id, **stack_kwargs)
         self.config = config = config or MediumFineTuneConfig()
+        if self.config.permissions_boundary is not None:
+            apply_permissions_boundary(self, self.config.permissions_boundary)
 
         foundation = add_cluster_foundation(
             self,

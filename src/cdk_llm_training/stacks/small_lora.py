@@ -13,6 +13,7 @@ from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.stacks._observability import monitor_tier
@@ -43,6 +44,8 @@ class SmallLoRAStack(Stack):
         )
         super().__init__(scope, id, **stack_kwargs)
         self.config = config or SmallLoRAConfig()
+        if self.config.permissions_boundary is not None:
+            apply_permissions_boundary(self, self.config.permissions_boundary)
 
         self.data_lake = TrainingDataLake(self, "DataLake", options=self.config.data_lake)
         self.labeling: LabelingWorkforce | None = None
