@@ -94,10 +94,14 @@ class Report:
                 lines.append(f"{'':<8} {'':<{width}}  fix: {finding.fix}")
         lines.append("")
         lines.append(
-            f"{self._count(Status.PASS)} passed, {self._count(Status.WARNING)} warnings, "
-            f"{self._count(Status.BLOCKER)} blockers"
+            f"{self._count(Status.PASS)} passed, {_plural(self._count(Status.WARNING), 'warning')}, "
+            f"{_plural(self._count(Status.BLOCKER), 'blocker')}"
         )
         return "\n".join(lines) + "\n"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def sorted_findings(findings: Iterable[Finding], order: Sequence[str]) -> tuple[Finding, ...]:
