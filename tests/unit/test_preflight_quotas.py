@@ -8,6 +8,7 @@ from preflight_support import StubbedAccount, quota
 from cdk_llm_training.config.parallel_cluster import QueueCapacityType
 from cdk_llm_training.preflight.model import Status
 from cdk_llm_training.preflight.quotas import (
+    QuotaBook,
     check_ec2_quotas,
     check_sagemaker_quotas,
     ec2_quota_name,
@@ -180,6 +181,28 @@ def _ec2_account(trn_vcpus: float, standard_vcpus: float = 640) -> StubbedAccoun
         ServiceCode="ec2",
     )
     return account
+
+
+def test_quota_names_match_without_punctuation() -> None:
+    account = StubbedAccount()
+    account.respond(
+        "service-quotas",
+        "list_service_quotas",
+        {
+            "Quotas": [
+                quota(
+                    "ec2",
+                    "L-34B43A08",
+                    "All Standard (A C D H I M R T Z) Spot Instance Requests",
+                    64,
+                )
+            ]
+        },
+    )
+    book = QuotaBook(account("service-quotas"), "ec2")
+    found = book.find("All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests")
+    assert found is not None
+    assert found["QuotaCode"] == "L-34B43A08"
 
 
 def test_ec2_quotas_covering_full_scale_pass() -> None:

@@ -93,10 +93,9 @@ class Report:
             if finding.fix:
                 lines.append(f"{'':<8} {'':<{width}}  fix: {finding.fix}")
         lines.append("")
-        lines.append(
-            f"{self._count(Status.PASS)} passed, {_plural(self._count(Status.WARNING), 'warning')}, "
-            f"{_plural(self._count(Status.BLOCKER), 'blocker')}"
-        )
+        warnings = _plural(self._count(Status.WARNING), "warning")
+        blockers = _plural(self._count(Status.BLOCKER), "blocker")
+        lines.append(f"{self._count(Status.PASS)} passed, {warnings}, {blockers}")
         return "\n".join(lines) + "\n"
 
 

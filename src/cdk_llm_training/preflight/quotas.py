@@ -22,9 +22,10 @@ SAGEMAKER_CHECK = "sagemaker-quota"
 EC2_CHECK = "ec2-quota"
 
 # EC2 vCPU quotas by instance family letters. Names as the Service Quotas console lists them;
-# the codes are read from the API response. Verified code: L-1216C47A (standard, AWS CLI
-# reference example); L-417A185B (P), L-DB2E81BA (G and VT), L-2C3B7624 (Trn) agree across
-# public tools but are not on an AWS page, hence matched by name.
+# the codes are read from the API response. The spot names are listed in the EC2 User Guide
+# (Spot Instance quotas); L-1216C47A (standard On-Demand) is in the AWS CLI reference. Codes
+# seen in public tools for the other classes disagree (Trn spot: L-6B0D517C and L-5480EFD2),
+# hence matching by name.
 _STANDARD = "Standard (A, C, D, H, I, M, R, T, Z)"
 _FAMILY_CLASS: dict[str, str] = {
     **dict.fromkeys(("a", "c", "d", "h", "i", "im", "is", "m", "r", "t", "z"), _STANDARD),
@@ -55,8 +56,14 @@ def ec2_quota_name(instance_type: str, capacity_type: QueueCapacityType) -> str 
     return f"Running On-Demand {quota_class} instances"
 
 
+def _name_key(name: str) -> str:
+    """Quota names compared without case, punctuation or repeated spaces (some listings drop
+    the commas of ``Standard (A, C, D, H, I, M, R, T, Z)``)."""
+    return " ".join(re.sub(r"[^a-z0-9.]+", " ", name.lower()).split())
+
+
 class QuotaBook:
-    """Quotas of one service in the Region, looked up by name (case-insensitive)."""
+    """Quotas of one service in the Region, looked up by name (see :func:`_name_key`)."""
 
     def __init__(self, client: Any, service_code: str) -> None:
         self._client = client
@@ -65,7 +72,7 @@ class QuotaBook:
         self._defaults: dict[str, dict[str, Any]] | None = None
 
     def find(self, name: str) -> dict[str, Any] | None:
-        key = name.lower()
+        key = _name_key(name)
         if self._applied is None:
             self._applied = self._index("list_service_quotas")
         if key in self._applied:
@@ -76,7 +83,7 @@ class QuotaBook:
 
     def _index(self, operation: str) -> dict[str, dict[str, Any]]:
         return {
-            str(q["QuotaName"]).lower(): q
+            _name_key(str(q["QuotaName"])): q
             for q in pages(self._client, operation, "Quotas", ServiceCode=self._service_code)
         }
 
