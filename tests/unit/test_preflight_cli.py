@@ -253,3 +253,83 @@ def test_large_tier_with_both_engines_needs_cluster_and_ec2_quotas() -> None:
     assert ("ml.p5.48xlarge", 16) in [(n.instance_type, n.count) for n in needs.sagemaker_quotas]
     assert needs.ec2_instances
     assert [z.zone_id for z in needs.availability_zones] == ["use1-az4", "use1-az6"]
+
+
+def test_large_trainium_tier_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every call of the default LargePretrainStack, in order: bootstrap, AZ IDs, offerings,
+    EC2 vCPU quotas (no SageMaker quota, model, workforce: the tier has none)."""
+    account = StubbedAccount()
+    account.respond("sts", "get_caller_identity", identity())
+    account.respond(
+        "ssm",
+        "get_parameter",
+        {"Parameter": {"Name": "/cdk-bootstrap/hnb659fds/version", "Value": "6"}},
+    )
+    account.respond(
+        "ec2",
+        "describe_availability_zones",
+        {
+            "AvailabilityZones": [
+                {"ZoneId": "use1-az4", "ZoneName": "us-east-1a", "State": "available"}
+            ]
+        },
+    )
+    account.respond(
+        "ec2",
+        "describe_instance_type_offerings",
+        {
+            "InstanceTypeOfferings": [
+                {"InstanceType": t, "LocationType": "availability-zone-id", "Location": "use1-az4"}
+                for t in ("c7i.4xlarge", "trn1.32xlarge")
+            ]
+        },
+        LocationType="availability-zone-id",
+        Filters=[{"Name": "instance-type", "Values": ["c7i.4xlarge", "trn1.32xlarge"]}],
+    )
+    account.respond(
+        "ec2",
+        "describe_instance_types",
+        {
+            "InstanceTypes": [
+                {"InstanceType": "c7i.4xlarge", "VCpuInfo": {"DefaultVCpus": 16}},
+                {"InstanceType": "trn1.32xlarge", "VCpuInfo": {"DefaultVCpus": 128}},
+            ]
+        },
+    )
+    account.respond(
+        "service-quotas",
+        "list_service_quotas",
+        {
+            "Quotas": [
+                quota(
+                    "ec2",
+                    "L-1216C47A",
+                    "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+                    64,
+                ),
+                quota("ec2", "L-2C3B7624", "Running On-Demand Trn instances", 0),
+            ]
+        },
+        ServiceCode="ec2",
+    )
+    account.respond(
+        "ce",
+        "list_cost_allocation_tags",
+        {"CostAllocationTags": [{"TagKey": "stack", "Type": "UserDefined", "Status": "Inactive"}]},
+        region="us-east-1",
+    )
+    code = _run(["--stack", "LargePretrainStack", "--json", "--cdk-out", str(tmp_path)], account)
+    report = json.loads(capsys.readouterr().out)
+    rows = [(f["check"], f["status"]) for f in report["findings"]]
+    assert rows == [
+        ("cdk-bootstrap", "pass"),
+        ("availability-zone", "pass"),
+        ("instance-offering", "pass"),
+        ("instance-offering", "pass"),
+        ("ec2-quota", "pass"),
+        # 0 vCPUs: the cluster would deploy, but no Trainium node could ever start.
+        ("ec2-quota", "blocker"),
+        ("cost-allocation-tag", "warning"),
+    ]
+    assert code == 1
+    account.assert_done()

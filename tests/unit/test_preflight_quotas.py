@@ -229,6 +229,12 @@ def test_ec2_quota_below_the_static_nodes_is_a_blocker() -> None:
     assert "--service-code ec2 --quota-code L-2C3B7624 --desired-value 512" in findings[TRN].fix
 
 
+def test_ec2_quota_below_one_node_is_a_blocker_even_without_static_nodes() -> None:
+    account = _ec2_account(trn_vcpus=64)
+    findings = {f.subject: f for f in check_ec2_quotas(account.context(), _cluster_needs())}
+    assert findings[TRN].status is Status.BLOCKER
+
+
 def test_head_node_beyond_the_standard_quota_is_a_blocker() -> None:
     account = _ec2_account(trn_vcpus=2048, standard_vcpus=8)
     findings = {f.subject: f for f in check_ec2_quotas(account.context(), _cluster_needs())}

@@ -156,8 +156,9 @@ def _sagemaker_row(context: Context, book: QuotaBook, name: str, total: _Total) 
 
 
 def check_ec2_quotas(context: Context, needs: list[Ec2InstanceNeed]) -> list[Finding]:
-    """vCPU quotas of the ParallelCluster instances: the head node and static nodes must fit
-    at creation (blocker), every queue at its ``max_count`` should (warning)."""
+    """vCPU quotas of the ParallelCluster instances: the head node, the static nodes and at
+    least one node of every class must fit (blocker), every queue at its ``max_count`` should
+    (warning)."""
     checked = [n for n in needs if n.capacity_type is not QueueCapacityType.CAPACITY_BLOCK]
     findings = [
         Finding(
@@ -237,9 +238,10 @@ def _ec2_row(
     detail = f"quota {value:g} vCPUs; {at_create} at cluster creation, {at_max} at full scale"
     if value >= at_max:
         return Finding(EC2_CHECK, Status.PASS, name, detail, source=source)
-    # Below the creation need the head node or static nodes cannot start; between the two the
-    # cluster deploys but the queues stop scaling before max_count.
-    status = Status.BLOCKER if value < at_create else Status.WARNING
+    # Below the creation need the head node or static nodes cannot start, and below one node
+    # nothing of that class ever runs; above it the queues stop scaling before max_count.
+    one_node = min(vcpus[n.instance_type] for n in members if n.max_count > 0)
+    status = Status.BLOCKER if value < max(at_create, one_node) else Status.WARNING
     return Finding(
         EC2_CHECK, status, name, detail, _request_fix(context, "ec2", quota, at_max), source
     )
