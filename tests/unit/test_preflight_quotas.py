@@ -134,6 +134,12 @@ def test_access_denied_is_a_warning_naming_the_permission() -> None:
         ("p5.48xlarge", QueueCapacityType.ONDEMAND, "Running On-Demand P instances"),
         ("g5.2xlarge", QueueCapacityType.SPOT, "All G and VT Spot Instance Requests"),
         ("inf2.xlarge", QueueCapacityType.ONDEMAND, "Running On-Demand Inf instances"),
+        (
+            "u7i-12tb.224xlarge",
+            QueueCapacityType.ONDEMAND,
+            "Running On-Demand High Memory instances",
+        ),
+        ("u-6tb1.metal", QueueCapacityType.ONDEMAND, "Running On-Demand High Memory instances"),
         ("mac2.metal", QueueCapacityType.ONDEMAND, None),
     ],
 )

@@ -39,8 +39,9 @@ _FAMILY_CLASS: dict[str, str] = {
     "x": "X",
     "f": "F",
     "hpc": "HPC",
+    "u": "High Memory",
 }
-_FAMILY = re.compile(r"^([a-z]+?)(?=\d)")
+_FAMILY = re.compile(r"^([a-z]+?)(?=[\d-])")
 
 
 def ec2_quota_name(instance_type: str, capacity_type: QueueCapacityType) -> str | None:
