@@ -122,3 +122,52 @@ def test_invalid_boundaries_name_the_field(value: dict[str, Any], message: str) 
 def test_a_string_is_the_policy() -> None:
     config = AppConfig.model_validate({"medium_fine_tune": {"permissions_boundary": "TB"}})
     assert config.medium_fine_tune.permissions_boundary == PermissionsBoundaryOptions(policy="TB")
+
+
+_SCHEMA_CHECK = """
+import json, os, sys
+os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="offline",
+                  AWS_SECRET_ACCESS_KEY="offline", AWS_EC2_METADATA_DISABLED="true",
+                  AWS_ENDPOINT_URL="http://127.0.0.1:9")
+from pcluster.aws.aws_api import AWSApi
+from pcluster.schemas.cluster_schema import ClusterSchema
+from pcluster_cases import CASES, sample_configuration
+AWSApi.instance().ec2.describe_capacity_reservations = lambda ids: []
+config = sample_configuration("defaults")
+config["Iam"] = json.load(sys.stdin)
+cluster = ClusterSchema(cluster_name=CASES["defaults"].cluster_name).load(config)
+print(json.dumps([cluster.iam.permissions_boundary, cluster.iam.resource_prefix]))
+"""
+
+
+def test_the_iam_section_loads_with_the_official_parallelcluster_schema(
+    bounded_templates: dict[StackName, Template],
+) -> None:
+    """The section the aspect writes, loaded by aws-parallelcluster's own ClusterSchema (the
+    separate ParallelCluster environment that `make test` creates)."""
+    import json
+    import subprocess
+
+    from cdk_support import REPO_ROOT
+
+    python = REPO_ROOT / ".venv-pcluster" / "bin" / "python"
+    if not python.exists():
+        pytest.skip("the ParallelCluster environment (.venv-pcluster) is not set up")
+    [cluster] = (
+        bounded_templates[StackName.LARGE_PRETRAIN]
+        .find_resources("Custom::PclusterCluster")
+        .values()
+    )
+    section = cluster["Properties"]["ClusterConfiguration"]["Iam"]
+    result = subprocess.run(
+        [str(python), "-c", _SCHEMA_CHECK],
+        input=json.dumps(section),
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": "src:tests", "PATH": "/usr/bin:/bin"},
+        cwd=str(REPO_ROOT),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [BOUNDARY_ARN, "/team-a/"]
