@@ -333,3 +333,25 @@ def test_large_trainium_tier_end_to_end(tmp_path: Path, capsys: pytest.CaptureFi
     ]
     assert code == 1
     account.assert_done()
+
+
+def test_preflight_never_imports_aws_cdk() -> None:
+    """The command stays fast and runs where only boto3 is installed."""
+    import subprocess
+    import sys
+
+    from cdk_support import REPO_ROOT
+
+    code = (
+        "import sys, cdk_llm_training.cli, cdk_llm_training.preflight.runner; "
+        "print(any(m.startswith(('aws_cdk', 'jsii')) for m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": "src"},
+        cwd=str(REPO_ROOT),
+    )
+    assert result.stdout.strip() == "False"
