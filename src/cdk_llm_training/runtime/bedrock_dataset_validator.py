@@ -34,18 +34,22 @@ import boto3
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
     from cdk_llm_training.runtime.dataset_validation import (
+        DEFAULT_MAX_RECORD_BYTES,
         MAX_REPORTED_ERRORS,
         FileLimits,
         FileReport,
         check_file_size,
+        preview,
         validate_stream,
     )
 else:  # in Lambda, this folder is the code root
     from dataset_validation import (
+        DEFAULT_MAX_RECORD_BYTES,
         MAX_REPORTED_ERRORS,
         FileLimits,
         FileReport,
         check_file_size,
+        preview,
         validate_stream,
     )
 
@@ -97,7 +101,7 @@ class ValidatorConfig:
         return FileLimits(
             min_records=int(limits.get(f"min_{role}_records", 1)),
             max_records=limits.get(f"max_{role}_records"),
-            max_record_bytes=limits.get("max_record_bytes"),
+            max_record_bytes=int(limits.get("max_record_bytes", DEFAULT_MAX_RECORD_BYTES)),
             max_file_bytes=limits.get(f"max_{role}_file_bytes"),
         )
 
@@ -200,11 +204,12 @@ def resolve_request(
     for key in [training, *validation]:
         if not key.startswith(config.dataset_prefix):
             raise InputError(
-                f"dataset key {key!r} is outside the dataset prefix {config.dataset_prefix!r}"
+                f"dataset key {preview(key)} is outside the dataset prefix "
+                f"{config.dataset_prefix!r}"
             )
     if not isinstance(suffix, str) or not NAME_PART.match(suffix):
         raise InputError(
-            f"'jobNameSuffix' {suffix!r} must be letters, digits and single hyphens "
+            f"'jobNameSuffix' {preview(suffix)} must be letters, digits and single hyphens "
             "(no leading or trailing hyphen)"
         )
     name_length = len(config.job_name_prefix) + 1 + len(suffix)
@@ -223,14 +228,16 @@ def _from_marker(
         raise InputError("'readyMarker' must be an object with the marker's 'key'")
     key: str = marker["key"]
     if marker.get("bucket", config.dataset_bucket) != config.dataset_bucket:
-        raise InputError(f"ready marker bucket {marker.get('bucket')!r} is not the dataset bucket")
+        raise InputError(
+            f"ready marker bucket {preview(marker.get('bucket'))} is not the dataset bucket"
+        )
     if not key.startswith(config.dataset_prefix):
-        raise InputError(f"ready marker {key!r} is outside {config.dataset_prefix!r}")
+        raise InputError(f"ready marker {preview(key)} is outside {config.dataset_prefix!r}")
     folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
     response = s3.get_object(Bucket=config.dataset_bucket, Key=key)
     body = response["Body"].read(MAX_MARKER_BYTES + 1)
     if len(body) > MAX_MARKER_BYTES:
-        raise InputError(f"ready marker {key!r} is larger than {MAX_MARKER_BYTES} bytes")
+        raise InputError(f"ready marker {preview(key)} is larger than {MAX_MARKER_BYTES} bytes")
     folder_name = re.sub(r"[^A-Za-z0-9]+", "-", folder.rstrip("/").rsplit("/", 1)[-1]).strip("-")
     default_suffix = "-".join(p for p in (folder_name[:30], now.strftime("%Y%m%d%H%M%S")) if p)
     if not body.strip():
@@ -240,9 +247,11 @@ def _from_marker(
     try:
         content = json.loads(body)
     except ValueError:
-        raise InputError(f"ready marker {key!r} is neither empty nor a JSON object") from None
+        raise InputError(
+            f"ready marker {preview(key)} is neither empty nor a JSON object"
+        ) from None
     if not isinstance(content, dict):
-        raise InputError(f"ready marker {key!r} must hold a JSON object")
+        raise InputError(f"ready marker {preview(key)} must hold a JSON object")
     training = content.get("trainingDataKey", f"{folder}train.jsonl")
     validation = content.get("validationDataKeys", [])
     suffix = content.get("jobNameSuffix", default_suffix)
