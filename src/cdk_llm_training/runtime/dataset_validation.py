@@ -40,6 +40,8 @@ class Readable(Protocol):
 
 RecordChecker = Callable[[Any], list[str]]
 """Checks one decoded JSONL record; returns the reasons it is invalid (empty when valid)."""
+ErrorSink = Callable[[str, dict[str, Any]], None]
+"""Takes every error of a file: the file's key and ``{"line": int | None, "reason": str}``."""
 
 DEFAULT_CHUNK_BYTES = 1024 * 1024
 MAX_REPORTED_ERRORS = 50
@@ -317,6 +319,8 @@ class FileReport:
     error_count: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     max_errors: int = MAX_REPORTED_ERRORS
+    sink: ErrorSink | None = None
+    """Receives every error (the kept ones and the rest): the handler streams them to S3."""
 
     @property
     def valid(self) -> bool:
@@ -326,8 +330,11 @@ class FileReport:
         """Count an error; keep it (its reason cut to :data:`MAX_REASON_CHARS`) while fewer
         than ``max_errors`` are kept."""
         self.error_count += 1
+        error = {"line": line, "reason": cap_reason(reason)}
         if len(self.errors) < self.max_errors:
-            self.errors.append({"line": line, "reason": cap_reason(reason)})
+            self.errors.append(error)
+        if self.sink is not None:
+            self.sink(self.key, error)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -409,11 +416,13 @@ def validate_chunks(
     record_format: str,
     limits: FileLimits,
     max_errors: int = MAX_REPORTED_ERRORS,
+    sink: ErrorSink | None = None,
 ) -> FileReport:
     """Validate a JSONL byte stream given as chunks. Every line must be a UTF-8 JSON record of
-    ``record_format`` within ``limits``; problems are reported with 1-based line numbers."""
+    ``record_format`` within ``limits``; problems are reported with 1-based line numbers (the
+    first ``max_errors`` kept in the report, every one passed to ``sink``)."""
     checker = format_checker(record_format)
-    report = FileReport(key=key, role=role, max_errors=max_errors)
+    report = FileReport(key=key, role=role, max_errors=max_errors, sink=sink)
     max_record = limits.max_record_bytes
     keep_limit = min(max_record or HARD_MAX_LINE_BYTES, HARD_MAX_LINE_BYTES)
     decode = json.JSONDecoder().decode
@@ -535,6 +544,7 @@ def validate_stream(
     limits: FileLimits,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_errors: int = MAX_REPORTED_ERRORS,
+    sink: ErrorSink | None = None,
 ) -> FileReport:
     """:func:`validate_chunks` over a binary file-like object (an open file, an S3 body)."""
     return validate_chunks(
@@ -544,6 +554,7 @@ def validate_stream(
         record_format=record_format,
         limits=limits,
         max_errors=max_errors,
+        sink=sink,
     )
 
 

@@ -14,6 +14,7 @@ lists the parts with their ``ETag`` in ascending ``PartNumber`` order.
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Any
 
@@ -138,5 +139,8 @@ class S3StreamWriter:
     ) -> None:
         if exc_type is None:
             self.close()
-        else:
+            return
+        # The original error matters more than a failed abort (the bucket's lifecycle rule
+        # removes an incomplete upload the abort could not).
+        with contextlib.suppress(Exception):
             self.abort()
