@@ -53,7 +53,7 @@ if TYPE_CHECKING or __package__:  # imported from the installed package (tests, 
         lone_surrogate_path,
         preview,
     )
-    from cdk_llm_training.runtime.s3_writer import S3StreamWriter
+    from cdk_llm_training.runtime.s3_writer import DEFAULT_PART_BYTES, S3StreamWriter
 else:  # in Lambda, this folder is the code root
     from dataset_validation import (
         DEFAULT_CHUNK_BYTES,
@@ -64,7 +64,7 @@ else:  # in Lambda, this folder is the code root
         lone_surrogate_path,
         preview,
     )
-    from s3_writer import S3StreamWriter
+    from s3_writer import DEFAULT_PART_BYTES, S3StreamWriter
 
 TASK_TYPES = ("sft", "preference", "rating")
 SFT_FORMATS = ("prompt_completion", "conversation")
@@ -94,6 +94,8 @@ MAX_ID_CHARS = 120
 """Item ids, worker ids and other manifest text in a problem are cut to this."""
 MAX_CHOICE_CHARS = 100
 """A preference or score value longer than this is not a valid answer."""
+OUTPUT_PART_BYTES = DEFAULT_PART_BYTES
+"""Part size of the dataset's multipart upload: memory held for output is at most this."""
 
 
 def _s3() -> S3Client:
@@ -876,7 +878,9 @@ def _write_rows(
     aborted: no empty dataset is left for a training job to pick up."""
     count = 0
     content_type = "text/csv" if task_type == "rating" else "application/x-ndjson"
-    writer = S3StreamWriter(client, bucket, key, content_type=content_type)
+    writer = S3StreamWriter(
+        client, bucket, key, content_type=content_type, part_bytes=OUTPUT_PART_BYTES
+    )
     try:
         if task_type == "rating":
             writer.write(csv_line(None))
