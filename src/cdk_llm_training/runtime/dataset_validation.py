@@ -361,8 +361,9 @@ def iter_chunks(stream: Readable, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Ite
 @dataclass
 class _Line:
     number: int
-    data: bytes | None
-    """The line without its newline, or None when it was too long to keep."""
+    data: bytes | bytearray | None
+    """The line without its newline, or None when it was too long to keep. A line that
+    spanned chunks is handed over as the reader's own buffer (no copy)."""
     length: int
     terminated: bool
 
@@ -395,7 +396,8 @@ def iter_lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[_Lin
                 yield _Line(number, None, length, True)
             elif pending:
                 pending += chunk[start:end]
-                yield _Line(number, bytes(pending), length, True)
+                line, pending = pending, bytearray()  # hand the buffer over: no copy
+                yield _Line(number, line, length, True)
             else:
                 yield _Line(number, chunk[start:end], length, True)
             pending.clear()
@@ -404,8 +406,7 @@ def iter_lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[_Lin
             start = end + 1
     if pending_length:
         number += 1
-        data = None if overflow else bytes(pending)
-        yield _Line(number, data, pending_length, False)
+        yield _Line(number, None if overflow else pending, pending_length, False)
 
 
 def validate_chunks(
@@ -450,7 +451,7 @@ def validate_chunks(
 
 
 def _line_problems(
-    data: bytes, line: _Line, checker: RecordChecker, decode: Callable[[str], Any]
+    data: bytes | bytearray, line: _Line, checker: RecordChecker, decode: Callable[[str], Any]
 ) -> list[str]:
     """Every reason one non-blank line is not a valid record (empty when it is)."""
     record, problem = _decode_line(data, line, decode)
@@ -462,7 +463,9 @@ def _line_problems(
         return ["the record is nested too deeply to check"]
 
 
-def _decode_line(data: bytes, line: _Line, decode: Callable[[str], Any]) -> tuple[Any, str | None]:
+def _decode_line(
+    data: bytes | bytearray, line: _Line, decode: Callable[[str], Any]
+) -> tuple[Any, str | None]:
     """``(record, None)``, or ``(None, reason)`` when the line is not one JSON value in
     UTF-8 without a BOM and without lone surrogates."""
     if data.startswith(UTF8_BOM):

@@ -256,7 +256,7 @@ class ManifestLine:
     limit (it was counted, never buffered)."""
 
     number: int
-    data: str | bytes | None
+    data: str | bytes | bytearray | None
     length: int
 
 
@@ -315,7 +315,7 @@ def _parse_line(line: ManifestLine, problems: ProblemLog) -> dict[str, Any] | No
     """The JSON object on ``line``; None (with the problem reported) when there is none.
     Blank lines are skipped silently."""
     raw = line.data
-    if isinstance(raw, bytes):
+    if isinstance(raw, (bytes, bytearray)):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:

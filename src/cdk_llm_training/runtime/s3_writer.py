@@ -69,12 +69,22 @@ class S3StreamWriter:
         """Append ``data``; uploads a part each time ``part_bytes`` are buffered."""
         if self._closed:
             raise ValueError(f"write to {self.uri} after it was closed")
-        self._buffer += data
         self.bytes_written += len(data)
-        while len(self._buffer) >= self._part_bytes:
-            part = bytes(self._buffer[: self._part_bytes])
-            del self._buffer[: self._part_bytes]
-            self._upload_part(part)
+        view = memoryview(data)
+        size = self._part_bytes
+        if len(self._buffer) + len(view) < size:
+            self._buffer += view
+            return
+        # Fill the buffered part, then upload whole parts straight from ``data``: a large
+        # write is sliced, never copied into the buffer as a whole.
+        taken = size - len(self._buffer)
+        self._buffer += view[:taken]
+        self._upload_part(bytes(self._buffer))
+        self._buffer = bytearray()
+        while len(view) - taken >= size:
+            self._upload_part(bytes(view[taken : taken + size]))
+            taken += size
+        self._buffer += view[taken:]
 
     def close(self) -> None:
         """Complete the object (a single ``PutObject`` when it fits in one part)."""
