@@ -22,10 +22,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# Import the handler as Lambda does: the runtime folder is the code root (no package, so
+# neither aws_cdk nor the library is loaded and the figures are the Lambda's own).
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "src" / "cdk_llm_training" / "runtime")
+)
 
-from cdk_llm_training.runtime.bedrock_dataset_validator import ValidatorConfig
-from cdk_llm_training.runtime.open_model_dataset_validator import validate_for_training_job
+from bedrock_dataset_validator import ValidatorConfig  # type: ignore[import-not-found]
+from open_model_dataset_validator import (  # type: ignore[import-not-found]
+    validate_for_training_job,
+)
 
 MB = 1000 * 1000
 

@@ -26,9 +26,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# Import the handler as Lambda does: the runtime folder is the code root (no package, so
+# neither aws_cdk nor the library is loaded and the figures are the Lambda's own).
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "src" / "cdk_llm_training" / "runtime")
+)
 
-from cdk_llm_training.runtime import labeling_postprocess
+import labeling_postprocess  # type: ignore[import-not-found]
 
 LABEL = "llm-labels"
 MB = 1000 * 1000
@@ -186,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "sft_format": "prompt_completion",
     }
     start = time.perf_counter()
-    result = labeling_postprocess.convert_handler(event, s3=s3)  # type: ignore[arg-type]
+    result = labeling_postprocess.convert_handler(event, s3=s3)
     seconds = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     figures = {

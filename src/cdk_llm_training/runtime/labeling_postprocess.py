@@ -258,6 +258,8 @@ class ManifestLine:
     number: int
     data: str | bytes | bytearray | None
     length: int
+    owned: bool = False
+    """``data`` is the reader's handed-over buffer: the converter frees it once decoded."""
 
 
 def manifest_lines(
@@ -269,7 +271,7 @@ def manifest_lines(
     """The lines of a binary stream (an S3 body), read in ``chunk_bytes`` chunks: time is
     linear in the size, memory is bounded by the chunk size plus ``max_line_bytes``."""
     for line in iter_lines(iter_chunks(stream, chunk_bytes), max_line_bytes=max_line_bytes):
-        yield ManifestLine(line.number, line.data, line.length)
+        yield ManifestLine(line.number, line.data, line.length, owned=True)
 
 
 def _numbered(lines: Iterable[str | bytes | ManifestLine]) -> Iterator[ManifestLine]:
@@ -321,9 +323,12 @@ def _parse_line(line: ManifestLine, problems: ProblemLog) -> dict[str, Any] | No
         except UnicodeDecodeError as error:
             problems.add(line.number, None, f"not valid UTF-8 (byte {error.start + 1} of the line)")
             return None
+        finally:
+            if line.owned and isinstance(raw, bytearray):
+                raw.clear()  # a long line's bytes are not needed once decoded
     else:
         text = raw or ""
-    if not text.strip():
+    if not text or text.isspace():
         return None
     record, reason = _loads(text)
     if reason is not None:
@@ -365,6 +370,8 @@ def _read_answers(item: Item, label_attribute: str, problems: ProblemLog) -> Non
         detail = f": {_short(reason)}" if isinstance(reason, str) and reason else ""
         report(f"no annotations for '{_short(label_attribute)}'{detail}")
         return
+    # The parsed answers replace the raw annotations (which may be large JSON strings).
+    del item.record[label_attribute]
     annotations = label.get("annotationsFromAllWorkers")
     if not isinstance(annotations, list):
         report("annotationsFromAllWorkers is missing")
@@ -889,7 +896,8 @@ def _write_rows(
                 count += 1
         else:
             for row in rows:
-                writer.write(jsonl_line(row))
+                writer.write(json.dumps(row, ensure_ascii=False).encode("utf-8"))
+                writer.write(b"\n")
                 count += 1
     except BaseException:
         writer.abort()
