@@ -11,11 +11,16 @@ returns the reasons it is invalid (an empty list when it is valid). Register you
 
 Hostile input gives line errors, never an exception: a line nested deeper than the JSON
 decoder allows (``[[[...]]]``), a UTF-8 byte order mark, invalid UTF-8 and lone UTF-16
-surrogate escapes (``"\\ud800"``) are each reported on their line. Reasons echo at most
-:data:`VALUE_PREVIEW_CHARS` characters of any value from the file and are cut to
-:data:`MAX_REASON_CHARS`, so a report's size depends on the number of errors kept, not on
-the data: a :class:`FileReport` keeps the first ``max_errors`` (default
-:data:`MAX_REPORTED_ERRORS`) and counts the rest.
+surrogate escapes (``"\\ud800"``) are each reported on their line.
+
+A byte order mark is reported, not skipped: RFC 8259 says JSON text must not begin with one
+(a parser may ignore it), and whether Bedrock and the training containers ignore it is not
+documented (unverified), so the file is fixed before any job is paid for.
+
+Reasons echo at most :data:`VALUE_PREVIEW_CHARS` characters of any value from the file and
+are cut to :data:`MAX_REASON_CHARS`, so a report's size depends on the number of errors kept,
+not on the data: a :class:`FileReport` keeps the first ``max_errors`` (default
+:data:`MAX_REPORTED_ERRORS`), counts the rest and passes every one to its ``sink``.
 
 Record size: every file has a maximum record size, :data:`DEFAULT_MAX_RECORD_BYTES` (1 MiB,
 the largest per-record limit of the Bedrock models in the catalog) unless

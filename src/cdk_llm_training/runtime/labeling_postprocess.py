@@ -105,7 +105,7 @@ def _s3() -> S3Client:
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/a/b`` -> ``("bucket", "a/b")``."""
     if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise ValueError(f"not an S3 object URI: {uri!r} (expected s3://bucket/key)")
+        raise ValueError(f"not an S3 object URI: {preview(uri)} (expected s3://bucket/key)")
     bucket, _, key = uri[5:].partition("/")
     return bucket, key
 
@@ -724,8 +724,8 @@ def validate_inputs(event: Mapping[str, Any]) -> list[str]:
             f"job_name {preview(job_name)} must be 1-63 letters, digits and hyphens, starting "
             "and ending with a letter or digit"
         )
-    sft_format = event.get("sft_format", "prompt_completion")
-    if sft_format not in SFT_FORMATS:
+    sft_format = event.get("sft_format")
+    if sft_format is not None and sft_format not in SFT_FORMATS:
         problems.append(f"sft_format {preview(sft_format)} is not one of {', '.join(SFT_FORMATS)}")
     label = event.get("label_attribute_name")
     if label is not None and (not isinstance(label, str) or not _LABEL_ATTRIBUTE.match(label)):
