@@ -317,3 +317,34 @@ def test_the_result_stays_small_whatever_the_manifest_holds(s3: S3Client) -> Non
     assert result["summary"]["problem_count"] == 200
     assert len(result["summary"]["first_problems"]) == lp.PROBLEMS_IN_OUTPUT
     assert len(json.dumps(result)) < 4096
+
+
+def test_the_converter_imports_as_lambda_loads_it_without_cdk_or_pydantic() -> None:
+    """Lambda imports ``labeling_postprocess`` from the runtime folder as the code root: it
+    must find its sibling modules there and never need aws_cdk or pydantic."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cdk_llm_training import runtime
+
+    probe = (
+        "import sys, json\n"
+        "import labeling_postprocess as lp\n"
+        "print(json.dumps({'reader': lp.iter_lines.__module__,\n"
+        "  'writer': lp.S3StreamWriter.__module__,\n"
+        "  'heavy': sorted(m for m in ('aws_cdk', 'pydantic', 'cdk_llm_training')\n"
+        "                  if m in sys.modules)}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=Path(runtime.__file__).parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == {
+        "reader": "dataset_validation",
+        "writer": "s3_writer",
+        "heavy": [],
+    }
