@@ -56,7 +56,7 @@ def test_deeply_nested_json_is_a_line_error() -> None:
     ok = json.dumps({"prompt": "q", "completion": "a"}).encode()
     report = _validate(ok + b"\n" + deep + b"\n" + ok + b"\n", "prompt_completion")
     assert _reasons(report) == [
-        (2, "not valid JSON: nested too deeply for the JSON decoder (about 1,000 levels)")
+        (2, "not valid JSON: nested too deeply for the JSON decoder")
     ]
     assert report["records"] == 3
 
@@ -66,7 +66,7 @@ def test_nesting_inside_message_content_is_a_line_error() -> None:
     line = f'{{"messages": [{{"role": "user", "content": {content}}}, {json.dumps(CHAT_REPLY)}]}}'
     report = _validate(line.encode() + b"\n", "messages")
     assert _reasons(report) == [
-        (1, "not valid JSON: nested too deeply for the JSON decoder (about 1,000 levels)")
+        (1, "not valid JSON: nested too deeply for the JSON decoder")
     ]
 
 

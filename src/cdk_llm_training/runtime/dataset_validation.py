@@ -486,7 +486,7 @@ def _decode_line(
     try:
         record = decode(text)
     except RecursionError:
-        return None, "not valid JSON: nested too deeply for the JSON decoder (about 1,000 levels)"
+        return None, "not valid JSON: nested too deeply for the JSON decoder"
     except ValueError as error:  # JSONDecodeError, or an integer of over 4,300 digits
         reason = f"not valid JSON: {cap_reason(getattr(error, 'msg', str(error)), 120)}"
         if not line.terminated:
