@@ -55,9 +55,7 @@ def test_deeply_nested_json_is_a_line_error() -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     ok = json.dumps({"prompt": "q", "completion": "a"}).encode()
     report = _validate(ok + b"\n" + deep + b"\n" + ok + b"\n", "prompt_completion")
-    assert _reasons(report) == [
-        (2, "not valid JSON: nested too deeply for the JSON decoder")
-    ]
+    assert _reasons(report) == [(2, "not valid JSON: nested too deeply for the JSON decoder")]
     assert report["records"] == 3
 
 
@@ -65,9 +63,7 @@ def test_nesting_inside_message_content_is_a_line_error() -> None:
     content = "[" * 50_000 + '"x"' + "]" * 50_000
     line = f'{{"messages": [{{"role": "user", "content": {content}}}, {json.dumps(CHAT_REPLY)}]}}'
     report = _validate(line.encode() + b"\n", "messages")
-    assert _reasons(report) == [
-        (1, "not valid JSON: nested too deeply for the JSON decoder")
-    ]
+    assert _reasons(report) == [(1, "not valid JSON: nested too deeply for the JSON decoder")]
 
 
 def test_a_value_is_echoed_as_a_short_prefix_only() -> None:
