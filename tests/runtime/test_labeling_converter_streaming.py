@@ -348,3 +348,13 @@ def test_the_converter_imports_as_lambda_loads_it_without_cdk_or_pydantic() -> N
         "writer": "s3_writer",
         "heavy": [],
     }
+
+
+def test_one_write_larger_than_a_part_is_sliced_into_parts(s3: S3Client) -> None:
+    data = bytes(range(256)) * (12 * 1024 * 1024 // 256 + 7)  # 12 MiB and a bit
+    with S3StreamWriter(s3, BUCKET, "big", part_bytes=MIN_PART_BYTES) as writer:
+        writer.write(b"head")
+        writer.write(data)
+    assert writer.parts_uploaded == 3
+    assert writer.bytes_written == len(data) + 4
+    assert s3.get_object(Bucket=BUCKET, Key="big")["Body"].read() == b"head" + data
