@@ -72,6 +72,9 @@ test: lint typecheck unit cfn-lint pcluster-validate docs
 
 bench: setup
 	python scripts/bench.py
+	python scripts/measure_dataset_validator.py --lines 30 --line-mb 15
+	python scripts/measure_labeling_converter.py --manifest-mb 500
+	python scripts/measure_labeling_converter.py --line-mb 50 --task sft
 
 snapshot-update: setup
 	pytest tests/snapshots --snapshot-update

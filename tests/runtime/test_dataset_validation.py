@@ -432,6 +432,7 @@ def test_handler_valid_dataset(s3: Any) -> None:
         "records": {"finetune/run1/train.jsonl": 2, "finetune/run1/validation.jsonl": 1},
         "errorCount": 0,
         "errors": [],
+        "errorsS3Uri": f"s3://{ARTIFACTS}/reports/ft-run1/validation-errors.jsonl",
     }
     report = _report(s3, output)
     assert report["valid"] is True

@@ -183,6 +183,7 @@ def test_checkpoints_go_to_the_artifacts_zone(default_template: Template) -> Non
     assert env["OUTPUT_PREFIX"] == "sagemaker/output/"
     assert env["RECORD_FORMAT"] == "chat"
     assert env["MAX_VALIDATION_FILES"] == "1"
+    assert json.loads(env["LIMITS"]) == {"max_record_bytes": 1_048_576}  # the default record limit
 
 
 def _logical_id(template: Template, prefix: str) -> str:

@@ -214,6 +214,10 @@ class SageMakerFineTuneOptions(FrozenModel):
     """Memory of the validator Lambda. Default 1024."""
     validator_timeout_minutes: int = Field(default=15, ge=1, le=15)
     """Timeout of the validator Lambda. Default 15."""
+    max_record_bytes: int = Field(default=1_048_576, ge=1, le=16_777_216)
+    """Longest dataset record (one JSONL line) the validator accepts, in bytes; a longer line
+    is reported without being read into memory. Default 1,048,576 (1 MiB, the largest
+    per-record limit of the Bedrock models in the catalog); at most 16 MiB."""
     log_retention_days: int = 365
     """Retention of the workflow and validator log groups. Default 365."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import tarfile
 import tempfile
 from collections.abc import Sequence
@@ -600,7 +601,7 @@ class SageMakerFineTuneJob(Construct):
                 "OUTPUT_PREFIX": opts.output_prefix,
                 "CHECKPOINT_PREFIX": opts.checkpoint_prefix,
                 "RECORD_FORMAT": opts.record_format.value,
-                "LIMITS": "{}",
+                "LIMITS": json.dumps({"max_record_bytes": opts.max_record_bytes}),
                 "MAX_VALIDATION_FILES": "1",
                 "JOB_NAME_PREFIX": opts.job_name_prefix,
             },

@@ -14,10 +14,30 @@ by :class:`cdk_llm_training.BedrockFineTuneJob`:
     ``max_record_bytes``, ``max_training_file_bytes``, ``max_validation_file_bytes``.
 ``JOB_NAME_PREFIX``, ``READY_MARKER_NAME``, ``MAX_REPORTED_ERRORS``, ``MAX_VALIDATION_FILES``
 
+``LIMITS`` may omit ``max_record_bytes``: records are then limited to
+``DEFAULT_MAX_RECORD_BYTES`` (1 MiB) of :mod:`dataset_validation`.
+
 The state input is either ``{"trainingDataKey": "...", "validationDataKeys": ["..."],
 "jobNameSuffix": "..."}`` or, from the ready-marker rule, ``{"readyMarker": {"bucket": "...",
-"key": "..."}}``. The output (``valid``, ``jobName``, S3 URIs, counts, first errors) feeds
-the state machine's Choice state; the full report is written to the report prefix.
+"key": "..."}}``.
+
+The output feeds the state machine's Choice state (names are a contract; fields are only
+ever added)::
+
+    {"valid": bool, "jobName": str, "customModelName": str,
+     "reportS3Uri": str, "errorsS3Uri": str,
+     "trainingDataS3Uri": str | None, "validators": [{"S3Uri": str}],
+     "hasValidationData": bool, "outputDataS3Uri": str,
+     "records": {key: int}, "errorCount": int,
+     "errors": [{"file": str | None, "line": int | None, "reason": str}]}
+
+Size bound: ``errors`` holds at most ``ERRORS_IN_OUTPUT`` (10) errors, each reason at most
+``MAX_REASON_CHARS`` (500) characters quoting at most 80 characters of any value from the
+data; keys are at most 1,024 bytes and at most ``MAX_VALIDATION_FILES`` + 1 files are read,
+so the output stays under about 40 KiB whatever the data (Step Functions allows 256 KiB,
+Lambda 6 MB). The JSON report (``reportS3Uri``) keeps the first ``MAX_REPORTED_ERRORS``
+errors of each file and all the counts; ``errorsS3Uri`` (JSON Lines, one
+``{"file", "line", "reason"}`` a line, streamed with a multipart upload) holds every error.
 """
 
 from __future__ import annotations
@@ -34,26 +54,37 @@ import boto3
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
     from cdk_llm_training.runtime.dataset_validation import (
+        DEFAULT_MAX_RECORD_BYTES,
         MAX_REPORTED_ERRORS,
+        ErrorSink,
         FileLimits,
         FileReport,
+        cap_reason,
         check_file_size,
+        preview,
         validate_stream,
     )
+    from cdk_llm_training.runtime.s3_writer import S3StreamWriter
 else:  # in Lambda, this folder is the code root
     from dataset_validation import (
+        DEFAULT_MAX_RECORD_BYTES,
         MAX_REPORTED_ERRORS,
+        ErrorSink,
         FileLimits,
         FileReport,
+        cap_reason,
         check_file_size,
+        preview,
         validate_stream,
     )
+    from s3_writer import S3StreamWriter
 
 NAME_PART = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
 MAX_NAME_LENGTH = 63
 MAX_VALIDATION_FILES = 10
 MAX_MARKER_BYTES = 64 * 1024
 ERRORS_IN_OUTPUT = 10
+MAX_KEY_BYTES = 1024
 MISSING_CODES = ("404", "403", "NoSuchKey", "NotFound", "AccessDenied")
 """A missing key reads as 403 AccessDenied when ListBucket is limited to a key prefix."""
 
@@ -97,7 +128,7 @@ class ValidatorConfig:
         return FileLimits(
             min_records=int(limits.get(f"min_{role}_records", 1)),
             max_records=limits.get(f"max_{role}_records"),
-            max_record_bytes=limits.get("max_record_bytes"),
+            max_record_bytes=int(limits.get("max_record_bytes", DEFAULT_MAX_RECORD_BYTES)),
             max_file_bytes=limits.get(f"max_{role}_file_bytes"),
         )
 
@@ -127,19 +158,33 @@ def validate_dataset(event: Mapping[str, Any], config: ValidatorConfig, s3: Any)
 
     suffix = request.job_name_suffix if request else now.strftime("invalid-%Y%m%d%H%M%S")
     job_name = f"{config.job_name_prefix}-{suffix}"
+    report_key = f"{config.report_prefix}{job_name}/validation-report.json"
+    errors_key = f"{config.report_prefix}{job_name}/validation-errors.jsonl"
     files: list[FileReport] = []
-    if request is not None:
-        files.append(_validate_object(s3, config, request.training_key, "training"))
-        files.extend(
-            _validate_object(s3, config, key, "validation") for key in request.validation_keys
-        )
+    with S3StreamWriter(
+        s3, config.report_bucket, errors_key, content_type="application/x-ndjson"
+    ) as errors_out:
 
-    all_errors = [{"file": None, "line": None, "reason": reason} for reason in input_errors]
+        def sink(file: str | None, error: Mapping[str, Any]) -> None:
+            line = json.dumps({"file": file, **error}, ensure_ascii=False) + "\n"
+            errors_out.write(line.encode("utf-8"))
+
+        for reason in input_errors:
+            sink(None, {"line": None, "reason": cap_reason(reason)})
+        if request is not None:
+            files.append(_validate_object(s3, config, request.training_key, "training", sink))
+            files.extend(
+                _validate_object(s3, config, key, "validation", sink)
+                for key in request.validation_keys
+            )
+
+    all_errors = [
+        {"file": None, "line": None, "reason": cap_reason(reason)} for reason in input_errors
+    ]
     for file in files:
         all_errors.extend({"file": file.key, **error} for error in file.errors)
     error_count = len(input_errors) + sum(f.error_count for f in files)
     valid = error_count == 0
-    report_key = f"{config.report_prefix}{job_name}/validation-report.json"
     report = {
         "valid": valid,
         "recordFormat": config.record_format,
@@ -147,6 +192,7 @@ def validate_dataset(event: Mapping[str, Any], config: ValidatorConfig, s3: Any)
         "jobName": job_name,
         "checkedAt": now.isoformat(),
         "errorCount": error_count,
+        "errorsS3Uri": errors_out.uri,
         "errors": all_errors[: config.max_reported_errors],
         "files": [f.to_json() for f in files],
     }
@@ -174,6 +220,7 @@ def validate_dataset(event: Mapping[str, Any], config: ValidatorConfig, s3: Any)
         "records": {f.key: f.records for f in files},
         "errorCount": error_count,
         "errors": all_errors[:ERRORS_IN_OUTPUT],
+        "errorsS3Uri": errors_out.uri,
     }
 
 
@@ -181,6 +228,8 @@ def resolve_request(
     event: Mapping[str, Any], config: ValidatorConfig, s3: Any, *, now: datetime
 ) -> DatasetRequest:
     """The dataset keys and job-name suffix named by the execution input."""
+    if not isinstance(event, Mapping):
+        raise InputError(f"the input must be a JSON object, got {preview(event)}")
     marker = event.get("readyMarker")
     if marker is not None:
         training, validation, suffix = _from_marker(marker, config, s3, now=now)
@@ -198,13 +247,18 @@ def resolve_request(
             f"{config.max_validation_files} are allowed"
         )
     for key in [training, *validation]:
+        if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+            raise InputError(
+                f"dataset key {preview(key)} is longer than S3's {MAX_KEY_BYTES}-byte key limit"
+            )
         if not key.startswith(config.dataset_prefix):
             raise InputError(
-                f"dataset key {key!r} is outside the dataset prefix {config.dataset_prefix!r}"
+                f"dataset key {preview(key)} is outside the dataset prefix "
+                f"{config.dataset_prefix!r}"
             )
     if not isinstance(suffix, str) or not NAME_PART.match(suffix):
         raise InputError(
-            f"'jobNameSuffix' {suffix!r} must be letters, digits and single hyphens "
+            f"'jobNameSuffix' {preview(suffix)} must be letters, digits and single hyphens "
             "(no leading or trailing hyphen)"
         )
     name_length = len(config.job_name_prefix) + 1 + len(suffix)
@@ -223,14 +277,16 @@ def _from_marker(
         raise InputError("'readyMarker' must be an object with the marker's 'key'")
     key: str = marker["key"]
     if marker.get("bucket", config.dataset_bucket) != config.dataset_bucket:
-        raise InputError(f"ready marker bucket {marker.get('bucket')!r} is not the dataset bucket")
+        raise InputError(
+            f"ready marker bucket {preview(marker.get('bucket'))} is not the dataset bucket"
+        )
     if not key.startswith(config.dataset_prefix):
-        raise InputError(f"ready marker {key!r} is outside {config.dataset_prefix!r}")
+        raise InputError(f"ready marker {preview(key)} is outside {config.dataset_prefix!r}")
     folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
     response = s3.get_object(Bucket=config.dataset_bucket, Key=key)
     body = response["Body"].read(MAX_MARKER_BYTES + 1)
     if len(body) > MAX_MARKER_BYTES:
-        raise InputError(f"ready marker {key!r} is larger than {MAX_MARKER_BYTES} bytes")
+        raise InputError(f"ready marker {preview(key)} is larger than {MAX_MARKER_BYTES} bytes")
     folder_name = re.sub(r"[^A-Za-z0-9]+", "-", folder.rstrip("/").rsplit("/", 1)[-1]).strip("-")
     default_suffix = "-".join(p for p in (folder_name[:30], now.strftime("%Y%m%d%H%M%S")) if p)
     if not body.strip():
@@ -240,9 +296,11 @@ def _from_marker(
     try:
         content = json.loads(body)
     except ValueError:
-        raise InputError(f"ready marker {key!r} is neither empty nor a JSON object") from None
+        raise InputError(
+            f"ready marker {preview(key)} is neither empty nor a JSON object"
+        ) from None
     if not isinstance(content, dict):
-        raise InputError(f"ready marker {key!r} must hold a JSON object")
+        raise InputError(f"ready marker {preview(key)} must hold a JSON object")
     training = content.get("trainingDataKey", f"{folder}train.jsonl")
     validation = content.get("validationDataKeys", [])
     suffix = content.get("jobNameSuffix", default_suffix)
@@ -263,9 +321,11 @@ def _error_code(error: Any) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _validate_object(s3: Any, config: ValidatorConfig, key: str, role: str) -> FileReport:
+def _validate_object(
+    s3: Any, config: ValidatorConfig, key: str, role: str, sink: ErrorSink
+) -> FileReport:
     limits = config.file_limits(role)
-    report = FileReport(key=key, role=role, max_errors=config.max_reported_errors)
+    report = FileReport(key=key, role=role, max_errors=config.max_reported_errors, sink=sink)
     if role == "validation" and limits.max_records == 0:
         report.add_error(None, "this customization type takes no validation data")
         return report
@@ -289,6 +349,7 @@ def _validate_object(s3: Any, config: ValidatorConfig, key: str, role: str) -> F
             record_format=config.record_format,
             limits=limits,
             max_errors=config.max_reported_errors,
+            sink=sink,
         )
     finally:
         body.close()

@@ -8,11 +8,30 @@ and checked line by line: memory stays bounded by the chunk size plus the longes
 Record formats are pluggable: a format is a function that takes one decoded JSON value and
 returns the reasons it is invalid (an empty list when it is valid). Register your own with
 :func:`register_format`.
+
+Hostile input gives line errors, never an exception: a line nested deeper than the JSON
+decoder allows (``[[[...]]]``), a UTF-8 byte order mark, invalid UTF-8 and lone UTF-16
+surrogate escapes (``"\\ud800"``) are each reported on their line.
+
+A byte order mark is reported, not skipped: RFC 8259 says JSON text must not begin with one
+(a parser may ignore it), and whether Bedrock and the training containers ignore it is not
+documented (unverified), so the file is fixed before any job is paid for.
+
+Reasons echo at most :data:`VALUE_PREVIEW_CHARS` characters of any value from the file and
+are cut to :data:`MAX_REASON_CHARS`, so a report's size depends on the number of errors kept,
+not on the data: a :class:`FileReport` keeps the first ``max_errors`` (default
+:data:`MAX_REPORTED_ERRORS`), counts the rest and passes every one to its ``sink``.
+
+Record size: every file has a maximum record size, :data:`DEFAULT_MAX_RECORD_BYTES` (1 MiB,
+the largest per-record limit of the Bedrock models in the catalog) unless
+:class:`FileLimits` says otherwise; no line longer than :data:`HARD_MAX_LINE_BYTES` is ever
+buffered.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,11 +45,21 @@ class Readable(Protocol):
 
 RecordChecker = Callable[[Any], list[str]]
 """Checks one decoded JSONL record; returns the reasons it is invalid (empty when valid)."""
+ErrorSink = Callable[[str, dict[str, Any]], None]
+"""Takes every error of a file: the file's key and ``{"line": int | None, "reason": str}``."""
 
 DEFAULT_CHUNK_BYTES = 1024 * 1024
 MAX_REPORTED_ERRORS = 50
 HARD_MAX_LINE_BYTES = 16 * 1024 * 1024
 """Lines longer than this are never buffered, whatever the record limit says."""
+DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
+"""Record size limit when none is configured: 1 MiB, the largest per-record limit among the
+Bedrock models of the catalog (Llama 3.1 / 3.2), about 250,000 tokens of English text."""
+VALUE_PREVIEW_CHARS = 80
+"""At most this many characters of a value from the file appear in a reason."""
+MAX_REASON_CHARS = 500
+"""A reason longer than this is cut (with ``...``): one error's size is bounded."""
+UTF8_BOM = b"\xef\xbb\xbf"
 
 NOVA_SCHEMA_VERSION = "bedrock-conversation-2024"
 
@@ -96,11 +125,11 @@ def _check_turns(roles: list[str], *, must_end_with_assistant: bool) -> list[str
     if not roles:
         return ["field 'messages' is empty"]
     if roles[0] != "user":
-        return [f"messages[0] must have role 'user', got {roles[0]!r}"]
+        return [f"messages[0] must have role 'user', got {preview(roles[0])}"]
     for index in range(1, len(roles)):
         if roles[index] == roles[index - 1]:
             return [
-                f"messages[{index}] has role {roles[index]!r} like the message before it; "
+                f"messages[{index}] has role {preview(roles[index])} like the message before it; "
                 "roles must alternate user/assistant"
             ]
     if must_end_with_assistant and roles[-1] != "assistant":
@@ -133,7 +162,7 @@ def _check_conversation(
         if not isinstance(message, dict):
             problem: str | None = f"messages[{index}] must be an object"
         elif role not in ("user", "assistant"):
-            problem = f"messages[{index}].role must be 'user' or 'assistant', got {role!r}"
+            problem = f"messages[{index}].role must be 'user' or 'assistant', got {preview(role)}"
         else:
             problem = content_problem(index, message.get("content"))
         if problem is not None:
@@ -180,7 +209,9 @@ def _check_nova(record: Any, *, must_end_with_assistant: bool) -> list[str]:
         return problems
     version = record.get("schemaVersion")
     if version != NOVA_SCHEMA_VERSION:
-        problems.append(f"field 'schemaVersion' must be {NOVA_SCHEMA_VERSION!r}, got {version!r}")
+        problems.append(
+            f"field 'schemaVersion' must be {NOVA_SCHEMA_VERSION!r}, got {preview(version)}"
+        )
     if "system" in record:
         system = record["system"]
         if not isinstance(system, list) or not all(
@@ -223,7 +254,7 @@ def check_chat(record: Any) -> list[str]:  # noqa: PLR0911 - one return per prob
         allowed = ("system", "user", "assistant") if index == 0 else ("user", "assistant")
         if role not in allowed:
             names = " or ".join(repr(r) for r in allowed)
-            return [f"messages[{index}].role must be {names}, got {role!r}"]
+            return [f"messages[{index}].role must be {names}, got {preview(role)}"]
         if not isinstance(content, str) or not content.strip():
             return [f"messages[{index}].content must be a non-empty string"]
         roles.append(str(role))
@@ -272,11 +303,12 @@ register_format("instruction", check_instruction)
 
 @dataclass(frozen=True)
 class FileLimits:
-    """Limits for one dataset file. ``None`` means not checked."""
+    """Limits for one dataset file. ``None`` means not checked (a record is still never
+    longer than :data:`HARD_MAX_LINE_BYTES`)."""
 
     min_records: int = 1
     max_records: int | None = None
-    max_record_bytes: int | None = None
+    max_record_bytes: int | None = DEFAULT_MAX_RECORD_BYTES
     max_file_bytes: int | None = None
 
 
@@ -292,15 +324,22 @@ class FileReport:
     error_count: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     max_errors: int = MAX_REPORTED_ERRORS
+    sink: ErrorSink | None = None
+    """Receives every error (the kept ones and the rest): the handler streams them to S3."""
 
     @property
     def valid(self) -> bool:
         return self.error_count == 0
 
     def add_error(self, line: int | None, reason: str) -> None:
+        """Count an error; keep it (its reason cut to :data:`MAX_REASON_CHARS`) while fewer
+        than ``max_errors`` are kept."""
         self.error_count += 1
+        error = {"line": line, "reason": cap_reason(reason)}
         if len(self.errors) < self.max_errors:
-            self.errors.append({"line": line, "reason": reason})
+            self.errors.append(error)
+        if self.sink is not None:
+            self.sink(self.key, error)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -327,8 +366,9 @@ def iter_chunks(stream: Readable, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Ite
 @dataclass
 class _Line:
     number: int
-    data: bytes | None
-    """The line without its newline, or None when it was too long to keep."""
+    data: bytes | bytearray | None
+    """The line without its newline, or None when it was too long to keep. A line that
+    spanned chunks is handed over as the reader's own buffer (no copy)."""
     length: int
     terminated: bool
 
@@ -361,7 +401,8 @@ def iter_lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[_Lin
                 yield _Line(number, None, length, True)
             elif pending:
                 pending += chunk[start:end]
-                yield _Line(number, bytes(pending), length, True)
+                line, pending = pending, bytearray()  # hand the buffer over: no copy
+                yield _Line(number, line, length, True)
             else:
                 yield _Line(number, chunk[start:end], length, True)
             pending.clear()
@@ -370,8 +411,7 @@ def iter_lines(chunks: Iterable[bytes], *, max_line_bytes: int) -> Iterator[_Lin
             start = end + 1
     if pending_length:
         number += 1
-        data = None if overflow else bytes(pending)
-        yield _Line(number, data, pending_length, False)
+        yield _Line(number, None if overflow else pending, pending_length, False)
 
 
 def validate_chunks(
@@ -382,11 +422,13 @@ def validate_chunks(
     record_format: str,
     limits: FileLimits,
     max_errors: int = MAX_REPORTED_ERRORS,
+    sink: ErrorSink | None = None,
 ) -> FileReport:
     """Validate a JSONL byte stream given as chunks. Every line must be a UTF-8 JSON record of
-    ``record_format`` within ``limits``; problems are reported with 1-based line numbers."""
+    ``record_format`` within ``limits``; problems are reported with 1-based line numbers (the
+    first ``max_errors`` kept in the report, every one passed to ``sink``)."""
     checker = format_checker(record_format)
-    report = FileReport(key=key, role=role, max_errors=max_errors)
+    report = FileReport(key=key, role=role, max_errors=max_errors, sink=sink)
     max_record = limits.max_record_bytes
     keep_limit = min(max_record or HARD_MAX_LINE_BYTES, HARD_MAX_LINE_BYTES)
     decode = json.JSONDecoder().decode
@@ -403,22 +445,7 @@ def validate_chunks(
             report.add_error(line.number, "empty line (JSONL needs one JSON record per line)")
             continue
         report.records += 1
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            report.invalid_records += 1
-            report.add_error(line.number, f"not valid UTF-8 (byte {error.start + 1} of the line)")
-            continue
-        try:
-            record = decode(text)
-        except ValueError as error:
-            report.invalid_records += 1
-            reason = f"not valid JSON: {getattr(error, 'msg', str(error))}"
-            if not line.terminated:
-                reason += " (the last line has no newline: the file looks truncated)"
-            report.add_error(line.number, reason)
-            continue
-        problems = checker(record)
+        problems = _line_problems(data, line, checker, decode)
         if max_record is not None and line.length > max_record:
             problems = [*problems, _too_long(line.length, max_record)]
         if problems:
@@ -426,6 +453,53 @@ def validate_chunks(
             report.add_error(line.number, "; ".join(problems))
     _check_counts(report, limits)
     return report
+
+
+def _line_problems(
+    data: bytes | bytearray, line: _Line, checker: RecordChecker, decode: Callable[[str], Any]
+) -> list[str]:
+    """Every reason one non-blank line is not a valid record (empty when it is)."""
+    record, problem = _decode_line(data, line, decode)
+    if problem is not None:
+        return [problem]
+    try:
+        return checker(record)
+    except RecursionError:
+        return ["the record is nested too deeply to check"]
+
+
+def _decode_line(
+    data: bytes | bytearray, line: _Line, decode: Callable[[str], Any]
+) -> tuple[Any, str | None]:
+    """``(record, None)``, or ``(None, reason)`` when the line is not one JSON value in
+    UTF-8 without a BOM and without lone surrogates."""
+    if data.startswith(UTF8_BOM):
+        where = "the file starts" if line.number == 1 else "the line starts"
+        return None, (
+            f"{where} with a UTF-8 byte order mark (bytes EF BB BF); save the file as UTF-8 "
+            "without a BOM"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return None, f"not valid UTF-8 (byte {error.start + 1} of the line)"
+    try:
+        record = decode(text)
+    except RecursionError:
+        return None, "not valid JSON: nested too deeply for the JSON decoder"
+    except ValueError as error:  # JSONDecodeError, or an integer of over 4,300 digits
+        reason = f"not valid JSON: {cap_reason(getattr(error, 'msg', str(error)), 120)}"
+        if not line.terminated:
+            reason += " (the last line has no newline: the file looks truncated)"
+        return None, reason
+    if "\\u" in text:  # only a \u escape can make a lone surrogate: skip the walk otherwise
+        path = lone_surrogate_path(record)
+        if path is not None:
+            return None, (
+                f"{path} holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its "
+                "pair), which is not valid Unicode"
+            )
+    return record, None
 
 
 def _counted(chunks: Iterable[bytes], report: FileReport) -> Iterator[bytes]:
@@ -478,6 +552,7 @@ def validate_stream(
     limits: FileLimits,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_errors: int = MAX_REPORTED_ERRORS,
+    sink: ErrorSink | None = None,
 ) -> FileReport:
     """:func:`validate_chunks` over a binary file-like object (an open file, an S3 body)."""
     return validate_chunks(
@@ -487,6 +562,7 @@ def validate_stream(
         record_format=record_format,
         limits=limits,
         max_errors=max_errors,
+        sink=sink,
     )
 
 
@@ -502,3 +578,47 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "list"
     return "object"
+
+
+def preview(value: Any, limit: int = VALUE_PREVIEW_CHARS) -> str:
+    """A short, safe rendering of a value from the file for a reason: a string's first
+    ``limit`` characters (``repr`` quoted, ``...`` and the full length when cut), the JSON
+    type of a list or an object (never their content), ``repr`` of anything else."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    if isinstance(value, (list, dict)):
+        return f"a JSON {_json_type(value)}"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def cap_reason(reason: str, limit: int = MAX_REASON_CHARS) -> str:
+    """``reason`` cut to ``limit`` characters, ending in ``...`` when cut."""
+    return reason if len(reason) <= limit else f"{reason[: limit - 3]}..."
+
+
+def lone_surrogate_path(record: Any) -> str | None:
+    """Where the first string holding a lone UTF-16 surrogate is (``$`` is the record:
+    ``$.messages[0].content``), or None. JSON lets ``"\\ud800"`` through; UTF-8 cannot
+    encode it, so the training service cannot read it. Iterative: no recursion limit."""
+    stack: list[tuple[str, Any]] = [("$", record)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if _SURROGATE.search(key):
+                    return f"{path} (a key)"
+                name = key if len(key) <= _PATH_KEY_CHARS else f"{key[:_PATH_KEY_CHARS]}..."
+                stack.append((f"{path}.{name}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return None
+
+
+_PATH_KEY_CHARS = 40
+_SURROGATE = re.compile("[\ud800-\udfff]")

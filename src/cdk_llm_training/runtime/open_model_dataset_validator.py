@@ -10,7 +10,16 @@ file (a training job channel is one S3 location). It adds what CreateTrainingJob
 (``s3://<artifacts>/<CHECKPOINT_PREFIX><job>/``: a retried execution with the same
 ``jobNameSuffix`` fails on the duplicate job name instead of mixing checkpoints).
 
+Records are limited to ``max_record_bytes`` of ``LIMITS`` when set, else to
+``DEFAULT_MAX_RECORD_BYTES`` (1 MiB): a longer line is reported and never buffered.
+
 Extra environment: ``CHECKPOINT_PREFIX``.
+
+The output is the Bedrock validator's (same size bound, see
+:mod:`bedrock_dataset_validator`) plus::
+
+    {"trainingJobName": str, "trainingS3Uri": str | None, "validationS3Uri": str | None,
+     "outputS3Path": str, "checkpointS3Uri": str}
 """
 
 from __future__ import annotations
