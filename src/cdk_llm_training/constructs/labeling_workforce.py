@@ -413,9 +413,11 @@ class LabelingWorkforce(Construct):
         }
         if opts.source_ip_cidrs:
             properties["SourceIpCidrs"] = list(opts.source_ip_cidrs)
+        # Not "Resource": the logical ID of an earlier AWS::SageMaker::Workforce cannot change
+        # type in place; under a new ID the old one is left retained and then reused.
         resource = CustomResource(
             self,
-            "Resource",
+            "PrivateWorkforce",
             service_token=function.function_arn,
             resource_type=WORKFORCE_RESOURCE_TYPE,
             properties=properties,

@@ -46,9 +46,10 @@ class TrainingFileSystem(Construct):
     with no sizing inputs), metadata AUTOMATIC, LZ4, weekly maintenance Sunday 03:00 UTC,
     encrypted with the data lake's KMS key (or ``key``),
     ``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE``. Data repository associations: the curated
-    zone at ``/data`` and the artifacts zone at ``/checkpoints``, importing and exporting NEW, CHANGED and DELETED, so checkpoints written
-    to ``/checkpoints`` land in S3. The lake key's policy lets the FSx service-linked roles of
-    this account use it through S3 for these buckets only.
+    zone at ``/data`` and the artifacts zone at ``/checkpoints``, importing and exporting NEW,
+    CHANGED and DELETED, so checkpoints written to ``/checkpoints`` land in S3. The lake key's
+    policy lets the FSx service-linked roles of this account use it through S3 for these
+    buckets only.
 
     Network: pass ``network`` (a :class:`TrainingNetwork`: its VPC, compute subnet, Lustre
     security group and compute nodes as clients) or ``vpc`` + ``subnet`` (+ ``security_group``
