@@ -364,9 +364,10 @@ DEPLOY_RULES = [
         "LLM-DEP2",
         "The stack does not create the account's private workforce.",
         Severity.WARNING,
-        "SageMaker allows one private workforce per account and Region (CreateWorkforce, "
-        "SageMaker API Reference; 'Create a Private Workforce', SageMaker Developer Guide): "
-        "the stack deploys only where none exists yet.",
+        "SageMaker allows one private workforce per account and Region: the stack deploys "
+        "only where none exists yet. Source: Amazon SageMaker API Reference, "
+        "'DescribeWorkforce' / 'CreateWorkforce', and SageMaker Developer Guide, 'Create a "
+        "Private Workforce'.",
         "Use LabelingWorkforce with mode 'cognito' (reuses the account's workforce or "
         "creates it at deploy time) or 'import'; or acknowledge LLM-DEP2 with the reason "
         "this stack owns the account's workforce.",
