@@ -15,7 +15,6 @@ from aws_cdk import (
     Duration,
     Fn,
     RemovalPolicy,
-    SecretValue,
     Stack,
 )
 from aws_cdk import aws_cognito as cognito
@@ -24,6 +23,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -79,8 +79,9 @@ class LabelingWorkforce(Construct):
     private workforce when the Region has one and creates it (backed by that pool) when it
     has none; ``workforce_outcome`` (``created`` or ``reused``) says which happened, and the
     work teams use the pool behind the workforce either way. Pool, domain, client and
-    workforce share ``removal_policy``. ``OIDC`` creates the workforce with
-    ``AWS::SageMaker::Workforce`` (it fails where the Region already has one).
+    workforce share ``removal_policy``. ``OIDC`` works the same way with your identity
+    provider (the function reads the client secret from Secrets Manager); an existing
+    workforce of the other kind fails the deploy with a message saying what to set instead.
 
     Always created: one work team per ``teams`` entry (default ``llm-labelers``) with a
     KMS-encrypted, TLS-only SNS topic for task notifications; a Step Functions Standard
@@ -144,24 +145,23 @@ class LabelingWorkforce(Construct):
 
         self.user_pool: cognito.IUserPool | None = user_pool
         self.user_pool_client: cognito.IUserPoolClient | None = user_pool_client
-        self.workforce: sagemaker.CfnWorkforce | None = None
         self.workforce_name: str = workforce_opts.name
         self._team_pool_id = user_pool.user_pool_id if user_pool else None
         self._team_client_id = user_pool_client.user_pool_client_id if user_pool_client else None
 
         self.workforce_resource: CustomResource | None = None
         self.workforce_outcome: str | None = None
-        if workforce_opts.mode is WorkforceMode.COGNITO:
-            self.user_pool, self.user_pool_client = self._create_user_pool(removal_policy)
+        if workforce_opts.mode is not WorkforceMode.IMPORT:
+            if workforce_opts.mode is WorkforceMode.COGNITO:
+                self.user_pool, self.user_pool_client = self._create_user_pool(removal_policy)
             self.workforce_resource = self._reuse_or_create_workforce(removal_policy)
             self.workforce_name = self.workforce_resource.get_att_string("WorkforceName")
             self.workforce_outcome = self.workforce_resource.get_att_string("Outcome")
-            # The teams must use the pool and client behind the workforce, which is another
-            # pool's when an existing workforce is reused.
-            self._team_pool_id = self.workforce_resource.get_att_string("UserPoolId")
-            self._team_client_id = self.workforce_resource.get_att_string("ClientId")
-        elif workforce_opts.mode is WorkforceMode.OIDC:
-            self.workforce = self._create_workforce(removal_policy)
+            if workforce_opts.mode is WorkforceMode.COGNITO:
+                # The teams must use the pool and client behind the workforce, which is
+                # another pool's when an existing workforce is reused.
+                self._team_pool_id = self.workforce_resource.get_att_string("UserPoolId")
+                self._team_client_id = self.workforce_resource.get_att_string("ClientId")
         elif workforce_opts.source_ip_cidrs:
             Annotations.of(self).add_warning_v2(
                 "cdk-llm-training:labeling-source-ip-ignored",
@@ -340,10 +340,9 @@ class LabelingWorkforce(Construct):
 
     def _reuse_or_create_workforce(self, removal_policy: RemovalPolicy) -> CustomResource:
         """The custom resource that reuses the account's private workforce or creates it
-        (backed by this construct's pool and client), after the domain and client exist."""
+        (backed by this construct's pool and client, after the domain and client exist; or
+        by the OIDC identity provider of the options)."""
         opts = self.options.workforce
-        assert self.user_pool is not None
-        assert self.user_pool_client is not None
         log_group = _log_group(self, "WorkforceProviderLogs", self.options.log_retention_days)
         role = iam.Role(
             self,
@@ -374,21 +373,60 @@ class LabelingWorkforce(Construct):
                 ],
             )
         )
-        # CreateWorkforce reads the pool and client and sets the portal's OAuth settings on
-        # the client with the caller's permissions (unverified which of these it needs: the
-        # set is limited to this construct's pool).
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UseWorkforcePool",
-                actions=[
-                    "cognito-idp:DescribeUserPool",
-                    "cognito-idp:DescribeUserPoolClient",
-                    "cognito-idp:UpdateUserPool",
-                    "cognito-idp:UpdateUserPoolClient",
-                ],
-                resources=[self.user_pool.user_pool_arn],
+        properties: dict[str, Any] = {"WorkforceName": opts.name}
+        if opts.source_ip_cidrs:
+            properties["SourceIpConfig"] = {"Cidrs": list(opts.source_ip_cidrs)}
+        if opts.mode is WorkforceMode.COGNITO:
+            assert self.user_pool is not None
+            assert self.user_pool_client is not None
+            properties |= {
+                "IdentityProvider": "cognito",
+                "UserPoolId": self.user_pool.user_pool_id,
+                "ClientId": self.user_pool_client.user_pool_client_id,
+            }
+            # CreateWorkforce reads the pool and client and sets the portal's OAuth settings
+            # on the client with the caller's permissions (unverified which of these it
+            # needs: the set is limited to this construct's pool).
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="UseWorkforcePool",
+                    actions=[
+                        "cognito-idp:DescribeUserPool",
+                        "cognito-idp:DescribeUserPoolClient",
+                        "cognito-idp:UpdateUserPool",
+                        "cognito-idp:UpdateUserPoolClient",
+                    ],
+                    resources=[self.user_pool.user_pool_arn],
+                )
             )
-        )
+        else:
+            oidc = opts.oidc
+            assert oidc is not None
+            oidc_config = {
+                "ClientId": oidc.client_id,
+                "Issuer": oidc.issuer,
+                "AuthorizationEndpoint": oidc.authorization_endpoint,
+                "TokenEndpoint": oidc.token_endpoint,
+                "UserInfoEndpoint": oidc.user_info_endpoint,
+                "LogoutEndpoint": oidc.logout_endpoint,
+                "JwksUri": oidc.jwks_uri,
+            }
+            if oidc.scope:
+                oidc_config["Scope"] = oidc.scope
+            # CloudFormation does not resolve Secrets Manager references in custom resource
+            # properties: the function reads the client secret itself, by name.
+            properties |= {
+                "IdentityProvider": "oidc",
+                "OidcConfig": oidc_config,
+                "ClientSecretName": oidc.client_secret_name,
+            }
+            name = oidc.client_secret_name
+            secret = (
+                secretsmanager.Secret.from_secret_complete_arn(self, "OidcClientSecret", name)
+                if name.startswith("arn:")
+                else secretsmanager.Secret.from_secret_name_v2(self, "OidcClientSecret", name)
+            )
+            secret.grant_read(role)
         function = lambda_.Function(
             self,
             "WorkforceProvider",
@@ -406,13 +444,6 @@ class LabelingWorkforce(Construct):
             "ListWorkforces has no resource type; the workforce name is the account's (one "
             "per Region), found at deploy time (workforce/*).",
         )
-        properties: dict[str, Any] = {
-            "WorkforceName": opts.name,
-            "UserPoolId": self.user_pool.user_pool_id,
-            "ClientId": self.user_pool_client.user_pool_client_id,
-        }
-        if opts.source_ip_cidrs:
-            properties["SourceIpCidrs"] = list(opts.source_ip_cidrs)
         # Not "Resource": the logical ID of an earlier AWS::SageMaker::Workforce cannot change
         # type in place; under a new ID the old one is left retained and then reused.
         resource = CustomResource(
@@ -425,41 +456,11 @@ class LabelingWorkforce(Construct):
         )
         # Ordered after everything the workforce signs in with (not in parallel with the
         # domain), and after the function's log group and policy.
-        resource.node.add_dependency(self.user_pool_domain, self.user_pool_client, role)
-        return resource
-
-    def _create_workforce(self, removal_policy: RemovalPolicy) -> sagemaker.CfnWorkforce:
-        opts = self.options.workforce
-        props: dict[str, Any] = {"workforce_name": opts.name}
+        resource.node.add_dependency(role)
         if opts.mode is WorkforceMode.COGNITO:
-            assert self.user_pool is not None
             assert self.user_pool_client is not None
-            props["cognito_config"] = sagemaker.CfnWorkforce.CognitoConfigProperty(
-                client_id=self.user_pool_client.user_pool_client_id,
-                user_pool=self.user_pool.user_pool_id,
-            )
-        else:
-            oidc = opts.oidc
-            assert oidc is not None
-            secret = SecretValue.secrets_manager(oidc.client_secret_name)
-            props["oidc_config"] = sagemaker.CfnWorkforce.OidcConfigProperty(
-                authorization_endpoint=oidc.authorization_endpoint,
-                client_id=oidc.client_id,
-                client_secret=secret.unsafe_unwrap(),  # dynamic reference, resolved at deploy
-                issuer=oidc.issuer,
-                jwks_uri=oidc.jwks_uri,
-                logout_endpoint=oidc.logout_endpoint,
-                token_endpoint=oidc.token_endpoint,
-                user_info_endpoint=oidc.user_info_endpoint,
-                scope=oidc.scope,
-            )
-        if opts.source_ip_cidrs:
-            props["source_ip_config"] = sagemaker.CfnWorkforce.SourceIpConfigProperty(
-                cidrs=list(opts.source_ip_cidrs)
-            )
-        workforce = sagemaker.CfnWorkforce(self, "Resource", **props)
-        workforce.apply_removal_policy(removal_policy)
-        return workforce
+            resource.node.add_dependency(self.user_pool_domain, self.user_pool_client)
+        return resource
 
     # -- teams ---------------------------------------------------------------------------
 
@@ -514,8 +515,6 @@ class LabelingWorkforce(Construct):
                 notification_topic_arn=topic.topic_arn
             ),
         )
-        if self.workforce is not None:
-            workteam.node.add_dependency(self.workforce)
         self.workteams[team.name] = workteam
 
     # -- Lambdas -------------------------------------------------------------------------

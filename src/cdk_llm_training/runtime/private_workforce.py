@@ -5,14 +5,18 @@ creates one fails in every account that already has one (made in the console, fo
 or by another stack). This handler, on Create, lists the workforces (``ListWorkforces``):
 
 - one exists: it is reused as is (nothing is changed on it); the response says ``reused``;
-- none exists: it creates one (``CreateWorkforce``) backed by the Cognito user pool and app
-  client of the stack; the response says ``created``.
+- none exists: it creates one (``CreateWorkforce``) backed by the stack's Cognito user pool
+  and app client (``IdentityProvider: cognito``) or by the OIDC identity provider in
+  ``OidcConfig`` (``IdentityProvider: oidc``; the client secret is read from Secrets Manager,
+  ``ClientSecretName``, because CloudFormation does not resolve secret references in custom
+  resource properties); the response says ``created``.
 
 The physical resource ID records which happened (``created:<name>`` / ``reused:<name>``):
 Update changes the source-IP allow-list only of a workforce this resource created, and
 Delete deletes only a workforce this resource created (a reused one belongs to someone
-else). The reused workforce must be Cognito-backed: the stack's work teams are Cognito
-groups; an OIDC one fails the deploy with a message saying what to configure instead.
+else). The reused workforce must use the same kind of identity provider as the stack's
+teams (Cognito groups or OIDC groups); otherwise the deploy fails with a message saying what
+to configure instead.
 
 Response data: ``WorkforceName``, ``WorkforceArn``, ``Outcome`` (created | reused),
 ``UserPoolId``, ``ClientId`` (the pool and client behind the workforce, which the work
@@ -42,8 +46,17 @@ class WorkforceError(Exception):
     """A request this handler refuses, with the message CloudFormation shows."""
 
 
+COGNITO = "cognito"
+OIDC = "oidc"
+
+
 def _sagemaker() -> Any:
     return boto3.client("sagemaker")
+
+
+def _secret(name: str) -> str:
+    value: str = boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+    return value
 
 
 def _existing_workforce(client: Any) -> dict[str, Any] | None:
@@ -82,8 +95,17 @@ def _wait_active(client: Any, name: str) -> dict[str, Any]:
 
 
 def _source_ip_config(props: dict[str, Any]) -> dict[str, Any] | None:
-    cidrs = list(props.get("SourceIpCidrs") or [])
+    cidrs = list((props.get("SourceIpConfig") or {}).get("Cidrs") or [])
     return {"Cidrs": cidrs} if cidrs else None
+
+
+def _identity_config(props: dict[str, Any]) -> dict[str, Any]:
+    """The CognitoConfig or OidcConfig member of CreateWorkforce / UpdateWorkforce."""
+    if props.get("IdentityProvider", COGNITO) == OIDC:
+        oidc = dict(props["OidcConfig"])
+        oidc["ClientSecret"] = _secret(props["ClientSecretName"])
+        return {"OidcConfig": oidc}
+    return {"CognitoConfig": {"UserPool": props["UserPoolId"], "ClientId": props["ClientId"]}}
 
 
 def _data(workforce: dict[str, Any], outcome: str) -> dict[str, str]:
@@ -100,21 +122,26 @@ def _data(workforce: dict[str, Any], outcome: str) -> dict[str, str]:
 
 def _reuse_or_create(client: Any, props: dict[str, Any]) -> tuple[str, dict[str, str]]:
     existing = _existing_workforce(client)
+    wanted = props.get("IdentityProvider", COGNITO)
     if existing is not None:
-        if not existing.get("CognitoConfig"):
+        found = COGNITO if existing.get("CognitoConfig") else OIDC
+        if found != wanted:
+            advice = (
+                "set labeling.workforce.mode to 'import' with its name and give every team "
+                "oidc_groups"
+                if found == OIDC
+                else "set labeling.workforce.mode to 'cognito' (teams become groups of its "
+                "user pool), or 'import' with cognito_user_pool_id and cognito_client_id"
+            )
             raise WorkforceError(
                 f"this account's private workforce {existing['WorkforceName']!r} in this "
-                "Region uses an OIDC identity provider, and there can be only one; set "
-                "labeling.workforce.mode to 'import' with its name and give every team "
-                "oidc_groups"
+                f"Region uses {found.upper()} sign-in, not {wanted.upper()}, and there can be "
+                f"only one; {advice}"
             )
         LOG.info("reusing workforce %s", existing["WorkforceName"])
         return f"{REUSED}:{existing['WorkforceName']}", _data(existing, REUSED)
     name = props["WorkforceName"]
-    request: dict[str, Any] = {
-        "WorkforceName": name,
-        "CognitoConfig": {"UserPool": props["UserPoolId"], "ClientId": props["ClientId"]},
-    }
+    request: dict[str, Any] = {"WorkforceName": name, **_identity_config(props)}
     ip_config = _source_ip_config(props)
     if ip_config is not None:
         request["SourceIpConfig"] = ip_config
@@ -126,9 +153,13 @@ def _reuse_or_create(client: Any, props: dict[str, Any]) -> tuple[str, dict[str,
 def _update(client: Any, physical_id: str, props: dict[str, Any]) -> tuple[str, dict[str, str]]:
     outcome, _, name = physical_id.partition(":")
     if outcome == CREATED:
-        client.update_workforce(
-            WorkforceName=name, SourceIpConfig=_source_ip_config(props) or {"Cidrs": []}
-        )
+        request: dict[str, Any] = {
+            "WorkforceName": name,
+            "SourceIpConfig": _source_ip_config(props) or {"Cidrs": []},
+        }
+        if props.get("IdentityProvider") == OIDC:
+            request.update(_identity_config(props))
+        client.update_workforce(**request)
         return physical_id, _data(_wait_active(client, name), CREATED)
     workforce = client.describe_workforce(WorkforceName=name)["Workforce"]
     return physical_id, _data(workforce, REUSED)
