@@ -15,7 +15,27 @@ from botocore.stub import Stubber
 from cdk_llm_training.runtime import private_workforce as pw
 
 ARN = "arn:aws:sagemaker:us-east-1:111122223333:workforce/{}"
-PROPS = {"WorkforceName": "default", "UserPoolId": "us-east-1_New", "ClientId": "newclient"}
+PROPS = {
+    "WorkforceName": "default",
+    "IdentityProvider": "cognito",
+    "UserPoolId": "us-east-1_New",
+    "ClientId": "newclient",
+}
+OIDC_CONFIG = {
+    "ClientId": "portal",
+    "Issuer": "https://idp.example.com",
+    "AuthorizationEndpoint": "https://idp.example.com/authorize",
+    "TokenEndpoint": "https://idp.example.com/token",
+    "UserInfoEndpoint": "https://idp.example.com/userinfo",
+    "LogoutEndpoint": "https://idp.example.com/logout",
+    "JwksUri": "https://idp.example.com/jwks",
+}
+OIDC_PROPS = {
+    "WorkforceName": "default",
+    "IdentityProvider": "oidc",
+    "OidcConfig": OIDC_CONFIG,
+    "ClientSecretName": "labeling/oidc",
+}
 
 
 def _workforce(name: str, *, status: str = "Active", oidc: bool = False) -> dict[str, Any]:
@@ -93,7 +113,7 @@ def test_create_makes_one_when_there_is_none(
         {"WorkforceName": "default"},
     )
     stubber.add_response("describe_workforce", {"Workforce": created}, {"WorkforceName": "default"})
-    props = {**PROPS, "SourceIpCidrs": ["203.0.113.0/24"]}
+    props = {**PROPS, "SourceIpConfig": {"Cidrs": ["203.0.113.0/24"]}}
     physical_id, data = pw.handle({"RequestType": "Create", "ResourceProperties": props}, client)
     assert physical_id == "created:default"
     assert data["Outcome"] == "created"
@@ -107,8 +127,44 @@ def test_create_fails_clearly_on_an_existing_oidc_workforce(
     existing = _workforce("corp", oidc=True)
     stubber.add_response("list_workforces", _listed([existing]), {"MaxResults": 10})
     stubber.add_response("describe_workforce", {"Workforce": existing}, {"WorkforceName": "corp"})
-    with pytest.raises(pw.WorkforceError, match=r"'corp' in this Region uses an OIDC"):
+    with pytest.raises(pw.WorkforceError, match=r"'corp' in this Region uses OIDC sign-in"):
         pw.handle({"RequestType": "Create", "ResourceProperties": PROPS}, client)
+
+
+def test_oidc_reuses_an_existing_oidc_workforce_and_refuses_a_cognito_one(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    client, stubber = stubbed
+    oidc = _workforce("corp", oidc=True)
+    stubber.add_response("list_workforces", _listed([oidc]), {"MaxResults": 10})
+    stubber.add_response("describe_workforce", {"Workforce": oidc}, {"WorkforceName": "corp"})
+    physical_id, data = pw.handle(
+        {"RequestType": "Create", "ResourceProperties": OIDC_PROPS}, client
+    )
+    assert (physical_id, data["UserPoolId"]) == ("reused:corp", "")
+    cognito = _workforce("console")
+    stubber.add_response("list_workforces", _listed([cognito]), {"MaxResults": 10})
+    stubber.add_response("describe_workforce", {"Workforce": cognito})
+    with pytest.raises(pw.WorkforceError, match="uses COGNITO sign-in, not OIDC"):
+        pw.handle({"RequestType": "Create", "ResourceProperties": OIDC_PROPS}, client)
+
+
+def test_oidc_creates_with_the_secret_read_at_deploy_time(
+    stubbed: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, stubber = stubbed
+    read: list[str] = []
+    monkeypatch.setattr(pw, "_secret", lambda name: read.append(name) or "s3cret")
+    stubber.add_response("list_workforces", {"Workforces": []}, {"MaxResults": 10})
+    stubber.add_response(
+        "create_workforce",
+        {"WorkforceArn": ARN.format("default")},
+        {"WorkforceName": "default", "OidcConfig": {**OIDC_CONFIG, "ClientSecret": "s3cret"}},
+    )
+    stubber.add_response("describe_workforce", {"Workforce": _workforce("default", oidc=True)})
+    physical_id, _ = pw.handle({"RequestType": "Create", "ResourceProperties": OIDC_PROPS}, client)
+    assert physical_id == "created:default"
+    assert read == ["labeling/oidc"]
 
 
 def test_create_reports_a_failed_workforce(

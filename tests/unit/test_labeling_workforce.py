@@ -98,6 +98,7 @@ def test_cognito_mode_reuses_or_creates_the_workforce_after_domain_and_client(
     props.pop("ServiceToken")
     assert props == {
         "WorkforceName": "default",
+        "IdentityProvider": "cognito",
         "UserPoolId": {"Ref": pool_id},
         "ClientId": {"Ref": client_id},
     }
@@ -200,7 +201,8 @@ def test_source_ip_restriction() -> None:
     )
     _, template = _build(options)
     template.has_resource_properties(
-        "Custom::PrivateWorkforce", {"SourceIpCidrs": ["203.0.113.0/24", "198.51.100.0/24"]}
+        "Custom::PrivateWorkforce",
+        {"SourceIpConfig": {"Cidrs": ["203.0.113.0/24", "198.51.100.0/24"]}},
     )
 
 
@@ -294,17 +296,27 @@ def test_import_mode_with_oidc_groups_and_ignored_source_ips() -> None:
     assert any("source_ip_cidrs apply only when this stack creates" in str(m) for m in messages)
 
 
-def test_oidc_mode_reads_the_client_secret_by_dynamic_reference() -> None:
+def test_oidc_mode_reuses_or_creates_and_reads_the_secret_at_deploy_time() -> None:
     options = LabelingOptions(
         workforce=WorkforceOptions(mode=WorkforceMode.OIDC, oidc=OIDC),
         teams=(WorkteamOptions(name="raters", oidc_groups=("ml-raters", "ml-leads")),),
     )
     _, template = _build(options)
-    config = _one(template, "AWS::SageMaker::Workforce")["Properties"]["OidcConfig"]
-    assert config["ClientSecret"] == (
-        "{{resolve:secretsmanager:labeling/oidc-client-secret:SecretString:::}}"
-    )
-    assert config["Issuer"] == "https://idp.example.com"
+    template.resource_count_is("AWS::SageMaker::Workforce", 0)
+    props = _one(template, "Custom::PrivateWorkforce")["Properties"]
+    assert props["IdentityProvider"] == "oidc"
+    assert props["OidcConfig"]["Issuer"] == "https://idp.example.com"
+    # The secret never enters the template: the provider reads it by name (CloudFormation
+    # does not resolve secret references in custom resource properties).
+    assert "ClientSecret" not in props["OidcConfig"]
+    assert props["ClientSecretName"] == "labeling/oidc-client-secret"
+    statements = _statements(template, "LabelingWorkforceProviderRole")
+    (read,) = [s for s in statements if "secretsmanager:GetSecretValue" in _actions(s)]
+    assert "labeling/oidc-client-secret" in json.dumps(read["Resource"])
+    team = _one(template, "AWS::SageMaker::Workteam")["Properties"]
+    assert team["MemberDefinitions"] == [
+        {"OidcMemberDefinition": {"OidcGroups": ["ml-raters", "ml-leads"]}}
+    ]
     template.resource_count_is("AWS::Cognito::UserPool", 0)
     assert cfn_lint_findings(template.to_json()) == []
 
