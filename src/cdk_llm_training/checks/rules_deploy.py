@@ -252,7 +252,8 @@ def _check_sync_permissions(view: TemplateView) -> list[tuple[str, str, str]]:
         if role_id is None or view.type_of(role_id) != "AWS::IAM::Role":
             continue  # an imported role: its policies are not in this template
         statements = _role_statements(view, role_id)
-        for integration, _ in _integrations(parsed_definition(props)):
+        integrations = sorted({name for name, _ in _integrations(parsed_definition(props))})
+        for integration in integrations:
             required = SYNC_REQUIREMENTS.get(integration)
             if required is None:
                 continue
