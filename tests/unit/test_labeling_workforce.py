@@ -273,7 +273,8 @@ def test_import_mode_with_user_pool_constructs() -> None:
         user_pool_client=client,
     )
     template = template_of(stack)
-    assert labeling.workforce is None
+    assert labeling.workforce_resource is None
+    assert labeling.workforce_outcome is None
     template.has_resource_properties("AWS::SageMaker::Workteam", {"WorkforceName": "corp-labelers"})
 
 
