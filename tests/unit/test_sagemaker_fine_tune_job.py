@@ -251,7 +251,7 @@ def test_adapter_registered_pending_manual_approval(
     state = definition(template)["States"]["RegisterAdapter"]
     assert state["Resource"] == f"arn:{TOKEN}:states:::aws-sdk:sagemaker:createModelPackage"
     params = state["Parameters"]
-    assert params["ModelPackageGroupName"] == name
+    assert params["ModelPackageGroupName"].startswith(name["Fn::Join"][1][0] + "-")
     assert params["ModelApprovalStatus"] == "PendingManualApproval"
     # No serving image configured: registered without an inference specification (the
     # training image cannot serve an adapter); the adapter's location is in the metadata.
