@@ -94,7 +94,7 @@ def test_create_makes_one_when_there_is_none(
     stubbed: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, stubber = stubbed
-    monkeypatch.setattr(pw.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr("time.sleep", lambda _seconds: None)
     stubber.add_response("list_workforces", {"Workforces": []}, {"MaxResults": 10})
     stubber.add_response(
         "create_workforce",
@@ -154,7 +154,12 @@ def test_oidc_creates_with_the_secret_read_at_deploy_time(
 ) -> None:
     client, stubber = stubbed
     read: list[str] = []
-    monkeypatch.setattr(pw, "_secret", lambda name: read.append(name) or "s3cret")
+
+    def secret(name: str) -> str:
+        read.append(name)
+        return "s3cret"
+
+    monkeypatch.setattr(pw, "_secret", secret)
     stubber.add_response("list_workforces", {"Workforces": []}, {"MaxResults": 10})
     stubber.add_response(
         "create_workforce",
@@ -171,7 +176,7 @@ def test_create_reports_a_failed_workforce(
     stubbed: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, stubber = stubbed
-    monkeypatch.setattr(pw.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr("time.sleep", lambda _seconds: None)
     stubber.add_response("list_workforces", {"Workforces": []}, {"MaxResults": 10})
     stubber.add_response("create_workforce", {"WorkforceArn": ARN.format("default")})
     failed = {**_workforce("default", status="Failed"), "FailureReason": "bad client"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -50,7 +51,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _grants(template: dict[str, Any], role_prefix: str) -> list[tuple[str, str]]:
+def _grants(template: Mapping[str, Any], role_prefix: str) -> list[tuple[str, str]]:
     """(action, resource) pairs of the Allow statements of the policies of roles whose
     logical ID starts with ``role_prefix``."""
     pairs = []
@@ -145,7 +146,7 @@ def cdk_task_grants() -> dict[str, list[tuple[str, str]]]:
 
 @pytest.fixture(scope="module")
 def small(tier_templates: dict[StackName, Template]) -> dict[str, Any]:
-    template: dict[str, Any] = tier_templates[StackName.SMALL_LORA].to_json()
+    template: dict[str, Any] = dict(tier_templates[StackName.SMALL_LORA].to_json())
     return template
 
 
