@@ -417,7 +417,7 @@ def test_state_machine_role_statements(default_template: Template) -> None:
     }
     named = _by_sid(statements)
     create = named["CreateCustomizationJobs"]
-    assert create["Action"] == "bedrock:CreateModelCustomizationJob"
+    assert create["Action"] == ["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"]
     assert sorted(_render(r) for r in create["Resource"]) == [
         f"arn:{TOKEN}:bedrock:{TOKEN}::foundation-model/amazon.nova-micro-v1:0:128k",
         f"arn:{TOKEN}:bedrock:{TOKEN}:{TOKEN}:custom-model/*",
@@ -547,7 +547,7 @@ def test_log_groups_are_encrypted_with_retention(default_template: Template) -> 
     for group in groups.values():
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
         assert group["Properties"]["RetentionInDays"] == 365
-        assert group["DeletionPolicy"] == "Retain"
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_topic_is_encrypted_and_tls_only(default_template: Template) -> None:
@@ -573,7 +573,7 @@ def test_workflow_key_rotates_and_lets_cloudwatch_logs_use_it(default_template: 
     key_id = _logical_id(default_template, "AWS::KMS::Key", "FineTuneKey")
     key = resources_of_type(default_template, "AWS::KMS::Key")[key_id]
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert key["DeletionPolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
     logs_statement = next(
         s
         for s in key["Properties"]["KeyPolicy"]["Statement"]

@@ -79,7 +79,10 @@ def test_budget_with_actual_and_forecast_alerts_to_the_topic(full: Full) -> None
     assert data["BudgetType"] == "COST"
     assert data["TimeUnit"] == "MONTHLY"
     assert data["BudgetLimit"] == {"Amount": 100, "Unit": "USD"}
-    assert data["BudgetName"] == {"Fn::Join": ["-", [{"Ref": "AWS::StackName"}, "monthly"]]}
+    # Budget names are account-wide: the Region keeps two deployments of one stack apart.
+    assert data["BudgetName"] == {
+        "Fn::Join": ["-", ["ObservedStack", {"Ref": "AWS::Region"}, "monthly"]]
+    }
     assert data["CostFilters"] == {"TagKeyValue": ["user:stack$ObservedStack"]}
     notifications = [
         (n["Notification"]["NotificationType"], n["Notification"]["Threshold"])

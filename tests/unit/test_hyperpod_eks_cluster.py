@@ -276,7 +276,10 @@ def test_eks_cluster_private_api_auth_logging_and_secrets_encryption(
 def test_secrets_key_rotates_and_is_retained(template: Template) -> None:
     template.has_resource(
         "AWS::KMS::Key",
-        {"Properties": Match.object_like({"EnableKeyRotation": True}), "DeletionPolicy": "Retain"},
+        {
+            "Properties": Match.object_like({"EnableKeyRotation": True}),
+            "DeletionPolicy": "RetainExceptOnCreate",
+        },
     )
 
 
@@ -414,7 +417,7 @@ def test_lifecycle_bucket_name_starts_with_sagemaker_and_fits(template: Template
     assert parts[2:] == [{"Ref": "AWS::AccountId"}, {"Ref": "AWS::Region"}]
     longest = "-".join([parts[0], "0" * 8, "1" * 12, "ap-southeast-5"])
     assert len(longest) <= 63
-    assert bucket["DeletionPolicy"] == "Retain"
+    assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
     assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
 
 

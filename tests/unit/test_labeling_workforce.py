@@ -83,15 +83,33 @@ def cognito_template() -> Template:
 # -- Cognito workforce -------------------------------------------------------------------
 
 
-def test_cognito_mode_creates_the_workforce_on_the_new_pool(cognito_template: Template) -> None:
-    workforce = _one(cognito_template, "AWS::SageMaker::Workforce")
+def test_cognito_mode_reuses_or_creates_the_workforce_after_domain_and_client(
+    cognito_template: Template,
+) -> None:
+    """One private workforce per account and Region: no AWS::SageMaker::Workforce, but a
+    custom resource that reuses the account's workforce or creates it on the new pool,
+    ordered after the pool's domain and client, under the pool's removal policy."""
+    cognito_template.resource_count_is("AWS::SageMaker::Workforce", 0)
+    workforce = _one(cognito_template, "Custom::PrivateWorkforce")
     pool_id = next(iter(resources_of_type(cognito_template, "AWS::Cognito::UserPool")))
     client_id = next(iter(resources_of_type(cognito_template, "AWS::Cognito::UserPoolClient")))
-    assert workforce["Properties"] == {
+    domain_id = next(iter(resources_of_type(cognito_template, "AWS::Cognito::UserPoolDomain")))
+    props = dict(workforce["Properties"])
+    props.pop("ServiceToken")
+    assert props == {
         "WorkforceName": "default",
-        "CognitoConfig": {"UserPool": {"Ref": pool_id}, "ClientId": {"Ref": client_id}},
+        "IdentityProvider": "cognito",
+        "UserPoolId": {"Ref": pool_id},
+        "ClientId": {"Ref": client_id},
     }
-    assert workforce["DeletionPolicy"] == "Retain"
+    assert {domain_id, client_id} <= set(workforce["DependsOn"])
+    for type_name in (
+        "Custom::PrivateWorkforce",
+        "AWS::Cognito::UserPool",
+        "AWS::Cognito::UserPoolClient",
+        "AWS::Cognito::UserPoolDomain",
+    ):
+        assert _one(cognito_template, type_name)["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_cognito_pool_is_hardened(cognito_template: Template) -> None:
@@ -111,7 +129,7 @@ def test_cognito_pool_is_hardened(cognito_template: Template) -> None:
     assert props["UserPoolTier"] == "PLUS"
     assert props["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
     assert props["DeletionProtection"] == "ACTIVE"
-    assert pool["DeletionPolicy"] == "Retain"
+    assert pool["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_cognito_portal_client_has_a_secret_and_a_domain(cognito_template: Template) -> None:
@@ -121,20 +139,24 @@ def test_cognito_portal_client_has_a_secret_and_a_domain(cognito_template: Templ
     joined = domain["Properties"]["Domain"]["Fn::Join"]
     assert joined[0] == "-"
     assert joined[1][:2] == ["llm-labeling", {"Ref": "AWS::AccountId"}]
+    # The stack's UUID prefix: a domain retained by an earlier stack never blocks a redeploy.
+    assert "AWS::StackId" in json.dumps(joined[1][3])
 
 
 def test_cognito_team_is_a_group_with_an_encrypted_topic(cognito_template: Template) -> None:
     team = _one(cognito_template, "AWS::SageMaker::Workteam")
     group_id = next(iter(resources_of_type(cognito_template, "AWS::Cognito::UserPoolGroup")))
     topic_id, topic = next(iter(resources_of_type(cognito_template, "AWS::SNS::Topic").items()))
-    workforce_id = next(iter(resources_of_type(cognito_template, "AWS::SageMaker::Workforce")))
+    workforce_id = next(iter(resources_of_type(cognito_template, "Custom::PrivateWorkforce")))
     props = team["Properties"]
     assert props["WorkteamName"] == "llm-labelers"
-    assert props["WorkforceName"] == "default"
+    assert props["WorkforceName"] == {"Fn::GetAtt": [workforce_id, "WorkforceName"]}
     member = props["MemberDefinitions"][0]["CognitoMemberDefinition"]
     assert member["CognitoUserGroup"] == {"Ref": group_id}
+    # The pool and client behind the workforce (another pool's when one is reused).
+    assert member["CognitoUserPool"] == {"Fn::GetAtt": [workforce_id, "UserPoolId"]}
+    assert member["CognitoClientId"] == {"Fn::GetAtt": [workforce_id, "ClientId"]}
     assert props["NotificationConfiguration"] == {"NotificationTopicArn": {"Ref": topic_id}}
-    assert workforce_id in team["DependsOn"]
     assert "KmsMasterKeyId" in topic["Properties"]
     _, policy = next(iter(resources_of_type(cognito_template, "AWS::SNS::TopicPolicy").items()))
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
@@ -179,7 +201,7 @@ def test_source_ip_restriction() -> None:
     )
     _, template = _build(options)
     template.has_resource_properties(
-        "AWS::SageMaker::Workforce",
+        "Custom::PrivateWorkforce",
         {"SourceIpConfig": {"Cidrs": ["203.0.113.0/24", "198.51.100.0/24"]}},
     )
 
@@ -251,7 +273,8 @@ def test_import_mode_with_user_pool_constructs() -> None:
         user_pool_client=client,
     )
     template = template_of(stack)
-    assert labeling.workforce is None
+    assert labeling.workforce_resource is None
+    assert labeling.workforce_outcome is None
     template.has_resource_properties("AWS::SageMaker::Workteam", {"WorkforceName": "corp-labelers"})
 
 
@@ -274,17 +297,27 @@ def test_import_mode_with_oidc_groups_and_ignored_source_ips() -> None:
     assert any("source_ip_cidrs apply only when this stack creates" in str(m) for m in messages)
 
 
-def test_oidc_mode_reads_the_client_secret_by_dynamic_reference() -> None:
+def test_oidc_mode_reuses_or_creates_and_reads_the_secret_at_deploy_time() -> None:
     options = LabelingOptions(
         workforce=WorkforceOptions(mode=WorkforceMode.OIDC, oidc=OIDC),
         teams=(WorkteamOptions(name="raters", oidc_groups=("ml-raters", "ml-leads")),),
     )
     _, template = _build(options)
-    config = _one(template, "AWS::SageMaker::Workforce")["Properties"]["OidcConfig"]
-    assert config["ClientSecret"] == (
-        "{{resolve:secretsmanager:labeling/oidc-client-secret:SecretString:::}}"
-    )
-    assert config["Issuer"] == "https://idp.example.com"
+    template.resource_count_is("AWS::SageMaker::Workforce", 0)
+    props = _one(template, "Custom::PrivateWorkforce")["Properties"]
+    assert props["IdentityProvider"] == "oidc"
+    assert props["OidcConfig"]["Issuer"] == "https://idp.example.com"
+    # The secret never enters the template: the provider reads it by name (CloudFormation
+    # does not resolve secret references in custom resource properties).
+    assert "ClientSecret" not in props["OidcConfig"]
+    assert props["ClientSecretName"] == "labeling/oidc-client-secret"
+    statements = _statements(template, "LabelingWorkforceProviderRole")
+    (read,) = [s for s in statements if "secretsmanager:GetSecretValue" in _actions(s)]
+    assert "labeling/oidc-client-secret" in json.dumps(read["Resource"])
+    team = _one(template, "AWS::SageMaker::Workteam")["Properties"]
+    assert team["MemberDefinitions"] == [
+        {"OidcMemberDefinition": {"OidcGroups": ["ml-raters", "ml-leads"]}}
+    ]
     template.resource_count_is("AWS::Cognito::UserPool", 0)
     assert cfn_lint_findings(template.to_json()) == []
 
@@ -357,10 +390,10 @@ def test_lambdas_log_to_retained_groups_without_managed_policies(
     for role in resources_of_type(cognito_template, "AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
     groups = resources_of_type(cognito_template, "AWS::Logs::LogGroup")
-    assert len(groups) == 4
+    assert len(groups) == 5  # three task Lambdas, the workforce provider, the workflow
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == 365
-        assert group["DeletionPolicy"] == "Retain"
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 # -- IAM -----------------------------------------------------------------------------------
@@ -403,10 +436,11 @@ def test_labeling_role_trusts_sagemaker_for_this_account_only(cognito_template: 
     )
     (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
-    assert statement["Condition"]["StringEquals"] == {
-        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+    # aws:SourceAccount only: Ground Truth is not documented to send aws:SourceArn, and a
+    # condition on a key the request lacks would make the role unassumable.
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     }
-    assert "labeling-job/*" in json.dumps(statement["Condition"]["ArnLike"])
 
 
 def test_workflow_role_runs_jobs_and_passes_only_the_labeling_role(
@@ -459,14 +493,18 @@ def test_small_lora_stack_holds_workforce_team_workflow_and_converter(
     tier_templates: dict[StackName, Template],
 ) -> None:
     template = tier_templates[StackName.SMALL_LORA]
-    template.resource_count_is("AWS::SageMaker::Workforce", 1)
+    template.resource_count_is("AWS::SageMaker::Workforce", 0)
+    template.resource_count_is("Custom::PrivateWorkforce", 1)
     template.resource_count_is("AWS::SageMaker::Workteam", 1)
     machines = resources_of_type(template, "AWS::StepFunctions::StateMachine")
     assert len([m for m in machines if m.startswith("Labeling")]) == 1
     template.has_resource_properties(
         "AWS::Lambda::Function", {"Handler": "labeling_postprocess.convert_handler"}
     )
-    assert {"LabelingWorkflowArn", "LabelingUserPoolId"} <= set(template.to_json()["Outputs"])
+    outputs = template.to_json()["Outputs"]
+    assert {"LabelingWorkflowArn", "LabelingUserPoolId", "LabelingWorkforce"} <= set(outputs)
+    workforce_id = next(iter(resources_of_type(template, "Custom::PrivateWorkforce")))
+    assert outputs["LabelingWorkforce"]["Value"] == {"Fn::GetAtt": [workforce_id, "Outcome"]}
 
 
 def test_small_lora_stack_labeling_off_switch() -> None:

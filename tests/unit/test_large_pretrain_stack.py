@@ -211,6 +211,8 @@ def test_trainium_outputs(large_templates: dict[LargeEngine, Template]) -> None:
         "ArtifactsBucketName",
         "DataLakeKeyArn",
         "AlarmTopicArn",
+        "BudgetName",
+        "CostAllocationTagToActivate",
     }
     cluster = _logical_id(template, PCLUSTER, "Trainium")
     assert outputs["HeadNodeInstanceId"]["Value"] == {

@@ -191,6 +191,8 @@ def test_outputs(template: Template) -> None:
         "ArtifactsBucketName",
         "DataLakeKeyArn",
         "AlarmTopicArn",
+        "BudgetName",
+        "CostAllocationTagToActivate",
     }
     ids = _ids(template)
     kubeconfig = outputs["UpdateKubeconfigCommand"]["Value"]["Fn::Join"][1]

@@ -112,6 +112,11 @@ def full_build() -> tuple[Template, SageMakerFineTuneJob]:
         job_name_prefix="qlora",
     )
     _, job = _build(options, stack=stack, vpc=vpc)
+    # A fixed group name on a retained group: LLM-DEP1 reports it (a redeploy after
+    # `cdk destroy` collides with the kept group), so a user who wants it acknowledges it.
+    cdk.Validations.of(job.model_package_group).acknowledge(
+        cdk.Acknowledgment(id="LLM-DEP1", reason="Test: the group is deleted by hand.")
+    )
     return template_of(stack), job
 
 
@@ -237,17 +242,24 @@ def test_adapter_registered_pending_manual_approval(
 ) -> None:
     template, job = default_build
     (group,) = resources_of_type(template, "AWS::SageMaker::ModelPackageGroup").values()
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     name = group["Properties"]["ModelPackageGroupName"]
-    assert name == job.model_package_group_name
+    # Unique per stack instance (the stack UUID's first 8 hex characters): a group kept by
+    # an earlier stack of the same name never blocks a redeploy.
+    assert name["Fn::Join"][0] == "-"
+    assert "AWS::StackId" in json.dumps(name["Fn::Join"][1][1])
+    assert cdk.Token.is_unresolved(job.model_package_group_name)
     state = definition(template)["States"]["RegisterAdapter"]
     assert state["Resource"] == f"arn:{TOKEN}:states:::aws-sdk:sagemaker:createModelPackage"
     params = state["Parameters"]
-    assert params["ModelPackageGroupName"] == name
+    assert params["ModelPackageGroupName"].startswith(name["Fn::Join"][1][0] + "-")
     assert params["ModelApprovalStatus"] == "PendingManualApproval"
-    (container,) = params["InferenceSpecification"]["Containers"]
-    assert container["ModelDataUrl.$"] == "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
-    assert params["CustomerMetadataProperties"]["method"] == "lora"
+    # No serving image configured: registered without an inference specification (the
+    # training image cannot serve an adapter); the adapter's location is in the metadata.
+    assert "InferenceSpecification" not in params
+    metadata = params["CustomerMetadataProperties"]
+    assert metadata["adapterArtifact.$"] == "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
+    assert metadata["method"] == "lora"
     assert state["ResultPath"] == "$.modelPackage"
 
 

@@ -42,7 +42,7 @@ def test_topic_is_encrypted_with_a_rotating_key_and_refuses_plain_http(full: Ful
         "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
     )
     assert full.of_type("AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"] is True
-    assert full.of_type("AWS::KMS::Key")[key_id]["DeletionPolicy"] == "Retain"
+    assert full.of_type("AWS::KMS::Key")[key_id]["DeletionPolicy"] == "RetainExceptOnCreate"
     (policy,) = [
         p for lid, p in full.of_type("AWS::SNS::TopicPolicy").items() if lid.startswith("Alarms")
     ]

@@ -54,7 +54,7 @@ def test_default_key_rotates_and_is_retained(default_template: Template) -> None
         "AWS::KMS::Key",
         {
             "Properties": {"EnableKeyRotation": True},
-            "DeletionPolicy": "Retain",
+            "DeletionPolicy": "RetainExceptOnCreate",
             "UpdateReplacePolicy": "Retain",
         },
     )
@@ -82,7 +82,7 @@ def test_default_zone_buckets_are_private_versioned_retained_and_logged(
 ) -> None:
     for logical_id, bucket in _zone_buckets(default_template).items():
         props = bucket["Properties"]
-        assert bucket["DeletionPolicy"] == "Retain"
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
         assert bucket["UpdateReplacePolicy"] == "Retain"
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}
         assert props["PublicAccessBlockConfiguration"] == {
@@ -114,7 +114,7 @@ def test_default_access_log_bucket_is_sse_s3_with_expiry(default_template: Templ
                     },
                 }
             ),
-            "DeletionPolicy": "Retain",
+            "DeletionPolicy": "RetainExceptOnCreate",
         },
     )
 

@@ -79,7 +79,7 @@ def test_default_file_system_is_persistent_2_lustre_2_15_with_metadata_config(
     default: Built,
 ) -> None:
     fs = default.file_system()
-    assert fs["DeletionPolicy"] == "Retain"
+    assert fs["DeletionPolicy"] == "RetainExceptOnCreate"
     assert fs["UpdateReplacePolicy"] == "Retain"
     props = fs["Properties"]
     assert props["FileSystemType"] == "LUSTRE"
@@ -376,7 +376,8 @@ def test_explicit_buckets_and_repository_key_without_network() -> None:
     own_key = resource["Properties"]["KmsKeyId"]["Ref"]
     assert own_key.startswith("FsxKey")
     template.has_resource(
-        "AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "Retain"}
+        "AWS::KMS::Key",
+        {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "RetainExceptOnCreate"},
     )
     own_sg = next(
         lid

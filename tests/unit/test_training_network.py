@@ -116,7 +116,7 @@ def test_default_flow_logs_go_to_an_encrypted_log_group_with_retention(
         "AWS::Logs::LogGroup",
         {
             "Properties": {"KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}, "RetentionInDays": 365},
-            "DeletionPolicy": "Retain",
+            "DeletionPolicy": "RetainExceptOnCreate",
         },
     )
     template.has_resource_properties(

@@ -9,6 +9,7 @@ from typing import Any
 
 from cdk_llm_training.checks.model import Finding, Rule, TemplateView
 from cdk_llm_training.checks.rules_boundary import BOUNDARY_RULES
+from cdk_llm_training.checks.rules_deploy import DEPLOY_RULES
 from cdk_llm_training.checks.rules_efa import EFA_RULES
 from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
@@ -22,6 +23,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *PCLUSTER_RULES,
     *SERVICE_RULES,
     *BOUNDARY_RULES,
+    *DEPLOY_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

@@ -57,7 +57,10 @@ def _check_workforce_source_ips(view: TemplateView) -> list[tuple[str, str, str]
             "(and the data in them) from any network.",
             "Properties/SourceIpConfig",
         )
-        for logical_id, props in view.of_type("AWS::SageMaker::Workforce")
+        # Custom::PrivateWorkforce: LabelingWorkforce's reuse-or-create workforce, same shape.
+        for logical_id, props in view.of_type(
+            "AWS::SageMaker::Workforce", "Custom::PrivateWorkforce"
+        )
         if not as_list(props.get("SourceIpConfig", {}).get("Cidrs"))
     ]
 

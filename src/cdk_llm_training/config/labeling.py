@@ -26,16 +26,19 @@ class LabelingTaskType(StrEnum):
 
 class WorkforceMode(StrEnum):
     """Where the private workforce comes from. AWS allows ONE private workforce per account
-    and Region, so creating one is opt-in."""
+    and Region: ``cognito`` and ``oidc`` reuse the Region's workforce when there is one and
+    create it only when there is none (the ``LabelingWorkforce`` output says which)."""
 
     IMPORT = "import"
     """Use the account's existing private workforce, by name (SageMaker names it ``default``
     when the console creates it). Nothing account-wide is created: safe for any number of
     stacks in one account."""
     COGNITO = "cognito"
-    """Create the workforce, backed by a new hardened Cognito user pool."""
+    """A new hardened Cognito user pool; the workforce is created on it when the Region has
+    none, otherwise the existing (Cognito) workforce and its pool are reused."""
     OIDC = "oidc"
-    """Create the workforce, backed by your OpenID Connect identity provider."""
+    """Your OpenID Connect identity provider; the workforce is created with it when the
+    Region has none, otherwise the existing (OIDC) workforce is reused."""
 
 
 class MfaMode(StrEnum):
@@ -71,20 +74,22 @@ class OidcOptions(FrozenModel):
 class WorkforceOptions(FrozenModel):
     """The private workforce. Default: import the existing workforce named ``default``.
 
-    AWS allows one private workforce per account and Region: two stacks that both create one
-    collide at deploy time (the second fails). Creating is therefore opt-in
-    (``mode: cognito`` or ``mode: oidc``), and every other stack in the account imports it.
+    AWS allows one private workforce per account and Region. ``mode: cognito`` and
+    ``mode: oidc`` handle that at deploy time: they reuse the Region's workforce when there
+    is one and create it when there is none.
     """
 
     mode: WorkforceMode = WorkforceMode.IMPORT
-    """Import (default), or create with Cognito or OIDC."""
+    """Import (default), or reuse-or-create with Cognito or OIDC."""
 
     name: str = Field(default="default", pattern=_NAME)
-    """Workforce name: the one to import, or the one to create. Default ``default``."""
+    """Workforce name: the one to import, or the one to create when the Region has none
+    (a reused workforce keeps its own name). Default ``default``."""
 
     source_ip_cidrs: tuple[str, ...] = Field(default=(), max_length=10)
     """Only workers from these IPv4 CIDR ranges can open tasks (max 10). Default: no
-    restriction. Applies only when this stack creates the workforce."""
+    restriction. Applies only when this stack creates the workforce (a reused one keeps its
+    own allow-list)."""
 
     mfa: MfaMode = MfaMode.REQUIRED
     """Cognito MFA (TOTP). Default required."""

@@ -23,6 +23,10 @@ from cdk_llm_training.config.evaluation import TaskMetricsOptions
 
 MODEL_PACKAGE_GROUP_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 IMAGE_URI_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/.+")
+TRAINING_IMAGE_REPOSITORY = re.compile(r"/(?:[^/:@]+/)*[^/:@]*-training(?:[:@]|$)")
+"""An image whose repository name ends in ``-training``: AWS Deep Learning Containers name
+their training images so (``pytorch-training``, ``huggingface-pytorch-training``,
+``tensorflow-training``); they hold no model server and cannot serve a model package."""
 MAX_RUNTIME_HOURS = 28 * 24
 """CreateTrainingJob allows at most 28 days of MaxRuntimeInSeconds."""
 
@@ -179,8 +183,11 @@ class SageMakerFineTuneOptions(FrozenModel):
     (``KeepAlivePeriodInSeconds``; the API allows up to 6 hours, the SageMaker guide states
     60 minutes: longer values get a synth warning). Billable. Default 0 (off)."""
     inference_image_uri: str | None = None
-    """Image recorded in the model package's inference specification. Default: the training
-    image (replace it with the serving image you deploy adapters with)."""
+    """Serving image recorded in each registered model package's inference specification
+    (one that can load the base model plus this LoRA adapter). Default: none, and the
+    adapter is registered without an inference specification: approve it, then deploy it
+    with a serving image of your choice. A training image (``*-training``) is rejected: it
+    cannot serve the adapter."""
     image_uri: str | None = None
     """Full training image URI. Default: the pinned Hugging Face PyTorch training image of
     the stack's Region."""
@@ -260,6 +267,18 @@ class SageMakerFineTuneOptions(FrozenModel):
             raise ValueError(
                 f"{value!r} is not an ECR image URI "
                 "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>)"
+            )
+        return value
+
+    @field_validator("inference_image_uri")
+    @classmethod
+    def _serving_image(cls, value: str | None) -> str | None:
+        if value is not None and TRAINING_IMAGE_REPOSITORY.search(value):
+            raise ValueError(
+                f"inference_image_uri {value!r} is a training image (repository *-training), "
+                "which has no model server; allowed: a serving image (for example an "
+                "inference DLC or an LLM serving container), or leave it unset to register "
+                "the adapter without an inference specification"
             )
         return value
 

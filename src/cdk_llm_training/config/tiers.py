@@ -67,9 +67,10 @@ class SmallLoRAConfig(FrozenModel):
     labeling: LabelingOptions | None = LabelingOptions(
         workforce=WorkforceOptions(mode=WorkforceMode.COGNITO)
     )
-    """Ground Truth labeling workforce and workflow. Default: this stack CREATES the
-    account's private workforce (Cognito). AWS allows one per account and Region, so any
-    other stack in the account sets ``workforce.mode: import``; ``null`` turns labeling off."""
+    """Ground Truth labeling workforce and workflow. Default: ``workforce.mode: cognito``,
+    which reuses the Region's private workforce when the account has one and creates it on a
+    new Cognito pool when it has none (AWS allows one per account and Region; the stack's
+    ``LabelingWorkforce`` output says which happened); ``null`` turns labeling off."""
 
     bedrock_fine_tune: BedrockFineTuneOptions | None = BedrockFineTuneOptions()
     """Bedrock fine-tune workflow options; ``None`` leaves the workflow out. Default:

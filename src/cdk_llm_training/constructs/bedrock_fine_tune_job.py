@@ -123,7 +123,7 @@ class BedrockFineTuneJob(Construct):
         custom_model_key: kms.IKey | None = None,
         key: kms.IKey | None = None,
         topic: sns.ITopic | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the workflow.
 
@@ -139,7 +139,8 @@ class BedrockFineTuneJob(Construct):
             (AWS-owned key).
         :param key: key for the SNS topic and log groups. Default: a new key with rotation.
         :param topic: topic to notify. Default: a new encrypted topic.
-        :param removal_policy: for the created key and log groups. Default: RETAIN.
+        :param removal_policy: for the created key and log groups. Default:
+            RETAIN_ON_UPDATE_OR_DELETE.
         """
         super().__init__(scope, id)
         self.options = options or BedrockFineTuneOptions()
@@ -625,7 +626,9 @@ class BedrockFineTuneJob(Construct):
         state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="CreateCustomizationJobs",
-                actions=["bedrock:CreateModelCustomizationJob"],
+                # TagResource: what CDK's BedrockCreateModelCustomizationJob grants beside
+                # Create (job and custom-model tags are applied with the create call).
+                actions=["bedrock:CreateModelCustomizationJob", "bedrock:TagResource"],
                 resources=[
                     self._model_arn(opts.base_model_id),
                     f"{bedrock_arn}:custom-model/*",

@@ -19,6 +19,8 @@ TAG_PROJECT = "project"
 TAG_TIER = "tier"
 TAG_STACK = "stack"
 TAG_OWNER = "owner"
+_BUDGET_NAME_MAX = 100
+"""AWS Budgets' maximum budget-name length (``BudgetName`` in the Budgets API model)."""
 _TIER = re.compile(r"^[a-z0-9][a-z0-9\-]{0,62}$")
 
 
@@ -118,6 +120,22 @@ class CostControls(Construct):
         )
         return []
 
+    @staticmethod
+    def _budget_name(stack: Stack) -> str | None:
+        """``<stack name>-<Region>-monthly``, or None (CloudFormation then generates one).
+
+        Budgets are account-wide, not regional: a budget name must be unique in the account,
+        so the same stack deployed in two Regions needs the Region in its budget name. A
+        name is at most 100 characters; a stack name too long for that gets a generated
+        budget name instead.
+        """
+        longest_region = 14  # e.g. ap-southeast-5
+        if Token.is_unresolved(stack.stack_name) or (
+            len(stack.stack_name) + longest_region + len("--monthly") > _BUDGET_NAME_MAX
+        ):
+            return None
+        return Fn.join("-", [stack.stack_name, Aws.REGION, "monthly"])
+
     def _create_budget(self, stack: Stack) -> budgets.CfnBudget:
         opts = self.options.budget
         subscribers = self._subscribers()
@@ -145,7 +163,7 @@ class CostControls(Construct):
             self,
             "Resource",
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name=Fn.join("-", [Aws.STACK_NAME, "monthly"]),
+                budget_name=self._budget_name(stack),
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(

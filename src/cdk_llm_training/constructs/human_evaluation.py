@@ -51,14 +51,14 @@ class HumanEvaluation(Construct):
         options: HumanEvaluationOptions | None = None,
         topic: sns.ITopic | None = None,
         log_key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """:param labeling: the workforce whose workflow runs the rating job (its lake holds
             the outputs, manifests and reports).
         :param options: Default ``HumanEvaluationOptions()``.
         :param topic: topic for the report notification. Default: none.
         :param log_key: KMS key for the log groups. Default: none.
-        :param removal_policy: for the log groups. Default RETAIN.
+        :param removal_policy: for the log groups. Default RETAIN_ON_UPDATE_OR_DELETE.
         """
         super().__init__(scope, id)
         record_construct_type(self, "HumanEvaluation")

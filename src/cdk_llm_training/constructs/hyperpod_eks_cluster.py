@@ -109,7 +109,7 @@ class HyperPodEksCluster(Construct):
         lifecycle_bucket: s3.IBucket | None = None,
         access_logs_bucket: s3.IBucket | None = None,
         instance_catalog: InstanceCatalog | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the cluster.
 
@@ -137,7 +137,8 @@ class HyperPodEksCluster(Construct):
         :param access_logs_bucket: server-access-log destination of the new lifecycle
             bucket. Default: none (acknowledged: the bucket holds only packaged scripts).
         :param instance_catalog: catalog to check instance types against. Default: shipped.
-        :param removal_policy: for the lifecycle bucket and the secrets key. Default: RETAIN.
+        :param removal_policy: for the lifecycle bucket and the secrets key. Default:
+            RETAIN_ON_UPDATE_OR_DELETE.
         """
         super().__init__(scope, id)
         record_construct_type(self, "HyperPodEksCluster")

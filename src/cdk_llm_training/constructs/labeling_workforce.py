@@ -11,10 +11,10 @@ from aws_cdk import (
     Annotations,
     ArnFormat,
     Aws,
+    CustomResource,
     Duration,
     Fn,
     RemovalPolicy,
-    SecretValue,
     Stack,
 )
 from aws_cdk import aws_cognito as cognito
@@ -23,6 +23,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -38,11 +39,14 @@ from cdk_llm_training.config.labeling import (
 )
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs._names import stack_id_suffix
 from cdk_llm_training.constructs._workflow import acknowledge_wildcards
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.labeling_templates import template_text
 
 RUNTIME_DIR = Path(__file__).resolve().parents[1] / "runtime"
+WORKFORCE_RESOURCE_TYPE = "Custom::PrivateWorkforce"
+"""The custom resource that reuses the account's private workforce or creates it."""
 LABEL_ATTRIBUTE_NAME = "llm-labels"
 """The label attribute of every job the workflow starts (its output-manifest key)."""
 
@@ -67,10 +71,17 @@ class LabelingWorkforce(Construct):
 
     Defaults (``LabelingOptions()``): the account's existing private workforce named
     ``default`` is imported, because AWS allows one private workforce per account and Region
-    (two stacks that both create one collide at deploy time). Ask for a new one with
-    ``WorkforceOptions(mode=WorkforceMode.COGNITO)`` (a hardened Cognito user pool: no self
-    sign-up, 14-character passwords with all character classes, TOTP MFA required, Plus
-    feature plan with threat protection enforced, retained on delete) or ``OIDC``.
+    (two stacks that both create one collide at deploy time). With
+    ``WorkforceOptions(mode=WorkforceMode.COGNITO)`` the construct creates a hardened Cognito
+    user pool (no self sign-up, 14-character passwords with all character classes, TOTP MFA
+    required, Plus feature plan with threat protection enforced), its domain and app client,
+    and a ``Custom::PrivateWorkforce`` resource that, at deploy time, reuses the account's
+    private workforce when the Region has one and creates it (backed by that pool) when it
+    has none; ``workforce_outcome`` (``created`` or ``reused``) says which happened, and the
+    work teams use the pool behind the workforce either way. Pool, domain, client and
+    workforce share ``removal_policy``. ``OIDC`` works the same way with your identity
+    provider (the function reads the client secret from Secrets Manager); an existing
+    workforce of the other kind fails the deploy with a message saying what to set instead.
 
     Always created: one work team per ``teams`` entry (default ``llm-labelers``) with a
     KMS-encrypted, TLS-only SNS topic for task notifications; a Step Functions Standard
@@ -96,7 +107,7 @@ class LabelingWorkforce(Construct):
         user_pool: cognito.IUserPool | None = None,
         user_pool_client: cognito.IUserPoolClient | None = None,
         notification_key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the workforce (or import it), teams, templates and workflow.
 
@@ -108,8 +119,9 @@ class LabelingWorkforce(Construct):
         :param user_pool_client: the app client of ``user_pool`` the workforce uses.
         :param notification_key: KMS key of the notification topics. Default: a new key with
             rotation.
-        :param removal_policy: for the user pool, the workforce and the notification key.
-            Default ``RETAIN``.
+        :param removal_policy: for the user pool, its domain and client, the workforce and
+            the notification key.
+            Default ``RETAIN_ON_UPDATE_OR_DELETE``.
         """
         super().__init__(scope, id)
         record_construct_type(self, "LabelingWorkforce")
@@ -133,14 +145,23 @@ class LabelingWorkforce(Construct):
 
         self.user_pool: cognito.IUserPool | None = user_pool
         self.user_pool_client: cognito.IUserPoolClient | None = user_pool_client
-        self.workforce: sagemaker.CfnWorkforce | None = None
-        self.workforce_name = workforce_opts.name
+        self.workforce_name: str = workforce_opts.name
+        self._team_pool_id = user_pool.user_pool_id if user_pool else None
+        self._team_client_id = user_pool_client.user_pool_client_id if user_pool_client else None
 
-        if workforce_opts.mode is WorkforceMode.COGNITO:
-            self.user_pool, self.user_pool_client = self._create_user_pool(removal_policy)
-            self.workforce = self._create_workforce(removal_policy)
-        elif workforce_opts.mode is WorkforceMode.OIDC:
-            self.workforce = self._create_workforce(removal_policy)
+        self.workforce_resource: CustomResource | None = None
+        self.workforce_outcome: str | None = None
+        if workforce_opts.mode is not WorkforceMode.IMPORT:
+            if workforce_opts.mode is WorkforceMode.COGNITO:
+                self.user_pool, self.user_pool_client = self._create_user_pool(removal_policy)
+            self.workforce_resource = self._reuse_or_create_workforce(removal_policy)
+            self.workforce_name = self.workforce_resource.get_att_string("WorkforceName")
+            self.workforce_outcome = self.workforce_resource.get_att_string("Outcome")
+            if workforce_opts.mode is WorkforceMode.COGNITO:
+                # The teams must use the pool and client behind the workforce, which is
+                # another pool's when an existing workforce is reused.
+                self._team_pool_id = self.workforce_resource.get_att_string("UserPoolId")
+                self._team_client_id = self.workforce_resource.get_att_string("ClientId")
         elif workforce_opts.source_ip_cidrs:
             Annotations.of(self).add_warning_v2(
                 "cdk-llm-training:labeling-source-ip-ignored",
@@ -175,6 +196,12 @@ class LabelingWorkforce(Construct):
         self.state_machine = self._create_state_machine()
 
     # -- accessors -----------------------------------------------------------------------
+
+    @property
+    def workforce_user_pool_id(self) -> str | None:
+        """The Cognito pool behind the workforce the teams use (a reused workforce's pool
+        when the account already had one), or None for an OIDC workforce."""
+        return self._team_pool_id
 
     @property
     def default_workteam(self) -> sagemaker.CfnWorkteam:
@@ -260,7 +287,8 @@ class LabelingWorkforce(Construct):
             mfa_second_factor=(
                 cognito.MfaSecondFactor(otp=True, sms=False) if mfa is not cognito.Mfa.OFF else None
             ),
-            deletion_protection=removal_policy is RemovalPolicy.RETAIN,
+            deletion_protection=removal_policy
+            in (RemovalPolicy.RETAIN, RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE),
             removal_policy=removal_policy,
             user_invitation=cognito.UserInvitationConfig(
                 email_subject="You are invited to label LLM training data",
@@ -285,9 +313,13 @@ class LabelingWorkforce(Construct):
                 "Threat protection (Plus feature plan) is turned off by configuration "
                 "(WorkforceOptions.threat_protection); the default is on.",
             )
-        # Cognito domain prefixes are global per Region: account ID + a hash of the path.
-        prefix = Fn.join("-", ["llm-labeling", Aws.ACCOUNT_ID, _path_hash(self.node.path)])
-        pool.add_domain(
+        # Cognito domain prefixes are global per Region: account ID, a hash of the path and
+        # the stack's UUID prefix, so a domain retained by an earlier stack never blocks it.
+        prefix = Fn.join(
+            "-",
+            ["llm-labeling", Aws.ACCOUNT_ID, _path_hash(self.node.path), stack_id_suffix()],
+        )
+        self.user_pool_domain = pool.add_domain(
             "Domain",
             cognito_domain=cognito.CognitoDomainOptions(domain_prefix=prefix),
         )
@@ -300,40 +332,135 @@ class LabelingWorkforce(Construct):
             prevent_user_existence_errors=True,
             auth_flows=cognito.AuthFlow(user_srp=True),
         )
+        # The pool, its domain, its client and the workforce share one removal policy: a
+        # retained workforce whose client was deleted could not sign anyone in.
+        self.user_pool_domain.apply_removal_policy(removal_policy)
+        client.apply_removal_policy(removal_policy)
         return pool, client
 
-    def _create_workforce(self, removal_policy: RemovalPolicy) -> sagemaker.CfnWorkforce:
+    def _reuse_or_create_workforce(self, removal_policy: RemovalPolicy) -> CustomResource:
+        """The custom resource that reuses the account's private workforce or creates it
+        (backed by this construct's pool and client, after the domain and client exist; or
+        by the OIDC identity provider of the options)."""
         opts = self.options.workforce
-        props: dict[str, Any] = {"workforce_name": opts.name}
+        log_group = _log_group(self, "WorkforceProviderLogs", self.options.log_retention_days)
+        role = iam.Role(
+            self,
+            "WorkforceProviderRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Finds the account's private workforce, or creates it.",
+        )
+        log_group.grant_write(role)
+        stack = Stack.of(self)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="FindWorkforce",
+                actions=["sagemaker:ListWorkforces"],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ManageWorkforce",
+                actions=[
+                    "sagemaker:DescribeWorkforce",
+                    "sagemaker:CreateWorkforce",
+                    "sagemaker:UpdateWorkforce",
+                    "sagemaker:DeleteWorkforce",
+                ],
+                resources=[
+                    stack.format_arn(service="sagemaker", resource="workforce", resource_name="*")
+                ],
+            )
+        )
+        properties: dict[str, Any] = {"WorkforceName": opts.name}
+        if opts.source_ip_cidrs:
+            properties["SourceIpConfig"] = {"Cidrs": list(opts.source_ip_cidrs)}
         if opts.mode is WorkforceMode.COGNITO:
             assert self.user_pool is not None
             assert self.user_pool_client is not None
-            props["cognito_config"] = sagemaker.CfnWorkforce.CognitoConfigProperty(
-                client_id=self.user_pool_client.user_pool_client_id,
-                user_pool=self.user_pool.user_pool_id,
+            properties |= {
+                "IdentityProvider": "cognito",
+                "UserPoolId": self.user_pool.user_pool_id,
+                "ClientId": self.user_pool_client.user_pool_client_id,
+            }
+            # CreateWorkforce reads the pool and client and sets the portal's OAuth settings
+            # on the client with the caller's permissions (unverified which of these it
+            # needs: the set is limited to this construct's pool).
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="UseWorkforcePool",
+                    actions=[
+                        "cognito-idp:DescribeUserPool",
+                        "cognito-idp:DescribeUserPoolClient",
+                        "cognito-idp:UpdateUserPool",
+                        "cognito-idp:UpdateUserPoolClient",
+                    ],
+                    resources=[self.user_pool.user_pool_arn],
+                )
             )
         else:
             oidc = opts.oidc
             assert oidc is not None
-            secret = SecretValue.secrets_manager(oidc.client_secret_name)
-            props["oidc_config"] = sagemaker.CfnWorkforce.OidcConfigProperty(
-                authorization_endpoint=oidc.authorization_endpoint,
-                client_id=oidc.client_id,
-                client_secret=secret.unsafe_unwrap(),  # dynamic reference, resolved at deploy
-                issuer=oidc.issuer,
-                jwks_uri=oidc.jwks_uri,
-                logout_endpoint=oidc.logout_endpoint,
-                token_endpoint=oidc.token_endpoint,
-                user_info_endpoint=oidc.user_info_endpoint,
-                scope=oidc.scope,
+            oidc_config = {
+                "ClientId": oidc.client_id,
+                "Issuer": oidc.issuer,
+                "AuthorizationEndpoint": oidc.authorization_endpoint,
+                "TokenEndpoint": oidc.token_endpoint,
+                "UserInfoEndpoint": oidc.user_info_endpoint,
+                "LogoutEndpoint": oidc.logout_endpoint,
+                "JwksUri": oidc.jwks_uri,
+            }
+            if oidc.scope:
+                oidc_config["Scope"] = oidc.scope
+            # CloudFormation does not resolve Secrets Manager references in custom resource
+            # properties: the function reads the client secret itself, by name.
+            properties |= {
+                "IdentityProvider": "oidc",
+                "OidcConfig": oidc_config,
+                "ClientSecretName": oidc.client_secret_name,
+            }
+            name = oidc.client_secret_name
+            secret = (
+                secretsmanager.Secret.from_secret_complete_arn(self, "OidcClientSecret", name)
+                if name.startswith("arn:")
+                else secretsmanager.Secret.from_secret_name_v2(self, "OidcClientSecret", name)
             )
-        if opts.source_ip_cidrs:
-            props["source_ip_config"] = sagemaker.CfnWorkforce.SourceIpConfigProperty(
-                cidrs=list(opts.source_ip_cidrs)
-            )
-        workforce = sagemaker.CfnWorkforce(self, "Resource", **props)
-        workforce.apply_removal_policy(removal_policy)
-        return workforce
+            secret.grant_read(role)
+        function = lambda_.Function(
+            self,
+            "WorkforceProvider",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="private_workforce.handler",
+            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
+            description="Reuses the account's private workforce, or creates it.",
+            memory_size=128,
+            timeout=Duration.minutes(12),
+            role=role,
+            log_group=log_group,
+        )
+        acknowledge_wildcards(
+            role,
+            "ListWorkforces has no resource type; the workforce name is the account's (one "
+            "per Region), found at deploy time (workforce/*).",
+        )
+        # Not "Resource": the logical ID of an earlier AWS::SageMaker::Workforce cannot change
+        # type in place; under a new ID the old one is left retained and then reused.
+        resource = CustomResource(
+            self,
+            "PrivateWorkforce",
+            service_token=function.function_arn,
+            resource_type=WORKFORCE_RESOURCE_TYPE,
+            properties=properties,
+            removal_policy=removal_policy,
+        )
+        # Ordered after everything the workforce signs in with (not in parallel with the
+        # domain), and after the function's log group and policy.
+        resource.node.add_dependency(role)
+        if opts.mode is WorkforceMode.COGNITO:
+            assert self.user_pool_client is not None
+            resource.node.add_dependency(self.user_pool_domain, self.user_pool_client)
+        return resource
 
     # -- teams ---------------------------------------------------------------------------
 
@@ -355,20 +482,20 @@ class LabelingWorkforce(Construct):
             )
         )
         self.topics[team.name] = topic
-        if self.user_pool is not None and self.options.workforce.mode is not WorkforceMode.OIDC:
-            assert self.user_pool_client is not None
+        if self._team_pool_id is not None and self.options.workforce.mode is not WorkforceMode.OIDC:
+            assert self._team_client_id is not None
             group = cognito.CfnUserPoolGroup(
                 self,
                 f"Group-{team.name}",
-                user_pool_id=self.user_pool.user_pool_id,
+                user_pool_id=self._team_pool_id,
                 group_name=team.name,
                 description=f"Members of work team {team.name}",
             )
             member: Any = sagemaker.CfnWorkteam.MemberDefinitionProperty(
                 cognito_member_definition=sagemaker.CfnWorkteam.CognitoMemberDefinitionProperty(
-                    cognito_client_id=self.user_pool_client.user_pool_client_id,
+                    cognito_client_id=self._team_client_id,
                     cognito_user_group=group.ref,
-                    cognito_user_pool=self.user_pool.user_pool_id,
+                    cognito_user_pool=self._team_pool_id,
                 )
             )
         else:
@@ -388,8 +515,6 @@ class LabelingWorkforce(Construct):
                 notification_topic_arn=topic.topic_arn
             ),
         )
-        if self.workforce is not None:
-            workteam.node.add_dependency(self.workforce)
         self.workteams[team.name] = workteam
 
     # -- Lambdas -------------------------------------------------------------------------
@@ -476,13 +601,10 @@ class LabelingWorkforce(Construct):
             "LabelingJobRole",
             assumed_by=iam.ServicePrincipal(
                 "sagemaker.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:"
-                        f"{Aws.ACCOUNT_ID}:labeling-job/*"
-                    },
-                },
+                # aws:SourceAccount only: SageMaker's confused-deputy page does not list
+                # Ground Truth labeling jobs among the features that send aws:SourceArn, and
+                # a condition on a key the request lacks would make the role unassumable.
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             ),
             description="Ground Truth labeling jobs: read manifests and templates, write "
             "output, use the lake key, invoke the task Lambdas.",
@@ -680,6 +802,11 @@ class LabelingWorkforce(Construct):
                 resources=[job_arn],
             )
         )
+        # The Step Functions developer guide's policies for SageMaker .sync integrations
+        # list sagemaker:ListTags on '*' (the integration reads the job's tags).
+        role.add_to_policy(
+            iam.PolicyStatement(sid="ListJobTags", actions=["sagemaker:ListTags"], resources=["*"])
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassLabelingRole",
@@ -774,7 +901,10 @@ def _acknowledge_wildcards(role: iam.Role, reason: str) -> None:
 def _log_group(scope: Construct, id: str, days: int) -> logs.LogGroup:
     """A retained log group keeping events ``days`` days (a CloudWatch-allowed value)."""
     group = logs.LogGroup(
-        scope, id, retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN
+        scope,
+        id,
+        retention=logs.RetentionDays.ONE_YEAR,
+        removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     )
     cfn = group.node.default_child
     assert isinstance(cfn, logs.CfnLogGroup)

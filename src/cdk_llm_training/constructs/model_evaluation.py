@@ -75,7 +75,7 @@ class ModelEvaluation(Construct):
         data_key: kms.IKey | None = None,
         log_key: kms.IKey | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the role and Lambdas.
 
@@ -87,7 +87,7 @@ class ModelEvaluation(Construct):
             zone. Either this or ``catalog_bucket`` + ``output_bucket``.
         :param data_key: KMS key of those buckets. Default: the lake key, or none.
         :param log_key: KMS key for the Lambda log groups. Default: none (AWS-managed).
-        :param removal_policy: for the log groups. Default RETAIN.
+        :param removal_policy: for the log groups. Default RETAIN_ON_UPDATE_OR_DELETE.
         """
         super().__init__(scope, id)
         record_construct_type(self, "ModelEvaluation")
@@ -205,11 +205,20 @@ class ModelEvaluation(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ListPromptsAndResults",
-                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                actions=["s3:ListBucket"],
                 resources=[self.output_bucket.bucket_arn],
                 conditions={
                     "StringLike": {"s3:prefix": [f"{opts.input_prefix}*", f"{opts.output_prefix}*"]}
                 },
+            )
+        )
+        # GetBucketLocation requests carry no s3:prefix key, so a prefix condition would
+        # deny them: the bucket ARN alone scopes this statement.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LocateBucket",
+                actions=["s3:GetBucketLocation"],
+                resources=[self.output_bucket.bucket_arn],
             )
         )
         role.add_to_policy(

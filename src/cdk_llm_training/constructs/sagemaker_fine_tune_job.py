@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, Aws, CfnMapping, Duration, Names, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aws, CfnMapping, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -52,6 +52,7 @@ from cdk_llm_training.config.sagemaker_training import (
     default_training_image,
 )
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs._names import stack_unique_name
 from cdk_llm_training.constructs._workflow import (
     RETENTION,
     acknowledge_wildcards,
@@ -161,7 +162,7 @@ class SageMakerFineTuneJob(Construct):
         training_role: iam.IRole | None = None,
         key: kms.IKey | None = None,
         topic: sns.ITopic | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the workflow.
 
@@ -184,7 +185,7 @@ class SageMakerFineTuneJob(Construct):
         :param key: key for the SNS topic and log groups. Default: a new key with rotation.
         :param topic: topic to notify. Default: a new encrypted topic.
         :param removal_policy: for the created key, log groups and model package group.
-            Default: RETAIN.
+            Default: RETAIN_ON_UPDATE_OR_DELETE.
         """
         super().__init__(scope, id)
         record_construct_type(self, "SageMakerFineTuneJob")
@@ -251,9 +252,9 @@ class SageMakerFineTuneJob(Construct):
         self.source_asset = s3_assets.Asset(
             self, "TrainingSource", path=str(_write_source_tarball())
         )
-        self.model_package_group_name = opts.model_package_group_name or Names.unique_resource_name(
-            self, max_length=63, separator="-"
-        ).lower().strip("-")
+        self.model_package_group_name = opts.model_package_group_name or stack_unique_name(
+            self, max_length=63
+        )
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
             "AdapterGroup",
@@ -710,7 +711,31 @@ class SageMakerFineTuneJob(Construct):
             "baseModel": opts.base_model_id
             or self.artifacts_bucket.s3_url_for_object(opts.base_model_prefix),
             "trainingJobName.$": "$.validation.trainingJobName",
+            "adapterArtifact.$": "$.trainingJob.ModelArtifacts.S3ModelArtifacts",
         }
+        parameters: dict[str, Any] = {
+            "ModelPackageGroupName": self.model_package_group_name,
+            "ModelPackageDescription.$": (
+                "States.Format('Adapter trained by {}', $.validation.trainingJobName)"
+            ),
+            "ModelApprovalStatus": "PendingManualApproval",
+            "CustomerMetadataProperties": metadata,
+        }
+        # The artifact is an adapter only, and the training image cannot serve it: without a
+        # serving image of the user's choice the version is registered with no inference
+        # specification (optional in CreateModelPackage for a versioned package), so nobody
+        # deploys an endpoint that cannot start.
+        if opts.inference_image_uri is not None:
+            parameters["InferenceSpecification"] = {
+                "Containers": [
+                    {
+                        "Image": opts.inference_image_uri,
+                        "ModelDataUrl.$": "$.trainingJob.ModelArtifacts.S3ModelArtifacts",
+                    }
+                ],
+                "SupportedContentTypes": ["application/json"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            }
         state = sfn.CustomState(
             self,
             "RegisterAdapter",
@@ -718,24 +743,7 @@ class SageMakerFineTuneJob(Construct):
                 "Type": "Task",
                 "Comment": "Register the adapter as a new version, pending manual approval.",
                 "Resource": f"arn:{Aws.PARTITION}:states:::{REGISTER_INTEGRATION}",
-                "Parameters": {
-                    "ModelPackageGroupName": self.model_package_group_name,
-                    "ModelPackageDescription.$": (
-                        "States.Format('Adapter trained by {}', $.validation.trainingJobName)"
-                    ),
-                    "ModelApprovalStatus": "PendingManualApproval",
-                    "InferenceSpecification": {
-                        "Containers": [
-                            {
-                                "Image": opts.inference_image_uri or self.image_uri,
-                                "ModelDataUrl.$": "$.trainingJob.ModelArtifacts.S3ModelArtifacts",
-                            }
-                        ],
-                        "SupportedContentTypes": ["application/json"],
-                        "SupportedResponseMIMETypes": ["application/json"],
-                    },
-                    "CustomerMetadataProperties": metadata,
-                },
+                "Parameters": parameters,
                 "ResultSelector": {"ModelPackageArn.$": "$.ModelPackageArn"},
                 "ResultPath": "$.modelPackage",
             },
@@ -909,7 +917,7 @@ class SageMakerFineTuneJob(Construct):
 
     def _grant_workflow(self, state_machine: sfn.StateMachine) -> None:
         sagemaker_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        group = self.model_package_group_name.lower()
+        group = self.model_package_group_name
         state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="RunTrainingJobs",
@@ -920,6 +928,18 @@ class SageMakerFineTuneJob(Construct):
                 ],
                 resources=[self._training_job_arns()],
             )
+        )
+        # The Step Functions developer guide's policy for createTrainingJob.sync lists
+        # sagemaker:ListTags on '*'; CDK's SageMakerCreateTrainingJob also grants AddTags.
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="TagTrainingJobs",
+                actions=["sagemaker:AddTags"],
+                resources=[self._training_job_arns()],
+            )
+        )
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(sid="ListJobTags", actions=["sagemaker:ListTags"], resources=["*"])
         )
         state_machine.add_to_role_policy(
             iam.PolicyStatement(

@@ -320,10 +320,13 @@ class TaskMetricsEvaluation(Construct):
                     "sagemaker:DescribeProcessingJob",
                     "sagemaker:StopProcessingJob",
                     "sagemaker:AddTags",
-                    "sagemaker:ListTags",
                 ],
                 resources=[arn],
             )
+        )
+        # The .sync integration's documented policy lists sagemaker:ListTags on '*'.
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(sid="ListJobTags", actions=["sagemaker:ListTags"], resources=["*"])
         )
         state_machine.add_to_role_policy(
             iam.PolicyStatement(

@@ -175,7 +175,7 @@ class TrainingAlarms(Construct):
         training_job_name_prefix: str | None = None,
         topic: sns.ITopic | None = None,
         key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the topic, the alarms and the event rules.
 
@@ -192,7 +192,7 @@ class TrainingAlarms(Construct):
         :param topic: bring your own topic (its key policy is then yours to manage).
             Default: a new encrypted topic.
         :param key: KMS key of the new topic. Default: a new key with rotation.
-        :param removal_policy: of a new key. Default ``RETAIN``.
+        :param removal_policy: of a new key. Default ``RETAIN_ON_UPDATE_OR_DELETE``.
         """
         super().__init__(scope, id)
         record_construct_type(self, "TrainingAlarms")

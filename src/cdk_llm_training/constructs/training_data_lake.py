@@ -49,7 +49,7 @@ class TrainingDataLake(Construct):
         key: kms.IKey | None = None,
         existing_buckets: Mapping[DataZone, s3.IBucket] | None = None,
         access_logs_bucket: s3.IBucket | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the data lake.
 
@@ -62,7 +62,7 @@ class TrainingDataLake(Construct):
         :param access_logs_bucket: bucket that receives server access logs. Default: a new
             SSE-S3 bucket (created only when at least one zone bucket is created).
         :param removal_policy: what happens to created buckets and the key when removed from
-            the stack. Default: ``RemovalPolicy.RETAIN``.
+            the stack. Default: ``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE``.
         """
         super().__init__(scope, id)
         record_construct_type(self, "TrainingDataLake")

@@ -44,11 +44,12 @@ class TrainingFileSystem(Construct):
     Defaults (see :class:`FileSystemOptions`): PERSISTENT_2, capacity and tier proposed by
     :func:`cdk_llm_training.planner.propose_lustre_sizing` (1200 GiB at 125 MB/s per TiB
     with no sizing inputs), metadata AUTOMATIC, LZ4, weekly maintenance Sunday 03:00 UTC,
-    encrypted with the data lake's KMS key (or ``key``), ``RemovalPolicy.RETAIN``. Data
-    repository associations: the curated zone at ``/data`` and the artifacts zone at
-    ``/checkpoints``, importing and exporting NEW, CHANGED and DELETED, so checkpoints written
-    to ``/checkpoints`` land in S3. The lake key's policy lets the FSx service-linked roles of
-    this account use it through S3 for these buckets only.
+    encrypted with the data lake's KMS key (or ``key``),
+    ``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE``. Data repository associations: the curated
+    zone at ``/data`` and the artifacts zone at ``/checkpoints``, importing and exporting NEW,
+    CHANGED and DELETED, so checkpoints written to ``/checkpoints`` land in S3. The lake key's
+    policy lets the FSx service-linked roles of this account use it through S3 for these
+    buckets only.
 
     Network: pass ``network`` (a :class:`TrainingNetwork`: its VPC, compute subnet, Lustre
     security group and compute nodes as clients) or ``vpc`` + ``subnet`` (+ ``security_group``
@@ -78,7 +79,7 @@ class TrainingFileSystem(Construct):
         repository_buckets: Mapping[DataZone, s3.IBucket] | None = None,
         repository_key: kms.IKey | None = None,
         key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the file system and its data repository associations.
 
@@ -101,7 +102,7 @@ class TrainingFileSystem(Construct):
             buckets; unknown for imported buckets, which is reported as info).
         :param key: KMS key of the file system (PERSISTENT_2). Default: the lake key, else
             a new customer-managed key with rotation (retained like the file system).
-        :param removal_policy: Default ``RETAIN``.
+        :param removal_policy: Default ``RETAIN_ON_UPDATE_OR_DELETE``.
         """
         super().__init__(scope, id)
         record_construct_type(self, "TrainingFileSystem")

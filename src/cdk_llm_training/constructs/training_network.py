@@ -83,7 +83,7 @@ class TrainingNetwork(Construct):
         vpc: ec2.IVpc | None = None,
         compute_subnet: ec2.ISubnet | None = None,
         flow_log_key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the network.
 
@@ -93,7 +93,8 @@ class TrainingNetwork(Construct):
             Default: a new subnet. Requires ``vpc``.
         :param flow_log_key: KMS key for the flow-log group. Default: a new key with rotation
             (its policy lets CloudWatch Logs of this Region use it).
-        :param removal_policy: for the flow-log group and its key. Default ``RETAIN``.
+        :param removal_policy: for the flow-log group and its key. Default
+            ``RETAIN_ON_UPDATE_OR_DELETE``.
         """
         super().__init__(scope, id)
         record_construct_type(self, "TrainingNetwork")

@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 
 from cdk_llm_training.config.observability import ObservabilityOptions
-from cdk_llm_training.constructs.cost_controls import CostControls
+from cdk_llm_training.constructs.cost_controls import TAG_STACK, CostControls
 from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.training_alarms import TrainingAlarms
 from cdk_llm_training.constructs.training_dashboard import TrainingDashboard
@@ -67,4 +67,27 @@ def monitor_tier(
         value=alarms.topic.topic_arn,
         description="Alarms and budget alerts: subscribe here (encrypted SNS topic).",
     )
+    if cost_controls.budget is not None:
+        budget_output(stack, cost_controls)
     return TierMonitoring(alarms, dashboard, cost_controls)
+
+
+def budget_output(stack: Stack, cost_controls: CostControls) -> None:
+    """The ``BudgetName`` and ``CostAllocationTagToActivate`` outputs: the budget filters on
+    the ``stack`` tag, which AWS Billing ignores until the tag key is activated as a
+    cost-allocation tag, so the budget tracks nothing before that."""
+    assert cost_controls.budget is not None
+    CfnOutput(
+        stack,
+        "BudgetName",
+        value=cost_controls.budget.ref,
+        description="Monthly AWS Budgets budget of this stack (budget names are account-wide).",
+    )
+    if cost_controls.options.budget.scope_to_stack_tag:
+        CfnOutput(
+            stack,
+            "CostAllocationTagToActivate",
+            value=TAG_STACK,
+            description="ACTION NEEDED: activate this tag key under Billing > Cost allocation "
+            "tags (user-defined); until then the budget counts no costs.",
+        )

@@ -73,12 +73,20 @@ class SmallLoRAStack(Stack):
                 value=self.labeling.state_machine.state_machine_arn,
                 description="Start a labeling job: manifest in, training JSONL out.",
             )
-            if self.labeling.user_pool is not None:
+            if self.labeling.workforce_user_pool_id is not None:
                 CfnOutput(
                     self,
                     "LabelingUserPoolId",
-                    value=self.labeling.user_pool.user_pool_id,
+                    value=self.labeling.workforce_user_pool_id,
                     description="Cognito user pool of the labeling workforce: invite workers.",
+                )
+            if self.labeling.workforce_outcome is not None:
+                CfnOutput(
+                    self,
+                    "LabelingWorkforce",
+                    value=self.labeling.workforce_outcome,
+                    description="'created': this stack created the account's private "
+                    "workforce; 'reused': it reuses the one the account already had here.",
                 )
 
         self.bedrock_fine_tune: BedrockFineTuneJob | None = None
