@@ -2,7 +2,8 @@
 
 The tier stacks only compose constructs; every difference between the tiers lives here: which
 constructs a tier builds, their defaults, and how one section sizes another (the network's
-compute subnet is sized from the cluster's node count, the pods' FSx volume from the file
+compute subnet is sized from the clusters' declared maximum node counts, so scaling a group
+between 0 and its maximum never changes the network; the pods' FSx volume from the file
 system). Pure Python: no aws_cdk import (the CLI and the planner read these models).
 """
 
@@ -173,8 +174,8 @@ def _check_network(
     if network.max_nodes < nodes:
         raise ValueError(
             f"network.max_nodes {network.max_nodes} is below the {nodes} nodes of "
-            f"{cluster_field}; allowed: at least {nodes} (or leave it unset to size the "
-            "compute subnet from the cluster)"
+            f"{cluster_field} at their maximum counts; allowed: at least {nodes} (or leave it "
+            "unset to size the compute subnet from the clusters' maximum counts)"
         )
     fs_az = file_system.availability_zone_id
     if fs_az is not None and fs_az != network.availability_zone_id:
@@ -204,9 +205,10 @@ class MediumFineTuneConfig(FrozenModel):
     continued pre-training of ~7-70B models on 2-16 GPU nodes).
 
     Defaults: a network in AZ ID ``use1-az4`` (EKS control plane also in ``use1-az6``) whose
-    compute subnet is sized for the HyperPod nodes; the data lake; FSx for Lustre PERSISTENT_2
-    (1200 GiB at 125 MB/s per TiB) linked to the lake; HyperPod on EKS with 1 x ml.m5.2xlarge
-    system node and 2 x ml.p5.48xlarge GPU workers.
+    compute subnet is sized for the HyperPod groups' maximum counts; the data lake; FSx for
+    Lustre PERSISTENT_2 (1200 GiB at 125 MB/s per TiB) linked to the lake; HyperPod on EKS
+    with 1 x ml.m5.2xlarge system node and a ``gpu-workers`` group of ml.p5.48xlarge at 0
+    instances (maximum 2): no accelerator runs until ``instance_count`` is raised.
     """
 
     network: NetworkOptions = Field(
@@ -217,7 +219,7 @@ class MediumFineTuneConfig(FrozenModel):
         )
     )
     """Network options. Default: AZ ID ``use1-az4`` (+ ``use1-az6`` for the EKS control
-    plane), ``max_nodes`` = the HyperPod nodes, ``ips_per_node`` 81 (EKS). Set
+    plane), ``max_nodes`` = the HyperPod groups' maximum counts, ``ips_per_node`` 81 (EKS). Set
     ``availability_zone_id`` (and ``control_plane_availability_zone_id``) to AZ IDs of your
     Region with capacity for your instance types."""
 
@@ -229,9 +231,10 @@ class MediumFineTuneConfig(FrozenModel):
     zone at ``/data`` and ``checkpoints/`` of the artifacts zone at ``/checkpoints``."""
 
     hyperpod: HyperPodClusterOptions = HyperPodClusterOptions()
-    """HyperPod options. Default: 1 x ml.m5.2xlarge ``system`` + 2 x ml.p5.48xlarge
-    ``gpu-workers``; no EKS admin: set ``hyperpod.eks.admin_role_arns`` to the roles that run
-    kubectl and the dependency install command."""
+    """HyperPod options. Default: 1 x ml.m5.2xlarge ``system`` + ``gpu-workers`` of
+    ml.p5.48xlarge at ``instance_count`` 0, ``max_instance_count`` 2 (raise
+    ``instance_count`` to train); no EKS admin: set ``hyperpod.eks.admin_role_arns`` to the
+    roles that run kubectl and the dependency install command."""
 
     observability: ObservabilityOptions = ObservabilityOptions()
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
@@ -244,7 +247,7 @@ class MediumFineTuneConfig(FrozenModel):
             return data
         data = dict(data)
         hyperpod = _validated(HyperPodClusterOptions, _as_input(data.get("hyperpod", {})))
-        nodes = hyperpod.total_instance_count if hyperpod is not None else 1
+        nodes = hyperpod.max_total_instance_count if hyperpod is not None else 1
         _fill_network(data, nodes=nodes, ips_per_node=EKS_IPS_PER_NODE, control_plane=True)
         file_system = _validated(FileSystemOptions, _as_input(data.get("file_system", {})))
         data.setdefault("hyperpod", {})
@@ -256,7 +259,7 @@ class MediumFineTuneConfig(FrozenModel):
         _check_network(
             self.network,
             self.file_system,
-            nodes=self.hyperpod.total_instance_count,
+            nodes=self.hyperpod.max_total_instance_count,
             cluster_field="hyperpod.instance_groups",
             control_plane=True,
         )
@@ -269,7 +272,12 @@ def _large_instance_groups() -> tuple[InstanceGroupOptions, ...]:
         InstanceGroupOptions(
             name="system", instance_type="ml.m5.2xlarge", instance_count=1, ebs_volume_size_gb=100
         ),
-        InstanceGroupOptions(name="gpu-workers", instance_type="ml.p5.48xlarge", instance_count=16),
+        InstanceGroupOptions(
+            name="gpu-workers",
+            instance_type="ml.p5.48xlarge",
+            instance_count=0,
+            max_instance_count=16,
+        ),
     )
 
 
@@ -280,8 +288,10 @@ class LargePretrainConfig(FrozenModel):
     Defaults: ``engine: trainium`` (ParallelCluster, one queue of 16 x trn1.32xlarge with EFA);
     a network in AZ ID ``use1-az4`` sized for the sum of the nodes; the data lake; EFA-enabled
     FSx for Lustre PERSISTENT_2 (4800 GiB at 1000 MB/s per TiB, the cheapest EFA size). With
-    ``nvidia`` or ``both``: HyperPod on EKS with 1 x ml.m5.2xlarge system node and 16 x
-    ml.p5.48xlarge GPU workers (EKS control plane also in ``use1-az6``).
+    ``nvidia`` or ``both``: HyperPod on EKS with 1 x ml.m5.2xlarge system node and a
+    ``gpu-workers`` group of ml.p5.48xlarge at 0 instances, maximum 16 (EKS control plane also
+    in ``use1-az6``). No accelerator runs until a count is raised: Trainium nodes are dynamic
+    (``min_count`` 0), the GPU group starts at 0.
     """
 
     engine: LargeEngine = LargeEngine.TRAINIUM
@@ -293,9 +303,10 @@ class LargePretrainConfig(FrozenModel):
             ips_per_node=SLURM_IPS_PER_NODE,
         )
     )
-    """Network options. Default: AZ ID ``use1-az4``, ``max_nodes`` = the sum of the nodes of
-    the engine's clusters, ``ips_per_node`` 81 with HyperPod (EKS) else 32 (Slurm); with
-    HyperPod also ``control_plane_availability_zone_id`` ``use1-az6``."""
+    """Network options. Default: AZ ID ``use1-az4``, ``max_nodes`` = the sum of the maximum
+    nodes of the engine's clusters (HyperPod ``max_instance_count``, Trainium ``max_count``),
+    ``ips_per_node`` 81 with HyperPod (EKS) else 32 (Slurm); with HyperPod also
+    ``control_plane_availability_zone_id`` ``use1-az6``."""
 
     data_lake: DataLakeOptions = DataLakeOptions()
     """Data lake options. Default: :class:`DataLakeOptions` defaults."""
@@ -313,7 +324,8 @@ class LargePretrainConfig(FrozenModel):
         instance_groups=_large_instance_groups()
     )
     """HyperPod options (engines ``nvidia`` and ``both``). Default: 1 x ml.m5.2xlarge
-    ``system`` + 16 x ml.p5.48xlarge ``gpu-workers``; a section without ``instance_groups``
+    ``system`` + ``gpu-workers`` of ml.p5.48xlarge at ``instance_count`` 0,
+    ``max_instance_count`` 16; a section without ``instance_groups``
     keeps these groups."""
 
     training_plan_arn: str | None = None
@@ -363,7 +375,7 @@ class LargePretrainConfig(FrozenModel):
         nodes = 0
         if engine.uses_hyperpod:
             validated = _validated(HyperPodClusterOptions, hyperpod)
-            nodes += validated.total_instance_count if validated is not None else 0
+            nodes += validated.max_total_instance_count if validated is not None else 0
         if engine.uses_trainium:
             trainium = _validated(TrainiumClusterOptions, _as_input(data.get("trainium", {})))
             nodes += trainium.max_nodes if trainium is not None else 0
@@ -421,10 +433,11 @@ class LargePretrainConfig(FrozenModel):
 
     @property
     def total_nodes(self) -> int:
-        """Nodes of the engine's clusters (HyperPod instances + Trainium max_count)."""
+        """Most nodes the engine's clusters can run (HyperPod groups at
+        ``max_instance_count`` + Trainium ``max_count``): what the network is sized for."""
         nodes = 0
         if self.engine.uses_hyperpod:
-            nodes += self.hyperpod.total_instance_count
+            nodes += self.hyperpod.max_total_instance_count
         if self.engine.uses_trainium:
             nodes += self.trainium.max_nodes
         return nodes
