@@ -31,7 +31,7 @@ from cdk_llm_training.config.hyperpod import (
 from cdk_llm_training.config.instances import default_instance_catalog
 from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
 from cdk_llm_training.config.network import EKS_IPS_PER_NODE, SLURM_IPS_PER_NODE, NetworkOptions
-from cdk_llm_training.config.observability import ObservabilityOptions
+from cdk_llm_training.config.observability import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
 from cdk_llm_training.config.sagemaker_training import SageMakerFineTuneOptions
 
@@ -44,6 +44,16 @@ DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID = "use1-az6"
 _TRAINING_PLAN_ARN = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9-]+$"
 )
+
+MEDIUM_DEFAULT_BUDGET_USD = 700.0
+"""Monthly budget of the medium tier unless the config sets one: what its default deploy
+costs while no job runs (about USD 626 a month at us-east-1 list prices: FSx, EKS, NAT, the
+system node; the GPU group starts at 0), rounded up."""
+
+LARGE_DEFAULT_BUDGET_USD = 4000.0
+"""Monthly budget of the large tier unless the config sets one: its default deploy with any
+engine while no job runs (about USD 3,443 a month with ``trainium``, 3,332 with ``nvidia``,
+3,854 with ``both`` at us-east-1 list prices; no accelerator starts), rounded up."""
 
 P5_CLASS_INSTANCE_TYPES: tuple[str, ...] = ("ml.p5.48xlarge", "ml.p5e.48xlarge", "ml.p5en.48xlarge")
 """GPU instance types of the large tier's HyperPod groups (H100 / H200, 3200 Gbps EFA)."""
@@ -162,6 +172,22 @@ def _fill_fsx_volume(data: dict[str, Any], file_system: FileSystemOptions | None
     data["hyperpod"] = hyperpod
 
 
+def _fill_budget(data: dict[str, Any], monthly_limit_usd: float) -> None:
+    """The tier's budget limit unless the config sets ``observability.budget.monthly_limit_usd``:
+    the library-wide default (USD 100) is below what a cluster tier costs deployed."""
+    observability = _as_input(data.get("observability"))
+    if observability is None:
+        observability = {}
+    if not isinstance(observability, dict):
+        return  # field validation reports it
+    budget = _as_input(observability.get("budget")) or {}
+    if not isinstance(budget, dict):
+        return
+    if "monthly_limit_usd" not in budget:
+        budget = {**budget, "monthly_limit_usd": monthly_limit_usd}
+    data["observability"] = {**observability, "budget": budget}
+
+
 def _check_network(
     network: NetworkOptions,
     file_system: FileSystemOptions,
@@ -236,9 +262,12 @@ class MediumFineTuneConfig(FrozenModel):
     ``instance_count`` to train); no EKS admin: set ``hyperpod.eks.admin_role_arns`` to the
     roles that run kubectl and the dependency install command."""
 
-    observability: ObservabilityOptions = ObservabilityOptions()
+    observability: ObservabilityOptions = ObservabilityOptions(
+        budget=BudgetOptions(monthly_limit_usd=MEDIUM_DEFAULT_BUDGET_USD)
+    )
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
-    Default: all on, budget USD 100 a month, no e-mail subscription."""
+    Default: all on, budget USD 700 a month (what the default deploy
+    costs while no job runs), no e-mail subscription."""
 
     @model_validator(mode="before")
     @classmethod
@@ -249,6 +278,7 @@ class MediumFineTuneConfig(FrozenModel):
         hyperpod = _validated(HyperPodClusterOptions, _as_input(data.get("hyperpod", {})))
         nodes = hyperpod.max_total_instance_count if hyperpod is not None else 1
         _fill_network(data, nodes=nodes, ips_per_node=EKS_IPS_PER_NODE, control_plane=True)
+        _fill_budget(data, MEDIUM_DEFAULT_BUDGET_USD)
         file_system = _validated(FileSystemOptions, _as_input(data.get("file_system", {})))
         data.setdefault("hyperpod", {})
         _fill_fsx_volume(data, file_system)
@@ -335,9 +365,12 @@ class LargePretrainConfig(FrozenModel):
     allow_other_gpu_instance_types: bool = False
     """Accept accelerated HyperPod groups outside ml.p5/p5e/p5en.48xlarge. Default off."""
 
-    observability: ObservabilityOptions = ObservabilityOptions()
+    observability: ObservabilityOptions = ObservabilityOptions(
+        budget=BudgetOptions(monthly_limit_usd=LARGE_DEFAULT_BUDGET_USD)
+    )
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
-    Default: all on, budget USD 100 a month, no e-mail subscription."""
+    Default: all on, budget USD 4,000 a month (what the default deploy
+    costs while no job runs), no e-mail subscription."""
 
     @field_validator("training_plan_arn")
     @classmethod
@@ -386,6 +419,7 @@ class LargePretrainConfig(FrozenModel):
             control_plane=engine.uses_hyperpod,
         )
         _fill_fsx_volume(data, _validated(FileSystemOptions, file_system))
+        _fill_budget(data, LARGE_DEFAULT_BUDGET_USD)
         return data
 
     @model_validator(mode="after")
