@@ -269,6 +269,21 @@ class FsxVolumeOptions(FrozenModel):
     mount_path: str = "/fsx"
     """Where training pods mount the volume; data under /fsx/data, checkpoints under
     /fsx/checkpoints."""
+    read_only_data_directory: str | None = "data"
+    """Directory of the file system (the curated data link, ``/data``) that gets a second,
+    read-only PersistentVolume (``<persistent_volume_name>-data``, claim
+    ``<claim_name>-data``); pods mount it over ``<mount_path>/<directory>`` so training code
+    cannot change the dataset. Default ``data``; None: no read-only volume."""
+
+    @field_validator("read_only_data_directory")
+    @classmethod
+    def _check_directory(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", value):
+            raise ValueError(
+                f"read_only_data_directory {value!r} must be a relative directory of the file "
+                "system such as 'data' (letters, digits, '_', '.', '-', '/'; no leading '/')"
+            )
+        return value
 
     @field_validator("persistent_volume_name", "claim_name", "namespace")
     @classmethod
