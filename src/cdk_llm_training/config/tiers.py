@@ -30,7 +30,15 @@ from cdk_llm_training.config.hyperpod import (
 )
 from cdk_llm_training.config.instances import default_instance_catalog
 from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
-from cdk_llm_training.config.network import EKS_IPS_PER_NODE, SLURM_IPS_PER_NODE, NetworkOptions
+from cdk_llm_training.config.network import (
+    DEFAULT_INTERFACE_ENDPOINTS,
+    EKS_IPS_PER_NODE,
+    HYPERPOD_INTERFACE_ENDPOINTS,
+    PARALLELCLUSTER_GATEWAY_ENDPOINTS,
+    PARALLELCLUSTER_INTERFACE_ENDPOINTS,
+    SLURM_IPS_PER_NODE,
+    NetworkOptions,
+)
 from cdk_llm_training.config.observability import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
 from cdk_llm_training.config.sagemaker_training import SageMakerFineTuneOptions
@@ -137,11 +145,18 @@ def _validated(model: type[BaseModel], value: Any) -> Any:
 
 
 def _fill_network(
-    data: dict[str, Any], *, nodes: int, ips_per_node: int, control_plane: bool
+    data: dict[str, Any],
+    *,
+    nodes: int,
+    ips_per_node: int,
+    control_plane: bool,
+    interface_endpoints: tuple[str, ...] = (),
+    gateway_endpoints: tuple[str, ...] = (),
 ) -> None:
     """Size ``data['network']`` for the cluster: ``max_nodes`` and ``ips_per_node`` come from
     the cluster sections unless the config sets them; the default AZ IDs fill in when the
-    config names none."""
+    config names none; in closed-network mode the engines' endpoints join the default
+    endpoint lists (a list the config sets is kept and checked)."""
     network = _as_input(data.get("network"))
     if network is None:
         network = {}
@@ -150,6 +165,11 @@ def _fill_network(
     network = dict(network)
     network.setdefault("max_nodes", max(nodes, 1))
     network.setdefault("ips_per_node", ips_per_node)
+    if network.get("closed_network") is True:
+        network.setdefault(
+            "interface_endpoints", (*DEFAULT_INTERFACE_ENDPOINTS, *interface_endpoints)
+        )
+        network.setdefault("gateway_endpoints", ("s3", *gateway_endpoints))
     network.setdefault("availability_zone_id", DEFAULT_AVAILABILITY_ZONE_ID)
     if control_plane and network["availability_zone_id"] == DEFAULT_AVAILABILITY_ZONE_ID:
         network.setdefault(
@@ -170,6 +190,15 @@ def _fill_fsx_volume(data: dict[str, Any], file_system: FileSystemOptions | None
             "fsx_volume": {**volume, "storage_capacity_gib": file_system.capacity_gib},
         }
     data["hyperpod"] = hyperpod
+
+
+def _fill_trainium_closed_network(data: dict[str, Any]) -> None:
+    """ParallelCluster's no-internet settings follow ``network.closed_network``."""
+    network = data.get("network")
+    closed = isinstance(network, dict) and network.get("closed_network") is True
+    trainium = _as_input(data.get("trainium", {}))
+    if isinstance(trainium, dict):
+        data["trainium"] = {"closed_network": closed, **trainium}
 
 
 def _fill_budget(data: dict[str, Any], monthly_limit_usd: float) -> None:
@@ -195,8 +224,10 @@ def _check_network(
     nodes: int,
     cluster_field: str,
     control_plane: bool,
+    engines: tuple[str, ...] = (),
 ) -> None:
-    """Cross-section rules shared by the medium and large tiers."""
+    """Cross-section rules shared by the medium and large tiers. ``engines``: ``hyperpod``
+    and/or ``parallelcluster``, for the closed-network endpoint rules."""
     if network.max_nodes < nodes:
         raise ValueError(
             f"network.max_nodes {network.max_nodes} is below the {nodes} nodes of "
@@ -210,12 +241,38 @@ def _check_network(
             f"network.availability_zone_id {network.availability_zone_id!r}; allowed: "
             f"{network.availability_zone_id!r} (Lustre and EFA traffic stay in one AZ)"
         )
+    if network.closed_network:
+        _check_closed_network_endpoints(network, engines)
     if control_plane and network.control_plane_availability_zone_id is None:
         raise ValueError(
             "network.control_plane_availability_zone_id is required with HyperPod: the EKS "
             "control plane needs subnets in two AZs; allowed: another AZ ID of the Region of "
             f"{network.availability_zone_id!r}"
         )
+
+
+def _check_closed_network_endpoints(network: NetworkOptions, engines: tuple[str, ...]) -> None:
+    """Without internet, each engine's AWS calls need an endpoint."""
+    needed: list[tuple[str, str, str]] = []
+    if "hyperpod" in engines:
+        needed += [
+            ("interface_endpoints", name, "HyperPod") for name in HYPERPOD_INTERFACE_ENDPOINTS
+        ]
+    if "parallelcluster" in engines:
+        needed += [
+            ("interface_endpoints", name, "ParallelCluster")
+            for name in (*PARALLELCLUSTER_INTERFACE_ENDPOINTS, "ec2", "logs")
+        ]
+        needed += [
+            ("gateway_endpoints", name, "ParallelCluster")
+            for name in PARALLELCLUSTER_GATEWAY_ENDPOINTS
+        ]
+    for field, name, engine in needed:
+        if name not in getattr(network, field):
+            raise ValueError(
+                f"network.{field} lacks {name!r}, which {engine} needs in closed_network mode; "
+                f"allowed: add {name!r} (or leave network.{field} unset for the tier's list)"
+            )
 
 
 def _check_hyperpod_groups(hyperpod: HyperPodClusterOptions) -> None:
@@ -277,7 +334,13 @@ class MediumFineTuneConfig(FrozenModel):
         data = dict(data)
         hyperpod = _validated(HyperPodClusterOptions, _as_input(data.get("hyperpod", {})))
         nodes = hyperpod.max_total_instance_count if hyperpod is not None else 1
-        _fill_network(data, nodes=nodes, ips_per_node=EKS_IPS_PER_NODE, control_plane=True)
+        _fill_network(
+            data,
+            nodes=nodes,
+            ips_per_node=EKS_IPS_PER_NODE,
+            control_plane=True,
+            interface_endpoints=HYPERPOD_INTERFACE_ENDPOINTS,
+        )
         _fill_budget(data, MEDIUM_DEFAULT_BUDGET_USD)
         file_system = _validated(FileSystemOptions, _as_input(data.get("file_system", {})))
         data.setdefault("hyperpod", {})
@@ -292,6 +355,7 @@ class MediumFineTuneConfig(FrozenModel):
             nodes=self.hyperpod.max_total_instance_count,
             cluster_field="hyperpod.instance_groups",
             control_plane=True,
+            engines=("hyperpod",),
         )
         _check_hyperpod_groups(self.hyperpod)
         return self
@@ -417,7 +481,13 @@ class LargePretrainConfig(FrozenModel):
             nodes=nodes,
             ips_per_node=EKS_IPS_PER_NODE if engine.uses_hyperpod else SLURM_IPS_PER_NODE,
             control_plane=engine.uses_hyperpod,
+            interface_endpoints=(
+                *(HYPERPOD_INTERFACE_ENDPOINTS if engine.uses_hyperpod else ()),
+                *(PARALLELCLUSTER_INTERFACE_ENDPOINTS if engine.uses_trainium else ()),
+            ),
+            gateway_endpoints=PARALLELCLUSTER_GATEWAY_ENDPOINTS if engine.uses_trainium else (),
         )
+        _fill_trainium_closed_network(data)
         _fill_fsx_volume(data, _validated(FileSystemOptions, file_system))
         _fill_budget(data, LARGE_DEFAULT_BUDGET_USD)
         return data
@@ -431,7 +501,17 @@ class LargePretrainConfig(FrozenModel):
             nodes=self.total_nodes,
             cluster_field=_cluster_fields(engine),
             control_plane=engine.uses_hyperpod,
+            engines=(
+                *(("hyperpod",) if engine.uses_hyperpod else ()),
+                *(("parallelcluster",) if engine.uses_trainium else ()),
+            ),
         )
+        if engine.uses_trainium and self.trainium.closed_network != self.network.closed_network:
+            raise ValueError(
+                f"trainium.closed_network {self.trainium.closed_network} differs from "
+                f"network.closed_network {self.network.closed_network}; allowed: the same "
+                "value (or leave trainium.closed_network unset)"
+            )
         if engine.uses_hyperpod:
             self._check_gpu_groups()
             _check_hyperpod_groups(self.hyperpod)
