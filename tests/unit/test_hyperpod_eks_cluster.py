@@ -902,8 +902,8 @@ def test_fails_too_many_nodes_for_the_subnet() -> None:
         )
     assert str(error.value) == (
         "subnet 10.0.0.0/24 has 251 usable addresses but the instance groups at "
-        "max_instance_count (4 nodes) need about 324 under EKS (81 per accelerated node, 30 per CPU node): use a larger compute "
-        "subnet or fewer nodes"
+        "max_instance_count (4 nodes) need about 324 under EKS (81 per accelerated node, 30 "
+        "per CPU node): use a larger compute subnet or fewer nodes"
     )
 
 
