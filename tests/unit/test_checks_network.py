@@ -31,7 +31,7 @@ def _endpoint(name: str, kind: str = "Interface", policy: Any = None) -> dict[st
     return {"Type": "AWS::EC2::VPCEndpoint", "Properties": props}
 
 
-_ACCOUNT_BUCKETS = {
+_ACCOUNT_BUCKETS: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {

@@ -140,7 +140,8 @@ def test_curated_data_export_is_an_opt_in() -> None:
 def test_backups_default_to_off_with_data_repositories_and_seven_days_without() -> None:
     assert FileSystemOptions().backup_retention_days == 0
     assert FileSystemOptions(data_repositories=()).backup_retention_days == 7
-    assert FileSystemOptions(deployment_type="SCRATCH_2").backup_retention_days == 0
+    scratch = FileSystemOptions.model_validate({"deployment_type": "SCRATCH_2"})
+    assert scratch.backup_retention_days == 0
     assert (
         FileSystemOptions(
             data_repositories=(), automatic_backup_retention_days=30
