@@ -54,7 +54,8 @@ CASES: dict[str, TrainiumClusterOptions] = {
     ),
     "multi-queue": TrainiumClusterOptions(
         cluster_name="trn-multi",
-        os=ParallelClusterOs.UBUNTU2204,
+        os=ParallelClusterOs.UBUNTU2404,
+        neuron_python_packages=("neuronx-distributed==0.19.28492",),
         log_retention_days=90,
         detailed_monitoring=True,
         head_node=HeadNodeOptions(
@@ -84,6 +85,13 @@ CASES: dict[str, TrainiumClusterOptions] = {
     ),
     # What LargePretrainStack (engine trainium, the default) builds.
     "large-pretrain-stack": LargePretrainConfig().trainium,
+    # Closed network: EC2 host names, a Neuron AMI (no download).
+    "closed-network": TrainiumClusterOptions(
+        cluster_name="trn-closed",
+        closed_network=True,
+        custom_ami_id="ami-0123456789abcdef0",
+        install_neuron=False,
+    ),
     "trn2-ami": TrainiumClusterOptions(
         cluster_name="trn2-pretrain",
         custom_ami_id="ami-0123456789abcdef0",
@@ -109,6 +117,7 @@ CASE_WIRING: dict[str, dict[str, Any]] = {
     "multi-queue": {"head_node_subnet": True, "queue_subnets": {"debug": 2}, "node_scripts": 2},
     "large-pretrain-stack": {},
     "trn2-ami": {},
+    "closed-network": {},
 }
 
 

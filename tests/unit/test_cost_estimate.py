@@ -91,9 +91,12 @@ def test_cost_command_on_small_lora(
     assert main(["cost", "SmallLoRAStack", "--cdk-out", str(out)]) == 0
     text = capsys.readouterr().out
     assert text.startswith("SmallLoRAStack: estimated cost (us-east-1 list prices, USD)\n")
-    assert "Total idle" in text
+    assert "Total running" in text
+    assert text.splitlines()[2] == (
+        "Running cost while deployed: 0.01/hour, 4.30/month (running nodes included)"
+    )
     assert text.splitlines()[-1].startswith("Usage-based, 0 when idle:")
-    total = next(line for line in text.splitlines() if "Total idle" in line)
+    total = next(line for line in text.splitlines() if "Total running" in line)
     assert total.split()[-1] == "4.30/month"
     assert main(["cost", "SmallLoRAStack", "--cdk-out", str(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -197,12 +200,15 @@ def test_eks_control_plane_and_hyperpod_instance_groups() -> None:
             },
         }
     )
-    # EKS 0.10 x 730 = 73.00 a month idle.
-    assert estimate.idle_monthly_usd == 73.00
-    # Compute per hour (SageMaker prices): 1 x 0.461 + 2 x 63.29 = 127.041
-    assert [round(line.usd, 3) for line in estimate.compute] == [0.461, 126.58]
-    assert estimate.compute_hourly_usd == 127.041
-    assert estimate.compute[1].description == "HyperPod group gpu: 2 x ml.p5.48xlarge"
+    # HyperPod nodes bill while they exist, so they are in the running (headline) cost:
+    # EKS 0.10 x 730 = 73.00; system 0.461 x 730 = 336.53; gpu 2 x 63.29 x 730 = 92,403.40;
+    # the group at 0 instances costs nothing.
+    assert [round(line.usd, 2) for line in estimate.idle] == [73.00, 336.53, 92403.40]
+    assert estimate.idle_monthly_usd == 92812.93
+    # per hour: 0.10 + 0.461 + 126.58 = 127.141
+    assert estimate.idle_hourly_usd == pytest.approx(127.141)
+    assert estimate.compute == []
+    assert estimate.idle[2].description == "HyperPod group gpu: 2 x ml.p5.48xlarge"
 
 
 def test_parallel_cluster_head_node_is_idle_cost_and_queues_are_compute() -> None:
@@ -365,9 +371,10 @@ def test_instance_price_override_reaches_the_compute_cost(
     )
     assert main(["cost", "Big", "--cdk-out", str(out), "--prices", str(prices), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    # 4 x 40.00 (the overriding SageMaker price)
-    assert data["compute_hourly_usd"] == 160.0
-    assert data["compute"][0]["source"] == "private pricing agreement"
+    # 4 x 40.00 (the overriding SageMaker price) per hour, running while deployed
+    assert data["idle_hourly_usd"] == 160.0
+    assert data["idle_monthly_usd"] == 160.0 * 730
+    assert data["idle"][0]["source"] == "private pricing agreement"
 
 
 def test_fails_unknown_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -441,8 +448,11 @@ def test_medium_tier_idle_and_compute_match_the_hand_calculation(
     # NAT gateway: 730 h x 0.045 = 32.85; its IPv4: 730 x 0.005 =  36.50
     # dashboard 3.00; 3 KMS keys (lake, EKS secrets, flow logs) =   6.00
     # alarms: FSx free capacity (1 metric), throughput (2)      =   0.30
-    # total                                                       289.80
-    assert estimate.idle_monthly_usd == pytest.approx(289.80)
+    # running system node 1 x ml.m5.2xlarge: 730 h x 0.461      = 336.53
+    # gpu-workers at instance_count 0 (the default)            =   0.00
+    # total                                                       626.33
+    assert estimate.idle_monthly_usd == pytest.approx(626.33)
+    assert estimate.idle_hourly_usd == pytest.approx(626.33 / 730, abs=1e-4)
     assert _itemized(estimate) == [
         ("AWS::CloudWatch::Alarm", 0.10),
         ("AWS::CloudWatch::Alarm", 0.20),
@@ -454,9 +464,11 @@ def test_medium_tier_idle_and_compute_match_the_hand_calculation(
         ("AWS::KMS::Key", 1.00),
         ("AWS::KMS::Key", 1.00),
         ("AWS::KMS::Key", 1.00),
+        ("AWS::SageMaker::Cluster", 336.53),
     ]
-    # 1 x ml.m5.2xlarge (0.461) + 2 x ml.p5.48xlarge (63.29) per hour
-    assert estimate.compute_hourly_usd == pytest.approx(0.461 + 2 * 63.29)
+    # No accelerator starts with the default deploy.
+    assert estimate.compute_hourly_usd == 0
+    assert not any("p5" in line.description for line in estimate.idle)
 
 
 def test_large_tier_idle_and_compute_match_the_hand_calculation(

@@ -176,7 +176,7 @@ def test_default_instance_groups(template: Template) -> None:
     }
     assert workers == {
         "ExecutionRole": {"Fn::GetAtt": [role_id, "Arn"]},
-        "InstanceCount": 2,
+        "InstanceCount": 0,  # no accelerator runs until the count is raised
         "InstanceGroupName": "gpu-workers",
         "InstanceStorageConfigs": [{"EbsVolumeConfig": {"VolumeSizeInGB": 500}}],
         "InstanceType": "ml.p5.48xlarge",
@@ -453,7 +453,7 @@ def test_fsx_manifest_contents() -> None:
         mount_name=FS_MOUNT,
         options=FsxVolumeOptions(namespace="training", storage_capacity_gib=2400),
     )
-    volume, claim = manifest["items"]
+    volume, claim = manifest["items"][:2]
     assert volume["spec"]["csi"] == {
         "driver": "fsx.csi.aws.com",
         "volumeHandle": FS_ID,
@@ -464,7 +464,7 @@ def test_fsx_manifest_contents() -> None:
     assert claim["metadata"] == {"name": "fsx-claim", "namespace": "training"}
     assert claim["spec"]["volumeName"] == "fsx-pv"
     assert claim["spec"]["storageClassName"] == ""
-    assert fsx_pod_volume() == {
+    assert fsx_pod_volume(FsxVolumeOptions(read_only_data_directory=None)) == {
         "volumes": [{"name": "fsx", "persistentVolumeClaim": {"claimName": "fsx-claim"}}],
         "volumeMounts": [{"name": "fsx", "mountPath": "/fsx"}],
     }
@@ -904,9 +904,9 @@ def test_fails_too_many_nodes_for_the_subnet() -> None:
             options=_options(instance_groups=groups),
         )
     assert str(error.value) == (
-        "subnet 10.0.0.0/24 has 251 usable addresses but the instance groups (4 nodes) need "
-        "about 324 under EKS (81 per accelerated node, 30 per CPU node): use a larger compute "
-        "subnet or fewer nodes"
+        "subnet 10.0.0.0/24 has 251 usable addresses but the instance groups at "
+        "max_instance_count (4 nodes) need about 324 under EKS (81 per accelerated node, 30 "
+        "per CPU node): use a larger compute subnet or fewer nodes"
     )
 
 

@@ -213,6 +213,7 @@ def test_trainium_outputs(large_templates: dict[LargeEngine, Template]) -> None:
         "AlarmTopicArn",
         "BudgetName",
         "CostAllocationTagToActivate",
+        "TrainiumScaling",
     }
     cluster = _logical_id(template, PCLUSTER, "Trainium")
     assert outputs["HeadNodeInstanceId"]["Value"] == {
@@ -238,7 +239,7 @@ def test_hyperpod_p5_groups_in_compute_subnet_with_efa(
     groups = cluster["InstanceGroups"]
     assert [(g["InstanceGroupName"], g["InstanceType"], g["InstanceCount"]) for g in groups] == [
         ("system", "ml.m5.2xlarge", 1),
-        ("gpu-workers", "ml.p5.48xlarge", 16),
+        ("gpu-workers", "ml.p5.48xlarge", 0),
     ]
     assert all("TrainingPlanArn" not in g for g in groups)
 
@@ -284,7 +285,8 @@ def test_config_defaults() -> None:
         1000,
     )
     assert config.trainium.max_nodes == 16
-    assert config.hyperpod.total_instance_count == 17
+    assert config.hyperpod.total_instance_count == 1
+    assert config.hyperpod.max_total_instance_count == 17
     assert config.training_plan_arn is None
 
 
@@ -312,7 +314,8 @@ def test_sections_keep_the_tier_defaults() -> None:
     assert config.file_system.efa_enabled
     assert config.file_system.capacity_gib % 4800 == 0
     assert config.file_system.capacity_gib >= 30 * 1024
-    assert config.hyperpod.total_instance_count == 17
+    assert config.hyperpod.total_instance_count == 1
+    assert config.hyperpod.max_total_instance_count == 17
     assert config.hyperpod.fsx_volume.storage_capacity_gib == config.file_system.capacity_gib
 
 

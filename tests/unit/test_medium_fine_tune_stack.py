@@ -71,7 +71,7 @@ def test_default_instance_groups(template: Template) -> None:
     groups = _properties(template, CLUSTER)["InstanceGroups"]
     assert [(g["InstanceGroupName"], g["InstanceType"], g["InstanceCount"]) for g in groups] == [
         ("system", "ml.m5.2xlarge", 1),
-        ("gpu-workers", "ml.p5.48xlarge", 2),
+        ("gpu-workers", "ml.p5.48xlarge", 0),
     ]
     assert groups[1]["OnStartDeepHealthChecks"] == ["InstanceStress", "InstanceConnectivity"]
     assert all(g["ThreadsPerCore"] == 1 for g in groups)
@@ -193,6 +193,7 @@ def test_outputs(template: Template) -> None:
         "AlarmTopicArn",
         "BudgetName",
         "CostAllocationTagToActivate",
+        "HyperPodScaling",
     }
     ids = _ids(template)
     kubeconfig = outputs["UpdateKubeconfigCommand"]["Value"]["Fn::Join"][1]
@@ -215,7 +216,8 @@ def test_config_defaults() -> None:
     assert (config.network.max_nodes, config.network.ips_per_node) == (3, 81)
     assert config.file_system.capacity_gib == 1200
     assert config.file_system.throughput_mb_per_s_per_tib == 125
-    assert config.hyperpod.total_instance_count == 3
+    assert config.hyperpod.total_instance_count == 1
+    assert config.hyperpod.max_total_instance_count == 3
     assert config.hyperpod.eks.admin_role_arns == ()
     assert config.hyperpod.fsx_volume.storage_capacity_gib == 1200
 
@@ -278,8 +280,9 @@ def test_fails_subnet_too_small_for_the_nodes() -> None:
 def test_fails_network_max_nodes_below_the_cluster() -> None:
     assert _error({"network": {"max_nodes": 2}}) == (
         "",
-        "Value error, network.max_nodes 2 is below the 3 nodes of hyperpod.instance_groups; "
-        "allowed: at least 3 (or leave it unset to size the compute subnet from the cluster)",
+        "Value error, network.max_nodes 2 is below the 3 nodes of hyperpod.instance_groups at "
+        "their maximum counts; allowed: at least 3 (or leave it unset to size the compute "
+        "subnet from the clusters' maximum counts)",
     )
 
 

@@ -127,8 +127,9 @@ def test_medium_idle_and_compute_cost_by_hand(medium: MediumLike) -> None:
     assert by_type["AWS::CloudWatch::Dashboard"] == 3.00
     assert by_type["AWS::CloudWatch::Alarm"] == 0.30
     assert by_type["AWS::KMS::Key"] == 3.00
-    # total 174 + 73 + 32.85 + 3.65 + 3.00 + 3.00 + 0.30 = 289.80
-    assert estimate.idle_monthly_usd == 289.80
-    # HyperPod defaults bill while they exist: 1 x ml.m5.2xlarge (0.461) + 2 x ml.p5.48xlarge
-    # (63.29) = 127.041 USD an hour.
-    assert estimate.compute_hourly_usd == 127.041
+    # HyperPod groups bill while they have instances, so they are in the running cost: the
+    # default runs 1 x ml.m5.2xlarge (0.461 x 730 = 336.53) and 0 x ml.p5.48xlarge.
+    assert by_type["AWS::SageMaker::Cluster"] == 336.53
+    # total 174 + 73 + 32.85 + 3.65 + 3.00 + 3.00 + 0.30 + 336.53 = 626.33
+    assert estimate.idle_monthly_usd == 626.33
+    assert estimate.compute_hourly_usd == 0

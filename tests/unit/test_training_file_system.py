@@ -115,10 +115,47 @@ def test_default_links_curated_to_data_and_artifacts_to_checkpoints(default: Bui
         assert props["FileSystemId"] == {"Ref": fs_id}
         assert props["BatchImportMetaDataOnCreate"] is True
         assert props["ImportedFileChunkSize"] == 1024
-        assert props["S3"] == {
-            "AutoExportPolicy": {"Events": EVENTS},
-            "AutoImportPolicy": {"Events": EVENTS},
-        }
+    # The curated data is imported only: deleting /fsx/data cannot delete the S3 objects.
+    assert by_path["/data"]["S3"] == {"AutoImportPolicy": {"Events": EVENTS}}
+    # Checkpoints written on the file system are exported to S3.
+    assert by_path["/checkpoints"]["S3"] == {
+        "AutoExportPolicy": {"Events": EVENTS},
+        "AutoImportPolicy": {"Events": EVENTS},
+    }
+
+
+def test_curated_data_export_is_an_opt_in() -> None:
+    options = FileSystemOptions(
+        data_repositories=(
+            DataRepositoryLink(zone=DataZone.CURATED, file_system_path="/data", auto_export=True),
+        )
+    )
+    (dra,) = resources_of_type(
+        Built(options).template, "AWS::FSx::DataRepositoryAssociation"
+    ).values()
+    assert dra["Properties"]["S3"]["AutoExportPolicy"] == {"Events": EVENTS}
+    assert DataRepositoryLink(zone=DataZone.RAW, file_system_path="/raw").auto_export is False
+
+
+def test_backups_default_to_off_with_data_repositories_and_seven_days_without() -> None:
+    assert FileSystemOptions().backup_retention_days == 0
+    assert FileSystemOptions(data_repositories=()).backup_retention_days == 7
+    scratch = FileSystemOptions.model_validate({"deployment_type": "SCRATCH_2"})
+    assert scratch.backup_retention_days == 0
+    assert (
+        FileSystemOptions(
+            data_repositories=(), automatic_backup_retention_days=30
+        ).backup_retention_days
+        == 30
+    )
+
+
+def test_fails_backups_on_a_linked_file_system() -> None:
+    assert _option_error(automatic_backup_retention_days=7) == (
+        "automatic_backup_retention_days 7 with 2 data_repositories: FSx for Lustre takes no "
+        "backups of a file system linked to an S3 data repository; allowed: 0 (or unset), or "
+        "data_repositories=() for backups"
+    )
 
 
 def test_default_lake_key_lets_fsx_service_linked_roles_use_it_through_s3(
@@ -259,6 +296,7 @@ def test_user_provisioned_metadata_maintenance_and_backups() -> None:
         weekly_maintenance_start_time="2:22:30",
         automatic_backup_retention_days=7,
         lz4_compression=False,
+        data_repositories=(),
     )
     config = Built(options).file_system()["Properties"]["LustreConfiguration"]
     assert config["MetadataConfiguration"] == {"Mode": "USER_PROVISIONED", "Iops": 24000}

@@ -186,7 +186,7 @@ def test_default_configuration(cases: dict[str, tuple[TrainiumParallelCluster, T
     config = _config(template)
     assert config["Region"] == {"Ref": "AWS::Region"}
     assert config["Imds"] == {"ImdsSupport": "v2.0"}
-    assert config["Image"] == {"Os": "alinux2023"}
+    assert config["Image"] == {"Os": "ubuntu2404"}  # the OS Neuron names for torch-neuronx
     head = config["HeadNode"]
     assert head["InstanceType"] == "c7i.4xlarge"
     assert head["Imds"] == {"Secured": True}
@@ -245,7 +245,27 @@ def test_neuron_script_is_an_asset_run_on_node_configured(
     cluster, template = cases["defaults"]
     (queue,) = _queues(template)
     action = queue["CustomActions"]["OnNodeConfigured"]
-    assert action["Args"] == ["neuronx-cc==2.*", "torch-neuronx"]
+    # One pinned Neuron release (2.31.0): apt packages, Neuron wheels, PyPI wheels.
+    assert action["Args"] == [
+        "--release",
+        "2.31.0",
+        "--apt",
+        "aws-neuronx-dkms=2.29.0.0",
+        "--apt",
+        "aws-neuronx-collectives=2.33.10.0",
+        "--apt",
+        "aws-neuronx-runtime-lib=2.33.10.0",
+        "--apt",
+        "aws-neuronx-tools=2.31.13.0",
+        "--neuron-pip",
+        "neuronx-cc==2.26.6360.0",
+        "--neuron-pip",
+        "torch-neuronx==2.9.0.2.15.32035",
+        "--neuron-pip",
+        "libneuronxla==2.2.17544.0",
+        "--pypi",
+        "torch==2.9.0",
+    ]
     assert cluster.neuron_script is not None
     script = cdk.Stack.of(cluster).resolve(cluster.neuron_script.s3_object_url)
     assert action["Script"] == script
@@ -268,8 +288,8 @@ def test_neuron_script_is_an_asset_run_on_node_configured(
     ]
     text = neuron_script_path().read_text()
     assert text.startswith("#!/bin/bash")
-    assert "aws-neuronx-dkms" in text
-    assert "aws-neuronx-collectives" in text
+    # The package names and versions come in as arguments (one pinned release).
+    assert 'apt-get install -y --allow-change-held-packages "${pinned[@]}"' in text
 
 
 def test_capacity_block_queue_and_kms_node_policy(
@@ -306,7 +326,7 @@ def test_multiple_queues_head_subnet_and_node_scripts(
 ) -> None:
     _, template = cases["multi-queue"]
     config = _config(template)
-    assert config["Image"] == {"Os": "ubuntu2204"}
+    assert config["Image"] == {"Os": "ubuntu2404"}
     assert config["HeadNode"]["Networking"]["SubnetId"]["Ref"].startswith("HeadSubnet")
     assert config["HeadNode"]["Ssh"] == {"AllowedIps": "10.20.0.0/16", "KeyName": "ops"}
     assert config["Monitoring"]["DetailedMonitoring"] is True
@@ -333,7 +353,7 @@ def test_neuron_ami_without_install_script(
 ) -> None:
     _, template = cases["trn2-ami"]
     config = _config(template)
-    assert config["Image"] == {"Os": "alinux2023", "CustomAmi": "ami-0123456789abcdef0"}
+    assert config["Image"] == {"Os": "ubuntu2404", "CustomAmi": "ami-0123456789abcdef0"}
     (queue,) = _queues(template)
     assert "CustomActions" not in queue
     assert "S3Access" not in queue["Iam"]
@@ -730,7 +750,7 @@ def test_generation_options() -> None:
         TrainiumClusterOptions(
             fsx_mount_dir="/lustre",
             scaledown_idletime_minutes=30,
-            neuron_python_packages=("neuronx-cc==2.21.*",),
+            neuron_python_packages=("neuronx-distributed==0.19.28492", "datasets==4.0.0"),
             head_node=HeadNodeOptions(instance_type="m7i.8xlarge", root_volume_size_gib=500),
             queues=(TrainiumQueue(capacity_type=QueueCapacityType.SPOT),),
         )
@@ -743,10 +763,15 @@ def test_generation_options() -> None:
     (queue,) = config["Scheduling"]["SlurmQueues"]
     assert queue["CapacityType"] == "SPOT"
     assert queue["Networking"]["PlacementGroup"] == {"Enabled": True}
-    assert queue["CustomActions"]["OnNodeConfigured"] == {
-        "Script": "s3://bucket/install_neuron.sh",
-        "Args": ["neuronx-cc==2.21.*"],
-    }
+    action = queue["CustomActions"]["OnNodeConfigured"]
+    assert action["Script"] == "s3://bucket/install_neuron.sh"
+    # Neuron-named extras come from the Neuron index, the others from PyPI.
+    assert action["Args"][-4:] == [
+        "--neuron-pip",
+        "neuronx-distributed==0.19.28492",
+        "--pypi",
+        "datasets==4.0.0",
+    ]
     assert queue["Iam"]["AdditionalIamPolicies"] == [
         {"Policy": "arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore"}
     ]
@@ -773,3 +798,69 @@ def test_retain_deletion_policy_and_no_neuron_warning() -> None:
     warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("Neuron"))
     assert len(warnings) == 1
     assert "without the Neuron SDK" in str(warnings[0].entry.data)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"neuron_python_packages": ("torch-neuronx",)},
+            "neuron_python_packages ['torch-neuronx'] are not pinned",
+        ),
+        ({"neuron_release": "2.99.0"}, "neuron_release '2.99.0' is not pinned by this library"),
+        ({"os": "alinux2023"}, "install_neuron needs os 'ubuntu2404'"),
+        ({"closed_network": True}, "install_neuron downloads the Neuron SDK from the internet"),
+        ({"neuron_mirror_url": "http://mirror"}, "neuron_mirror_url 'http://mirror' is not"),
+    ],
+)
+def test_neuron_install_is_pinned_and_needs_ubuntu_2404_and_internet(
+    fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TrainiumClusterOptions.model_validate(fields)
+
+
+def test_closed_network_uses_ec2_host_names_and_a_mirror_or_an_ami() -> None:
+    mirrored = TrainiumClusterOptions(
+        closed_network=True, neuron_mirror_url="https://mirror.internal/neuron/"
+    )
+    assert mirrored.neuron_script_args()[-2:] == ["--mirror", "https://mirror.internal/neuron"]
+    config = _sample(mirrored)
+    assert config["Scheduling"]["SlurmSettings"]["Dns"] == {
+        "DisableManagedDns": True,
+        "UseEc2Hostnames": True,
+    }
+    assert "Dns" not in _sample(TrainiumClusterOptions())["Scheduling"]["SlurmSettings"]
+    ami = TrainiumClusterOptions(
+        closed_network=True, custom_ami_id="ami-0123456789abcdef0", install_neuron=False
+    )
+    assert "CustomActions" not in _sample(ami)["Scheduling"]["SlurmQueues"][0]
+
+
+def test_install_script_pins_indexes_and_refuses_dependency_confusion() -> None:
+    script = neuron_script_path().read_text()
+    assert "--extra-index-url" not in script
+    assert '--index-url "${NEURON_PIP_URL}" --no-deps' in script
+    assert '--index-url "${PYPI_URL}" --dry-run' in script
+    assert "refusing to install Neuron-named distributions from PyPI" in script
+    assert "python3.12 -m venv" in script
+    assert 'VERSION_ID}" != "24.04"' in script
+
+
+def test_install_script_rejects_unpinned_requirements_before_touching_the_node() -> None:
+    import subprocess
+
+    script = str(neuron_script_path())
+    unpinned = subprocess.run(
+        ["bash", script, "--release", "2.31.0", "--pypi", "torch"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unpinned.returncode == 2
+    assert "requirement 'torch' is not pinned (name==version)" in unpinned.stdout
+    missing = subprocess.run(
+        ["bash", script, "--pypi", "torch==2.9.0"], capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2
+    assert "--release is required" in missing.stdout

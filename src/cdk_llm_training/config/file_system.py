@@ -49,7 +49,8 @@ def metadata_iops_allowed(iops: int) -> bool:
 
 class DataRepositoryLink(FrozenModel):
     """One data repository association: a data-lake zone (or a prefix of it) linked to a
-    directory of the file system, with automatic import and export."""
+    directory of the file system. Import only unless ``auto_export`` opts in: with export,
+    deleting a file on the file system deletes the S3 object."""
 
     zone: DataZone
     """The data-lake zone whose bucket is linked."""
@@ -63,8 +64,10 @@ class DataRepositoryLink(FrozenModel):
     auto_import: bool = True
     """Import new, changed and deleted S3 objects automatically. Default on."""
 
-    auto_export: bool = True
-    """Export new, changed and deleted files to S3 automatically. Default on."""
+    auto_export: bool = False
+    """Export new, changed and deleted files to S3 automatically (``AutoExportPolicy`` NEW,
+    CHANGED, DELETED): a node that deletes files under the link's directory then deletes
+    the objects in S3. Default off (import only); the default checkpoints link turns it on."""
 
     import_metadata_on_create: bool = True
     """Load the metadata of existing objects when the association is created. Default on."""
@@ -96,13 +99,21 @@ class DataRepositoryLink(FrozenModel):
 
 
 DEFAULT_DATA_REPOSITORIES: tuple[DataRepositoryLink, ...] = (
-    DataRepositoryLink(zone=DataZone.CURATED, file_system_path="/data"),
+    DataRepositoryLink(zone=DataZone.CURATED, file_system_path="/data", auto_export=False),
     DataRepositoryLink(
-        zone=DataZone.ARTIFACTS, file_system_path="/checkpoints", key_prefix="checkpoints/"
+        zone=DataZone.ARTIFACTS,
+        file_system_path="/checkpoints",
+        key_prefix="checkpoints/",
+        auto_export=True,
     ),
 )
-"""The curated zone at ``/data`` and the artifacts zone's ``checkpoints/`` prefix at
-``/checkpoints`` (the prefix the data lake's checkpoint expiration applies to)."""
+"""The curated zone at ``/data``, import only (training nodes cannot change or delete the
+vetted dataset in S3), and the artifacts zone's ``checkpoints/`` prefix at ``/checkpoints``
+with import and export (the prefix the data lake's checkpoint expiration applies to)."""
+
+DEFAULT_BACKUP_RETENTION_DAYS = 7
+"""Automatic daily backups kept by a PERSISTENT_2 file system without data repository
+associations, unless ``automatic_backup_retention_days`` says otherwise."""
 
 
 class FileSystemOptions(FrozenModel):
@@ -157,13 +168,17 @@ class FileSystemOptions(FrozenModel):
     """Weekly maintenance window start, ``d:HH:MM`` in UTC with 1 = Monday. Default
     ``7:03:00`` (Sunday 03:00)."""
 
-    automatic_backup_retention_days: int = Field(default=0, ge=0, le=90)
-    """Daily automatic backups kept (PERSISTENT_2). Default 0: data and checkpoints are
-    exported to S3 by the data repository associations."""
+    automatic_backup_retention_days: int | None = Field(default=None, ge=0, le=90)
+    """Days automatic daily backups are kept (PERSISTENT_2; 0 turns them off). Changing it
+    later updates the file system in place. FSx for Lustre takes no backups of a file system
+    linked to an S3 data repository, so a value above 0 needs ``data_repositories=()``.
+    Default: 7 without data repositories, else 0 (S3 holds the data and the exported
+    checkpoints)."""
 
     data_repositories: tuple[DataRepositoryLink, ...] = DEFAULT_DATA_REPOSITORIES
-    """Data repository associations, at most 8. Default: curated zone at ``/data`` and the
-    artifacts zone at ``/checkpoints``, both with automatic import and export."""
+    """Data repository associations, at most 8. Default: curated zone at ``/data`` with
+    automatic import only, and the artifacts zone's ``checkpoints/`` at ``/checkpoints`` with
+    automatic import and export."""
 
     @model_validator(mode="before")
     @classmethod
@@ -262,6 +277,13 @@ class FileSystemOptions(FrozenModel):
                 f"automatic_backup_retention_days {self.automatic_backup_retention_days} "
                 "requires deployment_type PERSISTENT_2; allowed with SCRATCH_2: 0"
             )
+        if self.automatic_backup_retention_days and self.data_repositories:
+            errors.append(
+                f"automatic_backup_retention_days {self.automatic_backup_retention_days} "
+                f"with {len(self.data_repositories)} data_repositories: FSx for Lustre takes "
+                "no backups of a file system linked to an S3 data repository; allowed: 0 (or "
+                "unset), or data_repositories=() for backups"
+            )
         errors.extend(self._repository_errors())
         return errors
 
@@ -293,6 +315,17 @@ class FileSystemOptions(FrozenModel):
                         "association per bucket prefix, neither inside the other"
                     ]
         return []
+
+    @property
+    def backup_retention_days(self) -> int:
+        """Resolved ``automatic_backup_retention_days``: the given value, else 7 for a
+        PERSISTENT_2 file system without data repositories, else 0."""
+        if self.automatic_backup_retention_days is not None:
+            return self.automatic_backup_retention_days
+        persistent = self.deployment_type is LustreDeploymentType.PERSISTENT_2
+        if persistent and not self.data_repositories:
+            return DEFAULT_BACKUP_RETENTION_DAYS
+        return 0
 
     @property
     def capacity_gib(self) -> int:

@@ -85,6 +85,12 @@ class InstanceGroupOptions(FrozenModel):
     name: str
     instance_type: str
     instance_count: int = Field(ge=0, le=4096)
+    """Instances running now. 0 keeps the group (and the network sized for it) with no
+    instance billed; HyperPod accepts 0 (CreateCluster ``InstanceCount`` minimum 0)."""
+    max_instance_count: int | None = Field(default=None, ge=0, le=4096)
+    """Largest ``instance_count`` the group will be scaled to. The training network is sized
+    from it, so scaling between 0 and this maximum changes only ``InstanceCount`` (no subnet,
+    file system or cluster replacement). Default: ``instance_count``."""
     ebs_volume_size_gb: int = Field(default=500, ge=1, le=16384)
     """Extra EBS volume per instance, mounted by HyperPod at /opt/sagemaker (GB)."""
     threads_per_core: Literal[1, 2] = 1
@@ -106,6 +112,24 @@ class InstanceGroupOptions(FrozenModel):
                 "starting and ending with a letter or digit"
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_max(self) -> InstanceGroupOptions:
+        if self.max_instance_count is not None and self.instance_count > self.max_instance_count:
+            raise ValueError(
+                f"instance group {self.name!r}: instance_count {self.instance_count} exceeds "
+                f"max_instance_count {self.max_instance_count}; allowed: 0 to "
+                f"{self.max_instance_count}, or raise max_instance_count (the network is sized "
+                "from it)"
+            )
+        return self
+
+    @property
+    def resolved_max_instance_count(self) -> int:
+        """``max_instance_count``, or ``instance_count`` when unset."""
+        if self.max_instance_count is None:
+            return self.instance_count
+        return self.max_instance_count
 
     @field_validator("instance_type")
     @classmethod
@@ -136,7 +160,8 @@ def _default_instance_groups() -> tuple[InstanceGroupOptions, ...]:
         InstanceGroupOptions(
             name="gpu-workers",
             instance_type="ml.p5.48xlarge",
-            instance_count=2,
+            instance_count=0,
+            max_instance_count=2,
             ebs_volume_size_gb=500,
         ),
     )
@@ -244,6 +269,21 @@ class FsxVolumeOptions(FrozenModel):
     mount_path: str = "/fsx"
     """Where training pods mount the volume; data under /fsx/data, checkpoints under
     /fsx/checkpoints."""
+    read_only_data_directory: str | None = "data"
+    """Directory of the file system (the curated data link, ``/data``) that gets a second,
+    read-only PersistentVolume (``<persistent_volume_name>-data``, claim
+    ``<claim_name>-data``); pods mount it over ``<mount_path>/<directory>`` so training code
+    cannot change the dataset. Default ``data``; None: no read-only volume."""
+
+    @field_validator("read_only_data_directory")
+    @classmethod
+    def _check_directory(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", value):
+            raise ValueError(
+                f"read_only_data_directory {value!r} must be a relative directory of the file "
+                "system such as 'data' (letters, digits, '_', '.', '-', '/'; no leading '/')"
+            )
+        return value
 
     @field_validator("persistent_volume_name", "claim_name", "namespace")
     @classmethod
@@ -259,7 +299,9 @@ class FsxVolumeOptions(FrozenModel):
 class HyperPodClusterOptions(FrozenModel):
     """A SageMaker HyperPod cluster on EKS.
 
-    Defaults: one ``ml.m5.2xlarge`` system node plus 2 x ``ml.p5.48xlarge`` GPU workers,
+    Defaults: one ``ml.m5.2xlarge`` system node plus a ``gpu-workers`` group of
+    ``ml.p5.48xlarge`` at 0 instances (``max_instance_count`` 2: scale up by setting
+    ``instance_count``),
     ``NodeRecovery=Automatic``, ``ThreadsPerCore=1``, deep health checks on accelerator
     groups, a private EKS endpoint on Kubernetes 1.34 with API authentication.
     """
@@ -312,6 +354,11 @@ class HyperPodClusterOptions(FrozenModel):
     def total_instance_count(self) -> int:
         """Instances across every group."""
         return sum(group.instance_count for group in self.instance_groups)
+
+    @property
+    def max_total_instance_count(self) -> int:
+        """Instances across every group at each group's ``max_instance_count``."""
+        return sum(group.resolved_max_instance_count for group in self.instance_groups)
 
 
 class ResolvedInstanceGroup(FrozenModel):

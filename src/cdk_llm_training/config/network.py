@@ -40,11 +40,52 @@ DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
 )
 """Interface endpoints of the closed-network mode: what nodes need without internet access."""
 
+HYPERPOD_INTERFACE_ENDPOINTS: tuple[str, ...] = ("sagemaker.api",)
+"""Added in closed-network mode when HyperPod runs: its training operator on private nodes
+calls the SageMaker API."""
+
+PARALLELCLUSTER_INTERFACE_ENDPOINTS: tuple[str, ...] = ("cloudformation",)
+"""Added in closed-network mode when ParallelCluster runs (ParallelCluster "single subnet with
+no internet access": logs, cloudformation, ec2 interface endpoints; s3 and dynamodb gateway
+endpoints)."""
+
+PARALLELCLUSTER_GATEWAY_ENDPOINTS: tuple[str, ...] = ("dynamodb",)
+"""Gateway endpoints ParallelCluster needs without internet access (besides s3)."""
+
+GATEWAY_ENDPOINT_SERVICES: tuple[str, ...] = ("s3", "dynamodb")
+"""Services with gateway endpoints."""
+
+ACCOUNT_SCOPED_ENDPOINT_SERVICES: frozenset[str] = frozenset(
+    {"ec2", "ecr.api", "ecr.dkr", "logs", "monitoring", "cloudformation", "sagemaker.api"}
+)
+"""Interface endpoints that get a policy allowing only principals of this account. Only
+services that support endpoint policies and whose callers on the nodes are always signed
+principals of the account: not ``sts`` (web-identity federation calls are unsigned), and not
+services whose endpoint-policy support is unverified here (``ssm``, ``ssmmessages``,
+``ec2messages``, ``eks-auth``: they keep the default policy)."""
+
+
+def aws_owned_bucket_names(region: str) -> dict[str, str]:
+    """AWS-owned S3 buckets the training nodes read (or write) through the S3 gateway
+    endpoint in ``region``, with what needs each. ``aws:ResourceAccount`` cannot match them,
+    so the endpoint policy names them."""
+    return {
+        f"prod-{region}-starport-layer-bucket": "Amazon ECR image layers (ECR user guide, "
+        "minimum S3 bucket permissions for Amazon ECR)",
+        f"{region}-aws-parallelcluster": "ParallelCluster provider templates, cookbooks and "
+        "node packages",
+        f"cloudformation-waitcondition-{region}": "CloudFormation wait-condition signals of "
+        "the ParallelCluster head node (s3:PutObject; ParallelCluster no-internet guide)",
+        f"al2023-repos-{region}-de612dc2": "Amazon Linux 2023 package repositories",
+    }
+
+
 FLOW_LOG_RETENTION_DAYS = LOG_RETENTION_DAYS
 """Retention periods CloudWatch Logs accepts, in days."""
 
 _AZ_ID = re.compile(r"^[a-z]{2,4}[0-9]{1,2}(-[a-z0-9]+)?-az[0-9]{1,2}$")
 _ENDPOINT = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def check_availability_zone_id(value: str) -> str:
@@ -125,7 +166,24 @@ class NetworkOptions(FrozenModel):
     interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
     """AWS service names (``ecr.api``) that get an interface endpoint in closed-network mode.
     Default: ec2, ecr.api, ecr.dkr, sts, logs, monitoring, ssm, ssmmessages, ec2messages,
-    eks-auth."""
+    eks-auth (the tier stacks add sagemaker.api with HyperPod and cloudformation with
+    ParallelCluster)."""
+
+    gateway_endpoints: tuple[str, ...] = ("s3",)
+    """Gateway endpoints (``s3``, ``dynamodb``), created in every mode (they are free).
+    Default ``s3``; the large tier adds ``dynamodb`` for ParallelCluster in closed-network
+    mode."""
+
+    endpoint_policies: bool = True
+    """Attach endpoint policies. The S3 gateway endpoint then reaches only this account's
+    buckets (``aws:ResourceAccount``) plus the AWS-owned buckets the nodes need, each named
+    (:func:`aws_owned_bucket_names`) and :attr:`extra_s3_buckets`; the DynamoDB gateway
+    endpoint and the interface endpoints of :data:`ACCOUNT_SCOPED_ENDPOINT_SERVICES` serve
+    only principals of this account. Default on."""
+
+    extra_s3_buckets: tuple[str, ...] = ()
+    """More S3 bucket names (of other accounts) the nodes may read through the S3 gateway
+    endpoint, e.g. a package mirror or a shared dataset. Default none."""
 
     control_plane_availability_zone_id: str | None = None
     """AZ ID of a second, small private subnet (``use1-az6``) for control planes that need
@@ -179,6 +237,28 @@ class NetworkOptions(FrozenModel):
             )
         if len(set(value)) != len(value):
             raise ValueError(f"interface_endpoints {list(value)!r} lists a service twice")
+        return value
+
+    @field_validator("gateway_endpoints")
+    @classmethod
+    def _check_gateways(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [name for name in value if name not in GATEWAY_ENDPOINT_SERVICES]
+        if bad or "s3" not in value or len(set(value)) != len(value):
+            raise ValueError(
+                f"gateway_endpoints {list(value)!r} is not allowed; allowed: 's3' (required) "
+                "and 'dynamodb', each once"
+            )
+        return value
+
+    @field_validator("extra_s3_buckets")
+    @classmethod
+    def _check_buckets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [name for name in value if not _BUCKET.match(name)]
+        if bad:
+            raise ValueError(
+                f"extra_s3_buckets {bad!r} are not S3 bucket names; allowed: 3-63 lower-case "
+                "letters, digits, '.' and '-'"
+            )
         return value
 
     @field_validator("flow_log_retention_days")

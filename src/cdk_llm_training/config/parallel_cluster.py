@@ -39,11 +39,83 @@ NAME_MAX_LENGTH = 25
 
 """CloudWatch Logs retention values ParallelCluster accepts (0 = never expire is not offered)."""
 
+NEURON_OS = "ubuntu2404"
+"""The OS the packaged Neuron install script supports: Ubuntu 24.04 with its Python 3.12, the
+OS and Python the Neuron setup guide names for PyTorch 2.9 (torch-neuronx); Amazon Linux 2023
+has no PyTorch 2.9 for Neuron."""
+
+
+class NeuronRelease(FrozenModel):
+    """One Neuron SDK release, pinned: the system packages and pip wheels the install script
+    installs, all from that release's artifact list."""
+
+    version: str
+    """Neuron SDK release, e.g. ``2.31.0``."""
+    framework: str
+    """The training framework path of this release."""
+    system_packages: tuple[tuple[str, str], ...]
+    """(package, version) from the Neuron apt repository."""
+    neuron_pip_packages: tuple[tuple[str, str], ...]
+    """(distribution, version) installed only from the Neuron pip repository, without their
+    dependencies."""
+    public_pip_packages: tuple[tuple[str, str], ...]
+    """(distribution, version) installed only from PyPI, with their dependencies (which also
+    complete the Neuron packages' dependencies)."""
+
+
+NEURON_RELEASES: dict[str, NeuronRelease] = {
+    "2.31.0": NeuronRelease(
+        version="2.31.0",
+        framework="torch-neuronx 2.9 (PyTorch/XLA): the last Neuron release that ships it; "
+        "the Neuron 2.32 setup guide tells torch-neuronx training users to pin 2.31.0",
+        system_packages=(
+            ("aws-neuronx-dkms", "2.29.0.0"),
+            ("aws-neuronx-collectives", "2.33.10.0"),
+            ("aws-neuronx-runtime-lib", "2.33.10.0"),
+            ("aws-neuronx-tools", "2.31.13.0"),
+        ),
+        neuron_pip_packages=(
+            ("neuronx-cc", "2.26.6360.0"),
+            ("torch-neuronx", "2.9.0.2.15.32035"),
+            ("libneuronxla", "2.2.17544.0"),
+        ),
+        public_pip_packages=(("torch", "2.9.0"),),
+    ),
+}
+"""Pinned Neuron releases (versions from the Neuron release artifact lists)."""
+
+DEFAULT_NEURON_RELEASE = "2.31.0"
+"""The release the install script pins by default, for trn1, trn1n and trn2 alike.
+
+Framework paths per family, from the Neuron release notes: trn1 and trn1n train with
+torch-neuronx (PyTorch/XLA), last shipped in Neuron 2.31 (PyTorch 2.9); TorchNeuron, the
+native PyTorch backend of Neuron 2.33 (PyTorch 2.13/2.14, beta), supports Trn2 and Trn3 only.
+Neuron 2.31's torch-neuronx supports trn1, trn1n and trn2, so one release serves every
+queue; for TorchNeuron on trn2 build a custom AMI."""
+
+NEURON_OWNED_PREFIXES: tuple[str, ...] = (
+    "neuron",
+    "libneuron",
+    "torch-neuron",
+    "torch_neuron",
+    "aws-neuron",
+    "aws_neuron",
+    "jax-neuron",
+    "jax_neuron",
+    "nki",
+    "nrtpy",
+    "libnrt",
+)
+"""Distribution names that must come from the Neuron repository, never from PyPI: the install
+script aborts when the PyPI step would install one (dependency confusion)."""
+
 _CLUSTER_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
 _RESOURCE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _CAPACITY_RESERVATION_ID = re.compile(r"^cr-[0-9a-f]{8}([0-9a-f]{9})?$")
 _AMI_ID = re.compile(r"^ami-[0-9a-z]{8}([0-9a-z]{9})?$")
 _CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
+_HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[\w.~/-]*)?$")
+_PINNED_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!-]*$")
 
 
 class ParallelClusterOs(StrEnum):
@@ -256,20 +328,39 @@ class TrainiumClusterOptions(FrozenModel):
     """ParallelCluster cluster name: starts with a letter, letters/digits/hyphens, <= 60
     characters, must differ from the stack name, immutable. Default ``trainium-pretrain``."""
 
-    os: ParallelClusterOs = ParallelClusterOs.ALINUX2023
-    """Operating system (``Image.Os``). Default ``alinux2023``."""
+    os: ParallelClusterOs = ParallelClusterOs.UBUNTU2404
+    """Operating system (``Image.Os``). Default ``ubuntu2404``: the OS the Neuron setup guide
+    names for torch-neuronx 2.9 (Python 3.12). ``install_neuron`` requires it."""
 
     custom_ami_id: str | None = None
-    """AMI with the Neuron SDK pre-installed (``Image.CustomAmi``), built for ``os``. Default
+    """AMI with the Neuron SDK pre-installed (``Image.CustomAmi``, built for ``os`` with
+    ``pcluster build-image``): the production path and the closed-network path. Default
     none: the ParallelCluster AMI plus the Neuron OnNodeConfigured action."""
 
     install_neuron: bool = True
     """Run the packaged Neuron SDK install script as the compute nodes'
     ``OnNodeConfigured`` action. Default on; turn off with a Neuron custom AMI."""
 
-    neuron_python_packages: tuple[str, ...] = ("neuronx-cc==2.*", "torch-neuronx")
-    """pip requirements installed by the Neuron script into its Python virtual environment.
-    Default ``neuronx-cc==2.*``, ``torch-neuronx``."""
+    neuron_release: str = DEFAULT_NEURON_RELEASE
+    """Neuron SDK release the install script pins (:data:`NEURON_RELEASES`). Default
+    ``2.31.0``: torch-neuronx 2.9, for trn1, trn1n and trn2."""
+
+    neuron_python_packages: tuple[str, ...] = ()
+    """Extra pip requirements for the Neuron virtual environment, each pinned with ``==``
+    (e.g. ``neuronx-distributed==0.19.28492``). Neuron-named ones come from the Neuron
+    repository, the others from PyPI. Default none."""
+
+    neuron_mirror_url: str | None = None
+    """Base URL of an in-VPC mirror of the repositories the install script reads: Neuron apt
+    at ``<url>/apt`` (with ``GPG-PUB-KEY-AMAZON-AWS-NEURON.PUB``), Neuron pip at
+    ``<url>/pip``, PyPI at ``<url>/pypi/simple``. Default none: the public repositories (needs
+    internet)."""
+
+    closed_network: bool = False
+    """The nodes have no internet access: sets ``Scheduling/SlurmSettings/Dns``
+    ``DisableManagedDns`` and ``UseEc2Hostnames`` (ParallelCluster "no internet access"
+    guide) and requires a Neuron custom AMI or ``neuron_mirror_url``. Default off; the large
+    tier sets it from ``network.closed_network``."""
 
     head_node: HeadNodeOptions = HeadNodeOptions()
     """Head node settings. Default :class:`HeadNodeOptions`."""
@@ -305,6 +396,37 @@ class TrainiumClusterOptions(FrozenModel):
             raise ValueError(f"custom_ami_id {value!r} is not an AMI id (ami-...).")
         return value
 
+    @field_validator("neuron_release")
+    @classmethod
+    def _release(cls, value: str) -> str:
+        if value not in NEURON_RELEASES:
+            raise ValueError(
+                f"neuron_release {value!r} is not pinned by this library; allowed: "
+                f"{', '.join(NEURON_RELEASES)} (or a custom AMI with install_neuron false)"
+            )
+        return value
+
+    @field_validator("neuron_python_packages")
+    @classmethod
+    def _pinned(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [item for item in value if not _PINNED_REQUIREMENT.match(item)]
+        if bad:
+            raise ValueError(
+                f"neuron_python_packages {bad!r} are not pinned; allowed: 'name==version' "
+                "(an exact version: an unpinned name can resolve to another index's package)"
+            )
+        return value
+
+    @field_validator("neuron_mirror_url")
+    @classmethod
+    def _mirror(cls, value: str | None) -> str | None:
+        if value is not None and not _HTTPS_URL.match(value):
+            raise ValueError(
+                f"neuron_mirror_url {value!r} is not an https URL; allowed: "
+                "'https://host[:port]/path'"
+            )
+        return value.rstrip("/") if value is not None else None
+
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
@@ -332,7 +454,45 @@ class TrainiumClusterOptions(FrozenModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"queue names must be unique; repeated: {', '.join(duplicates)}.")
+        if self.install_neuron and self.os.value != NEURON_OS:
+            raise ValueError(
+                f"install_neuron needs os {NEURON_OS!r} (the OS and Python 3.12 the Neuron "
+                f"setup guide names for torch-neuronx 2.9); got {self.os.value!r}. Use "
+                f"os {NEURON_OS!r}, or a Neuron custom AMI (custom_ami_id) with install_neuron "
+                "false"
+            )
+        if self.closed_network and self.install_neuron and self.neuron_mirror_url is None:
+            raise ValueError(
+                "install_neuron downloads the Neuron SDK from the internet (Neuron apt and pip "
+                "repositories, PyPI), which closed_network nodes cannot reach. Build a Neuron "
+                "AMI with pcluster build-image and set custom_ami_id with install_neuron false, "
+                "or set neuron_mirror_url to an in-VPC mirror of those repositories"
+            )
         return self
+
+    @property
+    def neuron(self) -> NeuronRelease:
+        """The pinned Neuron release the install script uses."""
+        return NEURON_RELEASES[self.neuron_release]
+
+    def neuron_script_args(self) -> list[str]:
+        """Arguments of the Neuron install script: every pin of the release, the extra
+        requirements split by index, and the mirror."""
+        release = self.neuron
+        args = ["--release", release.version]
+        for name, version in release.system_packages:
+            args += ["--apt", f"{name}={version}"]
+        for name, version in release.neuron_pip_packages:
+            args += ["--neuron-pip", f"{name}=={version}"]
+        for name, version in release.public_pip_packages:
+            args += ["--pypi", f"{name}=={version}"]
+        for requirement in self.neuron_python_packages:
+            name = requirement.split("==", 1)[0].lower()
+            flag = "--neuron-pip" if name.startswith(NEURON_OWNED_PREFIXES) else "--pypi"
+            args += [flag, requirement]
+        if self.neuron_mirror_url is not None:
+            args += ["--mirror", self.neuron_mirror_url]
+        return args
 
     @property
     def max_nodes(self) -> int:
@@ -397,7 +557,7 @@ def to_cluster_configuration(
         raise ValueError("install_neuron is on but no neuron_script_url was given.")
     actions: list[dict[str, Any]] = []
     if options.install_neuron and neuron_script_url is not None:
-        actions.append({"Script": neuron_script_url, "Args": list(options.neuron_python_packages)})
+        actions.append({"Script": neuron_script_url, "Args": options.neuron_script_args()})
     actions.extend({"Script": url} for url in extra_node_scripts)
     head = options.head_node
     head_node: dict[str, Any] = {
@@ -445,10 +605,7 @@ def to_cluster_configuration(
         "HeadNode": head_node,
         "Scheduling": {
             "Scheduler": "slurm",
-            "SlurmSettings": {
-                "QueueUpdateStrategy": "DRAIN",
-                "ScaledownIdletime": options.scaledown_idletime_minutes,
-            },
+            "SlurmSettings": _slurm_settings(options),
             "SlurmQueues": queues,
         },
         "SharedStorage": [
@@ -470,6 +627,17 @@ def to_cluster_configuration(
             },
         },
     }
+
+
+def _slurm_settings(options: TrainiumClusterOptions) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "QueueUpdateStrategy": "DRAIN",
+        "ScaledownIdletime": options.scaledown_idletime_minutes,
+    }
+    if options.closed_network:
+        # No Route 53 without internet: nodes resolve each other by EC2 host names.
+        settings["Dns"] = {"DisableManagedDns": True, "UseEc2Hostnames": True}
+    return settings
 
 
 def _queue(

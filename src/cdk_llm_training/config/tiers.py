@@ -2,7 +2,8 @@
 
 The tier stacks only compose constructs; every difference between the tiers lives here: which
 constructs a tier builds, their defaults, and how one section sizes another (the network's
-compute subnet is sized from the cluster's node count, the pods' FSx volume from the file
+compute subnet is sized from the clusters' declared maximum node counts, so scaling a group
+between 0 and its maximum never changes the network; the pods' FSx volume from the file
 system). Pure Python: no aws_cdk import (the CLI and the planner read these models).
 """
 
@@ -30,8 +31,16 @@ from cdk_llm_training.config.hyperpod import (
 from cdk_llm_training.config.iam import PermissionsBoundaryOptions
 from cdk_llm_training.config.instances import default_instance_catalog
 from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
-from cdk_llm_training.config.network import EKS_IPS_PER_NODE, SLURM_IPS_PER_NODE, NetworkOptions
-from cdk_llm_training.config.observability import ObservabilityOptions
+from cdk_llm_training.config.network import (
+    DEFAULT_INTERFACE_ENDPOINTS,
+    EKS_IPS_PER_NODE,
+    HYPERPOD_INTERFACE_ENDPOINTS,
+    PARALLELCLUSTER_GATEWAY_ENDPOINTS,
+    PARALLELCLUSTER_INTERFACE_ENDPOINTS,
+    SLURM_IPS_PER_NODE,
+    NetworkOptions,
+)
+from cdk_llm_training.config.observability import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
 from cdk_llm_training.config.sagemaker_training import SageMakerFineTuneOptions
 
@@ -44,6 +53,16 @@ DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID = "use1-az6"
 _TRAINING_PLAN_ARN = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9-]+$"
 )
+
+MEDIUM_DEFAULT_BUDGET_USD = 700.0
+"""Monthly budget of the medium tier unless the config sets one: what its default deploy
+costs while no job runs (about USD 626 a month at us-east-1 list prices: FSx, EKS, NAT, the
+system node; the GPU group starts at 0), rounded up."""
+
+LARGE_DEFAULT_BUDGET_USD = 4000.0
+"""Monthly budget of the large tier unless the config sets one: its default deploy with any
+engine while no job runs (about USD 3,443 a month with ``trainium``, 3,332 with ``nvidia``,
+3,854 with ``both`` at us-east-1 list prices; no accelerator starts), rounded up."""
 
 P5_CLASS_INSTANCE_TYPES: tuple[str, ...] = ("ml.p5.48xlarge", "ml.p5e.48xlarge", "ml.p5en.48xlarge")
 """GPU instance types of the large tier's HyperPod groups (H100 / H200, 3200 Gbps EFA)."""
@@ -132,11 +151,18 @@ def _validated(model: type[BaseModel], value: Any) -> Any:
 
 
 def _fill_network(
-    data: dict[str, Any], *, nodes: int, ips_per_node: int, control_plane: bool
+    data: dict[str, Any],
+    *,
+    nodes: int,
+    ips_per_node: int,
+    control_plane: bool,
+    interface_endpoints: tuple[str, ...] = (),
+    gateway_endpoints: tuple[str, ...] = (),
 ) -> None:
     """Size ``data['network']`` for the cluster: ``max_nodes`` and ``ips_per_node`` come from
     the cluster sections unless the config sets them; the default AZ IDs fill in when the
-    config names none."""
+    config names none; in closed-network mode the engines' endpoints join the default
+    endpoint lists (a list the config sets is kept and checked)."""
     network = _as_input(data.get("network"))
     if network is None:
         network = {}
@@ -145,6 +171,11 @@ def _fill_network(
     network = dict(network)
     network.setdefault("max_nodes", max(nodes, 1))
     network.setdefault("ips_per_node", ips_per_node)
+    if network.get("closed_network") is True:
+        network.setdefault(
+            "interface_endpoints", (*DEFAULT_INTERFACE_ENDPOINTS, *interface_endpoints)
+        )
+        network.setdefault("gateway_endpoints", ("s3", *gateway_endpoints))
     network.setdefault("availability_zone_id", DEFAULT_AVAILABILITY_ZONE_ID)
     if control_plane and network["availability_zone_id"] == DEFAULT_AVAILABILITY_ZONE_ID:
         network.setdefault(
@@ -167,6 +198,31 @@ def _fill_fsx_volume(data: dict[str, Any], file_system: FileSystemOptions | None
     data["hyperpod"] = hyperpod
 
 
+def _fill_trainium_closed_network(data: dict[str, Any]) -> None:
+    """ParallelCluster's no-internet settings follow ``network.closed_network``."""
+    network = data.get("network")
+    closed = isinstance(network, dict) and network.get("closed_network") is True
+    trainium = _as_input(data.get("trainium", {}))
+    if isinstance(trainium, dict):
+        data["trainium"] = {"closed_network": closed, **trainium}
+
+
+def _fill_budget(data: dict[str, Any], monthly_limit_usd: float) -> None:
+    """The tier's budget limit unless the config sets ``observability.budget.monthly_limit_usd``:
+    the library-wide default (USD 100) is below what a cluster tier costs deployed."""
+    observability = _as_input(data.get("observability"))
+    if observability is None:
+        observability = {}
+    if not isinstance(observability, dict):
+        return  # field validation reports it
+    budget = _as_input(observability.get("budget")) or {}
+    if not isinstance(budget, dict):
+        return
+    if "monthly_limit_usd" not in budget:
+        budget = {**budget, "monthly_limit_usd": monthly_limit_usd}
+    data["observability"] = {**observability, "budget": budget}
+
+
 def _check_network(
     network: NetworkOptions,
     file_system: FileSystemOptions,
@@ -174,13 +230,15 @@ def _check_network(
     nodes: int,
     cluster_field: str,
     control_plane: bool,
+    engines: tuple[str, ...] = (),
 ) -> None:
-    """Cross-section rules shared by the medium and large tiers."""
+    """Cross-section rules shared by the medium and large tiers. ``engines``: ``hyperpod``
+    and/or ``parallelcluster``, for the closed-network endpoint rules."""
     if network.max_nodes < nodes:
         raise ValueError(
             f"network.max_nodes {network.max_nodes} is below the {nodes} nodes of "
-            f"{cluster_field}; allowed: at least {nodes} (or leave it unset to size the "
-            "compute subnet from the cluster)"
+            f"{cluster_field} at their maximum counts; allowed: at least {nodes} (or leave it "
+            "unset to size the compute subnet from the clusters' maximum counts)"
         )
     fs_az = file_system.availability_zone_id
     if fs_az is not None and fs_az != network.availability_zone_id:
@@ -189,12 +247,38 @@ def _check_network(
             f"network.availability_zone_id {network.availability_zone_id!r}; allowed: "
             f"{network.availability_zone_id!r} (Lustre and EFA traffic stay in one AZ)"
         )
+    if network.closed_network:
+        _check_closed_network_endpoints(network, engines)
     if control_plane and network.control_plane_availability_zone_id is None:
         raise ValueError(
             "network.control_plane_availability_zone_id is required with HyperPod: the EKS "
             "control plane needs subnets in two AZs; allowed: another AZ ID of the Region of "
             f"{network.availability_zone_id!r}"
         )
+
+
+def _check_closed_network_endpoints(network: NetworkOptions, engines: tuple[str, ...]) -> None:
+    """Without internet, each engine's AWS calls need an endpoint."""
+    needed: list[tuple[str, str, str]] = []
+    if "hyperpod" in engines:
+        needed += [
+            ("interface_endpoints", name, "HyperPod") for name in HYPERPOD_INTERFACE_ENDPOINTS
+        ]
+    if "parallelcluster" in engines:
+        needed += [
+            ("interface_endpoints", name, "ParallelCluster")
+            for name in (*PARALLELCLUSTER_INTERFACE_ENDPOINTS, "ec2", "logs")
+        ]
+        needed += [
+            ("gateway_endpoints", name, "ParallelCluster")
+            for name in PARALLELCLUSTER_GATEWAY_ENDPOINTS
+        ]
+    for field, name, engine in needed:
+        if name not in getattr(network, field):
+            raise ValueError(
+                f"network.{field} lacks {name!r}, which {engine} needs in closed_network mode; "
+                f"allowed: add {name!r} (or leave network.{field} unset for the tier's list)"
+            )
 
 
 def _check_hyperpod_groups(hyperpod: HyperPodClusterOptions) -> None:
@@ -210,9 +294,10 @@ class MediumFineTuneConfig(FrozenModel):
     continued pre-training of ~7-70B models on 2-16 GPU nodes).
 
     Defaults: a network in AZ ID ``use1-az4`` (EKS control plane also in ``use1-az6``) whose
-    compute subnet is sized for the HyperPod nodes; the data lake; FSx for Lustre PERSISTENT_2
-    (1200 GiB at 125 MB/s per TiB) linked to the lake; HyperPod on EKS with 1 x ml.m5.2xlarge
-    system node and 2 x ml.p5.48xlarge GPU workers.
+    compute subnet is sized for the HyperPod groups' maximum counts; the data lake; FSx for
+    Lustre PERSISTENT_2 (1200 GiB at 125 MB/s per TiB) linked to the lake; HyperPod on EKS
+    with 1 x ml.m5.2xlarge system node and a ``gpu-workers`` group of ml.p5.48xlarge at 0
+    instances (maximum 2): no accelerator runs until ``instance_count`` is raised.
     """
 
     network: NetworkOptions = Field(
@@ -223,7 +308,7 @@ class MediumFineTuneConfig(FrozenModel):
         )
     )
     """Network options. Default: AZ ID ``use1-az4`` (+ ``use1-az6`` for the EKS control
-    plane), ``max_nodes`` = the HyperPod nodes, ``ips_per_node`` 81 (EKS). Set
+    plane), ``max_nodes`` = the HyperPod groups' maximum counts, ``ips_per_node`` 81 (EKS). Set
     ``availability_zone_id`` (and ``control_plane_availability_zone_id``) to AZ IDs of your
     Region with capacity for your instance types."""
 
@@ -235,13 +320,17 @@ class MediumFineTuneConfig(FrozenModel):
     zone at ``/data`` and ``checkpoints/`` of the artifacts zone at ``/checkpoints``."""
 
     hyperpod: HyperPodClusterOptions = HyperPodClusterOptions()
-    """HyperPod options. Default: 1 x ml.m5.2xlarge ``system`` + 2 x ml.p5.48xlarge
-    ``gpu-workers``; no EKS admin: set ``hyperpod.eks.admin_role_arns`` to the roles that run
-    kubectl and the dependency install command."""
+    """HyperPod options. Default: 1 x ml.m5.2xlarge ``system`` + ``gpu-workers`` of
+    ml.p5.48xlarge at ``instance_count`` 0, ``max_instance_count`` 2 (raise
+    ``instance_count`` to train); no EKS admin: set ``hyperpod.eks.admin_role_arns`` to the
+    roles that run kubectl and the dependency install command."""
 
-    observability: ObservabilityOptions = ObservabilityOptions()
+    observability: ObservabilityOptions = ObservabilityOptions(
+        budget=BudgetOptions(monthly_limit_usd=MEDIUM_DEFAULT_BUDGET_USD)
+    )
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
-    Default: all on, budget USD 100 a month, no e-mail subscription."""
+    Default: all on, budget USD 700 a month (what the default deploy
+    costs while no job runs), no e-mail subscription."""
 
     permissions_boundary: PermissionsBoundaryOptions | None = None
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
@@ -254,8 +343,15 @@ class MediumFineTuneConfig(FrozenModel):
             return data
         data = dict(data)
         hyperpod = _validated(HyperPodClusterOptions, _as_input(data.get("hyperpod", {})))
-        nodes = hyperpod.total_instance_count if hyperpod is not None else 1
-        _fill_network(data, nodes=nodes, ips_per_node=EKS_IPS_PER_NODE, control_plane=True)
+        nodes = hyperpod.max_total_instance_count if hyperpod is not None else 1
+        _fill_network(
+            data,
+            nodes=nodes,
+            ips_per_node=EKS_IPS_PER_NODE,
+            control_plane=True,
+            interface_endpoints=HYPERPOD_INTERFACE_ENDPOINTS,
+        )
+        _fill_budget(data, MEDIUM_DEFAULT_BUDGET_USD)
         file_system = _validated(FileSystemOptions, _as_input(data.get("file_system", {})))
         data.setdefault("hyperpod", {})
         _fill_fsx_volume(data, file_system)
@@ -266,9 +362,10 @@ class MediumFineTuneConfig(FrozenModel):
         _check_network(
             self.network,
             self.file_system,
-            nodes=self.hyperpod.total_instance_count,
+            nodes=self.hyperpod.max_total_instance_count,
             cluster_field="hyperpod.instance_groups",
             control_plane=True,
+            engines=("hyperpod",),
         )
         _check_hyperpod_groups(self.hyperpod)
         return self
@@ -279,7 +376,12 @@ def _large_instance_groups() -> tuple[InstanceGroupOptions, ...]:
         InstanceGroupOptions(
             name="system", instance_type="ml.m5.2xlarge", instance_count=1, ebs_volume_size_gb=100
         ),
-        InstanceGroupOptions(name="gpu-workers", instance_type="ml.p5.48xlarge", instance_count=16),
+        InstanceGroupOptions(
+            name="gpu-workers",
+            instance_type="ml.p5.48xlarge",
+            instance_count=0,
+            max_instance_count=16,
+        ),
     )
 
 
@@ -290,8 +392,10 @@ class LargePretrainConfig(FrozenModel):
     Defaults: ``engine: trainium`` (ParallelCluster, one queue of 16 x trn1.32xlarge with EFA);
     a network in AZ ID ``use1-az4`` sized for the sum of the nodes; the data lake; EFA-enabled
     FSx for Lustre PERSISTENT_2 (4800 GiB at 1000 MB/s per TiB, the cheapest EFA size). With
-    ``nvidia`` or ``both``: HyperPod on EKS with 1 x ml.m5.2xlarge system node and 16 x
-    ml.p5.48xlarge GPU workers (EKS control plane also in ``use1-az6``).
+    ``nvidia`` or ``both``: HyperPod on EKS with 1 x ml.m5.2xlarge system node and a
+    ``gpu-workers`` group of ml.p5.48xlarge at 0 instances, maximum 16 (EKS control plane also
+    in ``use1-az6``). No accelerator runs until a count is raised: Trainium nodes are dynamic
+    (``min_count`` 0), the GPU group starts at 0.
     """
 
     engine: LargeEngine = LargeEngine.TRAINIUM
@@ -303,9 +407,10 @@ class LargePretrainConfig(FrozenModel):
             ips_per_node=SLURM_IPS_PER_NODE,
         )
     )
-    """Network options. Default: AZ ID ``use1-az4``, ``max_nodes`` = the sum of the nodes of
-    the engine's clusters, ``ips_per_node`` 81 with HyperPod (EKS) else 32 (Slurm); with
-    HyperPod also ``control_plane_availability_zone_id`` ``use1-az6``."""
+    """Network options. Default: AZ ID ``use1-az4``, ``max_nodes`` = the sum of the maximum
+    nodes of the engine's clusters (HyperPod ``max_instance_count``, Trainium ``max_count``),
+    ``ips_per_node`` 81 with HyperPod (EKS) else 32 (Slurm); with HyperPod also
+    ``control_plane_availability_zone_id`` ``use1-az6``."""
 
     data_lake: DataLakeOptions = DataLakeOptions()
     """Data lake options. Default: :class:`DataLakeOptions` defaults."""
@@ -323,7 +428,8 @@ class LargePretrainConfig(FrozenModel):
         instance_groups=_large_instance_groups()
     )
     """HyperPod options (engines ``nvidia`` and ``both``). Default: 1 x ml.m5.2xlarge
-    ``system`` + 16 x ml.p5.48xlarge ``gpu-workers``; a section without ``instance_groups``
+    ``system`` + ``gpu-workers`` of ml.p5.48xlarge at ``instance_count`` 0,
+    ``max_instance_count`` 16; a section without ``instance_groups``
     keeps these groups."""
 
     training_plan_arn: str | None = None
@@ -333,9 +439,12 @@ class LargePretrainConfig(FrozenModel):
     allow_other_gpu_instance_types: bool = False
     """Accept accelerated HyperPod groups outside ml.p5/p5e/p5en.48xlarge. Default off."""
 
-    observability: ObservabilityOptions = ObservabilityOptions()
+    observability: ObservabilityOptions = ObservabilityOptions(
+        budget=BudgetOptions(monthly_limit_usd=LARGE_DEFAULT_BUDGET_USD)
+    )
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
-    Default: all on, budget USD 100 a month, no e-mail subscription."""
+    Default: all on, budget USD 4,000 a month (what the default deploy
+    costs while no job runs), no e-mail subscription."""
 
     permissions_boundary: PermissionsBoundaryOptions | None = None
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
@@ -377,7 +486,7 @@ class LargePretrainConfig(FrozenModel):
         nodes = 0
         if engine.uses_hyperpod:
             validated = _validated(HyperPodClusterOptions, hyperpod)
-            nodes += validated.total_instance_count if validated is not None else 0
+            nodes += validated.max_total_instance_count if validated is not None else 0
         if engine.uses_trainium:
             trainium = _validated(TrainiumClusterOptions, _as_input(data.get("trainium", {})))
             nodes += trainium.max_nodes if trainium is not None else 0
@@ -386,8 +495,15 @@ class LargePretrainConfig(FrozenModel):
             nodes=nodes,
             ips_per_node=EKS_IPS_PER_NODE if engine.uses_hyperpod else SLURM_IPS_PER_NODE,
             control_plane=engine.uses_hyperpod,
+            interface_endpoints=(
+                *(HYPERPOD_INTERFACE_ENDPOINTS if engine.uses_hyperpod else ()),
+                *(PARALLELCLUSTER_INTERFACE_ENDPOINTS if engine.uses_trainium else ()),
+            ),
+            gateway_endpoints=PARALLELCLUSTER_GATEWAY_ENDPOINTS if engine.uses_trainium else (),
         )
+        _fill_trainium_closed_network(data)
         _fill_fsx_volume(data, _validated(FileSystemOptions, file_system))
+        _fill_budget(data, LARGE_DEFAULT_BUDGET_USD)
         return data
 
     @model_validator(mode="after")
@@ -399,7 +515,17 @@ class LargePretrainConfig(FrozenModel):
             nodes=self.total_nodes,
             cluster_field=_cluster_fields(engine),
             control_plane=engine.uses_hyperpod,
+            engines=(
+                *(("hyperpod",) if engine.uses_hyperpod else ()),
+                *(("parallelcluster",) if engine.uses_trainium else ()),
+            ),
         )
+        if engine.uses_trainium and self.trainium.closed_network != self.network.closed_network:
+            raise ValueError(
+                f"trainium.closed_network {self.trainium.closed_network} differs from "
+                f"network.closed_network {self.network.closed_network}; allowed: the same "
+                "value (or leave trainium.closed_network unset)"
+            )
         if engine.uses_hyperpod:
             self._check_gpu_groups()
             _check_hyperpod_groups(self.hyperpod)
@@ -435,10 +561,11 @@ class LargePretrainConfig(FrozenModel):
 
     @property
     def total_nodes(self) -> int:
-        """Nodes of the engine's clusters (HyperPod instances + Trainium max_count)."""
+        """Most nodes the engine's clusters can run (HyperPod groups at
+        ``max_instance_count`` + Trainium ``max_count``): what the network is sized for."""
         nodes = 0
         if self.engine.uses_hyperpod:
-            nodes += self.hyperpod.total_instance_count
+            nodes += self.hyperpod.max_total_instance_count
         if self.engine.uses_trainium:
             nodes += self.trainium.max_nodes
         return nodes

@@ -1,9 +1,11 @@
 """Kubernetes manifests that offer an FSx for Lustre file system to HyperPod pods.
 
 A static PersistentVolume for the FSx CSI driver (``fsx.csi.aws.com``) plus a claim bound to
-it. Values may be CDK tokens (the file system's attributes); render the result with
-``Stack.to_json_string`` to get a CloudFormation string, or with ``json.dumps`` when every
-value is concrete.
+it, and a second, read-only pair for the data directory (the driver mounts
+``<dns>@tcp:/<mountname>``, so a ``mountname`` of ``<mount name>/data`` mounts that
+subdirectory, and ``csi.readOnly`` makes it an ``ro`` mount). Values may be CDK tokens (the
+file system's attributes); render the result with ``Stack.to_json_string`` to get a
+CloudFormation string, or with ``json.dumps`` when every value is concrete.
 """
 
 from __future__ import annotations
@@ -59,13 +61,77 @@ def fsx_volume_manifests(
             "volumeName": opts.persistent_volume_name,
         },
     }
-    return {"apiVersion": "v1", "kind": "List", "items": [volume, claim]}
+    items = [volume, claim]
+    if opts.read_only_data_directory is not None:
+        items += _read_only_data_volume(
+            file_system_id=file_system_id, dns_name=dns_name, mount_name=mount_name, opts=opts
+        )
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def _read_only_data_volume(
+    *, file_system_id: str, dns_name: str, mount_name: str, opts: FsxVolumeOptions
+) -> list[dict[str, Any]]:
+    """PersistentVolume + claim of the data directory, read-only (ReadWriteMany is the only
+    multi-node access mode the FSx CSI driver accepts; ``csi.readOnly`` makes it ``ro``)."""
+    capacity = f"{opts.storage_capacity_gib}Gi"
+    name = f"{opts.persistent_volume_name}-data"
+    volume: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {
+            "capacity": {"storage": capacity},
+            "volumeMode": "Filesystem",
+            "accessModes": ["ReadWriteMany"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": "",
+            "mountOptions": ["flock"],
+            "csi": {
+                "driver": FSX_CSI_DRIVER,
+                "volumeHandle": f"{file_system_id}:{opts.read_only_data_directory}",
+                "readOnly": True,
+                "volumeAttributes": {
+                    "dnsname": dns_name,
+                    "mountname": f"{mount_name}/{opts.read_only_data_directory}",
+                },
+            },
+        },
+    }
+    claim: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": f"{opts.claim_name}-data", "namespace": opts.namespace},
+        "spec": {
+            "accessModes": ["ReadWriteMany"],
+            "storageClassName": "",
+            "resources": {"requests": {"storage": capacity}},
+            "volumeName": name,
+        },
+    }
+    return [volume, claim]
 
 
 def fsx_pod_volume(options: FsxVolumeOptions | None = None) -> dict[str, Any]:
     """The ``volumes`` and ``volumeMounts`` entries a training pod uses to see ``/fsx``."""
     opts = options or FsxVolumeOptions()
-    return {
-        "volumes": [{"name": "fsx", "persistentVolumeClaim": {"claimName": opts.claim_name}}],
-        "volumeMounts": [{"name": "fsx", "mountPath": opts.mount_path}],
-    }
+    volumes: list[dict[str, Any]] = [
+        {"name": "fsx", "persistentVolumeClaim": {"claimName": opts.claim_name}}
+    ]
+    mounts: list[dict[str, Any]] = [{"name": "fsx", "mountPath": opts.mount_path}]
+    if opts.read_only_data_directory is not None:
+        # Mounted over <mount_path>/data: the writable volume's copy of it is hidden.
+        volumes.append(
+            {
+                "name": "fsx-data",
+                "persistentVolumeClaim": {"claimName": f"{opts.claim_name}-data", "readOnly": True},
+            }
+        )
+        mounts.append(
+            {
+                "name": "fsx-data",
+                "mountPath": f"{opts.mount_path.rstrip('/')}/{opts.read_only_data_directory}",
+                "readOnly": True,
+            }
+        )
+    return {"volumes": volumes, "volumeMounts": mounts}

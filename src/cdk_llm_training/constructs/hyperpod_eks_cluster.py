@@ -340,8 +340,9 @@ class HyperPodEksCluster(Construct):
         if not Token.is_unresolved(cidr):
             network = ipaddress.ip_network(cidr, strict=False)
             usable = network.num_addresses - 5  # AWS reserves 5 addresses per subnet
+            # Sized for each group's maximum: scaling within it must fit without replacement.
             needed = sum(
-                group.options.instance_count
+                group.options.resolved_max_instance_count
                 * (
                     ESTIMATED_IPS_PER_ACCELERATED_NODE
                     if group.accelerated
@@ -351,8 +352,9 @@ class HyperPodEksCluster(Construct):
             )
             if needed > usable:
                 raise ValueError(
-                    f"subnet {cidr} has {usable} usable addresses but the instance groups "
-                    f"({opts.total_instance_count} nodes) need about {needed} under EKS "
+                    f"subnet {cidr} has {usable} usable addresses but the instance groups at "
+                    f"max_instance_count ({opts.max_total_instance_count} nodes) need about "
+                    f"{needed} under EKS "
                     f"({ESTIMATED_IPS_PER_ACCELERATED_NODE} per accelerated node, "
                     f"{ESTIMATED_IPS_PER_CPU_NODE} per CPU node): use a larger compute subnet "
                     "or fewer nodes"

@@ -39,17 +39,20 @@ _WEEKDAYS = [
 @jsii.implements(ec2.IConnectable)
 class TrainingFileSystem(Construct):
     """FSx for Lustre for training: PERSISTENT_2, Lustre 2.15, LZ4, metadata configuration,
-    linked to the data lake with automatic import and export.
+    linked to the data lake (data imported only, checkpoints imported and exported).
 
     Defaults (see :class:`FileSystemOptions`): PERSISTENT_2, capacity and tier proposed by
     :func:`cdk_llm_training.planner.propose_lustre_sizing` (1200 GiB at 125 MB/s per TiB
     with no sizing inputs), metadata AUTOMATIC, LZ4, weekly maintenance Sunday 03:00 UTC,
     encrypted with the data lake's KMS key (or ``key``),
-    ``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE``. Data repository associations: the curated
-    zone at ``/data`` and the artifacts zone at ``/checkpoints``, importing and exporting NEW,
-    CHANGED and DELETED, so checkpoints written to ``/checkpoints`` land in S3. The lake key's
-    policy lets the FSx service-linked roles of this account use it through S3 for these
-    buckets only.
+    ``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE``. Data
+    repository associations: the curated zone at ``/data``, importing NEW, CHANGED and DELETED
+    objects but exporting nothing (a node that deletes ``/fsx/data`` cannot delete the vetted
+    dataset in S3; opt in per link with ``auto_export``), and the artifacts zone's
+    ``checkpoints/`` at ``/checkpoints``, importing and exporting, so checkpoints written there
+    land in S3. Automatic backups: 7 days without data repositories, else off (FSx takes no
+    backups of a linked file system). The lake key's policy lets the FSx service-linked roles of
+    this account use it through S3 for these buckets only.
 
     Network: pass ``network`` (a :class:`TrainingNetwork`: its VPC, compute subnet, Lustre
     security group and compute nodes as clients) or ``vpc`` + ``subnet`` (+ ``security_group``
@@ -281,7 +284,7 @@ class TrainingFileSystem(Construct):
                 day=_WEEKDAYS[day - 1], hour=hour, minute=minute
             ),
             automatic_backup_retention=(
-                Duration.days(opts.automatic_backup_retention_days) if persistent else None
+                Duration.days(opts.backup_retention_days) if persistent else None
             ),
         )
 

@@ -10,7 +10,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IDependable
 
-from cdk_llm_training.config.network import NetworkOptions
+from cdk_llm_training.config.network import (
+    ACCOUNT_SCOPED_ENDPOINT_SERVICES,
+    NetworkOptions,
+    aws_owned_bucket_names,
+)
 from cdk_llm_training.constructs._metadata import record_construct_type
 
 LUSTRE_PORTS: tuple[tuple[str, ec2.Port], ...] = (
@@ -109,6 +113,10 @@ class TrainingNetwork(Construct):
         self.flow_log_key: kms.IKey | None = None
         self._connectivity: IDependable | None = None
         self.endpoint_security_group: ec2.ISecurityGroup | None = None
+        self.gateway_endpoints: dict[str, ec2.GatewayVpcEndpoint] = {}
+        """The gateway endpoints by service (``s3``, ``dynamodb``); none with your own VPC."""
+        self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        """The closed-network interface endpoints by service (``ecr.api``)."""
         self.control_plane_subnet: ec2.ISubnet | None = None
         """The second-AZ control-plane subnet (``options.control_plane_availability_zone_id``),
         or None."""
@@ -193,8 +201,9 @@ class TrainingNetwork(Construct):
             enable_dns_hostnames=True,
             enable_dns_support=True,
             restrict_default_security_group=True,
-            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=_s3_gateway())},
         )
+        for service in opts.gateway_endpoints:
+            self.gateway_endpoints[service] = self._create_gateway_endpoint(vpc, service)
         # ec2.Vpc places subnets by AZ *name* (Fn::GetAZs); names differ per account, so
         # every subnet is pinned to the configured AZ *ID* instead.
         for subnet in [*vpc.public_subnets, *vpc.private_subnets, *vpc.isolated_subnets]:
@@ -224,6 +233,71 @@ class TrainingNetwork(Construct):
             self._create_interface_endpoints(vpc, compute)
         self._create_control_plane_subnet(vpc)
         return vpc
+
+    def _create_gateway_endpoint(self, vpc: ec2.Vpc, service: str) -> ec2.GatewayVpcEndpoint:
+        """A gateway endpoint on every route table; with ``endpoint_policies`` the S3 one
+        reaches only this account's buckets and the named AWS-owned ones, the DynamoDB one
+        serves only this account's principals."""
+        if service == "s3":
+            endpoint = vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
+            if self.options.endpoint_policies:
+                for statement in self._s3_endpoint_statements():
+                    endpoint.add_to_policy(statement)
+            return endpoint
+        endpoint = vpc.add_gateway_endpoint(
+            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
+        )
+        if self.options.endpoint_policies:
+            endpoint.add_to_policy(_this_account_only("dynamodb:*"))
+        return endpoint
+
+    def _s3_endpoint_statements(self) -> list[iam.PolicyStatement]:
+        """This account's buckets; the AWS-owned buckets the nodes need, by name."""
+        owned = aws_owned_bucket_names(Aws.REGION)
+        read = [
+            f"arn:{Aws.PARTITION}:s3:::{name}/*"
+            for name in owned
+            if not name.startswith("cloudformation-waitcondition-")
+        ]
+        statements = [
+            iam.PolicyStatement(
+                sid="ThisAccountsBuckets",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:ResourceAccount": Aws.ACCOUNT_ID}},
+            ),
+            iam.PolicyStatement(
+                sid="AwsOwnedBucketsTheNodesRead",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject"],
+                resources=read,
+            ),
+            iam.PolicyStatement(
+                sid="CloudFormationWaitConditionSignals",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::cloudformation-waitcondition-{Aws.REGION}/*"],
+            ),
+        ]
+        extra = self.options.extra_s3_buckets
+        if extra:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ExtraBucketsRead",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:GetObject", "s3:ListBucket"],
+                    resources=[
+                        arn
+                        for name in extra
+                        for arn in (
+                            f"arn:{Aws.PARTITION}:s3:::{name}",
+                            f"arn:{Aws.PARTITION}:s3:::{name}/*",
+                        )
+                    ],
+                )
+            )
+        return statements
 
     def _create_control_plane_subnet(self, vpc: ec2.Vpc) -> None:
         """A small private subnet in a second AZ (by AZ ID) for EKS control-plane ENIs. It
@@ -315,7 +389,7 @@ class TrainingNetwork(Construct):
         )
         self.endpoint_security_group = endpoint_sg
         for service in self.options.interface_endpoints:
-            vpc.add_interface_endpoint(
+            endpoint = vpc.add_interface_endpoint(
                 "".join(part.capitalize() for part in service.replace("-", ".").split(".")),
                 service=ec2.InterfaceVpcEndpointAwsService(service),
                 subnets=ec2.SubnetSelection(subnets=[compute]),
@@ -323,6 +397,9 @@ class TrainingNetwork(Construct):
                 private_dns_enabled=True,
                 open=False,
             )
+            if self.options.endpoint_policies and service in ACCOUNT_SCOPED_ENDPOINT_SERVICES:
+                endpoint.add_to_policy(_this_account_only("*"))
+            self.interface_endpoints[service] = endpoint
 
     def _validate_existing_subnet(self, vpc: ec2.IVpc, subnet: ec2.ISubnet) -> None:
         public_ids = {s.subnet_id for s in vpc.public_subnets}
@@ -396,8 +473,16 @@ class TrainingNetwork(Construct):
         return sg
 
 
-def _s3_gateway() -> ec2.GatewayVpcEndpointAwsService:
-    return ec2.GatewayVpcEndpointAwsService.S3
+def _this_account_only(action: str) -> iam.PolicyStatement:
+    """Endpoint policy statement: any action, but only for principals of this account (the
+    endpoint cannot carry another account's credentials out)."""
+    return iam.PolicyStatement(
+        sid="ThisAccountsPrincipals",
+        principals=[iam.AnyPrincipal()],
+        actions=[action],
+        resources=["*"],
+        conditions={"StringEquals": {"aws:PrincipalAccount": Aws.ACCOUNT_ID}},
+    )
 
 
 def _subnet_cidr(subnet: ec2.ISubnet) -> str | None:

@@ -2,14 +2,15 @@
 
 Pure Python (no aws_cdk import). Two figures:
 
-- **monthly idle cost**: what the stack costs with no training running, the resources that
-  bill by the hour or month while they exist (KMS keys, NAT gateways and their public IPv4
-  addresses, VPC interface endpoints per AZ, the EKS control plane, FSx capacity at its
-  throughput tier, CloudWatch dashboards and alarms, secrets, a ParallelCluster head node
-  and static compute nodes);
-- **hourly compute cost**: the configured accelerated compute at its configured size
-  (HyperPod instance groups at ``InstanceCount``, ParallelCluster queues at ``MaxCount``).
-  HyperPod nodes bill while they exist, whether or not a job runs.
+- **running cost** (the headline, per month and per hour): what the stack costs while it is
+  deployed and no job runs, every resource that bills by the hour or month while it exists
+  (KMS keys, NAT gateways and their public IPv4 addresses, VPC interface endpoints per AZ,
+  the EKS control plane, FSx capacity at its throughput tier, CloudWatch dashboards and
+  alarms, secrets, a ParallelCluster head node and static compute nodes) plus the running
+  nodes: HyperPod instance groups at ``InstanceCount`` bill while they exist, whether or not
+  a job runs;
+- **hourly scale-up cost**: what ParallelCluster queues add at ``MaxCount`` while jobs run
+  (dynamic nodes start for jobs and stop when idle).
 
 Usage-based services (S3, SNS, Step Functions, Lambda, logs, Cognito) cost 0 when idle and
 are counted, not priced.
@@ -91,15 +92,24 @@ class CostEstimate:
     usage_based: Counter[str] = field(default_factory=Counter)
     unpriced: list[str] = field(default_factory=list)
     """``LogicalId (Type)`` of resources the table does not know (warnings)."""
+    hours_per_month: float = 730.0
+    """Hours the monthly figures assume."""
 
     @property
     def idle_monthly_usd(self) -> float:
-        """Total monthly idle cost, USD."""
+        """Running cost per month while deployed and no job runs (running HyperPod nodes
+        included), USD: the headline."""
         return round(sum(line.usd for line in self.idle), 2)
 
     @property
+    def idle_hourly_usd(self) -> float:
+        """The running cost per hour (:attr:`idle_monthly_usd` over the month's hours)."""
+        hours = self.hours_per_month or 730.0
+        return round(sum(line.usd for line in self.idle) / hours, 4)
+
+    @property
     def compute_hourly_usd(self) -> float:
-        """Total hourly cost of the configured compute, USD."""
+        """Hourly cost ParallelCluster queues add at ``MaxCount`` while jobs run, USD."""
         return round(sum(line.usd for line in self.compute), 4)
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +123,7 @@ class CostEstimate:
             "region": self.region,
             "currency": "USD",
             "idle_monthly_usd": self.idle_monthly_usd,
+            "idle_hourly_usd": self.idle_hourly_usd,
             "idle": lines(self.idle),
             "compute_hourly_usd": self.compute_hourly_usd,
             "compute": lines(self.compute),
@@ -170,7 +181,9 @@ class _Estimator:
         self.services = services
         self.instances = instances
         self.hours = services.hours_per_month
-        self.estimate = CostEstimate(stack=stack, region=services.region)
+        self.estimate = CostEstimate(
+            stack=stack, region=services.region, hours_per_month=self.hours
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -304,6 +317,7 @@ class _Estimator:
             self.idle(logical_id, kind, item("secrets_manager_secret"), 1)
         elif kind == HYPERPOD_TYPE:
             for group in props.get("InstanceGroups") or []:
+                # HyperPod instances run (and bill) from creation until scaled to 0.
                 self.instances_line(
                     logical_id,
                     kind,
@@ -311,7 +325,7 @@ class _Estimator:
                     count=group.get("InstanceCount"),
                     channel=PriceChannel.SAGEMAKER,
                     what=f"HyperPod group {group.get('InstanceGroupName', '?')}",
-                    monthly=False,
+                    monthly=True,
                 )
         elif kind == PCLUSTER_TYPE:
             self.parallel_cluster(logical_id, kind, props)
@@ -438,7 +452,10 @@ def render_text(estimate: CostEstimate) -> str:
     out = [
         f"{estimate.stack}: estimated cost ({estimate.region} list prices, USD)",
         "",
-        "Monthly idle cost (deployed, no training running)",
+        f"Running cost while deployed: {estimate.idle_hourly_usd:.2f}/hour, "
+        f"{estimate.idle_monthly_usd:.2f}/month (running nodes included)",
+        "",
+        "Monthly running cost (deployed, no job running; HyperPod nodes bill while they exist)",
     ]
     width = max((len(line.logical_id) for line in estimate.idle + estimate.compute), default=10)
     for line in sorted(estimate.idle, key=lambda item: (-item.usd, item.logical_id)):
@@ -448,8 +465,8 @@ def render_text(estimate: CostEstimate) -> str:
         )
     if not estimate.idle:
         out.append("  (nothing billed while idle)")
-    out.append(f"  {'Total idle':<{width + 60}} {estimate.idle_monthly_usd:>9.2f}/month")
-    out += ["", "Compute at its configured size (billed while the instances exist)"]
+    out.append(f"  {'Total running':<{width + 60}} {estimate.idle_monthly_usd:>9.2f}/month")
+    out += ["", "Scale-up compute (ParallelCluster dynamic nodes at MaxCount, while jobs run)"]
     for line in estimate.compute:
         note = f"  [{line.note}]" if line.note else ""
         out.append(
@@ -457,9 +474,11 @@ def render_text(estimate: CostEstimate) -> str:
         )
     if estimate.compute:
         total = estimate.compute_hourly_usd
-        out.append(f"  {'Total compute':<{width + 60}} {total:>9.2f}/hour")
+        out.append(f"  {'Total scale-up':<{width + 60}} {total:>9.2f}/hour")
     else:
-        out.append("  (no cluster compute in this stack: jobs bill per use)")
+        out.append(
+            "  (none: HyperPod groups bill at InstanceCount above; jobs bill per use otherwise)"
+        )
     if estimate.usage_based:
         counted = ", ".join(f"{n} x {t}" for t, n in sorted(estimate.usage_based.items()))
         out += ["", f"Usage-based, 0 when idle: {counted}"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import Aws, CfnOutput, Fn, Stack
 
+from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
+from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
 from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
@@ -128,4 +130,40 @@ def parallel_cluster_outputs(stack: Stack, cluster: TrainiumParallelCluster) -> 
             ],
         ),
         description="Opens a shell on the head node with Session Manager (no SSH key).",
+    )
+
+
+def hyperpod_scaling_output(stack: Stack, options: HyperPodClusterOptions) -> None:
+    """How to scale the HyperPod groups: each group's maximum (never its current count, so a
+    scale changes nothing in the template but ``InstanceCount``)."""
+    limits = ", ".join(
+        f"{group.name} ({group.instance_type}) up to {group.resolved_max_instance_count}"
+        for group in options.instance_groups
+    )
+    CfnOutput(
+        stack,
+        "HyperPodScaling",
+        value=limits,
+        description="Accelerator groups start at the configured instance_count (0 by default: "
+        "nothing billed). To train, set hyperpod.instance_groups[].instance_count (0 up to "
+        "max_instance_count) in the config and run cdk deploy again; only InstanceCount "
+        "changes. Set it back to 0 after the run.",
+    )
+
+
+def parallel_cluster_scaling_output(stack: Stack, options: TrainiumClusterOptions) -> None:
+    """How the Trainium queues scale: Slurm starts dynamic nodes for submitted jobs."""
+    limits = ", ".join(
+        f"{queue.name}/{resource.name} ({resource.instance_type}) {resource.min_count} "
+        f"static, up to {resource.max_count}"
+        for queue in options.queues
+        for resource in queue.compute_resources
+    )
+    CfnOutput(
+        stack,
+        "TrainiumScaling",
+        value=limits,
+        description="Slurm starts dynamic Trainium nodes when jobs are submitted (sbatch) and "
+        f"stops them after {options.scaledown_idletime_minutes} idle minutes; only static "
+        "nodes (min_count) bill while no job runs.",
     )

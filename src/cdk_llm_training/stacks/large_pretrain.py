@@ -17,7 +17,9 @@ from cdk_llm_training.stacks._outputs import (
     data_lake_outputs,
     file_system_outputs,
     hyperpod_outputs,
+    hyperpod_scaling_output,
     parallel_cluster_outputs,
+    parallel_cluster_scaling_output,
 )
 
 
@@ -82,8 +84,10 @@ class LargePretrainStack(Stack):
 
         if self.trainium is not None:
             parallel_cluster_outputs(self, self.trainium)
+            parallel_cluster_scaling_output(self, config.trainium)
         if self.hyperpod is not None:
             hyperpod_outputs(self, self.hyperpod)
+            hyperpod_scaling_output(self, config.hyperpod)
         monitoring = monitor_tier(
             self,
             tier="large-pretrain",

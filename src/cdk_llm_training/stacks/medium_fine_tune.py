@@ -15,6 +15,7 @@ from cdk_llm_training.stacks._outputs import (
     data_lake_outputs,
     file_system_outputs,
     hyperpod_outputs,
+    hyperpod_scaling_output,
 )
 
 
@@ -62,6 +63,7 @@ class MediumFineTuneStack(Stack):
         self.hyperpod = add_hyperpod(self, options=config.hyperpod, foundation=foundation)
 
         hyperpod_outputs(self, self.hyperpod)
+        hyperpod_scaling_output(self, config.hyperpod)
         monitoring = monitor_tier(
             self,
             tier="medium-fine-tune",
