@@ -47,6 +47,7 @@ from cdk_llm_training.constructs._workflow import (
     notify_and_fail,
 )
 from cdk_llm_training.constructs.model_evaluation import ModelEvaluation
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 SYNC_INTEGRATION = "bedrock:createModelCustomizationJob.sync"
@@ -137,7 +138,8 @@ class BedrockFineTuneJob(Construct):
         :param vpc_config: subnets and security groups for the job. Default: no VPC.
         :param custom_model_key: customer-managed key for the custom model. Default: none
             (AWS-owned key).
-        :param key: key for the SNS topic and log groups. Default: a new key with rotation.
+        :param key: key for the SNS topic and log groups (its policy gets the CloudWatch
+            Logs statement). Default: a new key with rotation.
         :param topic: topic to notify. Default: a new encrypted topic.
         :param removal_policy: for the created key and log groups. Default: RETAIN.
         """
@@ -171,6 +173,8 @@ class BedrockFineTuneJob(Construct):
         )
 
         self.key: kms.IKey = key or self._create_key(removal_policy)
+        # A key passed in encrypts log groups too: CloudWatch Logs needs it in the key policy.
+        allow_cloudwatch_logs(self.key)
         self.topic: sns.ITopic = topic or sns.Topic(
             self,
             "Topic",

@@ -12,6 +12,8 @@ from constructs import Construct, IDependable
 
 from cdk_llm_training.config.network import NetworkOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 
 LUSTRE_PORTS: tuple[tuple[str, ec2.Port], ...] = (
     ("TCP 988", ec2.Port.tcp(988)),
@@ -207,6 +209,8 @@ class TrainingNetwork(Construct):
         self._l2_compute_subnet = compute
 
         self.flow_log_key = flow_log_key or self._create_flow_log_key(removal_policy)
+        if flow_log_key is not None:
+            allow_cloudwatch_logs(flow_log_key)
         self.flow_log_group = logs.LogGroup(
             self,
             "FlowLogs",
@@ -216,7 +220,9 @@ class TrainingNetwork(Construct):
         )
         vpc.add_flow_log(
             "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                self.flow_log_group, self._create_flow_log_role()
+            ),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
         if closed:
@@ -268,6 +274,19 @@ class TrainingNetwork(Construct):
             availability_zone=cfn_subnet.attr_availability_zone,
             ipv4_cidr_block=subnet.ipv4_cidr_block,
             route_table_id=subnet.route_table.route_table_id,
+        )
+
+    def _create_flow_log_role(self) -> iam.Role:
+        """The role VPC Flow Logs assumes, for this account's flow logs only (the VPC user
+        guide's "IAM role for publishing flow logs to CloudWatch Logs" recommends both source
+        keys); CDK's default role has no condition."""
+        return iam.Role(
+            self,
+            "FlowLogRole",
+            description="Assumed by VPC Flow Logs to publish this network's flow logs.",
+            assumed_by=service_principal_from(
+                "vpc-flow-logs.amazonaws.com", this_account_arn("ec2", "vpc-flow-log/*")
+            ),
         )
 
     def _create_flow_log_key(self, removal_policy: RemovalPolicy) -> kms.Key:
