@@ -11,6 +11,7 @@ from cdk_llm_training.checks.model import Finding, Rule, TemplateView
 from cdk_llm_training.checks.rules_efa import EFA_RULES
 from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
+from cdk_llm_training.checks.rules_keys import KEY_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
 
@@ -20,6 +21,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *HYPERPOD_RULES,
     *PCLUSTER_RULES,
     *SERVICE_RULES,
+    *KEY_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

@@ -662,6 +662,13 @@ class HyperPodEksCluster(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Instance role of the HyperPod nodes (EKS orchestrator).",
         )
+        acknowledge(
+            role,
+            "LLM-DEP1",
+            "HyperPod is not among the SageMaker features documented to send aws:SourceArn / "
+            "aws:SourceAccount when assuming a role (SageMaker 'Cross-service confused deputy "
+            "prevention'); a condition on an unsent key would stop the nodes from starting.",
+        )
         stack = self._stack
         role.add_to_policy(
             iam.PolicyStatement(
