@@ -20,7 +20,7 @@ def this_account_arn(service: str, resource: str, *, region: bool = True) -> str
     return f"arn:{Aws.PARTITION}:{service}:{where}:{Aws.ACCOUNT_ID}:{resource}"
 
 
-def service_principal_from(service: str, source_arn: str) -> iam.PrincipalWithConditions:
+def service_principal_from(service: str, source_arn: str) -> iam.IPrincipal:
     """``service`` acting for resources matching ``source_arn`` in this account only: use it
     as a role's ``assumed_by`` for services documented to send ``aws:SourceArn`` and
     ``aws:SourceAccount`` when they assume a role."""
