@@ -22,6 +22,10 @@ from cdk_llm_training.constructs.labeling_workforce import (
 from cdk_llm_training.constructs.model_evaluation import (
     ModelEvaluation,
 )
+from cdk_llm_training.constructs.notification_key import (
+    NotificationKey,
+    allow_cloudwatch_logs,
+)
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     SageMakerFineTuneJob,
 )
@@ -58,6 +62,7 @@ __all__ = [
     "LabelingWorkforce",
     "ModelEvaluation",
     "MonitoredFileSystem",
+    "NotificationKey",
     "SageMakerFineTuneJob",
     "TaskMetricsEvaluation",
     "TrainingAlarms",
@@ -66,4 +71,5 @@ __all__ = [
     "TrainingFileSystem",
     "TrainingNetwork",
     "TrainiumParallelCluster",
+    "allow_cloudwatch_logs",
 ]

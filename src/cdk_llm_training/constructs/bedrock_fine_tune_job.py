@@ -35,6 +35,7 @@ from cdk_llm_training.config.bedrock import (
     default_bedrock_catalog,
     validate_hyperparameters,
 )
+from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import (
     RETENTION,
     acknowledge_wildcards,
@@ -697,9 +698,22 @@ class BedrockFineTuneJob(Construct):
                 },
             ),
         )
+        # CDK's default target role trusts events.amazonaws.com unconditioned; EventBridge sends
+        # the rule's ARN as aws:SourceArn ("Cross-service confused deputy prevention in Amazon
+        # EventBridge"). rule/* of this account and Region: naming the rule itself would
+        # make the role and the rule depend on each other.
+        role = iam.Role(
+            self,
+            "ReadyMarkerRole",
+            description="Assumed by EventBridge to start the fine-tune workflow.",
+            assumed_by=service_principal_from(
+                "events.amazonaws.com", this_account_arn("events", "rule/*")
+            ),
+        )
         rule.add_target(
             targets.SfnStateMachine(
                 self.state_machine,
+                role=role,
                 input=events.RuleTargetInput.from_object(
                     {
                         "readyMarker": {

@@ -39,12 +39,15 @@ def add_cluster_foundation(
     the lake, and the key of the tier's topics and log groups (apart from the lake key).
     ``network=`` makes the network's compute nodes (the EFA group) the file system's
     clients."""
-    training_network = TrainingNetwork(stack, "Network", options=network)
+    # One key for every topic and log group of the tier, the flow logs included.
+    notification_key = NotificationKey(stack, "NotificationKey")
+    training_network = TrainingNetwork(
+        stack, "Network", options=network, flow_log_key=notification_key.key
+    )
     lake = TrainingDataLake(stack, "DataLake", options=data_lake)
     fsx = TrainingFileSystem(
         stack, "FileSystem", options=file_system, network=training_network, data_lake=lake
     )
-    notification_key = NotificationKey(stack, "NotificationKey")
     return ClusterFoundation(training_network, lake, fsx, notification_key)
 
 
