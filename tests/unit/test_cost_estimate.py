@@ -321,9 +321,9 @@ def test_price_override_file(
     )
     argv = ["cost", "SmallLoRAStack", "--cdk-out", str(out), "--prices", str(prices), "--json"]
     assert main(argv) == 0
-    # The dashboard within the account's free tier: 1.00 (key) + 3 x 0.10 (alarms)
+    # The dashboard within the account's free tier: 2 x 1.00 (keys) + 3 x 0.10 (alarms)
     data = json.loads(capsys.readouterr().out)
-    assert data["idle_monthly_usd"] == pytest.approx(1.30)
+    assert data["idle_monthly_usd"] == pytest.approx(2.30)
     dashboard = next(line for line in data["idle"] if line["logical_id"].startswith("Dashboard"))
     assert dashboard["source"] == "https://example.com/free"
     assert dashboard["description"].startswith("CloudWatch dashboard")
