@@ -10,9 +10,11 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
+from cdk_support import new_stack, template_of
 
 from cdk_llm_training.checks import RULES_BY_ID, check_template
-from cdk_llm_training.config import StackName
+from cdk_llm_training.config import BedrockFineTuneOptions, ModelEvaluationOptions, StackName
+from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.notification_key import NotificationKey, allow_cloudwatch_logs
 from cdk_llm_training.constructs.training_alarms import TrainingAlarms
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -296,3 +298,25 @@ def test_an_imported_key_gets_a_warning_instead() -> None:
         stack, "Key", "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     )
     assert allow_cloudwatch_logs(key) is False
+
+
+def test_a_fine_tune_job_given_the_lake_key_makes_it_usable_by_its_log_groups() -> None:
+    """Issue 16 item 1 as it was wired before: the lake key passed as ``key=`` to the Bedrock
+    job with evaluation on (validator, workflow and evaluation function log groups). The job
+    adds the CloudWatch Logs statement to the key it is given, so LLM-KEY1 has nothing to say
+    (``new_stack`` would also fail synthesis on an error finding)."""
+    stack = new_stack()
+    lake = TrainingDataLake(stack, "Lake")
+    BedrockFineTuneJob(
+        stack,
+        "FineTune",
+        data_lake=lake,
+        key=lake.key,
+        options=BedrockFineTuneOptions(
+            evaluation=ModelEvaluationOptions(algorithmic_metrics=("Builtin.Accuracy",))
+        ),
+    )
+    template = template_of(stack).to_json()
+    groups = [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert len(groups) >= 3
+    assert check_template(template, [RULES_BY_ID["LLM-KEY1"]]) == []
