@@ -12,6 +12,7 @@ from constructs import Construct, IDependable
 
 from cdk_llm_training.config.network import NetworkOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs._provider_logs import provider_log_group
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 
@@ -224,6 +225,15 @@ class TrainingNetwork(Construct):
                 self.flow_log_group, self._create_flow_log_role()
             ),
             traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+        # The default-security-group restriction runs a CDK provider Lambda during the deploy:
+        # its log group gets the flow logs' retention and key instead of none.
+        provider_log_group(
+            vpc.node.find_child("RestrictDefaultSecurityGroupCustomResource"),
+            provider_id="Custom::VpcRestrictDefaultSGCustomResourceProvider",
+            retention=_RETENTION[opts.flow_log_retention_days],
+            key=self.flow_log_key,
+            removal_policy=removal_policy,
         )
         if closed:
             self._create_interface_endpoints(vpc, compute)
