@@ -320,3 +320,26 @@ def test_a_fine_tune_job_given_the_lake_key_makes_it_usable_by_its_log_groups() 
     groups = [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
     assert len(groups) >= 3
     assert check_template(template, [RULES_BY_ID["LLM-KEY1"]]) == []
+
+
+def test_cdk_provider_function_log_group_is_created_first(
+    tier_templates: dict[StackName, Template],
+) -> None:
+    """Issue 19 item 5: the VPC default-security-group provider's function logs to a group the
+    stack created (retention, the notification key) before the custom resource invokes it."""
+    resources = tier_templates[StackName.MEDIUM_FINE_TUNE].to_json()["Resources"]
+    handler = next(
+        i for i, r in resources.items() if r["Type"] == "AWS::Lambda::Function" and "SG" in i
+    )
+    [(group_id, group)] = [
+        (i, r)
+        for i, r in resources.items()
+        if r["Type"] == "AWS::Logs::LogGroup"
+        and r["Properties"].get("LogGroupName")
+        == {"Fn::Join": ["", ["/aws/lambda/", {"Ref": handler}]]}
+    ]
+    note_key = next(i for i in resources if i.startswith("NotificationKey"))
+    assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [note_key, "Arn"]}
+    assert group["Properties"]["RetentionInDays"] == 365
+    [custom] = [r for r in resources.values() if r["Type"] == "Custom::VpcRestrictDefaultSG"]
+    assert group_id in custom["DependsOn"]
