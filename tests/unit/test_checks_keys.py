@@ -343,3 +343,19 @@ def test_cdk_provider_function_log_group_is_created_first(
     assert group["Properties"]["RetentionInDays"] == 365
     [custom] = [r for r in resources.values() if r["Type"] == "Custom::VpcRestrictDefaultSG"]
     assert group_id in custom["DependsOn"]
+
+
+def test_a_service_allowed_from_outside_gets_a_conditioned_topic_statement() -> None:
+    stack = cdk.Stack(cdk.App(), "Outside")
+    alarms = TrainingAlarms(stack, "Alarms")
+    rule_arn = "arn:aws:events:eu-west-1:111122223333:rule/my-rule"
+    alarms.allow_publish_from("events.amazonaws.com", source_arn=rule_arn)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    [policy] = [r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    [statement] = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "AllowEventsPublish"
+    ]
+    assert statement["Condition"]["ArnLike"] == {"aws:SourceArn": rule_arn}
+    assert check_template({"Resources": resources}, [RULES_BY_ID["LLM-DEP1"]]) == []

@@ -225,7 +225,8 @@ class TrainingAlarms(Construct):
             )
         else:
             self.topic = topic
-        self._allowed: set[str] = set()
+        self._allowed: set[tuple[str, str | None]] = set()
+        self._key_users: set[str] = set()
         self.allow_publish_from(
             "cloudwatch.amazonaws.com",
             source_arn=f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*",
@@ -257,42 +258,48 @@ class TrainingAlarms(Construct):
     def allow_publish_from(self, service: str, *, source_arn: str | None = None) -> None:
         """Let the AWS service principal ``service`` publish to the topic and use its key,
         for this account's resources only: ``aws:SourceAccount``, plus ``aws:SourceArn``
-        ArnLike ``source_arn`` when given. A no-op for an imported topic.
+        ArnLike ``source_arn`` when given. Topic statements are a no-op for an imported topic.
 
         EventBridge is the exception on the key: SNS documents that ``aws:SourceAccount`` /
         ``aws:SourceArn`` are not supported in a KMS key policy for EventBridge-to-encrypted
-        topics, so its key statement has no condition (its topic statements name each rule's
-        ARN, :meth:`_rule`); keep this key for notifications only.
+        topics, so its key statement has no condition; keep this key for notifications only.
+        The construct's own rules get a topic statement each, on the rule's ARN.
         """
-        if service in self._allowed:
+        if (service, source_arn) in self._allowed:
             return
-        self._allowed.add(service)
-        principal = iam.ServicePrincipal(service)
+        self._allowed.add((service, source_arn))
         conditions: dict[str, dict[str, str]] = {
             "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}
         }
         if source_arn is not None:
             conditions["ArnLike"] = {"aws:SourceArn": source_arn}
-        if service != EVENTS_SERVICE:
-            self.topic.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"Allow{_sid(service)}Publish",
-                    principals=[principal],
-                    actions=["sns:Publish"],
-                    resources=[self.topic.topic_arn],
-                    conditions=conditions,
-                )
+        earlier = sum(1 for allowed, _ in self._allowed if allowed == service) - 1
+        suffix = str(earlier + 1) if earlier else ""
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{_sid(service)}Publish{suffix}",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=conditions,
             )
-        if self.key is not None:
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"Allow{_sid(service)}ToUseAlarmTopicKey",
-                    principals=[principal],
-                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                    resources=["*"],
-                    conditions=None if service == EVENTS_SERVICE else conditions,
-                )
+        )
+        self._allow_key_use(service, conditions)
+
+    def _allow_key_use(self, service: str, conditions: dict[str, dict[str, str]]) -> None:
+        """The key statement of ``service`` (once per service; none for an imported topic)."""
+        if self.key is None or service in self._key_users:
+            return
+        self._key_users.add(service)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{_sid(service)}ToUseAlarmTopicKey",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions=None if service == EVENTS_SERVICE else conditions,
             )
+        )
 
     # -- alarms --------------------------------------------------------------------------
 
@@ -350,7 +357,7 @@ class TrainingAlarms(Construct):
     # -- event rules ---------------------------------------------------------------------
 
     def _rule(self, id: str, description: str, pattern: events.EventPattern) -> None:
-        self.allow_publish_from(EVENTS_SERVICE)
+        self._allow_key_use(EVENTS_SERVICE, {})
         rule = events.Rule(self, id, description=description, event_pattern=pattern)
         rule.add_target(targets.SnsTopic(self._target_topic))
         self.topic.add_to_resource_policy(
