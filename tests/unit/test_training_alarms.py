@@ -89,7 +89,7 @@ def test_cloudwatch_events_and_budgets_may_publish_and_use_the_key(full: Full) -
         use_key = key_statements[f"Allow{sid}ToUseAlarmTopicKey"]
         assert use_key["Principal"] == {"Service": service}
         assert sorted(use_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
-        assert use_key["Condition"] == condition
+        assert use_key["Condition"] == account
     # EventBridge: one publish statement per rule, conditioned on the rule's ARN; the key
     # statement without condition (SNS supports no source keys there for EventBridge).
     events = {

@@ -284,7 +284,9 @@ class TrainingAlarms(Construct):
                 conditions=conditions,
             )
         )
-        self._allow_key_use(service, conditions)
+        # On the key, the account only: the topic statement above already names the source;
+        # which services send aws:SourceArn to KMS as well is not documented (unverified).
+        self._allow_key_use(service, {"StringEquals": conditions["StringEquals"]})
 
     def _allow_key_use(self, service: str, conditions: dict[str, dict[str, str]]) -> None:
         """The key statement of ``service`` (once per service; none for an imported topic)."""
