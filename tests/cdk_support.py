@@ -78,7 +78,7 @@ def resources_of_type(template: Template, type_name: str) -> dict[str, Any]:
 def flow_log_options(scope: cdk.Stack) -> dict[str, Any]:
     """``flow_logs=`` for a test VPC: all traffic to a new log group, through a role that VPC
     Flow Logs may assume for this account's flow logs only (CDK's default role has no source
-    condition, which LLM-DEP1 reports)."""
+    condition, which LLM-SRC1 reports)."""
     from aws_cdk import aws_ec2 as ec2
     from aws_cdk import aws_iam as iam
 

@@ -1,4 +1,4 @@
-"""The key-policy and confused-deputy rules (LLM-KEY1, LLM-KEY2, LLM-DEP1): a compliant and a
+"""The key-policy and confused-deputy rules (LLM-KEY1, LLM-KEY2, LLM-SRC1): a compliant and a
 non-compliant raw CloudFormation fixture each, and the tier stacks and constructs they guard."""
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_key2_topic_key_unusable_by_its_publisher_fails() -> None:
     assert "cloudwatch.amazonaws.com" in message
 
 
-# -- LLM-DEP1 ---------------------------------------------------------------------------------
+# -- LLM-SRC1 ---------------------------------------------------------------------------------
 
 
 def _role(service: str, condition: dict[str, Any] | None) -> dict[str, Any]:
@@ -157,12 +157,12 @@ _SOURCE = {"StringEquals": {"aws:SourceAccount": "111122223333"}}
 
 def test_dep1_trust_with_a_source_condition_passes() -> None:
     template = {"Resources": {"Role": _role("sagemaker.amazonaws.com", _SOURCE)}}
-    assert _findings("LLM-DEP1", template) == []
+    assert _findings("LLM-SRC1", template) == []
 
 
 def test_dep1_trust_without_a_source_condition_fails() -> None:
     template = {"Resources": {"Role": _role("states.amazonaws.com", None)}}
-    [(logical_id, message)] = _findings("LLM-DEP1", template)
+    [(logical_id, message)] = _findings("LLM-SRC1", template)
     assert logical_id == "Role"
     assert "states.amazonaws.com" in message
 
@@ -183,7 +183,7 @@ def test_dep1_exempts_services_that_send_no_source_keys() -> None:
             ),
         }
     }
-    assert _findings("LLM-DEP1", template) == []
+    assert _findings("LLM-SRC1", template) == []
 
 
 def test_dep1_reads_topic_bucket_and_key_policies() -> None:
@@ -215,8 +215,8 @@ def test_dep1_reads_topic_bucket_and_key_policies() -> None:
             },
         },
     }
-    assert {logical_id for logical_id, _ in _findings("LLM-DEP1", template)} == {"Key"}
-    assert {logical_id for logical_id, _ in _findings("LLM-DEP1", bare)} == {
+    assert {logical_id for logical_id, _ in _findings("LLM-SRC1", template)} == {"Key"}
+    assert {logical_id for logical_id, _ in _findings("LLM-SRC1", bare)} == {
         "Key",
         "TopicPolicy",
         "BucketPolicy",
@@ -230,7 +230,7 @@ def test_dep1_reads_topic_bucket_and_key_policies() -> None:
 def test_tier_stacks_have_no_key_or_deputy_findings(
     tier_templates: dict[StackName, Template], name: StackName
 ) -> None:
-    rules = [RULES_BY_ID[r] for r in ("LLM-KEY1", "LLM-KEY2", "LLM-DEP1")]
+    rules = [RULES_BY_ID[r] for r in ("LLM-KEY1", "LLM-KEY2", "LLM-SRC1")]
     findings = check_template(tier_templates[name].to_json(), rules)
     # The HyperPod execution role is acknowledged (HyperPod does not document source keys).
     assert [f.logical_id for f in findings if "ExecutionRole" not in f.logical_id] == []
@@ -272,7 +272,7 @@ def test_alarm_rules_publish_with_the_rule_arn_only() -> None:
     ]
     assert len(events) == 1
     assert list(events[0]["Condition"]) == ["ArnEquals"]
-    assert check_template({"Resources": resources}, [RULES_BY_ID["LLM-DEP1"]]) == []
+    assert check_template({"Resources": resources}, [RULES_BY_ID["LLM-SRC1"]]) == []
 
 
 def test_a_key_passed_in_learns_the_logs_statement_once() -> None:
@@ -358,4 +358,4 @@ def test_a_service_allowed_from_outside_gets_a_conditioned_topic_statement() -> 
         if s.get("Sid") == "AllowEventsPublish"
     ]
     assert statement["Condition"]["ArnLike"] == {"aws:SourceArn": rule_arn}
-    assert check_template({"Resources": resources}, [RULES_BY_ID["LLM-DEP1"]]) == []
+    assert check_template({"Resources": resources}, [RULES_BY_ID["LLM-SRC1"]]) == []

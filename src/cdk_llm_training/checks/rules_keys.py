@@ -25,7 +25,7 @@ POLICY_LOCATIONS: Mapping[str, tuple[str, str]] = {
     "AWS::SQS::QueuePolicy": ("queue", "PolicyDocument"),
     "AWS::IAM::Role": ("trust", "AssumeRolePolicyDocument"),
 }
-"""Resource type -> (policy kind, property) of the policies LLM-DEP1 reads."""
+"""Resource type -> (policy kind, property) of the policies LLM-SRC1 reads."""
 
 SOURCE_CONDITION_EXEMPTIONS: Mapping[tuple[str, str], str] = {
     ("trust", "lambda.amazonaws.com"): (
@@ -46,7 +46,7 @@ SOURCE_CONDITION_EXEMPTIONS: Mapping[tuple[str, str], str] = {
         "only."
     ),
 }
-"""(policy kind, service principal) pairs exempt from LLM-DEP1, with the reason: services that
+"""(policy kind, service principal) pairs exempt from LLM-SRC1, with the reason: services that
 do not send the source keys for that request, where a condition would break the service."""
 
 
@@ -190,7 +190,7 @@ def _check_topic_keys(view: TemplateView) -> list[tuple[str, str, str]]:
     return findings
 
 
-# -- LLM-DEP1: source conditions on service principals ------------------------------------------
+# -- LLM-SRC1: source conditions on service principals ------------------------------------------
 
 
 def _service_statements(
@@ -258,7 +258,7 @@ KEY_RULES = [
         _check_topic_keys,
     ),
     Rule(
-        "LLM-DEP1",
+        "LLM-SRC1",
         "Service-principal statements in key, topic, bucket and queue policies and in role "
         'trusts carry aws:SourceAccount or aws:SourceArn (IAM user guide: "The confused '
         'deputy problem"; each service\'s "Cross-service confused deputy prevention" page).',
@@ -270,7 +270,7 @@ KEY_RULES = [
         "log-group encryption-context condition.",
         "Add StringEquals aws:SourceAccount = your account and ArnLike aws:SourceArn = the "
         "resources that may act; where the service is documented not to send them, "
-        "acknowledge LLM-DEP1 on that construct with the documentation's reason.",
+        "acknowledge LLM-SRC1 on that construct with the documentation's reason.",
         _check_source_conditions,
     ),
 ]

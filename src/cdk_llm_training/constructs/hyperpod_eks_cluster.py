@@ -664,7 +664,7 @@ class HyperPodEksCluster(Construct):
         )
         acknowledge(
             role,
-            "LLM-DEP1",
+            "LLM-SRC1",
             "HyperPod is not among the SageMaker features documented to send aws:SourceArn / "
             "aws:SourceAccount when assuming a role (SageMaker 'Cross-service confused deputy "
             "prevention'); a condition on an unsent key would stop the nodes from starting.",
