@@ -73,3 +73,27 @@ def cfn_lint_findings(template: Mapping[str, Any]) -> list[str]:
 def resources_of_type(template: Template, type_name: str) -> dict[str, Any]:
     """The resources of one CloudFormation type, by logical ID."""
     return dict(template.find_resources(type_name))
+
+
+def flow_log_options(scope: cdk.Stack) -> dict[str, Any]:
+    """``flow_logs=`` for a test VPC: all traffic to a new log group, through a role that VPC
+    Flow Logs may assume for this account's flow logs only (CDK's default role has no source
+    condition, which LLM-SRC1 reports)."""
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_iam as iam
+
+    role = iam.Role(
+        scope,
+        "FlowLogRole",
+        assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com").with_conditions(
+            {
+                "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{cdk.Aws.PARTITION}:ec2:{cdk.Aws.REGION}:"
+                    f"{cdk.Aws.ACCOUNT_ID}:vpc-flow-log/*"
+                },
+            }
+        ),
+    )
+    destination = ec2.FlowLogDestination.to_cloud_watch_logs(iam_role=role)
+    return {"all": ec2.FlowLogOptions(destination=destination)}

@@ -61,19 +61,21 @@ def test_small_lora_idle_cost_matches_the_hand_calculation(
         tier_templates[StackName.SMALL_LORA].to_json(), stack="SmallLoRAStack", services=PRICES
     )
     # Hand calculation (us-east-1 list prices):
-    #   1 KMS customer managed key (the lake key, shared by topics/logs)   1 x 1.00 = 1.00
+    #   2 KMS customer managed keys (the lake key; the notification key
+    #     of the topics and log groups)                                  2 x 1.00 = 2.00
     #   1 CloudWatch dashboard                                           1 x 3.00 = 3.00
     #   3 CloudWatch alarms, 1 metric each (labeling, Bedrock and
     #     SageMaker fine-tune workflows failed)                          3 x 0.10 = 0.30
     #   S3, SNS, Step Functions, Lambda, logs, Cognito, Budgets: usage-based, 0 idle
-    #   total                                                                      4.30
-    assert estimate.idle_monthly_usd == pytest.approx(4.30)
-    assert estimate.idle_monthly_usd < 5
+    #   total                                                                      5.30
+    assert estimate.idle_monthly_usd == pytest.approx(5.30)
+    assert estimate.idle_monthly_usd < 6
     assert sorted((line.resource_type, round(line.usd, 2)) for line in estimate.idle) == [
         ("AWS::CloudWatch::Alarm", 0.10),
         ("AWS::CloudWatch::Alarm", 0.10),
         ("AWS::CloudWatch::Alarm", 0.10),
         ("AWS::CloudWatch::Dashboard", 3.00),
+        ("AWS::KMS::Key", 1.00),
         ("AWS::KMS::Key", 1.00),
     ]
     assert estimate.compute == []
@@ -93,14 +95,14 @@ def test_cost_command_on_small_lora(
     assert text.startswith("SmallLoRAStack: estimated cost (us-east-1 list prices, USD)\n")
     assert "Total running" in text
     assert text.splitlines()[2] == (
-        "Running cost while deployed: 0.01/hour, 4.30/month (running nodes included)"
+        "Running cost while deployed: 0.01/hour, 5.30/month (running nodes included)"
     )
     assert text.splitlines()[-1].startswith("Usage-based, 0 when idle:")
     total = next(line for line in text.splitlines() if "Total running" in line)
-    assert total.split()[-1] == "4.30/month"
+    assert total.split()[-1] == "5.30/month"
     assert main(["cost", "SmallLoRAStack", "--cdk-out", str(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["idle_monthly_usd"] == pytest.approx(4.30)
+    assert data["idle_monthly_usd"] == pytest.approx(5.30)
     assert data["compute_hourly_usd"] == 0
     assert {line["resource_type"] for line in data["idle"]} == {
         "AWS::CloudWatch::Alarm",
@@ -325,9 +327,9 @@ def test_price_override_file(
     )
     argv = ["cost", "SmallLoRAStack", "--cdk-out", str(out), "--prices", str(prices), "--json"]
     assert main(argv) == 0
-    # The dashboard within the account's free tier: 1.00 (key) + 3 x 0.10 (alarms)
+    # The dashboard within the account's free tier: 2 x 1.00 (keys) + 3 x 0.10 (alarms)
     data = json.loads(capsys.readouterr().out)
-    assert data["idle_monthly_usd"] == pytest.approx(1.30)
+    assert data["idle_monthly_usd"] == pytest.approx(2.30)
     dashboard = next(line for line in data["idle"] if line["logical_id"].startswith("Dashboard"))
     assert dashboard["source"] == "https://example.com/free"
     assert dashboard["description"].startswith("CloudWatch dashboard")
@@ -425,7 +427,7 @@ def test_cost_process_never_imports_aws_cdk(
     )
     assert run.returncode == 0, run.stderr
     assert "HEAVY []" in run.stderr
-    assert "4.30/month" in run.stdout
+    assert "5.30/month" in run.stdout
 
 
 # -- the medium and large tier stacks, as the ready app builds them ---------------------------
@@ -446,7 +448,7 @@ def test_medium_tier_idle_and_compute_match_the_hand_calculation(
     # FSx PERSISTENT_2 125 MB/s/TiB: 1200 GiB x 0.145          = 174.00
     # EKS control plane: 730 h x 0.10                          =  73.00
     # NAT gateway: 730 h x 0.045 = 32.85; its IPv4: 730 x 0.005 =  36.50
-    # dashboard 3.00; 3 KMS keys (lake, EKS secrets, flow logs) =   6.00
+    # dashboard 3.00; 3 KMS keys (lake, EKS secrets, notify+logs)=   6.00
     # alarms: FSx free capacity (1 metric), throughput (2)      =   0.30
     # running system node 1 x ml.m5.2xlarge: 730 h x 0.461      = 336.53
     # gpu-workers at instance_count 0 (the default)            =   0.00

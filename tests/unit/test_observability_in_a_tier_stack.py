@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Match
-from cdk_support import cfn_lint_findings, new_stack, template_of
+from cdk_support import cfn_lint_findings, flow_log_options, new_stack, template_of
 
 from cdk_llm_training import (
     CostControls,
@@ -40,7 +40,7 @@ class MediumLike:
                     name="compute", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
                 ),
             ],
-            flow_logs={"all": ec2.FlowLogOptions()},
+            flow_logs=flow_log_options(stack),
         )
         sg = ec2.SecurityGroup(stack, "Efa", vpc=vpc, allow_all_outbound=False)
         sg.add_ingress_rule(sg, ec2.Port.all_traffic(), "EFA from the group")

@@ -14,8 +14,9 @@ def _small(tier_templates: dict[StackName, Template]) -> Template:
 def test_holds_the_data_lake(tier_templates: dict[StackName, Template]) -> None:
     template = _small(tier_templates)
     template.resource_count_is("AWS::S3::Bucket", 4)
-    # One key (USD 1 a month): the lake key also encrypts the notification and alarm topics.
-    template.resource_count_is("AWS::KMS::Key", 1)
+    # Two keys (USD 1 a month each): the lake key for data, the notification key for the
+    # topics and log groups.
+    template.resource_count_is("AWS::KMS::Key", 2)
 
 
 def test_has_no_network_or_compute(tier_templates: dict[StackName, Template]) -> None:
@@ -103,7 +104,7 @@ def test_observability_dashboard_alarm_budget_and_tags(
             "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": workflow}}],
         },
     )
-    key = next(lid for lid, r in resources.items() if r["Type"] == "AWS::KMS::Key")
+    key = next(lid for lid in resources if lid.startswith("NotificationKey"))
     template.has_resource_properties(
         "AWS::SNS::Topic",
         {"DisplayName": "Training alarms", "KmsMasterKeyId": {"Fn::GetAtt": [key, "Arn"]}},

@@ -59,19 +59,51 @@ def test_cloudwatch_events_and_budgets_may_publish_and_use_the_key(full: Full) -
     key = full.of_type("AWS::KMS::Key")[full.logical_id("AWS::KMS::Key", "AlarmsKey")]
     key_statements = _statements(key)
     account = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
-    for service, sid in [
-        ("cloudwatch.amazonaws.com", "Cloudwatch"),
-        ("events.amazonaws.com", "Events"),
-        ("budgets.amazonaws.com", "Budgets"),
+    alarms = {
+        **account,
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":cloudwatch:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        ":alarm:*",
+                    ],
+                ]
+            }
+        },
+    }
+    for service, sid, condition in [
+        ("cloudwatch.amazonaws.com", "Cloudwatch", alarms),
+        ("budgets.amazonaws.com", "Budgets", account),
     ]:
         publish = topic_statements[f"Allow{sid}Publish"]
         assert publish["Principal"] == {"Service": service}
         assert publish["Action"] == "sns:Publish"
-        assert publish["Condition"] == account
+        assert publish["Condition"] == condition
         use_key = key_statements[f"Allow{sid}ToUseAlarmTopicKey"]
         assert use_key["Principal"] == {"Service": service}
         assert sorted(use_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
         assert use_key["Condition"] == account
+    # EventBridge: one publish statement per rule, conditioned on the rule's ARN; the key
+    # statement without condition (SNS supports no source keys there for EventBridge).
+    events = {
+        sid: s
+        for sid, s in topic_statements.items()
+        if s["Principal"] == {"Service": "events.amazonaws.com"}
+    }
+    rules = full.of_type("AWS::Events::Rule")
+    assert len(events) == len(rules) > 0
+    assert {
+        s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0] for s in events.values()
+    } == set(rules)
+    use_key = key_statements["AllowEventsToUseAlarmTopicKey"]
+    assert "Condition" not in use_key
 
 
 def test_email_subscription_from_options(full: Full) -> None:

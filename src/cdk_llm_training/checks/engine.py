@@ -13,6 +13,7 @@ from cdk_llm_training.checks.rules_deploy import DEPLOY_RULES
 from cdk_llm_training.checks.rules_efa import EFA_RULES
 from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
+from cdk_llm_training.checks.rules_keys import KEY_RULES
 from cdk_llm_training.checks.rules_network import NETWORK_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
@@ -26,6 +27,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *BOUNDARY_RULES,
     *DEPLOY_RULES,
     *NETWORK_RULES,
+    *KEY_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

@@ -22,6 +22,10 @@ from cdk_llm_training.constructs.labeling_workforce import (
 from cdk_llm_training.constructs.model_evaluation import (
     ModelEvaluation,
 )
+from cdk_llm_training.constructs.notification_key import (
+    NotificationKey,
+    allow_cloudwatch_logs,
+)
 from cdk_llm_training.constructs.permissions_boundary import (
     apply_permissions_boundary,
 )
@@ -61,6 +65,7 @@ __all__ = [
     "LabelingWorkforce",
     "ModelEvaluation",
     "MonitoredFileSystem",
+    "NotificationKey",
     "SageMakerFineTuneJob",
     "TaskMetricsEvaluation",
     "TrainingAlarms",
@@ -69,5 +74,6 @@ __all__ = [
     "TrainingFileSystem",
     "TrainingNetwork",
     "TrainiumParallelCluster",
+    "allow_cloudwatch_logs",
     "apply_permissions_boundary",
 ]

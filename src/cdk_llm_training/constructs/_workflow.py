@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -23,6 +23,7 @@ from constructs import Construct
 from cdk_llm_training import runtime
 from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 
 if TYPE_CHECKING:
     from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -205,29 +206,7 @@ def create_workflow_key(
         enable_key_rotation=True,
         removal_policy=removal_policy,
     )
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="AllowCloudWatchLogsOfThisAccount",
-            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-            actions=[
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncryptFrom",
-                "kms:ReEncryptTo",
-                "kms:GenerateDataKey",
-                "kms:GenerateDataKeyWithoutPlaintext",
-                "kms:DescribeKey",
-            ],
-            resources=["*"],
-            conditions={
-                "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": (
-                        f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
-                    )
-                }
-            },
-        )
-    )
+    allow_cloudwatch_logs(key)
     return key
 
 

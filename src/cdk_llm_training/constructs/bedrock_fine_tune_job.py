@@ -35,6 +35,7 @@ from cdk_llm_training.config.bedrock import (
     default_bedrock_catalog,
     validate_hyperparameters,
 )
+from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import (
     RETENTION,
     acknowledge_wildcards,
@@ -47,6 +48,7 @@ from cdk_llm_training.constructs._workflow import (
     notify_and_fail,
 )
 from cdk_llm_training.constructs.model_evaluation import ModelEvaluation
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 SYNC_INTEGRATION = "bedrock:createModelCustomizationJob.sync"
@@ -137,7 +139,8 @@ class BedrockFineTuneJob(Construct):
         :param vpc_config: subnets and security groups for the job. Default: no VPC.
         :param custom_model_key: customer-managed key for the custom model. Default: none
             (AWS-owned key).
-        :param key: key for the SNS topic and log groups. Default: a new key with rotation.
+        :param key: key for the SNS topic and log groups (its policy gets the CloudWatch
+            Logs statement). Default: a new key with rotation.
         :param topic: topic to notify. Default: a new encrypted topic.
         :param removal_policy: for the created key and log groups. Default:
             RETAIN_ON_UPDATE_OR_DELETE.
@@ -172,6 +175,8 @@ class BedrockFineTuneJob(Construct):
         )
 
         self.key: kms.IKey = key or self._create_key(removal_policy)
+        # A key passed in encrypts log groups too: CloudWatch Logs needs it in the key policy.
+        allow_cloudwatch_logs(self.key)
         self.topic: sns.ITopic = topic or sns.Topic(
             self,
             "Topic",
@@ -696,9 +701,22 @@ class BedrockFineTuneJob(Construct):
                 },
             ),
         )
+        # CDK's default target role trusts events.amazonaws.com unconditioned; EventBridge sends
+        # the rule's ARN as aws:SourceArn ("Cross-service confused deputy prevention in Amazon
+        # EventBridge"). rule/* of this account and Region: naming the rule itself would
+        # make the role and the rule depend on each other.
+        role = iam.Role(
+            self,
+            "ReadyMarkerRole",
+            description="Assumed by EventBridge to start the fine-tune workflow.",
+            assumed_by=service_principal_from(
+                "events.amazonaws.com", this_account_arn("events", "rule/*")
+            ),
+        )
         rule.add_target(
             targets.SfnStateMachine(
                 self.state_machine,
+                role=role,
                 input=events.RuleTargetInput.from_object(
                     {
                         "readyMarker": {

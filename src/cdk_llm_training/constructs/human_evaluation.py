@@ -22,6 +22,7 @@ from cdk_llm_training.constructs._workflow import RETENTION as _RETENTION
 from cdk_llm_training.constructs._workflow import acknowledge_wildcards as _acknowledge_wildcards
 from cdk_llm_training.constructs._workflow import notify
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 
 SAMPLE_HANDLER = "evaluation_prompts.sample_handler"
 AGGREGATE_HANDLER = "evaluation_report.human_report_handler"
@@ -57,7 +58,8 @@ class HumanEvaluation(Construct):
             the outputs, manifests and reports).
         :param options: Default ``HumanEvaluationOptions()``.
         :param topic: topic for the report notification. Default: none.
-        :param log_key: KMS key for the log groups. Default: none.
+        :param log_key: KMS key for the log groups (its policy gets the CloudWatch Logs
+            statement). Default: none.
         :param removal_policy: for the log groups. Default RETAIN_ON_UPDATE_OR_DELETE.
         """
         super().__init__(scope, id)
@@ -68,6 +70,8 @@ class HumanEvaluation(Construct):
         labeling_opts = labeling.options
         retention = _RETENTION[opts.log_retention_days]
         self.manifest_prefix = f"{labeling_opts.manifest_prefix}{opts.manifest_subprefix}"
+        if log_key is not None:
+            allow_cloudwatch_logs(log_key)
 
         def log_group(name: str) -> logs.LogGroup:
             return logs.LogGroup(

@@ -46,6 +46,12 @@ from cdk_llm_training.constructs._hyperpod_manifests import (
     fsx_volume_manifests,
 )
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs._trust import (
+    service_principal_from,
+    source_conditions,
+    this_account_arn,
+)
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.lifecycle_scripts import HYPERPOD_LIFECYCLE_DIR, HYPERPOD_ON_CREATE
 
 LIFECYCLE_PREFIX = "hyperpod/lifecycle/"
@@ -110,6 +116,7 @@ class HyperPodEksCluster(Construct):
         access_logs_bucket: s3.IBucket | None = None,
         instance_catalog: InstanceCatalog | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        log_key: kms.IKey | None = None,
     ) -> None:
         """Create the cluster.
 
@@ -139,6 +146,8 @@ class HyperPodEksCluster(Construct):
         :param instance_catalog: catalog to check instance types against. Default: shipped.
         :param removal_policy: for the lifecycle bucket and the secrets key. Default:
             RETAIN_ON_UPDATE_OR_DELETE.
+        :param log_key: KMS key of the lifecycle-scripts deployment's log group (its policy gets
+            the CloudWatch Logs statement). Default: none (CloudWatch Logs' own encryption).
         """
         super().__init__(scope, id)
         record_construct_type(self, "HyperPodEksCluster")
@@ -185,6 +194,8 @@ class HyperPodEksCluster(Construct):
             self._create_early_addons()
 
         # -- lifecycle scripts -------------------------------------------------------------
+        if log_key is not None:
+            allow_cloudwatch_logs(log_key)
         self.lifecycle_bucket = lifecycle_bucket or self._create_lifecycle_bucket(
             access_logs_bucket, removal_policy
         )
@@ -200,6 +211,7 @@ class HyperPodEksCluster(Construct):
                 self,
                 "LifecycleScriptsLogs",
                 retention=logs.RetentionDays.ONE_MONTH,
+                encryption_key=log_key,
                 removal_policy=RemovalPolicy.DESTROY,
             ),
         )
@@ -372,10 +384,13 @@ class HyperPodEksCluster(Construct):
         self, control_plane_subnets: ec2.SubnetSelection | None
     ) -> eks.CfnCluster:
         eks_opts = self.options.eks
+        cluster_arns = this_account_arn("eks", "cluster/*")
         role = iam.Role(
             self,
             "ClusterRole",
-            assumed_by=iam.ServicePrincipal("eks.amazonaws.com"),
+            # EKS sends aws:SourceArn / aws:SourceAccount when it assumes the cluster role
+            # ("Cross-service confused deputy prevention in Amazon EKS").
+            assumed_by=service_principal_from("eks.amazonaws.com", cluster_arns),
             description="EKS control-plane role of the HyperPod orchestrator cluster.",
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonEKSClusterPolicy")
@@ -385,6 +400,7 @@ class HyperPodEksCluster(Construct):
             iam.PolicyStatement(
                 actions=["sts:TagSession"],
                 principals=[iam.ServicePrincipal("eks.amazonaws.com")],
+                conditions=source_conditions(cluster_arns),
             )
         )
         acknowledge(
@@ -648,6 +664,13 @@ class HyperPodEksCluster(Construct):
             "ExecutionRole",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Instance role of the HyperPod nodes (EKS orchestrator).",
+        )
+        acknowledge(
+            role,
+            "LLM-SRC1",
+            "HyperPod is not among the SageMaker features documented to send aws:SourceArn / "
+            "aws:SourceAccount when assuming a role (SageMaker 'Cross-service confused deputy "
+            "prevention'); a condition on an unsent key would stop the nodes from starting.",
         )
         stack = self._stack
         role.add_to_policy(

@@ -40,7 +40,9 @@ from cdk_llm_training.config.labeling import (
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._names import stack_id_suffix
+from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import acknowledge_wildcards
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.labeling_templates import template_text
 
@@ -117,7 +119,8 @@ class LabelingWorkforce(Construct):
         :param user_pool: the Cognito user pool behind an imported workforce. Default: none;
             with ``mode=cognito`` a new pool is created and this must be left out.
         :param user_pool_client: the app client of ``user_pool`` the workforce uses.
-        :param notification_key: KMS key of the notification topics. Default: a new key with
+        :param notification_key: KMS key of the notification topics and the log groups (its
+            policy gets the SageMaker and CloudWatch Logs statements). Default: a new key with
             rotation.
         :param removal_policy: for the user pool, its domain and client, the workforce and
             the notification key.
@@ -172,7 +175,7 @@ class LabelingWorkforce(Construct):
         self.notification_key: kms.IKey = notification_key or kms.Key(
             self,
             "NotificationKey",
-            description="Encrypts Ground Truth work-team notification topics.",
+            description="Encrypts Ground Truth work-team notification topics and labeling logs.",
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
@@ -185,6 +188,8 @@ class LabelingWorkforce(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             )
         )
+        # The same key encrypts the Lambda and workflow log groups (execution data at level ALL).
+        allow_cloudwatch_logs(self.notification_key)
 
         self.topics: dict[str, sns.Topic] = {}
         self.workteams: dict[str, sagemaker.CfnWorkteam] = {}
@@ -522,7 +527,9 @@ class LabelingWorkforce(Construct):
     def _function(
         self, id: str, handler: str, description: str, memory: int, timeout: Duration
     ) -> lambda_.Function:
-        log_group = _log_group(self, f"{id}Logs", self.options.log_retention_days)
+        log_group = _log_group(
+            self, f"{id}Logs", self.options.log_retention_days, self.notification_key
+        )
         role = iam.Role(
             self,
             f"{id}Role",
@@ -660,7 +667,11 @@ class LabelingWorkforce(Construct):
         role = iam.Role(
             self,
             "WorkflowRole",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            # Step Functions sends aws:SourceArn / aws:SourceAccount: this account's state
+            # machines only, as CDK's own state-machine roles.
+            assumed_by=service_principal_from(
+                "states.amazonaws.com", this_account_arn("states", "stateMachine:*")
+            ),
             description="Labeling workflow: start and watch labeling jobs, write templates.",
         )
 
@@ -753,7 +764,7 @@ class LabelingWorkforce(Construct):
             pick_task,
         ).otherwise(bad_input)
 
-        log_group = _log_group(self, "WorkflowLogs", opts.log_retention_days)
+        log_group = _log_group(self, "WorkflowLogs", opts.log_retention_days, self.notification_key)
         machine = sfn.StateMachine(
             self,
             "Workflow",
@@ -898,12 +909,14 @@ def _acknowledge_wildcards(role: iam.Role, reason: str) -> None:
     acknowledge_wildcards(role, reason)
 
 
-def _log_group(scope: Construct, id: str, days: int) -> logs.LogGroup:
-    """A retained log group keeping events ``days`` days (a CloudWatch-allowed value)."""
+def _log_group(scope: Construct, id: str, days: int, key: kms.IKey) -> logs.LogGroup:
+    """A retained log group encrypted with ``key``, keeping events ``days`` days (a
+    CloudWatch-allowed value)."""
     group = logs.LogGroup(
         scope,
         id,
         retention=logs.RetentionDays.ONE_YEAR,
+        encryption_key=key,
         removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     )
     cfn = group.node.default_child

@@ -27,6 +27,7 @@ from cdk_llm_training import runtime
 from cdk_llm_training.config.evaluation import ModelEvaluationOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import lake_buckets, notify
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 PREPARE_HANDLER = "evaluation_prompts.prepare_handler"
@@ -86,7 +87,8 @@ class ModelEvaluation(Construct):
         :param data_lake: catalog in the curated zone, output and reports in the artifacts
             zone. Either this or ``catalog_bucket`` + ``output_bucket``.
         :param data_key: KMS key of those buckets. Default: the lake key, or none.
-        :param log_key: KMS key for the Lambda log groups. Default: none (AWS-managed).
+        :param log_key: KMS key for the Lambda log groups (its policy gets the CloudWatch Logs
+            statement). Default: none (AWS-managed).
         :param removal_policy: for the log groups. Default RETAIN_ON_UPDATE_OR_DELETE.
         """
         super().__init__(scope, id)
@@ -103,6 +105,8 @@ class ModelEvaluation(Construct):
             outputs=("output_bucket", output_bucket),
         )
         self._log_key = log_key
+        if log_key is not None:
+            allow_cloudwatch_logs(log_key)
         self._log_retention = log_retention
         self._removal_policy = removal_policy
         self.evaluation_role = self._create_evaluation_role()

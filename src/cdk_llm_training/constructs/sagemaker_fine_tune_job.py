@@ -53,6 +53,7 @@ from cdk_llm_training.config.sagemaker_training import (
 )
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._names import stack_unique_name
+from cdk_llm_training.constructs._trust import service_principal_from
 from cdk_llm_training.constructs._workflow import (
     RETENTION,
     acknowledge_wildcards,
@@ -64,6 +65,7 @@ from cdk_llm_training.constructs._workflow import (
     notify,
     notify_and_fail,
 )
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.task_metrics_evaluation import TaskMetricsEvaluation
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.planner.memory import memory_per_accelerator
@@ -182,7 +184,8 @@ class SageMakerFineTuneJob(Construct):
             for instances with local NVMe storage (encrypted by the hardware). Default none.
         :param training_role: the role the training job assumes. Default: a new role scoped
             to the prefixes above.
-        :param key: key for the SNS topic and log groups. Default: a new key with rotation.
+        :param key: key for the SNS topic and log groups (its policy gets the CloudWatch
+            Logs statement). Default: a new key with rotation.
         :param topic: topic to notify. Default: a new encrypted topic.
         :param removal_policy: for the created key, log groups and model package group.
             Default: RETAIN_ON_UPDATE_OR_DELETE.
@@ -242,6 +245,8 @@ class SageMakerFineTuneJob(Construct):
             description="Encrypts the SageMaker fine-tune workflow's topic and log groups.",
             removal_policy=removal_policy,
         )
+        # A key passed in encrypts log groups too: CloudWatch Logs needs it in the key policy.
+        allow_cloudwatch_logs(self.key)
         self.topic: sns.ITopic = topic or sns.Topic(
             self,
             "Topic",
@@ -459,7 +464,9 @@ class SageMakerFineTuneJob(Construct):
             self,
             "TrainingRole",
             description="Assumed by SageMaker to run this workflow's training jobs.",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            # Training jobs send aws:SourceArn / aws:SourceAccount (SageMaker's "Cross-service
+            # confused deputy prevention" page): only this workflow's jobs may assume the role.
+            assumed_by=service_principal_from("sagemaker.amazonaws.com", self._training_job_arns()),
         )
 
     def _grant_training_role(self, role: iam.IRole) -> None:

@@ -33,6 +33,8 @@ HYPERPOD_CLUSTER_STATE_CHANGE = "SageMaker HyperPod Cluster State Change"
 """EventBridge detail-type of HyperPod cluster status transitions."""
 TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
 """EventBridge detail-type of SageMaker training job status changes."""
+EVENTS_SERVICE = "events.amazonaws.com"
+"""EventBridge's service principal (the rules' publisher)."""
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _\-]{0,63}$")
 
 
@@ -152,9 +154,12 @@ class TrainingAlarms(Construct):
     - ``training_job_name_prefix``: an EventBridge rule on training jobs whose name starts
       with the prefix ending Failed or Stopped (a managed-spot job past its wait time stops).
 
-    The topic is encrypted with ``key`` or a new customer-managed key (rotation on); the key
-    policy lets CloudWatch and EventBridge (and, through :meth:`allow_publish_from`, any other
-    service) use it for this account only; the topic refuses non-TLS publishers.
+    The topic is encrypted with ``key`` or a new customer-managed key (rotation on). The topic
+    policy lets CloudWatch publish for this account's alarms and EventBridge for each rule
+    (``aws:SourceArn`` = the rule), and, through :meth:`allow_publish_from`, any other
+    service for this account only; the key policy lets the same services use the key (the
+    EventBridge statement without condition: SNS does not support source keys there, so give
+    the topic a key that protects notifications only); the topic refuses non-TLS publishers.
 
     Example::
 
@@ -220,8 +225,16 @@ class TrainingAlarms(Construct):
             )
         else:
             self.topic = topic
-        self._allowed: set[str] = set()
-        self.allow_publish_from("cloudwatch.amazonaws.com")
+        self._allowed: set[tuple[str, str | None]] = set()
+        self._key_users: set[str] = set()
+        self.allow_publish_from(
+            "cloudwatch.amazonaws.com",
+            source_arn=f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*",
+        )
+        # Rule targets publish through a read-only view of the topic: CDK's SnsTopic target
+        # would otherwise add an unconditioned events.amazonaws.com statement to the topic
+        # policy; _rule adds one per rule, conditioned on the rule's ARN.
+        self._target_topic = sns.Topic.from_topic_arn(self, "RuleTarget", self.topic.topic_arn)
         if opts.email is not None:
             self.topic.add_subscription(subscriptions.EmailSubscription(opts.email))
 
@@ -242,33 +255,53 @@ class TrainingAlarms(Construct):
 
     # -- public API ----------------------------------------------------------------------
 
-    def allow_publish_from(self, service: str) -> None:
+    def allow_publish_from(self, service: str, *, source_arn: str | None = None) -> None:
         """Let the AWS service principal ``service`` publish to the topic and use its key,
-        from this account only (``aws:SourceAccount``). A no-op for an imported topic."""
-        if service in self._allowed:
+        for this account's resources only: ``aws:SourceAccount``, plus ``aws:SourceArn``
+        ArnLike ``source_arn`` when given. Topic statements are a no-op for an imported topic.
+
+        EventBridge is the exception on the key: SNS documents that ``aws:SourceAccount`` /
+        ``aws:SourceArn`` are not supported in a KMS key policy for EventBridge-to-encrypted
+        topics, so its key statement has no condition; keep this key for notifications only.
+        The construct's own rules get a topic statement each, on the rule's ARN.
+        """
+        if (service, source_arn) in self._allowed:
             return
-        self._allowed.add(service)
-        principal = iam.ServicePrincipal(service)
-        condition = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+        self._allowed.add((service, source_arn))
+        conditions: dict[str, dict[str, str]] = {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}
+        }
+        if source_arn is not None:
+            conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+        earlier = sum(1 for allowed, _ in self._allowed if allowed == service) - 1
+        suffix = str(earlier + 1) if earlier else ""
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
-                sid=f"Allow{_sid(service)}Publish",
-                principals=[principal],
+                sid=f"Allow{_sid(service)}Publish{suffix}",
+                principals=[iam.ServicePrincipal(service)],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions=condition,
+                conditions=conditions,
             )
         )
-        if self.key is not None:
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"Allow{_sid(service)}ToUseAlarmTopicKey",
-                    principals=[principal],
-                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                    resources=["*"],
-                    conditions=condition,
-                )
+        # On the key, the account only: the topic statement above already names the source;
+        # which services send aws:SourceArn to KMS as well is not documented (unverified).
+        self._allow_key_use(service, {"StringEquals": conditions["StringEquals"]})
+
+    def _allow_key_use(self, service: str, conditions: dict[str, dict[str, str]]) -> None:
+        """The key statement of ``service`` (once per service; none for an imported topic)."""
+        if self.key is None or service in self._key_users:
+            return
+        self._key_users.add(service)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{_sid(service)}ToUseAlarmTopicKey",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions=None if service == EVENTS_SERVICE else conditions,
             )
+        )
 
     # -- alarms --------------------------------------------------------------------------
 
@@ -326,9 +359,19 @@ class TrainingAlarms(Construct):
     # -- event rules ---------------------------------------------------------------------
 
     def _rule(self, id: str, description: str, pattern: events.EventPattern) -> None:
-        self.allow_publish_from("events.amazonaws.com")
+        self._allow_key_use(EVENTS_SERVICE, {})
         rule = events.Rule(self, id, description=description, event_pattern=pattern)
-        rule.add_target(targets.SnsTopic(self.topic))
+        rule.add_target(targets.SnsTopic(self._target_topic))
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"AllowEvents{id}Publish",
+                principals=[iam.ServicePrincipal(EVENTS_SERVICE)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                # The EventBridge user guide's SNS topic policy: aws:SourceArn = the rule.
+                conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+            )
+        )
         self.rules.append(rule)
 
     def _hyperpod_rules(

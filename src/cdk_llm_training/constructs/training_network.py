@@ -16,6 +16,9 @@ from cdk_llm_training.config.network import (
     aws_owned_bucket_names,
 )
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs._provider_logs import provider_log_group
+from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
+from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 
 LUSTRE_PORTS: tuple[tuple[str, ec2.Port], ...] = (
     ("TCP 988", ec2.Port.tcp(988)),
@@ -217,6 +220,8 @@ class TrainingNetwork(Construct):
         self._l2_compute_subnet = compute
 
         self.flow_log_key = flow_log_key or self._create_flow_log_key(removal_policy)
+        if flow_log_key is not None:
+            allow_cloudwatch_logs(flow_log_key)
         self.flow_log_group = logs.LogGroup(
             self,
             "FlowLogs",
@@ -226,8 +231,19 @@ class TrainingNetwork(Construct):
         )
         vpc.add_flow_log(
             "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_log_group),
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                self.flow_log_group, self._create_flow_log_role()
+            ),
             traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+        # The default-security-group restriction runs a CDK provider Lambda during the deploy:
+        # its log group gets the flow logs' retention and key instead of none.
+        provider_log_group(
+            vpc.node.find_child("RestrictDefaultSecurityGroupCustomResource"),
+            provider_id="Custom::VpcRestrictDefaultSGCustomResourceProvider",
+            retention=_RETENTION[opts.flow_log_retention_days],
+            key=self.flow_log_key,
+            removal_policy=removal_policy,
         )
         if closed:
             self._create_interface_endpoints(vpc, compute)
@@ -343,6 +359,19 @@ class TrainingNetwork(Construct):
             availability_zone=cfn_subnet.attr_availability_zone,
             ipv4_cidr_block=subnet.ipv4_cidr_block,
             route_table_id=subnet.route_table.route_table_id,
+        )
+
+    def _create_flow_log_role(self) -> iam.Role:
+        """The role VPC Flow Logs assumes, for this account's flow logs only (the VPC user
+        guide's "IAM role for publishing flow logs to CloudWatch Logs" recommends both source
+        keys); CDK's default role has no condition."""
+        return iam.Role(
+            self,
+            "FlowLogRole",
+            description="Assumed by VPC Flow Logs to publish this network's flow logs.",
+            assumed_by=service_principal_from(
+                "vpc-flow-logs.amazonaws.com", this_account_arn("ec2", "vpc-flow-log/*")
+            ),
         )
 
     def _create_flow_log_key(self, removal_policy: RemovalPolicy) -> kms.Key:

@@ -12,6 +12,7 @@ from cdk_llm_training.config.file_system import FileSystemOptions
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
 from cdk_llm_training.config.network import NetworkOptions
 from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
+from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
 from cdk_llm_training.constructs.training_network import TrainingNetwork
@@ -24,6 +25,7 @@ class ClusterFoundation:
     network: TrainingNetwork
     data_lake: TrainingDataLake
     file_system: TrainingFileSystem
+    notification_key: NotificationKey
 
 
 def add_cluster_foundation(
@@ -34,14 +36,19 @@ def add_cluster_foundation(
     file_system: FileSystemOptions,
 ) -> ClusterFoundation:
     """The training network, the data lake and FSx for Lustre in the compute subnet, linked to
-    the lake. ``network=`` makes the network's compute nodes (the EFA group) the file system's
+    the lake, and the key of the tier's topics and log groups (apart from the lake key).
+    ``network=`` makes the network's compute nodes (the EFA group) the file system's
     clients."""
-    training_network = TrainingNetwork(stack, "Network", options=network)
+    # One key for every topic and log group of the tier, the flow logs included.
+    notification_key = NotificationKey(stack, "NotificationKey")
+    training_network = TrainingNetwork(
+        stack, "Network", options=network, flow_log_key=notification_key.key
+    )
     lake = TrainingDataLake(stack, "DataLake", options=data_lake)
     fsx = TrainingFileSystem(
         stack, "FileSystem", options=file_system, network=training_network, data_lake=lake
     )
-    return ClusterFoundation(training_network, lake, fsx)
+    return ClusterFoundation(training_network, lake, fsx, notification_key)
 
 
 def add_hyperpod(
@@ -49,7 +56,7 @@ def add_hyperpod(
 ) -> HyperPodEksCluster:
     """HyperPod on EKS in the network's compute subnet with the EFA group (control plane also
     in the second-AZ subnet), pods mounting the file system, lifecycle bucket logging to the
-    lake's access-log bucket."""
+    lake's access-log bucket, its deployment's log group encrypted with the tier's log key."""
     network, file_system = foundation.network, foundation.file_system
     return HyperPodEksCluster(
         stack,
@@ -64,4 +71,5 @@ def add_hyperpod(
         fsx_mount_name=file_system.mount_name,
         fsx_subnet=network.compute_subnet,
         access_logs_bucket=foundation.data_lake.access_logs_bucket,
+        log_key=foundation.notification_key.key,
     )

@@ -92,7 +92,7 @@ class LargePretrainStack(Stack):
             self,
             tier="large-pretrain",
             options=config.observability,
-            key=self.data_lake.key,
+            key=foundation.notification_key.key,
             file_systems=[self.file_system],
             hyperpods=[self.hyperpod] if self.hyperpod is not None else [],
         )

@@ -68,7 +68,7 @@ class MediumFineTuneStack(Stack):
             self,
             tier="medium-fine-tune",
             options=config.observability,
-            key=self.data_lake.key,
+            key=foundation.notification_key.key,
             file_systems=[self.file_system],
             hyperpods=[self.hyperpod],
         )

@@ -13,6 +13,7 @@ from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -48,16 +49,18 @@ class SmallLoRAStack(Stack):
             apply_permissions_boundary(self, self.config.permissions_boundary)
 
         self.data_lake = TrainingDataLake(self, "DataLake", options=self.config.data_lake)
+        # Two keys (USD 1 a month each): the lake key for data only; this one for every topic
+        # and log group, so the lake key's policy names no notification or logging service.
+        self.notification_key = NotificationKey(self, "NotificationKey")
+        key = self.notification_key.key
         self.labeling: LabelingWorkforce | None = None
         if self.config.labeling is not None:
-            # One KMS key for the tier (USD 1 a month each): the lake key also encrypts the
-            # notification and alarm topics.
             self.labeling = LabelingWorkforce(
                 self,
                 "Labeling",
                 data_lake=self.data_lake,
                 options=self.config.labeling,
-                notification_key=self.data_lake.key,
+                notification_key=key,
             )
             if not self.config.labeling.workforce.source_ip_cidrs:
                 acknowledge(
@@ -96,7 +99,7 @@ class SmallLoRAStack(Stack):
                 "BedrockFineTune",
                 options=self.config.bedrock_fine_tune,
                 data_lake=self.data_lake,
-                key=self.data_lake.key,
+                key=key,
             )
             CfnOutput(
                 self,
@@ -117,7 +120,7 @@ class SmallLoRAStack(Stack):
                 self,
                 "SageMakerFineTune",
                 options=self.config.sagemaker_fine_tune,
-                key=self.data_lake.key,
+                key=key,
                 data_lake=self.data_lake,
             )
             CfnOutput(
@@ -151,7 +154,7 @@ class SmallLoRAStack(Stack):
             self,
             tier=TIER,
             options=self.config.observability,
-            key=self.data_lake.key,
+            key=key,
             state_machines=workflows,
         )
         self.alarms = monitoring.alarms
