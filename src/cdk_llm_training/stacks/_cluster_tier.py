@@ -64,4 +64,6 @@ def add_hyperpod(
         fsx_mount_name=file_system.mount_name,
         fsx_subnet=network.compute_subnet,
         access_logs_bucket=foundation.data_lake.access_logs_bucket,
+        closed_network=network.options.closed_network,
+        install_dependencies_after=[network.internet_connectivity_established],
     )
