@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from cdk_llm_training import (
     DeepHealthCheck,
+    DependencyChartOptions,
     DependencyInstall,
     EksControlPlaneOptions,
     EndpointAccess,
@@ -36,11 +37,11 @@ from cdk_llm_training import (
     fsx_volume_manifests,
 )
 from cdk_llm_training.config.hyperpod import DEFAULT_HELM_CHART_REVISION
-from cdk_llm_training.lifecycle_scripts import (
-    HYPERPOD_DEPENDENCIES_SCRIPT,
-    HYPERPOD_LIFECYCLE_DIR,
-    HYPERPOD_ON_CREATE,
+from cdk_llm_training.constructs._hyperpod_chart_install import (
+    CHART_INSTALL_RESOURCE_TYPE,
+    HELM_SHA256,
 )
+from cdk_llm_training.lifecycle_scripts import HYPERPOD_LIFECYCLE_DIR, HYPERPOD_ON_CREATE
 
 ADMIN_ARN = "arn:aws:iam::111122223333:role/PlatformAdmin"
 FS_ID = "fs-0123456789abcdef0"
@@ -196,34 +197,83 @@ def test_hyperpod_cluster_waits_for_scripts_role_addons_and_dependency_chart(
         "HyperPodAddonKubeProxy",
         "HyperPodAddonEksPodIdentityAgent",
         "HyperPodAdmin0",
-        "HyperPodDependenciesInstalled",
+        "HyperPodDependencyChart",
         "HyperPodExecutionRoleDefaultPolicy",
         "HyperPodLifecycleScriptsCustomResource",
     ):
         assert any(dep.startswith(prefix) for dep in depends_on), prefix
 
 
-def test_wait_condition_holds_the_cluster_until_signalled(template: Template) -> None:
-    _, condition = _one(template, "AWS::CloudFormation::WaitCondition")
-    handle_id, _ = _one(template, "AWS::CloudFormation::WaitConditionHandle")
-    assert condition["Properties"] == {
-        "Count": 1,
-        "Handle": {"Ref": handle_id},
-        "Timeout": "7200",
+def test_no_wait_condition_and_the_chart_install_precedes_the_cluster(
+    template: Template,
+) -> None:
+    template.resource_count_is("AWS::CloudFormation::WaitCondition", 0)
+    template.resource_count_is("AWS::CloudFormation::WaitConditionHandle", 0)
+    install_id, install = _one(template, CHART_INSTALL_RESOURCE_TYPE)
+    _, cluster = _one(template, SAGEMAKER_CLUSTER)
+    assert install_id in cluster["DependsOn"]
+    eks_id = _logical_id(template, "AWS::EKS::Cluster", "HyperPodCluster")
+    assert install["Properties"]["ClusterName"] == {"Ref": eks_id}
+    assert install["Properties"]["ClusterEndpoint"] == {"Fn::GetAtt": [eks_id, "Endpoint"]}
+    assert install["Properties"]["ChartRevision"] == DEFAULT_HELM_CHART_REVISION
+    assert install["Properties"]["ChartRepository"] == "aws/sagemaker-hyperpod-cli"
+    assert install["Properties"]["ChartPath"] == "helm_chart/HyperPodHelmChart"
+    assert "ChartS3Uri" not in install["Properties"]
+    for prefix in (
+        "HyperPodDependencyChartAccessEntry",
+        "HyperPodAddonVpcCni",
+        "HyperPodAddonKubeProxy",
+        "HyperPodAdmin0",
+    ):
+        assert any(dep.startswith(prefix) for dep in install["DependsOn"]), prefix
+
+
+def test_the_pinned_chart_commit_is_the_one_aws_template_installs() -> None:
+    assert DEFAULT_HELM_CHART_REVISION == "f57185916d4f7d2fa85caf6a03c04fd17172d330"
+
+
+def test_chart_install_runs_in_the_vpc_under_an_access_entry_of_its_own_role(
+    template: Template,
+) -> None:
+    function_id = _logical_id(template, "AWS::Lambda::Function", "HyperPodDependencyChartFunction")
+    function = resources_of_type(template, "AWS::Lambda::Function")[function_id]
+    props = function["Properties"]
+    subnet_id = _logical_id(template, "AWS::EC2::Subnet", "VpccomputeSubnet1")
+    sg_id = _logical_id(template, "AWS::EC2::SecurityGroup", "Efa")
+    assert props["VpcConfig"] == {
+        "SecurityGroupIds": [{"Fn::GetAtt": [sg_id, "GroupId"]}],
+        "SubnetIds": [{"Ref": subnet_id}],
     }
-    assert any(dep.startswith("HyperPodAddonVpcCni") for dep in condition["DependsOn"])
+    assert props["Handler"] == "hyperpod_dependency_chart.handler"
+    assert props["Timeout"] == 900
+    # No kubectl layer package installed here: connected mode downloads the pinned Helm.
+    assert props["Environment"]["Variables"]["HELM_SHA256"] == HELM_SHA256
+    role_arn = props["Role"]
+    entries = [
+        entry["Properties"]
+        for lid, entry in resources_of_type(template, "AWS::EKS::AccessEntry").items()
+        if lid.startswith("HyperPodDependencyChartAccessEntry")
+    ]
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry["PrincipalArn"] == role_arn
+    (policy,) = entry["AccessPolicies"]
+    assert policy["AccessScope"] == {"Type": "cluster"}
+    assert "AmazonEKSClusterAdminPolicy" in json.dumps(policy["PolicyArn"])
+    role_id = role_arn["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for p in resources_of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for statement in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert statements == [], "the install role needs no IAM permission beyond Lambda's"
 
 
-def test_dependency_install_command_names_stack_revision_and_handle(
+def test_update_kubeconfig_command(
     default_build: tuple[cdk.Stack, HyperPodEksCluster, Template],
 ) -> None:
     stack, hyperpod, template = default_build
-    handle_id, _ = _one(template, "AWS::CloudFormation::WaitConditionHandle")
-    command = json.dumps(stack.resolve(hyperpod.dependencies_install_command))
-    assert "HYPERPOD_DEPENDENCIES_SCRIPT" in command
-    assert DEFAULT_HELM_CHART_REVISION in command
-    assert f" --handle {handle_id}" in command
-    assert '{"Ref": "AWS::StackName"}' in command
     kubeconfig = stack.resolve(hyperpod.update_kubeconfig_command)
     eks_id = _logical_id(template, "AWS::EKS::Cluster", "HyperPodCluster")
     assert kubeconfig == {
@@ -237,9 +287,6 @@ def test_dependency_install_command_names_stack_revision_and_handle(
             ],
         ]
     }
-
-
-# -- EKS control plane ------------------------------------------------------------------
 
 
 def test_eks_cluster_private_api_auth_logging_and_secrets_encryption(
@@ -305,7 +352,8 @@ def test_addons_and_their_order(template: Template) -> None:
 
 
 def test_admin_access_entry(template: Template) -> None:
-    _, entry = _one(template, "AWS::EKS::AccessEntry")
+    entries = resources_of_type(template, "AWS::EKS::AccessEntry")
+    entry = entries[_logical_id(template, "AWS::EKS::AccessEntry", "HyperPodAdmin0")]
     assert entry["Properties"]["PrincipalArn"] == ADMIN_ARN
     assert entry["Properties"]["Type"] == "STANDARD"
     assert entry["Properties"]["AccessPolicies"] == [
@@ -384,6 +432,50 @@ def test_execution_role_scopes(template: Template) -> None:
     assert statements["ClusterMetrics"]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Clusters"}
     }
+    vpc_id = _logical_id(template, "AWS::EC2::VPC", "Vpc")
+    assert statements["NodeNetworkInterfaces"]["Condition"] == {
+        "ArnEquals": {
+            "ec2:Vpc": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":ec2:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        ":vpc/",
+                        {"Ref": vpc_id},
+                    ],
+                ]
+            }
+        }
+    }
+    assert statements["RegistryLogin"]["Action"] == "ecr:GetAuthorizationToken"
+    assert statements["RegistryLogin"]["Resource"] == "*"
+    assert "ecr:GetAuthorizationToken" not in statements["PullImages"]["Action"]
+    assert statements["PullImages"]["Resource"] == {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ecr:*:*:repository/*"]]
+    }
+
+
+def test_execution_role_keeps_session_manager_messages(template: Template) -> None:
+    statements = {s["Sid"]: s for s in _statements(template, "HyperPodExecutionRole")}
+    assert sorted(statements["SessionManager"]["Action"]) == [
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    ]
+    assert statements["SessionManager"]["Resource"] == "*"
+
+
+def test_ecr_pulls_can_be_narrowed_to_named_repositories() -> None:
+    repo = "arn:aws:ecr:us-east-1:111122223333:repository/llm-training"
+    stack, _ = _build(nag=False, options=_options(), ecr_repository_arns=[repo])
+    statements = {s["Sid"]: s for s in _statements(template_of(stack), "HyperPodExecutionRole")}
+    assert statements["PullImages"]["Resource"] == repo
 
 
 def test_fsx_csi_role_uses_pod_identity_and_reads_only_its_file_system(
@@ -481,7 +573,7 @@ def test_options_public_endpoint_versions_plan_and_preinstalled() -> None:
     options = HyperPodClusterOptions(
         cluster_name="llm-medium",
         node_recovery="None",
-        dependency_install=DependencyInstall.PREINSTALLED,
+        dependency_chart=DependencyChartOptions(install=DependencyInstall.PREINSTALLED),
         eks=EksControlPlaneOptions(
             kubernetes_version="1.32",
             authentication_mode="API_AND_CONFIG_MAP",
@@ -511,8 +603,10 @@ def test_options_public_endpoint_versions_plan_and_preinstalled() -> None:
         )
     template = template_of(stack)
     template.resource_count_is("AWS::CloudFormation::WaitCondition", 0)
+    template.resource_count_is(CHART_INSTALL_RESOURCE_TYPE, 0)
     assert any(
-        "dependency_install=preinstalled with a new EKS cluster" in w for w in _warnings(stack)
+        "dependency_chart.install=preinstalled with a new EKS cluster" in w
+        for w in _warnings(stack)
     )
     _, cluster = _one(template, SAGEMAKER_CLUSTER)
     props = cluster["Properties"]
@@ -806,10 +900,24 @@ def test_fails_cluster_name() -> None:
 
 
 def test_fails_helm_chart_revision() -> None:
-    message = _single_error(HyperPodClusterOptions, {"helm_chart_revision": "main"})
+    message = _single_error(DependencyChartOptions, {"revision": "main"})
     assert message == (
-        "Value error, helm_chart_revision 'main' must be a full 40-character git commit SHA"
+        "Value error, dependency_chart.revision 'main' must be a full 40-character git commit "
+        "SHA (lower-case hex)"
     )
+
+
+def test_fails_chart_s3_uri_that_is_not_a_packaged_chart() -> None:
+    message = _single_error(DependencyChartOptions, {"chart_s3_uri": "s3://bucket/chart/"})
+    assert message == (
+        "Value error, dependency_chart.chart_s3_uri 's3://bucket/chart/' must look like "
+        "'s3://<bucket>/<key>.tgz' (a chart packaged with helm package)"
+    )
+
+
+def test_fails_chart_path_escaping_the_repository() -> None:
+    message = _single_error(DependencyChartOptions, {"chart_path": "../etc"})
+    assert "must be a relative path without '.' or '..' segments" in message
 
 
 def test_fails_duplicate_group_names() -> None:
@@ -972,12 +1080,17 @@ def test_fails_control_plane_in_one_az() -> None:
 
 def _shipped_scripts() -> Iterator[Any]:
     yield from sorted(HYPERPOD_LIFECYCLE_DIR.glob("*.sh"))
-    yield HYPERPOD_DEPENDENCIES_SCRIPT
 
 
 def test_lifecycle_scripts_are_packaged_and_executable() -> None:
     names = sorted(path.name for path in HYPERPOD_LIFECYCLE_DIR.glob("*.sh"))
-    assert names == ["configure_storage.sh", "describe_node.sh", "lib.sh", "on_create.sh"]
+    assert names == [
+        "configure_containerd.sh",
+        "configure_storage.sh",
+        "describe_node.sh",
+        "lib.sh",
+        "on_create.sh",
+    ]
     assert HYPERPOD_ON_CREATE in names
     for path in _shipped_scripts():
         assert os.access(path, os.X_OK), path
