@@ -11,6 +11,7 @@ from cdk_llm_training.checks.model import Finding, Rule, TemplateView
 from cdk_llm_training.checks.rules_efa import EFA_RULES
 from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
+from cdk_llm_training.checks.rules_hyperpod_deploy import HYPERPOD_DEPLOY_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
 
@@ -18,6 +19,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *FSX_RULES,
     *EFA_RULES,
     *HYPERPOD_RULES,
+    *HYPERPOD_DEPLOY_RULES,
     *PCLUSTER_RULES,
     *SERVICE_RULES,
 )
