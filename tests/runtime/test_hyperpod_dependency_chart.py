@@ -228,7 +228,7 @@ def test_s3_package_is_installed_without_internet(
             fetched.append((bucket, key))
             Path(target).write_bytes(b"packaged chart")
 
-    monkeypatch.setattr(chart_handler.boto3, "client", lambda service: FakeS3())
+    monkeypatch.setattr("boto3.client", lambda service: FakeS3())
     runner = Recorder()
     props = _props(ChartS3Uri="s3://charts-bucket/hyperpod/chart-0.1.0.tgz")
     chart_handler.process("Create", props, "x", run=runner)

@@ -42,7 +42,7 @@ def _cluster(**extra: Any) -> dict[str, Any]:
     }
 
 
-ROLE = {
+ROLE: dict[str, Any] = {
     "Type": "AWS::IAM::Role",
     "Properties": {
         "AssumeRolePolicyDocument": {

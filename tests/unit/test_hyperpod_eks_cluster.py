@@ -240,10 +240,26 @@ def test_chart_install_runs_in_the_vpc_under_an_access_entry_of_its_own_role(
     props = function["Properties"]
     subnet_id = _logical_id(template, "AWS::EC2::Subnet", "VpccomputeSubnet1")
     sg_id = _logical_id(template, "AWS::EC2::SecurityGroup", "Efa")
+    egress_id = _logical_id(
+        template, "AWS::EC2::SecurityGroup", "HyperPodDependencyChartEgressSecurityGroup"
+    )
     assert props["VpcConfig"] == {
-        "SecurityGroupIds": [{"Fn::GetAtt": [sg_id, "GroupId"]}],
+        "SecurityGroupIds": [
+            {"Fn::GetAtt": [sg_id, "GroupId"]},
+            {"Fn::GetAtt": [egress_id, "GroupId"]},
+        ],
         "SubnetIds": [{"Ref": subnet_id}],
     }
+    egress = resources_of_type(template, "AWS::EC2::SecurityGroup")[egress_id]
+    assert egress["Properties"]["SecurityGroupEgress"] == [
+        {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "HTTPS to the EKS API, S3 and chart sources",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
     assert props["Handler"] == "hyperpod_dependency_chart.handler"
     assert props["Timeout"] == 900
     # No kubectl layer package installed here: connected mode downloads the pinned Helm.

@@ -58,12 +58,13 @@ def bundled_kubectl_layer(
 class HyperPodDependencyChart(Construct):
     """Installs the HyperPod dependency chart on an EKS cluster the stack creates.
 
-    Creates: a Python Lambda function in ``subnets`` with ``security_groups`` (they must
-    reach the EKS API endpoint and, in connected mode, the internet), its log group (one
-    month), an ``AWS::EKS::AccessEntry`` with ``AmazonEKSClusterAdminPolicy`` at cluster
-    scope for the function's role only (the chart creates CRDs, cluster roles and bindings
-    and DaemonSets in several namespaces), and the custom resource (``Resource``) that runs
-    ``helm upgrade --install`` on create/update and ``helm uninstall`` on delete.
+    Creates: a Python Lambda function in ``subnets`` with the first of ``security_groups``
+    (the group attached to the EKS control plane, so the function reaches the API endpoint)
+    plus a security group of its own allowing HTTPS out; its log group (one month); an
+    ``AWS::EKS::AccessEntry`` with ``AmazonEKSClusterAdminPolicy`` at cluster scope for the
+    function's role only (the chart creates CRDs, cluster roles and bindings and DaemonSets in
+    several namespaces); and the custom resource (``Resource``) that runs ``helm upgrade
+    --install`` on create/update and ``helm uninstall`` on delete.
     """
 
     def __init__(
@@ -109,6 +110,19 @@ class HyperPodDependencyChart(Construct):
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # The first node group is attached to the control plane (self-referencing ingress lets
+        # the function reach the API server); a group of its own carries the HTTPS egress to
+        # S3, the chart source and the Helm release, whatever egress the node group allows.
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "EgressSecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
+            description="HyperPod chart install: HTTPS out (EKS API, S3, chart sources)",
+        )
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to the EKS API, S3 and chart sources"
+        )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -124,7 +138,7 @@ class HyperPodDependencyChart(Construct):
             layers=[layer] if layer is not None else None,
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)),
-            security_groups=list(security_groups),
+            security_groups=[security_groups[0], self.security_group],
             log_group=self.log_group,
             environment=environment,
         )
