@@ -242,6 +242,22 @@ def test_closed_network_without_a_helm_layer_is_a_synth_error() -> None:
         _stack_with(nag=False, closed_network=True, options=options)
 
 
+def test_closed_network_takes_the_helm_layer_from_config() -> None:
+    layer_arn = "arn:aws:lambda:us-east-1:111122223333:layer:kubectl-helm:7"
+    options = HyperPodClusterOptions(
+        dependency_chart=DependencyChartOptions(chart_s3_uri=CHART_URI, kubectl_layer_arn=layer_arn)
+    )
+    stack, _ = _stack_with(nag=False, closed_network=True, options=options)
+    functions = resources_of_type(template_of(stack), "AWS::Lambda::Function")
+    install = next(f for lid, f in functions.items() if "DependencyChart" in lid)
+    assert install["Properties"]["Layers"] == [layer_arn]
+
+
+def test_fails_layer_arn_that_is_not_a_layer_version() -> None:
+    with pytest.raises(ValidationError, match="must be a Lambda layer version ARN"):
+        DependencyChartOptions(kubectl_layer_arn="arn:aws:lambda:us-east-1:111122223333:layer:x")
+
+
 def test_closed_network_installs_the_s3_package_with_the_given_layer() -> None:
     stack = new_stack(nag=False)
     layer = lambda_.LayerVersion.from_layer_version_arn(

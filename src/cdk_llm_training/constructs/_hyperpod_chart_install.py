@@ -90,13 +90,20 @@ class HyperPodDependencyChart(Construct):
                 "'helm package --dependency-update' on a connected machine, upload it to S3 "
                 "and set chart_s3_uri to s3://<bucket>/<key>.tgz"
             )
-        layer = kubectl_layer or bundled_kubectl_layer(self, "KubectlLayer", kubernetes_version)
+        layer = kubectl_layer
+        if layer is None and options.kubectl_layer_arn is not None:
+            layer = lambda_.LayerVersion.from_layer_version_arn(
+                self, "KubectlLayer", options.kubectl_layer_arn
+            )
+        if layer is None:
+            layer = bundled_kubectl_layer(self, "KubectlLayer", kubernetes_version)
         if layer is None and closed_network:
             raise ValueError(
                 "HyperPodEksCluster kubectl_layer: required in closed-network mode (got none, "
                 f"and the package providing {kubectl_layer_module(kubernetes_version)} is not "
-                "installed); pass a Lambda layer with helm at /opt/helm/helm, for example "
-                "KubectlV34Layer from aws-cdk.lambda-layer-kubectl-v34"
+                "installed); set dependency_chart.kubectl_layer_arn or pass kubectl_layer= (a "
+                "Lambda layer with helm at /opt/helm/helm, for example KubectlV34Layer from "
+                "aws-cdk.lambda-layer-kubectl-v34)"
             )
         self.kubectl_layer = layer
 

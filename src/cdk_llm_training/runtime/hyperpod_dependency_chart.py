@@ -136,8 +136,9 @@ def eks_token(cluster_name: str, region: str) -> str:
     """A bearer token for the EKS API: a presigned STS GetCallerIdentity URL carrying the
     ``x-k8s-aws-id`` header (what ``aws eks get-token`` returns), valid for 15 minutes."""
     session = botocore.session.get_session()
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     sts = session.create_client(
-        "sts", region_name=region, endpoint_url=f"https://sts.{region}.amazonaws.com"
+        "sts", region_name=region, endpoint_url=f"https://sts.{region}.{suffix}"
     )
 
     def add_cluster_header(request: Any, **_: Any) -> None:
@@ -216,7 +217,7 @@ def ensure_helm(root: Path) -> str:
 def uninstall(runner: Runner, base: Sequence[str], release: str, env: Mapping[str, str]) -> None:
     """``helm uninstall``; a release that is not there is already uninstalled."""
     try:
-        runner([*base, "uninstall", release, "--wait=false"], env)
+        runner([*base, "uninstall", release], env)
     except ChartError as error:
         if "not found" in str(error):
             LOGGER.info("release %s is not installed", release)
