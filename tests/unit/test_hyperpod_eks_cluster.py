@@ -1135,3 +1135,42 @@ def test_shipped_scripts_pass_shellcheck() -> None:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_on_create_moves_containerd_after_preparing_the_volume() -> None:
+    steps = [
+        line.split("/")[-1].strip('"')
+        for line in (HYPERPOD_LIFECYCLE_DIR / "on_create.sh").read_text().splitlines()
+        if line.startswith("run_step")
+    ]
+    assert steps == ["configure_storage.sh", "configure_containerd.sh", "describe_node.sh"]
+
+
+def test_containerd_stays_on_the_root_volume_without_the_secondary_mount(tmp_path: Any) -> None:
+    env = {
+        **os.environ,
+        "SECONDARY_MOUNT": str(tmp_path / "not-a-mount"),
+        "MOUNT_WAIT_SECONDS": "0",
+    }
+    result = subprocess.run(
+        ["bash", str(HYPERPOD_LIFECYCLE_DIR / "configure_containerd.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "is not mounted after 0s; containerd stays on the root volume" in result.stdout
+    assert not (tmp_path / "not-a-mount").exists()
+
+
+def test_containerd_script_uses_the_documented_paths() -> None:
+    script = (HYPERPOD_LIFECYCLE_DIR / "configure_containerd.sh").read_text()
+    for fact in (
+        'SECONDARY_MOUNT="${SECONDARY_MOUNT:-/opt/sagemaker}"',
+        "/etc/eks/containerd/containerd-config.toml",
+        "/etc/systemd/system/containerd.service.d/",
+        "systemctl daemon-reload",
+        "ln -s",
+    ):
+        assert fact in script, fact
