@@ -472,7 +472,16 @@ def test_execution_role_scopes(template: Template) -> None:
     assert statements["RegistryLogin"]["Resource"] == "*"
     assert "ecr:GetAuthorizationToken" not in statements["PullImages"]["Action"]
     assert statements["PullImages"]["Resource"] == {
-        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ecr:*:*:repository/*"]]
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ecr:",
+                {"Ref": "AWS::Region"},
+                ":*:repository/*",
+            ],
+        ]
     }
 
 

@@ -164,9 +164,9 @@ class HyperPodEksCluster(Construct):
         :param install_dependencies_after: constructs the chart install must wait for (for
             example the network's NAT route: the function needs egress when it runs).
         :param ecr_repository_arns: ECR repositories (ARNs, wildcards allowed) the nodes pull
-            images from. Default: any repository in any account
-            (``arn:<partition>:ecr:*:*:repository/*``): HyperPod, EKS add-on and AWS Deep
-            Learning Container images live in AWS-owned accounts.
+            images from. Default: any repository of any account in the stack's Region
+            (``arn:<partition>:ecr:<region>:*:repository/*``): HyperPod, EKS add-on and AWS
+            Deep Learning Container images live in AWS-owned accounts of that Region.
         """
         super().__init__(scope, id)
         record_construct_type(self, "HyperPodEksCluster")
@@ -744,7 +744,10 @@ class HyperPodEksCluster(Construct):
                     "ecr:GetDownloadUrlForLayer",
                 ],
                 resources=self._ecr_repository_arns
-                or [Fn.join("", ["arn:", Aws.PARTITION, ":ecr:*:*:repository/*"])],
+                # Default: any repository in the stack's Region. HyperPod's own images (the
+                # health-monitoring agent), EKS add-on images and the Deep Learning Containers
+                # are served from AWS-owned registries in the same Region.
+                or [Fn.join("", ["arn:", Aws.PARTITION, ":ecr:", Aws.REGION, ":*:repository/*"])],
             )
         )
         role.add_to_policy(
@@ -817,7 +820,7 @@ class HyperPodEksCluster(Construct):
         logs_arn = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
         for finding in (
             "Resource::*",
-            "Resource::arn:<AWS::Partition>:ecr:*:*:repository/*",
+            "Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:*:repository/*",
             f"Resource::{bucket_arn}/{LIFECYCLE_PREFIX}*",
             "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*",
             f"Resource::{logs_arn}/aws/sagemaker/Clusters/*",
