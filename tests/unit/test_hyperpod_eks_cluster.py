@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from cdk_llm_training import (
     DeepHealthCheck,
+    DependencyChartOptions,
     DependencyInstall,
     EksControlPlaneOptions,
     EndpointAccess,
@@ -42,11 +43,11 @@ from cdk_llm_training import (
     fsx_volume_manifests,
 )
 from cdk_llm_training.config.hyperpod import DEFAULT_HELM_CHART_REVISION
-from cdk_llm_training.lifecycle_scripts import (
-    HYPERPOD_DEPENDENCIES_SCRIPT,
-    HYPERPOD_LIFECYCLE_DIR,
-    HYPERPOD_ON_CREATE,
+from cdk_llm_training.constructs._hyperpod_chart_install import (
+    CHART_INSTALL_RESOURCE_TYPE,
+    HELM_SHA256,
 )
+from cdk_llm_training.lifecycle_scripts import HYPERPOD_LIFECYCLE_DIR, HYPERPOD_ON_CREATE
 
 ADMIN_ARN = "arn:aws:iam::111122223333:role/PlatformAdmin"
 FS_ID = "fs-0123456789abcdef0"
@@ -202,34 +203,99 @@ def test_hyperpod_cluster_waits_for_scripts_role_addons_and_dependency_chart(
         "HyperPodAddonKubeProxy",
         "HyperPodAddonEksPodIdentityAgent",
         "HyperPodAdmin0",
-        "HyperPodDependenciesInstalled",
+        "HyperPodDependencyChart",
         "HyperPodExecutionRoleDefaultPolicy",
         "HyperPodLifecycleScriptsCustomResource",
     ):
         assert any(dep.startswith(prefix) for dep in depends_on), prefix
 
 
-def test_wait_condition_holds_the_cluster_until_signalled(template: Template) -> None:
-    _, condition = _one(template, "AWS::CloudFormation::WaitCondition")
-    handle_id, _ = _one(template, "AWS::CloudFormation::WaitConditionHandle")
-    assert condition["Properties"] == {
-        "Count": 1,
-        "Handle": {"Ref": handle_id},
-        "Timeout": "7200",
+def test_no_wait_condition_and_the_chart_install_precedes_the_cluster(
+    template: Template,
+) -> None:
+    template.resource_count_is("AWS::CloudFormation::WaitCondition", 0)
+    template.resource_count_is("AWS::CloudFormation::WaitConditionHandle", 0)
+    install_id, install = _one(template, CHART_INSTALL_RESOURCE_TYPE)
+    _, cluster = _one(template, SAGEMAKER_CLUSTER)
+    assert install_id in cluster["DependsOn"]
+    eks_id = _logical_id(template, "AWS::EKS::Cluster", "HyperPodCluster")
+    assert install["Properties"]["ClusterName"] == {"Ref": eks_id}
+    assert install["Properties"]["ClusterEndpoint"] == {"Fn::GetAtt": [eks_id, "Endpoint"]}
+    assert install["Properties"]["ChartRevision"] == DEFAULT_HELM_CHART_REVISION
+    assert install["Properties"]["ChartRepository"] == "aws/sagemaker-hyperpod-cli"
+    assert install["Properties"]["ChartPath"] == "helm_chart/HyperPodHelmChart"
+    assert "ChartS3Uri" not in install["Properties"]
+    for prefix in (
+        "HyperPodDependencyChartAccessEntry",
+        "HyperPodAddonVpcCni",
+        "HyperPodAddonKubeProxy",
+        "HyperPodAdmin0",
+    ):
+        assert any(dep.startswith(prefix) for dep in install["DependsOn"]), prefix
+
+
+def test_the_pinned_chart_commit_is_the_one_aws_template_installs() -> None:
+    assert DEFAULT_HELM_CHART_REVISION == "f57185916d4f7d2fa85caf6a03c04fd17172d330"
+
+
+def test_chart_install_runs_in_the_vpc_under_an_access_entry_of_its_own_role(
+    template: Template,
+) -> None:
+    function_id = _logical_id(template, "AWS::Lambda::Function", "HyperPodDependencyChartFunction")
+    function = resources_of_type(template, "AWS::Lambda::Function")[function_id]
+    props = function["Properties"]
+    subnet_id = _logical_id(template, "AWS::EC2::Subnet", "VpccomputeSubnet1")
+    sg_id = _logical_id(template, "AWS::EC2::SecurityGroup", "Efa")
+    egress_id = _logical_id(
+        template, "AWS::EC2::SecurityGroup", "HyperPodDependencyChartEgressSecurityGroup"
+    )
+    assert props["VpcConfig"] == {
+        "SecurityGroupIds": [
+            {"Fn::GetAtt": [sg_id, "GroupId"]},
+            {"Fn::GetAtt": [egress_id, "GroupId"]},
+        ],
+        "SubnetIds": [{"Ref": subnet_id}],
     }
-    assert any(dep.startswith("HyperPodAddonVpcCni") for dep in condition["DependsOn"])
+    egress = resources_of_type(template, "AWS::EC2::SecurityGroup")[egress_id]
+    assert egress["Properties"]["SecurityGroupEgress"] == [
+        {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "HTTPS to the EKS API, S3 and chart sources",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+    assert props["Handler"] == "hyperpod_dependency_chart.handler"
+    assert props["Timeout"] == 900
+    # No kubectl layer package installed here: connected mode downloads the pinned Helm.
+    assert props["Environment"]["Variables"]["HELM_SHA256"] == HELM_SHA256
+    role_arn = props["Role"]
+    entries = [
+        entry["Properties"]
+        for lid, entry in resources_of_type(template, "AWS::EKS::AccessEntry").items()
+        if lid.startswith("HyperPodDependencyChartAccessEntry")
+    ]
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry["PrincipalArn"] == role_arn
+    (policy,) = entry["AccessPolicies"]
+    assert policy["AccessScope"] == {"Type": "cluster"}
+    assert "AmazonEKSClusterAdminPolicy" in json.dumps(policy["PolicyArn"])
+    role_id = role_arn["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for p in resources_of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for statement in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert statements == [], "the install role needs no IAM permission beyond Lambda's"
 
 
-def test_dependency_install_command_names_stack_revision_and_handle(
+def test_update_kubeconfig_command(
     default_build: tuple[cdk.Stack, HyperPodEksCluster, Template],
 ) -> None:
     stack, hyperpod, template = default_build
-    handle_id, _ = _one(template, "AWS::CloudFormation::WaitConditionHandle")
-    command = json.dumps(stack.resolve(hyperpod.dependencies_install_command))
-    assert "HYPERPOD_DEPENDENCIES_SCRIPT" in command
-    assert DEFAULT_HELM_CHART_REVISION in command
-    assert f" --handle {handle_id}" in command
-    assert '{"Ref": "AWS::StackName"}' in command
     kubeconfig = stack.resolve(hyperpod.update_kubeconfig_command)
     eks_id = _logical_id(template, "AWS::EKS::Cluster", "HyperPodCluster")
     assert kubeconfig == {
@@ -243,9 +309,6 @@ def test_dependency_install_command_names_stack_revision_and_handle(
             ],
         ]
     }
-
-
-# -- EKS control plane ------------------------------------------------------------------
 
 
 def test_eks_cluster_private_api_auth_logging_and_secrets_encryption(
@@ -314,7 +377,8 @@ def test_addons_and_their_order(template: Template) -> None:
 
 
 def test_admin_access_entry(template: Template) -> None:
-    _, entry = _one(template, "AWS::EKS::AccessEntry")
+    entries = resources_of_type(template, "AWS::EKS::AccessEntry")
+    entry = entries[_logical_id(template, "AWS::EKS::AccessEntry", "HyperPodAdmin0")]
     assert entry["Properties"]["PrincipalArn"] == ADMIN_ARN
     assert entry["Properties"]["Type"] == "STANDARD"
     assert entry["Properties"]["AccessPolicies"] == [
@@ -393,6 +457,59 @@ def test_execution_role_scopes(template: Template) -> None:
     assert statements["ClusterMetrics"]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Clusters"}
     }
+    vpc_id = _logical_id(template, "AWS::EC2::VPC", "Vpc")
+    assert statements["NodeNetworkInterfaces"]["Condition"] == {
+        "ArnEquals": {
+            "ec2:Vpc": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":ec2:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        ":vpc/",
+                        {"Ref": vpc_id},
+                    ],
+                ]
+            }
+        }
+    }
+    assert statements["RegistryLogin"]["Action"] == "ecr:GetAuthorizationToken"
+    assert statements["RegistryLogin"]["Resource"] == "*"
+    assert "ecr:GetAuthorizationToken" not in statements["PullImages"]["Action"]
+    assert statements["PullImages"]["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ecr:",
+                {"Ref": "AWS::Region"},
+                ":*:repository/*",
+            ],
+        ]
+    }
+
+
+def test_execution_role_keeps_session_manager_messages(template: Template) -> None:
+    statements = {s["Sid"]: s for s in _statements(template, "HyperPodExecutionRole")}
+    assert sorted(statements["SessionManager"]["Action"]) == [
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    ]
+    assert statements["SessionManager"]["Resource"] == "*"
+
+
+def test_ecr_pulls_can_be_narrowed_to_named_repositories() -> None:
+    repo = "arn:aws:ecr:us-east-1:111122223333:repository/llm-training"
+    stack, _ = _build(nag=False, options=_options(), ecr_repository_arns=[repo])
+    statements = {s["Sid"]: s for s in _statements(template_of(stack), "HyperPodExecutionRole")}
+    assert statements["PullImages"]["Resource"] == repo
 
 
 def test_fsx_csi_role_uses_pod_identity_and_reads_only_its_file_system(
@@ -490,7 +607,7 @@ def test_options_public_endpoint_versions_plan_and_preinstalled() -> None:
     options = HyperPodClusterOptions(
         cluster_name="llm-medium",
         node_recovery="None",
-        dependency_install=DependencyInstall.PREINSTALLED,
+        dependency_chart=DependencyChartOptions(install=DependencyInstall.PREINSTALLED),
         eks=EksControlPlaneOptions(
             kubernetes_version="1.32",
             authentication_mode="API_AND_CONFIG_MAP",
@@ -520,8 +637,10 @@ def test_options_public_endpoint_versions_plan_and_preinstalled() -> None:
         )
     template = template_of(stack)
     template.resource_count_is("AWS::CloudFormation::WaitCondition", 0)
+    template.resource_count_is(CHART_INSTALL_RESOURCE_TYPE, 0)
     assert any(
-        "dependency_install=preinstalled with a new EKS cluster" in w for w in _warnings(stack)
+        "dependency_chart.install=preinstalled with a new EKS cluster" in w
+        for w in _warnings(stack)
     )
     _, cluster = _one(template, SAGEMAKER_CLUSTER)
     props = cluster["Properties"]
@@ -815,10 +934,24 @@ def test_fails_cluster_name() -> None:
 
 
 def test_fails_helm_chart_revision() -> None:
-    message = _single_error(HyperPodClusterOptions, {"helm_chart_revision": "main"})
+    message = _single_error(DependencyChartOptions, {"revision": "main"})
     assert message == (
-        "Value error, helm_chart_revision 'main' must be a full 40-character git commit SHA"
+        "Value error, dependency_chart.revision 'main' must be a full 40-character git commit "
+        "SHA (lower-case hex)"
     )
+
+
+def test_fails_chart_s3_uri_that_is_not_a_packaged_chart() -> None:
+    message = _single_error(DependencyChartOptions, {"chart_s3_uri": "s3://bucket/chart/"})
+    assert message == (
+        "Value error, dependency_chart.chart_s3_uri 's3://bucket/chart/' must look like "
+        "'s3://<bucket>/<key>.tgz' (a chart packaged with helm package)"
+    )
+
+
+def test_fails_chart_path_escaping_the_repository() -> None:
+    message = _single_error(DependencyChartOptions, {"chart_path": "../etc"})
+    assert "must be a relative path without '.' or '..' segments" in message
 
 
 def test_fails_duplicate_group_names() -> None:
@@ -981,12 +1114,17 @@ def test_fails_control_plane_in_one_az() -> None:
 
 def _shipped_scripts() -> Iterator[Any]:
     yield from sorted(HYPERPOD_LIFECYCLE_DIR.glob("*.sh"))
-    yield HYPERPOD_DEPENDENCIES_SCRIPT
 
 
 def test_lifecycle_scripts_are_packaged_and_executable() -> None:
     names = sorted(path.name for path in HYPERPOD_LIFECYCLE_DIR.glob("*.sh"))
-    assert names == ["configure_storage.sh", "describe_node.sh", "lib.sh", "on_create.sh"]
+    assert names == [
+        "configure_containerd.sh",
+        "configure_storage.sh",
+        "describe_node.sh",
+        "lib.sh",
+        "on_create.sh",
+    ]
     assert HYPERPOD_ON_CREATE in names
     for path in _shipped_scripts():
         assert os.access(path, os.X_OK), path
@@ -1015,3 +1153,42 @@ def test_shipped_scripts_pass_shellcheck() -> None:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_on_create_moves_containerd_after_preparing_the_volume() -> None:
+    steps = [
+        line.split("/")[-1].strip('"')
+        for line in (HYPERPOD_LIFECYCLE_DIR / "on_create.sh").read_text().splitlines()
+        if line.startswith("run_step")
+    ]
+    assert steps == ["configure_storage.sh", "configure_containerd.sh", "describe_node.sh"]
+
+
+def test_containerd_stays_on_the_root_volume_without_the_secondary_mount(tmp_path: Any) -> None:
+    env = {
+        **os.environ,
+        "SECONDARY_MOUNT": str(tmp_path / "not-a-mount"),
+        "MOUNT_WAIT_SECONDS": "0",
+    }
+    result = subprocess.run(
+        ["bash", str(HYPERPOD_LIFECYCLE_DIR / "configure_containerd.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "is not mounted after 0s; containerd stays on the root volume" in result.stdout
+    assert not (tmp_path / "not-a-mount").exists()
+
+
+def test_containerd_script_uses_the_documented_paths() -> None:
+    script = (HYPERPOD_LIFECYCLE_DIR / "configure_containerd.sh").read_text()
+    for fact in (
+        'SECONDARY_MOUNT="${SECONDARY_MOUNT:-/opt/sagemaker}"',
+        "/etc/eks/containerd/containerd-config.toml",
+        "/etc/systemd/system/containerd.service.d/",
+        "systemctl daemon-reload",
+        "ln -s",
+    ):
+        assert fact in script, fact

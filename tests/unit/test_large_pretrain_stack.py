@@ -261,11 +261,17 @@ def test_hyperpod_outputs_and_fsx_volume(
     assert {
         "UpdateKubeconfigCommand",
         "HyperPodClusterArn",
-        "InstallDependenciesCommand",
         "FsxVolumeManifest",
         "FsxFileSystemId",
     } <= set(outputs)
     assert ("ParallelClusterName" in outputs) is (engine is LargeEngine.BOTH)
+    resources = template.to_json()["Resources"]
+    assert not [r for r in resources.values() if r["Type"] == "AWS::CloudFormation::WaitCondition"]
+    (install_id,) = [
+        lid for lid, r in resources.items() if r["Type"] == "Custom::HyperPodDependencyChart"
+    ]
+    (cluster,) = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::Cluster"]
+    assert install_id in cluster["DependsOn"]
     parts = outputs["FsxVolumeManifest"]["Value"]["Fn::Join"][1]
     assert '"storage":"4800Gi"' in "".join(p for p in parts if isinstance(p, str))
 

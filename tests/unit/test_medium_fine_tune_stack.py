@@ -10,6 +10,9 @@ from cdk_support import cfn_lint_findings
 from pydantic import ValidationError
 
 from cdk_llm_training.config import MediumFineTuneConfig, StackName
+from cdk_llm_training.constructs._hyperpod_chart_install import (
+    CHART_INSTALL_RESOURCE_TYPE as CHART_INSTALL_TYPE,
+)
 
 CLUSTER = "AWS::SageMaker::Cluster"
 
@@ -174,13 +177,25 @@ def test_fsx_volume_manifest_names_the_file_system(template: Template) -> None:
     assert '"storage":"1200Gi"' in text
 
 
+def test_one_deploy_no_wait_condition_and_the_chart_before_the_cluster(
+    template: Template,
+) -> None:
+    resources = template.to_json()["Resources"]
+    types = [resource["Type"] for resource in resources.values()]
+    assert "AWS::CloudFormation::WaitCondition" not in types
+    (install_id,) = [lid for lid, r in resources.items() if r["Type"] == CHART_INSTALL_TYPE]
+    (cluster,) = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::Cluster"]
+    assert install_id in cluster["DependsOn"]
+    # The install function needs the NAT route when it runs.
+    assert any("DefaultRoute" in dep for dep in resources[install_id]["DependsOn"])
+
+
 def test_outputs(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
     assert set(outputs) == {
         "UpdateKubeconfigCommand",
         "EksClusterName",
         "HyperPodClusterArn",
-        "InstallDependenciesCommand",
         "FsxVolumeManifest",
         "FsxFileSystemId",
         "FsxDnsName",

@@ -181,6 +181,25 @@ def test_hyperpod_rules_on_node_health_and_cluster_status(full: Full) -> None:
     }
 
 
+def test_hyperpod_rules_send_undeliverable_events_to_an_encrypted_queue(full: Full) -> None:
+    rules = full.of_type("AWS::Events::Rule")
+    queue_id = full.logical_id("AWS::SQS::Queue", "AlarmsHyperPodAlertsDeadLetterQueue")
+    queue = full.of_type("AWS::SQS::Queue")[queue_id]
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    for prefix in ("AlarmsHyperPodNodeHealthRule", "AlarmsHyperPodClusterFailedRule"):
+        (target,) = rules[full.logical_id("AWS::Events::Rule", prefix)]["Properties"]["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    job_rule = rules[full.logical_id("AWS::Events::Rule", "AlarmsTrainingJobFailedRule")]
+    assert "DeadLetterConfig" not in job_rule["Properties"]["Targets"][0]
+    (policy,) = full.of_type("AWS::SQS::QueuePolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    sends = [s for s in statements if s.get("Action") == "sqs:SendMessage"]
+    assert len(sends) == 2
+    assert all(s["Principal"] == {"Service": "events.amazonaws.com"} for s in sends)
+    assert all("aws:SourceArn" in s["Condition"]["ArnEquals"] for s in sends)
+
+
 def test_training_job_rule_on_failed_or_stopped_jobs_with_the_prefix(full: Full) -> None:
     rules = full.of_type("AWS::Events::Rule")
     rule = rules[full.logical_id("AWS::Events::Rule", "AlarmsTrainingJobFailedRule")]

@@ -13,6 +13,7 @@ from cdk_llm_training.checks.rules_deploy import DEPLOY_RULES
 from cdk_llm_training.checks.rules_efa import EFA_RULES
 from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
+from cdk_llm_training.checks.rules_hyperpod_deploy import HYPERPOD_DEPLOY_RULES
 from cdk_llm_training.checks.rules_keys import KEY_RULES
 from cdk_llm_training.checks.rules_network import NETWORK_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
@@ -22,6 +23,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *FSX_RULES,
     *EFA_RULES,
     *HYPERPOD_RULES,
+    *HYPERPOD_DEPLOY_RULES,
     *PCLUSTER_RULES,
     *SERVICE_RULES,
     *BOUNDARY_RULES,

@@ -41,12 +41,17 @@ from cdk_llm_training.config.file_system import (
 )
 from cdk_llm_training.config.hyperpod import (
     DeepHealthCheck,
+    DependencyChartOptions,
     DependencyInstall,
     EksControlPlaneOptions,
     EndpointAccess,
     FsxVolumeOptions,
+    HyperPodAddonOptions,
     HyperPodClusterOptions,
     InstanceGroupOptions,
+    ObservabilityAddonOptions,
+    TaskGovernanceOptions,
+    TeamComputeQuota,
 )
 from cdk_llm_training.config.iam import PermissionsBoundaryOptions
 from cdk_llm_training.config.instances import (
@@ -129,6 +134,7 @@ __all__ = [
     "DataZone",
     "DeepHealthCheck",
     "DeniedTopic",
+    "DependencyChartOptions",
     "DependencyInstall",
     "DistillationOptions",
     "EksControlPlaneOptions",
@@ -143,6 +149,7 @@ __all__ = [
     "GuardrailOptions",
     "HeadNodeOptions",
     "HumanEvaluationOptions",
+    "HyperPodAddonOptions",
     "HyperPodClusterOptions",
     "InstanceCatalog",
     "InstanceGroupOptions",
@@ -158,6 +165,7 @@ __all__ = [
     "MfaMode",
     "ModelEvaluationOptions",
     "NetworkOptions",
+    "ObservabilityAddonOptions",
     "ObservabilityOptions",
     "OidcOptions",
     "OpenModelRecordFormat",
@@ -172,7 +180,9 @@ __all__ = [
     "SageMakerFineTuneOptions",
     "SmallLoRAConfig",
     "StackName",
+    "TaskGovernanceOptions",
     "TaskMetricsOptions",
+    "TeamComputeQuota",
     "TrainingImage",
     "TrainingMethod",
     "TrainiumClusterOptions",

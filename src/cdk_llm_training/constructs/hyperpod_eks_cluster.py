@@ -13,8 +13,6 @@ from aws_cdk import (
     ArnFormat,
     Aws,
     CfnResource,
-    CfnWaitCondition,
-    CfnWaitConditionHandle,
     Fn,
     Names,
     RemovalPolicy,
@@ -26,6 +24,7 @@ from aws_cdk import aws_eks as eks
 from aws_cdk import aws_eks_v2 as eks_v2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
@@ -41,6 +40,8 @@ from cdk_llm_training.config.hyperpod import (
 )
 from cdk_llm_training.config.instances import InstanceCatalog
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._hyperpod_addons import HyperPodAddons, add_hyperpod_addons
+from cdk_llm_training.constructs._hyperpod_chart_install import HyperPodDependencyChart
 from cdk_llm_training.constructs._hyperpod_manifests import (
     FSX_CSI_CONTROLLER_SERVICE_ACCOUNT,
     fsx_volume_manifests,
@@ -63,6 +64,14 @@ ESTIMATED_IPS_PER_CPU_NODE = 30
 """Addresses a general-purpose system node takes (system pods and warm pool)."""
 
 _CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+SSM_MESSAGES_SID = "SessionManager"
+SSM_MESSAGES_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+"""The Session Manager actions of AmazonSageMakerClusterInstanceRolePolicy (nodes' SSM access)."""
 _EARLY_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 """DaemonSet add-ons: healthy without nodes, installed before the HyperPod cluster."""
 _LATE_ADDONS = ("coredns", "aws-fsx-csi-driver")
@@ -81,8 +90,10 @@ class HyperPodEksCluster(Construct):
     ``admin_roles``. Always: a ``sagemaker-``-prefixed bucket holding the packaged lifecycle
     scripts, a least-privilege execution role, the HyperPod cluster with
     ``NodeRecovery=Automatic``, ``ThreadsPerCore=1``, deep health checks on accelerator groups,
-    and a CloudFormation wait condition that holds the HyperPod cluster until the dependency
-    Helm chart is installed (see :attr:`dependencies_install_command`).
+    and (for a new EKS cluster) an in-stack install of the HyperPod dependency Helm chart: a
+    Lambda-backed custom resource in the VPC with its own EKS access entry that runs
+    ``helm upgrade --install`` before the HyperPod cluster is created (no manual step). The
+    optional HyperPod add-ons (``options.addons``) follow the HyperPod cluster.
 
     Example::
 
@@ -117,6 +128,10 @@ class HyperPodEksCluster(Construct):
         instance_catalog: InstanceCatalog | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         log_key: kms.IKey | None = None,
+        closed_network: bool = False,
+        kubectl_layer: lambda_.ILayerVersion | None = None,
+        install_dependencies_after: Sequence[Any] = (),
+        ecr_repository_arns: Sequence[str] = (),
     ) -> None:
         """Create the cluster.
 
@@ -148,6 +163,20 @@ class HyperPodEksCluster(Construct):
             RETAIN_ON_UPDATE_OR_DELETE.
         :param log_key: KMS key of the lifecycle-scripts deployment's log group (its policy gets
             the CloudWatch Logs statement). Default: none (CloudWatch Logs' own encryption).
+        :param closed_network: the VPC has no internet path: the dependency chart must come
+            from ``options.dependency_chart.chart_s3_uri`` and helm from ``kubectl_layer``.
+            Default: False.
+        :param kubectl_layer: a Lambda layer with ``helm`` at ``/opt/helm/helm`` for the chart
+            install. Default: ``KubectlV<minor>Layer`` of the installed
+            ``aws-cdk.lambda-layer-kubectl-v<minor>`` package matching the Kubernetes version;
+            without it (connected mode only) the install function downloads a pinned Helm
+            release and checks its SHA-256.
+        :param install_dependencies_after: constructs the chart install must wait for (for
+            example the network's NAT route: the function needs egress when it runs).
+        :param ecr_repository_arns: ECR repositories (ARNs, wildcards allowed) the nodes pull
+            images from. Default: any repository of any account in the stack's Region
+            (``arn:<partition>:ecr:<region>:*:repository/*``): HyperPod, EKS add-on and AWS
+            Deep Learning Container images live in AWS-owned accounts of that Region.
         """
         super().__init__(scope, id)
         record_construct_type(self, "HyperPodEksCluster")
@@ -159,6 +188,7 @@ class HyperPodEksCluster(Construct):
         )
         self.vpc = vpc
         self.subnet = subnet
+        self._ecr_repository_arns = list(ecr_repository_arns)
 
         self.instance_groups, warnings = self._validate(
             instance_catalog=instance_catalog,
@@ -220,33 +250,54 @@ class HyperPodEksCluster(Construct):
         # -- execution role ----------------------------------------------------------------
         self.execution_role = self._create_execution_role()
 
-        # -- dependencies gate -------------------------------------------------------------
-        self.dependencies_installed: CfnWaitCondition | None = None
-        self._wait_handle: CfnWaitConditionHandle | None = None
-        if opts.dependency_install is DependencyInstall.PREINSTALLED and cluster is None:
+        # -- dependency chart --------------------------------------------------------------
+        self.dependency_chart: HyperPodDependencyChart | None = None
+        chart_opts = opts.dependency_chart
+        if self.eks_cluster is not None and chart_opts.install is DependencyInstall.IN_STACK:
+            self.dependency_chart = HyperPodDependencyChart(
+                self,
+                "DependencyChart",
+                cluster=self.eks_cluster,
+                kubernetes_version=opts.eks.kubernetes_version,
+                options=chart_opts,
+                vpc=vpc,
+                subnets=[subnet],
+                security_groups=self._security_groups,
+                closed_network=closed_network,
+                kubectl_layer=kubectl_layer,
+                depends_on=[*self._early_dependencies, *install_dependencies_after],
+            )
+        elif cluster is not None and chart_opts.install is DependencyInstall.IN_STACK:
+            Annotations.of(self).add_warning_v2(
+                "cdk-llm-training:hyperpod-byo-chart",
+                "An existing EKS cluster: the construct installs no dependency chart on it. "
+                "Install helm_chart/HyperPodHelmChart of aws/sagemaker-hyperpod-cli at "
+                f"{chart_opts.revision} before deploying, and set "
+                "dependency_chart.install='preinstalled' to silence this warning.",
+            )
+        elif chart_opts.install is DependencyInstall.PREINSTALLED and cluster is None:
             Annotations.of(self).add_warning_v2(
                 "cdk-llm-training:hyperpod-preinstalled",
-                "dependency_install=preinstalled with a new EKS cluster: nothing can have "
+                "dependency_chart.install=preinstalled with a new EKS cluster: nothing can have "
                 "installed the HyperPod dependency chart before the HyperPod cluster is "
-                "created; use wait_for_signal unless the EKS cluster already exists.",
+                "created; use in_stack unless the EKS cluster already exists.",
             )
-        if opts.dependency_install is DependencyInstall.WAIT_FOR_SIGNAL:
-            self._wait_handle = CfnWaitConditionHandle(self, "DependenciesHandle")
-            self.dependencies_installed = CfnWaitCondition(
-                self,
-                "DependenciesInstalled",
-                handle=self._wait_handle.ref,
-                timeout=str(opts.dependency_timeout_minutes * 60),
-                count=1,
-            )
-            for dependency in self._early_dependencies:
-                self.dependencies_installed.node.add_dependency(dependency)
 
         # -- HyperPod cluster --------------------------------------------------------------
         self.resource = self._create_hyperpod_cluster()
         self.hyperpod_cluster_arn: str = self.resource.attr_cluster_arn
         if cluster is None:
             self._create_late_addons()
+        self.hyperpod_addons: HyperPodAddons = add_hyperpod_addons(
+            self,
+            options=opts.addons,
+            cluster_name=self.cluster_name,
+            cluster_arn=self.cluster_arn,
+            hyperpod_cluster=self.resource,
+        )
+        if cluster is None:
+            for addon in self.hyperpod_addons.addons.values():
+                addon.node.add_dependency(self.addons["coredns"])
 
         # -- FSx volume for pods -----------------------------------------------------------
         self.fsx_volume_manifest: str | None = None
@@ -286,23 +337,6 @@ class HyperPodEksCluster(Construct):
             "",
             ["aws eks update-kubeconfig --region ", Aws.REGION, " --name ", self.cluster_name],
         )
-
-    @property
-    def dependencies_install_command(self) -> str:
-        """The one command that installs the HyperPod dependency Helm chart and releases the
-        wait condition. Run it while ``cdk deploy`` waits (see the construct docs)."""
-        parts: list[str] = [
-            'bash "$(python -c "from cdk_llm_training.lifecycle_scripts import '
-            'HYPERPOD_DEPENDENCIES_SCRIPT as s; print(s)")" --stack ',
-            Aws.STACK_NAME,
-            " --region ",
-            Aws.REGION,
-            " --revision ",
-            self.options.helm_chart_revision,
-        ]
-        if self._wait_handle is not None:
-            parts += [" --handle ", self._stack.get_logical_id(self._wait_handle)]
-        return Fn.join("", parts)
 
     @property
     def lifecycle_scripts_uri(self) -> str:
@@ -475,7 +509,8 @@ class HyperPodEksCluster(Construct):
             Annotations.of(self).add_warning_v2(
                 "cdk-llm-training:hyperpod-no-admin",
                 "No EKS admin: set options.eks.admin_role_arns (or admin_roles) so someone can "
-                "run kubectl and install the HyperPod dependency chart.",
+                "run kubectl against the cluster (the stack installs the HyperPod dependency "
+                "chart itself).",
             )
         policy_arn = Fn.join(
             "",
@@ -688,6 +723,9 @@ class HyperPodEksCluster(Construct):
                     "ec2:UnassignPrivateIpAddresses",
                 ],
                 resources=["*"],
+                # ec2:Vpc is a resource condition key of network interfaces, subnets and
+                # security groups: writes stay inside the training VPC.
+                conditions={"ArnEquals": {"ec2:Vpc": self._vpc_arn()}},
             )
         )
         role.add_to_policy(
@@ -717,13 +755,33 @@ class HyperPodEksCluster(Construct):
         )
         role.add_to_policy(
             iam.PolicyStatement(
+                sid="RegistryLogin",
+                # GetAuthorizationToken supports no resource scope.
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
                 sid="PullImages",
                 actions=[
                     "ecr:BatchCheckLayerAvailability",
                     "ecr:BatchGetImage",
-                    "ecr:GetAuthorizationToken",
                     "ecr:GetDownloadUrlForLayer",
                 ],
+                resources=self._ecr_repository_arns
+                # Default: any repository in the stack's Region. HyperPod's own images (the
+                # health-monitoring agent), EKS add-on images and the Deep Learning Containers
+                # are served from AWS-owned registries in the same Region.
+                or [Fn.join("", ["arn:", Aws.PARTITION, ":ecr:", Aws.REGION, ":*:repository/*"])],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid=SSM_MESSAGES_SID,
+                # Session Manager on the nodes (kept from AmazonSageMakerClusterInstanceRolePolicy,
+                # which this role replaces); these actions support no resource scope.
+                actions=list(SSM_MESSAGES_ACTIONS),
                 resources=["*"],
             )
         )
@@ -777,8 +835,10 @@ class HyperPodEksCluster(Construct):
         )
         reason = (
             "Node ENIs and pod IPs do not exist before the nodes do (ec2 network-interface "
-            "actions, ec2:Describe* and ecr:GetAuthorizationToken support no resource scope); "
-            "images come from AWS-owned registries in other accounts; log groups and streams "
+            "writes are limited to the training VPC by ec2:Vpc, ec2:Describe*, ssmmessages:* and "
+            "ecr:GetAuthorizationToken support no resource scope); images come from AWS-owned "
+            "registries in other accounts (pass ecr_repository_arns to narrow); log groups "
+            "and streams "
             "are scoped to /aws/sagemaker/Clusters/*, lifecycle objects to their prefix, "
             "metrics to the SageMaker cluster namespace."
         )
@@ -786,6 +846,7 @@ class HyperPodEksCluster(Construct):
         logs_arn = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
         for finding in (
             "Resource::*",
+            "Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:*:repository/*",
             f"Resource::{bucket_arn}/{LIFECYCLE_PREFIX}*",
             "Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*",
             f"Resource::{logs_arn}/aws/sagemaker/Clusters/*",
@@ -793,6 +854,9 @@ class HyperPodEksCluster(Construct):
         ):
             acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
         return role
+
+    def _vpc_arn(self) -> str:
+        return self._stack.format_arn(service="ec2", resource="vpc", resource_name=self.vpc.vpc_id)
 
     # -- HyperPod cluster ------------------------------------------------------------------
 
@@ -841,8 +905,8 @@ class HyperPodEksCluster(Construct):
         )
         cluster.node.add_dependency(self._scripts)
         cluster.node.add_dependency(self.execution_role)
-        if self.dependencies_installed is not None:
-            cluster.node.add_dependency(self.dependencies_installed)
+        if self.dependency_chart is not None:
+            cluster.node.add_dependency(self.dependency_chart.resource)
         for dependency in self._early_dependencies:
             cluster.node.add_dependency(dependency)
         return cluster

@@ -17,10 +17,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_llm_training.config.observability import FSX_METRIC_PERIOD_MINUTES, AlarmOptions
+from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
 from cdk_llm_training.planner.fsx_sizing import SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
@@ -151,6 +153,8 @@ class TrainingAlarms(Construct):
       health-monitoring agent's node events (any status but Healthy) and on the cluster
       entering Failed or RollingBack.
       HyperPod publishes no per-node CloudWatch metric by default, so events are the signal.
+      Events these rules cannot deliver to the topic go to an encrypted (SQS-managed) dead-letter
+      queue, :attr:`dead_letter_queue`, kept 14 days.
     - ``training_job_name_prefix``: an EventBridge rule on training jobs whose name starts
       with the prefix ending Failed or Stopped (a managed-spot job past its wait time stops).
 
@@ -240,6 +244,8 @@ class TrainingAlarms(Construct):
 
         self.alarms: list[cloudwatch.Alarm] = []
         self.rules: list[events.Rule] = []
+        self.dead_letter_queue: sqs.Queue | None = None
+        """Undeliverable HyperPod alert events (created with the first HyperPod rule)."""
         self._action = cw_actions.SnsAction(self.topic)
         if opts.workflow_failures:
             for label, machine in state_machines.items():
@@ -358,10 +364,17 @@ class TrainingAlarms(Construct):
 
     # -- event rules ---------------------------------------------------------------------
 
-    def _rule(self, id: str, description: str, pattern: events.EventPattern) -> None:
+    def _rule(
+        self,
+        id: str,
+        description: str,
+        pattern: events.EventPattern,
+        *,
+        dead_letter_queue: sqs.IQueue | None = None,
+    ) -> None:
         self._allow_key_use(EVENTS_SERVICE, {})
         rule = events.Rule(self, id, description=description, event_pattern=pattern)
-        rule.add_target(targets.SnsTopic(self._target_topic))
+        rule.add_target(targets.SnsTopic(self._target_topic, dead_letter_queue=dead_letter_queue))
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=f"AllowEvents{id}Publish",
@@ -374,12 +387,32 @@ class TrainingAlarms(Construct):
         )
         self.rules.append(rule)
 
+    def _hyperpod_dead_letter_queue(self) -> sqs.Queue:
+        """One queue for every HyperPod rule; EventBridge's target adds the queue policy
+        (``events.amazonaws.com`` limited to each rule's ARN)."""
+        if self.dead_letter_queue is None:
+            self.dead_letter_queue = sqs.Queue(
+                self,
+                "HyperPodAlertsDeadLetterQueue",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+            )
+            acknowledge(
+                self.dead_letter_queue,
+                "AwsSolutions-SQS3",
+                "This queue is itself the dead-letter queue of the HyperPod alert rules' "
+                "targets (EventBridge target DLQ, which the rule cannot see).",
+            )
+        return self.dead_letter_queue
+
     def _hyperpod_rules(
         self, suffix: str, *, names: list[str] | None = None, arns: list[str] | None = None
     ) -> None:
         """Node-health and cluster-status rules for the clusters named (``detail.ClusterName``)
         or given by ARN (``resources``)."""
         by_name: dict[str, object] = {"ClusterName": names} if names else {}
+        queue = self._hyperpod_dead_letter_queue()
         self._rule(
             f"HyperPodNodeHealth{suffix}Rule",
             "HyperPod node reported unhealthy (health-monitoring agent).",
@@ -392,6 +425,7 @@ class TrainingAlarms(Construct):
                     "HealthSummary": {"HealthStatus": [{"anything-but": "Healthy"}]},
                 },
             ),
+            dead_letter_queue=queue,
         )
         self._rule(
             f"HyperPodClusterFailed{suffix}Rule",
@@ -402,6 +436,7 @@ class TrainingAlarms(Construct):
                 resources=arns,
                 detail={**by_name, "ClusterStatus": ["Failed", "RollingBack"]},
             ),
+            dead_letter_queue=queue,
         )
 
     def _training_job_rule(self, prefix: str) -> None:

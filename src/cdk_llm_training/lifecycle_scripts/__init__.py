@@ -8,9 +8,4 @@ HYPERPOD_LIFECYCLE_DIR = Path(__file__).resolve().parent / "hyperpod"
 HYPERPOD_ON_CREATE = "on_create.sh"
 """Entry point HyperPod runs on every new instance."""
 
-HYPERPOD_DEPENDENCIES_SCRIPT = (
-    Path(__file__).resolve().parent / "hyperpod_dependencies" / "install.sh"
-)
-"""Installs the HyperPod dependency Helm chart and signals the stack's wait condition."""
-
-__all__ = ["HYPERPOD_DEPENDENCIES_SCRIPT", "HYPERPOD_LIFECYCLE_DIR", "HYPERPOD_ON_CREATE"]
+__all__ = ["HYPERPOD_LIFECYCLE_DIR", "HYPERPOD_ON_CREATE"]

@@ -72,4 +72,6 @@ def add_hyperpod(
         fsx_subnet=network.compute_subnet,
         access_logs_bucket=foundation.data_lake.access_logs_bucket,
         log_key=foundation.notification_key.key,
+        closed_network=network.options.closed_network,
+        install_dependencies_after=[network.internet_connectivity_established],
     )

@@ -67,7 +67,7 @@ def file_system_outputs(stack: Stack, file_system: TrainingFileSystem) -> None:
 
 
 def hyperpod_outputs(stack: Stack, hyperpod: HyperPodEksCluster) -> None:
-    """Connect to EKS, install the HyperPod dependencies, the cluster ARN, the FSx volume."""
+    """Connect to EKS, the cluster ARN, the FSx volume."""
     CfnOutput(
         stack,
         "UpdateKubeconfigCommand",
@@ -85,13 +85,6 @@ def hyperpod_outputs(stack: Stack, hyperpod: HyperPodEksCluster) -> None:
         "HyperPodClusterArn",
         value=hyperpod.hyperpod_cluster_arn,
         description="SageMaker HyperPod cluster ARN.",
-    )
-    CfnOutput(
-        stack,
-        "InstallDependenciesCommand",
-        value=hyperpod.dependencies_install_command,
-        description="Run while the deploy waits: installs the HyperPod dependency Helm chart "
-        "and signals the stack (needs a role in hyperpod.eks.admin_role_arns).",
     )
     if hyperpod.fsx_volume_manifest is not None:
         CfnOutput(

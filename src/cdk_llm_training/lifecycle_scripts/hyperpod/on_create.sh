@@ -14,5 +14,6 @@ source "${SCRIPT_DIR}/lib.sh"
 
 log "on_create.sh starting on $(hostname)"
 run_step "${SCRIPT_DIR}/configure_storage.sh"
+run_step "${SCRIPT_DIR}/configure_containerd.sh"
 run_step "${SCRIPT_DIR}/describe_node.sh"
 log "on_create.sh finished"
