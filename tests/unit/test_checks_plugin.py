@@ -109,11 +109,6 @@ def test_rule_selection() -> None:
         LlmTrainingChecks(rule_ids=["LLM-NOPE"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WaitCondition removed by hyperpod branch (LLM-DEP4 warns on MediumFineTuneStack's "
-    "HyperPod dependency wait condition until then)",
-)
 def test_tier_stack_templates_have_no_findings(tier_stacks: dict[object, cdk.Stack]) -> None:
     """Every tier stack passes the whole pack, warnings included, once acknowledgements on
     their constructs are applied (the session app synthesized them with the plugin)."""
