@@ -152,6 +152,25 @@ class LabelingWorkforce(Construct):
         self._team_pool_id = user_pool.user_pool_id if user_pool else None
         self._team_client_id = user_pool_client.user_pool_client_id if user_pool_client else None
 
+        self.notification_key: kms.IKey = notification_key or kms.Key(
+            self,
+            "NotificationKey",
+            description="Encrypts Ground Truth work-team notification topics and labeling logs.",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        self.notification_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowSageMakerToPublishEncryptedNotifications",
+                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        # The same key encrypts the Lambda and workflow log groups (execution data at level ALL).
+        allow_cloudwatch_logs(self.notification_key)
+
         self.workforce_resource: CustomResource | None = None
         self.workforce_outcome: str | None = None
         if workforce_opts.mode is not WorkforceMode.IMPORT:
@@ -171,25 +190,6 @@ class LabelingWorkforce(Construct):
                 "source_ip_cidrs apply only when this stack creates the workforce; the "
                 f"imported workforce '{workforce_opts.name}' keeps its own IP restrictions.",
             )
-
-        self.notification_key: kms.IKey = notification_key or kms.Key(
-            self,
-            "NotificationKey",
-            description="Encrypts Ground Truth work-team notification topics and labeling logs.",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-        )
-        self.notification_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowSageMakerToPublishEncryptedNotifications",
-                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
-                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
-        )
-        # The same key encrypts the Lambda and workflow log groups (execution data at level ALL).
-        allow_cloudwatch_logs(self.notification_key)
 
         self.topics: dict[str, sns.Topic] = {}
         self.workteams: dict[str, sagemaker.CfnWorkteam] = {}
@@ -348,7 +348,9 @@ class LabelingWorkforce(Construct):
         (backed by this construct's pool and client, after the domain and client exist; or
         by the OIDC identity provider of the options)."""
         opts = self.options.workforce
-        log_group = _log_group(self, "WorkforceProviderLogs", self.options.log_retention_days)
+        log_group = _log_group(
+            self, "WorkforceProviderLogs", self.options.log_retention_days, self.notification_key
+        )
         role = iam.Role(
             self,
             "WorkforceProviderRole",
