@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Annotations, Aws, RemovalPolicy, Token
+from aws_cdk import Annotations, Aws, Fn, RemovalPolicy, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -294,6 +294,26 @@ class TrainingNetwork(Construct):
                 principals=[iam.AnyPrincipal()],
                 actions=["s3:PutObject"],
                 resources=[f"arn:{Aws.PARTITION}:s3:::cloudformation-waitcondition-{Aws.REGION}/*"],
+            ),
+            # Custom resources whose function runs in this VPC (the HyperPod dependency-chart
+            # install) answer CloudFormation by a PUT to a pre-signed S3 URL. The response
+            # bucket's exact spelling is unverified: the region with and without dashes.
+            iam.PolicyStatement(
+                sid="CloudFormationCustomResourceResponses",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:s3:::cloudformation-custom-resource-response-"
+                    f"{Aws.REGION}/*",
+                    Fn.join(
+                        "",
+                        [
+                            f"arn:{Aws.PARTITION}:s3:::cloudformation-custom-resource-response-",
+                            Fn.join("", Fn.split("-", Aws.REGION)),
+                            "/*",
+                        ],
+                    ),
+                ],
             ),
         ]
         extra = self.options.extra_s3_buckets
