@@ -88,6 +88,7 @@ def test_endpoint_policies(large_closed: Template) -> None:
         "ThisAccountsBuckets",
         "AwsOwnedBucketsTheNodesRead",
         "CloudFormationWaitConditionSignals",
+        "CloudFormationCustomResourceResponses",
     ]
     assert s3[0]["Condition"] == {
         "StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}
@@ -109,7 +110,14 @@ def test_closed_tiers_pass_the_rule_pack_and_cfn_lint(
     which: str, medium_closed: Template, large_closed: Template
 ) -> None:
     template = (medium_closed if which == "medium" else large_closed).to_json()
-    assert check_template(template) == []
+    # The one acknowledged finding: HyperPod does not send source keys to its execution role's
+    # trust (acknowledged on that role, where the synthesis above honoured it).
+    findings = [
+        f
+        for f in check_template(template)
+        if not (f.rule_id == "LLM-SRC1" and f.logical_id.startswith("HyperPodExecutionRole"))
+    ]
+    assert findings == []
     assert cfn_lint_findings(template) == []
 
 

@@ -11,7 +11,13 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
-from cdk_support import cfn_lint_findings, new_stack, resources_of_type, template_of
+from cdk_support import (
+    cfn_lint_findings,
+    flow_log_options,
+    new_stack,
+    resources_of_type,
+    template_of,
+)
 from pydantic import ValidationError
 
 from cdk_llm_training import (
@@ -48,7 +54,7 @@ def _stack_with(*, nag: bool = True, **kwargs: Any) -> tuple[cdk.Stack, HyperPod
                 name="compute", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
             ),
         ],
-        flow_logs={"all": ec2.FlowLogOptions()},
+        flow_logs=flow_log_options(stack),
     )
     sg = ec2.SecurityGroup(stack, "Efa", vpc=vpc, allow_all_outbound=False)
     sg.add_ingress_rule(sg, ec2.Port.all_traffic(), "EFA and node traffic from the group")

@@ -229,9 +229,10 @@ def test_on_demand_training_evaluation_distillation_and_judge_models() -> None:
 
 def test_medium_tier_needs_cluster_quotas_and_both_az_ids() -> None:
     needs = derive_needs(AppConfig(), (StackName.MEDIUM_FINE_TUNE,))
-    assert [(n.instance_type, n.usage, n.count) for n in needs.sagemaker_quotas] == [
-        ("ml.m5.2xlarge", SageMakerUsage.CLUSTER, 1),
-        ("ml.p5.48xlarge", SageMakerUsage.CLUSTER, 2),
+    # gpu-workers deploy at 0 instances and scale up to 2: the quota must allow 2.
+    assert [(n.instance_type, n.usage, n.count, n.max_count) for n in needs.sagemaker_quotas] == [
+        ("ml.m5.2xlarge", SageMakerUsage.CLUSTER, 1, 1),
+        ("ml.p5.48xlarge", SageMakerUsage.CLUSTER, 0, 2),
     ]
     assert [z.zone_id for z in needs.availability_zones] == ["use1-az4", "use1-az6"]
 
@@ -250,7 +251,9 @@ def test_large_trainium_tier_needs_ec2_instances_in_the_compute_az() -> None:
 def test_large_tier_with_both_engines_needs_cluster_and_ec2_quotas() -> None:
     config = parse_app_config({"large_pretrain": {"engine": "both"}})
     needs = derive_needs(config, (StackName.LARGE_PRETRAIN,))
-    assert ("ml.p5.48xlarge", 16) in [(n.instance_type, n.count) for n in needs.sagemaker_quotas]
+    assert ("ml.p5.48xlarge", 0, 16) in [
+        (n.instance_type, n.count, n.max_count) for n in needs.sagemaker_quotas
+    ]
     assert needs.ec2_instances
     assert [z.zone_id for z in needs.availability_zones] == ["use1-az4", "use1-az6"]
 

@@ -73,6 +73,20 @@ def test_sagemaker_quota_below_the_count_is_a_blocker_with_the_request() -> None
     assert "servicequotas/home/services/sagemaker/quotas/L-AAAA1111" in finding.fix
 
 
+def test_a_quota_that_deploys_but_cannot_scale_to_the_maximum_is_a_warning() -> None:
+    account = StubbedAccount()
+    account.respond(
+        "service-quotas",
+        "list_service_quotas",
+        {"Quotas": [quota("sagemaker", "L-AAAA1111", P5_CLUSTER, 0)]},
+    )
+    need = SageMakerQuotaNeed("ml.p5.48xlarge", SageMakerUsage.CLUSTER, 0, "x", max_count=2)
+    [finding] = check_sagemaker_quotas(account.context(), [need])
+    assert finding.status is Status.WARNING
+    assert "quota 0, config runs 0 and scales up to 2" in finding.detail
+    assert "--quota-code L-AAAA1111 --desired-value 2" in finding.fix
+
+
 def test_counts_of_the_same_quota_add_up_across_stacks() -> None:
     account = StubbedAccount()
     account.respond(

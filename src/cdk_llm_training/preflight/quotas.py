@@ -103,6 +103,7 @@ def _request_fix(context: Context, service: str, quota: dict[str, Any], desired:
 class _Total:
     count: int
     sources: list[str]
+    max_count: int = 0
 
 
 def check_sagemaker_quotas(context: Context, needs: list[SageMakerQuotaNeed]) -> list[Finding]:
@@ -114,6 +115,7 @@ def check_sagemaker_quotas(context: Context, needs: list[SageMakerQuotaNeed]) ->
         name = need.usage.quota_name(need.instance_type)
         total = totals.setdefault(name, _Total(0, []))
         total.count += need.count
+        total.max_count += need.max_count if need.max_count is not None else need.count
         total.sources.append(need.source)
 
     def run() -> list[Finding]:
@@ -144,8 +146,20 @@ def _sagemaker_row(context: Context, book: QuotaBook, name: str, total: _Total) 
         )
     value = float(quota.get("Value", 0))
     detail = f"quota {value:g}, config runs {total.count}"
-    if value >= total.count:
+    if total.max_count > total.count:
+        detail += f" and scales up to {total.max_count}"
+    if value >= total.max_count:
         return Finding(SAGEMAKER_CHECK, Status.PASS, name, detail, source=source)
+    if value >= total.count:
+        # The deploy succeeds; raising instance_count towards the maximum would not.
+        return Finding(
+            SAGEMAKER_CHECK,
+            Status.WARNING,
+            name,
+            detail,
+            _request_fix(context, "sagemaker", quota, total.max_count),
+            source,
+        )
     return Finding(
         SAGEMAKER_CHECK,
         Status.BLOCKER,

@@ -47,10 +47,14 @@ class SageMakerUsage(StrEnum):
 
 @dataclass(frozen=True)
 class SageMakerQuotaNeed:
+    """Instances of one type a config runs at deploy (``count``) and may scale to
+    (``max_count``, HyperPod groups' ``max_instance_count``; default ``count``)."""
+
     instance_type: str
     usage: SageMakerUsage
     count: int
     source: str
+    max_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,17 +201,23 @@ def _sagemaker_training(needs: Needs, options: SageMakerFineTuneOptions, source:
 
 
 def _hyperpod(needs: Needs, options: HyperPodClusterOptions, source: str) -> None:
-    totals: dict[str, int] = {}
+    totals: dict[str, tuple[int, int]] = {}
     fields: dict[str, list[str]] = {}
     for index, group in enumerate(options.instance_groups):
-        if group.instance_count == 0:
+        maximum = max(group.max_instance_count or 0, group.instance_count)
+        if maximum == 0:
             continue
-        totals[group.instance_type] = totals.get(group.instance_type, 0) + group.instance_count
+        count, most = totals.get(group.instance_type, (0, 0))
+        totals[group.instance_type] = (count + group.instance_count, most + maximum)
         fields.setdefault(group.instance_type, []).append(f"{source}.instance_groups[{index}]")
-    for instance_type, count in totals.items():
+    for instance_type, (count, most) in totals.items():
         needs.sagemaker_quotas.append(
             SageMakerQuotaNeed(
-                instance_type, SageMakerUsage.CLUSTER, count, ", ".join(fields[instance_type])
+                instance_type,
+                SageMakerUsage.CLUSTER,
+                count,
+                ", ".join(fields[instance_type]),
+                max_count=most,
             )
         )
 
