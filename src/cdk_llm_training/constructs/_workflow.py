@@ -23,6 +23,10 @@ from constructs import Construct
 from cdk_llm_training import runtime
 from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._compliance import (
+    NO_VPC_REASON,
+    acknowledge_synchronous_function,
+)
 
 if TYPE_CHECKING:
     from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -170,7 +174,7 @@ def create_dataset_validator(
     )
     if data_key is not None:
         data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-    return lambda_.Function(
+    function = lambda_.Function(
         scope,
         "Validator",
         description=description,
@@ -192,6 +196,12 @@ def create_dataset_validator(
             **environment,
         },
     )
+    acknowledge_synchronous_function(
+        function,
+        invoked_by="the workflow's lambda:invoke task",
+        outside_vpc_reason=NO_VPC_REASON,
+    )
+    return function
 
 
 def create_workflow_key(

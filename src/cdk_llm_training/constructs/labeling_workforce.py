@@ -37,6 +37,10 @@ from cdk_llm_training.config.labeling import (
     WorkteamOptions,
 )
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._compliance import (
+    NO_VPC_REASON,
+    acknowledge_synchronous_function,
+)
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import acknowledge_wildcards
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -416,6 +420,11 @@ class LabelingWorkforce(Construct):
             timeout=timeout,
             role=role,
             log_group=log_group,
+        )
+        acknowledge_synchronous_function(
+            function,
+            invoked_by="Ground Truth or the labeling workflow",
+            outside_vpc_reason=NO_VPC_REASON,
         )
         return function
 
