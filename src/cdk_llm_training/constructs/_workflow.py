@@ -23,6 +23,10 @@ from constructs import Construct
 from cdk_llm_training import runtime
 from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._compliance import (
+    NO_VPC_REASON,
+    acknowledge_synchronous_function,
+)
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 
 if TYPE_CHECKING:
@@ -171,7 +175,7 @@ def create_dataset_validator(
     )
     if data_key is not None:
         data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-    return lambda_.Function(
+    function = lambda_.Function(
         scope,
         "Validator",
         description=description,
@@ -193,6 +197,12 @@ def create_dataset_validator(
             **environment,
         },
     )
+    acknowledge_synchronous_function(
+        function,
+        invoked_by="the workflow's lambda:invoke task",
+        outside_vpc_reason=NO_VPC_REASON,
+    )
+    return function
 
 
 def create_workflow_key(

@@ -17,6 +17,10 @@ from constructs import Construct
 
 from cdk_llm_training import runtime
 from cdk_llm_training.config.evaluation import HumanEvaluationOptions
+from cdk_llm_training.constructs._compliance import (
+    NO_VPC_REASON,
+    acknowledge_synchronous_function,
+)
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import RETENTION as _RETENTION
 from cdk_llm_training.constructs._workflow import acknowledge_wildcards as _acknowledge_wildcards
@@ -116,6 +120,11 @@ class HumanEvaluation(Construct):
             )
             _acknowledge_wildcards(
                 role, "Object access is limited to the evaluation and labeling prefixes (prefix*)."
+            )
+            acknowledge_synchronous_function(
+                fn,
+                invoked_by="the human-evaluation workflow's lambda:invoke task",
+                outside_vpc_reason=NO_VPC_REASON,
             )
             return fn
 

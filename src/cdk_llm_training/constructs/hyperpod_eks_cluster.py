@@ -40,6 +40,10 @@ from cdk_llm_training.config.hyperpod import (
 )
 from cdk_llm_training.config.instances import InstanceCatalog
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._compliance import (
+    acknowledge_lifecycle_bucket_controls,
+    acknowledge_synchronous_function,
+)
 from cdk_llm_training.constructs._hyperpod_addons import HyperPodAddons, add_hyperpod_addons
 from cdk_llm_training.constructs._hyperpod_chart_install import HyperPodDependencyChart
 from cdk_llm_training.constructs._hyperpod_manifests import (
@@ -617,6 +621,7 @@ class HyperPodEksCluster(Construct):
                 "Holds only the lifecycle scripts shipped in this package, written by the "
                 "deployment; pass access_logs_bucket to log access anyway.",
             )
+        acknowledge_lifecycle_bucket_controls(bucket)
         return bucket
 
     def _log_to(self, bucket: s3.Bucket, logs: s3.IBucket, construct_hash: str) -> None:
@@ -685,6 +690,12 @@ class HyperPodEksCluster(Construct):
                     child,
                     "AwsSolutions-L1",
                     "The BucketDeployment provider's Lambda runtime is pinned by aws-cdk-lib.",
+                )
+                acknowledge_synchronous_function(
+                    child,
+                    invoked_by="CloudFormation (CDK's BucketDeployment custom resource)",
+                    outside_vpc_reason="Copies the packaged lifecycle scripts between S3 "
+                    "buckets through the S3 API only; it never reaches the cluster network.",
                 )
 
     def _nag_ref(self, value: str) -> str:

@@ -38,6 +38,10 @@ from cdk_llm_training.config.labeling import (
     WorkteamOptions,
 )
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._compliance import (
+    NO_VPC_REASON,
+    acknowledge_synchronous_function,
+)
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._names import stack_id_suffix
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
@@ -550,6 +554,11 @@ class LabelingWorkforce(Construct):
             timeout=timeout,
             role=role,
             log_group=log_group,
+        )
+        acknowledge_synchronous_function(
+            function,
+            invoked_by="Ground Truth or the labeling workflow",
+            outside_vpc_reason=NO_VPC_REASON,
         )
         return function
 

@@ -25,6 +25,10 @@ from constructs import Construct
 
 from cdk_llm_training import runtime
 from cdk_llm_training.config.evaluation import ModelEvaluationOptions
+from cdk_llm_training.constructs._compliance import (
+    NO_VPC_REASON,
+    acknowledge_synchronous_function,
+)
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import lake_buckets, notify
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
@@ -295,6 +299,11 @@ class ModelEvaluation(Construct):
             role,
             "Object access is limited to the evaluation prefixes (prefix*), the only way to "
             "name the objects of future runs.",
+        )
+        acknowledge_synchronous_function(
+            function,
+            invoked_by="the evaluation workflow's lambda:invoke task",
+            outside_vpc_reason=NO_VPC_REASON,
         )
         return function
 

@@ -12,6 +12,10 @@ from constructs import Construct
 
 from cdk_llm_training.config.data_lake import DataLakeOptions, DataZone
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._compliance import (
+    acknowledge_control,
+    acknowledge_single_region_bucket,
+)
 from cdk_llm_training.constructs._metadata import record_construct_type
 
 _ZONE_IDS: Mapping[DataZone, str] = {
@@ -138,6 +142,9 @@ class TrainingDataLake(Construct):
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
+            # Versioned so a log object cannot be silently overwritten or deleted (audit
+            # records); noncurrent versions expire with the logs themselves.
+            versioned=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
@@ -147,6 +154,9 @@ class TrainingDataLake(Construct):
                 s3.LifecycleRule(
                     id="ExpireAccessLogs",
                     expiration=Duration.days(self.options.access_log_retention_days),
+                    noncurrent_version_expiration=Duration.days(
+                        self.options.access_log_retention_days
+                    ),
                     abort_incomplete_multipart_upload_after=Duration.days(
                         self.options.abort_incomplete_multipart_upload_days
                     ),
@@ -159,6 +169,13 @@ class TrainingDataLake(Construct):
             "This is the access-log destination bucket; logging it into itself would loop, "
             "and S3 delivers server access logs only to SSE-S3 buckets.",
         )
+        acknowledge_control(
+            bucket,
+            "S3DefaultEncryptionKMS",
+            "Server access logs are encrypted with SSE-S3: they hold request metadata, no "
+            "training data, and a KMS key here would have to trust the S3 logging service.",
+        )
+        acknowledge_single_region_bucket(bucket, "S3 server access logs of the lake")
         return bucket
 
     def _create_zone_bucket(self, zone: DataZone, removal_policy: RemovalPolicy) -> s3.Bucket:
@@ -176,6 +193,7 @@ class TrainingDataLake(Construct):
             lifecycle_rules=self._lifecycle_rules(zone),
             removal_policy=removal_policy,
         )
+        acknowledge_single_region_bucket(bucket, f"the {zone.value} zone of the training data")
         cfn_bucket = bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         if self.access_logs_bucket is not None:

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.data_lake import DataZone
 from cdk_llm_training.config.file_system import DataRepositoryLink, FileSystemOptions, MetadataMode
+from cdk_llm_training.constructs._compliance import acknowledge_group_to_group_all_traffic
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.training_network import LUSTRE_PORTS, TrainingNetwork
@@ -269,6 +270,8 @@ class TrainingFileSystem(Construct):
                 _all_egress(self, sg, other)
                 other.add_ingress_rule(sg, ec2.Port.all_traffic(), "EFA Lustre: from file system")
                 _all_egress(self, other, sg)
+                acknowledge_group_to_group_all_traffic(other)
+        acknowledge_group_to_group_all_traffic(sg)
 
     def _lustre_configuration(self) -> fsx.LustreConfiguration:
         opts = self.options

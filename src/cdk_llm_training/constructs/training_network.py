@@ -15,6 +15,10 @@ from cdk_llm_training.config.network import (
     NetworkOptions,
     aws_owned_bucket_names,
 )
+from cdk_llm_training.constructs._compliance import (
+    acknowledge_group_to_group_all_traffic,
+    acknowledge_nat_route,
+)
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._provider_logs import provider_log_group
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
@@ -215,6 +219,8 @@ class TrainingNetwork(Construct):
             cfn_subnet.add_property_deletion_override("AvailabilityZone")
             cfn_subnet.add_property_override("AvailabilityZoneId", opts.availability_zone_id)
 
+        for public_subnet in vpc.public_subnets:
+            acknowledge_nat_route(public_subnet)
         compute = (vpc.private_subnets or vpc.isolated_subnets)[0]
         self._connectivity = compute.internet_connectivity_established
         self._l2_compute_subnet = compute
@@ -492,6 +498,7 @@ class TrainingNetwork(Construct):
             allow_all_outbound=True,
         )
         sg.add_ingress_rule(sg, ec2.Port.all_traffic(), "EFA: all traffic from itself")
+        acknowledge_group_to_group_all_traffic(sg)
         # With allow_all_outbound the L2 drops further egress rules, but EFA needs an egress
         # rule that references the group itself: add it as its own resource.
         ec2.CfnSecurityGroupEgress(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aspects, CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 
 from cdk_llm_training.config.observability import ObservabilityOptions
+from cdk_llm_training.constructs._compliance import GrantPolicyAcknowledgements
 from cdk_llm_training.constructs.cost_controls import TAG_STACK, CostControls
 from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.training_alarms import TrainingAlarms
@@ -38,8 +39,10 @@ def monitor_tier(
 ) -> TierMonitoring:
     """Alarms on an SNS topic encrypted with ``key``, a dashboard (unless turned off), the
     budget and the cost-allocation tags, for the resources a tier stack holds; plus the
-    ``AlarmTopicArn`` output."""
+    ``AlarmTopicArn`` output and the :class:`GrantPolicyAcknowledgements` aspect."""
     cluster_arns = [hyperpod.hyperpod_cluster_arn for hyperpod in hyperpods]
+    # NIST 800-53 / HIPAA: CDK's per-role grant policies are not "inline policies" to avoid.
+    Aspects.of(stack).add(GrantPolicyAcknowledgements())
     alarms = TrainingAlarms(
         stack,
         "Alarms",

@@ -1,0 +1,103 @@
+"""cdk-nag's NIST 800-53 R5 and HIPAA Security packs, beside AwsSolutions and the library's own
+rule pack, on every tier stack in every engine mode and every configuration the docs show.
+
+All stacks go into ONE app, so jsii starts once and every pack walks the tree once.
+Acknowledgements are made in the constructs (see ``constructs/_compliance.py``), each on the
+narrowest construct with the reason the control does not apply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import aws_cdk as cdk
+import pytest
+import yaml
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
+from cdk_support import REPO_ROOT, cdk_context
+
+from cdk_llm_training.checks import LlmTrainingChecks
+from cdk_llm_training.config import AppConfig, LargeEngine, StackName
+from cdk_llm_training.config.tiers import parse_app_config
+from cdk_llm_training.stacks import LargePretrainStack, MediumFineTuneStack, SmallLoRAStack
+
+_YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
+
+
+def compliance_app() -> cdk.App:
+    """An app checked by every pack ``make test`` enforces."""
+    app = cdk.App(context=cdk_context())
+    cdk.Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app),
+        NIST80053R5Checks(app),
+        HIPAASecurityChecks(app),
+        LlmTrainingChecks(),
+    )
+    return app
+
+
+def documented_configs() -> Iterator[tuple[str, AppConfig]]:
+    """Every YAML app configuration shown in docs/, named by page and position."""
+    for page in sorted((REPO_ROOT / "docs").rglob("*.md")):
+        for index, match in enumerate(_YAML_BLOCK.finditer(page.read_text())):
+            data = yaml.safe_load(match.group(1))
+            if isinstance(data, dict) and data and set(data) <= set(AppConfig.model_fields):
+                yield f"{page.relative_to(REPO_ROOT)}#{index}", parse_app_config(data)
+
+
+def _configs_under_test() -> list[tuple[str, AppConfig]]:
+    configs: list[tuple[str, AppConfig]] = [("defaults", AppConfig())]
+    for engine in (LargeEngine.NVIDIA, LargeEngine.BOTH):
+        configs.append(
+            (
+                f"large-{engine.value}",
+                parse_app_config(
+                    {"stacks": ["LargePretrainStack"], "large_pretrain": {"engine": engine.value}}
+                ),
+            )
+        )
+    configs.extend(documented_configs())
+    return configs
+
+
+def _add_stacks(app: cdk.App, label: str, config: AppConfig) -> None:
+    prefix = re.sub(r"[^A-Za-z0-9]", "", label.title())
+    for name in config.stacks:
+        stack_id = f"{prefix}{name.value}"
+        if name is StackName.SMALL_LORA:
+            SmallLoRAStack(app, stack_id, config=config.small_lora)
+        elif name is StackName.MEDIUM_FINE_TUNE:
+            MediumFineTuneStack(app, stack_id, config=config.medium_fine_tune)
+        else:
+            LargePretrainStack(app, stack_id, config=config.large_pretrain)
+
+
+def test_the_docs_show_configurations() -> None:
+    assert len(list(documented_configs())) >= 5
+
+
+def test_every_stack_and_documented_config_passes_nist_and_hipaa() -> None:
+    app = compliance_app()
+    configs = _configs_under_test()
+    for label, config in configs:
+        _add_stacks(app, label, config)
+    # Raises ValidationFailed, listing every unacknowledged finding, on any finding.
+    app.synth()
+
+
+@pytest.mark.parametrize(
+    ("pack", "rule"),
+    [
+        (NIST80053R5Checks, "NIST.800.53.R5-S3BucketReplicationEnabled"),
+        (HIPAASecurityChecks, "HIPAA.Security-S3BucketReplicationEnabled"),
+    ],
+)
+def test_the_packs_are_live(pack: type, rule: str) -> None:
+    """A plain bucket fails each pack: a clean result above is a real result."""
+    app = cdk.App(context=cdk_context(), outdir=None)
+    cdk.Validations.of(app).add_plugins(pack(app))
+    s3.Bucket(cdk.Stack(app, "Plain"), "Bucket")
+    with pytest.raises(Exception, match=re.escape(rule)):
+        app.synth()
