@@ -12,6 +12,7 @@ from aws_cdk import Aws, CustomResource, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IDependable
@@ -19,6 +20,7 @@ from constructs import Construct, IDependable
 from cdk_llm_training import runtime
 from cdk_llm_training.config.hyperpod import DependencyChartOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._compliance import acknowledge_synchronous_function
 
 CHART_INSTALL_RESOURCE_TYPE = "Custom::HyperPodDependencyChart"
 """CloudFormation type of the install resource (the rule pack looks for it)."""
@@ -81,6 +83,7 @@ class HyperPodDependencyChart(Construct):
         closed_network: bool = False,
         kubectl_layer: lambda_.ILayerVersion | None = None,
         depends_on: Sequence[IDependable] = (),
+        log_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, id)
         if closed_network and options.chart_s3_uri is None:
@@ -115,6 +118,8 @@ class HyperPodDependencyChart(Construct):
             self,
             "Logs",
             retention=logs.RetentionDays.ONE_MONTH,
+            # The caller's log key (its policy already lets CloudWatch Logs use it).
+            encryption_key=log_key,
             removal_policy=RemovalPolicy.DESTROY,
         )
         # The first node group is attached to the control plane (self-referencing ingress lets
@@ -148,6 +153,11 @@ class HyperPodDependencyChart(Construct):
             security_groups=[security_groups[0], self.security_group],
             log_group=self.log_group,
             environment=environment,
+        )
+        acknowledge_synchronous_function(
+            self.function,
+            invoked_by="CloudFormation (this custom resource)",
+            outside_vpc_reason=None,
         )
         role = self.function.role
         assert role is not None

@@ -270,6 +270,7 @@ class HyperPodEksCluster(Construct):
                 closed_network=closed_network,
                 kubectl_layer=kubectl_layer,
                 depends_on=[*self._early_dependencies, *install_dependencies_after],
+                log_key=log_key,
             )
         elif cluster is not None and chart_opts.install is DependencyInstall.IN_STACK:
             Annotations.of(self).add_warning_v2(

@@ -450,6 +450,12 @@ class LabelingWorkforce(Construct):
             role=role,
             log_group=log_group,
         )
+        acknowledge_synchronous_function(
+            function,
+            invoked_by="CloudFormation (the PrivateWorkforce custom resource)",
+            outside_vpc_reason="Calls only the SageMaker, Cognito and Secrets Manager APIs over "
+            "TLS, authorised by IAM; the small tier has no VPC by design.",
+        )
         acknowledge_wildcards(
             role,
             "ListWorkforces has no resource type; the workforce name is the account's (one "
