@@ -25,7 +25,11 @@ from cdk_llm_training import (
 )
 from cdk_llm_training.config import WorkforceMode, WorkforceOptions
 from cdk_llm_training.config.bedrock import CustomizationType, DistillationOptions
-from cdk_llm_training.config.evaluation import ModelEvaluationOptions, TaskMetricsOptions
+from cdk_llm_training.config.evaluation import (
+    EvaluationThresholds,
+    ModelEvaluationOptions,
+    TaskMetricsOptions,
+)
 
 MACHINES = {
     "fine_tune": "FineTune",
@@ -72,7 +76,11 @@ def _build_stack() -> cdk.Stack:
         stack,
         "FineTuneEvaluated",
         data_lake=lake,
-        options=BedrockFineTuneOptions(evaluation=ModelEvaluationOptions()),
+        options=BedrockFineTuneOptions(
+            evaluation=ModelEvaluationOptions(
+                thresholds=EvaluationThresholds(min_scores={"Builtin.Correctness": 0.5})
+            )
+        ),
     )
     BedrockFineTuneJob(
         stack,
@@ -83,6 +91,7 @@ def _build_stack() -> cdk.Stack:
                 provision_throughput=False,
                 algorithmic_metrics=("Builtin.Accuracy",),
                 compare_with_base_model=False,
+                thresholds=EvaluationThresholds(min_scores={"Builtin.Accuracy": 0.5}),
             )
         ),
     )
