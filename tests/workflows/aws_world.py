@@ -316,10 +316,13 @@ class Cloud:
     raise_on: dict[str, tuple[str, str]] = field(default_factory=dict)
     eval_score: float = 0.9
     metrics_passed: bool = True
+    billable_time: bool = True
     answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     executions: list[Execution] = field(default_factory=list)
+    evaluation_jobs: dict[str, Any] = field(default_factory=dict)
+    evaluation_polls: dict[str, int] = field(default_factory=dict)
 
     # -- entry points --------------------------------------------------------------------
 
@@ -515,7 +518,8 @@ class Cloud:
             if status == "Completed":
                 out["TrainingEndTime"] = NOW
                 out["TrainingTimeInSeconds"] = 3600
-                out["BillableTimeInSeconds"] = 1200
+                if self.billable_time:  # optional in the API: not always returned
+                    out["BillableTimeInSeconds"] = 1200
             else:
                 out["FailureReason"] = "AlgorithmError: fake failure"
             return out
@@ -751,7 +755,7 @@ def _get_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
 def _create_evaluation(cloud: Cloud, params: Any) -> dict[str, Any]:
     name = params["JobName"]
     arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/{uuid.uuid4().hex[:12]}"
-    cloud.evaluation_jobs = {**getattr(cloud, "evaluation_jobs", {}), arn: params}  # type: ignore[attr-defined]
+    cloud.evaluation_jobs[arn] = params
     if cloud.status_for("bedrock:getEvaluationJob", "Completed") == "Completed":
         automated = params["EvaluationConfig"]["Automated"]
         metrics = [m for config in automated["DatasetMetricConfigs"] for m in config["MetricNames"]]
@@ -768,10 +772,9 @@ def _create_evaluation(cloud: Cloud, params: Any) -> dict[str, Any]:
 
 def _get_evaluation(cloud: Cloud, params: Any) -> dict[str, Any]:
     arn = params["JobIdentifier"]
-    job = getattr(cloud, "evaluation_jobs", {})[arn]
-    polls = getattr(cloud, "evaluation_polls", {})
+    job = cloud.evaluation_jobs[arn]
+    polls = cloud.evaluation_polls
     polls[arn] = polls.get(arn, 0) + 1
-    cloud.evaluation_polls = polls  # type: ignore[attr-defined]
     final = cloud.status_for("bedrock:getEvaluationJob", "Completed")
     status = "InProgress" if polls[arn] == 1 else final
     return {

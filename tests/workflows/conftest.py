@@ -27,6 +27,7 @@ from cdk_llm_training.config import WorkforceMode, WorkforceOptions
 from cdk_llm_training.config.bedrock import CustomizationType, DistillationOptions
 from cdk_llm_training.config.evaluation import (
     EvaluationThresholds,
+    HumanEvaluationOptions,
     ModelEvaluationOptions,
     TaskMetricsOptions,
 )
@@ -111,7 +112,11 @@ def _build_stack() -> cdk.Stack:
         options=LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.COGNITO)),
     )
     HumanEvaluation(
-        stack, "Human", labeling=labeling, topic=sns.Topic(stack, "HumanTopic", enforce_ssl=True)
+        stack,
+        "Human",
+        labeling=labeling,
+        topic=sns.Topic(stack, "HumanTopic", enforce_ssl=True),
+        options=HumanEvaluationOptions(min_scores={"mean_score": 3.5}),
     )
     return stack
 

@@ -84,3 +84,15 @@ def test_gate_that_cannot_run_notifies(
     assert execution.status == "FAILED"
     assert "sagemaker:createModelPackage" not in cloud.ops()
     assert results(cloud) in (["EVALUATION_ERROR"], ["FAILED"])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_success_is_notified_without_the_optional_billable_time(
+    cloud: Cloud, machine_ids: dict[str, str], variant: str
+) -> None:
+    logical_id = machine_ids[variant]
+    cloud.billable_time = False
+    execution = cloud.start(logical_id, put_dataset(cloud, logical_id))
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert results(cloud) == ["SUCCEEDED"]
+    assert cloud.notifications[0]["billableSeconds"] == "not reported"

@@ -590,7 +590,7 @@ class BedrockFineTuneJob(Construct):
         job = self._job_state("CreateCustomizationJob", with_validation=False, **job_args).next(
             after_job
         )
-        choice = (
+        validate.next(
             sfn.Choice(self, "DatasetValid?")
             .when(sfn.Condition.boolean_equals("$.validation.valid", False), notify_invalid)
             .when(
@@ -603,7 +603,7 @@ class BedrockFineTuneJob(Construct):
             self,
             "Resource",
             comment="Validate a dataset, run a Bedrock model customization job, notify.",
-            definition_body=sfn.DefinitionBody.from_chainable(validate.next(choice)),
+            definition_body=sfn.DefinitionBody.from_chainable(self._check_input(validate)),
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
             logs=sfn.LogOptions(
@@ -616,6 +616,41 @@ class BedrockFineTuneJob(Construct):
         if self.evaluation is not None:
             self.evaluation.grant_workflow(state_machine)
         return state_machine
+
+    def _check_input(self, validate: tasks.LambdaInvoke) -> sfn.IChainable:
+        """The first state. The validator checks the dataset fields of the input; with an
+        evaluation of a given model (``provision_throughput=False``), ``evaluationModelArn``
+        is checked here, before the paid customization job, not after it."""
+        evaluation = self.evaluation
+        if evaluation is None or evaluation.options.provision_throughput:
+            return validate
+        path = "$.evaluationModelArn"
+        invalid = notify_and_fail(
+            self,
+            "NotifyInvalidInput",
+            topic=self.topic,
+            subject="Bedrock customization: invalid input, no job started",
+            message={
+                "result": "INVALID_INPUT",
+                "execution": sfn.JsonPath.execution_id,
+                "input": sfn.JsonPath.object_at("$$.Execution.Input"),
+            },
+            fail_id="InvalidInput",
+            error="InvalidInput",
+            cause="The input needs evaluationModelArn (the ARN of the model to evaluate).",
+        )
+        return (
+            sfn.Choice(self, "CheckInput", comment="evaluationModelArn before any cost.")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present(path),
+                    sfn.Condition.is_string(path),
+                    sfn.Condition.string_matches(path, "arn:*"),
+                ),
+                validate,
+            )
+            .otherwise(invalid)
+        )
 
     def _grant_workflow(
         self, state_machine: sfn.StateMachine, custom_model_key: kms.IKey | None
