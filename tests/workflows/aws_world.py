@@ -200,7 +200,9 @@ def check_shape(shape: Shape | None, value: Any, path: str = "") -> list[str]:  
             problems.append(f"{where}: {value!r} is not one of {sorted(enum)}")
         problems += _bounds(meta, len(value), where, "characters")
         pattern = meta.get("pattern")
-        if pattern and _compiled(pattern) is not None and not _compiled(pattern).search(value):  # type: ignore[union-attr]
+        compiled = _compiled(pattern) if pattern else None
+        # AWS validates the whole value (a name with a valid prefix and a bad tail fails).
+        if compiled is not None and not compiled.fullmatch(value):
             problems.append(f"{where}: {value!r} does not match {pattern!r}")
         return problems
     if kind in ("integer", "long"):

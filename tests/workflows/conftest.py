@@ -143,19 +143,43 @@ def machine_ids(stack: cdk.Stack) -> dict[str, str]:
     return out
 
 
+@pytest.fixture(scope="session")
+def definitions(template: ResolvedTemplate) -> dict[str, dict[str, Any]]:
+    return template.definitions()
+
+
+@pytest.fixture(scope="session")
+def functions(template: ResolvedTemplate) -> dict[str, tuple[str, dict[str, str]]]:
+    return template.functions()
+
+
+@pytest.fixture(scope="module")
+def aws(template: ResolvedTemplate) -> Iterator[Any]:
+    """One moto mock per module (starting one per test costs more than the tests; one per
+    session would leak into other suites); :func:`cloud` empties the buckets between tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ):
+            patch.setenv(name, value)
+        with mock_aws():
+            yield create_buckets(template)
+
+
 @pytest.fixture
-def cloud(template: ResolvedTemplate, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
-    for name, value in (
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ):
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = create_buckets(template)
-        yield Cloud(
-            template=template,
-            s3=s3,
-            definitions=template.definitions(),
-            functions=template.functions(),
-        )
+def cloud(
+    template: ResolvedTemplate,
+    definitions: dict[str, dict[str, Any]],
+    functions: dict[str, tuple[str, dict[str, str]]],
+    aws: Any,
+) -> Iterator[Cloud]:
+    yield Cloud(template=template, s3=aws, definitions=definitions, functions=functions)
+    for bucket in template.of_type("AWS::S3::Bucket"):
+        name = template.ref(bucket)
+        listing = aws.list_objects_v2(Bucket=name).get("Contents", [])
+        if listing:
+            aws.delete_objects(
+                Bucket=name, Delete={"Objects": [{"Key": o["Key"]} for o in listing]}
+            )
