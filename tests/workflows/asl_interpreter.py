@@ -12,7 +12,7 @@ ResultSelector, ResultPath, OutputPath; Retry (ErrorEquals, MaxAttempts, Interva
 BackoffRate) and Catch; the intrinsics States.Format, States.JsonMerge, States.JsonToString,
 States.StringToJson, States.MathAdd, States.UUID, States.Array; the context object
 (``$$.Execution.Id/Name/Input/StartTime``, ``$$.State.Name``). Anything else raises
-:class:`UnsupportedFeature` so a new construct in a definition is noticed, not skipped.
+:class:`UnsupportedFeatureError` so a new construct in a definition is noticed, not skipped.
 """
 
 from __future__ import annotations
@@ -49,11 +49,12 @@ ALLOWED_FIELDS: dict[str, set[str]] = {
     "Wait": _COMMON | {"Seconds", "SecondsPath", "Timestamp", "TimestampPath"},
     "Succeed": {"Type", "Comment", "InputPath", "OutputPath"},
     "Fail": {"Type", "Comment", "Error", "Cause"},
-    "Parallel": _COMMON | {"Branches", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch"},
+    "Parallel": _COMMON
+    | {"Branches", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch"},
 }
 
 
-class UnsupportedFeature(Exception):
+class UnsupportedFeatureError(Exception):
     """The definition uses something this interpreter does not implement."""
 
 
@@ -81,12 +82,13 @@ _TOKEN = re.compile(r"\.([A-Za-z0-9_@$\-:?]+)|\[(\d+)\]|\['([^']+)'\]")
 def parse_path(path: str) -> list[str | int]:
     """``$.a.b[0]`` -> ``["a", "b", 0]``; refuses filters, wildcards and slices."""
     if not path.startswith("$"):
-        raise UnsupportedFeature(f"not a reference path: {path!r}")
+        raise UnsupportedFeatureError(f"not a reference path: {path!r}")
     rest, steps, position = path[1:], [], 0
     while position < len(rest):
         match = _TOKEN.match(rest, position)
         if match is None:
-            raise UnsupportedFeature(f"path {path!r} has unsupported syntax at {rest[position:]!r}")
+            tail = rest[position:]
+            raise UnsupportedFeatureError(f"path {path!r} has unsupported syntax at {tail!r}")
         name, index, quoted = match.groups()
         steps.append(int(index) if index is not None else (name or quoted))
         position = match.end()
@@ -161,7 +163,7 @@ def intrinsic(expression: str, data: Any, context: dict[str, Any], where: str) -
     """Evaluate one intrinsic function call (arguments may nest calls)."""
     match = re.fullmatch(r"(States\.[A-Za-z]+)\((.*)\)", expression.strip(), re.S)
     if match is None:
-        raise UnsupportedFeature(f"not an intrinsic call: {expression!r}")
+        raise UnsupportedFeatureError(f"not an intrinsic call: {expression!r}")
     name, raw = match.groups()
     args: list[Any] = []
     for arg in _split_args(raw):
@@ -212,9 +214,7 @@ def _call(name: str, args: list[Any], where: str) -> Any:  # noqa: PLR0911 - one
         except json.JSONDecodeError as error:
             raise fail(f"not JSON: {error}") from None
     if name == "States.MathAdd":
-        if len(args) != 2 or not all(
-            isinstance(a, int) and not isinstance(a, bool) for a in args
-        ):
+        if len(args) != 2 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
             raise fail("needs two integers")
         return args[0] + args[1]
     if name == "States.UUID":
@@ -223,7 +223,7 @@ def _call(name: str, args: list[Any], where: str) -> Any:  # noqa: PLR0911 - one
         return str(uuid.uuid4())
     if name == "States.Array":
         return list(args)
-    raise UnsupportedFeature(f"intrinsic {name}")
+    raise UnsupportedFeatureError(f"intrinsic {name}")
 
 
 # -- payload templates -------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def apply_result_path(data: Any, result: Any, path: str | None, where: str) -> A
     node = out
     for step in steps[:-1]:
         if not isinstance(step, str):
-            raise UnsupportedFeature(f"array index in ResultPath {path}")
+            raise UnsupportedFeatureError(f"array index in ResultPath {path}")
         child = node.get(step)
         if child is None:
             child = node[step] = {}
@@ -273,7 +273,7 @@ def apply_result_path(data: Any, result: Any, path: str | None, where: str) -> A
                 f"{where}: unable to apply ResultPath {path}: {step} is not an object",
             )
         node = child
-    node[steps[-1]] = result  # type: ignore[index]
+    node[str(steps[-1])] = result
     return out
 
 
@@ -309,7 +309,9 @@ def _glob(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value, re.S) is not None
 
 
-def evaluate_rule(rule: dict[str, Any], data: Any, context: dict[str, Any], where: str) -> bool:
+def evaluate_rule(  # noqa: PLR0911 - one return per operator
+    rule: dict[str, Any], data: Any, context: dict[str, Any], where: str
+) -> bool:
     if "And" in rule:
         return all(evaluate_rule(r, data, context, where) for r in rule["And"])
     if "Or" in rule:
@@ -319,12 +321,13 @@ def evaluate_rule(rule: dict[str, Any], data: Any, context: dict[str, Any], wher
     variable = rule["Variable"]
     operators = [k for k in rule if k not in ("Variable", "Next")]
     if len(operators) != 1:
-        raise UnsupportedFeature(f"{where}: rule {rule}")
+        raise UnsupportedFeatureError(f"{where}: rule {rule}")
     operator, operand = operators[0], rule[operators[0]]
     source, expression = (context, variable[1:]) if variable.startswith("$$") else (data, variable)
     value = select(source, expression)
+    expected = bool(operand)
     if operator == "IsPresent":
-        return (value is not MISSING) == operand
+        return (value is not MISSING) == expected
     if value is MISSING:
         raise StatesError(
             "States.Runtime",
@@ -332,20 +335,20 @@ def evaluate_rule(rule: dict[str, Any], data: Any, context: dict[str, Any], wher
             "an invalid value.",
         )
     if operator == "IsNull":
-        return (value is None) == operand
+        return (value is None) == expected
     if operator == "IsString":
-        return isinstance(value, str) == operand
+        return isinstance(value, str) == expected
     if operator == "IsNumeric":
-        return (isinstance(value, int | float) and not isinstance(value, bool)) == operand
+        return (isinstance(value, int | float) and not isinstance(value, bool)) == expected
     if operator == "IsBoolean":
-        return isinstance(value, bool) == operand
+        return isinstance(value, bool) == expected
     if operator == "StringMatches":
-        return isinstance(value, str) and _glob(operand, value)
+        return isinstance(value, str) and _glob(str(operand), value)
     if operator.endswith("Path"):
         operand = reference(data, context, operand, where)
         operator = operator[: -len("Path")]
     if operator not in _COMPARATORS:
-        raise UnsupportedFeature(f"{where}: operator {operator}")
+        raise UnsupportedFeatureError(f"{where}: operator {operator}")
     kind, compare = _COMPARATORS[operator]
     if kind is not bool and isinstance(value, bool):
         return False
@@ -419,7 +422,7 @@ class Execution:
             kind = state["Type"]
             unknown = set(state) - ALLOWED_FIELDS.get(kind, set())
             if kind not in ALLOWED_FIELDS or unknown:
-                raise UnsupportedFeature(f"{name}: {kind} with fields {sorted(unknown)}")
+                raise UnsupportedFeatureError(f"{name}: {kind} with fields {sorted(unknown)}")
             self.events.append((name, "entered"))
             if kind == "Fail":
                 self.events.append((name, "failed"))
@@ -465,7 +468,7 @@ class Execution:
         if kind == "Wait":
             data = self._filter_in(state, raw, name)
             if "Seconds" not in state:
-                raise UnsupportedFeature(f"{name}: only Wait.Seconds is supported")
+                raise UnsupportedFeatureError(f"{name}: only Wait.Seconds is supported")
             self.waited_seconds += int(state["Seconds"])
             return self._filter_out(state, data, name), self._next(state)
         if kind == "Pass":
@@ -520,7 +523,9 @@ class Execution:
             effective = data
         _size_check(effective, f"{name} input")
         if state["Type"] == "Parallel":
-            result: Any = [self._run_states(branch, copy.deepcopy(effective)) for branch in state["Branches"]]
+            result: Any = [
+                self._run_states(branch, copy.deepcopy(effective)) for branch in state["Branches"]
+            ]
         else:
             result = self.tasks(state["Resource"], effective, self, {**state, "Name": name})
         _size_check(result, f"{name} result")
@@ -537,8 +542,10 @@ def _matching(rules: list[dict[str, Any]], error: str) -> tuple[int, dict[str, A
             return index, rule
         if "States.ALL" in names and error not in UNCATCHABLE:
             return index, rule
-        if "States.TaskFailed" in names and error not in UNCATCHABLE and not error.startswith(
-            "States."
+        if (
+            "States.TaskFailed" in names
+            and error not in UNCATCHABLE
+            and not error.startswith("States.")
         ):
             return index, rule
     return None

@@ -22,11 +22,14 @@ from typing import Any
 
 import boto3
 import botocore.session
-from asl_interpreter import Execution, StatesError, UnsupportedFeature
 from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
+from workflows.asl_interpreter import Execution, StatesError, UnsupportedFeatureError
 
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
+BEDROCK = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"
+SAGEMAKER = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
+CUSTOM_MODEL = f"{BEDROCK}:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456"
 _PSEUDO = {
     "AWS::AccountId": ACCOUNT,
     "AWS::Region": REGION,
@@ -46,7 +49,7 @@ class ResolvedTemplate:
         self.template = template
         self.resources: dict[str, Any] = dict(template["Resources"])
 
-    def ref(self, logical_id: str) -> str:
+    def ref(self, logical_id: str) -> str:  # noqa: PLR0911 - one per resource type
         if logical_id in _PSEUDO:
             return _PSEUDO[logical_id]
         kind = self.resources[logical_id]["Type"]
@@ -71,12 +74,12 @@ class ResolvedTemplate:
         if kind == "AWS::KMS::Key" and attribute == "Arn":
             return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{self.ref(logical_id)}"
         if kind == "AWS::SageMaker::Workteam" and attribute == "WorkteamArn":
-            return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/{logical_id.lower()}"
+            return f"{SAGEMAKER}:workteam/private-crowd/{logical_id.lower()}"
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{self.ref(logical_id)}"
         if kind == "AWS::SNS::Topic" and attribute == "TopicArn":
             return self.ref(logical_id)
-        raise UnsupportedFeature(f"GetAtt {logical_id}.{attribute} ({kind})")
+        raise UnsupportedFeatureError(f"GetAtt {logical_id}.{attribute} ({kind})")
 
     def resolve(self, node: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
         if isinstance(node, list):
@@ -84,7 +87,7 @@ class ResolvedTemplate:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Ref":
                 return self.ref(value)
             if key == "Fn::GetAtt":
@@ -102,7 +105,7 @@ class ResolvedTemplate:
             if key == "Fn::Split":
                 return str(self.resolve(value[1])).split(value[0])
             if key.startswith("Fn::"):
-                raise UnsupportedFeature(key)
+                raise UnsupportedFeatureError(key)
         return {k: self.resolve(v) for k, v in node.items()}
 
     def _sub(self, name: str) -> str:
@@ -139,21 +142,28 @@ def _session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
+def members(service: str, name: str, *, output: bool = False) -> set[str]:
+    """Member names of an operation's input (or output) shape."""
+    model = operation(service, name)
+    shape = model.output_shape if output else model.input_shape
+    return set(shape.members) if shape is not None else set()
+
+
 @cache
 def operation(service: str, name: str) -> OperationModel:
     """The botocore operation; ``name`` in camelCase (as in ARNs) or PascalCase."""
     model = _session().get_service_model(service)
     pascal = name[0].upper() + name[1:]
     if pascal not in model.operation_names:
-        raise UnsupportedFeature(f"{service} has no operation {pascal}")
+        raise UnsupportedFeatureError(f"{service} has no operation {pascal}")
     return model.operation_model(pascal)
 
 
-class ModelViolation(AssertionError):
+class ModelViolationError(AssertionError):
     """A request or response does not match the service model."""
 
 
-def check_shape(shape: Shape | None, value: Any, path: str = "") -> list[str]:  # noqa: PLR0911, PLR0912
+def check_shape(shape: Shape | None, value: Any, path: str = "") -> list[str]:  # noqa: PLR0911
     """Members, required, types, enums, lengths, ranges and patterns of ``value``."""
     if shape is None:
         return []
@@ -170,7 +180,7 @@ def check_shape(shape: Shape | None, value: Any, path: str = "") -> list[str]:  
         for key in value:
             if key not in members:
                 problems.append(f"{where}: unknown member {key!r}")
-        for key in shape.required_members:  # type: ignore[attr-defined]
+        for key in shape.required_members:
             if key not in value:
                 problems.append(f"{where}: missing required member {key!r}")
         for key, item in value.items():
@@ -220,7 +230,7 @@ def check_shape(shape: Shape | None, value: Any, path: str = "") -> list[str]:  
         return [] if ok else [f"{where}: expected a timestamp, got {value!r}"]
     if kind == "blob":
         return [] if isinstance(value, str | bytes) else [f"{where}: expected a blob"]
-    raise UnsupportedFeature(f"shape type {kind}")
+    raise UnsupportedFeatureError(f"shape type {kind}")
 
 
 @cache
@@ -259,7 +269,11 @@ def to_model_case(shape: Shape | None, value: Any) -> Any:
     as it is, so the shape check reports it as unknown."""
     if shape is None:
         return value
-    if shape.type_name == "structure" and isinstance(value, dict) and not shape.metadata.get("document"):
+    if (
+        shape.type_name == "structure"
+        and isinstance(value, dict)
+        and not shape.metadata.get("document")
+    ):
         members = shape.members  # type: ignore[attr-defined]
         by_pascal = {_pascal(m): m for m in members}
         out = {}
@@ -278,18 +292,19 @@ def check_request(service: str, name: str, params: Mapping[str, Any]) -> None:
     """botocore's own ParamValidator, then the stricter shape check; raise on any problem."""
     model = operation(service, name)
     request = to_model_case(model.input_shape, dict(params))
+    assert model.input_shape is not None
     report = ParamValidator().validate(request, model.input_shape)
     problems = [report.generate_report()] if report.has_errors() else []
     problems += check_shape(model.input_shape, request)
     if problems:
-        raise ModelViolation(f"{service}:{name} request: " + "; ".join(problems))
+        raise ModelViolationError(f"{service}:{name} request: " + "; ".join(problems))
 
 
 def check_response(service: str, name: str, response: Mapping[str, Any]) -> None:
     model = operation(service, name)
     problems = check_shape(model.output_shape, to_model_case(model.output_shape, dict(response)))
     if problems:
-        raise ModelViolation(f"{service}:{name} faked response: " + "; ".join(problems))
+        raise ModelViolationError(f"{service}:{name} faked response: " + "; ".join(problems))
 
 
 def _millis(moment: dt.datetime) -> int:
@@ -349,7 +364,7 @@ class Cloud:
             return self._lambda(resource, params, "lambda:invoke-direct")
         match = re.fullmatch(r"arn:aws:states:::(.+)", resource)
         if match is None:
-            raise UnsupportedFeature(f"resource {resource}")
+            raise UnsupportedFeatureError(f"resource {resource}")
         integration = match.group(1)
         if integration.startswith("aws-sdk:"):
             _, service, action = integration.split(":")
@@ -364,7 +379,7 @@ class Cloud:
             "states:startExecution.sync:2": self._child_execution,
         }
         if integration not in handlers:
-            raise UnsupportedFeature(f"integration {integration}")
+            raise UnsupportedFeatureError(f"integration {integration}")
         return handlers[integration](params, execution, state)
 
     def _record(self, op: str, params: Any) -> None:
@@ -382,7 +397,11 @@ class Cloud:
         check_request("sns", "publish", request)
         self._record("sns:publish", params)
         self.notifications.append(
-            {"topic": params["TopicArn"], "subject": params.get("Subject"), **json.loads(request["Message"])}
+            {
+                "topic": params["TopicArn"],
+                "subject": params.get("Subject"),
+                **json.loads(request["Message"]),
+            }
             if isinstance(params.get("Message"), dict)
             else {"topic": params["TopicArn"], "message": params["Message"]}
         )
@@ -391,10 +410,10 @@ class Cloud:
         return response
 
     def _lambda_invoke(self, params: Any, *_: Any) -> dict[str, Any]:
-        known = set(operation("lambda", "invoke").input_shape.members)
+        known = members("lambda", "invoke")
         unknown = set(params) - known
         if unknown or "FunctionName" not in params:
-            raise ModelViolation(f"lambda:invoke parameters {sorted(unknown)} / {params}")
+            raise ModelViolationError(f"lambda:invoke parameters {sorted(unknown)} / {params}")
         payload = self._lambda(params["FunctionName"], params.get("Payload"), "lambda:invoke")
         return {
             "ExecutedVersion": "$LATEST",
@@ -416,7 +435,7 @@ class Cloud:
         with _environment(env):
             try:
                 result = handler(event, None)
-            except Exception as error:  # noqa: BLE001 - Lambda reports any exception
+            except Exception as error:
                 cause = {
                     "errorMessage": str(error)[:1000],
                     "errorType": type(error).__name__,
@@ -451,7 +470,7 @@ class Cloud:
             # the describe output as its cause.
             raise StatesError("States.TaskFailed", json.dumps(serializable))
         assert serializable[status_key] == terminal_ok
-        return serializable
+        return dict(serializable)
 
     def _customization_job(self, params: Any, *_: Any) -> dict[str, Any]:
         def build(status: str) -> dict[str, Any]:
@@ -459,13 +478,13 @@ class Cloud:
             base = params["BaseModelIdentifier"]
             suffix = uuid.uuid5(uuid.NAMESPACE_DNS, name).hex[:12]
             out: dict[str, Any] = {
-                "JobArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{base}/{suffix}",
+                "JobArn": f"{BEDROCK}:model-customization-job/{base}/{suffix}",
                 "JobName": name,
                 "OutputModelName": params["CustomModelName"],
                 "RoleArn": params["RoleArn"],
                 "Status": status,
                 "CreationTime": NOW,
-                "BaseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{params['BaseModelIdentifier']}",
+                "BaseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{base}",
                 "HyperParameters": params.get("HyperParameters", {}),
                 "TrainingDataConfig": params["TrainingDataConfig"],
                 "ValidationDataConfig": params.get("ValidationDataConfig", {"Validators": []}),
@@ -473,9 +492,7 @@ class Cloud:
                 "CustomizationType": params.get("CustomizationType", "FINE_TUNING"),
             }
             if status == "Completed":
-                out["OutputModelArn"] = (
-                    f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{base}/{suffix}"
-                )
+                out["OutputModelArn"] = f"{BEDROCK}:custom-model/{base}/{suffix}"
                 out["EndTime"] = NOW
                 out["TrainingMetrics"] = {"trainingLoss": 0.5}
             else:
@@ -500,19 +517,20 @@ class Cloud:
     def _training_job(self, params: Any, *_: Any) -> dict[str, Any]:
         def build(status: str) -> dict[str, Any]:
             name = params["TrainingJobName"]
+            output_path = params["OutputDataConfig"]["S3OutputPath"].rstrip("/")
             out: dict[str, Any] = {
                 key: params[key]
                 for key in params
-                if key in operation("sagemaker", "describeTrainingJob").output_shape.members
+                if key in members("sagemaker", "describeTrainingJob", output=True)
             }
             out.update(
                 {
-                    "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{name.lower()}",
+                    "TrainingJobArn": f"{SAGEMAKER}:training-job/{name.lower()}",
                     "TrainingJobStatus": status,
                     "SecondaryStatus": "Completed" if status == "Completed" else "Failed",
                     "CreationTime": NOW,
                     "ModelArtifacts": {
-                        "S3ModelArtifacts": f"{params['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{name}/output/model.tar.gz"
+                        "S3ModelArtifacts": f"{output_path}/{name}/output/model.tar.gz"
                     },
                 }
             )
@@ -542,11 +560,11 @@ class Cloud:
             out: dict[str, Any] = {
                 key: params[key]
                 for key in params
-                if key in operation("sagemaker", "describeProcessingJob").output_shape.members
+                if key in members("sagemaker", "describeProcessingJob", output=True)
             }
             out.update(
                 {
-                    "ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{name.lower()}",
+                    "ProcessingJobArn": f"{SAGEMAKER}:processing-job/{name.lower()}",
                     "ProcessingJobStatus": status,
                     "CreationTime": NOW,
                 }
@@ -572,12 +590,19 @@ class Cloud:
     def _write_metrics_report(self, params: Any) -> None:
         output = params["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
         bucket, _, prefix = output[5:].partition("/")
-        failures = [] if self.metrics_passed else [
-            {"metric": "token_f1", "value": 0.2, "threshold": 0.6, "reason": "below min_score"}
-        ]
+        failures = (
+            []
+            if self.metrics_passed
+            else [
+                {"metric": "token_f1", "value": 0.2, "threshold": 0.6, "reason": "below min_score"}
+            ]
+        )
         report = {
             "kind": "task_metrics",
-            "summary": {"examples": 2, "metrics": {"token_f1": 0.8 if self.metrics_passed else 0.2}},
+            "summary": {
+                "examples": 2,
+                "metrics": {"token_f1": 0.8 if self.metrics_passed else 0.2},
+            },
             "passed": self.metrics_passed,
             "failures": failures,
         }
@@ -592,11 +617,11 @@ class Cloud:
             out: dict[str, Any] = {
                 key: params[key]
                 for key in params
-                if key in operation("sagemaker", "describeLabelingJob").output_shape.members
+                if key in members("sagemaker", "describeLabelingJob", output=True)
             }
             out.update(
                 {
-                    "LabelingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:labeling-job/{name.lower()}",
+                    "LabelingJobArn": f"{SAGEMAKER}:labeling-job/{name.lower()}",
                     "LabelingJobStatus": status,
                     "CreationTime": NOW,
                     "LastModifiedTime": NOW,
@@ -648,15 +673,22 @@ class Cloud:
                     for i, answer in enumerate(answers)
                 ]
             }
-            record[f"{attribute}-metadata"] = {"type": "groundtruth/custom", "job-name": params["LabelingJobName"]}
+            record[f"{attribute}-metadata"] = {
+                "type": "groundtruth/custom",
+                "job-name": params["LabelingJobName"],
+            }
             out_lines.append(json.dumps(record))
         out_bucket, _, out_prefix = params["OutputConfig"]["S3OutputPath"][5:].partition("/")
-        out_key = f"{out_prefix.rstrip('/')}/{params['LabelingJobName']}/manifests/output/output.manifest"
+        out_key = (
+            f"{out_prefix.rstrip('/')}/{params['LabelingJobName']}/manifests/output/output.manifest"
+        )
         self.s3.put_object(Bucket=out_bucket, Key=out_key, Body="\n".join(out_lines) + "\n")
         return f"s3://{out_bucket}/{out_key}"
 
     def _child_execution(self, params: Any, execution: Execution, state: dict[str, Any]) -> Any:
-        check_request("stepfunctions", "startExecution", {**params, "Input": json.dumps(params.get("Input"))})
+        check_request(
+            "stepfunctions", "startExecution", {**params, "Input": json.dumps(params.get("Input"))}
+        )
         self._record("states:startExecution", params)
         arn = params["StateMachineArn"]
         logical_id = arn.rsplit(":", 1)[-1]
@@ -691,7 +723,7 @@ class Cloud:
         self._record(op, params)
         fake = _SDK_FAKES.get(op)
         if fake is None:
-            raise UnsupportedFeature(f"aws-sdk {op}")
+            raise UnsupportedFeatureError(f"aws-sdk {op}")
         response = fake(self, params)
         check_response(service, action, response)
         return json.loads(json.dumps(response, default=_json_default))
@@ -724,7 +756,11 @@ def _s3_get(cloud: Cloud, params: Any) -> dict[str, Any]:
     except cloud.s3.exceptions.NoSuchKey:
         raise StatesError("S3.NoSuchKeyException", "The specified key does not exist.") from None
     body = response["Body"].read().decode()
-    return {"Body": body, "ContentLength": len(body), "ContentType": response.get("ContentType", "binary/octet-stream")}
+    return {
+        "Body": body,
+        "ContentLength": len(body),
+        "ContentType": response.get("ContentType", "binary/octet-stream"),
+    }
 
 
 def _s3_put(cloud: Cloud, params: Any) -> dict[str, Any]:
@@ -733,9 +769,7 @@ def _s3_put(cloud: Cloud, params: Any) -> dict[str, Any]:
 
 
 def _provision(cloud: Cloud, params: Any) -> dict[str, Any]:
-    return {
-        "ProvisionedModelArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/{uuid.uuid4().hex[:12]}"
-    }
+    return {"ProvisionedModelArn": f"{BEDROCK}:provisioned-model/{uuid.uuid4().hex[:12]}"}
 
 
 def _get_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
@@ -745,8 +779,8 @@ def _get_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
         "DesiredModelUnits": 1,
         "ProvisionedModelName": "eval",
         "ProvisionedModelArn": arn,
-        "ModelArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456",
-        "DesiredModelArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456",
+        "ModelArn": CUSTOM_MODEL,
+        "DesiredModelArn": CUSTOM_MODEL,
         "FoundationModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-micro-v1:0",
         "Status": cloud.status_for("bedrock:getProvisionedModelThroughput", "InService"),
         "CreationTime": NOW,
@@ -756,13 +790,17 @@ def _get_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
 
 def _create_evaluation(cloud: Cloud, params: Any) -> dict[str, Any]:
     name = params["JobName"]
-    arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/{uuid.uuid4().hex[:12]}"
+    arn = f"{BEDROCK}:evaluation-job/{uuid.uuid4().hex[:12]}"
     cloud.evaluation_jobs[arn] = params
     if cloud.status_for("bedrock:getEvaluationJob", "Completed") == "Completed":
         automated = params["EvaluationConfig"]["Automated"]
         metrics = [m for config in automated["DatasetMetricConfigs"] for m in config["MetricNames"]]
         bucket, _, prefix = params["OutputDataConfig"]["S3Uri"][5:].partition("/")
-        key = f"{prefix.rstrip('/')}/{name}/{uuid.uuid4().hex[:6]}/models/m/taskTypes/Generation/datasets/prompts/{uuid.uuid4().hex[:6]}_output.jsonl"
+        run = uuid.uuid4().hex[:6]
+        key = (
+            f"{prefix.rstrip('/')}/{name}/{run}/models/m/taskTypes/Generation/datasets/prompts/"
+            f"{run}_output.jsonl"
+        )
         line = {
             "automatedEvaluationResult": {
                 "scores": [{"metricName": m, "result": cloud.eval_score} for m in metrics]
@@ -799,7 +837,7 @@ def _delete_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
 
 def _create_package(cloud: Cloud, params: Any) -> dict[str, Any]:
     group = params["ModelPackageGroupName"]
-    return {"ModelPackageArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{group}/1"}
+    return {"ModelPackageArn": f"{SAGEMAKER}:model-package/{group}/1"}
 
 
 _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {

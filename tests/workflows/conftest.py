@@ -9,9 +9,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sns as sns
-from aws_world import Cloud, ResolvedTemplate, create_buckets
 from cdk_support import cdk_context
 from moto import mock_aws
+from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
 
 from cdk_llm_training import (
     BedrockFineTuneJob,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_world import Cloud
-from workflow_inputs import put_dataset, results
+from workflows.aws_world import Cloud
+from workflows.workflow_inputs import put_dataset, results
 
 VARIANTS = ("fine_tune", "continued_pre_training", "distillation")
 

@@ -7,26 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from aws_world import Cloud
-from workflow_inputs import function_env, results
-
-TASK_TYPES = ("sft", "preference", "rating")
-MANIFEST_LINES = {
-    "sft": {"id": "1", "source": "Explain LoRA in one sentence."},
-    "preference": {"id": "1", "source": "Say hi.", "response_a": "Hi!", "response_b": "Hello."},
-    "rating": {"id": "1", "source": "Say hi.", "response": "Hi!", "criteria": ["helpful"]},
-}
-
-
-def curated_bucket(cloud: Cloud) -> str:
-    return next(b for b in cloud.template.of_type("AWS::S3::Bucket") if "Curated" in b).lower()
-
-
-def labeling_input(cloud: Cloud, task_type: str, **overrides: Any) -> dict[str, Any]:
-    body = "\n".join(json.dumps({**MANIFEST_LINES[task_type], "id": str(i)}) for i in range(3))
-    key = f"labeling/input/{task_type}.manifest"
-    cloud.s3.put_object(Bucket=curated_bucket(cloud), Key=key, Body=body + "\n")
-    return {"task_type": task_type, "job_name": f"job-{task_type}", "manifest_key": key, **overrides}
+from workflows.aws_world import Cloud
+from workflows.workflow_inputs import TASK_TYPES, function_env, labeling_input, results
 
 
 @pytest.mark.parametrize("task_type", TASK_TYPES)
@@ -76,12 +58,16 @@ def test_allowed_overrides_reach_the_job(cloud: Cloud, machine_ids: dict[str, st
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     job = next(p for op, p in cloud.calls if op == "sagemaker:createLabelingJob")
     config = job["HumanTaskConfig"]
-    assert (config["NumberOfHumanWorkersPerDataObject"], config["MaxConcurrentTaskCount"]) == (2, 10)
+    assert (config["NumberOfHumanWorkersPerDataObject"], config["MaxConcurrentTaskCount"]) == (
+        2,
+        10,
+    )
     assert config["TaskTitle"] == "Pick one"
 
 
 @pytest.mark.parametrize(
-    "broken", ["s3:putObject", "sagemaker:createLabelingJob", "lambda:labeling_postprocess.convert_handler"]
+    "broken",
+    ["s3:putObject", "sagemaker:createLabelingJob", "lambda:labeling_postprocess.convert_handler"],
 )
 def test_each_step_failure_notifies(cloud: Cloud, machine_ids: dict[str, str], broken: str) -> None:
     if broken == "sagemaker:createLabelingJob":
@@ -132,7 +118,9 @@ def test_human_evaluation_below_threshold_fails_after_the_report(
 def test_human_evaluation_checks_its_input_first(
     cloud: Cloud, machine_ids: dict[str, str], overrides: dict[str, Any]
 ) -> None:
-    payload = {k: v for k, v in human_input(cloud, machine_ids, **overrides).items() if v is not None}
+    payload = {
+        k: v for k, v in human_input(cloud, machine_ids, **overrides).items() if v is not None
+    }
     execution = cloud.start(machine_ids["human_evaluation"], payload)
     assert (execution.status, execution.error) == ("FAILED", "InvalidInput")
     assert cloud.ops() == ["sns:publish"]

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from aws_world import Cloud
-from workflow_inputs import function_env, put_dataset, results
+from workflows.aws_world import Cloud
+from workflows.workflow_inputs import function_env, put_dataset, results
 
 PROMPT = {"prompt": "What is the capital of France?", "reference": "Paris"}
 GIVEN_MODEL = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
@@ -19,15 +19,16 @@ def start(cloud: Cloud, logical_id: str, *, catalog: bool = True, **extra: Any) 
     env = function_env(cloud, logical_id, "EvalPreparePrompts")
     if catalog:
         body = "\n".join(json.dumps(PROMPT) for _ in range(10)) + "\n"
-        cloud.s3.put_object(
-            Bucket=env["CATALOG_BUCKET"], Key="evaluation/prompts.jsonl", Body=body
-        )
+        cloud.s3.put_object(Bucket=env["CATALOG_BUCKET"], Key="evaluation/prompts.jsonl", Body=body)
     return cloud.start(logical_id, {**payload, **extra})
 
 
 @pytest.mark.parametrize(
     ("variant", "extra"),
-    [("fine_tune_evaluated", {}), ("fine_tune_evaluated_given_model", {"evaluationModelArn": GIVEN_MODEL})],
+    [
+        ("fine_tune_evaluated", {}),
+        ("fine_tune_evaluated_given_model", {"evaluationModelArn": GIVEN_MODEL}),
+    ],
 )
 def test_evaluated_model_passes_the_gate(
     cloud: Cloud, machine_ids: dict[str, str], variant: str, extra: dict[str, Any]
@@ -43,11 +44,12 @@ def test_evaluated_model_passes_the_gate(
 
 @pytest.mark.parametrize(
     ("variant", "extra"),
-    [("fine_tune_evaluated", {}), ("fine_tune_evaluated_given_model", {"evaluationModelArn": GIVEN_MODEL})],
+    [
+        ("fine_tune_evaluated", {}),
+        ("fine_tune_evaluated_given_model", {"evaluationModelArn": GIVEN_MODEL}),
+    ],
 )
-@pytest.mark.parametrize(
-    "broken", ["low-scores", "job-failed", "catalog-missing", "report-crash"]
-)
+@pytest.mark.parametrize("broken", ["low-scores", "job-failed", "catalog-missing", "report-crash"])
 def test_evaluation_failures_end_notified(
     cloud: Cloud, machine_ids: dict[str, str], variant: str, extra: dict[str, Any], broken: str
 ) -> None:

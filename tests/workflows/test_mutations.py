@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from asl_interpreter import Execution, StatesError
-from aws_world import Cloud, ModelViolation, check_request, check_response
-from workflow_inputs import put_dataset
+from workflows.asl_interpreter import Execution, StatesError
+from workflows.aws_world import Cloud, ModelViolationError, check_request, check_response
+from workflows.workflow_inputs import labeling_input, put_dataset
 
 
 def run_mutated(
@@ -48,8 +48,8 @@ def _notification_path_typo(states: dict[str, Any]) -> None:
 MUTATIONS: dict[str, tuple[Callable[[dict[str, Any]], None], type[Exception] | str]] = {
     "jsonpath-typo": (_jsonpath_typo, "States.Runtime"),
     "result-key-wrong-case": (_result_key_case, "States.Runtime"),
-    "wrong-parameter-name": (_wrong_parameter_name, ModelViolation),
-    "string-where-integer-wanted": (_string_for_integer, ModelViolation),
+    "wrong-parameter-name": (_wrong_parameter_name, ModelViolationError),
+    "string-where-integer-wanted": (_string_for_integer, ModelViolationError),
 }
 
 
@@ -83,12 +83,10 @@ def test_typo_in_a_failure_notification_kills_the_execution_unnotified(
 def test_string_where_the_labeling_api_wants_an_integer(
     cloud: Cloud, machine_ids: dict[str, str]
 ) -> None:
-    from test_labeling_workflows import labeling_input
-
     def mutate(states: dict[str, Any]) -> None:
         states["Defaults-sft"]["Result"]["workers_per_object"] = "3"
 
-    with pytest.raises(ModelViolation, match="NumberOfHumanWorkersPerDataObject"):
+    with pytest.raises(ModelViolationError, match="NumberOfHumanWorkersPerDataObject"):
         run_mutated(cloud, machine_ids["labeling"], mutate, labeling_input(cloud, "sft"))
 
 
@@ -122,7 +120,9 @@ def test_choice_on_a_missing_path_is_a_runtime_error_not_the_default() -> None:
     assert _run(definition, {"x": False}).status == "SUCCEEDED"
 
 
-@pytest.mark.parametrize(("resource", "error"), [("missing-path", "States.Runtime"), ("big", "States.DataLimitExceeded")])
+@pytest.mark.parametrize(
+    ("resource", "error"), [("missing-path", "States.Runtime"), ("big", "States.DataLimitExceeded")]
+)
 def test_states_all_does_not_catch_runtime_or_data_limit_errors(resource: str, error: str) -> None:
     parameters = {"v.$": "$.absent"} if resource == "missing-path" else {}
     definition = {
@@ -148,8 +148,12 @@ def test_states_all_catches_task_errors_and_retries_do_not_sleep() -> None:
             "T": {
                 "Type": "Task",
                 "Resource": "fail",
-                "Retry": [{"ErrorEquals": ["Custom.Error"], "IntervalSeconds": 60, "MaxAttempts": 2}],
-                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}],
+                "Retry": [
+                    {"ErrorEquals": ["Custom.Error"], "IntervalSeconds": 60, "MaxAttempts": 2}
+                ],
+                "Catch": [
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}
+                ],
                 "End": True,
             },
             "Caught": {"Type": "Pass", "End": True},
@@ -166,25 +170,26 @@ def test_the_botocore_model_checks_catch_what_they_must() -> None:
     metadata: required, enum, min/max, pattern) stop reporting violations."""
     good = {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "m"}
     check_request("sns", "publish", good)
-    for bad, reason in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"TopicArn": good["TopicArn"]}, "Message"),
         ({**good, "Subjekt": "x"}, "Subjekt"),
         ({**good, "Message": {"a": 1}}, "Message"),
-    ]:
-        with pytest.raises(ModelViolation, match=reason):
+    ]
+    for bad, reason in cases:
+        with pytest.raises(ModelViolationError, match=reason):
             check_request("sns", "publish", bad)
-    with pytest.raises(ModelViolation, match="not one of"):
+    with pytest.raises(ModelViolationError, match="not one of"):
         check_response(
             "sagemaker",
             "describeLabelingJob",
             {"LabelingJobStatus": "Done"},
         )
-    with pytest.raises(ModelViolation, match="does not match"):
+    with pytest.raises(ModelViolationError, match="does not match"):
         check_request(
             "sagemaker",
             "describeLabelingJob",
             {"LabelingJobName": "not valid!"},
         )
-    with pytest.raises(ModelViolation, match="more than"):
+    with pytest.raises(ModelViolationError, match="more than"):
         check_request("sagemaker", "describeLabelingJob", {"LabelingJobName": "a" * 64})
     assert json.loads(json.dumps({"ok": True}))

@@ -4,8 +4,8 @@ branch from the synthesized definitions."""
 from __future__ import annotations
 
 import pytest
-from aws_world import Cloud
-from workflow_inputs import put_dataset, results
+from workflows.aws_world import Cloud
+from workflows.workflow_inputs import put_dataset, results
 
 VARIANTS = ("lora", "lora_gated")
 
