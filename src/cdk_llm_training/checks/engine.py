@@ -13,6 +13,7 @@ from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
+from cdk_llm_training.checks.rules_workflows import WORKFLOW_RULES
 
 ALL_RULES: tuple[Rule, ...] = (
     *FSX_RULES,
@@ -20,6 +21,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *HYPERPOD_RULES,
     *PCLUSTER_RULES,
     *SERVICE_RULES,
+    *WORKFLOW_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 
