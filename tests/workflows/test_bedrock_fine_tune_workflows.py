@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from workflows.aws_world import Cloud
-from workflows.workflow_inputs import put_dataset, results
+from workflows.workflow_inputs import function_env, put_dataset, results
 
 VARIANTS = ("fine_tune", "continued_pre_training", "distillation")
 
@@ -71,3 +71,26 @@ def test_bad_input_ends_in_a_notified_failure(
     assert execution.error in ("DatasetInvalid", "InvalidInput")
     assert "bedrock:createModelCustomizationJob" not in cloud.ops()
     assert len(cloud.notifications) == 1
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_ready_marker_input_from_the_event_rule_runs_the_job(
+    cloud: Cloud, machine_ids: dict[str, str], variant: str
+) -> None:
+    """The input the ready-marker EventBridge rule sends (``readyMarker``: bucket, key)."""
+    logical_id = machine_ids[variant]
+    payload = put_dataset(cloud, logical_id)
+    bucket = function_env(cloud, logical_id, "ValidateDataset")["DATASET_BUCKET"]
+    marker = payload["trainingDataKey"].rsplit("/", 1)[0] + "/_READY"
+    cloud.s3.put_object(Bucket=bucket, Key=marker, Body=b"")
+    execution = cloud.start(logical_id, {"readyMarker": {"bucket": bucket, "key": marker}})
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert results(cloud) == ["SUCCEEDED"]
+
+
+def test_oversized_input_is_refused_by_step_functions(
+    cloud: Cloud, machine_ids: dict[str, str]
+) -> None:
+    execution = cloud.start(machine_ids["fine_tune"], {"trainingDataKey": "x" * 300_000})
+    assert (execution.status, execution.error) == ("FAILED", "States.DataLimitExceeded")
+    assert not cloud.calls

@@ -75,10 +75,16 @@ def test_throughput_that_never_comes_up_is_deleted_and_notified(
     assert cloud.notifications
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"evaluationModelArn": ""}, {"evaluationModelArn": 7}],
+    ids=["absent", "empty", "number"],
+)
 def test_given_model_missing_fails_before_the_job(
-    cloud: Cloud, machine_ids: dict[str, str]
+    cloud: Cloud, machine_ids: dict[str, str], extra: dict[str, Any]
 ) -> None:
-    execution = start(cloud, machine_ids["fine_tune_evaluated_given_model"])
+    execution = start(cloud, machine_ids["fine_tune_evaluated_given_model"], **extra)
     assert execution.status == "FAILED"
+    assert execution.error == "InvalidInput"
     assert "bedrock:createModelCustomizationJob" not in cloud.ops()
-    assert cloud.notifications
+    assert results(cloud) == ["INVALID_INPUT"]

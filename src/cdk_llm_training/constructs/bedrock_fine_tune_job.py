@@ -637,7 +637,7 @@ class BedrockFineTuneJob(Construct):
             },
             fail_id="InvalidInput",
             error="InvalidInput",
-            cause="The input needs evaluationModelArn (the ARN of the model to evaluate).",
+            cause="The input needs evaluationModelArn (the ARN or id of the model to evaluate).",
         )
         return (
             sfn.Choice(self, "CheckInput", comment="evaluationModelArn before any cost.")
@@ -645,7 +645,9 @@ class BedrockFineTuneJob(Construct):
                 sfn.Condition.and_(
                     sfn.Condition.is_present(path),
                     sfn.Condition.is_string(path),
-                    sfn.Condition.string_matches(path, "arn:*"),
+                    # An ARN or a model / inference-profile id: both are valid evaluation
+                    # model identifiers (the API pattern); an empty string is not.
+                    sfn.Condition.not_(sfn.Condition.string_equals(path, "")),
                 ),
                 validate,
             )
