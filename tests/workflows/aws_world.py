@@ -334,6 +334,9 @@ class Cloud:
     eval_score: float = 0.9
     metrics_passed: bool = True
     billable_time: bool = True
+    optional_fields: bool = True
+    """False: faked responses keep only the members the model marks required plus those
+    :data:`GUARANTEED` lists, so a read of any other optional field fails the run."""
     answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
@@ -462,7 +465,7 @@ class Cloud:
         op = f"{service}:{create}"
         self._record(op, params)
         status = self.job_status.get(op, terminal_ok)
-        response = build(status)
+        response = self._minimal(service, describe, build(status))
         check_response(service, describe, response)
         serializable = json.loads(json.dumps(response, default=_json_default))
         if status != terminal_ok:
@@ -706,6 +709,7 @@ class Cloud:
             response["Output"] = json.dumps(child.output)
         else:
             response["Error"], response["Cause"] = child.error, child.cause
+        response = self._minimal("stepfunctions", "describeExecution", response)
         check_response("stepfunctions", "describeExecution", response)
         serializable = json.loads(json.dumps(response, default=_json_default))
         # sync:2 returns Input and Output as JSON, not strings.
@@ -724,9 +728,17 @@ class Cloud:
         fake = _SDK_FAKES.get(op)
         if fake is None:
             raise UnsupportedFeatureError(f"aws-sdk {op}")
-        response = fake(self, params)
+        response = self._minimal(service, action, fake(self, params))
         check_response(service, action, response)
         return json.loads(json.dumps(response, default=_json_default))
+
+    def _minimal(self, service: str, name: str, response: dict[str, Any]) -> dict[str, Any]:
+        if self.optional_fields:
+            return response
+        shape = operation(service, name).output_shape
+        required = {_pascal(m) for m in (shape.required_members if shape else [])}
+        keep = required | GUARANTEED.get(f"{service}:{name}", set())
+        return {k: v for k, v in response.items() if k in keep}
 
     def status_for(self, op: str, default: str) -> str:
         return self.job_status.get(op, default)
@@ -739,6 +751,18 @@ def _json_default(value: Any) -> Any:
         return value.decode()
     raise TypeError(type(value))
 
+
+GUARANTEED: dict[str, set[str]] = {
+    # Not marked required in the model, but always in the response of a finished job:
+    # its status, its result and the echo of required request fields.
+    "bedrock:getModelCustomizationJob": {"Status", "OutputModelArn", "FailureMessage"},
+    "sagemaker:describeLabelingJob": {"LabelingJobOutput", "LabelAttributeName", "FailureReason"},
+    "sagemaker:describeTrainingJob": {"FailureReason"},
+    "sagemaker:describeProcessingJob": {"FailureReason"},
+    "s3:getObject": {"Body"},
+    "stepfunctions:describeExecution": {"Output", "Input", "Error", "Cause"},
+}
+"""Optional response members the workflows may read (see ``Cloud.optional_fields``)."""
 
 _DEFAULT_ANSWERS: dict[str, list[dict[str, Any]]] = {
     "sft": [{"response": "A careful, complete answer."}],

@@ -12,13 +12,15 @@ from workflows.workflow_inputs import function_env, put_dataset, results
 VARIANTS = ("fine_tune", "continued_pre_training", "distillation")
 
 
+@pytest.mark.parametrize("minimal", [False, True], ids=["full", "required-fields-only"])
 @pytest.mark.parametrize(
     ("variant", "validation"),
     [(v, False) for v in VARIANTS] + [("fine_tune", True), ("continued_pre_training", True)],
 )
 def test_valid_dataset_runs_the_job_and_notifies_success(
-    cloud: Cloud, machine_ids: dict[str, str], variant: str, validation: bool
+    cloud: Cloud, machine_ids: dict[str, str], variant: str, validation: bool, minimal: bool
 ) -> None:
+    cloud.optional_fields = not minimal
     logical_id = machine_ids[variant]
     execution = cloud.start(logical_id, put_dataset(cloud, logical_id, validation=validation))
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)

@@ -11,10 +11,12 @@ from workflows.aws_world import Cloud
 from workflows.workflow_inputs import TASK_TYPES, function_env, labeling_input, results
 
 
+@pytest.mark.parametrize("minimal", [False, True], ids=["full", "required-fields-only"])
 @pytest.mark.parametrize("task_type", TASK_TYPES)
 def test_each_task_type_labels_converts_and_notifies(
-    cloud: Cloud, machine_ids: dict[str, str], task_type: str
+    cloud: Cloud, machine_ids: dict[str, str], task_type: str, minimal: bool
 ) -> None:
+    cloud.optional_fields = not minimal
     execution = cloud.start(machine_ids["labeling"], labeling_input(cloud, task_type))
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     job = next(p for op, p in cloud.calls if op == "sagemaker:createLabelingJob")
@@ -90,9 +92,11 @@ def human_input(cloud: Cloud, machine_ids: dict[str, str], **overrides: Any) -> 
     return {"outputsKey": key, "model": "my-model", **overrides}
 
 
+@pytest.mark.parametrize("minimal", [False, True], ids=["full", "required-fields-only"])
 def test_human_evaluation_rates_through_the_labeling_workflow(
-    cloud: Cloud, machine_ids: dict[str, str]
+    cloud: Cloud, machine_ids: dict[str, str], minimal: bool
 ) -> None:
+    cloud.optional_fields = not minimal
     execution = cloud.start(machine_ids["human_evaluation"], human_input(cloud, machine_ids))
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     child = cloud.executions[1]

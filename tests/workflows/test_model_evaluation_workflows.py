@@ -30,9 +30,11 @@ def start(cloud: Cloud, logical_id: str, *, catalog: bool = True, **extra: Any) 
         ("fine_tune_evaluated_given_model", {"evaluationModelArn": GIVEN_MODEL}),
     ],
 )
+@pytest.mark.parametrize("minimal", [False, True], ids=["full", "required-fields-only"])
 def test_evaluated_model_passes_the_gate(
-    cloud: Cloud, machine_ids: dict[str, str], variant: str, extra: dict[str, Any]
+    cloud: Cloud, machine_ids: dict[str, str], variant: str, extra: dict[str, Any], minimal: bool
 ) -> None:
+    cloud.optional_fields = not minimal
     execution = start(cloud, machine_ids[variant], **extra)
     assert execution.status == "SUCCEEDED", (execution.events[-6:], cloud.notifications)
     assert cloud.ops().count("bedrock:getEvaluationJob") >= 2  # polled until done
