@@ -210,7 +210,7 @@ def check_shape(shape: Shape | None, value: Any, path: str = "") -> list[str]:  
             problems.append(f"{where}: {value!r} is not one of {sorted(enum)}")
         problems += _bounds(meta, len(value), where, "characters")
         pattern = meta.get("pattern")
-        compiled = _compiled(pattern) if pattern else None
+        compiled = compiled_pattern(pattern) if pattern else None
         # AWS validates the whole value (a name with a valid prefix and a bad tail fails).
         if compiled is not None and not compiled.fullmatch(value):
             problems.append(f"{where}: {value!r} does not match {pattern!r}")
@@ -233,11 +233,48 @@ def check_shape(shape: Shape | None, value: Any, path: str = "") -> list[str]:  
     raise UnsupportedFeatureError(f"shape type {kind}")
 
 
+_JAVA_CLASSES = {
+    # Over-approximations of Java's Unicode classes (never stricter than AWS).
+    "L": "A-Za-z\u00aa-\uffff",
+    "M": "\u0300-\u036f",
+    "Z": " \u00a0\u2000-\u200a\u2028\u2029\u3000",
+    "N": "0-9",
+    "S": "$+<=>^`|~",
+    "P": "!-#%-*,-/:;?@\\[-\\]_{}",
+    "Alnum": "A-Za-z0-9",
+    "ASCII": "\x00-\x7f",
+}
+
+
+def java_pattern(pattern: str) -> str:
+    """A service-model (Java) regex in Python syntax: ``\\p{..}`` classes, surrogate pairs,
+    and a quantifier after ``$``."""
+    out, depth, i = "", 0, 0
+    while i < len(pattern):
+        if pattern.startswith("\\p{", i):
+            end = pattern.index("}", i)
+            body = _JAVA_CLASSES[pattern[i + 3 : end]]
+            out += body if depth else f"[{body}]"
+            i = end + 1
+            continue
+        if pattern[i] == "\\":
+            out += pattern[i : i + 2]
+            i += 2
+            continue
+        depth += {"[": 1, "]": -1}.get(pattern[i], 0)
+        out += pattern[i]
+        i += 1
+    out = out.replace("\\uD800\\uDC00-\\uDBFF\\uDFFF", "\\U00010000-\\U0010FFFF")
+    return re.sub(r"\$\{\d+,\d+\}", "$", out)
+
+
 @cache
-def _compiled(pattern: str) -> re.Pattern[str] | None:
+def compiled_pattern(pattern: str) -> re.Pattern[str] | None:
+    """The compiled pattern; every pattern of the services the suite uses compiles (a test
+    keeps it so), ``None`` is only for a service it does not use."""
     try:
-        return re.compile(pattern, re.S)
-    except re.error:
+        return re.compile(java_pattern(pattern), re.S)
+    except (re.error, KeyError):
         return None
 
 
