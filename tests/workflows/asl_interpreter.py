@@ -542,10 +542,7 @@ def _matching(rules: list[dict[str, Any]], error: str) -> tuple[int, dict[str, A
             return index, rule
         if "States.ALL" in names and error not in UNCATCHABLE:
             return index, rule
-        if (
-            "States.TaskFailed" in names
-            and error not in UNCATCHABLE
-            and not error.startswith("States.")
-        ):
+        # States.TaskFailed matches any known error except States.Timeout.
+        if "States.TaskFailed" in names and error not in (*UNCATCHABLE, "States.Timeout"):
             return index, rule
     return None

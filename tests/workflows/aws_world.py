@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import importlib
-import io
 import json
 import os
 import re
@@ -933,7 +932,3 @@ def create_buckets(template: ResolvedTemplate) -> Any:
     for logical_id in template.of_type("AWS::S3::Bucket"):
         client.create_bucket(Bucket=template.ref(logical_id))
     return client
-
-
-def put_text(client: Any, bucket: str, key: str, text: str) -> None:
-    client.put_object(Bucket=bucket, Key=key, Body=io.BytesIO(text.encode()).read())
