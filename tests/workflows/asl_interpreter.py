@@ -250,6 +250,8 @@ def render(template: Any, data: Any, context: dict[str, Any], where: str) -> Any
 
 
 def apply_result_path(data: Any, result: Any, path: str | None, where: str) -> Any:
+    """``result`` placed into ``data``, the state's RAW input (before InputPath), as Step
+    Functions does; ``None`` discards the result."""
     if path is None:
         return data
     if path == "$":
@@ -480,7 +482,7 @@ class Execution:
                 result = render(state["Parameters"], data, context, f"{name}.Parameters")
             else:
                 result = data
-            out = apply_result_path(data, result, state.get("ResultPath", "$"), name)
+            out = apply_result_path(raw, result, state.get("ResultPath", "$"), name)
             return self._filter_out(state, out, name), self._next(state)
         return self._run_with_retries(name, state, raw)
 
@@ -531,7 +533,7 @@ class Execution:
         _size_check(result, f"{name} result")
         if "ResultSelector" in state:
             result = render(state["ResultSelector"], result, context, f"{name}.ResultSelector")
-        out = apply_result_path(data, result, state.get("ResultPath", "$"), name)
+        out = apply_result_path(raw, result, state.get("ResultPath", "$"), name)
         return self._filter_out(state, out, name), self._next(state)
 
 

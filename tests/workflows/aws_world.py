@@ -379,6 +379,10 @@ class Cloud:
     executions: list[Execution] = field(default_factory=list)
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)
+    throughput_polls: int = 0
+    failing_jobs: tuple[str, ...] = ()
+    """Evaluation job name prefixes (``eval-cj-`` candidate judge, ``eval-bj-`` baseline
+    judge, ``eval-cb-`` / ``eval-bb-`` built-in) whose jobs end ``Failed``."""
 
     # -- entry points --------------------------------------------------------------------
 
@@ -834,6 +838,9 @@ def _provision(cloud: Cloud, params: Any) -> dict[str, Any]:
 
 def _get_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
     arn = params["ProvisionedModelId"]
+    cloud.throughput_polls += 1  # the first poll finds it still being created
+    final = cloud.status_for("bedrock:getProvisionedModelThroughput", "InService")
+    status = "Creating" if cloud.throughput_polls == 1 else final
     return {
         "ModelUnits": 1,
         "DesiredModelUnits": 1,
@@ -842,7 +849,7 @@ def _get_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
         "ModelArn": CUSTOM_MODEL,
         "DesiredModelArn": CUSTOM_MODEL,
         "FoundationModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-micro-v1:0",
-        "Status": cloud.status_for("bedrock:getProvisionedModelThroughput", "InService"),
+        "Status": status,
         "CreationTime": NOW,
         "LastModifiedTime": NOW,
     }
@@ -876,6 +883,8 @@ def _get_evaluation(cloud: Cloud, params: Any) -> dict[str, Any]:
     polls = cloud.evaluation_polls
     polls[arn] = polls.get(arn, 0) + 1
     final = cloud.status_for("bedrock:getEvaluationJob", "Completed")
+    if str(job["JobName"]).startswith(cloud.failing_jobs):
+        final = "Failed"
     status = "InProgress" if polls[arn] == 1 else final
     return {
         "JobName": job["JobName"],

@@ -3,6 +3,7 @@ runs executions of the synthesized definitions against fresh moto S3 state."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -168,6 +169,33 @@ def aws(template: ResolvedTemplate) -> Iterator[Any]:
             yield create_buckets(template)
 
 
+VISITED: dict[str, set[str]] = {}
+"""State machine logical ID -> states any test entered (for the end-of-run summary)."""
+DEFINED: dict[str, set[str]] = {}
+
+
+def _states_of(machine: dict[str, Any]) -> set[str]:
+    names = set(machine["States"])
+    for state in machine["States"].values():
+        for branch in state.get("Branches", []):
+            names |= _states_of(branch)
+    return names
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name every synthesized state no test entered (a branch without a test)."""
+    missing = {
+        machine: sorted(states - VISITED.get(machine, set()))
+        for machine, states in DEFINED.items()
+        if states - VISITED.get(machine, set())
+    }
+    if DEFINED:
+        terminalreporter.write_line(
+            "workflow states never entered: "
+            + (json.dumps(missing, indent=1) if missing else "none")
+        )
+
+
 @pytest.fixture
 def cloud(
     template: ResolvedTemplate,
@@ -175,7 +203,13 @@ def cloud(
     functions: dict[str, tuple[str, dict[str, str]]],
     aws: Any,
 ) -> Iterator[Cloud]:
-    yield Cloud(template=template, s3=aws, definitions=definitions, functions=functions)
+    cloud = Cloud(template=template, s3=aws, definitions=definitions, functions=functions)
+    yield cloud
+    for machine, definition in definitions.items():
+        DEFINED.setdefault(machine, _states_of(definition))
+    for execution in cloud.executions:
+        machine = execution.state_machine_arn.rsplit(":", 1)[-1]
+        VISITED.setdefault(machine, set()).update(execution.visited)
     for bucket in template.of_type("AWS::S3::Bucket"):
         name = template.ref(bucket)
         listing = aws.list_objects_v2(Bucket=name).get("Contents", [])

@@ -10,12 +10,23 @@ from workflows.aws_world import Cloud
 from workflows.workflow_inputs import function_env, put_dataset, results
 
 VARIANTS = ("fine_tune", "continued_pre_training", "distillation")
+ALL_VARIANTS = (*VARIANTS, "fine_tune_evaluated", "fine_tune_evaluated_given_model")
+"""The evaluated variants share the states before the evaluation (dataset, job)."""
+GIVEN_MODEL = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
+
+
+def job_input(cloud: Cloud, logical_id: str, variant: str, **kwargs: Any) -> dict[str, Any]:
+    payload = put_dataset(cloud, logical_id, **kwargs)
+    if variant == "fine_tune_evaluated_given_model":
+        payload["evaluationModelArn"] = GIVEN_MODEL
+    return payload
 
 
 @pytest.mark.parametrize("minimal", [False, True], ids=["full", "required-fields-only"])
 @pytest.mark.parametrize(
     ("variant", "validation"),
-    [(v, False) for v in VARIANTS] + [("fine_tune", True), ("continued_pre_training", True)],
+    [(v, False) for v in VARIANTS]
+    + [("fine_tune", True), ("continued_pre_training", True), ("distillation", True)],
 )
 def test_valid_dataset_runs_the_job_and_notifies_success(
     cloud: Cloud, machine_ids: dict[str, str], variant: str, validation: bool, minimal: bool
@@ -23,6 +34,11 @@ def test_valid_dataset_runs_the_job_and_notifies_success(
     cloud.optional_fields = not minimal
     logical_id = machine_ids[variant]
     execution = cloud.start(logical_id, put_dataset(cloud, logical_id, validation=validation))
+    if variant == "distillation" and validation:
+        # Distillation takes no validation data: the validator refuses it, no job starts.
+        assert (execution.status, execution.error) == ("FAILED", "DatasetInvalid")
+        assert "bedrock:createModelCustomizationJob" not in cloud.ops()
+        return
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     job = next(p for op, p in cloud.calls if op == "bedrock:createModelCustomizationJob")
     assert ("ValidationDataConfig" in job) is validation
@@ -30,31 +46,31 @@ def test_valid_dataset_runs_the_job_and_notifies_success(
     assert execution.visited[-1] == "Done"
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
 def test_invalid_dataset_notifies_and_starts_no_job(
     cloud: Cloud, machine_ids: dict[str, str], variant: str
 ) -> None:
     logical_id = machine_ids[variant]
-    execution = cloud.start(logical_id, put_dataset(cloud, logical_id, valid=False))
+    execution = cloud.start(logical_id, job_input(cloud, logical_id, variant, valid=False))
     assert (execution.status, execution.error) == ("FAILED", "DatasetInvalid")
     assert "bedrock:createModelCustomizationJob" not in cloud.ops()
     assert results(cloud) == ["DATASET_INVALID"]
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
 def test_job_failure_notifies(cloud: Cloud, machine_ids: dict[str, str], variant: str) -> None:
     logical_id = machine_ids[variant]
     cloud.job_status["bedrock:createModelCustomizationJob"] = "Failed"
-    execution = cloud.start(logical_id, put_dataset(cloud, logical_id))
+    execution = cloud.start(logical_id, job_input(cloud, logical_id, variant))
     assert (execution.status, execution.error) == ("FAILED", "JobFailed")
     assert results(cloud) == ["FAILED"]
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
 def test_validator_crash_notifies(cloud: Cloud, machine_ids: dict[str, str], variant: str) -> None:
     logical_id = machine_ids[variant]
     cloud.raise_on["lambda:bedrock_dataset_validator.handler"] = ("Lambda.Unknown", "timed out")
-    execution = cloud.start(logical_id, put_dataset(cloud, logical_id))
+    execution = cloud.start(logical_id, job_input(cloud, logical_id, variant))
     assert (execution.status, execution.error) == ("FAILED", "ValidationError")
     assert results(cloud) == ["VALIDATION_ERROR"]
 

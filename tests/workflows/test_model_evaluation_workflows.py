@@ -14,11 +14,14 @@ PROMPT = {"prompt": "What is the capital of France?", "reference": "Paris"}
 GIVEN_MODEL = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
 
 
-def start(cloud: Cloud, logical_id: str, *, catalog: bool = True, **extra: Any) -> Any:
-    payload = put_dataset(cloud, logical_id)
+def start(
+    cloud: Cloud, logical_id: str, *, catalog: bool = True, valid: bool = True, **extra: Any
+) -> Any:
+    payload = put_dataset(cloud, logical_id, validation=True)
     env = function_env(cloud, logical_id, "EvalPreparePrompts")
     if catalog:
-        body = "\n".join(json.dumps(PROMPT) for _ in range(10)) + "\n"
+        record = PROMPT if valid else {"question": "no prompt field"}
+        body = "\n".join(json.dumps(record) for _ in range(10)) + "\n"
         cloud.s3.put_object(Bucket=env["CATALOG_BUCKET"], Key="evaluation/prompts.jsonl", Body=body)
     return cloud.start(logical_id, {**payload, **extra})
 
@@ -36,7 +39,11 @@ def test_evaluated_model_passes_the_gate(
 ) -> None:
     cloud.optional_fields = not minimal
     execution = start(cloud, machine_ids[variant], **extra)
-    assert execution.status == "SUCCEEDED", (execution.events[-6:], cloud.notifications)
+    assert execution.status == "SUCCEEDED", (
+        execution.error,
+        execution.cause,
+        execution.events[-6:],
+    )
     assert cloud.ops().count("bedrock:getEvaluationJob") >= 2  # polled until done
     assert results(cloud)[-1] == "SUCCEEDED"
     assert ("bedrock:createProvisionedModelThroughput" in cloud.ops()) is (
@@ -51,7 +58,9 @@ def test_evaluated_model_passes_the_gate(
         ("fine_tune_evaluated_given_model", {"evaluationModelArn": GIVEN_MODEL}),
     ],
 )
-@pytest.mark.parametrize("broken", ["low-scores", "job-failed", "catalog-missing", "report-crash"])
+@pytest.mark.parametrize(
+    "broken", ["low-scores", "job-failed", "catalog-missing", "catalog-invalid", "report-crash"]
+)
 def test_evaluation_failures_end_notified(
     cloud: Cloud, machine_ids: dict[str, str], variant: str, extra: dict[str, Any], broken: str
 ) -> None:
@@ -61,7 +70,13 @@ def test_evaluation_failures_end_notified(
         cloud.job_status["bedrock:getEvaluationJob"] = "Failed"
     elif broken == "report-crash":
         cloud.raise_on["lambda:evaluation_report.bedrock_report_handler"] = ("Lambda.Unknown", "x")
-    execution = start(cloud, machine_ids[variant], catalog=broken != "catalog-missing", **extra)
+    execution = start(
+        cloud,
+        machine_ids[variant],
+        catalog=broken != "catalog-missing",
+        valid=broken != "catalog-invalid",
+        **extra,
+    )
     assert execution.status == "FAILED"
     assert cloud.notifications, "a failure must be notified"
     assert results(cloud)[-1] != "SUCCEEDED"
@@ -90,3 +105,20 @@ def test_given_model_missing_fails_before_the_job(
     assert execution.error == "InvalidInput"
     assert "bedrock:createModelCustomizationJob" not in cloud.ops()
     assert results(cloud) == ["INVALID_INPUT"]
+
+
+@pytest.mark.parametrize(
+    ("variant", "extra", "failing"),
+    [
+        ("fine_tune_evaluated", {}, "eval-bj-"),
+        ("fine_tune_evaluated_given_model", {"evaluationModelArn": GIVEN_MODEL}, "eval-cb-"),
+    ],
+    ids=["baseline-judge-job", "candidate-builtin-job"],
+)
+def test_any_single_evaluation_job_failing_fails_the_run_notified(
+    cloud: Cloud, machine_ids: dict[str, str], variant: str, extra: dict[str, Any], failing: str
+) -> None:
+    cloud.failing_jobs = (failing,)
+    execution = start(cloud, machine_ids[variant], **extra)
+    assert execution.status == "FAILED"
+    assert results(cloud)[-1] != "SUCCEEDED"

@@ -207,3 +207,23 @@ def test_the_botocore_model_checks_catch_what_they_must() -> None:
             if pattern and compiled_pattern(pattern) is None:
                 unusable.append((service, name))
     assert unusable == [], "service-model patterns the checks cannot use"
+
+
+def test_result_path_writes_into_the_raw_input_not_the_input_path_selection() -> None:
+    """The Step Functions developer guide's InputPath / ResultPath / OutputPath example."""
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": "echo",
+                "InputPath": "$.lambda",
+                "ResultPath": "$.data.lambdaresult",
+                "OutputPath": "$.data",
+                "End": True,
+            }
+        },
+    }
+    payload = {"comment": "c", "data": {"val1": 23}, "extra": "foo", "lambda": {"who": "me"}}
+    execution = _run(definition, payload)
+    assert execution.output == {"val1": 23, "lambdaresult": {"who": "me"}}

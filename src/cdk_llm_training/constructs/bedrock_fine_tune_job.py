@@ -584,21 +584,23 @@ class BedrockFineTuneJob(Construct):
             "custom_model_key": custom_model_key,
             "on_failure": notify_job_failed,
         }
-        job_with_validation = self._job_state(
-            "CreateCustomizationJobWithValidationData", with_validation=True, **job_args
-        ).next(after_job)
         job = self._job_state("CreateCustomizationJob", with_validation=False, **job_args).next(
             after_job
         )
-        validate.next(
-            sfn.Choice(self, "DatasetValid?")
-            .when(sfn.Condition.boolean_equals("$.validation.valid", False), notify_invalid)
-            .when(
+        dataset_valid = sfn.Choice(self, "DatasetValid?").when(
+            sfn.Condition.boolean_equals("$.validation.valid", False), notify_invalid
+        )
+        # No with-validation branch where the family takes no validation data (distillation:
+        # max_validation_records 0, so the validator rejects any): it could never run.
+        if self.limits.max_validation_records != 0:
+            job_with_validation = self._job_state(
+                "CreateCustomizationJobWithValidationData", with_validation=True, **job_args
+            ).next(after_job)
+            dataset_valid.when(
                 sfn.Condition.boolean_equals("$.validation.hasValidationData", True),
                 job_with_validation,
             )
-            .otherwise(job)
-        )
+        validate.next(dataset_valid.otherwise(job))
         state_machine = sfn.StateMachine(
             self,
             "Resource",
