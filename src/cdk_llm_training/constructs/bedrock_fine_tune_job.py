@@ -635,7 +635,9 @@ class BedrockFineTuneJob(Construct):
             message={
                 "result": "INVALID_INPUT",
                 "execution": sfn.JsonPath.execution_id,
-                "input": sfn.JsonPath.object_at("$$.Execution.Input"),
+                # Not the input itself: one near the 256 KiB payload quota would push the
+                # message over SNS's limit. The execution ID leads to it.
+                "reason": "evaluationModelArn is missing, empty or not a string.",
             },
             fail_id="InvalidInput",
             error="InvalidInput",

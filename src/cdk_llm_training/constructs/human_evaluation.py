@@ -207,7 +207,8 @@ class HumanEvaluation(Construct):
                 f"Input needs outputsKey (a string under '{opts.outputs_prefix}') and model "
                 "(a non-empty string)."
             ),
-            details={"input": sfn.JsonPath.object_at("$$.Execution.Input")},
+            # Not the input itself (it could push the message over SNS's 256 KiB limit).
+            details={},
         )
         sample.add_catch(failed, errors=["States.ALL"], result_path="$.error")
         rate = tasks.StepFunctionsStartExecution(
@@ -329,7 +330,12 @@ class HumanEvaluation(Construct):
             f"Notify{error}",
             topic=topic,
             subject=f"Human evaluation failed: {error}",
-            message={"result": result, "execution": sfn.JsonPath.execution_id, **details},
+            message={
+                "result": result,
+                "execution": sfn.JsonPath.execution_id,
+                "reason": cause,
+                **details,
+            },
         ).next(fail)
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:

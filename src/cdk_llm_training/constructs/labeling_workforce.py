@@ -564,7 +564,8 @@ class LabelingWorkforce(Construct):
             message={
                 "result": "INVALID_INPUT",
                 "execution": sfn.JsonPath.execution_id,
-                "input": sfn.JsonPath.object_at("$$.Execution.Input"),
+                # Not the input itself: one near the 256 KiB payload quota would push the
+                # message over SNS's limit. The execution ID leads to it.
                 "allowed": self._input_rules_text(),
             },
             fail_id="InvalidInput",
