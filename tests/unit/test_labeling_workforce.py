@@ -217,7 +217,7 @@ def test_several_teams_each_get_group_topic_and_workteam() -> None:
     )
     assert names == ["judges", "sft-writers"]
     template.resource_count_is("AWS::Cognito::UserPoolGroup", 2)
-    template.resource_count_is("AWS::SNS::Topic", 2)
+    template.resource_count_is("AWS::SNS::Topic", 3)  # two team topics, one workflow topic
     team_arns = [
         lid
         for lid in resources_of_type(template, "AWS::SageMaker::Workteam")
@@ -447,13 +447,16 @@ def test_workflow_role_runs_jobs_and_passes_only_the_labeling_role(
     cognito_template: Template,
 ) -> None:
     statements = _statements(cognito_template, "LabelingWorkflowRole")
-    run = next(s for s in statements if s.get("Sid") == "RunLabelingJobs")
-    assert sorted(_actions(run)) == [
-        "sagemaker:CreateLabelingJob",
+    create = next(s for s in statements if s.get("Sid") == "CreateLabelingJobsForOwnTeams")
+    assert _actions(create) == ["sagemaker:CreateLabelingJob"]
+    assert "labeling-job/*" in json.dumps(create["Resource"])
+    team_arns = create["Condition"]["ArnEquals"]["sagemaker:WorkteamArn"]
+    assert '"WorkteamArn"' in json.dumps(team_arns)  # only this construct's teams
+    track = next(s for s in statements if s.get("Sid") == "TrackLabelingJobs")
+    assert sorted(_actions(track)) == [
         "sagemaker:DescribeLabelingJob",
         "sagemaker:StopLabelingJob",
     ]
-    assert "labeling-job/*" in json.dumps(run["Resource"])
     passes = [s for s in statements if "iam:PassRole" in _actions(s)]
     assert len(passes) == 1
     role_id = next(

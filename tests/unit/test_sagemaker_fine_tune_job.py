@@ -145,7 +145,11 @@ def test_workflow_states_and_order(default_template: Template) -> None:
     assert states["DatasetValid?"]["Default"] == "TrainAdapter"
     assert states["TrainAdapter"]["Next"] == "RegisterAdapter"
     assert states["TrainAdapterWithValidationData"]["Next"] == "RegisterAdapter"
-    assert states["RegisterAdapter"]["Next"] == "NotifySucceeded"
+    assert states["RegisterAdapter"]["Next"] == "BillableTimeReported?"
+    assert {c["Next"] for c in states["BillableTimeReported?"]["Choices"]} == {"BillingReported"}
+    assert states["BillableTimeReported?"]["Default"] == "BillingNotReported"
+    for name in ("BillingReported", "BillingNotReported"):
+        assert states[name]["Next"] == "NotifySucceeded"
     for name in ("ValidateDataset", "TrainAdapter", "RegisterAdapter"):
         assert states[name]["Catch"][0]["Next"] == "NotifyFailed"
 

@@ -590,26 +590,28 @@ class BedrockFineTuneJob(Construct):
             "custom_model_key": custom_model_key,
             "on_failure": notify_job_failed,
         }
-        job_with_validation = self._job_state(
-            "CreateCustomizationJobWithValidationData", with_validation=True, **job_args
-        ).next(after_job)
         job = self._job_state("CreateCustomizationJob", with_validation=False, **job_args).next(
             after_job
         )
-        choice = (
-            sfn.Choice(self, "DatasetValid?")
-            .when(sfn.Condition.boolean_equals("$.validation.valid", False), notify_invalid)
-            .when(
+        dataset_valid = sfn.Choice(self, "DatasetValid?").when(
+            sfn.Condition.boolean_equals("$.validation.valid", False), notify_invalid
+        )
+        # No with-validation branch where the family takes no validation data (distillation:
+        # max_validation_records 0, so the validator rejects any): it could never run.
+        if self.limits.max_validation_records != 0:
+            job_with_validation = self._job_state(
+                "CreateCustomizationJobWithValidationData", with_validation=True, **job_args
+            ).next(after_job)
+            dataset_valid.when(
                 sfn.Condition.boolean_equals("$.validation.hasValidationData", True),
                 job_with_validation,
             )
-            .otherwise(job)
-        )
+        validate.next(dataset_valid.otherwise(job))
         state_machine = sfn.StateMachine(
             self,
             "Resource",
             comment="Validate a dataset, run a Bedrock model customization job, notify.",
-            definition_body=sfn.DefinitionBody.from_chainable(validate.next(choice)),
+            definition_body=sfn.DefinitionBody.from_chainable(self._check_input(validate)),
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
             logs=sfn.LogOptions(
@@ -622,6 +624,45 @@ class BedrockFineTuneJob(Construct):
         if self.evaluation is not None:
             self.evaluation.grant_workflow(state_machine)
         return state_machine
+
+    def _check_input(self, validate: tasks.LambdaInvoke) -> sfn.IChainable:
+        """The first state. The validator checks the dataset fields of the input; with an
+        evaluation of a given model (``provision_throughput=False``), ``evaluationModelArn``
+        is checked here, before the paid customization job, not after it."""
+        evaluation = self.evaluation
+        if evaluation is None or evaluation.options.provision_throughput:
+            return validate
+        path = "$.evaluationModelArn"
+        invalid = notify_and_fail(
+            self,
+            "NotifyInvalidInput",
+            topic=self.topic,
+            subject="Bedrock customization: invalid input, no job started",
+            message={
+                "result": "INVALID_INPUT",
+                "execution": sfn.JsonPath.execution_id,
+                # Not the input itself: one near the 256 KiB payload quota would push the
+                # message over SNS's limit. The execution ID leads to it.
+                "reason": "evaluationModelArn is missing, empty or not a string.",
+            },
+            fail_id="InvalidInput",
+            error="InvalidInput",
+            cause="The input needs evaluationModelArn (the ARN or id of the model to evaluate).",
+        )
+        return (
+            sfn.Choice(self, "CheckInput", comment="evaluationModelArn before any cost.")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present(path),
+                    sfn.Condition.is_string(path),
+                    # An ARN or a model / inference-profile id: both are valid evaluation
+                    # model identifiers (the API pattern); an empty string is not.
+                    sfn.Condition.not_(sfn.Condition.string_equals(path, "")),
+                ),
+                validate,
+            )
+            .otherwise(invalid)
+        )
 
     def _grant_workflow(
         self, state_machine: sfn.StateMachine, custom_model_key: kms.IKey | None

@@ -195,9 +195,35 @@ class HumanEvaluation(Construct):
             result_path="$.sample",
             retry_on_service_exceptions=True,
         )
-        invalid = sfn.Fail(
-            self, "OutputsInvalid", error="OutputsInvalid", cause="The model outputs are invalid."
+        invalid = self._failure(
+            topic,
+            "OutputsInvalid",
+            result="OUTPUTS_INVALID",
+            cause="The model outputs are invalid; see the notification.",
+            details={"errors": sfn.JsonPath.object_at("$.sample.errors")},
         )
+        failed = self._failure(
+            topic,
+            "Failed",
+            result="FAILED",
+            cause="Sampling, the rating job or the aggregation failed; see the notification.",
+            details={
+                "error": sfn.JsonPath.string_at("$.error.Error"),
+                "cause": sfn.JsonPath.string_at("$.error.Cause"),
+            },
+        )
+        bad_input = self._failure(
+            topic,
+            "InvalidInput",
+            result="INVALID_INPUT",
+            cause=(
+                f"Input needs outputsKey (a string under '{opts.outputs_prefix}') and model "
+                "(a non-empty string)."
+            ),
+            # Not the input itself (it could push the message over SNS's 256 KiB limit).
+            details={},
+        )
+        sample.add_catch(failed, errors=["States.ALL"], result_path="$.error")
         rate = tasks.StepFunctionsStartExecution(
             self,
             "RateOutputs",
@@ -213,6 +239,7 @@ class HumanEvaluation(Construct):
             result_selector={"labelingJob.$": "$.Output.labeling_job", "input.$": "$.Input"},
             result_path="$.rating",
         )
+        rate.add_catch(failed, errors=["States.ALL"], result_path="$.error")
         aggregate = tasks.LambdaInvoke(
             self,
             "AggregateRatings",
@@ -234,6 +261,7 @@ class HumanEvaluation(Construct):
             result_path="$.report",
             retry_on_service_exceptions=True,
         )
+        aggregate.add_catch(failed, errors=["States.ALL"], result_path="$.error")
         gate = (
             sfn.Choice(self, "HumanGate", comment="Thresholds met?")
             .when(
@@ -262,10 +290,27 @@ class HumanEvaluation(Construct):
                 },
             ).next(gate)
         rate.next(aggregate).next(after)
-        definition = sample.next(
+        sample.next(
             sfn.Choice(self, "OutputsValid?")
             .when(sfn.Condition.boolean_equals("$.sample.valid", True), rate)
             .otherwise(invalid)
+        )
+        # The whole input is checked first: `model` is read only by the last task, after
+        # the paid labeling job.
+        definition = (
+            sfn.Choice(self, "CheckInput", comment="outputsKey and model before any cost.")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.outputsKey"),
+                    sfn.Condition.is_string("$.outputsKey"),
+                    sfn.Condition.string_matches("$.outputsKey", f"{opts.outputs_prefix}*"),
+                    sfn.Condition.is_present("$.model"),
+                    sfn.Condition.is_string("$.model"),
+                    sfn.Condition.not_(sfn.Condition.string_equals("$.model", "")),
+                ),
+                sample,
+            )
+            .otherwise(bad_input)
         )
         return sfn.StateMachine(
             self,
@@ -279,6 +324,32 @@ class HumanEvaluation(Construct):
                 destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
             ),
         )
+
+    def _failure(
+        self,
+        topic: sns.ITopic | None,
+        error: str,
+        *,
+        result: str,
+        cause: str,
+        details: dict[str, object],
+    ) -> sfn.IChainable:
+        """``Notify<error>`` (when a topic is given), then the ``<error>`` Fail state."""
+        fail = sfn.Fail(self, error, error=error, cause=cause)
+        if topic is None:
+            return fail
+        return notify(
+            self,
+            f"Notify{error}",
+            topic=topic,
+            subject=f"Human evaluation failed: {error}",
+            message={
+                "result": result,
+                "execution": sfn.JsonPath.execution_id,
+                "reason": cause,
+                **details,
+            },
+        ).next(fail)
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         return self.state_machine.grant_start_execution(grantee)

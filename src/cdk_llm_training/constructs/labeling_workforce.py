@@ -45,7 +45,7 @@ from cdk_llm_training.constructs._compliance import (
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._names import stack_id_suffix
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
-from cdk_llm_training.constructs._workflow import acknowledge_wildcards
+from cdk_llm_training.constructs._workflow import acknowledge_wildcards, notify, notify_and_fail
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.labeling_templates import template_text
@@ -53,6 +53,8 @@ from cdk_llm_training.labeling_templates import template_text
 RUNTIME_DIR = Path(__file__).resolve().parents[1] / "runtime"
 WORKFORCE_RESOURCE_TYPE = "Custom::PrivateWorkforce"
 """The custom resource that reuses the account's private workforce or creates it."""
+SFT_FORMATS = ("prompt_completion", "conversation")
+"""``sft_format`` values the converter (``runtime/labeling_postprocess.py``) accepts."""
 LABEL_ATTRIBUTE_NAME = "llm-labels"
 """The label attribute of every job the workflow starts (its output-manifest key)."""
 
@@ -692,19 +694,54 @@ class LabelingWorkforce(Construct):
             description="Labeling workflow: start and watch labeling jobs, write templates.",
         )
 
-        check = sfn.Choice(self, "CheckInput", comment="job_name and a manifest under the prefix")
-        bad_input = sfn.Fail(
+        self.workflow_topic = sns.Topic(
             self,
-            "InvalidInput",
+            "WorkflowTopic",
+            display_name="Labeling workflow notifications",
+            master_key=self.notification_key,
+            enforce_ssl=True,
+        )
+        check = sfn.Choice(
+            self,
+            "CheckInput",
+            comment="Every input field typed and bounded before anything that costs money.",
+        )
+        bad_input = notify_and_fail(
+            self,
+            "NotifyInvalidInput",
+            topic=self.workflow_topic,
+            subject="Labeling workflow: invalid input, no job started",
+            message={
+                "result": "INVALID_INPUT",
+                "execution": sfn.JsonPath.execution_id,
+                # Not the input itself: one near the 256 KiB payload quota would push the
+                # message over SNS's limit. The execution ID leads to it.
+                "allowed": self._input_rules_text(),
+            },
+            fail_id="InvalidInput",
             error="InvalidInput",
-            cause=(
-                "Input needs task_type (sft, preference or rating), job_name, and "
-                f"manifest_key under '{opts.manifest_prefix}' in the curated zone."
-            ),
+            cause=self._input_rules_text(),
+        )
+        notify_failed = notify_and_fail(
+            self,
+            "NotifyFailed",
+            topic=self.workflow_topic,
+            subject="Labeling workflow failed",
+            message={
+                "result": "FAILED",
+                "execution": sfn.JsonPath.execution_id,
+                "error": sfn.JsonPath.string_at("$.error.Error"),
+                "cause": sfn.JsonPath.string_at("$.error.Cause"),
+            },
+            fail_id="Failed",
+            error="LabelingFailed",
+            cause="The template write, the labeling job or the conversion failed; see the "
+            "notification.",
         )
         pick_task = sfn.Choice(self, "TaskType")
 
         job_state = self._labeling_job_state(curated, artifacts.bucket_name, role)
+        job_state.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
         convert = tasks.LambdaInvoke(
             self,
             "ConvertToTrainingData",
@@ -721,8 +758,21 @@ class LabelingWorkforce(Construct):
             result_selector={"result.$": "$.Payload"},
             result_path="$.dataset",
         )
+        convert.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
+        notify_done = notify(
+            self,
+            "NotifySucceeded",
+            topic=self.workflow_topic,
+            subject="Labeling workflow: training data written",
+            message={
+                "result": "SUCCEEDED",
+                "execution": sfn.JsonPath.execution_id,
+                "jobName": sfn.JsonPath.string_at("$.args.job_name"),
+                "dataset": sfn.JsonPath.object_at("$.dataset.result"),
+            },
+        )
         done = sfn.Succeed(self, "Done")
-        job_state.next(convert).next(done)
+        job_state.next(convert).next(notify_done).next(done)
 
         for task in LabelingTaskType:
             title, description = _TASK_TEXT[task]
@@ -767,19 +817,12 @@ class LabelingWorkforce(Construct):
                 iam_resources=[artifacts.arn_for_objects(key)],
                 result_path=sfn.JsonPath.DISCARD,
             )
+            write.add_catch(notify_failed, errors=["States.ALL"], result_path="$.error")
             defaults.next(merge).next(write).next(job_state)
             pick_task.when(sfn.Condition.string_equals("$.task_type", task.value), defaults)
         pick_task.otherwise(bad_input)
 
-        check.when(
-            sfn.Condition.and_(
-                sfn.Condition.is_present("$.task_type"),
-                sfn.Condition.is_present("$.job_name"),
-                sfn.Condition.is_string("$.manifest_key"),
-                sfn.Condition.string_matches("$.manifest_key", f"{opts.manifest_prefix}*"),
-            ),
-            pick_task,
-        ).otherwise(bad_input)
+        check.when(self._input_is_valid(), pick_task).otherwise(bad_input)
 
         log_group = _log_group(self, "WorkflowLogs", opts.log_retention_days, self.notification_key)
         machine = sfn.StateMachine(
@@ -795,6 +838,8 @@ class LabelingWorkforce(Construct):
             timeout=Duration.days(30),
             comment="Labeling job over a curated-zone manifest, then conversion to JSONL.",
         )
+        # Publishing to the encrypted workflow topic needs the notification key.
+        self.notification_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
         # The template write needs the lake key to encrypt (SSE-KMS default on the bucket).
         role.add_to_policy(
             iam.PolicyStatement(
@@ -812,6 +857,81 @@ class LabelingWorkforce(Construct):
         )
         return machine
 
+    def _cost_bounds(self) -> dict[str, tuple[int, int]]:
+        """Input field -> (API minimum, configured default): an execution may lower a
+        cost-driving setting, never raise it above the configuration."""
+        jobs = self.options.jobs
+        return {
+            "workers_per_object": (1, jobs.workers_per_object),
+            "task_time_limit_seconds": (30, jobs.task_time_limit_seconds),
+            "task_availability_lifetime_seconds": (60, jobs.task_availability_lifetime_seconds),
+            "max_concurrent_tasks": (1, jobs.max_concurrent_tasks),
+        }
+
+    def _input_rules_text(self) -> str:
+        bounds = ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in self._cost_bounds().items())
+        return (
+            f"Input needs task_type ({', '.join(t.value for t in LabelingTaskType)}), job_name "
+            f"(string) and manifest_key (string under '{self.options.manifest_prefix}' in the "
+            "curated zone); optional: title and description (strings), sft_format "
+            f"({', '.join(SFT_FORMATS)}), workteam_arn (one of this construct's work teams), "
+            f"and integers within {bounds}."
+        )
+
+    def _input_is_valid(self) -> sfn.Condition:
+        """The whole execution input checked in the first state: types, the manifest prefix,
+        the work-team allow-list and the bounds of the cost-driving fields."""
+
+        def optional(name: str, *conditions: sfn.Condition) -> sfn.Condition:
+            path = f"$.{name}"
+            present = [sfn.Condition.is_present(path), *conditions]
+            return sfn.Condition.or_(
+                sfn.Condition.not_(sfn.Condition.is_present(path)), sfn.Condition.and_(*present)
+            )
+
+        def one_of(path: str, values: list[str]) -> sfn.Condition:
+            equals = [sfn.Condition.string_equals(path, v) for v in values]
+            return equals[0] if len(equals) == 1 else sfn.Condition.or_(*equals)
+
+        rules = [
+            sfn.Condition.is_present("$.task_type"),
+            sfn.Condition.is_string("$.task_type"),
+            sfn.Condition.is_present("$.job_name"),
+            sfn.Condition.is_string("$.job_name"),
+            sfn.Condition.is_present("$.manifest_key"),
+            sfn.Condition.is_string("$.manifest_key"),
+            sfn.Condition.string_matches("$.manifest_key", f"{self.options.manifest_prefix}*"),
+            optional("title", sfn.Condition.is_string("$.title")),
+            optional("description", sfn.Condition.is_string("$.description")),
+            optional(
+                "sft_format",
+                sfn.Condition.is_string("$.sft_format"),
+                one_of("$.sft_format", list(SFT_FORMATS)),
+            ),
+            optional(
+                "workteam_arn",
+                sfn.Condition.is_string("$.workteam_arn"),
+                one_of("$.workteam_arn", self.allowed_workteam_arns),
+            ),
+        ]
+        for name, (low, high) in self._cost_bounds().items():
+            path = f"$.{name}"
+            rules.append(
+                optional(
+                    name,
+                    sfn.Condition.is_numeric(path),
+                    sfn.Condition.number_greater_than_equals(path, low),
+                    sfn.Condition.number_less_than_equals(path, high),
+                )
+            )
+        return sfn.Condition.and_(*rules)
+
+    @property
+    def allowed_workteam_arns(self) -> list[str]:
+        """The work teams an execution may send data to: this construct's teams (from
+        ``LabelingOptions.teams``); anything else is refused before a job starts."""
+        return [team.attr_workteam_arn for team in self.workteams.values()]
+
     def _labeling_job_state(
         self, curated: str, artifacts_bucket_name: str, role: iam.Role
     ) -> sfn.CustomState:
@@ -821,12 +941,18 @@ class LabelingWorkforce(Construct):
         job_arn = stack.format_arn(service="sagemaker", resource="labeling-job", resource_name="*")
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="RunLabelingJobs",
-                actions=[
-                    "sagemaker:CreateLabelingJob",
-                    "sagemaker:DescribeLabelingJob",
-                    "sagemaker:StopLabelingJob",
-                ],
+                sid="CreateLabelingJobsForOwnTeams",
+                actions=["sagemaker:CreateLabelingJob"],
+                resources=[job_arn],
+                # Condition key listed for CreateLabelingJob in the Service Authorization
+                # Reference (ARN condition operators).
+                conditions={"ArnEquals": {"sagemaker:WorkteamArn": self.allowed_workteam_arns}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TrackLabelingJobs",
+                actions=["sagemaker:DescribeLabelingJob", "sagemaker:StopLabelingJob"],
                 resources=[job_arn],
             )
         )

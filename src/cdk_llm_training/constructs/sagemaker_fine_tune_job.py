@@ -796,7 +796,8 @@ class SageMakerFineTuneJob(Construct):
                 "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
             ),
             "modelPackageArn": sfn.JsonPath.string_at("$.modelPackage.ModelPackageArn"),
-            "billableSeconds": sfn.JsonPath.number_at("$.trainingJob.BillableTimeInSeconds"),
+            # Optional in DescribeTrainingJob: set by BillableTimeReported? (never read raw).
+            "billableSeconds": sfn.JsonPath.string_at("$.billing.seconds"),
         }
         if self.task_metrics is not None:
             succeeded_message["taskMetrics"] = sfn.JsonPath.object_at(
@@ -810,7 +811,32 @@ class SageMakerFineTuneJob(Construct):
             message=succeeded_message,
         ).next(sfn.Succeed(self, "Done"))
         self.register_state = self._register_state(notify_failed)
-        self.register_state.next(notify_succeeded)
+        billable = "$.trainingJob.BillableTimeInSeconds"
+        billing = (
+            sfn.Choice(
+                self,
+                "BillableTimeReported?",
+                comment="BillableTimeInSeconds is optional in DescribeTrainingJob.",
+            )
+            .when(
+                sfn.Condition.is_present(billable),
+                sfn.Pass(
+                    self,
+                    "BillingReported",
+                    parameters={"seconds": sfn.JsonPath.number_at(billable)},
+                    result_path="$.billing",
+                ).next(notify_succeeded),
+            )
+            .otherwise(
+                sfn.Pass(
+                    self,
+                    "BillingNotReported",
+                    result=sfn.Result.from_object({"seconds": "not reported"}),
+                    result_path="$.billing",
+                ).next(notify_succeeded)
+            )
+        )
+        self.register_state.next(billing)
         after_training: sfn.IChainable = self.register_state
         if self.task_metrics is not None:
             after_training = self._evaluation_states(self.task_metrics, self.register_state)

@@ -1,0 +1,219 @@
+"""Every workflow the library can synthesize, built once per session in one stack; each test
+runs executions of the synthesized definitions against fresh moto S3 state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_sns as sns
+from cdk_support import cdk_context
+from moto import mock_aws
+from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
+
+from cdk_llm_training import (
+    BedrockFineTuneJob,
+    BedrockFineTuneOptions,
+    HumanEvaluation,
+    LabelingOptions,
+    LabelingWorkforce,
+    SageMakerFineTuneJob,
+    SageMakerFineTuneOptions,
+    TrainingDataLake,
+)
+from cdk_llm_training.config import WorkforceMode, WorkforceOptions
+from cdk_llm_training.config.bedrock import CustomizationType, DistillationOptions
+from cdk_llm_training.config.evaluation import (
+    EvaluationThresholds,
+    HumanEvaluationOptions,
+    ModelEvaluationOptions,
+    TaskMetricsOptions,
+)
+
+MACHINES = {
+    "fine_tune": "FineTune",
+    "continued_pre_training": "ContinuedPreTraining",
+    "distillation": "Distillation",
+    "fine_tune_evaluated": "FineTuneEvaluated",
+    "fine_tune_evaluated_given_model": "FineTuneEvaluatedGivenModel",
+    "lora": "Lora",
+    "lora_gated": "LoraGated",
+    "labeling": "Labeling",
+    "human_evaluation": "Human",
+}
+"""Test name -> construct id of every workflow variant synthesized for the suite."""
+
+
+def _build_stack() -> cdk.Stack:
+    app = cdk.App(context=cdk_context())
+    stack = cdk.Stack(app, "Workflows")
+    lake = TrainingDataLake(stack, "Lake")
+    BedrockFineTuneJob(stack, "FineTune", data_lake=lake)
+    BedrockFineTuneJob(
+        stack,
+        "ContinuedPreTraining",
+        data_lake=lake,
+        options=BedrockFineTuneOptions(
+            base_model_id="amazon.titan-text-express-v1:0:8k",
+            customization_type=CustomizationType.CONTINUED_PRE_TRAINING,
+        ),
+    )
+    BedrockFineTuneJob(
+        stack,
+        "Distillation",
+        data_lake=lake,
+        options=BedrockFineTuneOptions(
+            base_model_id="meta.llama3-1-8b-instruct-v1:0:128k",
+            customization_type=CustomizationType.DISTILLATION,
+            distillation=DistillationOptions(
+                teacher_model_id="meta.llama3-1-70b-instruct-v1:0",
+                max_response_length_for_inference=1000,
+            ),
+        ),
+    )
+    BedrockFineTuneJob(
+        stack,
+        "FineTuneEvaluated",
+        data_lake=lake,
+        options=BedrockFineTuneOptions(
+            evaluation=ModelEvaluationOptions(
+                thresholds=EvaluationThresholds(min_scores={"Builtin.Correctness": 0.5})
+            )
+        ),
+    )
+    BedrockFineTuneJob(
+        stack,
+        "FineTuneEvaluatedGivenModel",
+        data_lake=lake,
+        options=BedrockFineTuneOptions(
+            evaluation=ModelEvaluationOptions(
+                provision_throughput=False,
+                algorithmic_metrics=("Builtin.Accuracy",),
+                compare_with_base_model=False,
+                thresholds=EvaluationThresholds(min_scores={"Builtin.Accuracy": 0.5}),
+            )
+        ),
+    )
+    SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
+    SageMakerFineTuneJob(
+        stack,
+        "LoraGated",
+        data_lake=lake,
+        options=SageMakerFineTuneOptions(
+            evaluation=TaskMetricsOptions(min_scores={"token_f1": 0.6})
+        ),
+    )
+    labeling = LabelingWorkforce(
+        stack,
+        "Labeling",
+        data_lake=lake,
+        options=LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.COGNITO)),
+    )
+    HumanEvaluation(
+        stack,
+        "Human",
+        labeling=labeling,
+        topic=sns.Topic(stack, "HumanTopic", enforce_ssl=True),
+        options=HumanEvaluationOptions(min_scores={"mean_score": 3.5}),
+    )
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> cdk.Stack:
+    return _build_stack()
+
+
+@pytest.fixture(scope="session")
+def template(stack: cdk.Stack) -> ResolvedTemplate:
+    assembly = stack.node.root.synth()  # type: ignore[attr-defined]
+    return ResolvedTemplate(assembly.get_stack_by_name(stack.stack_name).template)
+
+
+@pytest.fixture(scope="session")
+def machine_ids(stack: cdk.Stack) -> dict[str, str]:
+    """Test name -> logical ID of the variant's state machine."""
+    out = {}
+    for name, construct_id in MACHINES.items():
+        construct: Any = stack.node.find_child(construct_id)
+        machine = construct.state_machine
+        out[name] = stack.get_logical_id(machine.node.default_child)
+    return out
+
+
+@pytest.fixture(scope="session")
+def definitions(template: ResolvedTemplate) -> dict[str, dict[str, Any]]:
+    return template.definitions()
+
+
+@pytest.fixture(scope="session")
+def functions(template: ResolvedTemplate) -> dict[str, tuple[str, dict[str, str]]]:
+    return template.functions()
+
+
+@pytest.fixture(scope="module")
+def aws(template: ResolvedTemplate) -> Iterator[Any]:
+    """One moto mock per module (starting one per test costs more than the tests; one per
+    session would leak into other suites); :func:`cloud` empties the buckets between tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ):
+            patch.setenv(name, value)
+        with mock_aws():
+            yield create_buckets(template)
+
+
+VISITED: dict[str, set[str]] = {}
+"""State machine logical ID -> states any test entered (for the end-of-run summary)."""
+DEFINED: dict[str, set[str]] = {}
+
+
+def _states_of(machine: dict[str, Any]) -> set[str]:
+    names = set(machine["States"])
+    for state in machine["States"].values():
+        for branch in state.get("Branches", []):
+            names |= _states_of(branch)
+    return names
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name every synthesized state no test entered (a branch without a test)."""
+    missing = {
+        machine: sorted(states - VISITED.get(machine, set()))
+        for machine, states in DEFINED.items()
+        if states - VISITED.get(machine, set())
+    }
+    if DEFINED:
+        terminalreporter.write_line(
+            "workflow states never entered: "
+            + (json.dumps(missing, indent=1) if missing else "none")
+        )
+
+
+@pytest.fixture
+def cloud(
+    template: ResolvedTemplate,
+    definitions: dict[str, dict[str, Any]],
+    functions: dict[str, tuple[str, dict[str, str]]],
+    aws: Any,
+) -> Iterator[Cloud]:
+    cloud = Cloud(template=template, s3=aws, definitions=definitions, functions=functions)
+    yield cloud
+    for machine, definition in definitions.items():
+        DEFINED.setdefault(machine, _states_of(definition))
+    for execution in cloud.executions:
+        machine = execution.state_machine_arn.rsplit(":", 1)[-1]
+        VISITED.setdefault(machine, set()).update(execution.visited)
+    for bucket in template.of_type("AWS::S3::Bucket"):
+        name = template.ref(bucket)
+        listing = aws.list_objects_v2(Bucket=name).get("Contents", [])
+        if listing:
+            aws.delete_objects(
+                Bucket=name, Delete={"Objects": [{"Key": o["Key"]} for o in listing]}
+            )
