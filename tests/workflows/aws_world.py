@@ -35,6 +35,8 @@ _PSEUDO = {
     "AWS::Partition": PARTITION,
     "AWS::URLSuffix": "amazonaws.com",
     "AWS::StackName": "WorkflowStack",
+    "AWS::StackId": f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/WorkflowStack/"
+    "4f3c2a10-7d1e-11ef-9a5b-0a1b2c3d4e5f",
 }
 
 
