@@ -33,7 +33,8 @@ def compliance_app() -> cdk.App:
         AwsSolutionsChecks(app),
         NIST80053R5Checks(app),
         HIPAASecurityChecks(app),
-        LlmTrainingChecks(),
+        # Warnings too: a documented config must not ship a rule-pack warning either.
+        LlmTrainingChecks(fail_on_warnings=True),
     )
     return app
 
@@ -58,6 +59,27 @@ def _configs_under_test() -> list[tuple[str, AppConfig]]:
                 ),
             )
         )
+    configs.append(
+        (
+            "medium-closed",
+            parse_app_config(
+                {
+                    "stacks": ["MediumFineTuneStack"],
+                    "medium_fine_tune": {
+                        "network": {"closed_network": True},
+                        "hyperpod": {
+                            "dependency_chart": {
+                                "chart_s3_uri": "s3://my-artifacts-bucket/charts/hp.tgz",
+                                "kubectl_layer_arn": (
+                                    "arn:aws:lambda:us-east-1:111122223333:layer:kubectl-v34:1"
+                                ),
+                            }
+                        },
+                    },
+                }
+            ),
+        )
+    )
     configs.extend(documented_configs())
     return configs
 
