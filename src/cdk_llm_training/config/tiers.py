@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.base import FrozenModel, YamlFloat, YamlInt
 from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
@@ -478,24 +478,63 @@ def parse_app_config(data: Any, *, source: str = "config") -> AppConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{source}: invalid configuration: the top level must be a mapping of settings, "
-            f"got {type(data).__name__}."
+            f"{source}: invalid configuration: the top level must be a mapping of settings "
+            f"such as 'stacks:' and 'small_lora:', got {type(data).__name__}."
         )
     try:
         return AppConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(describe_validation_error(error, source=source)) from None
+        raise ConfigError(describe_validation_error(error, source=source, model=AppConfig)) from None
+    except (ValueError, TypeError) as error:  # a validator that failed outside pydantic's wrap
+        raise ConfigError(f"{source}: invalid configuration: {error}") from None
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """Safe YAML loader whose numbers remember their text (see :class:`YamlNumber`)."""
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    value = loader.construct_yaml_float(node)  # type: ignore[no-untyped-call]
+    number = YamlFloat(value)
+    number.text = str(node.value)
+    return number
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    value = loader.construct_yaml_int(node)  # type: ignore[no-untyped-call]
+    number = YamlInt(value)
+    number.text = str(node.value)
+    return number
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def read_config_file(path: str | Path) -> Any:
+    """The parsed YAML (or JSON) document of ``path``; errors name the file and the line.
+
+    Raises :class:`ConfigError` when the file cannot be read, is not YAML, or is empty.
+    """
+    file = Path(path)
+    try:
+        with file.open(encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
+    except OSError as error:
+        raise ConfigError(f"{file}: cannot read configuration file: {error.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not a UTF-8 text file.") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file}: not valid YAML: {error}".rstrip(".") + ".") from None
+    if data is None:
+        raise ConfigError(
+            f"{file}: the configuration file is empty (no settings). Write at least "
+            "'stacks: [SmallLoRAStack]', or synthesize without -c config= to build every tier "
+            "with its defaults."
+        )
+    return data
 
 
 def load_app_config(path: str | Path) -> AppConfig:
     """Read and validate a YAML (or JSON) tier configuration file."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"{file}: cannot read configuration file: {error.strerror}.") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{file}: not valid YAML: {error}".rstrip(".") + ".") from None
-    return parse_app_config(data, source=str(file))
+    return parse_app_config(read_config_file(path), source=str(path))
