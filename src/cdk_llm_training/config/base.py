@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -34,13 +34,19 @@ class FrozenModel(BaseModel):
 
     Two input conveniences apply to every model:
 
-    * a partial section (a mapping) merges over the field's default when that default sets
-      fields of its own (a tier's ``labeling`` default with ``workforce.mode: cognito`` keeps
-      that mode when the file sets only ``labeling.teams``); lists replace, ``null`` replaces;
+    * a partial section (a mapping) merges over the section's preset: the settings in which
+      the field's default differs from the section model's own defaults, declared in
+      :attr:`section_presets` (the small tier's ``labeling`` preset ``workforce.mode:
+      cognito`` stays when the file sets only ``labeling.teams``); lists and ``null``
+      replace;
     * a number written where text is expected keeps the text the YAML file had.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    section_presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    """Field name -> the settings its default sets over the section model's defaults. A field
+    whose default is a model must equal ``Model.model_validate(preset)`` (tested)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -52,11 +58,9 @@ class FrozenModel(BaseModel):
             if name not in merged:
                 continue
             value = merged[name]
-            default = field.default
-            if isinstance(value, Mapping) and isinstance(default, BaseModel):
-                preset = default.model_dump(exclude_unset=True)
-                if preset:
-                    merged[name] = deep_merge(preset, value)
+            preset = cls.section_presets.get(name)
+            if isinstance(value, Mapping) and preset:
+                merged[name] = deep_merge(preset, value)
             elif isinstance(value, YamlNumber) and _expects_text(field.annotation):
                 merged[name] = value.text
         return merged

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel, YamlFloat, YamlInt
-from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
+from cdk_llm_training.config.bedrock import BedrockFineTuneOptions, resolve_base_model
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.evaluation import GuardrailOptions
@@ -28,11 +29,19 @@ from cdk_llm_training.config.hyperpod import (
     validate_instance_groups,
 )
 from cdk_llm_training.config.instances import default_instance_catalog
-from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
+from cdk_llm_training.config.labeling import (
+    LabelingOptions,
+    WorkforceMode,
+    WorkforceOptions,
+    team_identity_problem,
+)
 from cdk_llm_training.config.network import EKS_IPS_PER_NODE, SLURM_IPS_PER_NODE, NetworkOptions
 from cdk_llm_training.config.observability import ObservabilityOptions
 from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
-from cdk_llm_training.config.sagemaker_training import SageMakerFineTuneOptions
+from cdk_llm_training.config.sagemaker_training import (
+    SageMakerFineTuneOptions,
+    check_training_instance,
+)
 
 DEFAULT_AVAILABILITY_ZONE_ID = "use1-az4"
 """Compute AZ ID of the medium and large tiers when the config names none (us-east-1)."""
@@ -63,6 +72,10 @@ class SmallLoRAConfig(FrozenModel):
     data_lake: DataLakeOptions = DataLakeOptions()
     """Data lake options. Default: :class:`DataLakeOptions` defaults."""
 
+    section_presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "labeling": {"workforce": {"mode": WorkforceMode.COGNITO.value}},
+    }
+
     labeling: LabelingOptions | None = LabelingOptions(
         workforce=WorkforceOptions(mode=WorkforceMode.COGNITO)
     )
@@ -87,6 +100,30 @@ class SmallLoRAConfig(FrozenModel):
     observability: ObservabilityOptions = ObservabilityOptions()
     """Dashboard, alarms (encrypted SNS topic), monthly budget and cost-allocation tags.
     Default: all on, budget USD 100 a month, no e-mail subscription."""
+
+    # The constructs apply these rules too; here `validate` sees them (the ready app builds
+    # with the shipped catalogs and passes no Cognito pool of its own).
+    @field_validator("labeling")
+    @classmethod
+    def _teams_have_identity(cls, value: LabelingOptions | None) -> LabelingOptions | None:
+        problem = None if value is None else team_identity_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("bedrock_fine_tune")
+    @classmethod
+    def _bedrock_catalog(cls, value: BedrockFineTuneOptions | None) -> Any:
+        if value is not None:
+            resolve_base_model(value)
+        return value
+
+    @field_validator("sagemaker_fine_tune")
+    @classmethod
+    def _fits_one_gpu(cls, value: SageMakerFineTuneOptions | None) -> Any:
+        if value is not None:
+            check_training_instance(value)
+        return value
 
 
 class LargeEngine(StrEnum):
@@ -283,6 +320,16 @@ class LargePretrainConfig(FrozenModel):
     ``nvidia`` or ``both``: HyperPod on EKS with 1 x ml.m5.2xlarge system node and 16 x
     ml.p5.48xlarge GPU workers (EKS control plane also in ``use1-az6``).
     """
+
+    section_presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "file_system": {"efa_enabled": True},
+        "hyperpod": {
+            "instance_groups": [
+                group.model_dump(mode="json", exclude_unset=True)
+                for group in _large_instance_groups()
+            ]
+        },
+    }
 
     engine: LargeEngine = LargeEngine.TRAINIUM
     """``trainium`` (default), ``nvidia`` or ``both``."""
@@ -484,7 +531,9 @@ def parse_app_config(data: Any, *, source: str = "config") -> AppConfig:
     try:
         return AppConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(describe_validation_error(error, source=source, model=AppConfig)) from None
+        raise ConfigError(
+            describe_validation_error(error, source=source, model=AppConfig)
+        ) from None
     except (ValueError, TypeError) as error:  # a validator that failed outside pydantic's wrap
         raise ConfigError(f"{source}: invalid configuration: {error}") from None
 
@@ -493,15 +542,15 @@ class _ConfigLoader(yaml.SafeLoader):
     """Safe YAML loader whose numbers remember their text (see :class:`YamlNumber`)."""
 
 
-def _construct_float(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    value = loader.construct_yaml_float(node)  # type: ignore[no-untyped-call]
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    value = loader.construct_yaml_float(node)
     number = YamlFloat(value)
     number.text = str(node.value)
     return number
 
 
-def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    value = loader.construct_yaml_int(node)  # type: ignore[no-untyped-call]
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    value = loader.construct_yaml_int(node)
     number = YamlInt(value)
     number.text = str(node.value)
     return number
@@ -519,7 +568,7 @@ def read_config_file(path: str | Path) -> Any:
     file = Path(path)
     try:
         with file.open(encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
+            data = yaml.load(handle, Loader=_ConfigLoader)
     except OSError as error:
         raise ConfigError(f"{file}: cannot read configuration file: {error.strerror}.") from None
     except UnicodeDecodeError:
