@@ -29,6 +29,9 @@ from cdk_llm_training.config.instances import (
 
 MODEL_PACKAGE_GROUP_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 IMAGE_URI_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/.+")
+SCRIPT_GPUS = 1
+"""GPUs the shipped ``train_lora.py`` trains on (it puts the model on device 0). The planner
+times and prices the small tier's jobs on this many GPUs."""
 MAX_RUNTIME_HOURS = 28 * 24
 """CreateTrainingJob allows at most 28 days of MaxRuntimeInSeconds."""
 

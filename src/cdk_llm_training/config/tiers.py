@@ -9,9 +9,9 @@ system). Pure Python: no aws_cdk import (the CLI and the planner read these mode
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import yaml
