@@ -436,6 +436,12 @@ class LargePretrainConfig(FrozenModel):
         if engine.uses_hyperpod:
             self._check_gpu_groups()
             _check_hyperpod_groups(self.hyperpod)
+        if engine.uses_trainium and not self.trainium.head_node.imds_secured:
+            raise ValueError(
+                "trainium.head_node.imds_secured false fails the library's rule LLM-PC1 at "
+                "synth (any process on the head node could read its instance-profile "
+                "credentials); allowed: true"
+            )
         if (
             engine.uses_trainium
             and self.file_system.efa_enabled
