@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -27,6 +26,7 @@ from cdk_llm_training.config.tiers import (
     MediumFineTuneConfig,
     SmallLoRAConfig,
     StackName,
+    load_config_yaml,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def docs_yaml_snippets() -> list[Case]:
     cases: list[Case] = []
     for page in sorted((REPO_ROOT / "docs").rglob("*.md")):
         for index, block in enumerate(_YAML_BLOCK.findall(page.read_text(encoding="utf-8"))):
-            data = yaml.safe_load(block)
+            data = load_config_yaml(block)
             if isinstance(data, dict) and set(data) & set(SECTIONS):
                 name = f"{page.relative_to(REPO_ROOT)}#{index + 1}"
                 cases.append(Case(name, data))

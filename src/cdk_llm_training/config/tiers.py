@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -562,8 +562,20 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     return number
 
 
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    # YAML 1.2 exponent floats that YAML 1.1 reads as text: 7e9, 14.8e9 (not only 7.0e+9).
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 _ConfigLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _ConfigLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def load_config_yaml(stream: str | IO[str]) -> Any:
+    """Parse config YAML as the app does: numbers keep their text (``1.30``), and YAML 1.2
+    exponent numbers (``7e9``) are numbers. Raises ``yaml.YAMLError``."""
+    return yaml.load(stream, Loader=_ConfigLoader)
 
 
 def read_config_file(path: str | Path) -> Any:
