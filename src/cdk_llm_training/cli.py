@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cdk_llm_training._version import __version__
 
@@ -94,6 +95,27 @@ class Command:
 # -- plan ------------------------------------------------------------------------------------
 
 
+_T = TypeVar("_T")
+
+
+class _OverrideError(Exception):
+    """An override file (``--instances``, ``--prices``) cannot be read."""
+
+
+def _read_override(load: Callable[[Path | None], _T], path: Path | None, what: str) -> _T:
+    """``load(path)``; a bad file raises :class:`_OverrideError` with one line naming it."""
+    from pydantic import ValidationError
+
+    from cdk_llm_training.config.errors import describe_validation_error
+
+    try:
+        return load(path)
+    except ValidationError as error:
+        raise _OverrideError(describe_validation_error(error, source=str(path))) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise _OverrideError(f"cannot read {what} file {path}: {error}") from None
+
+
 def _plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--params", type=_number, required=True, help="parameters, e.g. 7e9 or 7B")
     plan.add_argument("--method", choices=METHODS, required=True, help="training method")
@@ -152,10 +174,10 @@ def _run_plan(args: argparse.Namespace) -> int:
     except ValidationError as error:
         return _error(describe_validation_error(error, source="plan", model=PlanRequest))
     try:
-        catalog = load_instance_catalog(args.instances)
-        prices = load_price_book(args.prices)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        return _error(f"cannot read override file: {error}")
+        catalog = _read_override(load_instance_catalog, args.instances, "instance catalog")
+        prices = _read_override(load_price_book, args.prices, "price")
+    except _OverrideError as error:
+        return _error(str(error))
     try:
         plan = make_plan(request, catalog=catalog, prices=prices)
     except PlanningError as error:

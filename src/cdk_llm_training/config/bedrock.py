@@ -387,7 +387,7 @@ def resolve_base_model(
         raise ValueError(
             f"customization_type {options.customization_type.value} is not supported by base "
             f"model {options.base_model_id!r} (family {family.family}); supported: "
-            f"{', '.join(t.value for t in supported)}"
+            f"{', '.join(t.value for t in supported)}."
         )
     rendered = validate_hyperparameters(options.base_model_id, family, options.hyperparameters)
     return model, family, rendered

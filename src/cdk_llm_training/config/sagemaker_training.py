@@ -378,7 +378,7 @@ def check_training_instance(
         raise ValueError(
             f"instance_type {options.instance_type!r} is not an NVIDIA GPU instance of the "
             f"instance catalog (the training image is built for CUDA); allowed: "
-            f"{', '.join(gpus)}"
+            f"{', '.join(gpus)}."
         )
     if options.base_model_parameters is None:
         return spec
@@ -410,12 +410,12 @@ def check_training_instance(
         if fits
         else "no single GPU of the catalog fits it"
     )
-    other = " or method qlora" if method is Method.LORA else ""
+    other = " or method=qlora" if method is Method.LORA else ""
     raise ValueError(
         f"instance_type {options.instance_type}: {options.method.value} of a "
         f"{options.base_model_parameters / 1e9:g}B-parameter model at max_seq_length "
         f"{options.max_seq_length} needs about {total:.1f} GiB on one GPU, but one "
         f"{spec.accelerator} offers {available:.1f} GiB "
         f"({spec.accelerator_memory_gib:g} GiB less 10% headroom): "
-        f"{total - available:.1f} GiB short. Use a larger GPU{other}; {hint}"
+        f"{total - available:.1f} GiB short. Use a larger GPU{other}; {hint}."
     )

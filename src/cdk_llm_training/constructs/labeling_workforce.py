@@ -206,9 +206,11 @@ class LabelingWorkforce(Construct):
                 "behind the imported workforce and its app client), or neither."
             )
         # The same rule the tier configs apply, so `validate` and synth agree.
-        problem = team_identity_problem(self.options, user_pool_given=user_pool is not None)
+        problem = team_identity_problem(
+            self.options, user_pool_given=user_pool is not None, construct=True
+        )
         if problem is not None:
-            raise ValueError(f"{problem}; or pass user_pool and user_pool_client.")
+            raise ValueError(f"{problem}.")
 
     # -- identity and workforce ----------------------------------------------------------
 

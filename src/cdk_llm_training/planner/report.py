@@ -171,6 +171,14 @@ TO_SET: dict[Tier, tuple[str, ...]] = {
 }
 """What a generated config cannot know, per tier: written as comments for the user."""
 
+BEDROCK_TO_SET: tuple[str, ...] = (
+    "small_lora.bedrock_fine_tune.base_model_id: the Bedrock base model to customize "
+    "(default amazon.nova-micro-v1:0:128k), and its hyperparameters",
+    "your datasets: upload them under the curated zone's finetune/ prefix",
+    "small_lora.observability.alarms.email: who gets the alarms",
+)
+"""What a Bedrock plan's config cannot know."""
+
 
 def app_config_yaml(plan: Plan) -> str:
     """The YAML file text: a comment block with the plan and what to set, then the config."""
@@ -197,7 +205,8 @@ def app_config_yaml(plan: Plan) -> str:
             + (" (EFA)" if plan.fsx.efa_enabled else "")
         )
     lines.append("# Still to set before deploying (the plan cannot know them):")
-    lines += [f"#   - {item}" for item in TO_SET[plan.tier]]
+    to_set = BEDROCK_TO_SET if plan.engine is Engine.BEDROCK else TO_SET[plan.tier]
+    lines += [f"#   - {item}" for item in to_set]
     return "\n".join(lines) + "\n" + yaml.safe_dump(data, sort_keys=False)
 
 
