@@ -12,6 +12,7 @@ import json
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     from cdk_llm_training.stacks import build_tier_stacks
 
     context = json.loads(args.cdk_json.read_text(encoding="utf-8"))["context"]
-    configs = ({}, {"stacks": ["LargePretrainStack"], "large_pretrain": {"engine": "both"}})
+    configs: tuple[dict[str, Any], ...] = (
+        {},
+        {"stacks": ["LargePretrainStack"], "large_pretrain": {"engine": "both"}},
+    )
     for data in configs:
         app = cdk.App(context=context)
         stacks = build_tier_stacks(app, parse_app_config(data))

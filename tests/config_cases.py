@@ -107,11 +107,11 @@ def _edge_values(kind: Any, field: FieldInfo) -> list[Any]:
     if kind is bool:
         return [True, False]
     if kind is int:
-        default = field.default if isinstance(field.default, int) else 1
-        return [0, -1, default + 1, default * 7 + 3, 100_000]
+        whole = field.default if isinstance(field.default, int) else 1
+        return [0, -1, whole + 1, whole * 7 + 3, 100_000]
     if kind is float:
-        default = field.default if isinstance(field.default, int | float) else 1.0
-        return [0.0, default * 3.3, 1e-6, 1e9]
+        number = field.default if isinstance(field.default, int | float) else 1.0
+        return [0.0, number * 3.3, 1e-6, 1e9]
     if kind is str:
         return ["bogus", "ml.p4de.24xlarge", "ml.zz9.xlarge", "ml.g5.xlarge", "1.30"]
     return []

@@ -124,10 +124,10 @@ def test_commands_are_a_table_a_new_command_is_one_row(
         help="say hello",
         description="Say hello.",
         examples=("cdk-llm-training hello",),
-        add_arguments=lambda parser: parser.add_argument("--name", default="world"),
+        add_arguments=lambda parser: parser.set_defaults(name="world"),
         run=lambda args: print(f"hello {args.name}") or 0,
     )
     parser = cli.build_parser([*cli.COMMANDS, extra])
-    args = parser.parse_args(["hello", "--name", "you"])
+    args = parser.parse_args(["hello"])
     assert args.run(args) == 0
-    assert capsys.readouterr().out == "hello you\n"
+    assert capsys.readouterr().out == "hello world\n"
