@@ -360,5 +360,12 @@ def test_plan_with_catalog_and_price_override_files(
 
 def test_fails_unreadable_override_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["plan", "--params", "7e9", "--method", "full", "--tokens", "1e9"]
-    assert cli.main([*argv, "--prices", str(tmp_path / "missing.json")]) == 2
-    assert capsys.readouterr().err.startswith("error: cannot read override file: ")
+    missing = tmp_path / "missing.json"
+    assert cli.main([*argv, "--prices", str(missing)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot read price file {missing}: ")
+    broken = tmp_path / "instances.json"
+    broken.write_text('{"instances": [{"instance_type": "x9.large"}]}')
+    assert cli.main([*argv, "--instances", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {broken}: invalid configuration: field 'accelerator' is ")
+    assert err.count("\n") == 1  # one line, no pydantic dump
