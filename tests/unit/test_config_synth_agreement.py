@@ -166,3 +166,16 @@ def test_rules_that_lived_only_in_constructs_fail_validate(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_app_config({section: change})
+
+
+def test_shipped_hyperpod_instance_types_are_the_api_enum() -> None:
+    """The list that tells an unknown ml.* type from a CPU group is the SageMaker API's
+    ClusterInstanceType enum (botocore's service model, when installed)."""
+    botocore_session = pytest.importorskip("botocore.session")
+    from cdk_llm_training.config.hyperpod import hyperpod_instance_types
+
+    model = botocore_session.get_session().get_service_model("sagemaker")
+    api = set(model.shape_for("ClusterInstanceType").enum)
+    shipped = hyperpod_instance_types()
+    assert shipped <= api, sorted(shipped - api)
+    assert {"ml.m5.2xlarge", "ml.c6i.4xlarge", "ml.p5.48xlarge", "ml.trn1.32xlarge"} <= shipped
