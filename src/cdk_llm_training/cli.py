@@ -392,7 +392,7 @@ COMMANDS: list[Command] = [
         "start-up file.",
         examples=(
             'eval "$(cdk-llm-training completion bash)"   # in ~/.bashrc',
-            "cdk-llm-training completion zsh > ~/.zfunc/_cdk-llm-training",
+            'eval "$(cdk-llm-training completion zsh)"    # in ~/.zshrc',
         ),
         add_arguments=_completion_arguments,
         run=_run_completion,

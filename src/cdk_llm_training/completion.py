@@ -45,9 +45,8 @@ def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
     if shell == "bash":
         return _bash(parser)
     if shell == "zsh":
-        return "#compdef cdk-llm-training\nautoload -U bashcompinit && bashcompinit\n" + _bash(
-            parser
-        )
+        # zsh runs the bash function through its bash-completion emulation.
+        return "autoload -U +X bashcompinit && bashcompinit\n" + _bash(parser)
     raise ValueError(f"shell {shell!r} is not supported; allowed: bash, zsh")
 
 
