@@ -21,7 +21,8 @@ PCLUSTER_VENV := .venv-pcluster
 PCLUSTER_STAMP := $(PCLUSTER_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup synth test lint typecheck unit cfn-lint docs pcluster-validate bench snapshot-update clean
+.PHONY: setup synth test lint typecheck unit cfn-lint docs pcluster-validate bench snapshot-update clean \
+	test-config-agreement test-lowest-cdk
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -76,8 +77,23 @@ bench: setup
 	python scripts/measure_labeling_converter.py --manifest-mb 500
 	python scripts/measure_labeling_converter.py --line-mb 50 --task sft
 
+# validate == synth on every accepted mutation, not only the sample `make test` synthesizes
+# (about 3,000 syntheses: an hour or more).
+test-config-agreement: setup
+	CONFIG_AGREEMENT_FULL=1 pytest -q tests/unit/test_config_synth_agreement.py
+
+# The constructs with the lowest aws-cdk-lib pyproject.toml allows, in a throwaway venv (the
+# project's .venv keeps the pinned development version). Needs the package index.
+CDK_LOWEST_VENV := .venv-cdk-lowest
+CDK_LOWEST = $(shell sed -n 's/.*"aws-cdk-lib>=\([0-9.]*\),<3".*/\1/p' pyproject.toml)
+test-lowest-cdk:
+	test -x $(CDK_LOWEST_VENV)/bin/python || $(PYTHON) -m venv $(CDK_LOWEST_VENV)
+	$(CDK_LOWEST_VENV)/bin/python -m pip install --quiet -e . "aws-cdk-lib==$(CDK_LOWEST)" 2>&1 | { grep -v "is ignored" || true; }
+	$(CDK_LOWEST_VENV)/bin/python scripts/smoke_synth.py
+
 snapshot-update: setup
 	pytest tests/snapshots --snapshot-update
 
 clean:
-	rm -rf cdk.out site docs/images/architecture .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf cdk.out site docs/images/architecture .mypy_cache .pytest_cache .ruff_cache .hypothesis \
+		$(CDK_LOWEST_VENV)

@@ -6,7 +6,7 @@ file systems, training jobs, HyperPod, EKS), synthesized, its DashboardBody draw
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -20,8 +20,16 @@ from cdk_llm_training import (
 from cdk_llm_training.dashboard_layout import dashboard_bodies, layout_svg
 
 
-def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images/training-dashboard.svg")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "out",
+        nargs="?",
+        type=Path,
+        default=Path("docs/images/training-dashboard.svg"),
+        help="SVG file to write (default %(default)s)",
+    )
+    out: Path = parser.parse_args(argv).out
     app = cdk.App()
     stack = cdk.Stack(app, "MediumFineTuneStack")
     workflows: dict[str, sfn.IStateMachine] = {

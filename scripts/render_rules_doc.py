@@ -5,6 +5,7 @@ A test compares the committed page with this output, so the page never drifts fr
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -59,9 +60,14 @@ def render() -> str:
     return HEADER + table + sections
 
 
-def main() -> int:
-    DOC.write_text(render(), encoding="utf-8")
-    print(f"wrote {DOC.name} ({len(ALL_RULES)} rules)", file=sys.stderr)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--out", type=Path, default=DOC, help="Markdown file to write (default %(default)s)"
+    )
+    out: Path = parser.parse_args(argv).out
+    out.write_text(render(), encoding="utf-8")
+    print(f"wrote {out.name} ({len(ALL_RULES)} rules)", file=sys.stderr)
     return 0
 
 

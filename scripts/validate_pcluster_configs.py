@@ -11,6 +11,7 @@ the ParallelCluster validators run too.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -22,7 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "src"), str(REPO_ROOT / "tests")]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None).parse_args(
+        argv
+    )
     started = time.perf_counter()
     # The schema reads the Region from the environment; it never needs credentials. Stub ones
     # make any unexpected AWS call fail fast instead of probing instance metadata.

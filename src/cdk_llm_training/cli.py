@@ -1,17 +1,24 @@
 """The ``cdk-llm-training`` command.
 
-Sub-commands ``plan`` (sizing), ``validate`` (tier config files) and ``cost`` (estimate of a
-synthesized stack). Never imports aws_cdk or
+Sub-commands ``plan`` (sizing), ``validate`` (tier config files), ``cost`` (estimate of a
+synthesized stack), ``schema`` (the config file's JSON schema), ``diagram`` (pictures of a
+cloud assembly) and ``completion`` (a shell completion script). Never imports aws_cdk or
 jsii, so it starts fast.
+
+Each command is one :class:`Command` row of :data:`COMMANDS`: a function that adds its
+arguments and a function that runs it. A new command is one more row.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cdk_llm_training._version import __version__
 from cdk_llm_training.preflight import command as preflight_command
@@ -20,6 +27,12 @@ EXIT_OK = 0
 EXIT_INVALID = 2
 
 METHODS = ("pretrain", "cpt", "full", "lora", "qlora", "bedrock")
+
+DOCS_PAGE = "docs/reference/cli.md"
+"""The command reference in the documentation (the repository's docs site)."""
+
+_NUMBER = re.compile(r"^-[0-9.][0-9_,.]*(e[+-]?[0-9]+)?[kmbt]?$", re.IGNORECASE)
+"""A negative number as typed (``-7e9``, ``-7B``): a value, not an option."""
 
 
 def _number(text: str) -> float:
@@ -35,20 +48,76 @@ def _number(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
     return value
 
 
-def _add_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    plan = subparsers.add_parser(
-        "plan",
-        help="size a training run: tier, instances, time, cost",
-        description=(
-            "From model size, method and tokens to a tier, instance type and count, "
-            "memory per accelerator, time and on-demand cost. Exit 2 when the request "
-            "cannot be met."
-        ),
-    )
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _help_epilog(examples: Sequence[str], anchor: str) -> str:
+    lines = ["examples:", *(f"  {example}" for example in examples)]
+    return "\n".join([*lines, "", f"docs: {DOCS_PAGE}#{anchor}"])
+
+
+@dataclass(frozen=True)
+class Command:
+    """One sub-command: its name, one-line help, examples, arguments and runner."""
+
+    name: str
+    help: str
+    description: str
+    examples: tuple[str, ...]
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+    def register(
+        self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = subparsers.add_parser(
+            self.name,
+            help=self.help,
+            description=self.description,
+            epilog=_help_epilog(self.examples, f"cdk-llm-training-{self.name}"),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        self.add_arguments(parser)
+        parser.set_defaults(run=self.run)
+        return parser
+
+
+# -- plan ------------------------------------------------------------------------------------
+
+
+_T = TypeVar("_T")
+
+
+class _OverrideError(Exception):
+    """An override file (``--instances``, ``--prices``) cannot be read."""
+
+
+def _read_override(load: Callable[[Path | None], _T], path: Path | None, what: str) -> _T:
+    """``load(path)``; a bad file raises :class:`_OverrideError` with one line naming it."""
+    from pydantic import ValidationError
+
+    from cdk_llm_training.config.errors import describe_validation_error
+
+    try:
+        return load(path)
+    except ValidationError as error:
+        raise _OverrideError(describe_validation_error(error, source=str(path))) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise _OverrideError(f"cannot read {what} file {path}: {error}") from None
+
+
+def _plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--params", type=_number, required=True, help="parameters, e.g. 7e9 or 7B")
     plan.add_argument("--method", choices=METHODS, required=True, help="training method")
     plan.add_argument("--tokens", type=_number, required=True, help="training tokens, e.g. 2e12")
@@ -58,7 +127,11 @@ def _add_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     hardware.add_argument("--instance-type", help="e.g. p5.48xlarge or ml.p5.48xlarge")
     plan.add_argument("--seq-len", type=int, default=4096, help="sequence length (default 4096)")
-    plan.add_argument("--deadline-hours", type=_number, help="longest wall-clock time (hours)")
+    plan.add_argument(
+        "--deadline-hours",
+        type=_number,
+        help="longest wall-clock time (hours); default none: the plan states the time",
+    )
     plan.add_argument("--budget-usd", type=_number, help="largest on-demand cost (USD)")
     plan.add_argument("--mfu", type=float, help="model FLOPs utilization override, (0, 0.6]")
     plan.add_argument(
@@ -70,73 +143,6 @@ def _add_plan(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     plan.add_argument(
         "--write-config", type=Path, metavar="PATH", help="write the tier config for cdk synth"
     )
-
-
-def _add_validate(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    validate = subparsers.add_parser(
-        "validate",
-        help="check a tier config file",
-        description="Check a tier config file with the models the app uses. Exit 2 if invalid.",
-    )
-    validate.add_argument("path", type=Path, help="YAML or JSON tier config file")
-
-
-def _add_diagram(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    diagram = subparsers.add_parser(
-        "diagram",
-        help="draw architecture pictures from cdk.out",
-        description="Draw each stack's resources, grouped by construct, from the synthesized "
-        "templates into SVG and PNG (needs Graphviz: the docs extra and `dot`).",
-    )
-    diagram.add_argument("stacks", nargs="*", help="stack names (default: every stack)")
-    diagram.add_argument("--cdk-out", default="cdk.out", help="cloud assembly (default cdk.out)")
-    diagram.add_argument(
-        "--out", default="docs/images/architecture", help="output directory (default %(default)s)"
-    )
-
-
-def _add_cost(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    cost = subparsers.add_parser(
-        "cost",
-        help="estimate a synthesized stack's idle and compute cost",
-        description=(
-            "Read STACK's synthesized template (run `cdk synth` first) and print its monthly "
-            "idle cost, itemized, and the hourly cost of its configured compute. Exit 2 when "
-            "the template or a price file cannot be read."
-        ),
-    )
-    cost.add_argument("stack", help="stack name, e.g. SmallLoRAStack")
-    cost.add_argument(
-        "--cdk-out", type=Path, default=Path("cdk.out"), help="cloud assembly (default cdk.out)"
-    )
-    cost.add_argument(
-        "--prices",
-        type=Path,
-        help="JSON file overriding shipped prices: 'items' and 'instances' as in "
-        "service_prices.json, 'prices' as in prices.json",
-    )
-    cost.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="cdk-llm-training",
-        description="Provision LLM training infrastructure on AWS with the AWS CDK.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_plan(subparsers)
-    _add_validate(subparsers)
-    _add_diagram(subparsers)
-    _add_cost(subparsers)
-    preflight_command.add_parser(subparsers)
-    return parser
-
-
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_INVALID
 
 
 def _run_plan(args: argparse.Namespace) -> int:
@@ -167,28 +173,38 @@ def _run_plan(args: argparse.Namespace) -> int:
             max_instances=args.max_instances,
         )
     except ValidationError as error:
-        return _error(describe_validation_error(error, source="plan"))
+        return _error(describe_validation_error(error, source="plan", model=PlanRequest))
     try:
-        catalog = load_instance_catalog(args.instances)
-        prices = load_price_book(args.prices)
-    except (OSError, ValueError, KeyError) as error:
-        return _error(f"cannot read override file: {error}")
+        catalog = _read_override(load_instance_catalog, args.instances, "instance catalog")
+        prices = _read_override(load_price_book, args.prices, "price")
+    except _OverrideError as error:
+        return _error(str(error))
     try:
         plan = make_plan(request, catalog=catalog, prices=prices)
     except PlanningError as error:
+        return _error(str(error))
+    try:
+        text = app_config_yaml(plan) if args.write_config is not None else None
+    except ConfigError as error:
         return _error(str(error))
     if args.json:
         print(json.dumps(plan_to_dict(plan), indent=2))
     else:
         print(render_table(plan), end="")
-    if args.write_config is not None:
+    if text is not None:
         try:
-            text = app_config_yaml(plan)
-        except ConfigError as error:
-            return _error(str(error))
-        args.write_config.write_text(text, encoding="utf-8")
+            args.write_config.write_text(text, encoding="utf-8")
+        except OSError as error:
+            return _error(f"cannot write {args.write_config}: {error.strerror}")
         print(f"wrote {args.write_config}", file=sys.stderr)
     return EXIT_OK
+
+
+# -- validate --------------------------------------------------------------------------------
+
+
+def _validate_arguments(validate: argparse.ArgumentParser) -> None:
+    validate.add_argument("path", type=Path, help="YAML or JSON tier config file")
 
 
 def _run_validate(args: argparse.Namespace) -> int:
@@ -202,6 +218,67 @@ def _run_validate(args: argparse.Namespace) -> int:
     stacks = ", ".join(stack.value for stack in config.stacks)
     print(f"{args.path}: valid ({stacks})")
     return EXIT_OK
+
+
+# -- schema ----------------------------------------------------------------------------------
+
+
+def _schema_arguments(schema: argparse.ArgumentParser) -> None:
+    schema.add_argument(
+        "--out", type=Path, metavar="PATH", help="write the schema to PATH instead of stdout"
+    )
+
+
+def _run_schema(args: argparse.Namespace) -> int:
+    from cdk_llm_training.config.schema import app_config_schema_text
+
+    text = app_config_schema_text()
+    if args.out is None:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        return _error(f"cannot write {args.out}: {error.strerror}")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- diagram ---------------------------------------------------------------------------------
+
+DEFAULT_DIAGRAM_DIR = "cdk.out/diagrams"
+"""Where ``diagram`` writes by default: beside the templates it reads, never the docs tree."""
+
+
+def _diagram_arguments(diagram: argparse.ArgumentParser) -> None:
+    diagram.add_argument("stacks", nargs="*", help="stack names (default: every stack)")
+    diagram.add_argument("--cdk-out", default="cdk.out", help="cloud assembly (default cdk.out)")
+    diagram.add_argument(
+        "--out", default=DEFAULT_DIAGRAM_DIR, help="output directory (default %(default)s)"
+    )
+
+
+def _run_diagram(args: argparse.Namespace) -> int:
+    from cdk_llm_training.diagram import main as diagram_main
+
+    return diagram_main([*args.stacks, "--cdk-out", args.cdk_out, "--out", args.out])
+
+
+# -- cost ------------------------------------------------------------------------------------
+
+
+def _cost_arguments(cost: argparse.ArgumentParser) -> None:
+    cost.add_argument("stack", help="stack name, e.g. SmallLoRAStack")
+    cost.add_argument(
+        "--cdk-out", type=Path, default=Path("cdk.out"), help="cloud assembly (default cdk.out)"
+    )
+    cost.add_argument(
+        "--prices",
+        type=Path,
+        help="JSON file overriding shipped prices: 'items' and 'instances' as in "
+        "service_prices.json, 'prices' as in prices.json",
+    )
+    cost.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _run_cost(args: argparse.Namespace) -> int:
@@ -220,8 +297,8 @@ def _run_cost(args: argparse.Namespace) -> int:
             instances = instances.with_overrides(
                 InstancePrice.model_validate(row) for row in document.get("prices", [])
             )
-        except (OSError, ValueError, KeyError, TypeError, ValidationError) as error:
-            return _error(f"cannot read price file {args.prices}: {error}")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError) as e:
+            return _error(f"cannot read price file {args.prices}: {e}")
     try:
         estimate = estimate_stack(
             args.stack, cdk_out=args.cdk_out, services=services, instances=instances
@@ -235,24 +312,170 @@ def _run_cost(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- completion ------------------------------------------------------------------------------
+
+
+def _completion_arguments(completion: argparse.ArgumentParser) -> None:
+    completion.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
+
+
+def _run_completion(args: argparse.Namespace) -> int:
+    from cdk_llm_training.completion import completion_script
+
+    print(completion_script(build_parser(), args.shell), end="")
+    return EXIT_OK
+
+
+COMMANDS: list[Command] = [
+    Command(
+        name="plan",
+        help="size a training run: tier, instances, time, cost",
+        description=(
+            "From model size, method and tokens to a tier, instance type and count, memory "
+            "per accelerator, time and on-demand cost. Exit 2 when a deadline or budget you "
+            "gave cannot be met (the message says by how much)."
+        ),
+        examples=(
+            "cdk-llm-training plan --params 8B --method lora --tokens 1e8",
+            "cdk-llm-training plan --params 70e9 --method full --tokens 2e9 "
+            "--deadline-hours 48 --write-config plan.yaml",
+        ),
+        add_arguments=_plan_arguments,
+        run=_run_plan,
+    ),
+    Command(
+        name="validate",
+        help="check a tier config file",
+        description="Check a tier config file with the models the app uses (every rule that "
+        "needs only the file, so a valid file synthesizes). Exit 2 if invalid.",
+        examples=("cdk-llm-training validate plan.yaml",),
+        add_arguments=_validate_arguments,
+        run=_run_validate,
+    ),
+    Command(
+        name="cost",
+        help="estimate a synthesized stack's idle and compute cost",
+        description=(
+            "Read STACK's synthesized template (run `cdk synth` first) and print its monthly "
+            "idle cost, itemized, and the hourly cost of its configured compute. Exit 2 when "
+            "the template or a price file cannot be read."
+        ),
+        examples=("cdk-llm-training cost SmallLoRAStack --json",),
+        add_arguments=_cost_arguments,
+        run=_run_cost,
+    ),
+    Command(
+        name="schema",
+        help="print the config file's JSON schema (editor completion and checks)",
+        description="Print the JSON schema of the app config file. Save it beside your config "
+        "and start the YAML file with `# yaml-language-server: "
+        "$schema=./cdk-llm-training.schema.json`.",
+        examples=("cdk-llm-training schema > cdk-llm-training.schema.json",),
+        add_arguments=_schema_arguments,
+        run=_run_schema,
+    ),
+    Command(
+        name="diagram",
+        help="draw architecture pictures from cdk.out",
+        description="Draw each stack's resources, grouped by construct, from the synthesized "
+        "templates into SVG and PNG (needs Graphviz: the docs extra and `dot`).",
+        examples=(
+            "cdk-llm-training diagram",
+            "cdk-llm-training diagram SmallLoRAStack --out pictures/",
+        ),
+        add_arguments=_diagram_arguments,
+        run=_run_diagram,
+    ),
+    Command(
+        name="preflight",
+        help="check an AWS account before a first deploy (quotas, model access, ...)",
+        description=preflight_command.DESCRIPTION,
+        examples=(
+            "cdk-llm-training preflight --stack MediumFineTuneStack -c config=medium.yaml",
+            "cdk-llm-training preflight --json",
+        ),
+        add_arguments=preflight_command.add_arguments,
+        run=preflight_command.run,
+    ),
+    Command(
+        name="completion",
+        help="print a shell completion script (bash or zsh)",
+        description="Print a completion script for the shell. Load it from your shell's "
+        "start-up file.",
+        examples=(
+            'eval "$(cdk-llm-training completion bash)"   # in ~/.bashrc',
+            'eval "$(cdk-llm-training completion zsh)"    # in ~/.zshrc',
+        ),
+        add_arguments=_completion_arguments,
+        run=_run_completion,
+    ),
+]
+"""Every sub-command, in the order ``--help`` lists them."""
+
+
+def build_parser(commands: Sequence[Command] | None = None) -> argparse.ArgumentParser:
+    """The argument parser with ``commands`` (default :data:`COMMANDS`)."""
+    parser = argparse.ArgumentParser(
+        prog="cdk-llm-training",
+        description="Provision LLM training infrastructure on AWS with the AWS CDK.",
+        epilog=_help_epilog(
+            (
+                "cdk-llm-training plan --params 8B --method lora --tokens 1e8 "
+                "--write-config plan.yaml",
+                "cdk-llm-training validate plan.yaml",
+            ),
+            "cdk-llm-training-command-reference",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS if commands is None else commands:
+        command.register(subparsers)
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _value_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Option strings (of the parser and its sub-commands) that take a value."""
+    options: set[str] = set()
+    for action in parser._actions:
+        if action.option_strings and action.nargs != 0:
+            options.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                options |= _value_options(sub)
+    return options
+
+
+def _values_not_options(argv: Sequence[str], value_options: set[str]) -> list[str]:
+    """``--params -7e9`` as ``--params=-7e9``: argparse takes ``-7e9`` for an option and
+    says "expected one argument"; joined, the value reaches its type check and gets the
+    domain message ("must be greater than 0")."""
+    result: list[str] = []
+    for token in argv:
+        previous = result[-1] if result else ""
+        if _NUMBER.match(token) and previous in value_options:
+            result[-1] = f"{previous}={token}"
+        else:
+            result.append(token)
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "plan":
-        return _run_plan(args)
-    if args.command == "validate":
-        return _run_validate(args)
-    if args.command == "diagram":
-        from cdk_llm_training.diagram import main as diagram_main
-
-        return diagram_main([*args.stacks, "--cdk-out", args.cdk_out, "--out", args.out])
-    if args.command == "cost":
-        return _run_cost(args)
-    if args.command == "preflight":
-        return preflight_command.run(args)
-    parser.print_help()
-    return EXIT_OK
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_values_not_options(arguments, _value_options(parser)))
+    run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
+    if run is None:
+        parser.print_help()
+        return EXIT_OK
+    return run(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -253,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cdk-llm-training diagram", description=__doc__)
     parser.add_argument("stacks", nargs="*", help="stack names (default: every stack)")
     parser.add_argument("--cdk-out", default="cdk.out", help="cloud assembly (default cdk.out)")
-    parser.add_argument("--out", default="docs/images/architecture", help="output directory")
+    parser.add_argument(
+        "--out", default="cdk.out/diagrams", help="output directory (default %(default)s)"
+    )
     args = parser.parse_args(argv)
     stacks = args.stacks or sorted(
         p.name.removesuffix(".template.json")

@@ -37,9 +37,23 @@ def test_app_with_bad_config_prints_one_paragraph_and_no_traceback(tmp_path: Pat
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == (
         f"error: {config}: invalid configuration: field "
-        "'small_lora.data_lake.access_log_retention_days' = 0: "
-        "Input should be greater than or equal to 1."
+        "'small_lora.data_lake.access_log_retention_days' = 0: allowed: at least 1."
     )
+
+
+def test_app_with_empty_or_broken_config_files_says_so_without_traceback(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# settings to come\n")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("small_lora: [unclosed\n")
+    for path, expected in (
+        (empty, f"error: {empty}: the configuration file is empty (no settings)."),
+        (broken, f"error: {broken}: not valid YAML: "),
+    ):
+        result = _run_app(tmp_path, config=str(path))
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(expected)
 
 
 def test_app_with_config_file_synthesizes_the_named_stacks(tmp_path: Path) -> None:

@@ -199,7 +199,7 @@ def test_fails_reinforcement_fine_tuning_in_a_config_file() -> None:
         ConfigError,
         match=re.escape(
             "field 'small_lora.bedrock_fine_tune.customization_type' = "
-            "'REINFORCEMENT_FINE_TUNING': Value error, customization_type "
+            "'REINFORCEMENT_FINE_TUNING': customization_type "
             "REINFORCEMENT_FINE_TUNING is not supported by BedrockFineTuneJob yet"
         ),
     ):

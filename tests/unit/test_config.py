@@ -20,8 +20,10 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_empty_file_gives_defaults(tmp_path: Path) -> None:
-    assert load_app_config(_write(tmp_path, "")) == AppConfig()
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n"])
+def test_empty_file_is_an_error_not_every_tier(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError, match=r"config\.yaml: the configuration file is empty"):
+        load_app_config(_write(tmp_path, text))
 
 
 def test_file_overrides_defaults(tmp_path: Path) -> None:
@@ -49,7 +51,7 @@ def test_fails_value_out_of_range_names_field_and_value(tmp_path: Path) -> None:
         load_app_config(path)
     assert str(error.value) == (
         f"{path}: invalid configuration: field 'small_lora.data_lake."
-        "noncurrent_version_expiration_days' = 0: Input should be greater than or equal to 1."
+        "noncurrent_version_expiration_days' = 0: allowed: at least 1."
     )
 
 
@@ -58,7 +60,9 @@ def test_fails_unknown_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_app_config(path)
     assert str(error.value) == (
-        f"{path}: invalid configuration: field 'small_lora.datalake' is not a known setting."
+        f"{path}: invalid configuration: field 'small_lora.datalake' is not a known setting; "
+        "did you mean 'data_lake'? (settings of 'small_lora': data_lake, labeling, "
+        "bedrock_fine_tune, sagemaker_fine_tune, guardrail, observability)."
     )
 
 
@@ -69,15 +73,18 @@ def test_fails_unknown_stack_name_lists_several_errors_in_one_paragraph() -> Non
             source="inline",
         )
     message = str(error.value)
-    assert message.startswith("inline: invalid configuration: field 'stacks.0' = 'TinyStack': ")
+    assert message.startswith("inline: invalid configuration: field 'stacks[0]' = 'TinyStack': ")
     assert "'SmallLoRAStack'" in message
     assert "; field 'small_lora.data_lake.event_bridge_enabled' = 'x': " in message
     assert "\n" not in message
 
 
 def test_fails_empty_stack_list() -> None:
-    with pytest.raises(ConfigError, match=r"field 'stacks' = \[\]: Tuple should have at least 1"):
+    with pytest.raises(ConfigError) as error:
         parse_app_config({"stacks": []})
+    assert str(error.value) == (
+        "config: invalid configuration: field 'stacks' = []: allowed: at least 1 item(s)."
+    )
 
 
 def test_fails_top_level_not_a_mapping(tmp_path: Path) -> None:
@@ -85,7 +92,8 @@ def test_fails_top_level_not_a_mapping(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_app_config(path)
     assert str(error.value) == (
-        f"{path}: invalid configuration: the top level must be a mapping of settings, got list."
+        f"{path}: invalid configuration: the top level must be a mapping of settings "
+        "such as 'stacks:' and 'small_lora:', got list."
     )
 
 
@@ -135,6 +143,6 @@ def test_fails_unknown_large_engine_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_app_config(path)
     assert str(error.value) == (
-        f"{path}: invalid configuration: field 'large_pretrain.engine' = 'tpu': Input should "
-        "be 'trainium', 'nvidia' or 'both'."
+        f"{path}: invalid configuration: field 'large_pretrain.engine' = 'tpu': allowed: "
+        "'trainium', 'nvidia' or 'both'."
     )

@@ -240,7 +240,7 @@ def test_fails_unknown_tier() -> None:
 def test_fails_throughput_with_scratch() -> None:
     assert throughput_error(S2, 125) == (
         "throughput_mb_per_s_per_tib 125 cannot be set with deployment_type SCRATCH_2 (fixed "
-        "200 MB/s per TiB); allowed: None"
+        "200 MB/s per TiB); allowed: leave it unset"
     )
     assert throughput_error(P2, 200) == (
         "throughput_mb_per_s_per_tib 200 is not a PERSISTENT_2 tier; allowed: 125, 250, 500, 1000"

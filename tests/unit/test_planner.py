@@ -26,7 +26,6 @@ from cdk_llm_training.planner.memory import (
     training_flops,
 )
 from cdk_llm_training.planner.model import (
-    DEFAULT_DEADLINE_HOURS,
     Engine,
     Method,
     Plan,
@@ -139,9 +138,10 @@ def test_plans_are_consistent(params: float, tokens: float, method: Method) -> N
     plan = _plan(params=params, method=method, tokens=tokens, accelerator="h100")
     assert plan.accelerator_hours is not None
     assert plan.wall_clock_hours is not None
-    assert plan.accelerators_total == plan.instance_count * 8
+    # The small tier's train_lora.py trains on one GPU; clusters use every GPU.
+    single_gpu = plan.tier is Tier.SMALL
+    assert plan.accelerators_total == (1 if single_gpu else plan.instance_count * 8)
     assert plan.wall_clock_hours * plan.accelerators_total == pytest.approx(plan.accelerator_hours)
-    assert plan.wall_clock_hours <= DEFAULT_DEADLINE_HOURS
     assert plan.memory is not None
     assert plan.memory.total_gib <= plan.memory.available_gib
     assert plan.assumptions.mfu <= 0.6
@@ -207,11 +207,41 @@ def test_7b_qlora_is_a_small_tier_single_node_job() -> None:
     assert plan.fsx is None
 
 
-def test_65b_qlora_is_small_tier() -> None:
-    plan = _plan(params=65e9, method="qlora", tokens=1e8)
-    assert plan.tier is Tier.SMALL
+def test_65b_qlora_on_one_h100_is_timed_on_one_gpu() -> None:
+    """The small tier's script trains on one GPU: 8 H100 of a p5 do not make it faster."""
+    plan = _plan(params=65e9, method="qlora", tokens=1e8, accelerator="h100")
+    assert (plan.tier, plan.instance_count, plan.accelerators_total) == (Tier.SMALL, 1, 1)
     assert plan.memory is not None
     assert plan.memory.total_gib <= plan.memory.available_gib
+    assert plan.accelerator_hours is not None
+    assert plan.wall_clock_hours == pytest.approx(plan.accelerator_hours)
+    assert any("7 of the 8 GPUs" in note for note in plan.assumptions.notes)
+
+
+def test_qlora_70b_matches_the_one_gpu_reality() -> None:
+    """QLoRA 70B on 1e8 tokens: about 33 h and $2,090 on one H100 of a p5.48xlarge."""
+    plan = _plan(params=70e9, method="qlora", tokens=1e8, instance_type="p5.48xlarge")
+    assert plan.tier is Tier.SMALL
+    assert plan.wall_clock_hours == pytest.approx(32.8, abs=1.0)
+    assert plan.estimated_cost_usd == pytest.approx(2_080, rel=0.05)
+
+
+def test_qlora_is_never_planned_on_trainium() -> None:
+    with pytest.raises(PlanningError, match="bitsandbytes, which needs CUDA"):
+        _plan(params=7e9, method="qlora", tokens=1e8, accelerator="trn1")
+
+
+def test_no_deadline_never_fails_on_time() -> None:
+    """Without a deadline or budget the plan states how long the run takes."""
+    plan = _plan(params=405e9, method="pretrain", tokens=15e12)
+    assert plan.wall_clock_hours is not None
+    assert plan.wall_clock_hours > 720
+    assert plan.assumptions.deadline_hours is None
+
+
+def test_a_given_deadline_can_fail() -> None:
+    with pytest.raises(PlanningError, match="the deadline cannot be met"):
+        _plan(params=405e9, method="pretrain", tokens=15e12, deadline_hours=24, max_instances=16)
 
 
 def test_70b_full_fine_tune_is_medium_tier_on_hyperpod() -> None:
@@ -223,12 +253,12 @@ def test_70b_full_fine_tune_is_medium_tier_on_hyperpod() -> None:
     assert plan.fsx is not None
 
 
-def test_70b_pretraining_on_trillions_of_tokens_is_large_tier() -> None:
-    plan = _plan(params=70e9, method="pretrain", tokens=2e12)
+def test_70b_pretraining_on_trillions_of_tokens_in_a_month_is_large_tier() -> None:
+    plan = _plan(params=70e9, method="pretrain", tokens=2e12, deadline_hours=720)
     assert plan.tier is Tier.LARGE
     assert plan.instance_count > 16
     assert plan.wall_clock_hours is not None
-    assert plan.wall_clock_hours <= DEFAULT_DEADLINE_HOURS
+    assert plan.wall_clock_hours <= 720
 
 
 def test_trainium_cluster_is_parallelcluster_with_ec2_prices() -> None:

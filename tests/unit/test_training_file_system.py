@@ -469,7 +469,7 @@ def test_fails_throughput_tier_not_allowed() -> None:
 def test_fails_throughput_with_scratch_2() -> None:
     assert _option_error(deployment_type="SCRATCH_2", throughput_mb_per_s_per_tib=125) == (
         "throughput_mb_per_s_per_tib 125 cannot be set with deployment_type SCRATCH_2 (fixed "
-        "200 MB/s per TiB); allowed: None"
+        "200 MB/s per TiB); allowed: leave it unset"
     )
 
 
@@ -508,7 +508,8 @@ def test_fails_user_provisioned_iops_not_allowed() -> None:
 
 def test_fails_metadata_iops_with_automatic() -> None:
     assert _option_error(metadata_iops=3000) == (
-        "metadata_iops 3000 requires metadata_mode USER_PROVISIONED; allowed with AUTOMATIC: None"
+        "metadata_iops 3000 requires metadata_mode USER_PROVISIONED; allowed with AUTOMATIC: "
+        "leave it unset"
     )
 
 

@@ -366,3 +366,28 @@ class BedrockFineTuneOptions(FrozenModel):
                 "teacher settings apply only to DISTILLATION"
             )
         return self
+
+
+def resolve_base_model(
+    options: BedrockFineTuneOptions, catalog: BedrockModelCatalog | None = None
+) -> tuple[BedrockBaseModel, ModelFamily, dict[str, str]]:
+    """The base model, its family and the hyperparameters as the API takes them, after the
+    catalog rules: a known model (or family), a customization type the model supports, and
+    hyperparameters inside the family's ranges. Raises ``ValueError`` naming the value.
+
+    :param catalog: base-model catalog. Default: :func:`default_bedrock_catalog`.
+    """
+    catalog = catalog or default_bedrock_catalog()
+    try:
+        model, family = catalog.resolve(options.base_model_id, family=options.base_model_family)
+    except KeyError as error:
+        raise ValueError(error.args[0]) from None
+    supported = catalog.supported_types(model, family)
+    if options.customization_type not in supported:
+        raise ValueError(
+            f"customization_type {options.customization_type.value} is not supported by base "
+            f"model {options.base_model_id!r} (family {family.family}); supported: "
+            f"{', '.join(t.value for t in supported)}."
+        )
+    rendered = validate_hyperparameters(options.base_model_id, family, options.hyperparameters)
+    return model, family, rendered

@@ -99,8 +99,9 @@ DEFAULT_PII_ENTITIES: tuple[PiiEntity, ...] = (
 class GuardrailOptions(FrozenModel):
     """Plain-data options of :class:`cdk_llm_training.BedrockGuardrail`."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=50)
-    """Guardrail name. Default: generated from the construct path."""
+    name: str | None = Field(default=None, min_length=1, max_length=50, pattern=r"^[0-9a-zA-Z-_]+$")
+    """Guardrail name: letters, digits, hyphens and underscores (CreateGuardrail's pattern).
+    Default: generated from the construct path."""
     description: str = Field(
         default="Content, prompt-attack and PII filters for the fine-tuned model.",
         min_length=1,

@@ -270,7 +270,7 @@ class FileSystemOptions(FrozenModel):
         elif self.metadata_iops is not None:
             errors.append(
                 f"metadata_iops {self.metadata_iops} requires metadata_mode USER_PROVISIONED; "
-                "allowed with AUTOMATIC: None"
+                "allowed with AUTOMATIC: leave it unset"
             )
         if self.automatic_backup_retention_days and not persistent:
             errors.append(

@@ -7,8 +7,11 @@ checked by :func:`validate_instance_groups`, which the construct calls at synth 
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
+from functools import cache
+from importlib import resources
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -643,6 +646,18 @@ class ResolvedInstanceGroup(FrozenModel):
     deep_health_checks: tuple[DeepHealthCheck, ...]
 
 
+@cache
+def hyperpod_instance_types() -> frozenset[str]:
+    """Instance types a HyperPod instance group accepts (the SageMaker API's
+    ``ClusterInstanceType`` values, shipped in ``data/hyperpod_instance_types.json``)."""
+    text = (
+        resources.files("cdk_llm_training.config")
+        .joinpath("data/hyperpod_instance_types.json")
+        .read_text()
+    )
+    return frozenset(json.loads(text)["instance_types"])
+
+
 def validate_instance_groups(
     options: HyperPodClusterOptions, catalog: InstanceCatalog | None = None
 ) -> tuple[list[ResolvedInstanceGroup], list[str]]:
@@ -664,6 +679,19 @@ def validate_instance_groups(
                 f"catalog; known accelerated types: "
                 f"{', '.join('ml.' + name for name in catalog.names())}. Set "
                 "allow_uncataloged_instance_type=true to use it anyway"
+            )
+        if (
+            spec is None
+            and group.accelerated is None
+            and not group.allow_uncataloged_instance_type
+            and group.instance_type not in hyperpod_instance_types()
+        ):
+            raise ValueError(
+                f"{field}: instance_type {group.instance_type!r} is neither in the instance "
+                "catalog nor a HyperPod instance type; allowed: an accelerated type of the "
+                f"catalog ({', '.join('ml.' + name for name in catalog.names()[:6])}, ...) or a "
+                "general-purpose type such as ml.m5.2xlarge, or set "
+                "allow_uncataloged_instance_type=true (and accelerated) to use it anyway"
             )
         checks = group.deep_health_checks
         if checks is None:

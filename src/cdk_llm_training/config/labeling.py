@@ -245,3 +245,42 @@ class LabelingOptions(FrozenModel):
                         "must be separate so IAM grants stay separate"
                     )
         return self
+
+
+def team_identity_problem(
+    options: LabelingOptions, *, user_pool_given: bool = False, construct: bool = False
+) -> str | None:
+    """Why the teams cannot be built from the workforce's identity source, or None.
+
+    Teams are built from Cognito groups when the workforce has a Cognito pool (created with
+    ``mode: cognito``, or given for an imported workforce as ``cognito_user_pool_id`` and
+    ``cognito_client_id`` or as the construct's ``user_pool``), otherwise from OIDC groups:
+    then every team needs ``oidc_groups``.
+
+    :param user_pool_given: whether the construct received ``user_pool``/``user_pool_client``.
+    :param construct: word the message for the construct (which also takes ``user_pool``).
+    """
+    workforce = options.workforce
+    has_pool = user_pool_given or workforce.cognito_user_pool_id is not None
+    if workforce.mode is WorkforceMode.COGNITO or (
+        workforce.mode is WorkforceMode.IMPORT and has_pool
+    ):
+        return None
+    missing = [team.name for team in options.teams if not team.oidc_groups]
+    if not missing:
+        return None
+    without = "user_pool/user_pool_client" if construct else "a Cognito user pool"
+    source = (
+        "an OIDC workforce"
+        if workforce.mode is WorkforceMode.OIDC
+        else f"imported workforce '{workforce.name}' without {without}"
+    )
+    pool = (
+        "cognito_user_pool_id and cognito_client_id, or user_pool and user_pool_client"
+        if construct
+        else "workforce.cognito_user_pool_id and workforce.cognito_client_id"
+    )
+    return (
+        f"teams {', '.join(missing)}: oidc_groups is empty; with {source} every team needs "
+        f"oidc_groups (for a Cognito-backed workforce, give its pool: {pool})"
+    )

@@ -20,6 +20,12 @@ from pydantic import Field, field_validator, model_validator
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.bedrock import JOB_NAME_PREFIX_PATTERN, LOG_RETENTION_DAYS
 from cdk_llm_training.config.evaluation import TaskMetricsOptions
+from cdk_llm_training.config.instances import (
+    AcceleratorFamily,
+    InstanceCatalog,
+    InstanceSpec,
+    default_instance_catalog,
+)
 
 MODEL_PACKAGE_GROUP_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 IMAGE_URI_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/.+")
@@ -27,6 +33,9 @@ TRAINING_IMAGE_REPOSITORY = re.compile(r"/(?:[^/:@]+/)*[^/:@]*-training(?:[:@]|$
 """An image whose repository name ends in ``-training``: AWS Deep Learning Containers name
 their training images so (``pytorch-training``, ``huggingface-pytorch-training``,
 ``tensorflow-training``); they hold no model server and cannot serve a model package."""
+SCRIPT_GPUS = 1
+"""GPUs the shipped ``train_lora.py`` trains on (it puts the model on device 0). The planner
+times and prices the small tier's jobs on this many GPUs."""
 MAX_RUNTIME_HOURS = 28 * 24
 """CreateTrainingJob allows at most 28 days of MaxRuntimeInSeconds."""
 
@@ -362,3 +371,74 @@ def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def check_training_instance(
+    options: SageMakerFineTuneOptions, catalog: InstanceCatalog | None = None
+) -> InstanceSpec:
+    """The catalog entry of ``options.instance_type`` after the rules the shipped script sets:
+    an NVIDIA GPU instance of the catalog (the image is built for CUDA) whose ONE GPU holds
+    the method's memory (``train_lora.py`` trains on one GPU) when ``base_model_parameters``
+    is given. Raises ``ValueError`` naming the value and what fits.
+
+    :param catalog: instance catalog. Default: the shipped one.
+    """
+    from cdk_llm_training.planner.memory import memory_per_accelerator
+    from cdk_llm_training.planner.model import Method
+
+    catalog = catalog or default_instance_catalog()
+    gpus = sorted(
+        spec.sagemaker_instance_type
+        for spec in catalog
+        if spec.accelerator_family is AcceleratorFamily.NVIDIA
+    )
+    spec = catalog.find(options.instance_type)
+    if (
+        not options.instance_type.startswith("ml.")
+        or spec is None
+        or spec.accelerator_family is not AcceleratorFamily.NVIDIA
+    ):
+        raise ValueError(
+            f"instance_type {options.instance_type!r} is not an NVIDIA GPU instance of the "
+            f"instance catalog (the training image is built for CUDA); allowed: "
+            f"{', '.join(gpus)}."
+        )
+    if options.base_model_parameters is None:
+        return spec
+    method = Method(options.method.value)
+
+    def need_on(gpu: InstanceSpec) -> tuple[float, float]:
+        need = memory_per_accelerator(
+            options.base_model_parameters or 0.0,
+            method,
+            seq_len=options.max_seq_length,
+            shard_degree=1,
+            accelerator_memory_gib=gpu.accelerator_memory_gib,
+        )
+        return need.total_gib, need.available_gib
+
+    total, available = need_on(spec)
+    if total <= available:
+        return spec
+    by_size = sorted(
+        catalog, key=lambda s: (s.accelerator_count, s.accelerator_memory_gib, s.vcpus)
+    )
+    fits = [
+        s.sagemaker_instance_type
+        for s in by_size
+        if s.accelerator_family is AcceleratorFamily.NVIDIA and need_on(s)[0] <= need_on(s)[1]
+    ]
+    hint = (
+        f"instances whose GPU fits it: {', '.join(fits[:4])}"
+        if fits
+        else "no single GPU of the catalog fits it"
+    )
+    other = " or method=qlora" if method is Method.LORA else ""
+    raise ValueError(
+        f"instance_type {options.instance_type}: {options.method.value} of a "
+        f"{options.base_model_parameters / 1e9:g}B-parameter model at max_seq_length "
+        f"{options.max_seq_length} needs about {total:.1f} GiB on one GPU, but one "
+        f"{spec.accelerator} offers {available:.1f} GiB "
+        f"({spec.accelerator_memory_gib:g} GiB less 10% headroom): "
+        f"{total - available:.1f} GiB short. Use a larger GPU{other}; {hint}."
+    )

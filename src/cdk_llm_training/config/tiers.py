@@ -10,27 +10,35 @@ system). Pure Python: no aws_cdk import (the CLI and the planner read these mode
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
+from cdk_llm_training.config.base import FrozenModel, YamlFloat, YamlInt
+from cdk_llm_training.config.bedrock import BedrockFineTuneOptions, resolve_base_model
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.evaluation import GuardrailOptions
 from cdk_llm_training.config.file_system import FileSystemOptions
 from cdk_llm_training.config.hyperpod import (
+    DependencyInstall,
     HyperPodClusterOptions,
     InstanceGroupOptions,
     validate_instance_groups,
 )
 from cdk_llm_training.config.iam import PermissionsBoundaryOptions
 from cdk_llm_training.config.instances import default_instance_catalog
-from cdk_llm_training.config.labeling import LabelingOptions, WorkforceMode, WorkforceOptions
+from cdk_llm_training.config.labeling import (
+    LabelingOptions,
+    WorkforceMode,
+    WorkforceOptions,
+    team_identity_problem,
+)
 from cdk_llm_training.config.network import (
     DEFAULT_INTERFACE_ENDPOINTS,
     EKS_IPS_PER_NODE,
@@ -42,7 +50,10 @@ from cdk_llm_training.config.network import (
 )
 from cdk_llm_training.config.observability import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
-from cdk_llm_training.config.sagemaker_training import SageMakerFineTuneOptions
+from cdk_llm_training.config.sagemaker_training import (
+    SageMakerFineTuneOptions,
+    check_training_instance,
+)
 
 DEFAULT_AVAILABILITY_ZONE_ID = "use1-az4"
 """Compute AZ ID of the medium and large tiers when the config names none (us-east-1)."""
@@ -83,6 +94,10 @@ class SmallLoRAConfig(FrozenModel):
     data_lake: DataLakeOptions = DataLakeOptions()
     """Data lake options. Default: :class:`DataLakeOptions` defaults."""
 
+    section_presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "labeling": {"workforce": {"mode": WorkforceMode.COGNITO.value}},
+    }
+
     labeling: LabelingOptions | None = LabelingOptions(
         workforce=WorkforceOptions(mode=WorkforceMode.COGNITO)
     )
@@ -112,6 +127,30 @@ class SmallLoRAConfig(FrozenModel):
     permissions_boundary: PermissionsBoundaryOptions | None = None
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
+
+    # The constructs apply these rules too; here `validate` sees them (the ready app builds
+    # with the shipped catalogs and passes no Cognito pool of its own).
+    @field_validator("labeling")
+    @classmethod
+    def _teams_have_identity(cls, value: LabelingOptions | None) -> LabelingOptions | None:
+        problem = None if value is None else team_identity_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("bedrock_fine_tune")
+    @classmethod
+    def _bedrock_catalog(cls, value: BedrockFineTuneOptions | None) -> Any:
+        if value is not None:
+            resolve_base_model(value)
+        return value
+
+    @field_validator("sagemaker_fine_tune")
+    @classmethod
+    def _fits_one_gpu(cls, value: SageMakerFineTuneOptions | None) -> Any:
+        if value is not None:
+            check_training_instance(value)
+        return value
 
 
 class LargeEngine(StrEnum):
@@ -289,6 +328,37 @@ def _check_hyperpod_groups(hyperpod: HyperPodClusterOptions) -> None:
         raise ValueError(f"hyperpod.{error}") from None
 
 
+def _check_closed_chart_source(hyperpod: HyperPodClusterOptions, network: NetworkOptions) -> None:
+    """Without internet, the in-stack chart install needs the chart in S3 and helm in a
+    Lambda layer (the construct refuses to synthesize otherwise)."""
+    chart = hyperpod.dependency_chart
+    if not network.closed_network or chart.install is not DependencyInstall.IN_STACK:
+        return
+    if chart.chart_s3_uri is None:
+        raise ValueError(
+            "hyperpod.dependency_chart.chart_s3_uri is unset, but network.closed_network is "
+            "true and the install function cannot reach the internet; allowed: "
+            "s3://<bucket>/<key>.tgz of the packaged chart (helm package --dependency-update)"
+        )
+    minor = hyperpod.eks.kubernetes_version.split(".")[1]
+    package = f"aws-cdk.lambda-layer-kubectl-v{minor}"
+    if chart.kubectl_layer_arn is None and not _installed(package):
+        raise ValueError(
+            "hyperpod.dependency_chart.kubectl_layer_arn is unset, but network.closed_network "
+            f"is true and {package} is not installed; allowed: the ARN of a Lambda layer "
+            "version with helm at /opt/helm/helm (or install that package)"
+        )
+
+
+def _installed(distribution: str) -> bool:
+    """Whether a Python distribution is installed (read from metadata: imports nothing)."""
+    try:
+        metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 class MediumFineTuneConfig(FrozenModel):
     """Configuration of :class:`cdk_llm_training.MediumFineTuneStack` (full fine-tunes and
     continued pre-training of ~7-70B models on 2-16 GPU nodes).
@@ -368,6 +438,7 @@ class MediumFineTuneConfig(FrozenModel):
             engines=("hyperpod",),
         )
         _check_hyperpod_groups(self.hyperpod)
+        _check_closed_chart_source(self.hyperpod, self.network)
         return self
 
 
@@ -397,6 +468,16 @@ class LargePretrainConfig(FrozenModel):
     in ``use1-az6``). No accelerator runs until a count is raised: Trainium nodes are dynamic
     (``min_count`` 0), the GPU group starts at 0.
     """
+
+    section_presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "file_system": {"efa_enabled": True},
+        "hyperpod": {
+            "instance_groups": [
+                group.model_dump(mode="json", exclude_unset=True)
+                for group in _large_instance_groups()
+            ]
+        },
+    }
 
     engine: LargeEngine = LargeEngine.TRAINIUM
     """``trainium`` (default), ``nvidia`` or ``both``."""
@@ -529,6 +610,13 @@ class LargePretrainConfig(FrozenModel):
         if engine.uses_hyperpod:
             self._check_gpu_groups()
             _check_hyperpod_groups(self.hyperpod)
+            _check_closed_chart_source(self.hyperpod, self.network)
+        if engine.uses_trainium and not self.trainium.head_node.imds_secured:
+            raise ValueError(
+                "trainium.head_node.imds_secured false fails the library's rule LLM-PC1 at "
+                "synth (any process on the head node could read its instance-profile "
+                "credentials); allowed: true"
+            )
         if (
             engine.uses_trainium
             and self.file_system.efa_enabled
@@ -619,24 +707,77 @@ def parse_app_config(data: Any, *, source: str = "config") -> AppConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{source}: invalid configuration: the top level must be a mapping of settings, "
-            f"got {type(data).__name__}."
+            f"{source}: invalid configuration: the top level must be a mapping of settings "
+            f"such as 'stacks:' and 'small_lora:', got {type(data).__name__}."
         )
     try:
         return AppConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(describe_validation_error(error, source=source)) from None
+        raise ConfigError(
+            describe_validation_error(error, source=source, model=AppConfig)
+        ) from None
+    except (ValueError, TypeError) as error:  # a validator that failed outside pydantic's wrap
+        raise ConfigError(f"{source}: invalid configuration: {error}") from None
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """Safe YAML loader whose numbers remember their text (see :class:`YamlNumber`)."""
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    value = loader.construct_yaml_float(node)
+    number = YamlFloat(value)
+    number.text = str(node.value)
+    return number
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    value = loader.construct_yaml_int(node)
+    number = YamlInt(value)
+    number.text = str(node.value)
+    return number
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    # YAML 1.2 exponent floats that YAML 1.1 reads as text: 7e9, 14.8e9 (not only 7.0e+9).
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+_ConfigLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def load_config_yaml(stream: str | IO[str]) -> Any:
+    """Parse config YAML as the app does: numbers keep their text (``1.30``), and YAML 1.2
+    exponent numbers (``7e9``) are numbers. Raises ``yaml.YAMLError``."""
+    return yaml.load(stream, Loader=_ConfigLoader)
+
+
+def read_config_file(path: str | Path) -> Any:
+    """The parsed YAML (or JSON) document of ``path``; errors name the file and the line.
+
+    Raises :class:`ConfigError` when the file cannot be read, is not YAML, or is empty.
+    """
+    file = Path(path)
+    try:
+        with file.open(encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=_ConfigLoader)
+    except OSError as error:
+        raise ConfigError(f"{file}: cannot read configuration file: {error.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not a UTF-8 text file.") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file}: not valid YAML: {error}".rstrip(".") + ".") from None
+    if data is None:
+        raise ConfigError(
+            f"{file}: the configuration file is empty (no settings). Write at least "
+            "'stacks: [SmallLoRAStack]', or synthesize without -c config= to build every tier "
+            "with its defaults."
+        )
+    return data
 
 
 def load_app_config(path: str | Path) -> AppConfig:
     """Read and validate a YAML (or JSON) tier configuration file."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"{file}: cannot read configuration file: {error.strerror}.") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{file}: not valid YAML: {error}".rstrip(".") + ".") from None
-    return parse_app_config(data, source=str(file))
+    return parse_app_config(read_config_file(path), source=str(path))

@@ -27,13 +27,11 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_llm_training.config.bedrock import (
-    BedrockBaseModel,
     BedrockFineTuneOptions,
     BedrockModelCatalog,
     DatasetLimits,
-    ModelFamily,
     default_bedrock_catalog,
-    validate_hyperparameters,
+    resolve_base_model,
 )
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import (
@@ -149,10 +147,8 @@ class BedrockFineTuneJob(Construct):
         self.options = options or BedrockFineTuneOptions()
         opts = self.options
         self.catalog = catalog or default_bedrock_catalog()
-        self.base_model, self.family = self._resolve_model()
-        self.hyperparameters = validate_hyperparameters(
-            opts.base_model_id, self.family, opts.hyperparameters
-        )
+        # The same rules the small tier's config applies, so `validate` and synth agree.
+        self.base_model, self.family, self.hyperparameters = resolve_base_model(opts, self.catalog)
         self.record_format = self.family.record_formats[opts.customization_type]
         self.limits = self.family.limits.get(opts.customization_type, DatasetLimits())
         self._check_vpc_config(vpc_config)
@@ -235,21 +231,6 @@ class BedrockFineTuneJob(Construct):
         return self.state_machine.grant_start_execution(grantee)
 
     # -- validation ----------------------------------------------------------------------
-
-    def _resolve_model(self) -> tuple[BedrockBaseModel, ModelFamily]:
-        opts = self.options
-        try:
-            model, family = self.catalog.resolve(opts.base_model_id, family=opts.base_model_family)
-        except KeyError as error:
-            raise ValueError(error.args[0]) from None
-        supported = self.catalog.supported_types(model, family)
-        if opts.customization_type not in supported:
-            raise ValueError(
-                f"customization_type {opts.customization_type.value} is not supported by base "
-                f"model {opts.base_model_id!r} (family {family.family}); supported: "
-                f"{', '.join(t.value for t in supported)}."
-            )
-        return model, family
 
     @staticmethod
     def _check_vpc_config(

@@ -36,6 +36,7 @@ from cdk_llm_training.config.labeling import (
     MfaMode,
     WorkforceMode,
     WorkteamOptions,
+    team_identity_problem,
 )
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._compliance import (
@@ -242,21 +243,12 @@ class LabelingWorkforce(Construct):
                 "user_pool and user_pool_client go together: pass both (the Cognito pool "
                 "behind the imported workforce and its app client), or neither."
             )
-        if mode is WorkforceMode.OIDC or (mode is WorkforceMode.IMPORT and user_pool is None):
-            missing = [t.name for t in self.options.teams if not t.oidc_groups]
-            if missing:
-                source = (
-                    "an OIDC workforce"
-                    if mode is WorkforceMode.OIDC
-                    else f"imported workforce '{self.options.workforce.name}' without "
-                    "user_pool/user_pool_client"
-                )
-                raise ValueError(
-                    f"teams {', '.join(missing)}: oidc_groups is empty; with {source} every "
-                    "team needs oidc_groups (for a Cognito-backed workforce, give its pool: "
-                    "cognito_user_pool_id and cognito_client_id, or user_pool and "
-                    "user_pool_client)."
-                )
+        # The same rule the tier configs apply, so `validate` and synth agree.
+        problem = team_identity_problem(
+            self.options, user_pool_given=user_pool is not None, construct=True
+        )
+        if problem is not None:
+            raise ValueError(f"{problem}.")
 
     # -- identity and workforce ----------------------------------------------------------
 

@@ -39,7 +39,6 @@ from constructs import Construct
 
 from cdk_llm_training import training
 from cdk_llm_training.config.instances import (
-    AcceleratorFamily,
     InstanceCatalog,
     InstanceSpec,
     default_instance_catalog,
@@ -49,6 +48,7 @@ from cdk_llm_training.config.sagemaker_training import (
     NVME_INSTANCE_FAMILIES,
     SageMakerFineTuneOptions,
     TrainingImage,
+    check_training_instance,
     default_training_image,
 )
 from cdk_llm_training.constructs._metadata import record_construct_type
@@ -68,8 +68,6 @@ from cdk_llm_training.constructs._workflow import (
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.task_metrics_evaluation import TaskMetricsEvaluation
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
-from cdk_llm_training.planner.memory import memory_per_accelerator
-from cdk_llm_training.planner.model import Method
 
 SYNC_INTEGRATION = "sagemaker:createTrainingJob.sync"
 REGISTER_INTEGRATION = "aws-sdk:sagemaker:createModelPackage"
@@ -196,7 +194,6 @@ class SageMakerFineTuneJob(Construct):
         opts = self.options
         self.catalog = instance_catalog or default_instance_catalog()
         self.instance = self._check_instance()
-        self._check_memory()
         if volume_key is not None and self.instance.instance_type.split(".")[0] in (
             NVME_INSTANCE_FAMILIES
         ):
@@ -327,76 +324,16 @@ class SageMakerFineTuneJob(Construct):
     # -- validation ----------------------------------------------------------------------
 
     def _check_instance(self) -> InstanceSpec:
-        opts = self.options
-        gpus = sorted(
-            spec.sagemaker_instance_type
-            for spec in self.catalog
-            if spec.accelerator_family is AcceleratorFamily.NVIDIA
-        )
-        spec = self.catalog.find(opts.instance_type)
-        if (
-            not opts.instance_type.startswith("ml.")
-            or spec is None
-            or spec.accelerator_family is not AcceleratorFamily.NVIDIA
-        ):
-            raise ValueError(
-                f"instance_type {opts.instance_type!r} is not an NVIDIA GPU instance of the "
-                f"instance catalog (the training image is built for CUDA); allowed: "
-                f"{', '.join(gpus)}."
-            )
+        # The same rules the small tier's config applies, so `validate` and synth agree.
+        spec = check_training_instance(self.options, self.catalog)
         if spec.accelerator_count > 1:
             Annotations.of(self).add_warning_v2(
                 "cdk-llm-training:OneGpuUsed",
-                f"{opts.instance_type} has {spec.accelerator_count} GPUs but train_lora.py "
-                f"trains on one: {spec.accelerator_count - 1} stay idle. A single-GPU "
-                "instance with the same GPU costs less.",
+                f"{self.options.instance_type} has {spec.accelerator_count} GPUs but "
+                f"train_lora.py trains on one: {spec.accelerator_count - 1} stay idle. A "
+                "single-GPU instance with the same GPU costs less.",
             )
         return spec
-
-    def _check_memory(self) -> None:
-        opts, spec = self.options, self.instance
-        if opts.base_model_parameters is None:
-            return
-        method = Method(opts.method.value)
-        need = memory_per_accelerator(
-            opts.base_model_parameters,
-            method,
-            seq_len=opts.max_seq_length,
-            shard_degree=1,
-            accelerator_memory_gib=spec.accelerator_memory_gib,
-        )
-        if need.total_gib <= need.available_gib:
-            return
-        fits = [
-            s.sagemaker_instance_type
-            for s in sorted(
-                self.catalog, key=lambda s: (s.accelerator_count, s.accelerator_memory_gib, s.vcpus)
-            )
-            if s.accelerator_family is AcceleratorFamily.NVIDIA
-            and memory_per_accelerator(
-                opts.base_model_parameters,
-                method,
-                seq_len=opts.max_seq_length,
-                shard_degree=1,
-                accelerator_memory_gib=s.accelerator_memory_gib,
-            ).total_gib
-            <= s.accelerator_memory_gib * 0.9
-        ]
-        hint = (
-            f"instances whose GPU fits it: {', '.join(fits[:4])}"
-            if fits
-            else ("no single GPU of the catalog fits it")
-        )
-        other = " or method=qlora" if method is Method.LORA else ""
-        raise ValueError(
-            f"instance_type {opts.instance_type}: {opts.method.value} of a "
-            f"{opts.base_model_parameters / 1e9:g}B-parameter model at max_seq_length "
-            f"{opts.max_seq_length} needs about {need.total_gib:.1f} GiB on one GPU, but one "
-            f"{spec.accelerator} offers {need.available_gib:.1f} GiB "
-            f"({spec.accelerator_memory_gib:g} GiB less 10% headroom): "
-            f"{need.total_gib - need.available_gib:.1f} GiB short. Use a larger GPU{other}; "
-            f"{hint}."
-        )
 
     def _check_warm_pool(self) -> None:
         opts = self.options

@@ -64,7 +64,7 @@ def throughput_error(
         if throughput_mb_per_s_per_tib is not None:
             return (
                 f"throughput_mb_per_s_per_tib {throughput_mb_per_s_per_tib} cannot be set with "
-                "deployment_type SCRATCH_2 (fixed 200 MB/s per TiB); allowed: None"
+                "deployment_type SCRATCH_2 (fixed 200 MB/s per TiB); allowed: leave it unset"
             )
         return None
     if throughput_mb_per_s_per_tib not in PERSISTENT_2_THROUGHPUT_TIERS:

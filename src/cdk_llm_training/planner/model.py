@@ -66,7 +66,8 @@ class PlanRequest(FrozenModel):
     seq_len: int = Field(default=4096, ge=128, le=1_048_576)
     """Sequence length in tokens. Default 4096."""
     deadline_hours: float | None = Field(default=None, gt=0)
-    """Longest acceptable wall-clock time. Default: :data:`DEFAULT_DEADLINE_HOURS`."""
+    """Longest acceptable wall-clock time. Default: none (the plan states the time it takes;
+    only a deadline or budget the user gives can fail a plan)."""
     budget_usd: float | None = Field(default=None, gt=0)
     """Largest acceptable on-demand cost. Default: no budget."""
     mfu: float | None = Field(default=None, gt=0, le=MAX_MFU)
@@ -81,10 +82,6 @@ class PlanRequest(FrozenModel):
         if self.accelerator is not None and self.instance_type is not None:
             raise ValueError("give either accelerator or instance_type, not both")
         return self
-
-
-DEFAULT_DEADLINE_HOURS = 720.0
-"""Without a deadline the plan still caps wall-clock time at 30 days (720 h)."""
 
 
 class MemoryBreakdown(FrozenModel):
@@ -111,6 +108,8 @@ class FsxPlan(FrozenModel):
     dataset_gib: float
     checkpoint_gib: float
     checkpoint_write_seconds: float
+    efa_enabled: bool = False
+    """EFA-enabled (the large tier's file system)."""
 
 
 class Assumptions(FrozenModel):
@@ -125,7 +124,7 @@ class Assumptions(FrozenModel):
     """Weights + gradients + optimizer state per model parameter before sharding."""
     adapter_fraction: float | None
     memory_headroom_fraction: float
-    deadline_hours: float
+    deadline_hours: float | None
     deadline_source: str
     price_usd_per_instance_hour: float | None
     price_channel: str | None
@@ -146,6 +145,8 @@ class Plan(FrozenModel):
     instance_count: int
     accelerator: str | None
     accelerators_total: int
+    """Accelerators the training uses: all of the cluster's, or the one GPU the small tier's
+    ``train_lora.py`` trains on."""
     training_flops: float
     accelerator_hours: float | None
     wall_clock_hours: float | None

@@ -2,8 +2,13 @@
 
 For every candidate instance type the planner takes the fewest instances that (1) hold the
 sharded training state and one sequence's activations in accelerator memory and (2) finish
-within the deadline, then keeps the cheapest candidate within budget (ties: fastest, then
-fewest instances). Pure Python: no aws_cdk import.
+within the deadline, if one is given, then keeps the cheapest candidate within budget (ties:
+fastest, then fewest instances). Plans describe what the deployed code does: LoRA / QLoRA
+that fits one GPU runs as the small tier's SageMaker job, whose ``train_lora.py`` trains on
+one GPU, so its time and cost are those of one GPU (a multi-GPU instance bills its idle
+GPUs too); everything else runs on a cluster that uses all accelerators. Without a deadline
+or budget a plan never fails on time: it states how long the run takes. Pure Python: no
+aws_cdk import.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from cdk_llm_training.config.prices import (
     QuotedPrice,
     default_price_book,
 )
+from cdk_llm_training.config.sagemaker_training import SCRIPT_GPUS
 from cdk_llm_training.planner.memory import (
     ADAPTER_FRACTION,
     MEMORY_HEADROOM_FRACTION,
@@ -34,7 +40,6 @@ from cdk_llm_training.planner.memory import (
     training_flops,
 )
 from cdk_llm_training.planner.model import (
-    DEFAULT_DEADLINE_HOURS,
     Assumptions,
     Engine,
     Method,
@@ -93,6 +98,8 @@ MEDIUM_TIER_MAX_INSTANCES = 16
 class _Candidate:
     spec: InstanceSpec
     count: int
+    accelerators: int
+    """Accelerators the training uses (the small tier's job: one GPU)."""
     shard_degree: int
     mfu: float
     accelerator_hours: float
@@ -110,7 +117,7 @@ class _Candidate:
 
 @dataclass(frozen=True)
 class _Rejection:
-    kind: str  # "budget" | "deadline" | "memory" | "price"
+    kind: str  # "budget" | "deadline" | "memory" | "price" | "method"
     message: str
     shortfall: float  # how far off, in the unit of the kind (GiB, hours, USD, instances)
 
@@ -133,14 +140,20 @@ def default_mfu(accelerator: str, method: Method) -> tuple[float, str]:
     return base, source
 
 
-def placement(method: Method, spec: InstanceSpec, count: int) -> tuple[Tier, Engine]:
+ADAPTER_METHODS = (Method.LORA, Method.QLORA)
+"""Methods the small tier's SageMaker job (``train_lora.py``) runs."""
+
+
+def placement(
+    method: Method, spec: InstanceSpec, count: int, *, single_gpu_job: bool = False
+) -> tuple[Tier, Engine]:
     """Which tier and engine run ``count`` instances of ``spec``.
 
-    One instance, not pre-training: small tier, a SageMaker training job. Trainium clusters:
-    large tier, AWS ParallelCluster. Other clusters: HyperPod on EKS, medium tier up to 16
-    instances, large tier above.
+    A LoRA / QLoRA job on one GPU (``single_gpu_job``): small tier, a SageMaker training
+    job. Trainium clusters: large tier, AWS ParallelCluster. Other clusters: HyperPod on EKS,
+    medium tier up to 16 instances, large tier above.
     """
-    if count == 1 and method is not Method.PRETRAIN:
+    if single_gpu_job and method in ADAPTER_METHODS and count == 1:
         return Tier.SMALL, Engine.SAGEMAKER_SINGLE_NODE
     if spec.accelerator_family is AcceleratorFamily.TRAINIUM:
         return Tier.LARGE, Engine.PARALLELCLUSTER_TRAINIUM
@@ -183,12 +196,12 @@ def _size_rejection(
     memory_instances: int,
     degree: int,
     accelerator_hours: float,
-    deadline: float,
 ) -> _Rejection | None:
     """Why ``count`` instances of ``spec`` cannot be proposed, or None."""
     usable = spec.accelerator_memory_gib * (1 - MEMORY_HEADROOM_FRACTION)
+    deadline = request.deadline_hours
     if count > 1 and not _multi_node(spec):
-        if memory_instances > 1:
+        if memory_instances > 1 or deadline is None:
             need = bytes_per_param(request.method) * request.params / GIB
             return _Rejection(
                 "memory",
@@ -205,7 +218,7 @@ def _size_rejection(
             wall - deadline,
         )
     if count > request.max_instances:
-        if memory_instances > request.max_instances:
+        if memory_instances > request.max_instances or deadline is None:
             return _Rejection(
                 "memory",
                 f"{spec.instance_type} needs {memory_instances} instances to hold the training "
@@ -223,9 +236,29 @@ def _size_rejection(
     return None
 
 
+def _single_gpu_job(
+    request: PlanRequest, spec: InstanceSpec, degree: int, accelerator_hours: float
+) -> bool:
+    """Whether the small tier's one-GPU SageMaker job runs this request on ``spec``: an
+    adapter method on an NVIDIA GPU whose one GPU holds it, within the deadline if given."""
+    return (
+        request.method in ADAPTER_METHODS
+        and spec.accelerator_family is AcceleratorFamily.NVIDIA
+        and degree == 1
+        and (request.deadline_hours is None or accelerator_hours <= request.deadline_hours)
+    )
+
+
 def _evaluate(
-    request: PlanRequest, spec: InstanceSpec, prices: PriceBook, flops: float, deadline: float
+    request: PlanRequest, spec: InstanceSpec, prices: PriceBook, flops: float
 ) -> _Candidate | _Rejection:
+    if request.method is Method.QLORA and spec.accelerator_family is not AcceleratorFamily.NVIDIA:
+        return _Rejection(
+            "method",
+            f"QLoRA loads 4-bit NF4 weights with bitsandbytes, which needs CUDA; "
+            f"{spec.instance_type} has {spec.accelerator} accelerators",
+            0.0,
+        )
     degree = min_shard_degree(
         request.params, request.method, request.seq_len, spec.accelerator_memory_gib
     )
@@ -243,26 +276,34 @@ def _evaluate(
         request.mfu if request.mfu is not None else default_mfu(spec.accelerator, request.method)[0]
     )
     accelerator_hours = flops / (spec.peak_bf16_tflops_per_accelerator * 1e12 * mfu) / 3600
-    memory_instances = math.ceil(degree / spec.accelerator_count)
-    deadline_instances = math.ceil(accelerator_hours / (deadline * spec.accelerator_count))
-    count = max(memory_instances, deadline_instances, 1)
-    rejection = _size_rejection(
-        request,
-        spec,
-        count=count,
-        memory_instances=memory_instances,
-        degree=degree,
-        accelerator_hours=accelerator_hours,
-        deadline=deadline,
-    )
-    if rejection is not None:
-        return rejection
-    accelerators = count * spec.accelerator_count
-    shard_degree = 1 if degree == 1 else accelerators
-    tier, engine = placement(request.method, spec, count)
+    single_gpu = _single_gpu_job(request, spec, degree, accelerator_hours)
+    if single_gpu:
+        count, accelerators, shard_degree = 1, SCRIPT_GPUS, 1
+    else:
+        memory_instances = math.ceil(degree / spec.accelerator_count)
+        deadline_instances = (
+            1
+            if request.deadline_hours is None
+            else math.ceil(accelerator_hours / (request.deadline_hours * spec.accelerator_count))
+        )
+        count = max(memory_instances, deadline_instances, 1)
+        rejection = _size_rejection(
+            request,
+            spec,
+            count=count,
+            memory_instances=memory_instances,
+            degree=degree,
+            accelerator_hours=accelerator_hours,
+        )
+        if rejection is not None:
+            return rejection
+        accelerators = count * spec.accelerator_count
+        shard_degree = 1 if degree == 1 else accelerators
+    tier, engine = placement(request.method, spec, count, single_gpu_job=single_gpu)
     candidate = _Candidate(
         spec=spec,
         count=count,
+        accelerators=accelerators,
         shard_degree=shard_degree,
         mfu=mfu,
         accelerator_hours=accelerator_hours,
@@ -306,6 +347,7 @@ def _failure(rejections: list[_Rejection]) -> PlanningError:
         ("deadline", "the deadline cannot be met"),
         ("memory", "the model does not fit any catalog instance"),
         ("price", "the budget cannot be checked"),
+        ("method", "no accelerator of the request runs this method"),
     ):
         matching = [r for r in rejections if r.kind == kind]
         if matching:
@@ -314,7 +356,7 @@ def _failure(rejections: list[_Rejection]) -> PlanningError:
     return PlanningError("no instance type in the catalog matches the request.")
 
 
-def _bedrock_plan(request: PlanRequest, flops: float, deadline: float, source: str) -> Plan:
+def _bedrock_plan(request: PlanRequest, flops: float, deadline: float | None, source: str) -> Plan:
     notes = [
         "Amazon Bedrock bills model customization per token processed plus monthly model "
         "storage, at a price that depends on the base model: see Amazon Bedrock pricing.",
@@ -370,17 +412,15 @@ def make_plan(
     catalog = catalog or default_instance_catalog()
     prices = prices or default_price_book()
     flops = training_flops(request.params, request.tokens, request.method)
-    if request.deadline_hours is not None:
-        deadline, deadline_source = request.deadline_hours, "requested"
-    else:
-        deadline, deadline_source = DEFAULT_DEADLINE_HOURS, "default cap, 30 days"
+    deadline = request.deadline_hours
+    deadline_source = "requested" if deadline is not None else "none given"
     if request.method is Method.BEDROCK:
         return _bedrock_plan(request, flops, deadline, deadline_source)
 
     candidates: list[_Candidate] = []
     rejections: list[_Rejection] = []
     for spec in _candidates(request, catalog):
-        outcome = _evaluate(request, spec, prices, flops, deadline)
+        outcome = _evaluate(request, spec, prices, flops)
         if isinstance(outcome, _Candidate):
             candidates.append(outcome)
         else:
@@ -395,13 +435,18 @@ def make_plan(
         seq_len=request.seq_len,
         shard_degree=best.shard_degree,
         accelerator_memory_gib=spec.accelerator_memory_gib,
-        accelerators_total=best.count * spec.accelerator_count,
+        accelerators_total=best.accelerators,
     )
     fsx = (
         None
         if best.tier is Tier.SMALL
         else propose_fsx(
-            request.params, request.method, request.tokens, request.checkpoint_write_seconds
+            request.params,
+            request.method,
+            request.tokens,
+            request.checkpoint_write_seconds,
+            # The large tier's file system is EFA-enabled (its capacity steps differ).
+            efa_enabled=best.tier is Tier.LARGE,
         )
     )
     notes: list[str] = []
@@ -410,6 +455,12 @@ def make_plan(
             "small tier: no FSx for Lustre; the SageMaker training job reads from and writes "
             "checkpoints to the data lake in S3."
         )
+        if spec.accelerator_count > SCRIPT_GPUS:
+            notes.append(
+                f"train_lora.py trains on {SCRIPT_GPUS} GPU: {spec.accelerator_count - SCRIPT_GPUS}"
+                f" of the {spec.accelerator_count} GPUs of {spec.instance_type} stay idle and "
+                "are billed (no smaller instance of this GPU fits the request)."
+            )
     if best.price is None:
         notes.append(f"{spec.instance_type} has no recorded on-demand price: cost not estimated.")
     elif best.price.note:
@@ -429,7 +480,7 @@ def make_plan(
         instance_type=name,
         instance_count=best.count,
         accelerator=spec.accelerator,
-        accelerators_total=best.count * spec.accelerator_count,
+        accelerators_total=best.accelerators,
         training_flops=flops,
         accelerator_hours=best.accelerator_hours,
         wall_clock_hours=best.wall_hours,

@@ -30,12 +30,18 @@ def checkpoint_bytes(params: float, method: Method) -> float:
 
 
 def propose_fsx(
-    params: float, method: Method, tokens: float, target_write_seconds: float
+    params: float,
+    method: Method,
+    tokens: float,
+    target_write_seconds: float,
+    *,
+    efa_enabled: bool = False,
 ) -> FsxPlan:
     """The file system for this run, from the library-wide sizing rule
     (:func:`cdk_llm_training.planner.fsx_sizing.propose_lustre_sizing`): it holds the dataset
     and the kept checkpoints with free space left, writes one checkpoint within
-    ``target_write_seconds``, and is the cheapest valid PERSISTENT_2 size and tier."""
+    ``target_write_seconds``, and is the cheapest valid PERSISTENT_2 size and tier (EFA
+    capacity steps with ``efa_enabled``, as on the large tier)."""
     dataset = DATASET_BYTES_PER_TOKEN * tokens
     checkpoint = checkpoint_bytes(params, method)
     sizing = propose_lustre_sizing(
@@ -43,6 +49,7 @@ def propose_fsx(
         checkpoint_bytes=math.ceil(checkpoint),
         target_checkpoint_write_seconds=target_write_seconds,
         checkpoints_kept=CHECKPOINTS_KEPT,
+        efa_enabled=efa_enabled,
     )
     return FsxPlan(
         storage_capacity_gib=sizing.storage_capacity_gib,
@@ -51,4 +58,5 @@ def propose_fsx(
         dataset_gib=dataset / GIB,
         checkpoint_gib=checkpoint / GIB,
         checkpoint_write_seconds=sizing.checkpoint_write_seconds(math.ceil(checkpoint)),
+        efa_enabled=efa_enabled,
     )

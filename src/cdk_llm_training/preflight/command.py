@@ -12,18 +12,26 @@ EXIT_BLOCKED = 1
 EXIT_ERROR = 2
 
 
+DESCRIPTION = (
+    "With your AWS credentials, check with read-only calls what a first deploy of the config "
+    "needs and a template cannot show: CDK bootstrap, AZ IDs, instance offerings, SageMaker "
+    "and EC2 quotas, Bedrock model access, the private workforce, cost-allocation tag "
+    "activation. Exit 1 on a blocker, 2 on an error."
+)
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``preflight`` on the CLI's sub-parsers."""
+    """Register ``preflight`` on a CLI's sub-parsers."""
     parser = subparsers.add_parser(
         "preflight",
         help="check an AWS account before a first deploy (quotas, model access, ...)",
-        description=(
-            "With your AWS credentials, check with read-only calls what a first deploy of "
-            "the config needs and a template cannot show: CDK bootstrap, AZ IDs, instance "
-            "offerings, SageMaker and EC2 quotas, Bedrock model access, the private "
-            "workforce, cost-allocation tag activation. Exit 1 on a blocker, 2 on an error."
-        ),
+        description=DESCRIPTION,
     )
+    add_arguments(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``preflight``."""
     parser.add_argument(
         "--stack",
         action="append",
