@@ -144,3 +144,20 @@ def test_closed_tier_with_an_endpoint_list_missing_an_engine_endpoint_is_an_erro
                 "trainium": NEURON_AMI,
             }
         )
+
+
+def test_closed_cluster_tiers_need_the_chart_in_s3_and_helm_in_a_layer() -> None:
+    """validate rejects what the HyperPod construct would refuse at synth."""
+    with pytest.raises(ValueError, match=r"dependency_chart\.chart_s3_uri is unset"):
+        MediumFineTuneConfig.model_validate({"network": {"closed_network": True}})
+    with pytest.raises(ValueError, match=r"dependency_chart\.kubectl_layer_arn is unset"):
+        MediumFineTuneConfig.model_validate(
+            {
+                "network": {"closed_network": True},
+                "hyperpod": {"dependency_chart": {"chart_s3_uri": "s3://b/chart.tgz"}},
+            }
+        )
+    with pytest.raises(ValueError, match=r"dependency_chart\.chart_s3_uri is unset"):
+        LargePretrainConfig.model_validate(
+            {"engine": "nvidia", "network": {"closed_network": True}}
+        )
