@@ -154,7 +154,9 @@ def test_closed_cluster_tiers_need_the_chart_in_s3_and_helm_in_a_layer() -> None
         MediumFineTuneConfig.model_validate(
             {
                 "network": {"closed_network": True},
-                "hyperpod": {"dependency_chart": {"chart_s3_uri": "s3://b/chart.tgz"}},
+                "hyperpod": {
+                    "dependency_chart": {"chart_s3_uri": "s3://my-artifacts-bucket/charts/hp.tgz"}
+                },
             }
         )
     with pytest.raises(ValueError, match=r"dependency_chart\.chart_s3_uri is unset"):
