@@ -582,7 +582,10 @@ class LargePretrainConfig(FrozenModel):
             ),
             gateway_endpoints=PARALLELCLUSTER_GATEWAY_ENDPOINTS if engine.uses_trainium else (),
         )
-        _fill_trainium_closed_network(data)
+        if engine.uses_trainium:
+            # Only a tier that builds the Trainium cluster holds its settings to the network's
+            # (an nvidia-only closed tier must not fail on the unused Neuron install).
+            _fill_trainium_closed_network(data)
         _fill_fsx_volume(data, _validated(FileSystemOptions, file_system))
         _fill_budget(data, LARGE_DEFAULT_BUDGET_USD)
         return data
