@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from cdk_llm_training.config.base import FrozenModel
 
@@ -35,6 +37,18 @@ class PermissionsBoundaryOptions(FrozenModel):
     """ParallelCluster ``Iam.ResourcePrefix``: name and/or path prefix of the IAM resources
     ParallelCluster creates (``team-a``, ``/org/team-a/`` or ``/org/team-a/pc``), so a
     boundary or an SCP can name them. Default none."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The file may give the policy alone, as a string (see _from_string).
+        return {
+            "anyOf": [
+                {"type": "string", "description": "managed policy ARN or name"},
+                handler(core_schema),
+            ]
+        }
 
     @model_validator(mode="before")
     @classmethod

@@ -370,6 +370,10 @@ class MediumFineTuneConfig(FrozenModel):
     instances (maximum 2): no accelerator runs until ``instance_count`` is raised.
     """
 
+    section_presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "observability": {"budget": {"monthly_limit_usd": MEDIUM_DEFAULT_BUDGET_USD}},
+    }
+
     network: NetworkOptions = Field(
         default_factory=lambda: NetworkOptions(
             availability_zone_id=DEFAULT_AVAILABILITY_ZONE_ID,
@@ -471,6 +475,7 @@ class LargePretrainConfig(FrozenModel):
 
     section_presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "file_system": {"efa_enabled": True},
+        "observability": {"budget": {"monthly_limit_usd": LARGE_DEFAULT_BUDGET_USD}},
         "hyperpod": {
             "instance_groups": [
                 group.model_dump(mode="json", exclude_unset=True)
