@@ -1,5 +1,6 @@
 """Reusable constructs: one construct per module."""
 
+from cdk_llm_training.constructs._compliance import GrantPolicyAcknowledgements
 from cdk_llm_training.constructs.bedrock_fine_tune_job import (
     BedrockFineTuneJob,
     BedrockJobVpcConfig,
@@ -60,6 +61,7 @@ __all__ = [
     "BedrockGuardrail",
     "BedrockJobVpcConfig",
     "CostControls",
+    "GrantPolicyAcknowledgements",
     "HumanEvaluation",
     "HyperPodEksCluster",
     "LabelingWorkforce",
