@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk import Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk.assertions import Match, Template
 from cdk_support import cfn_lint_findings, new_app, new_stack, resources_of_type, template_of
@@ -83,16 +83,15 @@ def cognito_template() -> Template:
 # -- Cognito workforce -------------------------------------------------------------------
 
 
-def test_cognito_mode_reuses_or_creates_the_workforce_after_domain_and_client(
+def test_cognito_mode_reuses_or_creates_the_workforce_after_the_domain(
     cognito_template: Template,
 ) -> None:
     """One private workforce per account and Region: no AWS::SageMaker::Workforce, but a
-    custom resource that reuses the account's workforce or creates it on the new pool,
-    ordered after the pool's domain and client, under the pool's removal policy."""
+    custom resource that reuses the account's workforce or creates it (and its app client)
+    on the new pool, ordered after the pool's domain, under the pool's removal policy."""
     cognito_template.resource_count_is("AWS::SageMaker::Workforce", 0)
     workforce = _one(cognito_template, "Custom::PrivateWorkforce")
     pool_id = next(iter(resources_of_type(cognito_template, "AWS::Cognito::UserPool")))
-    client_id = next(iter(resources_of_type(cognito_template, "AWS::Cognito::UserPoolClient")))
     domain_id = next(iter(resources_of_type(cognito_template, "AWS::Cognito::UserPoolDomain")))
     props = dict(workforce["Properties"])
     props.pop("ServiceToken")
@@ -100,16 +99,47 @@ def test_cognito_mode_reuses_or_creates_the_workforce_after_domain_and_client(
         "WorkforceName": "default",
         "IdentityProvider": "cognito",
         "UserPoolId": {"Ref": pool_id},
-        "ClientId": {"Ref": client_id},
     }
-    assert {domain_id, client_id} <= set(workforce["DependsOn"])
+    assert domain_id in workforce["DependsOn"]
     for type_name in (
         "Custom::PrivateWorkforce",
         "AWS::Cognito::UserPool",
-        "AWS::Cognito::UserPoolClient",
         "AWS::Cognito::UserPoolDomain",
     ):
         assert _one(cognito_template, type_name)["DeletionPolicy"] == "RetainExceptOnCreate"
+
+
+def test_the_custom_resource_owns_the_portal_client(cognito_template: Template) -> None:
+    """Ground Truth writes the client's OAuth settings; a template client would have them
+    reset by the next stack update, so the client is not a CloudFormation resource and the
+    construct's client is the one behind the workforce."""
+    cognito_template.resource_count_is("AWS::Cognito::UserPoolClient", 0)
+    pool_id = next(iter(resources_of_type(cognito_template, "AWS::Cognito::UserPool")))
+    statements = _statements(cognito_template, "LabelingWorkforceProviderRole")
+    own = next(s for s in statements if s.get("Sid") == "OwnPortalClient")
+    assert sorted(_actions(own)) == [
+        "cognito-idp:CreateUserPoolClient",
+        "cognito-idp:DeleteUserPoolClient",
+        "cognito-idp:DescribeUserPoolClient",
+    ]
+    assert own["Resource"] == {"Fn::GetAtt": [pool_id, "Arn"]}
+    # Every Cognito action of the function is scoped to the construct's own pool.
+    for statement in statements:
+        if any(a.startswith("cognito-idp:") for a in _actions(statement)):
+            assert statement["Resource"] == {"Fn::GetAtt": [pool_id, "Arn"]}
+
+
+def test_user_pool_client_is_the_client_behind_the_workforce() -> None:
+    stack = new_stack()
+    lake = TrainingDataLake(stack, "Lake")
+    labeling = LabelingWorkforce(stack, "Labeling", data_lake=lake, options=COGNITO)
+    assert labeling.user_pool_client is not None
+    assert labeling.workforce_resource is not None
+    client_id = stack.resolve(labeling.user_pool_client.user_pool_client_id)
+    child = labeling.workforce_resource.node.default_child
+    assert isinstance(child, CfnResource)
+    workforce_id = stack.get_logical_id(child)
+    assert client_id == {"Fn::GetAtt": [workforce_id, "ClientId"]}
 
 
 def test_cognito_pool_is_hardened(cognito_template: Template) -> None:
@@ -132,9 +162,7 @@ def test_cognito_pool_is_hardened(cognito_template: Template) -> None:
     assert pool["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
-def test_cognito_portal_client_has_a_secret_and_a_domain(cognito_template: Template) -> None:
-    client = _one(cognito_template, "AWS::Cognito::UserPoolClient")
-    assert client["Properties"]["GenerateSecret"] is True
+def test_cognito_pool_has_a_domain(cognito_template: Template) -> None:
     domain = _one(cognito_template, "AWS::Cognito::UserPoolDomain")
     joined = domain["Properties"]["Domain"]["Fn::Join"]
     assert joined[0] == "-"
@@ -498,6 +526,17 @@ def test_small_lora_stack_holds_workforce_team_workflow_and_converter(
     template = tier_templates[StackName.SMALL_LORA]
     template.resource_count_is("AWS::SageMaker::Workforce", 0)
     template.resource_count_is("Custom::PrivateWorkforce", 1)
+    # The custom resource owns the portal client: no stack update resets its OAuth settings.
+    template.resource_count_is("AWS::Cognito::UserPoolClient", 0)
+    pool_id = next(iter(resources_of_type(template, "AWS::Cognito::UserPool")))
+    cognito_statements = [
+        s
+        for s in _statements(template, "LabelingWorkforceProviderRole")
+        if any(a.startswith("cognito-idp:") for a in _actions(s))
+    ]
+    assert {s.get("Sid") for s in cognito_statements} == {"OwnPortalClient", "UseWorkforcePool"}
+    for statement in cognito_statements:
+        assert statement["Resource"] == {"Fn::GetAtt": [pool_id, "Arn"]}
     template.resource_count_is("AWS::SageMaker::Workteam", 1)
     machines = resources_of_type(template, "AWS::StepFunctions::StateMachine")
     assert len([m for m in machines if m.startswith("Labeling")]) == 1

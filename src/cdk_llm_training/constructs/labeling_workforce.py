@@ -83,12 +83,15 @@ class LabelingWorkforce(Construct):
     (two stacks that both create one collide at deploy time). With
     ``WorkforceOptions(mode=WorkforceMode.COGNITO)`` the construct creates a hardened Cognito
     user pool (no self sign-up, 14-character passwords with all character classes, TOTP MFA
-    required, Plus feature plan with threat protection enforced), its domain and app client,
-    and a ``Custom::PrivateWorkforce`` resource that, at deploy time, reuses the account's
-    private workforce when the Region has one and creates it (backed by that pool) when it
-    has none; ``workforce_outcome`` (``created`` or ``reused``) says which happened, and the
-    work teams use the pool behind the workforce either way. Pool, domain, client and
-    workforce share ``removal_policy``. ``OIDC`` works the same way with your identity
+    required, Plus feature plan with threat protection enforced) and its domain, and a
+    ``Custom::PrivateWorkforce`` resource that, at deploy time, reuses the account's
+    private workforce when the Region has one and creates it (backed by that pool and an
+    app client the resource creates and owns) when it has none; ``workforce_outcome``
+    (``created`` or ``reused``) says which happened, and the work teams use the pool and
+    client behind the workforce either way (``user_pool_client`` is that client). The app
+    client is not a CloudFormation resource, so no stack update resets the OAuth settings
+    Ground Truth writes on it. Pool, domain and workforce (with its client) share
+    ``removal_policy``. ``OIDC`` works the same way with your identity
     provider (the function reads the client secret from Secrets Manager); an existing
     workforce of the other kind fails the deploy with a message saying what to set instead.
 
@@ -129,8 +132,8 @@ class LabelingWorkforce(Construct):
         :param notification_key: KMS key of the notification topics and the log groups (its
             policy gets the SageMaker and CloudWatch Logs statements). Default: a new key with
             rotation.
-        :param removal_policy: for the user pool, its domain and client, the workforce and
-            the notification key.
+        :param removal_policy: for the user pool, its domain, the workforce (with the app
+            client its custom resource owns) and the notification key.
             Default ``RETAIN_ON_UPDATE_OR_DELETE``.
         """
         super().__init__(scope, id)
@@ -182,7 +185,7 @@ class LabelingWorkforce(Construct):
         self.workforce_outcome: str | None = None
         if workforce_opts.mode is not WorkforceMode.IMPORT:
             if workforce_opts.mode is WorkforceMode.COGNITO:
-                self.user_pool, self.user_pool_client = self._create_user_pool(removal_policy)
+                self.user_pool = self._create_user_pool(removal_policy)
             self.workforce_resource = self._reuse_or_create_workforce(removal_policy)
             self.workforce_name = self.workforce_resource.get_att_string("WorkforceName")
             self.workforce_outcome = self.workforce_resource.get_att_string("Outcome")
@@ -191,6 +194,11 @@ class LabelingWorkforce(Construct):
                 # another pool's when an existing workforce is reused.
                 self._team_pool_id = self.workforce_resource.get_att_string("UserPoolId")
                 self._team_client_id = self.workforce_resource.get_att_string("ClientId")
+                # The custom resource owns the app client (no CloudFormation resource, so
+                # no stack update resets the OAuth settings Ground Truth writes on it).
+                self.user_pool_client = cognito.UserPoolClient.from_user_pool_client_id(
+                    self, "PortalClient", self._team_client_id
+                )
         elif workforce_opts.source_ip_cidrs:
             Annotations.of(self).add_warning_v2(
                 "cdk-llm-training:labeling-source-ip-ignored",
@@ -252,9 +260,7 @@ class LabelingWorkforce(Construct):
 
     # -- identity and workforce ----------------------------------------------------------
 
-    def _create_user_pool(
-        self, removal_policy: RemovalPolicy
-    ) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
+    def _create_user_pool(self, removal_policy: RemovalPolicy) -> cognito.UserPool:
         opts = self.options.workforce
         mfa = {
             MfaMode.REQUIRED: cognito.Mfa.REQUIRED,
@@ -326,20 +332,14 @@ class LabelingWorkforce(Construct):
             "Domain",
             cognito_domain=cognito.CognitoDomainOptions(domain_prefix=prefix),
         )
-        # SageMaker sets the OAuth settings (labeling portal callback URLs) on this client
-        # when it creates the workforce; the client only needs a secret.
-        client = pool.add_client(
-            "PortalClient",
-            generate_secret=True,
-            disable_o_auth=True,
-            prevent_user_existence_errors=True,
-            auth_flows=cognito.AuthFlow(user_srp=True),
-        )
-        # The pool, its domain, its client and the workforce share one removal policy: a
-        # retained workforce whose client was deleted could not sign anyone in.
+        # The portal's app client is not created here: the PrivateWorkforce custom resource
+        # creates it together with the workforce, because Ground Truth then writes the
+        # client's OAuth settings (portal callback URL, flows, scopes) itself, and any
+        # CloudFormation update of an AWS::Cognito::UserPoolClient would send the
+        # template's settings (OAuth off) over them and lock the workers out.
+        # The pool, its domain and the workforce (with its client) share one removal policy.
         self.user_pool_domain.apply_removal_policy(removal_policy)
-        client.apply_removal_policy(removal_policy)
-        return pool, client
+        return pool
 
     def _reuse_or_create_workforce(self, removal_policy: RemovalPolicy) -> CustomResource:
         """The custom resource that reuses the account's private workforce or creates it
@@ -383,12 +383,23 @@ class LabelingWorkforce(Construct):
             properties["SourceIpConfig"] = {"Cidrs": list(opts.source_ip_cidrs)}
         if opts.mode is WorkforceMode.COGNITO:
             assert self.user_pool is not None
-            assert self.user_pool_client is not None
             properties |= {
                 "IdentityProvider": "cognito",
                 "UserPoolId": self.user_pool.user_pool_id,
-                "ClientId": self.user_pool_client.user_pool_client_id,
             }
+            # The function owns the portal's app client: it creates it only when it creates
+            # the workforce and deletes it only after deleting that workforce.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="OwnPortalClient",
+                    actions=[
+                        "cognito-idp:CreateUserPoolClient",
+                        "cognito-idp:DeleteUserPoolClient",
+                        "cognito-idp:DescribeUserPoolClient",
+                    ],
+                    resources=[self.user_pool.user_pool_arn],
+                )
+            )
             # CreateWorkforce reads the pool and client and sets the portal's OAuth settings
             # on the client with the caller's permissions (unverified which of these it
             # needs: the set is limited to this construct's pool).
@@ -397,7 +408,6 @@ class LabelingWorkforce(Construct):
                     sid="UseWorkforcePool",
                     actions=[
                         "cognito-idp:DescribeUserPool",
-                        "cognito-idp:DescribeUserPoolClient",
                         "cognito-idp:UpdateUserPool",
                         "cognito-idp:UpdateUserPoolClient",
                     ],
@@ -469,8 +479,7 @@ class LabelingWorkforce(Construct):
         # domain), and after the function's log group and policy.
         resource.node.add_dependency(role)
         if opts.mode is WorkforceMode.COGNITO:
-            assert self.user_pool_client is not None
-            resource.node.add_dependency(self.user_pool_domain, self.user_pool_client)
+            resource.node.add_dependency(self.user_pool_domain)
         return resource
 
     # -- teams ---------------------------------------------------------------------------
