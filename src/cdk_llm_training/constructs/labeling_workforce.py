@@ -343,8 +343,8 @@ class LabelingWorkforce(Construct):
 
     def _reuse_or_create_workforce(self, removal_policy: RemovalPolicy) -> CustomResource:
         """The custom resource that reuses the account's private workforce or creates it
-        (backed by this construct's pool and client, after the domain and client exist; or
-        by the OIDC identity provider of the options)."""
+        (backed by this construct's pool and an app client the function creates and owns,
+        after the domain exists; or by the OIDC identity provider of the options)."""
         opts = self.options.workforce
         log_group = _log_group(
             self, "WorkforceProviderLogs", self.options.log_retention_days, self.notification_key
