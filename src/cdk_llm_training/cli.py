@@ -285,8 +285,8 @@ def _run_cost(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from cdk_llm_training.config.prices import InstancePrice, default_price_book
+    from cdk_llm_training.config.service_prices import default_service_prices
     from cdk_llm_training.cost.estimate import CostEstimateError, estimate_stack, render_text
-    from cdk_llm_training.cost.service_prices import default_service_prices
 
     services = default_service_prices()
     instances = default_price_book()

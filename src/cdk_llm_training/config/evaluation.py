@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
 
-from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.base import LOG_RETENTION_DAYS, FrozenModel
 
 # -- guardrails ----------------------------------------------------------------------------
 
@@ -397,8 +397,6 @@ class HumanEvaluationOptions(FrozenModel):
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
-
         if value not in LOG_RETENTION_DAYS:
             allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
             raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {allowed}")

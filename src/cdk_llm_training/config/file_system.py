@@ -11,14 +11,14 @@ from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.data_lake import DataZone
-from cdk_llm_training.config.network import check_availability_zone_id
-from cdk_llm_training.planner.fsx_sizing import (
+from cdk_llm_training.config.fsx_sizing import (
     PERSISTENT_2_THROUGHPUT_TIERS,
     LustreDeploymentType,
     capacity_error,
     propose_lustre_sizing,
     throughput_error,
 )
+from cdk_llm_training.config.network import check_availability_zone_id
 
 MAX_DATA_REPOSITORY_ASSOCIATIONS = 8
 """FSx for Lustre links at most 8 data repositories to one file system."""

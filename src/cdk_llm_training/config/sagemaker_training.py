@@ -20,6 +20,7 @@ from pydantic import Field, field_validator, model_validator
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.bedrock import JOB_NAME_PREFIX_PATTERN, LOG_RETENTION_DAYS
 from cdk_llm_training.config.evaluation import TaskMetricsOptions
+from cdk_llm_training.config.gpu_memory import Method, memory_per_accelerator
 from cdk_llm_training.config.instances import (
     AcceleratorFamily,
     InstanceCatalog,
@@ -383,9 +384,6 @@ def check_training_instance(
 
     :param catalog: instance catalog. Default: the shipped one.
     """
-    from cdk_llm_training.planner.memory import memory_per_accelerator
-    from cdk_llm_training.planner.model import Method
-
     catalog = catalog or default_instance_catalog()
     gpus = sorted(
         spec.sagemaker_instance_type

@@ -16,11 +16,11 @@ from constructs import Construct
 
 from cdk_llm_training.config.data_lake import DataZone
 from cdk_llm_training.config.file_system import DataRepositoryLink, FileSystemOptions, MetadataMode
+from cdk_llm_training.config.fsx_sizing import LustreDeploymentType
 from cdk_llm_training.constructs._compliance import acknowledge_group_to_group_all_traffic
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.training_network import LUSTRE_PORTS, TrainingNetwork
-from cdk_llm_training.planner.fsx_sizing import LustreDeploymentType
 
 FSX_S3_SERVICE_LINKED_ROLE_PATH = "aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/"
 """Path of the per-file-system service-linked roles FSx uses to reach linked S3 buckets."""

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_llm_training.config.prices import PriceBook, PriceChannel, load_price_book
-from cdk_llm_training.cost.service_prices import ServicePrice, ServicePriceTable
+from cdk_llm_training.config.service_prices import ServicePrice, ServicePriceTable
 
 PCLUSTER_TYPE = "Custom::PclusterCluster"
 HYPERPOD_TYPE = "AWS::SageMaker::Cluster"

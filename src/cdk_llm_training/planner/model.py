@@ -7,31 +7,11 @@ from enum import StrEnum
 from pydantic import Field, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.gpu_memory import MemoryBreakdown as MemoryBreakdown  # noqa: PLC0414 (re-export)
+from cdk_llm_training.config.gpu_memory import Method as Method  # noqa: PLC0414 (re-export)
 
 MAX_MFU = 0.60
 """No plan assumes a model FLOPs utilization above this."""
-
-
-class Method(StrEnum):
-    """How the model is trained."""
-
-    PRETRAIN = "pretrain"
-    """Pre-training from scratch: every weight trained, Adam in mixed precision."""
-    CPT = "cpt"
-    """Continued pre-training of an existing model: same arithmetic as pre-training."""
-    FULL = "full"
-    """Full fine-tune: every weight trained, Adam in mixed precision."""
-    LORA = "lora"
-    """LoRA: frozen BF16 weights plus small trained adapters."""
-    QLORA = "qlora"
-    """QLoRA: frozen 4-bit (NF4) weights plus small trained adapters."""
-    BEDROCK = "bedrock"
-    """Managed customization in Amazon Bedrock: no instances to size."""
-
-    @property
-    def trains_all_weights(self) -> bool:
-        """True when gradients and optimizer state exist for every weight."""
-        return self in (Method.PRETRAIN, Method.CPT, Method.FULL)
 
 
 class Tier(StrEnum):
@@ -82,21 +62,6 @@ class PlanRequest(FrozenModel):
         if self.accelerator is not None and self.instance_type is not None:
             raise ValueError("give either accelerator or instance_type, not both")
         return self
-
-
-class MemoryBreakdown(FrozenModel):
-    """Memory per accelerator, GiB, under the stated sharding."""
-
-    weights_gib: float
-    gradients_gib: float
-    optimizer_state_gib: float
-    activations_gib: float
-    total_gib: float
-    available_gib: float
-    """Accelerator memory usable for training (catalog memory less headroom)."""
-    sharding: str
-    """E.g. ``ZeRO-3 / FSDP full shard over 16 accelerators``."""
-    shard_degree: int
 
 
 class FsxPlan(FrozenModel):

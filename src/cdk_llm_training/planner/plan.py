@@ -16,6 +16,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cdk_llm_training.config.gpu_memory import (
+    ADAPTER_FRACTION,
+    MEMORY_HEADROOM_FRACTION,
+    activations_bytes,
+    bytes_per_param,
+    flops_per_param_token,
+    memory_per_accelerator,
+    min_shard_degree,
+    training_flops,
+)
 from cdk_llm_training.config.instances import (
     AcceleratorFamily,
     InstanceCatalog,
@@ -29,16 +39,6 @@ from cdk_llm_training.config.prices import (
     default_price_book,
 )
 from cdk_llm_training.config.sagemaker_training import SCRIPT_GPUS
-from cdk_llm_training.planner.memory import (
-    ADAPTER_FRACTION,
-    MEMORY_HEADROOM_FRACTION,
-    activations_bytes,
-    bytes_per_param,
-    flops_per_param_token,
-    memory_per_accelerator,
-    min_shard_degree,
-    training_flops,
-)
 from cdk_llm_training.planner.model import (
     Assumptions,
     Engine,

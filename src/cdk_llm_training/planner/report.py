@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 
+from cdk_llm_training.config.fsx_sizing import GIB
 from cdk_llm_training.config.schema import SCHEMA_COMMENT, SCHEMA_FILE_NAME
 from cdk_llm_training.config.tiers import (
     P5_CLASS_INSTANCE_TYPES,
@@ -13,7 +14,6 @@ from cdk_llm_training.config.tiers import (
     StackName,
     parse_app_config,
 )
-from cdk_llm_training.planner.fsx_sizing import GIB
 from cdk_llm_training.planner.model import Engine, Plan, Tier
 
 TIER_STACKS: dict[Tier, tuple[StackName, str]] = {
