@@ -59,8 +59,12 @@ def _modules() -> dict[str, Path]:
     return {_module_name(path): path for path in sorted(PACKAGE_DIR.rglob("*.py"))}
 
 
-def _imported_modules(module: str, path: Path) -> Iterator[str]:
-    """Every ``cdk_llm_training.*`` module named by an import statement anywhere in the file."""
+def _imported_modules(module: str, path: Path, modules: set[str]) -> Iterator[str]:
+    """Every ``cdk_llm_training.*`` module named by an import statement anywhere in the file.
+
+    ``from pkg import name`` counts as an import of ``pkg.name`` when that is a module and of
+    ``pkg`` otherwise (the name then comes from the package's ``__init__``).
+    """
     is_package = path.name == "__init__.py"
     package_parts = module.split(".") if is_package else module.split(".")[:-1]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
@@ -72,9 +76,9 @@ def _imported_modules(module: str, path: Path) -> Iterator[str]:
                 base = ".".join([*base_parts, *([node.module] if node.module else [])])
             else:
                 base = node.module or ""
-            yield base
-            # ``from pkg import sub`` may name a submodule rather than an attribute.
-            yield from (f"{base}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                yield submodule if submodule in modules else base
 
 
 def _top(module: str) -> str | None:
@@ -89,7 +93,7 @@ def _edges() -> set[tuple[str, str]]:
     modules = _modules()
     edges: set[tuple[str, str]] = set()
     for module, path in modules.items():
-        for target in _imported_modules(module, path):
+        for target in _imported_modules(module, path, set(modules)):
             if target in modules and target != module:
                 edges.add((module, target))
     return edges
@@ -107,6 +111,12 @@ def test_the_graph_sees_the_stacks_import_the_constructs() -> None:
     # Guards the parser itself: an empty graph would pass every rule below.
     assert any(_top(a) == "stacks" and _top(b) == "constructs" for a, b in EDGES)
     assert any(a.startswith(f"{PACKAGE}.planner") and _top(b) == "config" for a, b in EDGES)
+
+
+def test_no_module_imports_names_from_the_package_root() -> None:
+    # The root re-exports constructs and stacks: a name taken from it is an import of them all.
+    found = sorted(f"{a} -> {b}" for a, b in EDGES if b == PACKAGE)
+    assert found == []
 
 
 def _upward_imports() -> list[str]:
