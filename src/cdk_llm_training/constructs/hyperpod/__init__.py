@@ -12,10 +12,11 @@ paths and CloudFormation logical IDs are those of one flat construct):
 - ``execution_role``: the nodes' least-privilege instance role.
 - ``dependency_chart``: whether the HyperPod dependency Helm chart is installed in-stack.
 - ``fsx_volume``: the static FSx for Lustre volume manifests for pods.
-
-The chart-install custom resource, the Kubernetes manifests and the optional HyperPod add-ons
-stay in ``constructs._hyperpod_chart_install``, ``_hyperpod_manifests`` and
-``_hyperpod_addons``.
+- ``chart_install``: the custom resource that runs ``helm upgrade --install`` of the chart.
+- ``addons``: the optional HyperPod add-ons (training operator, task governance,
+  observability).
+- ``manifests``: the FSx CSI controller's service account and the static FSx volume and
+  claim manifests.
 
 Design note, aws_eks_v2 (aws-cdk-lib 2.275, read and synthesized): its L2s cannot replace the
 L1 EKS code without changing the template. ``eks_v2.Cluster`` puts the ``AWS::EKS::Cluster`` at

@@ -23,9 +23,9 @@ from constructs import Construct
 
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
 from cdk_llm_training.config.instances import InstanceCatalog
-from cdk_llm_training.constructs._hyperpod_addons import HyperPodAddons, add_hyperpod_addons
-from cdk_llm_training.constructs._hyperpod_chart_install import HyperPodDependencyChart
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs.hyperpod.addons import HyperPodAddons, add_hyperpod_addons
+from cdk_llm_training.constructs.hyperpod.chart_install import HyperPodDependencyChart
 from cdk_llm_training.constructs.hyperpod.control_plane import (
     ManagedAddons,
     create_access_entries,

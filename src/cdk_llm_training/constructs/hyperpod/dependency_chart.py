@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from cdk_llm_training.config.hyperpod import DependencyInstall, HyperPodClusterOptions
-from cdk_llm_training.constructs._hyperpod_chart_install import HyperPodDependencyChart
+from cdk_llm_training.constructs.hyperpod.chart_install import HyperPodDependencyChart
 
 
 def install_dependency_chart(

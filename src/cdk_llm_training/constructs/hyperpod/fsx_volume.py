@@ -6,7 +6,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 
 from cdk_llm_training.config.hyperpod import FsxVolumeOptions
-from cdk_llm_training.constructs._hyperpod_manifests import fsx_volume_manifests
+from cdk_llm_training.constructs.hyperpod.manifests import fsx_volume_manifests
 
 
 def fsx_volume_manifest(
