@@ -106,7 +106,7 @@ if TYPE_CHECKING:
         TrainingNetwork,
         TrainiumParallelCluster,
     )
-    from cdk_llm_training.constructs._hyperpod_manifests import (
+    from cdk_llm_training.constructs.hyperpod.manifests import (
         fsx_pod_volume,
         fsx_volume_manifests,
     )
@@ -215,8 +215,8 @@ _EXPORTS: dict[str, str] = {
     "apply_permissions_boundary": "cdk_llm_training.constructs",
     "default_bedrock_catalog": "cdk_llm_training.config",
     "default_training_image": "cdk_llm_training.config",
-    "fsx_pod_volume": "cdk_llm_training.constructs._hyperpod_manifests",
-    "fsx_volume_manifests": "cdk_llm_training.constructs._hyperpod_manifests",
+    "fsx_pod_volume": "cdk_llm_training.constructs.hyperpod.manifests",
+    "fsx_volume_manifests": "cdk_llm_training.constructs.hyperpod.manifests",
     "load_app_config": "cdk_llm_training.config",
     "parse_app_config": "cdk_llm_training.config",
     "propose_lustre_sizing": "cdk_llm_training.planner",

@@ -30,12 +30,12 @@ from cdk_llm_training import (
     TaskGovernanceOptions,
     TeamComputeQuota,
 )
-from cdk_llm_training.constructs._hyperpod_addons import (
+from cdk_llm_training.constructs.hyperpod.addons import (
     COMPUTE_QUOTA_TYPE,
     TRAINING_OPERATOR_NAMESPACE,
     TRAINING_OPERATOR_SERVICE_ACCOUNT,
 )
-from cdk_llm_training.constructs._hyperpod_chart_install import CHART_INSTALL_RESOURCE_TYPE
+from cdk_llm_training.constructs.hyperpod.chart_install import CHART_INSTALL_RESOURCE_TYPE
 
 ADMIN_ARN = "arn:aws:iam::111122223333:role/PlatformAdmin"
 CHART_URI = "s3://charts-111122223333/hyperpod/hyperpod-helm-chart-0.1.0.tgz"

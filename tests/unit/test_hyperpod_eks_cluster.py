@@ -43,7 +43,7 @@ from cdk_llm_training import (
     fsx_volume_manifests,
 )
 from cdk_llm_training.config.hyperpod import DEFAULT_HELM_CHART_REVISION
-from cdk_llm_training.constructs._hyperpod_chart_install import (
+from cdk_llm_training.constructs.hyperpod.chart_install import (
     CHART_INSTALL_RESOURCE_TYPE,
     HELM_SHA256,
 )

@@ -10,7 +10,7 @@ from cdk_support import cfn_lint_findings
 from pydantic import ValidationError
 
 from cdk_llm_training.config import MediumFineTuneConfig, StackName
-from cdk_llm_training.constructs._hyperpod_chart_install import (
+from cdk_llm_training.constructs.hyperpod.chart_install import (
     CHART_INSTALL_RESOURCE_TYPE as CHART_INSTALL_TYPE,
 )
 

@@ -14,7 +14,7 @@ from cdk_llm_training.constructs.cost_controls import (
 from cdk_llm_training.constructs.human_evaluation import (
     HumanEvaluation,
 )
-from cdk_llm_training.constructs.hyperpod_eks_cluster import (
+from cdk_llm_training.constructs.hyperpod import (
     HyperPodEksCluster,
 )
 from cdk_llm_training.constructs.labeling_workforce import (

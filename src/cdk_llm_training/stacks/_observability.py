@@ -12,7 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_llm_training.config.observability import ObservabilityOptions
 from cdk_llm_training.constructs._compliance import GrantPolicyAcknowledgements
 from cdk_llm_training.constructs.cost_controls import TAG_STACK, CostControls
-from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
+from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.training_alarms import TrainingAlarms
 from cdk_llm_training.constructs.training_dashboard import TrainingDashboard
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem

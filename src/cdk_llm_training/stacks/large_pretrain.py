@@ -8,7 +8,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import LargePretrainConfig
-from cdk_llm_training.constructs.hyperpod_eks_cluster import HyperPodEksCluster
+from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
 from cdk_llm_training.stacks._cluster_tier import add_cluster_foundation, add_hyperpod
