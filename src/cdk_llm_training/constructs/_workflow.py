@@ -1,15 +1,14 @@
 """Pieces shared by the workflow constructs (fine-tune jobs, evaluations): the workflow KMS
 key, log retention, where the data lives, notification and dataset-validation states, S3 list
-statements scoped to a prefix and per-finding cdk-nag acknowledgements."""
+statements scoped to a prefix."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -22,7 +21,6 @@ from constructs import Construct
 
 from cdk_llm_training import runtime
 from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
-from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._compliance import (
     NO_VPC_REASON,
     acknowledge_synchronous_function,
@@ -230,56 +228,3 @@ def add_list_statement(role: iam.IRole, bucket: s3.IBucket, prefix: str, sid: st
             conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         )
     )
-
-
-def acknowledge_wildcards(role: iam.IRole | None, reason: str) -> None:
-    """Acknowledge cdk-nag's AwsSolutions-IAM5 finding for each wildcard action and resource
-    of ``role``'s default policy, one by one (cdk-nag 3 ids name the exact value), so a
-    wildcard added later by someone else is still reported."""
-    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
-    if not isinstance(policy, iam.Policy):
-        return
-    document = Stack.of(policy).resolve(policy.document)
-    findings: set[str] = set()
-    for statement in document.get("Statement", []):
-        if statement.get("Effect") != "Allow":
-            continue
-        for action in _as_list(statement.get("Action")):
-            if "*" in action:
-                findings.add(f"AwsSolutions-IAM5[Action::{action}]")
-        for resource in _as_list(statement.get("Resource")):
-            rendered = render_reference(resource)
-            if "*" in rendered:
-                findings.add(f"AwsSolutions-IAM5[Resource::{rendered}]")
-    for finding in sorted(findings):
-        acknowledge(policy, finding, reason)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def render_reference(node: Any) -> str:  # noqa: PLR0911 - one return per intrinsic
-    """A resolved CloudFormation value as one string, the way cdk-nag names findings:
-    ``<LogicalId.Attr>`` for Fn::GetAtt, ``<Name>`` for Ref, Fn::Join joined, Fn::Sub
-    variables in angle brackets, anything else as compact JSON."""
-    if node is None:
-        return ""
-    if isinstance(node, str):
-        return node.replace("${", "<").replace("}", ">")
-    if isinstance(node, dict):
-        if "Fn::Join" in node:
-            delimiter, items = node["Fn::Join"]
-            return str(delimiter).join(render_reference(i) for i in items)
-        if "Fn::Sub" in node:
-            return render_reference(node["Fn::Sub"])
-        if "Fn::GetAtt" in node:
-            resource, attribute = node["Fn::GetAtt"]
-            return f"<{render_reference(resource)}.{render_reference(attribute)}>"
-        if "Fn::ImportValue" in node:
-            return render_reference(node["Fn::ImportValue"])
-        if "Ref" in node:
-            return f"<{render_reference(node['Ref'])}>"
-    return json.dumps(node, separators=(",", ":"))

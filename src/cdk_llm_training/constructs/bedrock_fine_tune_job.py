@@ -33,10 +33,10 @@ from cdk_llm_training.config.bedrock import (
     default_bedrock_catalog,
     resolve_base_model,
 )
+from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import (
     RETENTION,
-    acknowledge_wildcards,
     add_list_statement,
     create_dataset_validator,
     create_workflow_key,

@@ -17,13 +17,13 @@ from constructs import Construct
 
 from cdk_llm_training import runtime
 from cdk_llm_training.config.evaluation import HumanEvaluationOptions
+from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._compliance import (
     NO_VPC_REASON,
     acknowledge_synchronous_function,
 )
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import RETENTION as _RETENTION
-from cdk_llm_training.constructs._workflow import acknowledge_wildcards as _acknowledge_wildcards
 from cdk_llm_training.constructs._workflow import notify
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
@@ -118,7 +118,7 @@ class HumanEvaluation(Construct):
                 log_group=group,
                 environment=env,
             )
-            _acknowledge_wildcards(
+            acknowledge_wildcards(
                 role, "Object access is limited to the evaluation and labeling prefixes (prefix*)."
             )
             acknowledge_synchronous_function(
@@ -169,7 +169,7 @@ class HumanEvaluation(Construct):
         )
         self.state_machine = self._create_state_machine(topic, log_group("WorkflowLogs"))
         assert isinstance(self.state_machine.role, iam.Role)
-        _acknowledge_wildcards(
+        acknowledge_wildcards(
             self.state_machine.role,
             "CDK's task grants: Lambda versions (function:*), the child workflow's executions "
             "and the .sync EventBridge managed rule; X-Ray and log delivery have no resource "

@@ -38,7 +38,7 @@ from cdk_llm_training.config.labeling import (
     WorkteamOptions,
     team_identity_problem,
 )
-from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._acknowledge import acknowledge, acknowledge_wildcards
 from cdk_llm_training.constructs._compliance import (
     NO_VPC_REASON,
     acknowledge_synchronous_function,
@@ -46,7 +46,7 @@ from cdk_llm_training.constructs._compliance import (
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._names import stack_id_suffix
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
-from cdk_llm_training.constructs._workflow import acknowledge_wildcards, notify, notify_and_fail
+from cdk_llm_training.constructs._workflow import notify, notify_and_fail
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.labeling_templates import template_text
@@ -611,7 +611,7 @@ class LabelingWorkforce(Construct):
             (self.converter_function, f"{opts.output_prefix} and {opts.dataset_prefix}"),
         ):
             assert isinstance(function.role, iam.Role)
-            _acknowledge_wildcards(
+            acknowledge_wildcards(
                 function.role,
                 f"Object-level S3 grants scoped to the curated-zone prefixes {prefixes} (the "
                 "wildcard is the object key under the prefix) and the lake key actions CDK's "
@@ -668,7 +668,7 @@ class LabelingWorkforce(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": "AWS/SageMaker"}},
             )
         )
-        _acknowledge_wildcards(
+        acknowledge_wildcards(
             role,
             "Object-level S3 grants scoped to the manifest, template and output prefixes; "
             "Ground Truth's own log group /aws/sagemaker/LabelingJobs (log streams are per "
@@ -849,7 +849,7 @@ class LabelingWorkforce(Construct):
                 resources=[lake.key.key_arn],
             )
         )
-        _acknowledge_wildcards(
+        acknowledge_wildcards(
             role,
             "Labeling job names are chosen per run (labeling-job/*); the .sync integration's "
             "EventBridge managed rule (StepFunctionsGetEventsForSageMaker*); CDK's Lambda "
@@ -1046,11 +1046,6 @@ class LabelingWorkforce(Construct):
             },
         )
         return state
-
-
-def _acknowledge_wildcards(role: iam.Role, reason: str) -> None:
-    """Acknowledge, one by one, the wildcard findings of ``role``'s default policy."""
-    acknowledge_wildcards(role, reason)
 
 
 def _log_group(scope: Construct, id: str, days: int, key: kms.IKey) -> logs.LogGroup:

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from cdk_llm_training import runtime
 from cdk_llm_training.config.evaluation import ModelEvaluationOptions
+from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._compliance import (
     NO_VPC_REASON,
     acknowledge_synchronous_function,
@@ -238,7 +239,7 @@ class ModelEvaluation(Construct):
         )
         if self.data_key is not None:
             self.data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-        _acknowledge_wildcards(
+        acknowledge_wildcards(
             role,
             "Bedrock evaluation reads the prepared prompt prefix and writes under the output "
             "prefix (prefix*); models are named per run (provisioned-model/*) and the judge and "
@@ -295,7 +296,7 @@ class ModelEvaluation(Construct):
             log_group=log_group,
             environment=environment,
         )
-        _acknowledge_wildcards(
+        acknowledge_wildcards(
             role,
             "Object access is limited to the evaluation prefixes (prefix*), the only way to "
             "name the objects of future runs.",
@@ -686,9 +687,3 @@ class ModelEvaluation(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
             )
         )
-
-
-def _acknowledge_wildcards(role: iam.IRole | None, reason: str) -> None:
-    from cdk_llm_training.constructs._workflow import acknowledge_wildcards
-
-    acknowledge_wildcards(role, reason)

@@ -51,12 +51,12 @@ from cdk_llm_training.config.sagemaker_training import (
     check_training_instance,
     default_training_image,
 )
+from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._names import stack_unique_name
 from cdk_llm_training.constructs._trust import service_principal_from
 from cdk_llm_training.constructs._workflow import (
     RETENTION,
-    acknowledge_wildcards,
     add_list_statement,
     create_dataset_validator,
     create_workflow_key,

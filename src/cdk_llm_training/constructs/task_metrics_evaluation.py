@@ -19,6 +19,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_llm_training.config.evaluation import DEFAULT_METRICS_IMAGE, TaskMetricsOptions
+from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import lake_buckets
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -164,11 +165,7 @@ class TaskMetricsEvaluation(Construct):
         )
         if self.data_key is not None:
             self.data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-        from cdk_llm_training.constructs._workflow import (
-            acknowledge_wildcards as _acknowledge_wildcards,
-        )
-
-        _acknowledge_wildcards(
+        acknowledge_wildcards(
             role,
             "Predictions and reports are named per run (prefix*); SageMaker names the job's "
             "log streams; the image may live in any registry account (AWS Deep Learning "

@@ -12,8 +12,12 @@ from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
 from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
 
 
-def data_lake_outputs(stack: Stack, data_lake: TrainingDataLake) -> None:
-    """Bucket names of the three zones and the lake's KMS key."""
+def data_lake_outputs(stack: Stack, data_lake: TrainingDataLake, *, fsx_links: bool = True) -> None:
+    """Bucket names of the three zones and the lake's KMS key.
+
+    :param fsx_links: whether the descriptions name the ``/fsx`` paths the curated and
+        artifacts zones are linked to; the small tier has no file system. Default: True
+    """
     CfnOutput(
         stack,
         "RawBucketName",
@@ -24,14 +28,18 @@ def data_lake_outputs(stack: Stack, data_lake: TrainingDataLake) -> None:
         stack,
         "CuratedBucketName",
         value=data_lake.curated_bucket.bucket_name,
-        description="Curated zone: training-ready datasets (linked to /fsx/data).",
+        description="Curated zone: training-ready datasets (linked to /fsx/data)."
+        if fsx_links
+        else "Curated zone: training-ready datasets.",
     )
     CfnOutput(
         stack,
         "ArtifactsBucketName",
         value=data_lake.artifacts_bucket.bucket_name,
         description="Artifacts zone: models and checkpoints (checkpoints/ linked to "
-        "/fsx/checkpoints).",
+        "/fsx/checkpoints)."
+        if fsx_links
+        else "Artifacts zone: models, adapters, checkpoints, reports.",
     )
     CfnOutput(
         stack,

@@ -18,6 +18,7 @@ from cdk_llm_training.constructs.permissions_boundary import apply_permissions_b
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.stacks._observability import monitor_tier
+from cdk_llm_training.stacks._outputs import data_lake_outputs
 
 TIER = "small-lora"
 """Value of the stack's ``tier`` cost-allocation tag."""
@@ -161,30 +162,7 @@ class SmallLoRAStack(Stack):
         self.dashboard = monitoring.dashboard
         self.cost_controls = monitoring.cost_controls
 
-        CfnOutput(
-            self,
-            "RawBucketName",
-            value=self.data_lake.raw_bucket.bucket_name,
-            description="Raw zone: upload source data here.",
-        )
-        CfnOutput(
-            self,
-            "CuratedBucketName",
-            value=self.data_lake.curated_bucket.bucket_name,
-            description="Curated zone: training-ready datasets.",
-        )
-        CfnOutput(
-            self,
-            "ArtifactsBucketName",
-            value=self.data_lake.artifacts_bucket.bucket_name,
-            description="Artifacts zone: models, adapters, checkpoints, reports.",
-        )
-        CfnOutput(
-            self,
-            "DataLakeKeyArn",
-            value=self.data_lake.key.key_arn,
-            description="KMS key that encrypts the data lake.",
-        )
+        data_lake_outputs(self, self.data_lake, fsx_links=False)
 
         self.guardrail: BedrockGuardrail | None = None
         if self.config.guardrail is not None:

@@ -6,7 +6,6 @@ Resources are created directly in ``scope`` (the HyperPodEksCluster), keeping it
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from aws_cdk import Annotations, Aws, Fn, Names, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -16,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._acknowledge import acknowledge, nag_ref
 from cdk_llm_training.constructs._compliance import (
     acknowledge_lifecycle_bucket_controls,
     acknowledge_synchronous_function,
@@ -165,24 +164,3 @@ def _acknowledge_bucket_deployment(
                 outside_vpc_reason="Copies the packaged lifecycle scripts between S3 "
                 "buckets through the S3 API only; it never reaches the cluster network.",
             )
-
-
-def nag_ref(stack: Stack, value: str) -> str:
-    """How cdk-nag spells ``value`` in finding evidence (``<LogicalId.Arn>``)."""
-    return _nag_spelling(stack.resolve(value))
-
-
-def _nag_spelling(resolved: Any) -> str:
-    """cdk-nag's rendering of a resolved CloudFormation value: ``<Id.Attr>``, ``<Id>``,
-    ``Fn::Join`` parts concatenated."""
-    if isinstance(resolved, str):
-        return resolved
-    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
-        logical_id, attribute = resolved["Fn::GetAtt"]
-        return f"<{logical_id}.{attribute}>"
-    if isinstance(resolved, dict) and "Ref" in resolved:
-        return f"<{resolved['Ref']}>"
-    if isinstance(resolved, dict) and "Fn::Join" in resolved:
-        separator, parts = resolved["Fn::Join"]
-        return str(separator).join(_nag_spelling(part) for part in parts)
-    return str(resolved)
