@@ -71,6 +71,18 @@ def notify(
     )
 
 
+def caught_error_message(result: str = "FAILED", **fields: Any) -> dict[str, Any]:
+    """The notification body of a failure caught into ``$.error``: ``result``, the execution,
+    ``fields`` (in order), then the caught ``error`` and ``cause``."""
+    return {
+        "result": result,
+        "execution": sfn.JsonPath.execution_id,
+        **fields,
+        "error": sfn.JsonPath.string_at("$.error.Error"),
+        "cause": sfn.JsonPath.string_at("$.error.Cause"),
+    }
+
+
 def notify_and_fail(
     scope: Construct,
     id: str,

@@ -46,7 +46,7 @@ from cdk_llm_training.constructs._compliance import (
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._names import stack_id_suffix
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
-from cdk_llm_training.constructs._workflow import notify, notify_and_fail
+from cdk_llm_training.constructs._workflow import caught_error_message, notify, notify_and_fail
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.labeling_templates import template_text
@@ -728,12 +728,7 @@ class LabelingWorkforce(Construct):
             "NotifyFailed",
             topic=self.workflow_topic,
             subject="Labeling workflow failed",
-            message={
-                "result": "FAILED",
-                "execution": sfn.JsonPath.execution_id,
-                "error": sfn.JsonPath.string_at("$.error.Error"),
-                "cause": sfn.JsonPath.string_at("$.error.Cause"),
-            },
+            message=caught_error_message(),
             fail_id="Failed",
             error="LabelingFailed",
             cause="The template write, the labeling job or the conversion failed; see the "

@@ -58,6 +58,7 @@ from cdk_llm_training.constructs._trust import service_principal_from
 from cdk_llm_training.constructs._workflow import (
     RETENTION,
     add_list_statement,
+    caught_error_message,
     create_dataset_validator,
     create_workflow_key,
     dataset_validation_states,
@@ -714,12 +715,7 @@ class SageMakerFineTuneJob(Construct):
             "NotifyFailed",
             topic=self.topic,
             subject="SageMaker fine-tune failed",
-            message={
-                "result": "FAILED",
-                "execution": sfn.JsonPath.execution_id,
-                "error": sfn.JsonPath.string_at("$.error.Error"),
-                "cause": sfn.JsonPath.string_at("$.error.Cause"),
-            },
+            message=caught_error_message(),
             fail_id="Failed",
             error="FineTuneFailed",
             cause="Validation, training or registration failed; see the notification.",
