@@ -32,54 +32,51 @@ def fsx_volume_manifests(
     """
     opts = options or FsxVolumeOptions()
     capacity = f"{opts.storage_capacity_gib}Gi"
-    volume: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolume",
-        "metadata": {"name": opts.persistent_volume_name},
-        "spec": {
-            "capacity": {"storage": capacity},
-            "volumeMode": "Filesystem",
-            "accessModes": ["ReadWriteMany"],
-            "persistentVolumeReclaimPolicy": "Retain",
-            "storageClassName": "",
-            "mountOptions": ["flock"],
-            "csi": {
-                "driver": FSX_CSI_DRIVER,
-                "volumeHandle": file_system_id,
-                "volumeAttributes": {"dnsname": dns_name, "mountname": mount_name},
-            },
-        },
-    }
-    claim: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": opts.claim_name, "namespace": opts.namespace},
-        "spec": {
-            "accessModes": ["ReadWriteMany"],
-            "storageClassName": "",
-            "resources": {"requests": {"storage": capacity}},
-            "volumeName": opts.persistent_volume_name,
-        },
-    }
-    items = [volume, claim]
+    items = _volume_and_claim(
+        volume_name=opts.persistent_volume_name,
+        claim_name=opts.claim_name,
+        namespace=opts.namespace,
+        capacity=capacity,
+        volume_handle=file_system_id,
+        dns_name=dns_name,
+        mount_name=mount_name,
+    )
     if opts.read_only_data_directory is not None:
-        items += _read_only_data_volume(
-            file_system_id=file_system_id, dns_name=dns_name, mount_name=mount_name, opts=opts
+        # ReadWriteMany is the only multi-node access mode the FSx CSI driver accepts;
+        # ``csi.readOnly`` makes the data directory's mount ``ro``.
+        items += _volume_and_claim(
+            volume_name=f"{opts.persistent_volume_name}-data",
+            claim_name=f"{opts.claim_name}-data",
+            namespace=opts.namespace,
+            capacity=capacity,
+            volume_handle=f"{file_system_id}:{opts.read_only_data_directory}",
+            dns_name=dns_name,
+            mount_name=f"{mount_name}/{opts.read_only_data_directory}",
+            read_only=True,
         )
     return {"apiVersion": "v1", "kind": "List", "items": items}
 
 
-def _read_only_data_volume(
-    *, file_system_id: str, dns_name: str, mount_name: str, opts: FsxVolumeOptions
+def _volume_and_claim(
+    *,
+    volume_name: str,
+    claim_name: str,
+    namespace: str,
+    capacity: str,
+    volume_handle: str,
+    dns_name: str,
+    mount_name: str,
+    read_only: bool = False,
 ) -> list[dict[str, Any]]:
-    """PersistentVolume + claim of the data directory, read-only (ReadWriteMany is the only
-    multi-node access mode the FSx CSI driver accepts; ``csi.readOnly`` makes it ``ro``)."""
-    capacity = f"{opts.storage_capacity_gib}Gi"
-    name = f"{opts.persistent_volume_name}-data"
+    """A static FSx CSI PersistentVolume and the claim bound to it."""
+    csi: dict[str, Any] = {"driver": FSX_CSI_DRIVER, "volumeHandle": volume_handle}
+    if read_only:
+        csi["readOnly"] = True
+    csi["volumeAttributes"] = {"dnsname": dns_name, "mountname": mount_name}
     volume: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
-        "metadata": {"name": name},
+        "metadata": {"name": volume_name},
         "spec": {
             "capacity": {"storage": capacity},
             "volumeMode": "Filesystem",
@@ -87,26 +84,18 @@ def _read_only_data_volume(
             "persistentVolumeReclaimPolicy": "Retain",
             "storageClassName": "",
             "mountOptions": ["flock"],
-            "csi": {
-                "driver": FSX_CSI_DRIVER,
-                "volumeHandle": f"{file_system_id}:{opts.read_only_data_directory}",
-                "readOnly": True,
-                "volumeAttributes": {
-                    "dnsname": dns_name,
-                    "mountname": f"{mount_name}/{opts.read_only_data_directory}",
-                },
-            },
+            "csi": csi,
         },
     }
     claim: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": f"{opts.claim_name}-data", "namespace": opts.namespace},
+        "metadata": {"name": claim_name, "namespace": namespace},
         "spec": {
             "accessModes": ["ReadWriteMany"],
             "storageClassName": "",
             "resources": {"requests": {"storage": capacity}},
-            "volumeName": name,
+            "volumeName": volume_name,
         },
     }
     return [volume, claim]
