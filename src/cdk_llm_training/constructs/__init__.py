@@ -30,6 +30,7 @@ from cdk_llm_training.constructs.notification_key import (
 from cdk_llm_training.constructs.permissions_boundary import (
     apply_permissions_boundary,
 )
+from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     SageMakerFineTuneJob,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "ModelEvaluation",
     "MonitoredFileSystem",
     "NotificationKey",
+    "RuntimeFunction",
     "SageMakerFineTuneJob",
     "TaskMetricsEvaluation",
     "TrainingAlarms",

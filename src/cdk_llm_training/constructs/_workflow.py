@@ -5,7 +5,6 @@ statements scoped to a prefix."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Duration, RemovalPolicy
@@ -19,13 +18,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training import runtime
 from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
-from cdk_llm_training.constructs._compliance import (
-    NO_VPC_REASON,
-    acknowledge_synchronous_function,
-)
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
+from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 
 if TYPE_CHECKING:
     from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -141,7 +136,9 @@ def create_dataset_validator(
     role_description: str,
     description: str,
     handler: str,
-    log_group: logs.ILogGroup,
+    log_retention: logs.RetentionDays,
+    log_key: kms.IKey,
+    removal_policy: RemovalPolicy,
     dataset_bucket: s3.IBucket,
     dataset_prefix: str,
     report_bucket: s3.IBucket,
@@ -150,55 +147,37 @@ def create_dataset_validator(
     memory_mib: int,
     timeout_minutes: int,
     environment: Mapping[str, str],
-) -> lambda_.Function:
-    """The dataset validator Lambda (``Validator``, role ``ValidatorRole``): packaged from
-    ``runtime/``, it may write its own logs, read and list ``dataset_prefix``, write reports
-    under ``report_prefix`` and use ``data_key``. ``environment`` adds to the bucket and prefix
+) -> RuntimeFunction:
+    """The dataset validator Lambda (``Validator``, with ``ValidatorRole`` and
+    ``ValidatorLogs``): it may read and list ``dataset_prefix``, write reports under
+    ``report_prefix`` and use ``data_key``. ``environment`` adds to the bucket and prefix
     variables every validator reads."""
-    role = iam.Role(
-        scope,
-        "ValidatorRole",
-        description=role_description,
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-    )
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="WriteOwnLogs",
-            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[log_group.log_group_arn],
-        )
-    )
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="ReadDatasets",
-            actions=["s3:GetObject"],
-            resources=[dataset_bucket.arn_for_objects(f"{dataset_prefix}*")],
-        )
-    )
-    add_list_statement(role, dataset_bucket, dataset_prefix, "ListDatasets")
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="WriteReports",
-            actions=["s3:PutObject"],
-            resources=[report_bucket.arn_for_objects(f"{report_prefix}*")],
-        )
-    )
-    if data_key is not None:
-        data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-    function = lambda_.Function(
+    return RuntimeFunction(
         scope,
         "Validator",
-        description=description,
-        runtime=lambda_.Runtime.PYTHON_3_14,
-        architecture=lambda_.Architecture.ARM_64,
         handler=handler,
-        code=lambda_.Code.from_asset(
-            str(Path(runtime.__file__).parent), exclude=["__pycache__", "*.pyc"]
-        ),
-        memory_size=memory_mib,
+        description=description,
+        role_description=role_description,
+        invoked_by="the workflow's lambda:invoke task",
+        log_retention=log_retention,
+        log_key=log_key,
+        removal_policy=removal_policy,
+        statements=[
+            iam.PolicyStatement(
+                sid="ReadDatasets",
+                actions=["s3:GetObject"],
+                resources=[dataset_bucket.arn_for_objects(f"{dataset_prefix}*")],
+            ),
+            list_statement(dataset_bucket, dataset_prefix, "ListDatasets"),
+            iam.PolicyStatement(
+                sid="WriteReports",
+                actions=["s3:PutObject"],
+                resources=[report_bucket.arn_for_objects(f"{report_prefix}*")],
+            ),
+        ],
+        data_key=data_key,
+        memory_mib=memory_mib,
         timeout=Duration.minutes(timeout_minutes),
-        role=role,
-        log_group=log_group,
         environment={
             "DATASET_BUCKET": dataset_bucket.bucket_name,
             "DATASET_PREFIX": dataset_prefix,
@@ -207,12 +186,6 @@ def create_dataset_validator(
             **environment,
         },
     )
-    acknowledge_synchronous_function(
-        function,
-        invoked_by="the workflow's lambda:invoke task",
-        outside_vpc_reason=NO_VPC_REASON,
-    )
-    return function
 
 
 def create_workflow_key(
@@ -230,13 +203,16 @@ def create_workflow_key(
     return key
 
 
-def add_list_statement(role: iam.IRole, bucket: s3.IBucket, prefix: str, sid: str) -> None:
+def list_statement(bucket: s3.IBucket, prefix: str, sid: str) -> iam.PolicyStatement:
     """``s3:ListBucket`` on ``bucket`` limited to keys under ``prefix``."""
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            sid=sid,
-            actions=["s3:ListBucket"],
-            resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-        )
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["s3:ListBucket"],
+        resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
     )
+
+
+def add_list_statement(role: iam.IRole, bucket: s3.IBucket, prefix: str, sid: str) -> None:
+    """Adds :func:`list_statement` to ``role``."""
+    role.add_to_principal_policy(list_statement(bucket, prefix, sid))

@@ -3,30 +3,23 @@ rating template, aggregate the scores (mean, agreement) into the evaluation repo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training import runtime
 from cdk_llm_training.config.evaluation import HumanEvaluationOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
-from cdk_llm_training.constructs._compliance import (
-    NO_VPC_REASON,
-    acknowledge_synchronous_function,
-)
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import RETENTION as _RETENTION
 from cdk_llm_training.constructs._workflow import notify
 from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
+from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 
 SAMPLE_HANDLER = "evaluation_prompts.sample_handler"
 AGGREGATE_HANDLER = "evaluation_report.human_report_handler"
@@ -88,43 +81,23 @@ class HumanEvaluation(Construct):
 
         def function(
             name: str, handler: str, env: dict[str, str], statements: list[iam.PolicyStatement]
-        ) -> lambda_.Function:
-            group = log_group(f"{name}Logs")
-            role = iam.Role(
-                self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[group.log_group_arn],
-                )
-            )
-            for statement in statements:
-                role.add_to_policy(statement)
-            lake.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-            fn = lambda_.Function(
+        ) -> RuntimeFunction:
+            fn = RuntimeFunction(
                 self,
                 name,
-                runtime=lambda_.Runtime.PYTHON_3_14,
-                architecture=lambda_.Architecture.ARM_64,
                 handler=handler,
-                code=lambda_.Code.from_asset(
-                    str(Path(runtime.__file__).parent), exclude=["__pycache__", "*.pyc"]
-                ),
-                memory_size=1024,
-                timeout=Duration.minutes(15),
-                role=role,
-                log_group=group,
+                description=None,
+                invoked_by="the human-evaluation workflow's lambda:invoke task",
+                log_retention=retention,
+                log_key=log_key,
+                removal_policy=removal_policy,
+                statements=statements,
+                data_key=lake.key,
                 environment=env,
             )
             acknowledge_wildcards(
-                role, "Object access is limited to the evaluation and labeling prefixes (prefix*)."
-            )
-            acknowledge_synchronous_function(
-                fn,
-                invoked_by="the human-evaluation workflow's lambda:invoke task",
-                outside_vpc_reason=NO_VPC_REASON,
+                fn.execution_role,
+                "Object access is limited to the evaluation and labeling prefixes (prefix*).",
             )
             return fn
 

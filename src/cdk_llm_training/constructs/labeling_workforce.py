@@ -40,14 +40,19 @@ from cdk_llm_training.config.labeling import (
 )
 from cdk_llm_training.constructs._acknowledge import acknowledge, acknowledge_wildcards
 from cdk_llm_training.constructs._compliance import (
-    NO_VPC_REASON,
     acknowledge_synchronous_function,
 )
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._names import stack_id_suffix
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
-from cdk_llm_training.constructs._workflow import caught_error_message, notify, notify_and_fail
+from cdk_llm_training.constructs._workflow import (
+    RETENTION,
+    caught_error_message,
+    notify,
+    notify_and_fail,
+)
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
+from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.labeling_templates import template_text
 
@@ -541,35 +546,20 @@ class LabelingWorkforce(Construct):
 
     def _function(
         self, id: str, handler: str, description: str, memory: int, timeout: Duration
-    ) -> lambda_.Function:
-        log_group = _log_group(
-            self, f"{id}Logs", self.options.log_retention_days, self.notification_key
-        )
-        role = iam.Role(
-            self,
-            f"{id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{description} (logs to its own log group only).",
-        )
-        log_group.grant_write(role)
-        function = lambda_.Function(
+    ) -> RuntimeFunction:
+        return RuntimeFunction(
             self,
             id,
-            runtime=lambda_.Runtime.PYTHON_3_14,
             handler=f"labeling_postprocess.{handler}",
-            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
             description=description,
-            memory_size=memory,
-            timeout=timeout,
-            role=role,
-            log_group=log_group,
-        )
-        acknowledge_synchronous_function(
-            function,
+            role_description=f"{description} (logs to its own log group only).",
             invoked_by="Ground Truth or the labeling workflow",
-            outside_vpc_reason=NO_VPC_REASON,
+            log_retention=RETENTION[self.options.log_retention_days],
+            log_key=self.notification_key,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            memory_mib=memory,
+            timeout=timeout,
         )
-        return function
 
     def _create_lambdas(self) -> None:
         opts = self.options

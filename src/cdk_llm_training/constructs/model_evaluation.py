@@ -9,13 +9,11 @@ integration: the states call ``aws-sdk:bedrock:createEvaluationJob`` and poll
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -23,16 +21,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training import runtime
 from cdk_llm_training.config.evaluation import ModelEvaluationOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
-from cdk_llm_training.constructs._compliance import (
-    NO_VPC_REASON,
-    acknowledge_synchronous_function,
-)
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import lake_buckets, notify
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
+from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 PREPARE_HANDLER = "evaluation_prompts.prepare_handler"
@@ -255,56 +249,25 @@ class ModelEvaluation(Construct):
         *,
         environment: dict[str, str],
         statements: list[iam.PolicyStatement],
-    ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            f"{id}Logs",
-            retention=self._log_retention,
-            encryption_key=self._log_key,
-            removal_policy=self._removal_policy,
-        )
-        role = iam.Role(
-            self,
-            f"{id}Role",
-            description=description,
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
-        )
-        for statement in statements:
-            role.add_to_policy(statement)
-        if self.data_key is not None:
-            self.data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-        function = lambda_.Function(
+    ) -> RuntimeFunction:
+        function = RuntimeFunction(
             self,
             id,
-            description=description,
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
             handler=handler,
-            code=lambda_.Code.from_asset(
-                str(Path(runtime.__file__).parent), exclude=["__pycache__", "*.pyc"]
-            ),
-            memory_size=1024,
-            timeout=Duration.minutes(15),
-            role=role,
-            log_group=log_group,
+            description=description,
+            role_description=description,
+            invoked_by="the evaluation workflow's lambda:invoke task",
+            log_retention=self._log_retention,
+            log_key=self._log_key,
+            removal_policy=self._removal_policy,
+            statements=statements,
+            data_key=self.data_key,
             environment=environment,
         )
         acknowledge_wildcards(
-            role,
+            function.execution_role,
             "Object access is limited to the evaluation prefixes (prefix*), the only way to "
             "name the objects of future runs.",
-        )
-        acknowledge_synchronous_function(
-            function,
-            invoked_by="the evaluation workflow's lambda:invoke task",
-            outside_vpc_reason=NO_VPC_REASON,
         )
         return function
 
