@@ -46,16 +46,16 @@ def create_flow_logs(
     vpc: ec2.Vpc,
     options: NetworkOptions,
     *,
-    flow_log_key: kms.IKey | None,
+    log_key: kms.IKey | None,
     removal_policy: RemovalPolicy,
 ) -> tuple[kms.IKey, logs.LogGroup]:
     """Flow logs of ``vpc`` (all traffic) to the ``FlowLogs`` log group in ``scope``, encrypted
-    with ``flow_log_key`` or a new ``FlowLogKey``; also gives the VPC's default-security-group
+    with ``log_key`` or a new ``FlowLogKey``; also gives the VPC's default-security-group
     provider Lambda a log group with the same retention and key. Returns (key, log group)."""
     retention = RETENTION[options.flow_log_retention_days]
-    key = flow_log_key or _create_flow_log_key(scope, removal_policy)
-    if flow_log_key is not None:
-        allow_cloudwatch_logs(flow_log_key)
+    key = log_key or _create_log_key(scope, removal_policy)
+    if log_key is not None:
+        allow_cloudwatch_logs(log_key)
     log_group = logs.LogGroup(
         scope,
         "FlowLogs",
@@ -96,7 +96,7 @@ def _create_flow_log_role(scope: Construct) -> iam.Role:
     )
 
 
-def _create_flow_log_key(scope: Construct, removal_policy: RemovalPolicy) -> kms.Key:
+def _create_log_key(scope: Construct, removal_policy: RemovalPolicy) -> kms.Key:
     key = kms.Key(
         scope,
         "FlowLogKey",

@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IDependable
 
 from cdk_llm_training.config.network import NetworkOptions
+from cdk_llm_training.constructs._bring_your_own import not_both
 from cdk_llm_training.constructs._compliance import acknowledge_nat_route
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_network.endpoints import (
@@ -65,7 +66,7 @@ class TrainingNetwork(Construct):
         options: NetworkOptions,
         vpc: ec2.IVpc | None = None,
         compute_subnet: ec2.ISubnet | None = None,
-        flow_log_key: kms.IKey | None = None,
+        log_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """Create the network.
@@ -74,14 +75,21 @@ class TrainingNetwork(Construct):
         :param vpc: an existing VPC. Default: a new VPC. Requires ``compute_subnet``.
         :param compute_subnet: an existing private subnet of ``vpc`` for the compute nodes.
             Default: a new subnet. Requires ``vpc``.
-        :param flow_log_key: KMS key for the flow-log group. Default: a new key with rotation
-            (its policy lets CloudWatch Logs of this Region use it).
+        :param log_key: KMS key for the flow-log group (its policy gets the CloudWatch Logs
+            statement). Default: a new key with rotation (its policy lets CloudWatch Logs of
+            this Region use it). Not with ``vpc``: your own VPC gets no flow logs here.
         :param removal_policy: for the flow-log group and its key. Default
             ``RETAIN_ON_UPDATE_OR_DELETE``.
         """
         super().__init__(scope, id)
         record_construct_type(self, "TrainingNetwork")
         self.options = options
+        not_both(
+            "TrainingNetwork",
+            ("vpc", vpc),
+            ("log_key", log_key),
+            because="flow logs are created for a new VPC only",
+        )
         if (vpc is None) != (compute_subnet is None):
             given, missing = ("vpc", "compute_subnet") if vpc else ("compute_subnet", "vpc")
             raise ValueError(
@@ -106,7 +114,7 @@ class TrainingNetwork(Construct):
             self.compute_subnet: ec2.ISubnet = compute_subnet
             self._connectivity = compute_subnet.internet_connectivity_established
         else:
-            created = self._create_vpc(flow_log_key, removal_policy)
+            created = self._create_vpc(log_key, removal_policy)
             self.vpc = created
             self.compute_subnet = compute_subnet_reference(self, self._l2_compute_subnet)
 
@@ -147,7 +155,7 @@ class TrainingNetwork(Construct):
 
     # -- construction helpers ------------------------------------------------------------
 
-    def _create_vpc(self, flow_log_key: kms.IKey | None, removal_policy: RemovalPolicy) -> ec2.Vpc:
+    def _create_vpc(self, log_key: kms.IKey | None, removal_policy: RemovalPolicy) -> ec2.Vpc:
         opts = self.options
         closed = opts.closed_network
         with_nat = opts.nat_gateway and not closed
@@ -200,7 +208,7 @@ class TrainingNetwork(Construct):
         self._l2_compute_subnet = compute
 
         self.flow_log_key, self.flow_log_group = create_flow_logs(
-            self, vpc, opts, flow_log_key=flow_log_key, removal_policy=removal_policy
+            self, vpc, opts, log_key=log_key, removal_policy=removal_policy
         )
         if closed:
             self.endpoint_security_group, self.interface_endpoints = create_interface_endpoints(
