@@ -181,7 +181,7 @@ class TrainiumParallelCluster(Construct):
             s3_read.append((self.neuron_script.s3_bucket_name, self.neuron_script.s3_object_key))
         elif opts.custom_ami_id is None:
             Annotations.of(self).add_warning_v2(
-                "cdk-llm-training/trainium:noNeuronSdk",
+                "cdk-llm-training/trainium-parallel-cluster:noNeuronSdk",
                 "install_neuron is off and no custom_ami_id is set: the compute nodes start "
                 "from the ParallelCluster AMI without the Neuron SDK.",
             )

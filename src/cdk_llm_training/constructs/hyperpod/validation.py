@@ -23,10 +23,10 @@ ESTIMATED_IPS_PER_ACCELERATED_NODE = 81
 """VPC CNI addresses a p5-class node takes under EKS (warm pool across its ENIs)."""
 ESTIMATED_IPS_PER_CPU_NODE = 30
 """Addresses a general-purpose system node takes (system pods and warm pool)."""
-NO_EFA_WARNING = "cdk-llm-training/hyperpod:instanceTypeWithoutEfa"
+NO_EFA_WARNING = "cdk-llm-training/hyperpod-eks-cluster:instanceTypeWithoutEfa"
 """A multi-node group of an instance type without EFA (the only soft warning of
 ``validate_instance_groups``)."""
-SUBNET_NEARLY_FULL_WARNING = "cdk-llm-training/hyperpod:subnetNearlyFull"
+SUBNET_NEARLY_FULL_WARNING = "cdk-llm-training/hyperpod-eks-cluster:subnetNearlyFull"
 """The groups at their maximum need more than 80 % of the compute subnet's addresses."""
 
 

@@ -107,7 +107,7 @@ def grant_fsx_use_of_keys(
         result = key.add_to_resource_policy(_fsx_key_statement(), allow_no_op=True)
         if not result.statement_added:
             Annotations.of(scope).add_warning_v2(
-                "cdk-llm-training:fsx-kms-key-policy",
+                "cdk-llm-training/training-file-system:bucketKeyPolicyNotManaged",
                 "The KMS key of a linked bucket is not managed by this app: allow the FSx "
                 "service-linked roles (AWSServiceRoleForFSxS3Access_*) to use it through S3.",
             )

@@ -84,7 +84,7 @@ def validate_existing_subnet(
             )
     else:
         Annotations.of(scope).add_warning_v2(
-            "cdk-llm-training/network:computeSubnetSizeUnknown",
+            "cdk-llm-training/training-network:computeSubnetSizeUnknown",
             "The size of the given compute_subnet is unknown at synth time: make sure it "
             f"holds {options.required_compute_ips} IPs.",
         )
