@@ -38,8 +38,8 @@ class CostControls(Construct):
     100 %, a forecast alert at 100 %, counting only costs tagged ``stack=<stack name>``
     unless ``scope_to_stack_tag`` is off. Alerts go to ``alarms.topic`` (its topic and key
     policies then let ``budgets.amazonaws.com`` publish, for this account only) or to
-    ``topic`` (not both); with neither, to ``options.alarms.email``; with no address at all the budget
-    has no alerts (a warning says so).
+    ``topic`` (not both); with neither, to ``options.alarms.email``; with no address at all
+    the budget has no alerts (a warning says so).
 
     Example::
 
