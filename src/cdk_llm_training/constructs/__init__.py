@@ -38,6 +38,7 @@ from cdk_llm_training.constructs.task_metrics_evaluation import (
 )
 from cdk_llm_training.constructs.training_alarms import (
     MonitoredFileSystem,
+    MonitoredHyperPodCluster,
     TrainingAlarms,
 )
 from cdk_llm_training.constructs.training_dashboard import (
@@ -47,6 +48,7 @@ from cdk_llm_training.constructs.training_data_lake import (
     TrainingDataLake,
 )
 from cdk_llm_training.constructs.training_file_system import (
+    LustreFileSystemAttributes,
     TrainingFileSystem,
 )
 from cdk_llm_training.constructs.training_network import (
@@ -65,8 +67,10 @@ __all__ = [
     "HumanEvaluation",
     "HyperPodEksCluster",
     "LabelingWorkforce",
+    "LustreFileSystemAttributes",
     "ModelEvaluation",
     "MonitoredFileSystem",
+    "MonitoredHyperPodCluster",
     "NotificationKey",
     "SageMakerFineTuneJob",
     "TaskMetricsEvaluation",
