@@ -1094,8 +1094,9 @@ def test_fails_fsx_in_another_az() -> None:
             ),
         )
     assert str(error.value) == (
-        "file_system's subnet is in 'us-east-1b' but the compute subnet is in 'us-east-1a': put the file "
-        "system in the compute subnet's AZ (Lustre and EFA traffic should not cross AZs)"
+        "file_system's subnet is in 'us-east-1b' but the compute subnet is in 'us-east-1a': "
+        "put the file system in the compute subnet's AZ (Lustre and EFA traffic should not "
+        "cross AZs)"
     )
 
 

@@ -443,7 +443,8 @@ def test_multi_gpu_instance_warns_that_one_gpu_is_used() -> None:
     Annotations.from_stack(stack).has_warning(
         "/TestStack/Lora",
         "ml.g5.12xlarge has 4 GPUs but train_lora.py trains on one: 3 stay idle. A single-GPU "
-        "instance with the same GPU costs less. [ack: cdk-llm-training/sagemaker-fine-tune-job:oneGpuUsed]",
+        "instance with the same GPU costs less. "
+        "[ack: cdk-llm-training/sagemaker-fine-tune-job:oneGpuUsed]",
     )
 
 

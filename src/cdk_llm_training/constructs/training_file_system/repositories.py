@@ -39,7 +39,7 @@ def repository_buckets(
     if missing:
         raise ValueError(
             f"data_repositories link zones {missing} but no bucket is known for them; "
-            "allowed: pass data_lake= or repository_buckets= for every linked zone, or "
+            "allowed: pass data_lake= or zone_buckets= for every linked zone, or "
             "data_repositories=() for no association"
         )
     return buckets
