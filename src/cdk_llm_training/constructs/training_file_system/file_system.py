@@ -110,7 +110,7 @@ class TrainingFileSystem(Construct):
         :param zone_buckets: your own buckets by zone, instead of ``data_lake``.
         :param data_key: KMS key of ``zone_buckets``; its policy gets the FSx statement.
             Default: each bucket's own ``encryption_key`` (unknown for imported buckets,
-            which is reported as info; the lake key for ``data_lake``)
+            which is reported as info; the lake key for ``data_lake``).
         :param key: KMS key of the file system (PERSISTENT_2). Default: the lake key, else
             a new customer-managed key with rotation (retained like the file system).
         :param removal_policy: Default ``RETAIN_ON_UPDATE_OR_DELETE``.
