@@ -14,6 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from cdk_llm_training import (
     MonitoredFileSystem,
+    MonitoredHyperPodCluster,
     TrainingAlarms,
     TrainingDashboard,
 )
@@ -46,12 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         throughput_mb_per_s_per_tib=250,
         label="Fsx",
     )
+    hyperpod = MonitoredHyperPodCluster(cluster_name="llm-hyperpod", eks_cluster_name="llm-eks")
     alarms = TrainingAlarms(
         stack,
         "Alarms",
         file_systems=[file_system],
         state_machines=workflows,
-        hyperpod_cluster_names=["llm-hyperpod"],
+        hyperpod_clusters=[hyperpod],
         training_job_name_prefix="llm-",
     )
     TrainingDashboard(
@@ -59,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "Dashboard",
         file_systems=[file_system],
         state_machines=workflows,
-        hyperpod_cluster_names=["llm-hyperpod"],
-        eks_cluster_names=["llm-eks"],
+        hyperpod_clusters=[hyperpod],
         training_job_name_prefix="llm-",
         alarms=alarms,
     )

@@ -19,6 +19,7 @@ from cdk_llm_training import (
     CostTagOptions,
     FileSystemOptions,
     MonitoredFileSystem,
+    MonitoredHyperPodCluster,
     NetworkOptions,
     ObservabilityOptions,
     TrainingAlarms,
@@ -83,15 +84,15 @@ class Full:
         resources: dict[str, Any] = {
             "file_systems": [self.fs, self.external],
             "state_machines": {"Fine-tune": self.machine},
-            "hyperpod_cluster_names": [HYPERPOD],
+            "hyperpod_clusters": [
+                MonitoredHyperPodCluster(cluster_name=HYPERPOD, eks_cluster_name=EKS)
+            ],
             "training_job_name_prefix": PREFIX,
         }
         self.alarms = TrainingAlarms(
             self.stack, "Alarms", options=AlarmOptions(email=EMAIL), **resources
         )
-        self.dashboard = TrainingDashboard(
-            self.stack, "Dashboard", eks_cluster_names=[EKS], alarms=self.alarms, **resources
-        )
+        self.dashboard = TrainingDashboard(self.stack, "Dashboard", alarms=self.alarms, **resources)
         self.costs = CostControls(
             self.stack,
             "CostControls",

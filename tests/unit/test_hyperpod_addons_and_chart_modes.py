@@ -60,7 +60,7 @@ def _stack_with(*, nag: bool = True, **kwargs: Any) -> tuple[cdk.Stack, HyperPod
     sg.add_ingress_rule(sg, ec2.Port.all_traffic(), "EFA and node traffic from the group")
     sg.add_egress_rule(sg, ec2.Port.all_traffic(), "EFA and node traffic to the group")
     hyperpod = HyperPodEksCluster(
-        stack, "HyperPod", vpc=vpc, subnet=vpc.private_subnets[0], security_group=sg, **kwargs
+        stack, "HyperPod", vpc=vpc, subnet=vpc.private_subnets[0], security_groups=[sg], **kwargs
     )
     return stack, hyperpod
 
@@ -289,7 +289,7 @@ def test_closed_network_installs_the_s3_package_with_the_given_layer() -> None:
         "HyperPod",
         vpc=vpc,
         subnet=vpc.isolated_subnets[0],
-        security_group=sg,
+        security_groups=[sg],
         options=options,
         closed_network=True,
         kubectl_layer=layer,

@@ -47,6 +47,7 @@ from cdk_llm_training.constructs.hyperpod.chart_install import (
     CHART_INSTALL_RESOURCE_TYPE,
     HELM_SHA256,
 )
+from cdk_llm_training.constructs.training_file_system import LustreFileSystemAttributes
 from cdk_llm_training.lifecycle_scripts import HYPERPOD_LIFECYCLE_DIR, HYPERPOD_ON_CREATE
 
 ADMIN_ARN = "arn:aws:iam::111122223333:role/PlatformAdmin"
@@ -91,14 +92,18 @@ def _build(
     stack = new_stack(nag=nag)
     net = _network(stack)
     fsx: dict[str, Any] = (
-        {"fsx_file_system_id": FS_ID, "fsx_dns_name": FS_DNS, "fsx_mount_name": FS_MOUNT}
+        {
+            "file_system": LustreFileSystemAttributes(
+                file_system_id=FS_ID, dns_name=FS_DNS, mount_name=FS_MOUNT
+            )
+        }
         if with_fsx
         else {}
     )
     params: dict[str, Any] = {
         "vpc": net.vpc,
         "subnet": net.subnet,
-        "security_group": net.security_group,
+        "security_groups": [net.security_group],
         **fsx,
         **kwargs,
     }
@@ -593,6 +598,20 @@ def test_fsx_manifest_contents() -> None:
     }
 
 
+def test_fsx_volume_states_the_capacity_of_the_file_system() -> None:
+    stack, hyperpod = _build(
+        nag=False,
+        with_fsx=False,
+        options=_options(),
+        file_system=LustreFileSystemAttributes(
+            file_system_id=FS_ID, dns_name=FS_DNS, mount_name=FS_MOUNT, storage_capacity_gib=4800
+        ),
+    )
+    assert hyperpod.fsx_volume_manifest is not None
+    manifest = json.loads(stack.resolve(hyperpod.fsx_volume_manifest))
+    assert {item["spec"]["capacity"]["storage"] for item in manifest["items"][::2]} == {"4800Gi"}
+
+
 def test_without_fsx_inputs_there_is_no_manifest_and_no_fsx_grant() -> None:
     stack, hyperpod = _build(nag=False, with_fsx=False, options=_options())
     assert hyperpod.fsx_volume_manifest is None
@@ -672,7 +691,7 @@ def test_bring_your_own_cluster_key_roles_and_buckets() -> None:
         "HyperPod",
         vpc=net.vpc,
         subnet=net.subnet,
-        security_group=[net.security_group],
+        security_groups=[net.security_group],
         cluster=cluster,
         access_logs_bucket=logs_bucket,
     )
@@ -719,7 +738,7 @@ def test_bring_your_own_key_admin_roles_and_lifecycle_bucket() -> None:
         "HyperPod",
         vpc=net.vpc,
         subnet=net.subnet,
-        security_group=net.security_group,
+        security_groups=[net.security_group],
         key=key,
         admin_roles=[admin],
         lifecycle_bucket=bucket,
@@ -757,10 +776,14 @@ def test_warns_without_admin_and_on_non_efa_multi_node_groups() -> None:
         nag=False, options=HyperPodClusterOptions(instance_groups=groups), with_fsx=False
     )
     warnings = _warnings(stack)
-    assert any("No EKS admin" in w for w in warnings)
+    assert any(
+        "No EKS admin" in w and "[ack: cdk-llm-training/hyperpod-eks-cluster:noEksAdmin]" in w
+        for w in warnings
+    )
     assert any(
         "instance_groups[0] ('g5'): ml.g5.xlarge has no EFA; multi-node training across 2 "
-        "instances will use TCP only" in w
+        "instances will use TCP only "
+        "[ack: cdk-llm-training/hyperpod-eks-cluster:instanceTypeWithoutEfa]" in w
         for w in warnings
     )
 
@@ -784,11 +807,12 @@ def test_warns_when_the_subnet_is_nearly_full() -> None:
         "HyperPod",
         vpc=net.vpc,
         subnet=subnet,
-        security_group=net.security_group,
+        security_groups=[net.security_group],
         options=_options(instance_groups=groups),
     )
     assert any(
         "subnet 10.0.0.0/24: the instance groups need about 222 of 251 usable addresses" in w
+        and "[ack: cdk-llm-training/hyperpod-eks-cluster:subnetNearlyFull]" in w
         for w in _warnings(stack)
     )
 
@@ -1039,7 +1063,7 @@ def test_fails_too_many_nodes_for_the_subnet() -> None:
             "HyperPod",
             vpc=net.vpc,
             subnet=subnet,
-            security_group=net.security_group,
+            security_groups=[net.security_group],
             options=_options(instance_groups=groups),
         )
     assert str(error.value) == (
@@ -1064,21 +1088,15 @@ def test_fails_fsx_in_another_az() -> None:
             "HyperPod",
             vpc=net.vpc,
             subnet=compute,
-            security_group=net.security_group,
-            fsx_subnet=fsx_subnet,
+            security_groups=[net.security_group],
+            file_system=LustreFileSystemAttributes(
+                file_system_id=FS_ID, dns_name=FS_DNS, mount_name=FS_MOUNT, subnet=fsx_subnet
+            ),
         )
     assert str(error.value) == (
-        "fsx_subnet is in 'us-east-1b' but the compute subnet is in 'us-east-1a': put the file "
-        "system in the compute subnet's AZ (Lustre and EFA traffic should not cross AZs)"
-    )
-
-
-def test_fails_partial_fsx_inputs() -> None:
-    with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
-        _build(nag=False, with_fsx=False, fsx_file_system_id=FS_ID)
-    assert str(error.value) == (
-        "fsx_file_system_id, fsx_dns_name and fsx_mount_name go together; got "
-        f"file_system_id='{FS_ID}', dns_name=None, mount_name=None"
+        "file_system's subnet is in 'us-east-1b' but the compute subnet is in 'us-east-1a': "
+        "put the file system in the compute subnet's AZ (Lustre and EFA traffic should not "
+        "cross AZs)"
     )
 
 
@@ -1087,8 +1105,10 @@ def test_fails_too_many_security_groups() -> None:
     net = _network(stack)
     groups = [net.security_group] * 6
     with pytest.raises(ValueError, match=r"\S") as error:  # exact text asserted below
-        HyperPodEksCluster(stack, "HyperPod", vpc=net.vpc, subnet=net.subnet, security_group=groups)
-    assert str(error.value) == ("security_group: got 6 security groups; HyperPod accepts 1 to 5")
+        HyperPodEksCluster(
+            stack, "HyperPod", vpc=net.vpc, subnet=net.subnet, security_groups=groups
+        )
+    assert str(error.value) == "security_groups: got 6 security groups; HyperPod accepts 1 to 5"
 
 
 def test_fails_control_plane_in_one_az() -> None:
@@ -1100,7 +1120,7 @@ def test_fails_control_plane_in_one_az() -> None:
             "HyperPod",
             vpc=net.vpc,
             subnet=net.subnet,
-            security_group=net.security_group,
+            security_groups=[net.security_group],
             control_plane_subnets=ec2.SubnetSelection(subnets=[net.subnet]),
         )
     assert str(error.value) == (

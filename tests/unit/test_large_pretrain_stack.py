@@ -322,7 +322,8 @@ def test_sections_keep_the_tier_defaults() -> None:
     assert config.file_system.capacity_gib >= 30 * 1024
     assert config.hyperpod.total_instance_count == 1
     assert config.hyperpod.max_total_instance_count == 17
-    assert config.hyperpod.fsx_volume.storage_capacity_gib == config.file_system.capacity_gib
+    # The volume states the file system's capacity at synth (see the FsxVolumeManifest test).
+    assert config.hyperpod.fsx_volume.storage_capacity_gib is None
 
 
 def test_other_gpu_types_allowed_explicitly() -> None:

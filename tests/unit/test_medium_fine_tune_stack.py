@@ -234,7 +234,8 @@ def test_config_defaults() -> None:
     assert config.hyperpod.total_instance_count == 1
     assert config.hyperpod.max_total_instance_count == 3
     assert config.hyperpod.eks.admin_role_arns == ()
-    assert config.hyperpod.fsx_volume.storage_capacity_gib == 1200
+    # Stated by the file system at synth (1200Gi in the template): no copy in the config.
+    assert config.hyperpod.fsx_volume.storage_capacity_gib is None
 
 
 def test_network_is_sized_from_the_instance_groups() -> None:
@@ -267,9 +268,13 @@ def test_own_az_ids_and_explicit_network_fields_are_kept() -> None:
     assert config.network.control_plane_subnet_cidr == "10.20.255.240/28"
 
 
-def test_fsx_volume_states_the_file_system_capacity() -> None:
+def test_fsx_volume_capacity_is_left_to_the_file_system() -> None:
+    """The config no longer copies the file system's capacity into the volume options: the
+    HyperPod construct reads it from the file system (tests/unit/test_hyperpod_eks_cluster.py
+    and the 1200Gi / 4800Gi manifests of the stack tests)."""
     config = MediumFineTuneConfig.model_validate({"file_system": {"storage_capacity_gib": 4800}})
-    assert config.hyperpod.fsx_volume.storage_capacity_gib == 4800
+    assert config.file_system.capacity_gib == 4800
+    assert config.hyperpod.fsx_volume.storage_capacity_gib is None
 
 
 def test_uncataloged_instance_type_allowed_explicitly() -> None:

@@ -54,10 +54,8 @@ class MediumLike:
             "HyperPod",
             vpc=vpc,
             subnet=vpc.private_subnets[0],
-            security_group=sg,
-            fsx_file_system_id=self.file_system.file_system_id,
-            fsx_dns_name=self.file_system.dns_name,
-            fsx_mount_name=self.file_system.mount_name,
+            security_groups=[sg],
+            file_system=self.file_system,
         )
         # --- the lines a tier stack adds (docs/constructs/training-dashboard.md) ----------
         obs = ObservabilityOptions()
@@ -66,14 +64,13 @@ class MediumLike:
             "Alarms",
             options=obs.alarms,
             file_systems=[self.file_system],
-            hyperpod_cluster_arns=[self.hyperpod.hyperpod_cluster_arn],
+            hyperpod_clusters=[self.hyperpod],
         )
         self.dashboard = TrainingDashboard(
             self.stack,
             "Dashboard",
             file_systems=[self.file_system],
-            hyperpod_cluster_arns=[self.hyperpod.hyperpod_cluster_arn],
-            eks_cluster_names=[self.hyperpod.cluster_name],
+            hyperpod_clusters=[self.hyperpod],
             alarms=self.alarms,
         )
         self.cost_controls = CostControls(

@@ -443,7 +443,8 @@ def test_multi_gpu_instance_warns_that_one_gpu_is_used() -> None:
     Annotations.from_stack(stack).has_warning(
         "/TestStack/Lora",
         "ml.g5.12xlarge has 4 GPUs but train_lora.py trains on one: 3 stay idle. A single-GPU "
-        "instance with the same GPU costs less. [ack: cdk-llm-training:OneGpuUsed]",
+        "instance with the same GPU costs less. "
+        "[ack: cdk-llm-training/sagemaker-fine-tune-job:oneGpuUsed]",
     )
 
 
@@ -597,14 +598,14 @@ def test_warm_pool_warnings() -> None:
         "/TestStack/Lora",
         "keep_alive_minutes=90: the CreateTrainingJob API accepts up to 360 minutes, but the "
         "SageMaker guide states a maximum of 60; expect a rejected job unless your account's "
-        "limit was raised. [ack: cdk-llm-training:WarmPoolPeriod]",
+        "limit was raised. [ack: cdk-llm-training/sagemaker-fine-tune-job:warmPoolPeriod]",
     )
     annotations.has_warning(
         "/TestStack/Lora",
         "keep_alive_minutes asks for a warm pool on a managed spot job: spot capacity can be "
         "reclaimed at any time, so the pool may not survive until the next job. Use "
         "use_spot=False for fast iteration on a kept instance. "
-        "[ack: cdk-llm-training:WarmPoolWithSpot]",
+        "[ack: cdk-llm-training/sagemaker-fine-tune-job:warmPoolWithSpot]",
     )
 
 

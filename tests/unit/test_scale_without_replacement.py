@@ -193,6 +193,6 @@ def test_the_construct_checks_the_maximum_against_a_given_subnet() -> None:
             "HyperPod",
             vpc=vpc,
             subnet=vpc.isolated_subnets[0],
-            security_group=ec2.SecurityGroup(stack, "Efa", vpc=vpc),
+            security_groups=[ec2.SecurityGroup(stack, "Efa", vpc=vpc)],
             options=options,
         )

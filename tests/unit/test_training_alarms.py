@@ -15,7 +15,12 @@ from cdk_support import cfn_lint_findings, new_stack, resources_of_type, templat
 from observability_cases import EMAIL, EXTERNAL_FS_ID, HYPERPOD, PREFIX, Full, state_machine
 from pydantic import ValidationError
 
-from cdk_llm_training import AlarmOptions, MonitoredFileSystem, TrainingAlarms
+from cdk_llm_training import (
+    AlarmOptions,
+    MonitoredFileSystem,
+    MonitoredHyperPodCluster,
+    TrainingAlarms,
+)
 from cdk_llm_training.constructs.training_alarms import monitored_file_system
 
 GIB = 1024**3
@@ -348,7 +353,9 @@ def test_resources_of_type_helper_sees_the_alarms(full: Full) -> None:
 def test_hyperpod_rules_by_arn() -> None:
     stack = new_stack()
     arn = "arn:aws:sagemaker:us-east-1:111122223333:cluster/abcdef123456"
-    alarms = TrainingAlarms(stack, "Alarms", hyperpod_cluster_arns=[arn])
+    alarms = TrainingAlarms(
+        stack, "Alarms", hyperpod_clusters=[MonitoredHyperPodCluster(cluster_arn=arn)]
+    )
     template = template_of(stack)
     template.has_resource_properties(
         "AWS::Events::Rule",

@@ -223,7 +223,7 @@ def test_bring_your_own_buckets_for_every_zone_creates_no_bucket() -> None:
         zone: s3.Bucket.from_bucket_name(stack, f"Existing{zone.value}", f"corp-{zone.value}")
         for zone in DataZone
     }
-    lake = TrainingDataLake(stack, "Lake", existing_buckets=existing)
+    lake = TrainingDataLake(stack, "Lake", zone_buckets=existing)
     template = template_of(stack)
     template.resource_count_is("AWS::S3::Bucket", 0)
     assert lake.access_logs_bucket is None
@@ -236,7 +236,7 @@ def test_bring_your_own_bucket_for_one_zone_and_your_own_log_bucket() -> None:
     raw = s3.Bucket.from_bucket_name(stack, "ExistingRaw", "corp-raw")
     logs = s3.Bucket.from_bucket_name(stack, "ExistingLogs", "corp-access-logs")
     lake = TrainingDataLake(
-        stack, "Lake", existing_buckets={DataZone.RAW: raw}, access_logs_bucket=logs
+        stack, "Lake", zone_buckets={DataZone.RAW: raw}, access_logs_bucket=logs
     )
     template = template_of(stack)
     template.resource_count_is("AWS::S3::Bucket", 2)

@@ -364,7 +364,7 @@ def test_no_data_repositories_and_own_key() -> None:
     assert fs.key is key
 
 
-def test_explicit_buckets_and_repository_key_without_network() -> None:
+def test_explicit_buckets_and_data_key_without_network() -> None:
     stack = new_stack()
     vpc = ec2.Vpc.from_vpc_attributes(
         stack,
@@ -388,8 +388,8 @@ def test_explicit_buckets_and_repository_key_without_network() -> None:
         vpc=vpc,
         subnet=subnet,
         clients=[client],
-        repository_buckets=buckets,
-        repository_key=repo_key,
+        zone_buckets=buckets,
+        data_key=repo_key,
     )
     template = template_of(stack)
     template.has_resource_properties(
@@ -636,7 +636,7 @@ def test_fails_linked_zone_without_bucket() -> None:
     with pytest.raises(
         ValueError,
         match=r"^data_repositories link zones \['artifacts', 'curated'\] but no bucket is known "
-        r"for them; allowed: pass data_lake= or repository_buckets= for every linked zone, or "
+        r"for them; allowed: pass data_lake= or zone_buckets= for every linked zone, or "
         r"data_repositories=\(\) for no association$",
     ):
         TrainingFileSystem(stack, "Fsx", network=network)
@@ -656,7 +656,7 @@ def test_imported_buckets_without_key_are_reported_not_guessed() -> None:
         zone: s3.Bucket.from_bucket_name(stack, f"B{zone.value}", f"corp-{zone.value}")
         for zone in (DataZone.CURATED, DataZone.ARTIFACTS)
     }
-    TrainingFileSystem(stack, "Fsx", network=network, repository_buckets=buckets)
+    TrainingFileSystem(stack, "Fsx", network=network, zone_buckets=buckets)
     for key in resources_of_type(template_of(stack), "AWS::KMS::Key").values():
         sids = [s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]]
         assert "AllowFSxLustreDataRepositoriesThroughS3" not in sids

@@ -285,11 +285,11 @@ def test_sizing_cidr_retention_and_endpoint_options() -> None:
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
 
 
-def test_explicit_compute_prefix_and_own_flow_log_key() -> None:
+def test_explicit_compute_prefix_and_own_log_key() -> None:
     stack = new_stack()
     key = kms.Key(stack, "MyKey", enable_key_rotation=True)
     options = NetworkOptions(availability_zone_id=AZ_ID, compute_subnet_prefix_length=19)
-    network = TrainingNetwork(stack, "Network", options=options, flow_log_key=key)
+    network = TrainingNetwork(stack, "Network", options=options, log_key=key)
     template = template_of(stack)
     template.resource_count_is("AWS::KMS::Key", 1)
     assert network.flow_log_key is key

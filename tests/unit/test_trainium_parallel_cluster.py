@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from cdk_llm_training import (
     HeadNodeOptions,
+    LustreFileSystemAttributes,
     QueueCapacityType,
     TrainiumClusterOptions,
     TrainiumComputeResource,
@@ -41,7 +42,7 @@ class Network:
     subnet: ec2.ISubnet
     public_subnet: ec2.ISubnet
     efa: ec2.SecurityGroup
-    file_system_id: str
+    file_system: LustreFileSystemAttributes
 
 
 def _network(stack: cdk.Stack, *, compute_mask: int = 20) -> Network:
@@ -65,7 +66,10 @@ def _network(stack: cdk.Stack, *, compute_mask: int = 20) -> Network:
     efa.add_ingress_rule(efa, ec2.Port.all_traffic(), "EFA: all traffic from itself")
     efa.add_egress_rule(efa, ec2.Port.all_traffic(), "EFA: all traffic to itself")
     fs_id = cdk.CfnParameter(stack, "FileSystemId", type="String").value_as_string
-    return Network(vpc, vpc.private_subnets[0], vpc.public_subnets[0], efa, fs_id)
+    file_system = LustreFileSystemAttributes(
+        file_system_id=fs_id, dns_name="fs.example.internal", mount_name="abcdefgh"
+    )
+    return Network(vpc, vpc.private_subnets[0], vpc.public_subnets[0], efa, file_system)
 
 
 def _cluster(stack: cdk.Stack, net: Network, **kwargs: Any) -> TrainiumParallelCluster:
@@ -75,7 +79,7 @@ def _cluster(stack: cdk.Stack, net: Network, **kwargs: Any) -> TrainiumParallelC
         vpc=net.vpc,
         subnet=net.subnet,
         security_groups=[net.efa],
-        file_system_id=net.file_system_id,
+        file_system=net.file_system,
         **kwargs,
     )
 
@@ -87,7 +91,7 @@ def _build_case(app: cdk.App, name: str) -> tuple[cdk.Stack, TrainiumParallelClu
     wiring = CASE_WIRING[name]
     kwargs: dict[str, Any] = {"options": CASES[name]}
     if wiring.get("key"):
-        kwargs["key"] = kms.Key(stack, "ScriptsKey", enable_key_rotation=True)
+        kwargs["scripts_key"] = kms.Key(stack, "ScriptsKey", enable_key_rotation=True)
     if wiring.get("head_node_subnet"):
         kwargs["head_node_subnet"] = ec2.Subnet(
             stack,
@@ -632,7 +636,7 @@ def test_fails_public_compute_subnet(stack_and_net: tuple[cdk.Stack, Network]) -
             vpc=net.vpc,
             subnet=net.public_subnet,
             security_groups=[net.efa],
-            file_system_id=net.file_system_id,
+            file_system=net.file_system,
         )
 
 
@@ -683,7 +687,7 @@ def test_fails_without_security_groups(stack_and_net: tuple[cdk.Stack, Network])
             vpc=net.vpc,
             subnet=net.subnet,
             security_groups=[],
-            file_system_id=net.file_system_id,
+            file_system=net.file_system,
         )
 
 
@@ -798,6 +802,9 @@ def test_retain_deletion_policy_and_no_neuron_warning() -> None:
     warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("Neuron"))
     assert len(warnings) == 1
     assert "without the Neuron SDK" in str(warnings[0].entry.data)
+    assert "[ack: cdk-llm-training/trainium-parallel-cluster:noNeuronSdk]" in str(
+        warnings[0].entry.data
+    )
 
 
 @pytest.mark.parametrize(

@@ -535,8 +535,9 @@ class FsxVolumeOptions(FrozenModel):
     persistent_volume_name: str = "fsx-pv"
     claim_name: str = "fsx-claim"
     namespace: str = "default"
-    storage_capacity_gib: int = Field(default=1200, ge=1200)
-    """Capacity written into the PersistentVolume (informational for static volumes)."""
+    storage_capacity_gib: int | None = Field(default=None, ge=1200)
+    """Capacity written into the PersistentVolume (informational for static volumes).
+    Default: the file system's capacity (1200 when it is not known at synth)."""
     mount_path: str = "/fsx"
     """Where training pods mount the volume; data under /fsx/data, checkpoints under
     /fsx/checkpoints."""

@@ -223,20 +223,6 @@ def _fill_network(
     data["network"] = network
 
 
-def _fill_fsx_volume(data: dict[str, Any], file_system: FileSystemOptions | None) -> None:
-    """The pods' PersistentVolume states the file system's capacity unless the config sets it."""
-    hyperpod = _as_input(data.get("hyperpod"))
-    if file_system is None or not isinstance(hyperpod, dict):
-        return
-    volume = _as_input(hyperpod.get("fsx_volume")) or {}
-    if isinstance(volume, dict) and "storage_capacity_gib" not in volume:
-        hyperpod = {
-            **hyperpod,
-            "fsx_volume": {**volume, "storage_capacity_gib": file_system.capacity_gib},
-        }
-    data["hyperpod"] = hyperpod
-
-
 def _fill_trainium_closed_network(data: dict[str, Any]) -> None:
     """ParallelCluster's no-internet settings follow ``network.closed_network``."""
     network = data.get("network")
@@ -426,9 +412,7 @@ class MediumFineTuneConfig(FrozenModel):
             interface_endpoints=HYPERPOD_INTERFACE_ENDPOINTS,
         )
         _fill_budget(data, MEDIUM_DEFAULT_BUDGET_USD)
-        file_system = _validated(FileSystemOptions, _as_input(data.get("file_system", {})))
         data.setdefault("hyperpod", {})
-        _fill_fsx_volume(data, file_system)
         return data
 
     @model_validator(mode="after")
@@ -591,7 +575,6 @@ class LargePretrainConfig(FrozenModel):
             # Only a tier that builds the Trainium cluster holds its settings to the network's
             # (an nvidia-only closed tier must not fail on the unused Neuron install).
             _fill_trainium_closed_network(data)
-        _fill_fsx_volume(data, _validated(FileSystemOptions, file_system))
         _fill_budget(data, LARGE_DEFAULT_BUDGET_USD)
         return data
 

@@ -39,6 +39,7 @@ from cdk_llm_training.constructs.task_metrics_evaluation import (
 )
 from cdk_llm_training.constructs.training_alarms import (
     MonitoredFileSystem,
+    MonitoredHyperPodCluster,
     TrainingAlarms,
 )
 from cdk_llm_training.constructs.training_dashboard import (
@@ -48,6 +49,7 @@ from cdk_llm_training.constructs.training_data_lake import (
     TrainingDataLake,
 )
 from cdk_llm_training.constructs.training_file_system import (
+    LustreFileSystemAttributes,
     TrainingFileSystem,
 )
 from cdk_llm_training.constructs.training_network import (
@@ -66,8 +68,10 @@ __all__ = [
     "HumanEvaluation",
     "HyperPodEksCluster",
     "LabelingWorkforce",
+    "LustreFileSystemAttributes",
     "ModelEvaluation",
     "MonitoredFileSystem",
+    "MonitoredHyperPodCluster",
     "NotificationKey",
     "RuntimeFunction",
     "SageMakerFineTuneJob",

@@ -19,6 +19,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
+from cdk_llm_training.constructs._bring_your_own import none_with, not_both
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 
@@ -40,9 +41,13 @@ def lake_buckets(
     outputs: tuple[str, s3.IBucket | None],
 ) -> tuple[s3.IBucket, s3.IBucket, kms.IKey | None]:
     """(input bucket, output bucket, data key): the lake's curated and artifacts zones and its
-    key, or the explicit ``(name, bucket)`` pairs. ``owner`` names the construct in the error."""
+    key, or the explicit ``(name, bucket)`` pairs (+ ``data_key``), not both. ``owner`` names
+    the construct in the error."""
+    because = "the lake supplies its zone buckets and key"
+    none_with(owner, ("data_lake", data_lake), dict([inputs, outputs]), because=because)
+    not_both(owner, ("data_lake", data_lake), ("data_key", data_key), because=because)
     if data_lake is not None:
-        return data_lake.curated_bucket, data_lake.artifacts_bucket, data_key or data_lake.key
+        return data_lake.curated_bucket, data_lake.artifacts_bucket, data_lake.key
     (input_name, input_bucket), (output_name, output_bucket) = inputs, outputs
     if input_bucket is not None and output_bucket is not None:
         return input_bucket, output_bucket, data_key

@@ -157,7 +157,7 @@ class BedrockFineTuneJob(Construct):
             opts.distillation.teacher_model_id not in self.catalog.distillation_teachers
         ):
             Annotations.of(self).add_warning_v2(
-                "cdk-llm-training:UnknownTeacher",
+                "cdk-llm-training/bedrock-fine-tune-job:unknownTeacher",
                 f"distillation teacher {opts.distillation.teacher_model_id!r} is not in the "
                 "catalog's list of teacher models; check that Bedrock pairs it with "
                 f"{opts.base_model_id!r}.",
@@ -697,7 +697,7 @@ class BedrockFineTuneJob(Construct):
         opts = self.options
         if data_lake is not None and not data_lake.options.event_bridge_enabled:
             Annotations.of(self).add_warning_v2(
-                "cdk-llm-training:ReadyMarkerNeedsEvents",
+                "cdk-llm-training/bedrock-fine-tune-job:readyMarkerNeedsEvents",
                 "start_on_ready_marker is on but the data lake does not send S3 events to "
                 "EventBridge (DataLakeOptions.event_bridge_enabled=False): the rule never fires.",
             )

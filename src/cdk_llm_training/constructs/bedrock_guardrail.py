@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from aws_cdk import Names
+from aws_cdk import Names, RemovalPolicy
 from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -38,11 +38,15 @@ class BedrockGuardrail(Construct):
         *,
         options: GuardrailOptions | None = None,
         key: kms.IKey | None = None,
+        removal_policy: RemovalPolicy | None = None,
     ) -> None:
         """Create the guardrail and a version.
 
         :param options: plain-data settings. Default: ``GuardrailOptions()``.
         :param key: customer-managed KMS key for the guardrail. Default: an AWS-owned key.
+        :param removal_policy: of the guardrail and its version. Default None:
+            CloudFormation's default (deleted with the stack; the guardrail holds
+            configuration only, no data).
         """
         super().__init__(scope, id)
         record_construct_type(self, "BedrockGuardrail")
@@ -118,6 +122,9 @@ class BedrockGuardrail(Construct):
             description=f"Published by cdk-llm-training (configuration {digest}).",
         )
         self.config_digest = digest
+        if removal_policy is not None:
+            self.resource.apply_removal_policy(removal_policy)
+            self.version_resource.apply_removal_policy(removal_policy)
 
     @property
     def guardrail_arn(self) -> str:
@@ -141,6 +148,6 @@ class BedrockGuardrail(Construct):
             actions=["bedrock:ApplyGuardrail"],
             resource_arns=[self.guardrail_arn],
         )
-        if self.key is not None:
-            self.key.grant_decrypt(grantee)
-        return grant
+        if self.key is None:
+            return grant
+        return grant.combine(self.key.grant_decrypt(grantee))

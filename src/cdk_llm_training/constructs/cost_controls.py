@@ -11,6 +11,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_llm_training.config.observability import ObservabilityOptions
+from cdk_llm_training.constructs._bring_your_own import not_both
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_alarms import TrainingAlarms
 
@@ -37,8 +38,8 @@ class CostControls(Construct):
     100 %, a forecast alert at 100 %, counting only costs tagged ``stack=<stack name>``
     unless ``scope_to_stack_tag`` is off. Alerts go to ``alarms.topic`` (its topic and key
     policies then let ``budgets.amazonaws.com`` publish, for this account only) or to
-    ``topic``; with neither, to ``options.alarms.email``; with no address at all the budget
-    has no alerts (a warning says so).
+    ``topic`` (not both); with neither, to ``options.alarms.email``; with no address at all
+    the budget has no alerts (a warning says so).
 
     Example::
 
@@ -61,10 +62,17 @@ class CostControls(Construct):
         :param options: budget and tags. Default ``ObservabilityOptions()``.
         :param alarms: whose topic gets the alerts. Default None.
         :param topic: a topic of your own for the alerts (allow ``budgets.amazonaws.com`` in
-            its key policy if it is encrypted). Default: ``alarms.topic``.
+            its key policy if it is encrypted). Default: ``alarms.topic``. Not with
+            ``alarms``.
         """
         super().__init__(scope, id)
         record_construct_type(self, "CostControls")
+        not_both(
+            "CostControls",
+            ("alarms", alarms),
+            ("topic", topic),
+            because="the alerts go to one topic: the alarms' or yours",
+        )
         if not Token.is_unresolved(tier) and not _TIER.match(tier):
             raise ValueError(
                 f"tier {tier!r} is not valid; allowed: 1-63 lower-case letters, digits and -, "
@@ -114,7 +122,7 @@ class CostControls(Construct):
                 )
             ]
         Annotations.of(self).add_warning_v2(
-            "cdk-llm-training:budget-without-alerts",
+            "cdk-llm-training/cost-controls:budgetWithoutAlerts",
             "The budget has no alerts: give CostControls alarms= or topic=, or set "
             "observability.alarms.email.",
         )

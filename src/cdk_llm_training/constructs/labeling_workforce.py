@@ -206,7 +206,7 @@ class LabelingWorkforce(Construct):
                 )
         elif workforce_opts.source_ip_cidrs:
             Annotations.of(self).add_warning_v2(
-                "cdk-llm-training:labeling-source-ip-ignored",
+                "cdk-llm-training/labeling-workforce:sourceIpCidrsIgnored",
                 "source_ip_cidrs apply only when this stack creates the workforce; the "
                 f"imported workforce '{workforce_opts.name}' keeps its own IP restrictions.",
             )

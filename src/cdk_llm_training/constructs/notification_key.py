@@ -39,7 +39,7 @@ def allow_cloudwatch_logs(key: kms.IKey) -> bool:
     """
     if not isinstance(key, kms.Key):
         Annotations.of(key).add_warning_v2(
-            "cdk-llm-training:imported-log-key",
+            "cdk-llm-training/notification-key:importedLogKey",
             "This imported KMS key encrypts log groups: its key policy must allow "
             f"logs.<region>.amazonaws.com ({', '.join(LOGS_KEY_ACTIONS)}) with an ArnLike "
             "kms:EncryptionContext:aws:logs:arn condition, or CreateLogGroup is denied.",

@@ -16,7 +16,7 @@ from cdk_llm_training.constructs.trainium_parallel_cluster import (
     TrainiumParallelCluster,
 )
 
-PROVIDER_ROLE_WARNING = "cdk-llm-training:PermissionsBoundaryProviderRole"
+PROVIDER_ROLE_WARNING = "cdk-llm-training/permissions-boundary:providerRoleNotBounded"
 
 
 def apply_permissions_boundary(

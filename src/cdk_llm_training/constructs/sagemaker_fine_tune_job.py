@@ -329,7 +329,7 @@ class SageMakerFineTuneJob(Construct):
         spec = check_training_instance(self.options, self.catalog)
         if spec.accelerator_count > 1:
             Annotations.of(self).add_warning_v2(
-                "cdk-llm-training:OneGpuUsed",
+                "cdk-llm-training/sagemaker-fine-tune-job:oneGpuUsed",
                 f"{self.options.instance_type} has {spec.accelerator_count} GPUs but "
                 f"train_lora.py trains on one: {spec.accelerator_count - 1} stay idle. A "
                 "single-GPU instance with the same GPU costs less.",
@@ -340,7 +340,7 @@ class SageMakerFineTuneJob(Construct):
         opts = self.options
         if opts.keep_alive_minutes > WARM_POOL_GUIDE_MINUTES:
             Annotations.of(self).add_warning_v2(
-                "cdk-llm-training:WarmPoolPeriod",
+                "cdk-llm-training/sagemaker-fine-tune-job:warmPoolPeriod",
                 f"keep_alive_minutes={opts.keep_alive_minutes}: the CreateTrainingJob API "
                 f"accepts up to 360 minutes, but the SageMaker guide states a maximum of "
                 f"{WARM_POOL_GUIDE_MINUTES}; expect a rejected job unless your account's limit "
@@ -348,7 +348,7 @@ class SageMakerFineTuneJob(Construct):
             )
         if opts.keep_alive_minutes and opts.use_spot:
             Annotations.of(self).add_warning_v2(
-                "cdk-llm-training:WarmPoolWithSpot",
+                "cdk-llm-training/sagemaker-fine-tune-job:warmPoolWithSpot",
                 "keep_alive_minutes asks for a warm pool on a managed spot job: spot capacity "
                 "can be reclaimed at any time, so the pool may not survive until the next job. "
                 "Use use_spot=False for fast iteration on a kept instance.",

@@ -15,12 +15,15 @@ from cdk_llm_training.constructs.training_alarms import (
     GIB,
     MB,
     FileSystemLike,
+    HyperPodClusterLike,
     MonitoredFileSystem,
     TrainingAlarms,
     check_labels,
+    cluster_identifiers,
     fsx_metric,
     fsx_throughput_percent,
     monitored_file_system,
+    monitored_hyperpod_cluster,
 )
 
 FULL_WIDTH = 24
@@ -49,7 +52,7 @@ class TrainingDashboard(Construct):
     Example::
 
         TrainingDashboard(self, "Dashboard", file_systems=[fs], state_machines={"Fine-tune": sm},
-                          eks_cluster_names=[hyperpod.cluster_name], alarms=alarms)
+                          hyperpod_clusters=[hyperpod], alarms=alarms)
     """
 
     def __init__(
@@ -59,9 +62,7 @@ class TrainingDashboard(Construct):
         *,
         file_systems: Sequence[FileSystemLike] = (),
         state_machines: Mapping[str, sfn.IStateMachine] | None = None,
-        hyperpod_cluster_names: Sequence[str] = (),
-        hyperpod_cluster_arns: Sequence[str] = (),
-        eks_cluster_names: Sequence[str] = (),
+        hyperpod_clusters: Sequence[HyperPodClusterLike] = (),
         training_job_name_prefix: str | None = None,
         alarms: TrainingAlarms | None = None,
         dashboard_name: str | None = None,
@@ -71,9 +72,9 @@ class TrainingDashboard(Construct):
 
         :param file_systems: FSx for Lustre file systems. Default none.
         :param state_machines: workflows by label (``{"Labeling": sm}``). Default none.
-        :param hyperpod_cluster_names: HyperPod cluster names. Default none.
-        :param hyperpod_cluster_arns: HyperPod cluster ARNs (when names are generated).
-        :param eks_cluster_names: EKS cluster names (control-plane metrics). Default none.
+        :param hyperpod_clusters: HyperPod clusters (:class:`HyperPodEksCluster` or
+            :class:`MonitoredHyperPodCluster`); their EKS clusters, when known, get the EKS
+            control-plane section. Default none.
         :param training_job_name_prefix: SageMaker training job name prefix ("" for all).
             Default None: no training-job section.
         :param alarms: alarms to show in the header and whose rules' matched events to graph.
@@ -96,11 +97,12 @@ class TrainingDashboard(Construct):
         self._workflows(machines)
         for index, file_system in enumerate(self.file_systems):
             self._file_system(file_system, file_system.label or f"FileSystem{index}", alarms)
-        self._sagemaker(
-            [*hyperpod_cluster_names, *hyperpod_cluster_arns], training_job_name_prefix, alarms
-        )
-        for name in eks_cluster_names:
-            self._eks(name)
+        clusters = [monitored_hyperpod_cluster(c) for c in hyperpod_clusters]
+        names, arns = cluster_identifiers(clusters)
+        self._sagemaker([*names, *arns], training_job_name_prefix, alarms)
+        for cluster in clusters:
+            if cluster.eks_cluster_name is not None:
+                self._eks(cluster.eks_cluster_name)
 
     @property
     def dashboard_name(self) -> str:

@@ -35,7 +35,7 @@ class TrainingDataLake(Construct):
     EventBridge; every bucket and the key are retained when the stack is deleted.
 
     Bring your own: pass ``key`` to encrypt new zone buckets with an existing key, or
-    ``existing_buckets`` to use buckets you already own for some or all zones (they are used
+    ``zone_buckets`` to use buckets you already own for some or all zones (they are used
     as they are: this construct changes neither their policy nor their encryption).
 
     Example::
@@ -51,7 +51,7 @@ class TrainingDataLake(Construct):
         *,
         options: DataLakeOptions | None = None,
         key: kms.IKey | None = None,
-        existing_buckets: Mapping[DataZone, s3.IBucket] | None = None,
+        zone_buckets: Mapping[DataZone, s3.IBucket] | None = None,
         access_logs_bucket: s3.IBucket | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
@@ -61,7 +61,7 @@ class TrainingDataLake(Construct):
             ``DataLakeOptions()``.
         :param key: KMS key for the zone buckets this construct creates. Default: a new
             customer-managed key with rotation, retained on delete.
-        :param existing_buckets: buckets to use instead of creating zones, by zone. Default:
+        :param zone_buckets: buckets to use instead of creating zones, by zone. Default:
             none, every zone is created.
         :param access_logs_bucket: bucket that receives server access logs. Default: a new
             SSE-S3 bucket (created only when at least one zone bucket is created).
@@ -71,7 +71,7 @@ class TrainingDataLake(Construct):
         super().__init__(scope, id)
         record_construct_type(self, "TrainingDataLake")
         self.options = options or DataLakeOptions()
-        existing = dict(existing_buckets or {})
+        existing = dict(zone_buckets or {})
         zones_to_create = [zone for zone in DataZone if zone not in existing]
 
         self.key: kms.IKey = key or kms.Key(

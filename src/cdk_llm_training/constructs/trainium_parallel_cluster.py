@@ -22,7 +22,9 @@ from cdk_llm_training.config.parallel_cluster import (
     TrainiumClusterOptions,
     to_cluster_configuration,
 )
+from cdk_llm_training.constructs._bring_your_own import not_both
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs.training_file_system.reference import LustreFileSystemLike
 
 CLUSTER_RESOURCE_TYPE = "Custom::PclusterCluster"
 
@@ -64,7 +66,7 @@ class TrainiumParallelCluster(Construct):
     Defaults: IMDSv2 only everywhere and a secured head-node IMDS; Slurm with
     ``QueueUpdateStrategy: DRAIN``; one queue of 16 x trn1.32xlarge, EFA on, cluster placement
     group (off for Capacity Blocks), exclusive jobs; every node joins ``security_groups`` (the
-    EFA group) and mounts the existing FSx for Lustre ``file_system_id`` at ``/fsx``; the
+    EFA group) and mounts the FSx for Lustre ``file_system`` at ``/fsx``; the
     Neuron SDK installed by a packaged ``OnNodeConfigured`` script (a CDK file asset) unless a
     Neuron AMI is used; Session Manager instead of SSH keys; SSH open to the VPC CIDR only;
     cluster logs in CloudWatch Logs for 30 days.
@@ -74,8 +76,8 @@ class TrainiumParallelCluster(Construct):
         cluster = TrainiumParallelCluster(
             self, "Trainium",
             vpc=network.vpc, subnet=network.compute_subnet,
-            security_groups=[network.efa_security_group],
-            file_system_id=fsx.file_system_id,
+            security_groups=network.security_groups,
+            file_system=fsx,
         )
     """
 
@@ -87,13 +89,13 @@ class TrainiumParallelCluster(Construct):
         vpc: ec2.IVpc,
         subnet: ec2.ISubnet,
         security_groups: Sequence[ec2.ISecurityGroup],
-        file_system_id: str,
+        file_system: LustreFileSystemLike,
         options: TrainiumClusterOptions | None = None,
         head_node_subnet: ec2.ISubnet | None = None,
         queue_subnets: Mapping[str, Sequence[ec2.ISubnet]] | None = None,
         scripts_bucket: s3.IBucket | None = None,
         node_scripts: Sequence[str] = (),
-        key: kms.IKey | None = None,
+        scripts_key: kms.IKey | None = None,
         provider_role: iam.IRole | None = None,
         provider_policies: Sequence[iam.IManagedPolicy] = (),
     ) -> None:
@@ -103,8 +105,9 @@ class TrainiumParallelCluster(Construct):
         :param subnet: the single-AZ private compute subnet of every queue.
         :param security_groups: groups every node joins (at least the EFA group with
             all-traffic self-referencing rules, and the group FSx allows).
-        :param file_system_id: existing FSx for Lustre file system id (EFA-enabled FSx is
-            created by ``TrainingFileSystem``), mounted at ``options.fsx_mount_dir``.
+        :param file_system: the FSx for Lustre file system every node mounts at
+            ``options.fsx_mount_dir`` (:class:`TrainingFileSystem`, EFA-enabled for this
+            tier, ``fsx.LustreFileSystem`` or :class:`LustreFileSystemAttributes`).
         :param options: plain-data settings. Default: ``TrainiumClusterOptions()``.
         :param head_node_subnet: subnet of the head node. Default: ``subnet``.
         :param queue_subnets: per-queue subnet override, by queue name. An EFA queue accepts
@@ -113,12 +116,12 @@ class TrainiumParallelCluster(Construct):
             the ``node_scripts`` keys. Default none.
         :param node_scripts: object keys in ``scripts_bucket`` run (in order, after the Neuron
             install) as ``OnNodeConfigured`` actions. Default none.
-        :param key: KMS key that encrypts ``scripts_bucket``; nodes get ``kms:Decrypt`` on it
-            through a managed policy. Default none.
+        :param scripts_key: KMS key that encrypts ``scripts_bucket``; nodes get
+            ``kms:Decrypt`` on it through a managed policy. Default none.
         :param provider_role: role for the provider's Lambda function (``CustomLambdaRole``).
             Default: the provider stack creates its own role from ParallelCluster's policies.
         :param provider_policies: extra managed policies for the provider's own role
-            (``AdditionalIamPolicies``; ignored with ``provider_role``). Default none.
+            (``AdditionalIamPolicies``). Default none. Not with ``provider_role``.
         """
         super().__init__(scope, id)
         record_construct_type(self, "TrainiumParallelCluster")
@@ -129,6 +132,12 @@ class TrainiumParallelCluster(Construct):
                 "security_groups is empty; pass at least the EFA security group (all traffic "
                 "to and from itself)."
             )
+        not_both(
+            "TrainiumParallelCluster",
+            ("provider_role", provider_role),
+            ("provider_policies", provider_policies),
+            because="the policies attach to the role the provider stack creates",
+        )
         if node_scripts and scripts_bucket is None:
             raise ValueError(
                 f"node_scripts {list(node_scripts)!r} needs scripts_bucket: the scripts are "
@@ -158,6 +167,7 @@ class TrainiumParallelCluster(Construct):
         self._check_subnet_size(subnet)
 
         self.security_groups = list(security_groups)
+        self.file_system = file_system
         self._connections = ec2.Connections(security_groups=self.security_groups)
 
         neuron_url: str | None = None
@@ -171,7 +181,7 @@ class TrainiumParallelCluster(Construct):
             s3_read.append((self.neuron_script.s3_bucket_name, self.neuron_script.s3_object_key))
         elif opts.custom_ami_id is None:
             Annotations.of(self).add_warning_v2(
-                "cdk-llm-training:TrainiumNoNeuron",
+                "cdk-llm-training/trainium-parallel-cluster:noNeuronSdk",
                 "install_neuron is off and no custom_ami_id is set: the compute nodes start "
                 "from the ParallelCluster AMI without the Neuron SDK.",
             )
@@ -182,13 +192,13 @@ class TrainiumParallelCluster(Construct):
                 s3_read.append((scripts_bucket.bucket_name, object_key))
 
         self.node_policy: iam.ManagedPolicy | None = None
-        if key is not None:
+        if scripts_key is not None:
             self.node_policy = iam.ManagedPolicy(
                 self,
                 "NodePolicy",
                 description="Lets ParallelCluster nodes decrypt the node scripts.",
                 statements=[
-                    iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]),
+                    iam.PolicyStatement(actions=["kms:Decrypt"], resources=[scripts_key.key_arn]),
                 ],
             )
 
@@ -199,7 +209,7 @@ class TrainiumParallelCluster(Construct):
             head_node_subnet_id=head_subnet.subnet_id,
             compute_subnet_id=subnet.subnet_id,
             security_group_ids=[sg.security_group_id for sg in self.security_groups],
-            file_system_id=file_system_id,
+            file_system_id=file_system.file_system_id,
             ssh_allowed_cidr=vpc.vpc_cidr_block,
             queue_subnet_ids={
                 name: [s.subnet_id for s in subnets]

@@ -42,7 +42,7 @@ def add_cluster_foundation(
     # One key for every topic and log group of the tier, the flow logs included.
     notification_key = NotificationKey(stack, "NotificationKey")
     training_network = TrainingNetwork(
-        stack, "Network", options=network, flow_log_key=notification_key.key
+        stack, "Network", options=network, log_key=notification_key.key
     )
     lake = TrainingDataLake(stack, "DataLake", options=data_lake)
     fsx = TrainingFileSystem(
@@ -55,21 +55,19 @@ def add_hyperpod(
     stack: Stack, *, options: HyperPodClusterOptions, foundation: ClusterFoundation
 ) -> HyperPodEksCluster:
     """HyperPod on EKS in the network's compute subnet with the EFA group (control plane also
-    in the second-AZ subnet), pods mounting the file system, lifecycle bucket logging to the
-    lake's access-log bucket, its deployment's log group encrypted with the tier's log key."""
+    in the second-AZ subnet), pods mounting the file system (its capacity is the volume's),
+    lifecycle bucket logging to the lake's access-log bucket, its deployment's log group
+    encrypted with the tier's log key."""
     network, file_system = foundation.network, foundation.file_system
     return HyperPodEksCluster(
         stack,
         "HyperPod",
         vpc=network.vpc,
         subnet=network.compute_subnet,
-        security_group=network.efa_security_group,
+        security_groups=network.security_groups,
         control_plane_subnets=network.control_plane_subnets,
         options=options,
-        fsx_file_system_id=file_system.file_system_id,
-        fsx_dns_name=file_system.dns_name,
-        fsx_mount_name=file_system.mount_name,
-        fsx_subnet=network.compute_subnet,
+        file_system=file_system,
         access_logs_bucket=foundation.data_lake.access_logs_bucket,
         log_key=foundation.notification_key.key,
         closed_network=network.options.closed_network,

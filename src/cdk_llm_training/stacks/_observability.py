@@ -40,7 +40,6 @@ def monitor_tier(
     """Alarms on an SNS topic encrypted with ``key``, a dashboard (unless turned off), the
     budget and the cost-allocation tags, for the resources a tier stack holds; plus the
     ``AlarmTopicArn`` output and the :class:`GrantPolicyAcknowledgements` aspect."""
-    cluster_arns = [hyperpod.hyperpod_cluster_arn for hyperpod in hyperpods]
     # NIST 800-53 / HIPAA: CDK's per-role grant policies are not "inline policies" to avoid.
     Aspects.of(stack).add(GrantPolicyAcknowledgements())
     alarms = TrainingAlarms(
@@ -49,7 +48,7 @@ def monitor_tier(
         options=options.alarms,
         state_machines=state_machines,
         file_systems=file_systems,
-        hyperpod_cluster_arns=cluster_arns,
+        hyperpod_clusters=hyperpods,
         key=key,
     )
     dashboard = None
@@ -59,8 +58,7 @@ def monitor_tier(
             "Dashboard",
             state_machines=state_machines,
             file_systems=file_systems,
-            hyperpod_cluster_arns=cluster_arns,
-            eks_cluster_names=[hyperpod.cluster_name for hyperpod in hyperpods],
+            hyperpod_clusters=hyperpods,
             alarms=alarms,
         )
     cost_controls = CostControls(stack, "CostControls", tier=tier, options=options, alarms=alarms)

@@ -31,7 +31,7 @@ class LargePretrainStack(Stack):
     Wiring: every node (ParallelCluster queues and head node, HyperPod groups) is in the
     network's single-AZ compute subnet with the EFA security group; the file system sits in
     that subnet and admits the EFA group (all traffic both ways, as EFA-enabled FSx needs);
-    ParallelCluster mounts it by file-system ID at ``/fsx``; HyperPod pods get it as a static
+    ParallelCluster mounts it at ``/fsx``; HyperPod pods get it as a static
     volume; the HyperPod lifecycle bucket logs to the data lake's access-log bucket.
 
     :param config: validated tier configuration. Default: ``LargePretrainConfig()``.
@@ -74,7 +74,7 @@ class LargePretrainStack(Stack):
                 vpc=self.network.vpc,
                 subnet=self.network.compute_subnet,
                 security_groups=self.network.security_groups,
-                file_system_id=self.file_system.file_system_id,
+                file_system=self.file_system,
                 options=config.trainium,
             )
 

@@ -23,6 +23,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
 from cdk_llm_training.config.instances import InstanceCatalog
+from cdk_llm_training.constructs._bring_your_own import none_with, not_both
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.hyperpod.addons import HyperPodAddons, add_hyperpod_addons
 from cdk_llm_training.constructs.hyperpod.chart_install import HyperPodDependencyChart
@@ -41,6 +42,7 @@ from cdk_llm_training.constructs.hyperpod.lifecycle import (
 )
 from cdk_llm_training.constructs.hyperpod.validation import validate_cluster_inputs
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
+from cdk_llm_training.constructs.training_file_system.reference import LustreFileSystemLike
 from cdk_llm_training.lifecycle_scripts import HYPERPOD_ON_CREATE
 
 
@@ -66,9 +68,7 @@ class HyperPodEksCluster(Construct):
         hyperpod = HyperPodEksCluster(
             self, "HyperPod",
             vpc=network.vpc, subnet=network.compute_subnet,
-            security_group=network.efa_security_group,
-            fsx_file_system_id=fs.file_system_id, fsx_dns_name=fs.dns_name,
-            fsx_mount_name=fs.mount_name,
+            security_groups=network.security_groups, file_system=fs,
         )
     """
 
@@ -79,16 +79,13 @@ class HyperPodEksCluster(Construct):
         *,
         vpc: ec2.IVpc,
         subnet: ec2.ISubnet,
-        security_group: ec2.ISecurityGroup | Sequence[ec2.ISecurityGroup],
+        security_groups: Sequence[ec2.ISecurityGroup],
         options: HyperPodClusterOptions | None = None,
         control_plane_subnets: ec2.SubnetSelection | None = None,
         cluster: eks.ICluster | eks_v2.ICluster | None = None,
         key: kms.IKey | None = None,
         admin_roles: Sequence[iam.IRole] = (),
-        fsx_file_system_id: str | None = None,
-        fsx_dns_name: str | None = None,
-        fsx_mount_name: str | None = None,
-        fsx_subnet: ec2.ISubnet | None = None,
+        file_system: LustreFileSystemLike | None = None,
         lifecycle_bucket: s3.IBucket | None = None,
         access_logs_bucket: s3.IBucket | None = None,
         instance_catalog: InstanceCatalog | None = None,
@@ -103,25 +100,25 @@ class HyperPodEksCluster(Construct):
 
         :param vpc: the training VPC.
         :param subnet: the single-AZ private compute subnet every HyperPod node uses.
-        :param security_group: the EFA security group (all-traffic self-referencing ingress
-            and egress), or up to 5 groups. Also attached to the EKS control plane so nodes
-            and API server can talk.
+        :param security_groups: the EFA security group (all-traffic self-referencing ingress
+            and egress) and up to 4 more. Also attached to the EKS control plane so nodes and
+            API server can talk.
         :param options: plain-data settings. Default: ``HyperPodClusterOptions()``.
         :param control_plane_subnets: subnets (two or more AZs) for the EKS control-plane
             ENIs. Default: the VPC's private subnets, else its isolated subnets.
         :param cluster: an existing EKS cluster to orchestrate with. Default: a new one. With
-            an existing cluster you own its add-ons and access entries.
-        :param key: KMS key for Kubernetes secrets encryption. Default: a new key with
-            rotation, retained.
-        :param admin_roles: IAM roles in the app that get cluster-admin access entries
-            (in addition to ``options.eks.admin_role_arns``).
-        :param fsx_file_system_id: FSx for Lustre file system ID for the static volume.
-            With ``fsx_dns_name`` and ``fsx_mount_name``. Default: no volume.
-        :param fsx_dns_name: DNS name of the file system.
-        :param fsx_mount_name: Lustre mount name of the file system.
-        :param fsx_subnet: the file system's subnet, to check it shares the compute AZ.
+            an existing cluster you own its add-ons and access entries: not with
+            ``control_plane_subnets``, ``key`` or ``admin_roles``.
+        :param key: KMS key for Kubernetes secrets encryption of a new EKS cluster. Default:
+            a new key with rotation, retained.
+        :param admin_roles: IAM roles in the app that get cluster-admin access entries on a
+            new EKS cluster (in addition to ``options.eks.admin_role_arns``).
+        :param file_system: the FSx for Lustre file system pods mount through a static
+            volume (:class:`TrainingFileSystem`, ``fsx.LustreFileSystem`` or
+            :class:`LustreFileSystemAttributes`); its subnet, when known, is checked to share
+            the compute AZ and its capacity is the volume's. Default: no volume.
         :param lifecycle_bucket: bucket for the lifecycle scripts. Default: a new bucket
-            named ``sagemaker-hp-...``.
+            named ``sagemaker-hp-...``. Not with ``access_logs_bucket``.
         :param access_logs_bucket: server-access-log destination of the new lifecycle
             bucket. Default: none (acknowledged: the bucket holds only packaged scripts).
         :param instance_catalog: catalog to check instance types against. Default: shipped.
@@ -146,25 +143,39 @@ class HyperPodEksCluster(Construct):
         """
         super().__init__(scope, id)
         record_construct_type(self, "HyperPodEksCluster")
+        none_with(
+            "HyperPodEksCluster",
+            ("cluster", cluster),
+            {
+                "control_plane_subnets": control_plane_subnets,
+                "key": key,
+                "admin_roles": admin_roles,
+            },
+            because="they configure a new EKS cluster",
+        )
+        not_both(
+            "HyperPodEksCluster",
+            ("lifecycle_bucket", lifecycle_bucket),
+            ("access_logs_bucket", access_logs_bucket),
+            because="access logging is set up on a new lifecycle bucket only",
+        )
         self.options = options or HyperPodClusterOptions()
         opts = self.options
         self._stack = Stack.of(self)
-        self._security_groups: list[ec2.ISecurityGroup] = (
-            list(security_group) if isinstance(security_group, list | tuple) else [security_group]  # type: ignore[list-item]
-        )
+        self._security_groups: list[ec2.ISecurityGroup] = list(security_groups)
         self.vpc = vpc
         self.subnet = subnet
+        self.file_system = file_system
 
         self.instance_groups, warnings = validate_cluster_inputs(
             opts,
             security_groups=self._security_groups,
             subnet=subnet,
             instance_catalog=instance_catalog,
-            fsx_values=(fsx_file_system_id, fsx_dns_name, fsx_mount_name),
-            fsx_subnet=fsx_subnet,
+            file_system=file_system,
         )
-        for warning in warnings:
-            Annotations.of(self).add_warning_v2("cdk-llm-training:hyperpod", warning)
+        for warning_id, message in warnings:
+            Annotations.of(self).add_warning_v2(warning_id, message)
 
         self._connections = ec2.Connections(security_groups=self._security_groups)
 
@@ -251,12 +262,10 @@ class HyperPodEksCluster(Construct):
 
         # -- FSx volume for pods (fsx_volume.py) -------------------------------------------
         self.fsx_volume_manifest: str | None = None
-        if fsx_file_system_id and fsx_dns_name and fsx_mount_name:
+        if file_system is not None:
             self.fsx_volume_manifest = fsx_volume_manifest(
                 self._stack,
-                file_system_id=fsx_file_system_id,
-                dns_name=fsx_dns_name,
-                mount_name=fsx_mount_name,
+                file_system=file_system,
                 options=opts.fsx_volume,
                 fsx_csi_role=self.fsx_csi_role,
             )

@@ -134,7 +134,7 @@ def create_access_entries(
     principals += [(f"AdminRole{index}", role.role_arn) for index, role in enumerate(admin_roles)]
     if not principals:
         Annotations.of(scope).add_warning_v2(
-            "cdk-llm-training:hyperpod-no-admin",
+            "cdk-llm-training/hyperpod-eks-cluster:noEksAdmin",
             "No EKS admin: set options.eks.admin_role_arns (or admin_roles) so someone can "
             "run kubectl against the cluster (the stack installs the HyperPod dependency "
             "chart itself).",

@@ -52,7 +52,7 @@ def install_dependency_chart(
         )
     if eks_cluster is None and chart_opts.install is DependencyInstall.IN_STACK:
         Annotations.of(scope).add_warning_v2(
-            "cdk-llm-training:hyperpod-byo-chart",
+            "cdk-llm-training/hyperpod-eks-cluster:noChartOnExistingCluster",
             "An existing EKS cluster: the construct installs no dependency chart on it. "
             "Install helm_chart/HyperPodHelmChart of aws/sagemaker-hyperpod-cli at "
             f"{chart_opts.revision} before deploying, and set "
@@ -60,7 +60,7 @@ def install_dependency_chart(
         )
     elif chart_opts.install is DependencyInstall.PREINSTALLED and eks_cluster is not None:
         Annotations.of(scope).add_warning_v2(
-            "cdk-llm-training:hyperpod-preinstalled",
+            "cdk-llm-training/hyperpod-eks-cluster:preinstalledChartOnNewCluster",
             "dependency_chart.install=preinstalled with a new EKS cluster: nothing can have "
             "installed the HyperPod dependency chart before the HyperPod cluster is "
             "created; use in_stack unless the EKS cluster already exists.",

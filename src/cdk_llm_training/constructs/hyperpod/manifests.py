@@ -16,6 +16,9 @@ from cdk_llm_training.config.hyperpod import FsxVolumeOptions
 
 FSX_CSI_DRIVER = "fsx.csi.aws.com"
 FSX_CSI_CONTROLLER_SERVICE_ACCOUNT = "fsx-csi-controller-sa"
+DEFAULT_VOLUME_CAPACITY_GIB = 1200
+"""Capacity a volume states when neither the options nor the file system give one (the
+smallest FSx for Lustre PERSISTENT_2 file system)."""
 
 
 def fsx_volume_manifests(
@@ -23,15 +26,20 @@ def fsx_volume_manifests(
     file_system_id: str,
     dns_name: str,
     mount_name: str,
+    storage_capacity_gib: int | None = None,
     options: FsxVolumeOptions | None = None,
 ) -> dict[str, Any]:
     """A Kubernetes ``List`` with the PersistentVolume and PersistentVolumeClaim.
 
     ``kubectl apply -f`` accepts the JSON form of this object. Pods mount the claim at
-    ``options.mount_path`` (``/fsx``) and find ``data/`` and ``checkpoints/`` under it.
+    ``options.mount_path`` (``/fsx``) and find ``data/`` and ``checkpoints/`` under it. The
+    stated capacity (informational for a static volume) is ``options.storage_capacity_gib``,
+    else ``storage_capacity_gib`` (the file system's), else
+    :data:`DEFAULT_VOLUME_CAPACITY_GIB`.
     """
     opts = options or FsxVolumeOptions()
-    capacity = f"{opts.storage_capacity_gib}Gi"
+    gib = opts.storage_capacity_gib or storage_capacity_gib or DEFAULT_VOLUME_CAPACITY_GIB
+    capacity = f"{gib}Gi"
     items = _volume_and_claim(
         volume_name=opts.persistent_volume_name,
         claim_name=opts.claim_name,

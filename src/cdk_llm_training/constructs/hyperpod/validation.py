@@ -14,11 +14,20 @@ from cdk_llm_training.config.hyperpod import (
     validate_instance_groups,
 )
 from cdk_llm_training.config.instances import InstanceCatalog
+from cdk_llm_training.constructs.training_file_system.reference import (
+    LustreFileSystemLike,
+    subnet_of,
+)
 
 ESTIMATED_IPS_PER_ACCELERATED_NODE = 81
 """VPC CNI addresses a p5-class node takes under EKS (warm pool across its ENIs)."""
 ESTIMATED_IPS_PER_CPU_NODE = 30
 """Addresses a general-purpose system node takes (system pods and warm pool)."""
+NO_EFA_WARNING = "cdk-llm-training/hyperpod-eks-cluster:instanceTypeWithoutEfa"
+"""A multi-node group of an instance type without EFA (the only soft warning of
+``validate_instance_groups``)."""
+SUBNET_NEARLY_FULL_WARNING = "cdk-llm-training/hyperpod-eks-cluster:subnetNearlyFull"
+"""The groups at their maximum need more than 80 % of the compute subnet's addresses."""
 
 
 def validate_cluster_inputs(
@@ -27,25 +36,19 @@ def validate_cluster_inputs(
     security_groups: Sequence[ec2.ISecurityGroup],
     subnet: ec2.ISubnet,
     instance_catalog: InstanceCatalog | None,
-    fsx_values: tuple[str | None, str | None, str | None],
-    fsx_subnet: ec2.ISubnet | None,
-) -> tuple[list[ResolvedInstanceGroup], list[str]]:
-    """The resolved instance groups and the warnings; raises ``ValueError`` on bad input."""
+    file_system: LustreFileSystemLike | None,
+) -> tuple[list[ResolvedInstanceGroup], list[tuple[str, str]]]:
+    """The resolved instance groups and the warnings as ``(id, message)``; raises
+    ``ValueError`` on bad input."""
     if not 1 <= len(security_groups) <= 5:
         raise ValueError(
-            f"security_group: got {len(security_groups)} security groups; HyperPod accepts 1 to 5"
+            f"security_groups: got {len(security_groups)} security groups; HyperPod accepts 1 to 5"
         )
-    groups, warnings = validate_instance_groups(opts, instance_catalog)
-
-    given = [value is not None for value in fsx_values]
-    if any(given) and not all(given):
-        raise ValueError(
-            "fsx_file_system_id, fsx_dns_name and fsx_mount_name go together; got "
-            f"file_system_id={fsx_values[0]!r}, dns_name={fsx_values[1]!r}, "
-            f"mount_name={fsx_values[2]!r}"
-        )
+    groups, group_warnings = validate_instance_groups(opts, instance_catalog)
+    warnings = [(NO_EFA_WARNING, message) for message in group_warnings]
 
     compute_az = subnet.availability_zone
+    fsx_subnet = subnet_of(file_system) if file_system is not None else None
     if fsx_subnet is not None:
         fsx_az = fsx_subnet.availability_zone
         if (
@@ -54,7 +57,7 @@ def validate_cluster_inputs(
             and compute_az != fsx_az
         ):
             raise ValueError(
-                f"fsx_subnet is in {fsx_az!r} but the compute subnet is in "
+                f"file_system's subnet is in {fsx_az!r} but the compute subnet is in "
                 f"{compute_az!r}: put the file system in the compute subnet's AZ (Lustre "
                 "and EFA traffic should not cross AZs)"
             )
@@ -84,7 +87,10 @@ def validate_cluster_inputs(
             )
         if needed > usable * 0.8:
             warnings.append(
-                f"subnet {cidr}: the instance groups need about {needed} of {usable} "
-                "usable addresses; node replacement and scaling may run out"
+                (
+                    SUBNET_NEARLY_FULL_WARNING,
+                    f"subnet {cidr}: the instance groups need about {needed} of {usable} "
+                    "usable addresses; node replacement and scaling may run out",
+                )
             )
     return groups, warnings

@@ -5,14 +5,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Token
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -21,14 +19,23 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.fsx_sizing import SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
 from cdk_llm_training.config.observability import FSX_METRIC_PERIOD_MINUTES, AlarmOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs._bring_your_own import not_both
 from cdk_llm_training.constructs._metadata import record_construct_type
-from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
+from cdk_llm_training.constructs.training_alarms.monitored import (
+    GIB,
+    FileSystemLike,
+    HyperPodClusterLike,
+    MonitoredFileSystem,
+    check_labels,
+    cluster_identifiers,
+    fsx_metric,
+    fsx_throughput_percent,
+    monitored_file_system,
+    monitored_hyperpod_cluster,
+)
 
-GIB = 1024**3
-MB = 1000**2
 HYPERPOD_NODE_HEALTH_EVENT = "SageMaker HyperPod Cluster Node Health Event"
 """EventBridge detail-type of the HyperPod health-monitoring agent's node events."""
 HYPERPOD_CLUSTER_STATE_CHANGE = "SageMaker HyperPod Cluster State Change"
@@ -37,108 +44,6 @@ TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
 """EventBridge detail-type of SageMaker training job status changes."""
 EVENTS_SERVICE = "events.amazonaws.com"
 """EventBridge's service principal (the rules' publisher)."""
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _\-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class MonitoredFileSystem:
-    """An FSx for Lustre file system to watch, by ID, with the size its thresholds need.
-
-    Use it for a file system this app does not create; pass :class:`TrainingFileSystem` or
-    ``fsx.LustreFileSystem`` objects directly otherwise.
-    """
-
-    file_system_id: str
-    storage_capacity_gib: int
-    throughput_mb_per_s_per_tib: int = SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
-    """Baseline throughput tier. Default 200 (SCRATCH_2)."""
-    label: str | None = None
-    """Name on the dashboard and alarms. Default: the construct path or the ID."""
-
-    @property
-    def baseline_mb_per_s(self) -> float:
-        """Capacity in TiB x tier."""
-        return self.storage_capacity_gib / 1024 * self.throughput_mb_per_s_per_tib
-
-
-FileSystemLike = TrainingFileSystem | fsx.LustreFileSystem | MonitoredFileSystem
-"""What the observability constructs accept as a file system."""
-
-
-def monitored_file_system(file_system: FileSystemLike) -> MonitoredFileSystem:
-    """The ID, capacity and tier of ``file_system``, read from its construct when it is one.
-
-    :raises ValueError: when a ``fsx.LustreFileSystem``'s capacity is not known at synth.
-    """
-    if isinstance(file_system, MonitoredFileSystem):
-        return file_system
-    if isinstance(file_system, TrainingFileSystem):
-        opts = file_system.options
-        return MonitoredFileSystem(
-            file_system_id=file_system.file_system_id,
-            storage_capacity_gib=opts.capacity_gib,
-            throughput_mb_per_s_per_tib=(
-                opts.throughput_mb_per_s_per_tib or SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
-            ),
-            label=file_system.node.id,
-        )
-    cfn = file_system.node.default_child
-    if not isinstance(cfn, fsx.CfnFileSystem):
-        raise ValueError(f"file system {file_system.node.path} has no AWS::FSx::FileSystem")
-    capacity = cfn.storage_capacity
-    if capacity is None or Token.is_unresolved(capacity):
-        raise ValueError(
-            f"file system {file_system.node.path}: storage capacity is not known at synth; "
-            "pass a MonitoredFileSystem with storage_capacity_gib"
-        )
-    lustre = cfn.lustre_configuration
-    tier = getattr(lustre, "per_unit_storage_throughput", None)
-    return MonitoredFileSystem(
-        file_system_id=file_system.file_system_id,
-        storage_capacity_gib=int(capacity),
-        throughput_mb_per_s_per_tib=(
-            int(tier) if isinstance(tier, int | float) else SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
-        ),
-        label=file_system.node.id,
-    )
-
-
-def fsx_metric(file_system_id: str, name: str, statistic: str) -> cloudwatch.Metric:
-    """An ``AWS/FSx`` metric of one file system at the alarms' 5-minute period."""
-    return cloudwatch.Metric(
-        namespace="AWS/FSx",
-        metric_name=name,
-        dimensions_map={"FileSystemId": file_system_id},
-        statistic=statistic,
-        period=Duration.minutes(FSX_METRIC_PERIOD_MINUTES),
-    )
-
-
-def fsx_throughput_percent(file_system: MonitoredFileSystem) -> cloudwatch.MathExpression:
-    """Read + write bytes per second as a percentage of the baseline throughput."""
-    bytes_per_s = file_system.baseline_mb_per_s * MB
-    return cloudwatch.MathExpression(
-        expression=(
-            "100 * (FILL(datareadbytes, 0) + FILL(datawritebytes, 0)) / PERIOD(datareadbytes) "
-            f"/ {bytes_per_s:.0f}"
-        ),
-        using_metrics={
-            "datareadbytes": fsx_metric(file_system.file_system_id, "DataReadBytes", "Sum"),
-            "datawritebytes": fsx_metric(file_system.file_system_id, "DataWriteBytes", "Sum"),
-        },
-        label="Throughput, % of baseline",
-        period=Duration.minutes(FSX_METRIC_PERIOD_MINUTES),
-    )
-
-
-def check_labels(labels: Sequence[str], field: str) -> None:
-    """Fail on a label that cannot be part of a construct ID or an alarm name."""
-    for label in labels:
-        if not _LABEL.match(label):
-            raise ValueError(
-                f"{field}: label {label!r} is not valid; allowed: 1-64 letters, digits, "
-                "spaces, _ and -, starting with a letter or digit"
-            )
 
 
 class TrainingAlarms(Construct):
@@ -179,8 +84,7 @@ class TrainingAlarms(Construct):
         options: AlarmOptions | None = None,
         file_systems: Sequence[FileSystemLike] = (),
         state_machines: Mapping[str, sfn.IStateMachine] | None = None,
-        hyperpod_cluster_names: Sequence[str] = (),
-        hyperpod_cluster_arns: Sequence[str] = (),
+        hyperpod_clusters: Sequence[HyperPodClusterLike] = (),
         training_job_name_prefix: str | None = None,
         topic: sns.ITopic | None = None,
         key: kms.IKey | None = None,
@@ -191,25 +95,32 @@ class TrainingAlarms(Construct):
         :param options: thresholds and e-mail. Default ``AlarmOptions()``.
         :param file_systems: FSx for Lustre file systems to watch. Default none.
         :param state_machines: workflows to watch, by label (``{"Labeling": sm}``).
-        :param hyperpod_cluster_names: HyperPod cluster names to watch (matched on the
-            events' ``detail.ClusterName``).
-        :param hyperpod_cluster_arns: HyperPod cluster ARNs to watch (matched on the events'
-            ``resources``): use ``HyperPodEksCluster.hyperpod_cluster_arn`` when the name is
-            generated by CloudFormation.
+        :param hyperpod_clusters: HyperPod clusters to watch: :class:`HyperPodEksCluster`
+            objects (matched by ARN on the events' ``resources``) or
+            :class:`MonitoredHyperPodCluster` (by ARN, else by name on
+            ``detail.ClusterName``). Default none.
         :param training_job_name_prefix: watch SageMaker training jobs whose name starts with
             this ("" for every job in the account and Region). Default None: no rule.
         :param topic: bring your own topic (its key policy is then yours to manage).
-            Default: a new encrypted topic.
+            Default: a new encrypted topic. Not with ``key``.
         :param key: KMS key of the new topic. Default: a new key with rotation.
         :param removal_policy: of a new key. Default ``RETAIN_ON_UPDATE_OR_DELETE``.
         """
         super().__init__(scope, id)
         record_construct_type(self, "TrainingAlarms")
+        not_both(
+            "TrainingAlarms",
+            ("topic", topic),
+            ("key", key),
+            because="the key encrypts a new topic; your own topic keeps its own key",
+        )
         self.options = opts = options or AlarmOptions()
         state_machines = dict(state_machines or {})
         check_labels(list(state_machines), "state_machines")
         self.file_systems = [monitored_file_system(fs) for fs in file_systems]
         check_labels([fs.label for fs in self.file_systems if fs.label], "file_systems")
+        self.hyperpod_clusters = [monitored_hyperpod_cluster(c) for c in hyperpod_clusters]
+        names, arns = cluster_identifiers(self.hyperpod_clusters)
 
         self.key: kms.IKey | None = None
         if topic is None:
@@ -252,10 +163,10 @@ class TrainingAlarms(Construct):
                 self._workflow_alarm(label, machine)
         for index, file_system in enumerate(self.file_systems):
             self._file_system_alarms(file_system, file_system.label or f"FileSystem{index}")
-        if hyperpod_cluster_names:
-            self._hyperpod_rules("", names=list(hyperpod_cluster_names))
-        if hyperpod_cluster_arns:
-            self._hyperpod_rules("ByArn", arns=list(hyperpod_cluster_arns))
+        if names:
+            self._hyperpod_rules("", names=names)
+        if arns:
+            self._hyperpod_rules("ByArn", arns=arns)
         if training_job_name_prefix is not None:
             self._training_job_rule(training_job_name_prefix)
 
