@@ -18,7 +18,11 @@ from constructs import Construct
 from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import add_list_statement
-from cdk_llm_training.constructs.fine_tune.workflow import JobService, Retry
+from cdk_llm_training.constructs.fine_tune.workflow import (
+    JOB_NETWORK_DESCRIBE_ACTIONS,
+    JobService,
+    Retry,
+)
 
 SYNC_INTEGRATION = "bedrock:createModelCustomizationJob.sync"
 MANAGED_RULE_NAMES = (
@@ -160,13 +164,7 @@ def _vpc_statements(stack: Stack, vpc_config: VpcConfig) -> list[iam.PolicyState
     return [
         iam.PolicyStatement(
             sid="DescribeNetwork",
-            actions=[
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeVpcs",
-                "ec2:DescribeDhcpOptions",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeSecurityGroups",
-            ],
+            actions=list(JOB_NETWORK_DESCRIBE_ACTIONS),
             resources=["*"],
         ),
         iam.PolicyStatement(

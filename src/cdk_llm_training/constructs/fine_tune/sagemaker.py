@@ -51,6 +51,7 @@ from cdk_llm_training.constructs.fine_tune.sagemaker_job import (
     register_parameters,
     resolve_image,
     selection_kwargs,
+    trained_adapter_fields,
     training_job_parameters,
     write_source_tarball,
 )
@@ -287,10 +288,7 @@ class SageMakerFineTuneJob(FineTuneWorkflow):
         succeeded_message: dict[str, Any] = {
             "result": "SUCCEEDED",
             "execution": sfn.JsonPath.execution_id,
-            "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
-            "modelArtifacts": sfn.JsonPath.string_at(
-                "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
-            ),
+            **trained_adapter_fields(),
             "modelPackageArn": sfn.JsonPath.string_at("$.modelPackage.ModelPackageArn"),
             # Optional in DescribeTrainingJob: set by BillableTimeReported? (never read raw).
             "billableSeconds": sfn.JsonPath.string_at("$.billing.seconds"),

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 from aws_cdk import aws_stepfunctions as sfn
 
 from cdk_llm_training.constructs._workflow import notify
-from cdk_llm_training.constructs.fine_tune.sagemaker_job import PREDICTIONS_ARCHIVE
+from cdk_llm_training.constructs.fine_tune.sagemaker_job import (
+    PREDICTIONS_ARCHIVE,
+    trained_adapter_fields,
+)
 from cdk_llm_training.constructs.task_metrics_evaluation import TaskMetricsEvaluation
 
 if TYPE_CHECKING:
@@ -37,10 +40,7 @@ def task_metrics_gate(
         message={
             "result": "EVALUATION_FAILED",
             "execution": sfn.JsonPath.execution_id,
-            "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
-            "modelArtifacts": sfn.JsonPath.string_at(
-                "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
-            ),
+            **trained_adapter_fields(),
             "taskMetrics": sfn.JsonPath.object_at("$.taskMetrics.result.report.summary"),
             "failures": sfn.JsonPath.list_at("$.taskMetrics.result.report.failures"),
             "reportKey": sfn.JsonPath.format(report_key, sfn.JsonPath.execution_name),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Aws, CfnMapping, Stack, Token
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_llm_training import training
@@ -42,6 +43,14 @@ REGISTER_RETRY = Retry(
 SOURCE_TARBALL = "sourcedir.tar.gz"
 PREDICTIONS_ARCHIVE = "output/output.tar.gz"
 """Where SageMaker puts ``/opt/ml/output/data`` (the predictions) under ``<output path><job>/``."""
+
+
+def trained_adapter_fields() -> dict[str, Any]:
+    """The notification fields naming the trained adapter: training job and artifact."""
+    return {
+        "trainingJobName": sfn.JsonPath.string_at("$.validation.trainingJobName"),
+        "modelArtifacts": sfn.JsonPath.string_at("$.trainingJob.ModelArtifacts.S3ModelArtifacts"),
+    }
 
 
 def build_source_tarball(folder: Path | None = None) -> bytes:

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 
 from cdk_llm_training.constructs._trust import service_principal_from
 from cdk_llm_training.constructs._workflow import add_list_statement
+from cdk_llm_training.constructs.fine_tune.workflow import JOB_NETWORK_DESCRIBE_ACTIONS
 
 if TYPE_CHECKING:
     from cdk_llm_training.constructs.fine_tune.sagemaker import SageMakerFineTuneJob
@@ -133,11 +134,7 @@ def grant_training_role(job: SageMakerFineTuneJob, role: iam.IRole) -> None:
                     "ec2:CreateNetworkInterfacePermission",
                     "ec2:DeleteNetworkInterface",
                     "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
+                    *JOB_NETWORK_DESCRIBE_ACTIONS,
                 ],
                 resources=["*"],
             )

@@ -38,6 +38,16 @@ from cdk_llm_training.constructs._workflow import (
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 
+JOB_NETWORK_DESCRIBE_ACTIONS = (
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
+"""What the job service's role needs on ``*`` to place a job's network interfaces in a VPC
+(Bedrock and SageMaker both list them for jobs in a VPC)."""
+
 VALIDATOR_WILDCARD_REASON = (
     "Object access is limited to the dataset and report key prefixes (prefix*), the only way "
     "to name the datasets and reports of future executions."
@@ -118,7 +128,7 @@ class FineTuneWorkflow(Construct):
 
     def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, id)
-        self.removal_policy = removal_policy
+        self._removal_policy = removal_policy
         """For the created key, log groups and other retained resources."""
 
     # -- public API ----------------------------------------------------------------------
@@ -147,7 +157,7 @@ class FineTuneWorkflow(Construct):
             self,
             "Key",
             description=f"Encrypts the {workflow_name} workflow's topic and log groups.",
-            removal_policy=self.removal_policy,
+            removal_policy=self._removal_policy,
         )
         allow_cloudwatch_logs(self.key)
         self.topic = topic or sns.Topic(
@@ -178,7 +188,7 @@ class FineTuneWorkflow(Construct):
             handler=handler,
             log_retention=self._log_retention,
             log_key=self.key,
-            removal_policy=self.removal_policy,
+            removal_policy=self._removal_policy,
             dataset_bucket=self.dataset_bucket,
             dataset_prefix=opts.dataset_prefix,
             report_bucket=report_bucket,
@@ -320,7 +330,7 @@ class FineTuneWorkflow(Construct):
                     "WorkflowLogs",
                     retention=self._log_retention,
                     encryption_key=self.key,
-                    removal_policy=self.removal_policy,
+                    removal_policy=self._removal_policy,
                 ),
                 level=sfn.LogLevel.ALL,
                 include_execution_data=True,
