@@ -30,6 +30,7 @@ from cdk_llm_training.constructs._trust import service_principal_from, this_acco
 from cdk_llm_training.constructs._workflow import caught_error_message, lake_buckets
 from cdk_llm_training.constructs.fine_tune.bedrock_job import (
     BEDROCK_SERVICE,
+    CUSTOM_MODEL_KEY_ACTIONS,
     JOB_RETRY,
     SYNC_INTEGRATION,
     VpcConfig,
@@ -184,14 +185,8 @@ class BedrockFineTuneJob(FineTuneWorkflow):
             service=BEDROCK_SERVICE,
             job_role=self.bedrock_role,
             statements=workflow_statements(opts),
-            job_keys=[]
-            if custom_model_key is None
-            else [
-                (
-                    custom_model_key,
-                    ("kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey", "kms:Decrypt"),
-                )
-            ],
+            job_key=custom_model_key,
+            job_key_actions=CUSTOM_MODEL_KEY_ACTIONS,
             hook=self.evaluation,
         )
         self.ready_marker_rule: events.Rule | None = None

@@ -44,6 +44,14 @@ BEDROCK_SERVICE = JobService(
     managed_rule_names=MANAGED_RULE_NAMES,
 )
 
+CUSTOM_MODEL_KEY_ACTIONS = (
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+)
+"""What the workflow role needs on ``custom_model_key`` to create a job encrypting with it."""
+
 VpcConfig = tasks.IBedrockCreateModelCustomizationJobVpcConfig
 
 

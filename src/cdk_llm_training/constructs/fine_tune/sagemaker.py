@@ -48,6 +48,7 @@ from cdk_llm_training.constructs.fine_tune.sagemaker_job import (
     REGISTER_RETRY,
     SAGEMAKER_SERVICE,
     SYNC_INTEGRATION,
+    VOLUME_KEY_ACTIONS,
     register_parameters,
     resolve_image,
     selection_kwargs,
@@ -240,9 +241,8 @@ class SageMakerFineTuneJob(FineTuneWorkflow):
             service=SAGEMAKER_SERVICE,
             job_role=self.training_role,
             statements=workflow_statements(self),
-            job_keys=[]
-            if volume_key is None
-            else [(volume_key, ("kms:CreateGrant", "kms:DescribeKey"))],
+            job_key=volume_key,
+            job_key_actions=VOLUME_KEY_ACTIONS,
             hook=self.task_metrics,
         )
         self._acknowledge_wildcards(

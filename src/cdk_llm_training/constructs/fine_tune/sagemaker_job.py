@@ -40,6 +40,8 @@ REGISTER_RETRY = Retry(
     errors=("SageMaker.SageMakerException", "SageMaker.ThrottlingException"),
     interval_seconds=10,
 )
+VOLUME_KEY_ACTIONS = ("kms:CreateGrant", "kms:DescribeKey")
+"""What the workflow role needs on ``volume_key`` to create a job whose volume it encrypts."""
 SOURCE_TARBALL = "sourcedir.tar.gz"
 PREDICTIONS_ARCHIVE = "output/output.tar.gz"
 """Where SageMaker puts ``/opt/ml/output/data`` (the predictions) under ``<output path><job>/``."""

@@ -309,14 +309,16 @@ class FineTuneWorkflow(Construct):
         service: JobService,
         job_role: iam.IRole,
         statements: Sequence[iam.PolicyStatement],
-        job_keys: Sequence[tuple[kms.IKey, Sequence[str]]] = (),
+        job_key: kms.IKey | None = None,
+        job_key_actions: Sequence[str] = (),
         hook: WorkflowHook | None = None,
     ) -> sfn.StateMachine:
         """``Resource``: a Standard state machine running ``definition`` with X-Ray tracing
         and logging (ALL, with execution data) to ``WorkflowLogs``. Beside the grants of its
         tasks its role gets ``statements``, passing ``job_role`` to the job service, the
         service's ``.sync`` EventBridge rules, the workflow key (to publish to the encrypted
-        topic), each of ``job_keys`` with its actions, and what ``hook`` needs."""
+        topic), ``job_key_actions`` on the job's ``job_key`` (when given), and what ``hook``
+        needs."""
         state_machine = sfn.StateMachine(
             self,
             "Resource",
@@ -357,8 +359,8 @@ class FineTuneWorkflow(Construct):
             )
         )
         self.key.grant(state_machine, "kms:Decrypt", "kms:GenerateDataKey*")
-        for job_key, actions in job_keys:
-            job_key.grant(state_machine, *actions)
+        if job_key is not None:
+            job_key.grant(state_machine, *job_key_actions)
         if hook is not None:
             hook.grant_workflow(state_machine)
         self.state_machine = state_machine
