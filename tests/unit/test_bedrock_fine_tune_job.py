@@ -25,6 +25,10 @@ from cdk_llm_training import (
     DistillationOptions,
     TrainingDataLake,
 )
+from cdk_llm_training.constructs.bedrock_fine_tune_job import (
+    READY_MARKER_NEEDS_EVENTS_WARNING,
+    UNKNOWN_TEACHER_WARNING,
+)
 
 SYNC = ":states:::bedrock:createModelCustomizationJob.sync"
 EXAMPLE_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -726,7 +730,10 @@ def test_unknown_teacher_is_a_warning() -> None:
     )
     Annotations.from_stack(stack).has_warning(
         "/TestStack/FineTune",
-        Match.string_like_regexp("distillation teacher 'example.new-teacher-v1:0' is not in"),
+        Match.string_like_regexp(
+            r"^distillation teacher 'example.new-teacher-v1:0' is not in .* "
+            r"\[ack: cdk-llm-training/bedrock-fine-tune-job:unknownTeacher\]$"
+        ),
     )
 
 
@@ -737,8 +744,30 @@ def test_ready_marker_without_lake_events_is_a_warning() -> None:
     )
     Annotations.from_stack(stack).has_warning(
         "/TestStack/FineTune",
-        Match.string_like_regexp("start_on_ready_marker is on but the data lake does not send"),
+        Match.string_like_regexp(
+            r"^start_on_ready_marker is on but the data lake does not send .* "
+            r"\[ack: cdk-llm-training/bedrock-fine-tune-job:readyMarkerNeedsEvents\]$"
+        ),
     )
+
+
+def test_warnings_have_one_id_each_and_can_be_acknowledged_by_it() -> None:
+    ids = (UNKNOWN_TEACHER_WARNING, READY_MARKER_NEEDS_EVENTS_WARNING)
+    assert all(
+        re.fullmatch(r"cdk-llm-training/bedrock-fine-tune-job:[a-z]+([A-Z][a-z]+)*", i) for i in ids
+    )
+    stack, _ = _build(
+        options=BedrockFineTuneOptions(
+            base_model_id="amazon.nova-lite-v1:0:300k",
+            customization_type=CustomizationType.DISTILLATION,
+            distillation=DistillationOptions(teacher_model_id="example.new-teacher-v1:0"),
+            start_on_ready_marker=True,
+        ),
+        lake_options=DataLakeOptions(event_bridge_enabled=False),
+    )
+    cdk.Annotations.of(stack).acknowledge_warning(ids[0], "Test: a new teacher.")
+    warnings = Annotations.from_stack(stack).find_warning("/TestStack/FineTune", Match.any_value())
+    assert [str(w.entry.data).rsplit(" [ack: ", 1)[1] for w in warnings] == [f"{ids[1]}]"]
 
 
 def test_bring_your_own_buckets_topic_and_key() -> None:

@@ -14,7 +14,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Annotations, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_support import cfn_lint_findings, new_app, new_stack, resources_of_type, template_of
 from pydantic import ValidationError
 
@@ -28,7 +28,12 @@ from cdk_llm_training import (
     training,
 )
 from cdk_llm_training.config.sagemaker_training import METRIC_DEFINITIONS, SCRIPT_HYPERPARAMETERS
-from cdk_llm_training.constructs.sagemaker_fine_tune_job import build_source_tarball
+from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
+    ONE_GPU_USED_WARNING,
+    WARM_POOL_PERIOD_WARNING,
+    WARM_POOL_WITH_SPOT_WARNING,
+    build_source_tarball,
+)
 
 TOKEN = "<TOKEN>"
 TAG = "2.5.1-transformers4.49.0-gpu-py311-cu124-ubuntu22.04"
@@ -607,6 +612,21 @@ def test_warm_pool_warnings() -> None:
         "use_spot=False for fast iteration on a kept instance. "
         "[ack: cdk-llm-training/sagemaker-fine-tune-job:warmPoolWithSpot]",
     )
+
+
+def test_warnings_have_one_id_each_and_can_be_acknowledged_by_it() -> None:
+    ids = (ONE_GPU_USED_WARNING, WARM_POOL_PERIOD_WARNING, WARM_POOL_WITH_SPOT_WARNING)
+    assert all(
+        re.fullmatch(r"cdk-llm-training/sagemaker-fine-tune-job:[a-z]+([A-Z][a-z]+)*", i)
+        for i in ids
+    )
+    stack, _ = _build(
+        SageMakerFineTuneOptions(instance_type="ml.g5.12xlarge", keep_alive_minutes=90)
+    )
+    for acknowledged in ids[:2]:
+        cdk.Annotations.of(stack).acknowledge_warning(acknowledged, "Test: known.")
+    warnings = Annotations.from_stack(stack).find_warning("/TestStack/Lora", Match.any_value())
+    assert [str(w.entry.data).rsplit(" [ack: ", 1)[1] for w in warnings] == [f"{ids[2]}]"]
 
 
 def test_fails_both_base_models() -> None:
