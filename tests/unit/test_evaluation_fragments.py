@@ -136,7 +136,7 @@ def test_fragment_ends_where_on_passed_ends() -> None:
     steps = task_metrics.chain(predictions_s3_uri_path="$.p", on_passed=approve)
     assert isinstance(steps, TaskMetricsSteps)
     assert steps.node.path == "TestStack/TaskMetrics/Steps"
-    assert [s.state_id for s in steps.end_states] == ["Approve"]
+    assert [s.state_id for s in steps.end_states if isinstance(s, sfn.State)] == ["Approve"]
 
 
 def test_model_evaluation_grant_is_the_pass_role_statement(built: dict[str, Any]) -> None:

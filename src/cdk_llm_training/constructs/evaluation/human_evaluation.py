@@ -325,4 +325,5 @@ class HumanEvaluation(Construct):
         ).next(fail)
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start the human-evaluation workflow (``states:StartExecution``)."""
         return self.state_machine.grant_start_execution(grantee)
