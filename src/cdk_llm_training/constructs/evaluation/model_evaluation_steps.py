@@ -242,6 +242,27 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
             setup.next(prepare)
             return setup
         assert custom_model_name_path is not None
+        return self._provision_throughput(
+            evaluation,
+            custom_model_name_path=custom_model_name_path,
+            then=prepare,
+            on_create_error=failed,
+            on_error=on_error,
+        )
+
+    def _provision_throughput(
+        self,
+        evaluation: ModelEvaluation,
+        *,
+        custom_model_name_path: str,
+        then: sfn.IChainable,
+        on_create_error: sfn.IChainable,
+        on_error: sfn.IChainable,
+    ) -> sfn.State:
+        """``EvalProvisionThroughput`` for the custom model, then poll it every
+        ``poll_interval_seconds`` until InService (-> ``then``), Failed or ``max_polls``
+        (-> ``EvalThroughputFailed`` -> ``on_error``)."""
+        opts = evaluation.options
         create = tasks.CallAwsService(
             self,
             "EvalProvisionThroughput",
@@ -260,7 +281,7 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
             result_selector={"arn.$": "$.ProvisionedModelArn"},
             result_path="$.evaluation.throughput",
         )
-        create.add_catch(failed, errors=["States.ALL"], result_path="$.evaluationError")
+        create.add_catch(on_create_error, errors=["States.ALL"], result_path="$.evaluationError")
         remember = sfn.Pass(
             self,
             "EvalRememberModel",
@@ -313,7 +334,7 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
             sfn.Choice(self, "EvalThroughputReady?")
             .when(
                 sfn.Condition.string_equals("$.evaluation.throughputStatus.status", "InService"),
-                prepare,
+                then,
             )
             .when(
                 sfn.Condition.or_(
