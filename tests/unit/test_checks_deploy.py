@@ -11,7 +11,8 @@ import pytest
 
 from cdk_llm_training.checks import RULES_BY_ID, check_template
 from cdk_llm_training.checks.model import Severity
-from cdk_llm_training.checks.rules_deploy import is_fixed, render
+from cdk_llm_training.checks.render import render
+from cdk_llm_training.checks.rules_deploy import is_fixed
 
 STACK_UUID_PREFIX = {
     "Fn::Select": [

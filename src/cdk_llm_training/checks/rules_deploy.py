@@ -9,6 +9,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
+from cdk_llm_training.checks.render import render
 from cdk_llm_training.config.sagemaker_training import TRAINING_IMAGE_REPOSITORY
 
 _RETAINING = ("Retain", "RetainExceptOnCreate")
@@ -45,31 +46,6 @@ PHYSICAL_NAME_PROPERTIES: Mapping[str, tuple[str, ...]] = {
 }
 """Where each resource type takes a physical name that must be unique in the account (and
 Region): a property path from ``Properties``."""
-
-
-def render(value: Any) -> str:  # noqa: PLR0911 (one return per intrinsic)
-    """A template value as text: literals kept, references as ``${Name}`` placeholders."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, Mapping):
-        if "Ref" in value:
-            return "${" + str(value["Ref"]) + "}"
-        if "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            return (
-                "${"
-                + (".".join(map(str, target)) if isinstance(target, list) else str(target))
-                + "}"
-            )
-        if "Fn::Join" in value:
-            separator, parts = value["Fn::Join"]
-            return str(separator).join(render(p) for p in as_list(parts))
-        if "Fn::Sub" in value:
-            sub = value["Fn::Sub"]
-            return str(sub[0] if isinstance(sub, list) else sub)
-    return "${?}"
 
 
 def is_fixed(value: Any) -> bool:  # noqa: PLR0911 (one return per intrinsic)

@@ -10,6 +10,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
+from cdk_llm_training.checks.render import render
 
 _KEY = "AWS::KMS::Key"
 _LOGS_SERVICE = re.compile(r"^logs\.[^.]+\.amazonaws\.com(\.cn)?$")
@@ -56,27 +57,11 @@ def _statements(document: Any) -> list[Mapping[str, Any]]:
     return [s for s in as_list(document.get("Statement")) if isinstance(s, Mapping)]
 
 
-def _rendered(value: Any) -> str:
-    """A principal value as text: literal strings as they are, Fn::Join joined with Refs as
-    ``${Name}`` (``logs.${AWS::Region}.amazonaws.com``)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping):
-        if "Fn::Join" in value:
-            delimiter, parts = value["Fn::Join"]
-            return str(delimiter).join(_rendered(p) for p in parts)
-        if "Ref" in value:
-            return "${" + str(value["Ref"]) + "}"
-        if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
-            return str(value["Fn::Sub"])
-    return ""
-
-
 def _services(statement: Mapping[str, Any]) -> list[str]:
     principal = statement.get("Principal")
     if not isinstance(principal, Mapping):
         return []
-    return [_rendered(s) for s in as_list(principal.get("Service"))]
+    return [render(s) for s in as_list(principal.get("Service"))]
 
 
 def _is_logs(service: str) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list
+from cdk_llm_training.checks.render import render
 
 _ENDPOINT = "AWS::EC2::VPCEndpoint"
 _PCLUSTER_TYPES = ("Custom::PclusterCluster", "AWS::CloudFormation::CustomResource")
@@ -13,19 +14,9 @@ _PCLUSTER_TYPES = ("Custom::PclusterCluster", "AWS::CloudFormation::CustomResour
 
 def endpoint_service(value: Any) -> str | None:
     """The service of an endpoint ``ServiceName`` (``com.amazonaws.<region>.ecr.api`` or its
-    ``Fn::Join`` / ``Fn::Sub`` form): ``ecr.api``."""
-    if isinstance(value, str):
-        parts = value.split(".", 3)
-        return parts[3] if len(parts) == 4 else None
-    if isinstance(value, Mapping):
-        join = value.get("Fn::Join")
-        if isinstance(join, list) and len(join) == 2 and isinstance(join[1], list) and join[1]:
-            last = join[1][-1]
-            return last.lstrip(".") if isinstance(last, str) else None
-        sub = value.get("Fn::Sub")
-        if isinstance(sub, str) and "}." in sub:
-            return sub.rsplit("}.", 1)[1]
-    return None
+    ``Fn::Join`` / ``Fn::Sub`` form, the Region a ``${AWS::Region}`` placeholder): ``ecr.api``."""
+    parts = render(value).split(".", 3)
+    return parts[3] if len(parts) == 4 else None
 
 
 def _endpoints(view: TemplateView) -> Iterator[tuple[str, str | None, str, Mapping[str, Any]]]:

@@ -11,17 +11,18 @@ from cdk_llm_training.constructs.bedrock_guardrail import (
 from cdk_llm_training.constructs.cost_controls import (
     CostControls,
 )
-from cdk_llm_training.constructs.human_evaluation import (
+from cdk_llm_training.constructs.evaluation import (
     HumanEvaluation,
+    ModelEvaluation,
+    ModelEvaluationSteps,
+    TaskMetricsEvaluation,
+    TaskMetricsSteps,
 )
 from cdk_llm_training.constructs.hyperpod import (
     HyperPodEksCluster,
 )
 from cdk_llm_training.constructs.labeling_workforce import (
     LabelingWorkforce,
-)
-from cdk_llm_training.constructs.model_evaluation import (
-    ModelEvaluation,
 )
 from cdk_llm_training.constructs.notification_key import (
     NotificationKey,
@@ -33,9 +34,6 @@ from cdk_llm_training.constructs.permissions_boundary import (
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     SageMakerFineTuneJob,
-)
-from cdk_llm_training.constructs.task_metrics_evaluation import (
-    TaskMetricsEvaluation,
 )
 from cdk_llm_training.constructs.training_alarms import (
     MonitoredFileSystem,
@@ -70,12 +68,14 @@ __all__ = [
     "LabelingWorkforce",
     "LustreFileSystemAttributes",
     "ModelEvaluation",
+    "ModelEvaluationSteps",
     "MonitoredFileSystem",
     "MonitoredHyperPodCluster",
     "NotificationKey",
     "RuntimeFunction",
     "SageMakerFineTuneJob",
     "TaskMetricsEvaluation",
+    "TaskMetricsSteps",
     "TrainingAlarms",
     "TrainingDashboard",
     "TrainingDataLake",
