@@ -79,7 +79,7 @@ class FineTuneOptions(Protocol):
 class WorkflowHook(Protocol):
     """An opt-in evaluation wired into the workflow (ModelEvaluation, TaskMetricsEvaluation)."""
 
-    def grant_workflow(self, state_machine: sfn.StateMachine) -> None: ...
+    def grant_workflow(self, grantee: iam.IGrantable) -> iam.Grant: ...
 
 
 @dataclass(frozen=True)
