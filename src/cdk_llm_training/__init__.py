@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         LabelingJobDefaults as LabelingJobDefaults,
         LabelingOptions as LabelingOptions,
         LabelingTaskType as LabelingTaskType,
+        LabelingWorkflowOptions as LabelingWorkflowOptions,
         LargeEngine as LargeEngine,
         LargePretrainConfig as LargePretrainConfig,
         MediumFineTuneConfig as MediumFineTuneConfig,
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
         GrantPolicyAcknowledgements as GrantPolicyAcknowledgements,
         HumanEvaluation as HumanEvaluation,
         HyperPodEksCluster as HyperPodEksCluster,
+        LabelingWorkflow as LabelingWorkflow,
         LabelingWorkforce as LabelingWorkforce,
         ModelEvaluation as ModelEvaluation,
         MonitoredFileSystem as MonitoredFileSystem,
@@ -114,6 +116,7 @@ if TYPE_CHECKING:
         TrainingFileSystem as TrainingFileSystem,
         TrainingNetwork as TrainingNetwork,
         TrainiumParallelCluster as TrainiumParallelCluster,
+        WorkTeamRef as WorkTeamRef,
         apply_permissions_boundary as apply_permissions_boundary,
     )
     from cdk_llm_training.constructs.hyperpod.manifests import (
@@ -169,6 +172,7 @@ _PUBLIC_API: dict[str, tuple[str, ...]] = {
         "LabelingJobDefaults",
         "LabelingOptions",
         "LabelingTaskType",
+        "LabelingWorkflowOptions",
         "LargeEngine",
         "LargePretrainConfig",
         "MediumFineTuneConfig",
@@ -212,6 +216,7 @@ _PUBLIC_API: dict[str, tuple[str, ...]] = {
         "GrantPolicyAcknowledgements",
         "HumanEvaluation",
         "HyperPodEksCluster",
+        "LabelingWorkflow",
         "LabelingWorkforce",
         "ModelEvaluation",
         "MonitoredFileSystem",
@@ -225,6 +230,7 @@ _PUBLIC_API: dict[str, tuple[str, ...]] = {
         "TrainingFileSystem",
         "TrainingNetwork",
         "TrainiumParallelCluster",
+        "WorkTeamRef",
         "apply_permissions_boundary",
     ),
     "cdk_llm_training.constructs.hyperpod.manifests": (

@@ -17,8 +17,10 @@ from cdk_llm_training.constructs.human_evaluation import (
 from cdk_llm_training.constructs.hyperpod import (
     HyperPodEksCluster,
 )
-from cdk_llm_training.constructs.labeling_workforce import (
+from cdk_llm_training.constructs.labeling import (
+    LabelingWorkflow,
     LabelingWorkforce,
+    WorkTeamRef,
 )
 from cdk_llm_training.constructs.model_evaluation import (
     ModelEvaluation,
@@ -65,6 +67,7 @@ __all__ = [
     "GrantPolicyAcknowledgements",
     "HumanEvaluation",
     "HyperPodEksCluster",
+    "LabelingWorkflow",
     "LabelingWorkforce",
     "ModelEvaluation",
     "MonitoredFileSystem",
@@ -78,6 +81,7 @@ __all__ = [
     "TrainingFileSystem",
     "TrainingNetwork",
     "TrainiumParallelCluster",
+    "WorkTeamRef",
     "allow_cloudwatch_logs",
     "apply_permissions_boundary",
 ]
