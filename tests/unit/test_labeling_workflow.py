@@ -4,6 +4,7 @@ CfnWorkteam, its own key, WorkTeamRef validation and LabelingWorkflowOptions."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -275,3 +276,14 @@ def test_workflow_options_are_validated(data: dict[str, Any], message: str) -> N
         LabelingWorkflowOptions.model_validate(data)
     (item,) = error.value.errors()
     assert item["msg"] == message
+
+
+def test_labeling_modules_stay_small() -> None:
+    import cdk_llm_training.constructs.labeling as package
+
+    sizes = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in Path(package.__file__).parent.glob("*.py")
+    }
+    assert len(sizes) >= 10
+    assert max(sizes.values()) <= 400, sizes
