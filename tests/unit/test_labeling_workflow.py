@@ -110,12 +110,12 @@ def test_own_key_encrypts_topic_and_log_groups(
 
 def test_grant_start_execution(byo: tuple[Stack, LabelingWorkflow, Template]) -> None:
     stack, workflow, _ = byo
-    operator = iam.Role(
-        Stack(stack.node.root, "Ops"), "Operator", assumed_by=iam.AccountRootPrincipal()
-    )
+    operator = iam.Role(stack, "Operator", assumed_by=iam.AccountRootPrincipal())
     grant = workflow.grant_start_execution(operator)
     assert isinstance(grant, iam.Grant)
     assert grant.success
+    statements = stack.resolve(operator.node.find_child("DefaultPolicy").document)["Statement"]  # type: ignore[attr-defined]
+    assert [s["Action"] for s in statements] == ["states:StartExecution"]
 
 
 def test_teams_from_cfn_workteam_and_arn_are_all_allowed() -> None:
