@@ -598,6 +598,23 @@ def test_small_lora_stack_holds_workforce_team_workflow_and_converter(
     assert outputs["LabelingWorkforce"]["Value"] == {"Fn::GetAtt": [workforce_id, "Outcome"]}
 
 
+def test_small_lora_stack_keeps_the_workflow_ids_of_one_construct(
+    tier_stacks: dict[StackName, Stack], tier_templates: dict[StackName, Template]
+) -> None:
+    """The workflow sits in the workforce as "Default", which logical IDs leave out: its
+    resources keep the IDs LabelingWorkforce gave them when it built the workflow itself."""
+    stack = tier_stacks[StackName.SMALL_LORA]
+    workflow = stack.labeling_workflow  # type: ignore[attr-defined]
+    assert isinstance(workflow, LabelingWorkflow)
+    assert workflow.node.path == f"{stack.stack_name}/Labeling/Default"
+    machine = workflow.state_machine.node.default_child
+    assert isinstance(machine, CfnResource)
+    assert stack.get_logical_id(machine).startswith("LabelingWorkflow")
+    functions = resources_of_type(tier_templates[StackName.SMALL_LORA], "AWS::Lambda::Function")
+    for name in ("PreAnnotation", "Consolidation", "Converter"):
+        assert any(lid.startswith(f"Labeling{name}") for lid in functions), name
+
+
 def test_small_lora_stack_labeling_off_switch() -> None:
     stack = SmallLoRAStack(new_app(), "NoLabeling", config=SmallLoRAConfig(labeling=None))
     template = template_of(stack)
