@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         LabelingJobDefaults as LabelingJobDefaults,
         LabelingOptions as LabelingOptions,
         LabelingTaskType as LabelingTaskType,
+        LabelingWorkflowOptions as LabelingWorkflowOptions,
         LargeEngine as LargeEngine,
         LargePretrainConfig as LargePretrainConfig,
         MediumFineTuneConfig as MediumFineTuneConfig,
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
         GrantPolicyAcknowledgements as GrantPolicyAcknowledgements,
         HumanEvaluation as HumanEvaluation,
         HyperPodEksCluster as HyperPodEksCluster,
+        LabelingWorkflow as LabelingWorkflow,
         LabelingWorkforce as LabelingWorkforce,
         LustreFileSystemAttributes as LustreFileSystemAttributes,
         ModelEvaluation as ModelEvaluation,
@@ -118,6 +120,7 @@ if TYPE_CHECKING:
         TrainingFileSystem as TrainingFileSystem,
         TrainingNetwork as TrainingNetwork,
         TrainiumParallelCluster as TrainiumParallelCluster,
+        WorkTeamRef as WorkTeamRef,
         apply_permissions_boundary as apply_permissions_boundary,
     )
     from cdk_llm_training.constructs.hyperpod.manifests import (
@@ -173,6 +176,7 @@ _PUBLIC_API: dict[str, tuple[str, ...]] = {
         "LabelingJobDefaults",
         "LabelingOptions",
         "LabelingTaskType",
+        "LabelingWorkflowOptions",
         "LargeEngine",
         "LargePretrainConfig",
         "MediumFineTuneConfig",
@@ -216,6 +220,7 @@ _PUBLIC_API: dict[str, tuple[str, ...]] = {
         "GrantPolicyAcknowledgements",
         "HumanEvaluation",
         "HyperPodEksCluster",
+        "LabelingWorkflow",
         "LabelingWorkforce",
         "LustreFileSystemAttributes",
         "ModelEvaluation",
@@ -233,6 +238,7 @@ _PUBLIC_API: dict[str, tuple[str, ...]] = {
         "TrainingFileSystem",
         "TrainingNetwork",
         "TrainiumParallelCluster",
+        "WorkTeamRef",
         "apply_permissions_boundary",
     ),
     "cdk_llm_training.constructs.hyperpod.manifests": (

@@ -1,4 +1,4 @@
-"""HumanEvaluation: sample -> rating job through LabelingWorkforce's workflow -> report."""
+"""HumanEvaluation: sample -> rating job through a LabelingWorkflow -> report."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from cdk_llm_training import (
     HumanEvaluation,
     HumanEvaluationOptions,
     LabelingOptions,
+    LabelingWorkflow,
     LabelingWorkforce,
     TrainingDataLake,
 )
@@ -37,8 +38,16 @@ def _token(value: dict[str, Any]) -> str:
 def build() -> tuple[Template, HumanEvaluation]:
     stack = new_stack()
     lake = TrainingDataLake(stack, "Lake")
-    labeling = LabelingWorkforce(stack, "Labeling", data_lake=lake, options=COGNITO)
-    acknowledge(labeling, "LLM-GT1", "test: no office CIDRs")
+    workforce = LabelingWorkforce(stack, "Labeling", options=COGNITO)
+    acknowledge(workforce, "LLM-GT1", "test: no office CIDRs")
+    labeling = LabelingWorkflow(
+        stack,
+        "LabelingWorkflow",
+        data_lake=lake,
+        work_teams=workforce.team_refs,
+        options=COGNITO.workflow_options(),
+        notification_key=workforce.notification_key,
+    )
     human = HumanEvaluation(
         stack,
         "Human",

@@ -1,4 +1,6 @@
-"""LabelingWorkforce: workforce modes, teams, Cognito hardening, workflow, IAM, validation."""
+"""LabelingWorkforce: workforce modes, teams, Cognito hardening, validation; and the
+workforce with its LabelingWorkflow composed as SmallLoRAStack composes them (the workflow as
+the workforce's ``Default`` child): workflow definition and IAM."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pydantic import ValidationError
 
 from cdk_llm_training import (
     LabelingOptions,
+    LabelingWorkflow,
     LabelingWorkforce,
     MfaMode,
     OidcOptions,
@@ -40,10 +43,26 @@ OIDC = OidcOptions(
 )
 
 
+def _compose(
+    stack: Stack, options: LabelingOptions | None = None, **kwargs: Any
+) -> tuple[LabelingWorkforce, LabelingWorkflow]:
+    """The workforce and its workflow, composed as SmallLoRAStack composes them."""
+    lake = TrainingDataLake(stack, "Lake")
+    workforce = LabelingWorkforce(stack, "Labeling", options=options, **kwargs)
+    workflow = LabelingWorkflow(
+        workforce,
+        "Default",
+        data_lake=lake,
+        work_teams=workforce.team_refs,
+        options=workforce.options.workflow_options(),
+        notification_key=workforce.notification_key,
+    )
+    return workforce, workflow
+
+
 def _build(options: LabelingOptions | None = None, **kwargs: Any) -> tuple[Stack, Template]:
     stack = new_stack()
-    lake = TrainingDataLake(stack, "Lake")
-    LabelingWorkforce(stack, "Labeling", data_lake=lake, options=options, **kwargs)
+    _compose(stack, options, **kwargs)
     return stack, template_of(stack)
 
 
@@ -131,8 +150,7 @@ def test_the_custom_resource_owns_the_portal_client(cognito_template: Template) 
 
 def test_user_pool_client_is_the_client_behind_the_workforce() -> None:
     stack = new_stack()
-    lake = TrainingDataLake(stack, "Lake")
-    labeling = LabelingWorkforce(stack, "Labeling", data_lake=lake, options=COGNITO)
+    labeling = LabelingWorkforce(stack, "Labeling", options=COGNITO)
     assert labeling.user_pool_client is not None
     assert labeling.workforce_resource is not None
     client_id = stack.resolve(labeling.user_pool_client.user_pool_client_id)
@@ -254,6 +272,37 @@ def test_several_teams_each_get_group_topic_and_workteam() -> None:
     assert f'"Fn::GetAtt": ["{team_arns[0]}", "WorkteamArn"]' in _definition(template)
 
 
+def test_workforce_alone_has_no_workflow() -> None:
+    """Identity and teams only: no state machine, no task functions, one log group (the
+    workforce function's)."""
+    stack = new_stack()
+    LabelingWorkforce(stack, "Labeling", options=COGNITO)
+    template = template_of(stack)
+    template.resource_count_is("AWS::StepFunctions::StateMachine", 0)
+    functions = resources_of_type(template, "AWS::Lambda::Function")
+    assert [lid for lid in functions if not lid.startswith("LabelingWorkforceProvider")] == []
+    template.resource_count_is("AWS::Logs::LogGroup", 1)
+    template.resource_count_is("AWS::SageMaker::Workteam", 1)
+
+
+def test_team_refs_follow_the_teams_order_with_their_topics() -> None:
+    stack = new_stack(nag=False)
+    options = COGNITO.model_copy(
+        update={"teams": (WorkteamOptions(name="sft-writers"), WorkteamOptions(name="judges"))}
+    )
+    workforce = LabelingWorkforce(stack, "Labeling", options=options)
+    refs = workforce.team_refs
+    assert [r.workteam_name for r in refs] == ["sft-writers", "judges"]
+    for ref, name in zip(refs, ("sft-writers", "judges"), strict=True):
+        assert stack.resolve(ref.workteam_arn) == stack.resolve(
+            workforce.workteams[name].attr_workteam_arn
+        )
+        assert ref.notification_topic is workforce.topics[name]
+    assert workforce.team_ref("judges") == refs[1]
+    with pytest.raises(ValueError, match=r"^team 'raters' is not one of this workforce's teams"):
+        workforce.team_ref("raters")
+
+
 # -- imported and OIDC workforces ----------------------------------------------------------
 
 
@@ -289,13 +338,11 @@ def test_import_mode_with_pool_ids_creates_no_workforce_or_pool() -> None:
 
 def test_import_mode_with_user_pool_constructs() -> None:
     stack = new_stack()
-    lake = TrainingDataLake(stack, "Lake")
     pool = cognito.UserPool.from_user_pool_id(stack, "Pool", "eu-west-1_Pool12345")
     client = cognito.UserPoolClient.from_user_pool_client_id(stack, "Client", "clientid123")
     labeling = LabelingWorkforce(
         stack,
         "Labeling",
-        data_lake=lake,
         options=LabelingOptions(workforce=WorkforceOptions(name="corp-labelers")),
         user_pool=pool,
         user_pool_client=client,
@@ -323,6 +370,9 @@ def test_import_mode_with_oidc_groups_and_ignored_source_ips() -> None:
         if m.type == "aws:cdk:warning"
     ]
     assert any("source_ip_cidrs apply only when this stack creates" in str(m) for m in messages)
+    assert any(
+        "cdk-llm-training/labeling-workforce:sourceIpCidrsIgnored" in str(m) for m in messages
+    )
 
 
 def test_oidc_mode_reuses_or_creates_and_reads_the_secret_at_deploy_time() -> None:
@@ -504,14 +554,13 @@ def test_workflow_role_runs_jobs_and_passes_only_the_labeling_role(
         assert resource.endswith(f'"/labeling/templates/{task}.html"]]}}')
 
 
-def test_grant_start_labeling() -> None:
+def test_grant_start_execution() -> None:
     stack = new_stack(nag=False)
-    lake = TrainingDataLake(stack, "Lake")
-    labeling = LabelingWorkforce(stack, "Labeling", data_lake=lake, options=COGNITO)
+    _, workflow = _compose(stack, COGNITO)
     from aws_cdk import aws_iam as iam
 
     user = iam.Role(stack, "Operator", assumed_by=iam.AccountRootPrincipal())
-    grant = labeling.grant_start_labeling(user)
+    grant = workflow.grant_start_execution(user)
     assert grant.success
     statements = _statements(template_of(stack), "Operator")
     assert any("states:StartExecution" in _actions(s) for s in statements)
@@ -549,10 +598,28 @@ def test_small_lora_stack_holds_workforce_team_workflow_and_converter(
     assert outputs["LabelingWorkforce"]["Value"] == {"Fn::GetAtt": [workforce_id, "Outcome"]}
 
 
+def test_small_lora_stack_keeps_the_workflow_ids_of_one_construct(
+    tier_stacks: dict[StackName, Stack], tier_templates: dict[StackName, Template]
+) -> None:
+    """The workflow sits in the workforce as "Default", which logical IDs leave out: its
+    resources keep the IDs LabelingWorkforce gave them when it built the workflow itself."""
+    stack = tier_stacks[StackName.SMALL_LORA]
+    workflow = stack.labeling_workflow  # type: ignore[attr-defined]
+    assert isinstance(workflow, LabelingWorkflow)
+    assert workflow.node.path == f"{stack.stack_name}/Labeling/Default"
+    machine = workflow.state_machine.node.default_child
+    assert isinstance(machine, CfnResource)
+    assert stack.get_logical_id(machine).startswith("LabelingWorkflow")
+    functions = resources_of_type(tier_templates[StackName.SMALL_LORA], "AWS::Lambda::Function")
+    for name in ("PreAnnotation", "Consolidation", "Converter"):
+        assert any(lid.startswith(f"Labeling{name}") for lid in functions), name
+
+
 def test_small_lora_stack_labeling_off_switch() -> None:
     stack = SmallLoRAStack(new_app(), "NoLabeling", config=SmallLoRAConfig(labeling=None))
     template = template_of(stack)
     assert stack.labeling is None
+    assert stack.labeling_workflow is None
     template.resource_count_is("AWS::SageMaker::Workforce", 0)
     template.resource_count_is("AWS::SageMaker::Workteam", 0)
     machines = resources_of_type(template, "AWS::StepFunctions::StateMachine")
@@ -564,7 +631,6 @@ def test_small_lora_stack_labeling_off_switch() -> None:
 
 def test_fails_default_import_without_team_identity() -> None:
     stack = new_stack(nag=False)
-    lake = TrainingDataLake(stack, "Lake")
     with pytest.raises(
         ValueError,
         match=r"^teams llm-labelers: oidc_groups is empty; with imported workforce 'default' "
@@ -572,20 +638,18 @@ def test_fails_default_import_without_team_identity() -> None:
         r"Cognito-backed workforce, give its pool: cognito_user_pool_id and "
         r"cognito_client_id, or user_pool and user_pool_client\)\.$",
     ):
-        LabelingWorkforce(stack, "Labeling", data_lake=lake)
+        LabelingWorkforce(stack, "Labeling")
 
 
 def test_fails_oidc_team_without_groups() -> None:
     stack = new_stack(nag=False)
-    lake = TrainingDataLake(stack, "Lake")
     options = LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.OIDC, oidc=OIDC))
     with pytest.raises(ValueError, match=r"^teams llm-labelers: oidc_groups is empty; with an "):
-        LabelingWorkforce(stack, "Labeling", data_lake=lake, options=options)
+        LabelingWorkforce(stack, "Labeling", options=options)
 
 
 def test_fails_user_pool_with_a_created_workforce() -> None:
     stack = new_stack(nag=False)
-    lake = TrainingDataLake(stack, "Lake")
     pool = cognito.UserPool.from_user_pool_id(stack, "Pool", "us-east-1_Pool12345")
     client = cognito.UserPoolClient.from_user_pool_client_id(stack, "Client", "clientid123")
     with pytest.raises(
@@ -594,31 +658,25 @@ def test_fails_user_pool_with_a_created_workforce() -> None:
         r"'cognito' creates its own identity, so leave them out \(allowed with mode 'import' "
         r"only\)\.$",
     ):
-        LabelingWorkforce(
-            stack, "L", data_lake=lake, options=COGNITO, user_pool=pool, user_pool_client=client
-        )
+        LabelingWorkforce(stack, "L", options=COGNITO, user_pool=pool, user_pool_client=client)
 
 
 def test_fails_user_pool_without_client() -> None:
     stack = new_stack(nag=False)
-    lake = TrainingDataLake(stack, "Lake")
     pool = cognito.UserPool.from_user_pool_id(stack, "Pool", "us-east-1_Pool12345")
     with pytest.raises(ValueError, match=r"^user_pool and user_pool_client go together: pass both"):
-        LabelingWorkforce(stack, "L", data_lake=lake, user_pool=pool)
+        LabelingWorkforce(stack, "L", user_pool=pool)
 
 
 def test_fails_pool_given_twice() -> None:
     stack = new_stack(nag=False)
-    lake = TrainingDataLake(stack, "Lake")
     pool = cognito.UserPool.from_user_pool_id(stack, "Pool", "us-east-1_Pool12345")
     client = cognito.UserPoolClient.from_user_pool_client_id(stack, "Client", "clientid123")
     options = LabelingOptions(
         workforce=WorkforceOptions(cognito_user_pool_id="us-east-1_X1", cognito_client_id="c1")
     )
     with pytest.raises(ValueError, match=r"^Give the imported workforce's Cognito pool once"):
-        LabelingWorkforce(
-            stack, "L", data_lake=lake, options=options, user_pool=pool, user_pool_client=client
-        )
+        LabelingWorkforce(stack, "L", options=options, user_pool=pool, user_pool_client=client)
 
 
 @pytest.mark.parametrize(

@@ -13,18 +13,21 @@ from aws_cdk import aws_sns as sns
 from cdk_support import cdk_context
 from moto import mock_aws
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
+from workflows.workflow_inputs import BYO_TEAM
 
 from cdk_llm_training import (
     BedrockFineTuneJob,
     BedrockFineTuneOptions,
     HumanEvaluation,
     LabelingOptions,
+    LabelingWorkflow,
     LabelingWorkforce,
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
     TrainingDataLake,
+    WorkTeamRef,
 )
-from cdk_llm_training.config import WorkforceMode, WorkforceOptions
+from cdk_llm_training.config import LabelingWorkflowOptions, WorkforceMode, WorkforceOptions
 from cdk_llm_training.config.bedrock import CustomizationType, DistillationOptions
 from cdk_llm_training.config.evaluation import (
     EvaluationThresholds,
@@ -42,6 +45,7 @@ MACHINES = {
     "lora": "Lora",
     "lora_gated": "LoraGated",
     "labeling": "Labeling",
+    "labeling_byo_team": "LabelingByoTeam",
     "human_evaluation": "Human",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
@@ -106,11 +110,28 @@ def _build_stack() -> cdk.Stack:
             evaluation=TaskMetricsOptions(min_scores={"token_f1": 0.6})
         ),
     )
-    labeling = LabelingWorkforce(
+    options = LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.COGNITO))
+    workforce = LabelingWorkforce(stack, "Workforce", options=options)
+    labeling = LabelingWorkflow(
         stack,
         "Labeling",
         data_lake=lake,
-        options=LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.COGNITO)),
+        work_teams=workforce.team_refs,
+        options=options.workflow_options(),
+        notification_key=workforce.notification_key,
+    )
+    # A team brought by ARN (another stack's or a vendor's), on its own key.
+    LabelingWorkflow(
+        stack,
+        "LabelingByoTeam",
+        data_lake=lake,
+        work_teams=[WorkTeamRef.from_workteam_arn(BYO_TEAM)],
+        options=LabelingWorkflowOptions(
+            manifest_prefix="byo/input/",
+            output_prefix="byo/output/",
+            dataset_prefix="byo/datasets/",
+            template_prefix="byo/templates/",
+        ),
     )
     HumanEvaluation(
         stack,

@@ -1,5 +1,6 @@
-"""LabelingWorkforce's workflow for each task type and HumanEvaluation with its nested
-labeling execution, on every branch from the synthesized definitions."""
+"""LabelingWorkflow for each task type (over the workforce's team and over a team brought by
+ARN) and HumanEvaluation with its nested labeling execution, on every branch from the
+synthesized definitions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from typing import Any
 
 import pytest
 from workflows.aws_world import Cloud
-from workflows.workflow_inputs import TASK_TYPES, function_env, labeling_input, results
+from workflows.workflow_inputs import (
+    BYO_TEAM,
+    TASK_TYPES,
+    function_env,
+    labeling_input,
+    results,
+)
 
 
 @pytest.mark.parametrize("minimal", [False, True], ids=["full", "required-fields-only"])
@@ -77,6 +84,45 @@ def test_each_step_failure_notifies(cloud: Cloud, machine_ids: dict[str, str], b
     else:
         cloud.raise_on[broken] = ("S3.InternalError", "broken on purpose")
     execution = cloud.start(machine_ids["labeling"], labeling_input(cloud, "sft"))
+    assert (execution.status, execution.error) == ("FAILED", "LabelingFailed")
+    assert results(cloud) == ["FAILED"]
+
+
+@pytest.mark.parametrize("task_type", TASK_TYPES)
+def test_a_team_brought_by_arn_labels_and_converts(
+    cloud: Cloud, machine_ids: dict[str, str], task_type: str
+) -> None:
+    payload = labeling_input(cloud, task_type, manifest_prefix="byo/input/")
+    execution = cloud.start(machine_ids["labeling_byo_team"], payload)
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    job = next(p for op, p in cloud.calls if op == "sagemaker:createLabelingJob")
+    assert job["HumanTaskConfig"]["WorkteamArn"] == BYO_TEAM
+    assert job["HumanTaskConfig"]["UiConfig"]["UiTemplateS3Uri"].endswith(
+        f"/byo/templates/{task_type}.html"
+    )
+    assert "/byo/output/" in job["OutputConfig"]["S3OutputPath"] + "/"
+    assert results(cloud) == ["SUCCEEDED"]
+
+
+def test_a_byo_team_workflow_refuses_other_teams_and_prefixes(
+    cloud: Cloud, machine_ids: dict[str, str]
+) -> None:
+    workforce_team = labeling_input(cloud, "sft", manifest_prefix="byo/input/")
+    workforce_team["workteam_arn"] = (
+        "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/llm-labelers"
+    )
+    elsewhere = labeling_input(cloud, "sft")  # the other workflow's manifest prefix
+    for payload in (workforce_team, elsewhere):
+        execution = cloud.start(machine_ids["labeling_byo_team"], payload)
+        assert (execution.status, execution.error) == ("FAILED", "InvalidInput")
+    assert "sagemaker:createLabelingJob" not in cloud.ops()
+    assert results(cloud) == ["INVALID_INPUT", "INVALID_INPUT"]
+
+
+def test_a_byo_team_job_failure_notifies(cloud: Cloud, machine_ids: dict[str, str]) -> None:
+    cloud.job_status["sagemaker:createLabelingJob"] = "Failed"
+    payload = labeling_input(cloud, "rating", manifest_prefix="byo/input/")
+    execution = cloud.start(machine_ids["labeling_byo_team"], payload)
     assert (execution.status, execution.error) == ("FAILED", "LabelingFailed")
     assert results(cloud) == ["FAILED"]
 

@@ -68,6 +68,8 @@ def results(cloud: Cloud) -> list[str]:
 
 
 TASK_TYPES = ("sft", "preference", "rating")
+BYO_TEAM = "arn:aws:sagemaker:us-east-1:111122223333:workteam/vendor-crowd/acme-labeling"
+"""The work team the ``labeling_byo_team`` workflow is given by ARN (a vendor's)."""
 MANIFEST_LINES: dict[str, dict[str, Any]] = {
     "sft": {"id": "1", "source": "Explain LoRA in one sentence."},
     "preference": {"id": "1", "source": "Say hi.", "response_a": "Hi!", "response_b": "Hello."},
@@ -81,9 +83,11 @@ def curated_bucket(cloud: Cloud) -> str:
     )
 
 
-def labeling_input(cloud: Cloud, task_type: str, **overrides: Any) -> dict[str, Any]:
+def labeling_input(
+    cloud: Cloud, task_type: str, *, manifest_prefix: str = "labeling/input/", **overrides: Any
+) -> dict[str, Any]:
     body = "\n".join(json.dumps({**MANIFEST_LINES[task_type], "id": str(i)}) for i in range(3))
-    key = f"labeling/input/{task_type}.manifest"
+    key = f"{manifest_prefix}{task_type}.manifest"
     cloud.s3.put_object(Bucket=curated_bucket(cloud), Key=key, Body=body + "\n")
     return {
         "task_type": task_type,

@@ -63,8 +63,8 @@ WORKFLOW_RULES = [
         "A labeling job shows its data to the work team in the request; without the condition "
         "an execution input (or any caller of the role) can pick a public or vendor work team.",
         "Split sagemaker:CreateLabelingJob into its own statement with ArnEquals "
-        "sagemaker:WorkteamArn = the ARNs of your private work teams (LabelingWorkforce does "
-        "this for its teams).",
+        "sagemaker:WorkteamArn = the ARNs of the work teams you allow (LabelingWorkflow does "
+        "this for its work_teams).",
         _check_labeling_workteam_condition,
     ),
 ]

@@ -1,4 +1,5 @@
-"""Options for :class:`cdk_llm_training.LabelingWorkforce` (SageMaker Ground Truth)."""
+"""Options for :class:`cdk_llm_training.LabelingWorkforce` and
+:class:`cdk_llm_training.LabelingWorkflow` (SageMaker Ground Truth)."""
 
 from __future__ import annotations
 
@@ -180,8 +181,48 @@ class LabelingJobDefaults(FrozenModel):
     """Memory of the post-processing Lambda. Default 1024."""
 
 
+class LabelingWorkflowOptions(FrozenModel):
+    """Plain-data options of :class:`cdk_llm_training.LabelingWorkflow`: job defaults, the
+    data-lake prefixes and log retention. The tier configs' ``labeling`` section
+    (:class:`LabelingOptions`) carries the same settings beside the workforce's;
+    ``LabelingOptions.workflow_options()`` returns them as this model."""
+
+    jobs: LabelingJobDefaults = LabelingJobDefaults()
+    """Defaults for labeling jobs."""
+
+    manifest_prefix: str = Field(default="labeling/input/", pattern=_PREFIX)
+    """Curated-zone prefix the workflow reads manifests from. Default ``labeling/input/``."""
+
+    output_prefix: str = Field(default="labeling/output/", pattern=_PREFIX)
+    """Curated-zone prefix Ground Truth writes job output to. Default ``labeling/output/``."""
+
+    dataset_prefix: str = Field(default="labeling/datasets/", pattern=_PREFIX)
+    """Curated-zone prefix of the training-ready JSONL and reports. Default
+    ``labeling/datasets/``."""
+
+    template_prefix: str = Field(default="labeling/templates/", pattern=_PREFIX)
+    """Artifacts-zone prefix of the task templates. Default ``labeling/templates/``."""
+
+    log_retention_days: int = 365
+    """Retention of the workflow's and the Lambdas' log groups, one of the values CloudWatch
+    allows (see :class:`LabelingOptions`). Default 365."""
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _allowed_retention(cls, value: int) -> int:
+        return _allowed_retention(value)
+
+    @model_validator(mode="after")
+    def _prefixes_do_not_overlap(self) -> LabelingWorkflowOptions:
+        _check_prefixes_do_not_overlap(self)
+        return self
+
+
 class LabelingOptions(FrozenModel):
-    """Plain-data options of :class:`cdk_llm_training.LabelingWorkforce`."""
+    """Plain-data options of :class:`cdk_llm_training.LabelingWorkforce` (``workforce``,
+    ``teams``, ``log_retention_days``) and, through :meth:`workflow_options`, of
+    :class:`cdk_llm_training.LabelingWorkflow` (``jobs``, the prefixes,
+    ``log_retention_days``): the ``labeling`` section of the tier configs."""
 
     workforce: WorkforceOptions = WorkforceOptions()
     """The private workforce. Default: import the account's ``default`` workforce."""
@@ -216,10 +257,7 @@ class LabelingOptions(FrozenModel):
     @field_validator("log_retention_days")
     @classmethod
     def _allowed_retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-            raise ValueError(f"log_retention_days {value} is not one of {allowed}")
-        return value
+        return _allowed_retention(value)
 
     @field_validator("teams")
     @classmethod
@@ -232,19 +270,36 @@ class LabelingOptions(FrozenModel):
 
     @model_validator(mode="after")
     def _prefixes_do_not_overlap(self) -> LabelingOptions:
-        curated = {
-            "manifest_prefix": self.manifest_prefix,
-            "output_prefix": self.output_prefix,
-            "dataset_prefix": self.dataset_prefix,
-        }
-        for a, pa in curated.items():
-            for b, pb in curated.items():
-                if a < b and (pa.startswith(pb) or pb.startswith(pa)):
-                    raise ValueError(
-                        f"{a} {pa!r} and {b} {pb!r} overlap; each curated-zone prefix "
-                        "must be separate so IAM grants stay separate"
-                    )
+        _check_prefixes_do_not_overlap(self)
         return self
+
+    def workflow_options(self) -> LabelingWorkflowOptions:
+        """The settings of the labeling workflow (``jobs``, the four prefixes,
+        ``log_retention_days``) as :class:`LabelingWorkflowOptions`."""
+        names = set(LabelingWorkflowOptions.model_fields)
+        return LabelingWorkflowOptions(**{name: getattr(self, name) for name in names})
+
+
+def _allowed_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise ValueError(f"log_retention_days {value} is not one of {allowed}")
+    return value
+
+
+def _check_prefixes_do_not_overlap(options: LabelingWorkflowOptions | LabelingOptions) -> None:
+    curated = {
+        "manifest_prefix": options.manifest_prefix,
+        "output_prefix": options.output_prefix,
+        "dataset_prefix": options.dataset_prefix,
+    }
+    for a, pa in curated.items():
+        for b, pb in curated.items():
+            if a < b and (pa.startswith(pb) or pb.startswith(pa)):
+                raise ValueError(
+                    f"{a} {pa!r} and {b} {pb!r} overlap; each curated-zone prefix "
+                    "must be separate so IAM grants stay separate"
+                )
 
 
 def team_identity_problem(

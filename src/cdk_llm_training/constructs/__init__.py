@@ -21,8 +21,10 @@ from cdk_llm_training.constructs.evaluation import (
 from cdk_llm_training.constructs.hyperpod import (
     HyperPodEksCluster,
 )
-from cdk_llm_training.constructs.labeling_workforce import (
+from cdk_llm_training.constructs.labeling import (
+    LabelingWorkflow,
     LabelingWorkforce,
+    WorkTeamRef,
 )
 from cdk_llm_training.constructs.notification_key import (
     NotificationKey,
@@ -65,6 +67,7 @@ __all__ = [
     "GrantPolicyAcknowledgements",
     "HumanEvaluation",
     "HyperPodEksCluster",
+    "LabelingWorkflow",
     "LabelingWorkforce",
     "LustreFileSystemAttributes",
     "ModelEvaluation",
@@ -82,6 +85,7 @@ __all__ = [
     "TrainingFileSystem",
     "TrainingNetwork",
     "TrainiumParallelCluster",
+    "WorkTeamRef",
     "allow_cloudwatch_logs",
     "apply_permissions_boundary",
 ]

@@ -12,7 +12,7 @@ from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
-from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.labeling import LabelingWorkflow, LabelingWorkforce
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
@@ -55,12 +55,19 @@ class SmallLoRAStack(Stack):
         self.notification_key = NotificationKey(self, "NotificationKey")
         key = self.notification_key.key
         self.labeling: LabelingWorkforce | None = None
+        self.labeling_workflow: LabelingWorkflow | None = None
         if self.config.labeling is not None:
             self.labeling = LabelingWorkforce(
-                self,
-                "Labeling",
+                self, "Labeling", options=self.config.labeling, notification_key=key
+            )
+            # Inside the workforce as "Default" (a construct id logical IDs leave out): the
+            # workflow's resources keep the IDs they had when one construct built both.
+            self.labeling_workflow = LabelingWorkflow(
+                self.labeling,
+                "Default",
                 data_lake=self.data_lake,
-                options=self.config.labeling,
+                work_teams=self.labeling.team_refs,
+                options=self.config.labeling.workflow_options(),
                 notification_key=key,
             )
             if not self.config.labeling.workforce.source_ip_cidrs:
@@ -74,7 +81,7 @@ class SmallLoRAStack(Stack):
             CfnOutput(
                 self,
                 "LabelingWorkflowArn",
-                value=self.labeling.state_machine.state_machine_arn,
+                value=self.labeling_workflow.state_machine.state_machine_arn,
                 description="Start a labeling job: manifest in, training JSONL out.",
             )
             if self.labeling.workforce_user_pool_id is not None:
@@ -145,8 +152,8 @@ class SmallLoRAStack(Stack):
 
         # Observability: alarms on an encrypted topic, a dashboard, a budget and cost tags.
         workflows: dict[str, sfn.IStateMachine] = {}
-        if self.labeling:
-            workflows["Labeling"] = self.labeling.state_machine
+        if self.labeling_workflow:
+            workflows["Labeling"] = self.labeling_workflow.state_machine
         if self.bedrock_fine_tune:
             workflows["BedrockFineTune"] = self.bedrock_fine_tune.state_machine
         if self.sagemaker_fine_tune:

@@ -17,7 +17,7 @@ from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import RETENTION as _RETENTION
 from cdk_llm_training.constructs._workflow import notify
-from cdk_llm_training.constructs.labeling_workforce import LabelingWorkforce
+from cdk_llm_training.constructs.labeling.workflow import LabelingWorkflow
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 
@@ -26,7 +26,7 @@ AGGREGATE_HANDLER = "evaluation_report.human_report_handler"
 
 
 class HumanEvaluation(Construct):
-    """A Step Functions Standard workflow around :class:`LabelingWorkforce`'s workflow.
+    """A Step Functions Standard workflow around a :class:`LabelingWorkflow`.
 
     States: ``SampleOutputs`` (Lambda: validate the model-outputs JSONL with the streaming
     validator, reservoir-sample ``sample_size`` lines, write a rating manifest under the
@@ -45,14 +45,14 @@ class HumanEvaluation(Construct):
         scope: Construct,
         id: str,
         *,
-        labeling: LabelingWorkforce,
+        labeling: LabelingWorkflow,
         options: HumanEvaluationOptions | None = None,
         topic: sns.ITopic | None = None,
         log_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
-        """:param labeling: the workforce whose workflow runs the rating job (its lake holds
-            the outputs, manifests and reports).
+        """:param labeling: the labeling workflow that runs the rating job (its lake holds
+            the outputs, manifests and reports; its first work team rates).
         :param options: Default ``HumanEvaluationOptions()``.
         :param topic: topic for the report notification. Default: none.
         :param log_key: KMS key for the log groups (its policy gets the CloudWatch Logs
