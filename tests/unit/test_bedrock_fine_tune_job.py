@@ -943,18 +943,22 @@ def test_fails_no_subnets(lake_stack: tuple[cdk.Stack, TrainingDataLake]) -> Non
         ),
         (
             {"dataset_prefix": "finetune/*"},
-            "'finetune/*' must be a literal S3 key prefix; '*' and '?' are not allowed",
+            "dataset_prefix 'finetune/*' must be a literal S3 key prefix; '*' and '?' are not "
+            "allowed",
         ),
         (
             {"output_prefix": "/out/"},
-            "'/out/' must not start with '/'; S3 keys have no leading slash",
+            "output_prefix '/out/' must not start with '/'; S3 keys have no leading slash",
         ),
         (
             {"job_name_prefix": "fine_tune"},
             "'fine_tune' must be letters, digits and single hyphens, starting and ending with "
             "a letter or digit",
         ),
-        ({"log_retention_days": 10}, "10 is not a CloudWatch Logs retention; allowed: 1, 3,"),
+        (
+            {"log_retention_days": 10},
+            "log_retention_days 10 is not a CloudWatch Logs retention period; allowed: 1, 3,",
+        ),
         (
             {"distillation": {"teacher_model_id": "x", "max_response_length_for_inference": 0}},
             "Input should be greater than or equal to 1",

@@ -102,18 +102,22 @@ from cdk_llm_training.config.sagemaker_training import (
     OpenModelRecordFormat,
     SageMakerFineTuneOptions,
     TrainingImage,
-    TrainingMethod,
     default_training_image,
 )
 from cdk_llm_training.config.tiers import (
     AppConfig,
-    LargeEngine,
     LargePretrainConfig,
     MediumFineTuneConfig,
     SmallLoRAConfig,
     StackName,
     load_app_config,
     parse_app_config,
+)
+from cdk_llm_training.config.vocabulary import (
+    Engine,
+    LargeEngine,
+    Tier,
+    TrainingMethod,
 )
 
 __all__ = [
@@ -139,6 +143,7 @@ __all__ = [
     "DistillationOptions",
     "EksControlPlaneOptions",
     "EndpointAccess",
+    "Engine",
     "EvaluationPrompt",
     "EvaluationTaskType",
     "EvaluationThresholds",
@@ -183,6 +188,7 @@ __all__ = [
     "TaskGovernanceOptions",
     "TaskMetricsOptions",
     "TeamComputeQuota",
+    "Tier",
     "TrainingImage",
     "TrainingMethod",
     "TrainiumClusterOptions",

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cdk_llm_training.config.base import LOG_RETENTION_DAYS as LOG_RETENTION_DAYS  # noqa: PLC0414 (re-export)
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.evaluation import ModelEvaluationOptions
+from cdk_llm_training.config.types import LogRetentionDays, S3Prefix
 
 JOB_NAME_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
 
@@ -269,14 +269,6 @@ class DistillationOptions(FrozenModel):
     """Maximum tokens the job requests from the teacher. Default: the service default."""
 
 
-def _check_prefix(value: str) -> str:
-    if "*" in value or "?" in value:
-        raise ValueError(f"{value!r} must be a literal S3 key prefix; '*' and '?' are not allowed")
-    if value.startswith("/"):
-        raise ValueError(f"{value!r} must not start with '/'; S3 keys have no leading slash")
-    return value
-
-
 class BedrockFineTuneOptions(FrozenModel):
     """Plain-data options of :class:`cdk_llm_training.BedrockFineTuneJob`. Every field has a
     default that deploys as-is (fine-tune Amazon Nova Micro from ``curated/finetune/``)."""
@@ -293,11 +285,11 @@ class BedrockFineTuneOptions(FrozenModel):
     Default: none sent (the service defaults apply)."""
     distillation: DistillationOptions | None = None
     """Teacher settings; required for DISTILLATION, rejected otherwise."""
-    dataset_prefix: str = "finetune/"
+    dataset_prefix: S3Prefix = "finetune/"
     """Curated-zone prefix the datasets live under (the only prefix the job may read)."""
-    output_prefix: str = "bedrock/customization-output/"
+    output_prefix: S3Prefix = "bedrock/customization-output/"
     """Artifacts-zone prefix the job writes its output under (one folder per job name)."""
-    report_prefix: str = "bedrock/validation-reports/"
+    report_prefix: S3Prefix = "bedrock/validation-reports/"
     """Artifacts-zone prefix for dataset validation reports."""
     job_name_prefix: str = Field(default="finetune", min_length=1, max_length=40)
     """Job and custom-model names are ``<prefix>-<suffix>``; letters, digits, single hyphens."""
@@ -312,17 +304,12 @@ class BedrockFineTuneOptions(FrozenModel):
     """Memory of the validator Lambda (more memory, more CPU). Default 1024."""
     validator_timeout_minutes: int = Field(default=15, ge=1, le=15)
     """Timeout of the validator Lambda. Default 15 (the Lambda maximum)."""
-    log_retention_days: int = 365
+    log_retention_days: LogRetentionDays = 365
     """Retention of the workflow and validator log groups. Default 365."""
     evaluation: ModelEvaluationOptions | None = None
     """Opt-in evaluation after a successful job: provisioned throughput for the custom model,
     Bedrock evaluation jobs against the base model, a JSON report and a threshold gate (see
     :class:`cdk_llm_training.ModelEvaluation`). Default: off."""
-
-    @field_validator("dataset_prefix", "output_prefix", "report_prefix")
-    @classmethod
-    def _literal_prefix(cls, value: str) -> str:
-        return _check_prefix(value)
 
     @field_validator("job_name_prefix")
     @classmethod
@@ -332,14 +319,6 @@ class BedrockFineTuneOptions(FrozenModel):
                 f"{value!r} must be letters, digits and single hyphens, starting and ending "
                 "with a letter or digit"
             )
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-            raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {allowed}")
         return value
 
     @field_validator("customization_type")

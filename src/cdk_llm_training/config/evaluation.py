@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
 
-from cdk_llm_training.config.base import LOG_RETENTION_DAYS, FrozenModel
+from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.types import LogRetentionDays, S3Key, S3Prefix
 
 # -- guardrails ----------------------------------------------------------------------------
 
@@ -203,14 +204,6 @@ LOWER_IS_BETTER = ("Builtin.Harmfulness", "Builtin.Stereotyping", "Builtin.Toxic
 _S3_KEY_CHARS = re.compile(r"^[-!_*'().a-zA-Z0-9/]+$")
 
 
-def _check_prefix(value: str) -> str:
-    if "*" in value or "?" in value:
-        raise ValueError(f"{value!r} must be a literal S3 key prefix; '*' and '?' are not allowed")
-    if value.startswith("/"):
-        raise ValueError(f"{value!r} must not start with '/'; S3 keys have no leading slash")
-    return value
-
-
 class EvaluationThresholds(FrozenModel):
     """The gate: the workflow fails (and the model stays unusable) when a threshold misses.
 
@@ -228,7 +221,7 @@ class ModelEvaluationOptions(FrozenModel):
     """Plain-data options of :class:`cdk_llm_training.ModelEvaluation` (the opt-in
     evaluation step of the Bedrock fine-tune workflow)."""
 
-    prompt_catalog_key: str = Field(default="evaluation/prompts.jsonl", min_length=1)
+    prompt_catalog_key: S3Key = Field(default="evaluation/prompts.jsonl", min_length=1)
     """Curated-zone key of the evaluation prompt catalog (JSONL: ``prompt``, optional
     ``reference``, ``task_type``, ``tags``). Default ``evaluation/prompts.jsonl``."""
     task_type: EvaluationTaskType = EvaluationTaskType.GENERATION
@@ -249,11 +242,11 @@ class ModelEvaluationOptions(FrozenModel):
     """Invocable id of the base model for the comparison (a foundation model id or an
     inference profile such as ``us.amazon.nova-micro-v1:0``, which some Regions require).
     Default: the fine-tune's base model id without its context-length suffix."""
-    input_prefix: str = "evaluation/bedrock-input/"
+    input_prefix: S3Prefix = "evaluation/bedrock-input/"
     """Artifacts-zone prefix for the validated catalog in Bedrock's dataset format."""
-    output_prefix: str = "evaluation/bedrock-output/"
+    output_prefix: S3Prefix = "evaluation/bedrock-output/"
     """Artifacts-zone prefix for Bedrock evaluation output."""
-    report_prefix: str = "evaluation/reports/"
+    report_prefix: S3Prefix = "evaluation/reports/"
     """Artifacts-zone prefix for the JSON reports."""
     thresholds: EvaluationThresholds = EvaluationThresholds()
     """Gate thresholds. Default: none (report only)."""
@@ -270,7 +263,6 @@ class ModelEvaluationOptions(FrozenModel):
     @field_validator("input_prefix", "output_prefix", "report_prefix", "prompt_catalog_key")
     @classmethod
     def _literal(cls, value: str) -> str:
-        value = _check_prefix(value)
         if not _S3_KEY_CHARS.match(value):
             raise ValueError(
                 f"{value!r} has characters Bedrock evaluation S3 URIs reject; allowed: letters, "
@@ -331,12 +323,12 @@ class TaskMetricsOptions(FrozenModel):
     """Plain-data options of :class:`cdk_llm_training.TaskMetricsEvaluation` (the SageMaker
     processing job that scores an adapter on a labelled set)."""
 
-    labelled_set_key: str = "evaluation/labelled.jsonl"
+    labelled_set_key: S3Key = "evaluation/labelled.jsonl"
     """Curated-zone key of the labelled set (catalog format with ``reference`` on every
     line). Default ``evaluation/labelled.jsonl``."""
-    report_prefix: str = "evaluation/task-metrics/"
+    report_prefix: S3Prefix = "evaluation/task-metrics/"
     """Artifacts-zone prefix; each run writes ``<prefix><execution name>/report.json``."""
-    predictions_prefix: str = "adapters/"
+    predictions_prefix: S3Prefix = "adapters/"
     """Artifacts-zone prefix the processing job may read predictions (or model artifacts)
     from. Default ``adapters/``."""
     generate_predictions: bool = False
@@ -351,11 +343,6 @@ class TaskMetricsOptions(FrozenModel):
     Python 3.10+ works because the metrics are pure Python."""
     volume_size_gb: int = Field(default=30, ge=1, le=16384)
     max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
-
-    @field_validator("labelled_set_key", "report_prefix", "predictions_prefix")
-    @classmethod
-    def _literal(cls, value: str) -> str:
-        return _check_prefix(value)
 
     @field_validator("min_scores")
     @classmethod
@@ -376,31 +363,18 @@ HUMAN_METRICS = ("mean_score", "median_score", "item_mean_score", "agreement_alp
 class HumanEvaluationOptions(FrozenModel):
     """Plain-data options of :class:`cdk_llm_training.HumanEvaluation`."""
 
-    outputs_prefix: str = "evaluation/outputs/"
+    outputs_prefix: S3Prefix = "evaluation/outputs/"
     """Curated-zone prefix of model-output files (JSONL: catalog line + ``response``)."""
-    manifest_subprefix: str = "evaluation/"
+    manifest_subprefix: S3Prefix = "evaluation/"
     """Folder under the labeling workflow's manifest prefix for the sampled manifests."""
-    report_prefix: str = "evaluation/human-reports/"
+    report_prefix: S3Prefix = "evaluation/human-reports/"
     """Artifacts-zone prefix for the JSON reports."""
     sample_size: int = Field(default=100, ge=1, le=10000)
     """Items sent to raters per run (reservoir sample, seeded by the execution name)."""
     min_scores: dict[str, float] = Field(default_factory=dict)
     """Gate: ``mean_score``, ``median_score``, ``item_mean_score`` or ``agreement_alpha`` ->
     minimum. Default: none (report only)."""
-    log_retention_days: int = 365
-
-    @field_validator("outputs_prefix", "manifest_subprefix", "report_prefix")
-    @classmethod
-    def _literal(cls, value: str) -> str:
-        return _check_prefix(value)
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-            raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {allowed}")
-        return value
+    log_retention_days: LogRetentionDays = 365
 
     @field_validator("min_scores")
     @classmethod

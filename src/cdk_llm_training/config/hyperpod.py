@@ -22,6 +22,7 @@ from cdk_llm_training.config.instances import (
     InstanceSpec,
     default_instance_catalog,
 )
+from cdk_llm_training.config.types import RoleArn, TrainingPlanArn
 
 SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = (
     "1.28",
@@ -50,10 +51,6 @@ DEFAULT_HELM_CHART_PATH = "helm_chart/HyperPodHelmChart"
 _INSTANCE_GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _ML_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
 _ADDON_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)-eksbuild\.\d+$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_TRAINING_PLAN_ARN = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9-]+$"
-)
 
 
 class DeepHealthCheck(StrEnum):
@@ -367,7 +364,7 @@ class InstanceGroupOptions(FrozenModel):
     threads_per_core: Literal[1, 2] = 1
     deep_health_checks: tuple[DeepHealthCheck, ...] | None = None
     """Default: both checks on accelerator groups, none on CPU groups."""
-    training_plan_arn: str | None = None
+    training_plan_arn: TrainingPlanArn | None = None
     """A SageMaker training plan (reserved capacity) for this group. Default: none."""
     accelerated: bool | None = None
     """Whether the group has accelerators. Default: decided by the instance catalog."""
@@ -412,16 +409,6 @@ class InstanceGroupOptions(FrozenModel):
             )
         return value
 
-    @field_validator("training_plan_arn")
-    @classmethod
-    def _check_training_plan(cls, value: str | None) -> str | None:
-        if value is not None and not _TRAINING_PLAN_ARN.match(value):
-            raise ValueError(
-                f"training_plan_arn {value!r} must look like "
-                "'arn:aws:sagemaker:<region>:<account>:training-plan/<name>'"
-            )
-        return value
-
 
 def _default_instance_groups() -> tuple[InstanceGroupOptions, ...]:
     return (
@@ -449,7 +436,7 @@ class EksControlPlaneOptions(FrozenModel):
     logging_types: tuple[
         Literal["api", "audit", "authenticator", "controllerManager", "scheduler"], ...
     ] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-    admin_role_arns: tuple[str, ...] = ()
+    admin_role_arns: tuple[RoleArn, ...] = ()
     """IAM roles outside the stack that get cluster-admin through EKS access entries."""
     addon_versions: dict[str, str] = Field(default_factory=dict)
     """Pinned add-on versions by add-on name (``{"vpc-cni": "v1.19.2-eksbuild.1"}``).
@@ -464,17 +451,6 @@ class EksControlPlaneOptions(FrozenModel):
                 f"kubernetes_version {value!r} is not supported by SageMaker HyperPod; "
                 f"allowed: {allowed}"
             )
-        return value
-
-    @field_validator("admin_role_arns")
-    @classmethod
-    def _check_admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for arn in value:
-            if not _ROLE_ARN.match(arn):
-                raise ValueError(
-                    f"admin_role_arns entry {arn!r} must be an IAM role ARN "
-                    "'arn:aws:iam::<account>:role/<name>'"
-                )
         return value
 
     @field_validator("addon_versions")

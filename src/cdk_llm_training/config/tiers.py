@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -54,16 +53,14 @@ from cdk_llm_training.config.sagemaker_training import (
     SageMakerFineTuneOptions,
     check_training_instance,
 )
+from cdk_llm_training.config.types import TRAINING_PLAN_ARN_PATTERN, TrainingPlanArn
+from cdk_llm_training.config.vocabulary import LargeEngine, Tier
 
 DEFAULT_AVAILABILITY_ZONE_ID = "use1-az4"
 """Compute AZ ID of the medium and large tiers when the config names none (us-east-1)."""
 
 DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID = "use1-az6"
 """Second AZ ID (EKS control plane only) paired with :data:`DEFAULT_AVAILABILITY_ZONE_ID`."""
-
-_TRAINING_PLAN_ARN = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9-]+$"
-)
 
 MEDIUM_DEFAULT_BUDGET_USD = 700.0
 """Monthly budget of the medium tier unless the config sets one: what its default deploy
@@ -79,12 +76,8 @@ P5_CLASS_INSTANCE_TYPES: tuple[str, ...] = ("ml.p5.48xlarge", "ml.p5e.48xlarge",
 """GPU instance types of the large tier's HyperPod groups (H100 / H200, 3200 Gbps EFA)."""
 
 
-class StackName(StrEnum):
-    """The tier stacks the ready app can build (their CloudFormation stack names)."""
-
-    SMALL_LORA = "SmallLoRAStack"
-    MEDIUM_FINE_TUNE = "MediumFineTuneStack"
-    LARGE_PRETRAIN = "LargePretrainStack"
+StackName = Tier
+"""The tier stacks the ready app can build: the former name of :class:`Tier` (public API)."""
 
 
 class SmallLoRAConfig(FrozenModel):
@@ -151,27 +144,6 @@ class SmallLoRAConfig(FrozenModel):
         if value is not None:
             check_training_instance(value)
         return value
-
-
-class LargeEngine(StrEnum):
-    """What trains in :class:`LargePretrainStack`."""
-
-    TRAINIUM = "trainium"
-    """AWS ParallelCluster (Slurm) with Trainium queues. The default."""
-    NVIDIA = "nvidia"
-    """SageMaker HyperPod on EKS with p5-class GPU groups."""
-    BOTH = "both"
-    """Both clusters in one network, sharing the data lake and the file system."""
-
-    @property
-    def uses_trainium(self) -> bool:
-        """Whether the engine builds the Trainium ParallelCluster."""
-        return self in (LargeEngine.TRAINIUM, LargeEngine.BOTH)
-
-    @property
-    def uses_hyperpod(self) -> bool:
-        """Whether the engine builds the HyperPod EKS cluster."""
-        return self in (LargeEngine.NVIDIA, LargeEngine.BOTH)
 
 
 def _as_input(value: Any) -> Any:
@@ -518,7 +490,7 @@ class LargePretrainConfig(FrozenModel):
     ``max_instance_count`` 16; a section without ``instance_groups``
     keeps these groups."""
 
-    training_plan_arn: str | None = None
+    training_plan_arn: TrainingPlanArn | None = None
     """SageMaker training plan (reserved p5 capacity) applied to every accelerated HyperPod
     group that names none. Default: none (on-demand)."""
 
@@ -535,16 +507,6 @@ class LargePretrainConfig(FrozenModel):
     permissions_boundary: PermissionsBoundaryOptions | None = None
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
-
-    @field_validator("training_plan_arn")
-    @classmethod
-    def _check_plan(cls, value: str | None) -> str | None:
-        if value is not None and not _TRAINING_PLAN_ARN.match(value):
-            raise ValueError(
-                f"training_plan_arn {value!r} must look like "
-                "'arn:aws:sagemaker:<region>:<account>:training-plan/<name>'"
-            )
-        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -564,7 +526,7 @@ class LargePretrainConfig(FrozenModel):
             hyperpod = dict(hyperpod)
             groups = hyperpod.get("instance_groups", _large_instance_groups())
             plan = data.get("training_plan_arn")
-            valid_plan = isinstance(plan, str) and _TRAINING_PLAN_ARN.match(plan)
+            valid_plan = isinstance(plan, str) and TRAINING_PLAN_ARN_PATTERN.match(plan)
             if valid_plan and isinstance(groups, list | tuple):
                 groups = [_with_training_plan(group, plan) for group in groups]
             hyperpod["instance_groups"] = groups
@@ -692,7 +654,7 @@ class AppConfig(FrozenModel):
     Every section is optional; what is left out keeps its documented default.
     """
 
-    stacks: tuple[StackName, ...] = Field(default=tuple(StackName), min_length=1)
+    stacks: tuple[Tier, ...] = Field(default=tuple(Tier), min_length=1)
     """Which tier stacks the app builds. Default: all three (SmallLoRAStack,
     MediumFineTuneStack, LargePretrainStack)."""
 

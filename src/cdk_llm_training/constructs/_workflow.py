@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_llm_training import runtime
-from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
+from cdk_llm_training.config.types import LOG_RETENTION_DAYS
 from cdk_llm_training.constructs._compliance import (
     NO_VPC_REASON,
     acknowledge_synchronous_function,

@@ -12,7 +12,8 @@ import math
 
 from cdk_llm_training.config.fsx_sizing import propose_lustre_sizing
 from cdk_llm_training.config.gpu_memory import ADAPTER_FRACTION, GIB
-from cdk_llm_training.planner.model import FsxPlan, Method
+from cdk_llm_training.config.vocabulary import TrainingMethod
+from cdk_llm_training.planner.model import FsxPlan
 
 DATASET_BYTES_PER_TOKEN = 4.0
 """UTF-8 text is about 4 bytes per token; tokenized shards in uint32 are the same size."""
@@ -22,16 +23,16 @@ CHECKPOINTS_KEPT = 2
 """The last good checkpoint is kept while the next one is written."""
 
 
-def checkpoint_bytes(params: float, method: Method) -> float:
+def checkpoint_bytes(params: float, method: TrainingMethod) -> float:
     """Bytes of one resumable checkpoint (adapter methods save only the adapters)."""
-    if method in (Method.LORA, Method.QLORA):
+    if method.trains_adapters:
         return CHECKPOINT_BYTES_PER_PARAM * ADAPTER_FRACTION * params
     return CHECKPOINT_BYTES_PER_PARAM * params
 
 
 def propose_fsx(
     params: float,
-    method: Method,
+    method: TrainingMethod,
     tokens: float,
     target_write_seconds: float,
     *,
