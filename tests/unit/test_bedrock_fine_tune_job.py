@@ -763,7 +763,7 @@ def test_bring_your_own_buckets_topic_and_key() -> None:
 
 
 def test_registered_model_id_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cdk_llm_training.config.bedrock import load_bedrock_catalog
+    from cdk_llm_training.config.catalogs.bedrock_models import load_bedrock_catalog
 
     catalog = load_bedrock_catalog()
     catalog.register("meta.llama3-1-8b-instruct-v2:0:128k", "meta-llama-3.1")

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from cdk_llm_training.config.instances import default_instance_catalog
-from cdk_llm_training.config.prices import (
+from cdk_llm_training.config.catalogs.instances import default_instance_catalog
+from cdk_llm_training.config.catalogs.prices import (
     PriceChannel,
     default_price_book,
     load_price_book,

@@ -27,7 +27,10 @@ from cdk_llm_training import (
     default_training_image,
     training,
 )
-from cdk_llm_training.config.sagemaker_training import METRIC_DEFINITIONS, SCRIPT_HYPERPARAMETERS
+from cdk_llm_training.config.sagemaker_fine_tune_job import (
+    METRIC_DEFINITIONS,
+    SCRIPT_HYPERPARAMETERS,
+)
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import build_source_tarball
 
 TOKEN = "<TOKEN>"

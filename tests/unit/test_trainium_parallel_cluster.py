@@ -25,7 +25,7 @@ from cdk_llm_training import (
     TrainiumParallelCluster,
     TrainiumQueue,
 )
-from cdk_llm_training.config.parallel_cluster import (
+from cdk_llm_training.config.trainium_parallel_cluster import (
     PARALLELCLUSTER_VERSION,
     to_cluster_configuration,
 )
@@ -716,7 +716,7 @@ def test_config_module_does_not_import_aws_cdk() -> None:
     import sys
 
     code = (
-        "import sys, cdk_llm_training.config.parallel_cluster, pcluster_cases; "
+        "import sys, cdk_llm_training.config.trainium_parallel_cluster, pcluster_cases; "
         "print(any(m.startswith(('aws_cdk', 'jsii')) for m in sys.modules))"
     )
     result = subprocess.run(

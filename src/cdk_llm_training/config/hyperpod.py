@@ -7,17 +7,15 @@ checked by :func:`validate_instance_groups`, which the construct calls at synth 
 
 from __future__ import annotations
 
-import json
 import re
 from enum import StrEnum
-from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.instances import (
+from cdk_llm_training.config.catalogs.hyperpod_instance_types import hyperpod_instance_types
+from cdk_llm_training.config.catalogs.instances import (
     InstanceCatalog,
     InstanceSpec,
     default_instance_catalog,
@@ -620,18 +618,6 @@ class ResolvedInstanceGroup(FrozenModel):
     spec: InstanceSpec | None
     accelerated: bool
     deep_health_checks: tuple[DeepHealthCheck, ...]
-
-
-@cache
-def hyperpod_instance_types() -> frozenset[str]:
-    """Instance types a HyperPod instance group accepts (the SageMaker API's
-    ``ClusterInstanceType`` values, shipped in ``data/hyperpod_instance_types.json``)."""
-    text = (
-        resources.files("cdk_llm_training.config")
-        .joinpath("data/hyperpod_instance_types.json")
-        .read_text()
-    )
-    return frozenset(json.loads(text)["instance_types"])
 
 
 def validate_instance_groups(

@@ -19,26 +19,31 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel, YamlFloat, YamlInt
-from cdk_llm_training.config.bedrock import BedrockFineTuneOptions, resolve_base_model
-from cdk_llm_training.config.data_lake import DataLakeOptions
+from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions, resolve_base_model
+from cdk_llm_training.config.bedrock_guardrail import GuardrailOptions
+from cdk_llm_training.config.catalogs.instances import default_instance_catalog
+from cdk_llm_training.config.cost_controls import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
-from cdk_llm_training.config.evaluation import GuardrailOptions
-from cdk_llm_training.config.file_system import FileSystemOptions
 from cdk_llm_training.config.hyperpod import (
     DependencyInstall,
     HyperPodClusterOptions,
     InstanceGroupOptions,
     validate_instance_groups,
 )
-from cdk_llm_training.config.iam import PermissionsBoundaryOptions
-from cdk_llm_training.config.instances import default_instance_catalog
-from cdk_llm_training.config.labeling import (
+from cdk_llm_training.config.labeling_workforce import (
     LabelingOptions,
     WorkforceMode,
     WorkforceOptions,
     team_identity_problem,
 )
-from cdk_llm_training.config.network import (
+from cdk_llm_training.config.permissions_boundary import PermissionsBoundaryOptions
+from cdk_llm_training.config.sagemaker_fine_tune_job import (
+    SageMakerFineTuneOptions,
+    check_training_instance,
+)
+from cdk_llm_training.config.training_data_lake import DataLakeOptions
+from cdk_llm_training.config.training_file_system import FileSystemOptions
+from cdk_llm_training.config.training_network import (
     DEFAULT_INTERFACE_ENDPOINTS,
     EKS_IPS_PER_NODE,
     HYPERPOD_INTERFACE_ENDPOINTS,
@@ -47,12 +52,7 @@ from cdk_llm_training.config.network import (
     SLURM_IPS_PER_NODE,
     NetworkOptions,
 )
-from cdk_llm_training.config.observability import BudgetOptions, ObservabilityOptions
-from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
-from cdk_llm_training.config.sagemaker_training import (
-    SageMakerFineTuneOptions,
-    check_training_instance,
-)
+from cdk_llm_training.config.trainium_parallel_cluster import TrainiumClusterOptions
 from cdk_llm_training.config.types import TRAINING_PLAN_ARN_PATTERN, TrainingPlanArn
 from cdk_llm_training.config.vocabulary import LargeEngine, Tier
 

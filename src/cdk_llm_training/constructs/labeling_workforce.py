@@ -29,8 +29,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training.config.data_lake import DataZone
-from cdk_llm_training.config.labeling import (
+from cdk_llm_training.config.labeling_workforce import (
     LabelingOptions,
     LabelingTaskType,
     MfaMode,
@@ -38,6 +37,7 @@ from cdk_llm_training.config.labeling import (
     WorkteamOptions,
     team_identity_problem,
 )
+from cdk_llm_training.config.training_data_lake import DataZone
 from cdk_llm_training.constructs._acknowledge import acknowledge, acknowledge_wildcards
 from cdk_llm_training.constructs._compliance import (
     NO_VPC_REASON,

@@ -24,7 +24,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_llm_training import runtime
-from cdk_llm_training.config.evaluation import ModelEvaluationOptions
+from cdk_llm_training.config.model_evaluation import ModelEvaluationOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._compliance import (
     NO_VPC_REASON,

@@ -38,18 +38,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_llm_training import training
-from cdk_llm_training.config.instances import (
+from cdk_llm_training.config.catalogs.instances import (
     InstanceCatalog,
     InstanceSpec,
     default_instance_catalog,
 )
-from cdk_llm_training.config.sagemaker_training import (
+from cdk_llm_training.config.catalogs.training_images import TrainingImage, default_training_image
+from cdk_llm_training.config.sagemaker_fine_tune_job import (
     METRIC_DEFINITIONS,
     NVME_INSTANCE_FAMILIES,
     SageMakerFineTuneOptions,
-    TrainingImage,
     check_training_instance,
-    default_training_image,
 )
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._metadata import record_construct_type

@@ -21,8 +21,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.fsx_sizing import SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
-from cdk_llm_training.config.observability import FSX_METRIC_PERIOD_MINUTES, AlarmOptions
+from cdk_llm_training.config.sizing.fsx import SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
+from cdk_llm_training.config.training_alarms import FSX_METRIC_PERIOD_MINUTES, AlarmOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem

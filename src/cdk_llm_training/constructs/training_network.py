@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IDependable
 
-from cdk_llm_training.config.network import (
+from cdk_llm_training.config.training_network import (
     ACCOUNT_SCOPED_ENDPOINT_SERVICES,
     NetworkOptions,
     aws_owned_bucket_names,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.gpu_memory import MemoryBreakdown as MemoryBreakdown  # noqa: PLC0414 (re-export)
+from cdk_llm_training.config.sizing.gpu_memory import MemoryBreakdown as MemoryBreakdown  # noqa: PLC0414 (re-export)
 from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
 
 MAX_MFU = 0.60

@@ -16,7 +16,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cdk_llm_training.config.gpu_memory import (
+from cdk_llm_training.config.catalogs.instances import (
+    AcceleratorFamily,
+    InstanceCatalog,
+    InstanceSpec,
+    default_instance_catalog,
+)
+from cdk_llm_training.config.catalogs.prices import (
+    PriceBook,
+    PriceChannel,
+    QuotedPrice,
+    default_price_book,
+)
+from cdk_llm_training.config.sagemaker_fine_tune_job import SCRIPT_GPUS
+from cdk_llm_training.config.sizing.gpu_memory import (
     ADAPTER_FRACTION,
     MEMORY_HEADROOM_FRACTION,
     activations_bytes,
@@ -26,19 +39,6 @@ from cdk_llm_training.config.gpu_memory import (
     min_shard_degree,
     training_flops,
 )
-from cdk_llm_training.config.instances import (
-    AcceleratorFamily,
-    InstanceCatalog,
-    InstanceSpec,
-    default_instance_catalog,
-)
-from cdk_llm_training.config.prices import (
-    PriceBook,
-    PriceChannel,
-    QuotedPrice,
-    default_price_book,
-)
-from cdk_llm_training.config.sagemaker_training import SCRIPT_GPUS
 from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
 from cdk_llm_training.planner.model import Assumptions, Plan, PlanningError, PlanRequest
 from cdk_llm_training.planner.storage import propose_fsx

@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
-from cdk_llm_training.config.fsx_sizing import GIB
 from cdk_llm_training.config.schema import SCHEMA_COMMENT, SCHEMA_FILE_NAME
+from cdk_llm_training.config.sizing.fsx import GIB
 from cdk_llm_training.config.tiers import P5_CLASS_INSTANCE_TYPES, parse_app_config
 from cdk_llm_training.config.vocabulary import Engine, LargeEngine, Tier
 from cdk_llm_training.planner.model import Plan

@@ -11,18 +11,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
+from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions
+from cdk_llm_training.config.cost_controls import ObservabilityOptions
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
-from cdk_llm_training.config.labeling import LabelingOptions
-from cdk_llm_training.config.network import NetworkOptions
-from cdk_llm_training.config.observability import ObservabilityOptions
-from cdk_llm_training.config.parallel_cluster import QueueCapacityType, TrainiumClusterOptions
-from cdk_llm_training.config.sagemaker_training import SageMakerFineTuneOptions
+from cdk_llm_training.config.labeling_workforce import LabelingOptions
+from cdk_llm_training.config.sagemaker_fine_tune_job import SageMakerFineTuneOptions
 from cdk_llm_training.config.tiers import (
     AppConfig,
     LargePretrainConfig,
     MediumFineTuneConfig,
     SmallLoRAConfig,
+)
+from cdk_llm_training.config.training_network import NetworkOptions
+from cdk_llm_training.config.trainium_parallel_cluster import (
+    QueueCapacityType,
+    TrainiumClusterOptions,
 )
 from cdk_llm_training.config.vocabulary import Tier
 

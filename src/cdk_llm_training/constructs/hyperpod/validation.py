@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from aws_cdk import Token
 from aws_cdk import aws_ec2 as ec2
 
+from cdk_llm_training.config.catalogs.instances import InstanceCatalog
 from cdk_llm_training.config.hyperpod import (
     HyperPodClusterOptions,
     ResolvedInstanceGroup,
     validate_instance_groups,
 )
-from cdk_llm_training.config.instances import InstanceCatalog
 
 ESTIMATED_IPS_PER_ACCELERATED_NODE = 81
 """VPC CNI addresses a p5-class node takes under EKS (warm pool across its ENIs)."""

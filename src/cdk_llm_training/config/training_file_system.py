@@ -10,14 +10,14 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.data_lake import DataZone
-from cdk_llm_training.config.fsx_sizing import (
+from cdk_llm_training.config.sizing.fsx import (
     PERSISTENT_2_THROUGHPUT_TIERS,
     LustreDeploymentType,
     capacity_error,
     propose_lustre_sizing,
     throughput_error,
 )
+from cdk_llm_training.config.training_data_lake import DataZone
 from cdk_llm_training.config.types import AvailabilityZoneId, S3Prefix
 
 MAX_DATA_REPOSITORY_ASSOCIATIONS = 8

@@ -1,6 +1,6 @@
 """Training compute and GPU memory arithmetic (pure functions, documented constants).
 
-A domain fact on the config floor: :mod:`cdk_llm_training.config.sagemaker_training` checks
+A domain fact on the config floor: :mod:`cdk_llm_training.config.sagemaker_fine_tune_job` checks
 that a GPU holds the method's memory with it, and the planner sizes clusters with it.
 
 Compute: a dense transformer costs about 2 FLOPs per parameter per token forward and 4

@@ -14,7 +14,6 @@ from pydantic import Field, field_validator, model_validator
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.types import (
     AZ_ID_PATTERN,
-    LOG_RETENTION_DAYS,
     AvailabilityZoneId,
     LogRetentionDays,
 )
@@ -85,9 +84,6 @@ def aws_owned_bucket_names(region: str) -> dict[str, str]:
         f"al2023-repos-{region}-de612dc2": "Amazon Linux 2023 package repositories",
     }
 
-
-FLOW_LOG_RETENTION_DAYS = LOG_RETENTION_DAYS
-"""Retention periods CloudWatch Logs accepts, in days."""
 
 _ENDPOINT = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
