@@ -100,7 +100,7 @@ class Engine(StrEnum):
 
 
 class LargeEngine(StrEnum):
-    """What trains in :class:`LargePretrainStack`: which cluster :class:`Engine` s it builds."""
+    """What trains in :class:`LargePretrainStack`."""
 
     TRAINIUM = "trainium"
     """AWS ParallelCluster (Slurm) with Trainium queues. The default."""
@@ -111,7 +111,7 @@ class LargeEngine(StrEnum):
 
     @property
     def engines(self) -> frozenset[Engine]:
-        """The engines this choice builds."""
+        """The cluster :class:`Engine` members this choice builds."""
         return _LARGE_ENGINES[self]
 
     @property
