@@ -27,6 +27,8 @@ EXIT_OK = 0
 EXIT_INVALID = 2
 
 METHODS = ("pretrain", "cpt", "full", "lora", "qlora", "bedrock")
+"""The values of :class:`cdk_llm_training.config.vocabulary.TrainingMethod`, written out so the
+CLI and its completion start without importing the config models (a test keeps them equal)."""
 
 DOCS_PAGE = "docs/reference/cli.md"
 """The command reference in the documentation (the repository's docs site)."""

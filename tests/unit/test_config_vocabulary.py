@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cdk_llm_training import cli
 from cdk_llm_training.config import StackName
 from cdk_llm_training.config.vocabulary import (
     ADAPTER_METHODS,
@@ -44,3 +45,7 @@ def test_large_engine_is_a_set_of_engines() -> None:
     assert LargeEngine.running(Engine.PARALLELCLUSTER_TRAINIUM) is LargeEngine.TRAINIUM
     with pytest.raises(ValueError, match="engine 'bedrock' does not run in the large tier"):
         LargeEngine.running(Engine.BEDROCK)
+
+
+def test_the_cli_offers_every_training_method() -> None:
+    assert tuple(method.value for method in TrainingMethod) == cli.METHODS
