@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from pcluster_cases import CASES, sample_configuration
 
-    from cdk_llm_training.config.parallel_cluster import PARALLELCLUSTER_VERSION
+    from cdk_llm_training.config.trainium_parallel_cluster import PARALLELCLUSTER_VERSION
 
     installed = metadata.version("aws-parallelcluster")
     if installed != PARALLELCLUSTER_VERSION:

@@ -95,10 +95,16 @@ TEST_CONFIGS: tuple[Case, ...] = (
 
 
 def _leaf_type(field: FieldInfo) -> Any:
-    args = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)]
+    args = [_unannotated(arg) for arg in typing.get_args(field.annotation) if arg is not type(None)]
     return (
         args[0] if args and typing.get_origin(field.annotation) is not tuple else field.annotation
     )
+
+
+def _unannotated(kind: Any) -> Any:
+    while typing.get_origin(kind) is typing.Annotated:
+        kind = typing.get_args(kind)[0]
+    return kind
 
 
 def _edge_values(kind: Any, field: FieldInfo) -> list[Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk_llm_training.config.parallel_cluster import (
+from cdk_llm_training.config.tiers import LargePretrainConfig
+from cdk_llm_training.config.trainium_parallel_cluster import (
     HeadNodeOptions,
     ParallelClusterOs,
     QueueCapacityType,
@@ -19,7 +20,6 @@ from cdk_llm_training.config.parallel_cluster import (
     TrainiumQueue,
     to_cluster_configuration,
 )
-from cdk_llm_training.config.tiers import LargePretrainConfig
 
 # Sample ids for the offline schema check only (never used in a synthesized template).
 SAMPLE_SUBNET = "subnet-0123456789abcdef0"

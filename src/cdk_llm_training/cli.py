@@ -27,6 +27,8 @@ EXIT_OK = 0
 EXIT_INVALID = 2
 
 METHODS = ("pretrain", "cpt", "full", "lora", "qlora", "bedrock")
+"""The values of :class:`cdk_llm_training.config.vocabulary.TrainingMethod`, written out so the
+CLI and its completion start without importing the config models (a test keeps them equal)."""
 
 DOCS_PAGE = "docs/reference/cli.md"
 """The command reference in the documentation (the repository's docs site)."""
@@ -148,9 +150,9 @@ def _plan_arguments(plan: argparse.ArgumentParser) -> None:
 def _run_plan(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from cdk_llm_training.config.catalogs.instances import load_instance_catalog
+    from cdk_llm_training.config.catalogs.prices import load_price_book
     from cdk_llm_training.config.errors import ConfigError, describe_validation_error
-    from cdk_llm_training.config.instances import load_instance_catalog
-    from cdk_llm_training.config.prices import load_price_book
     from cdk_llm_training.planner.model import PlanningError, PlanRequest
     from cdk_llm_training.planner.plan import make_plan
     from cdk_llm_training.planner.report import (
@@ -284,8 +286,8 @@ def _cost_arguments(cost: argparse.ArgumentParser) -> None:
 def _run_cost(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from cdk_llm_training.config.prices import InstancePrice, default_price_book
-    from cdk_llm_training.config.service_prices import default_service_prices
+    from cdk_llm_training.config.catalogs.prices import InstancePrice, default_price_book
+    from cdk_llm_training.config.catalogs.service_prices import default_service_prices
     from cdk_llm_training.cost.estimate import CostEstimateError, estimate_stack, render_text
 
     services = default_service_prices()

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cdk_llm_training.config.evaluation import EvaluationPrompt
+from cdk_llm_training.config.model_evaluation import EvaluationPrompt
 from cdk_llm_training.runtime import dataset_validation, evaluation_prompts
 
 if TYPE_CHECKING:

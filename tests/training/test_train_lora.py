@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
 
-from cdk_llm_training.config.sagemaker_training import METRIC_DEFINITIONS  # noqa: E402
+from cdk_llm_training.config.sagemaker_fine_tune_job import METRIC_DEFINITIONS  # noqa: E402
 from cdk_llm_training.training import train_lora  # noqa: E402
 
 # peft calls transformers' old name for activation checkpointing; nothing to fix here.

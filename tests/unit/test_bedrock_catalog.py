@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cdk_llm_training.config import ConfigError, SmallLoRAConfig, parse_app_config
-from cdk_llm_training.config.bedrock import (
-    BedrockFineTuneOptions,
+from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions
+from cdk_llm_training.config.catalogs.bedrock_models import (
     CustomizationType,
     default_bedrock_catalog,
     load_bedrock_catalog,

@@ -792,7 +792,7 @@ def test_bring_your_own_buckets_topic_and_key() -> None:
 
 
 def test_registered_model_id_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cdk_llm_training.config.bedrock import load_bedrock_catalog
+    from cdk_llm_training.config.catalogs.bedrock_models import load_bedrock_catalog
 
     catalog = load_bedrock_catalog()
     catalog.register("meta.llama3-1-8b-instruct-v2:0:128k", "meta-llama-3.1")
@@ -972,18 +972,22 @@ def test_fails_no_subnets(lake_stack: tuple[cdk.Stack, TrainingDataLake]) -> Non
         ),
         (
             {"dataset_prefix": "finetune/*"},
-            "'finetune/*' must be a literal S3 key prefix; '*' and '?' are not allowed",
+            "dataset_prefix 'finetune/*' must be a literal S3 key prefix; '*' and '?' are not "
+            "allowed",
         ),
         (
             {"output_prefix": "/out/"},
-            "'/out/' must not start with '/'; S3 keys have no leading slash",
+            "output_prefix '/out/' must not start with '/'; S3 keys have no leading slash",
         ),
         (
             {"job_name_prefix": "fine_tune"},
             "'fine_tune' must be letters, digits and single hyphens, starting and ending with "
             "a letter or digit",
         ),
-        ({"log_retention_days": 10}, "10 is not a CloudWatch Logs retention; allowed: 1, 3,"),
+        (
+            {"log_retention_days": 10},
+            "log_retention_days 10 is not a CloudWatch Logs retention period; allowed: 1, 3,",
+        ),
         (
             {"distillation": {"teacher_model_id": "x", "max_response_length_for_inference": 0}},
             "Input should be greater than or equal to 1",

@@ -12,7 +12,7 @@ from cdk_support import cfn_lint_findings, new_stack, resources_of_type, templat
 from pydantic import ValidationError
 
 from cdk_llm_training import BedrockGuardrail, GuardrailOptions
-from cdk_llm_training.config.evaluation import (
+from cdk_llm_training.config.bedrock_guardrail import (
     ContentFilter,
     ContentFilterType,
     DeniedTopic,

@@ -309,7 +309,7 @@ def test_plan_process_never_imports_aws_cdk_and_exits_2_when_impossible() -> Non
 def test_plan_with_catalog_and_price_override_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from cdk_llm_training.config.instances import default_instance_catalog
+    from cdk_llm_training.config.catalogs.instances import default_instance_catalog
 
     base = default_instance_catalog().get("p5.48xlarge").model_dump(mode="json")
     instances = tmp_path / "instances.json"

@@ -172,7 +172,7 @@ def test_shipped_hyperpod_instance_types_are_the_api_enum() -> None:
     """The list that tells an unknown ml.* type from a CPU group is the SageMaker API's
     ClusterInstanceType enum (botocore's service model, when installed)."""
     botocore_session = pytest.importorskip("botocore.session")
-    from cdk_llm_training.config.hyperpod import hyperpod_instance_types
+    from cdk_llm_training.config.catalogs.hyperpod_instance_types import hyperpod_instance_types
 
     model = botocore_session.get_session().get_service_model("sagemaker")
     api = set(model.shape_for("ClusterInstanceType").enum)

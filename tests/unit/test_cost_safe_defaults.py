@@ -11,7 +11,7 @@ from cdk_llm_training.config import (
     MediumFineTuneConfig,
     StackName,
 )
-from cdk_llm_training.config.instances import default_instance_catalog
+from cdk_llm_training.config.catalogs.instances import default_instance_catalog
 from cdk_llm_training.config.tiers import LARGE_DEFAULT_BUDGET_USD, MEDIUM_DEFAULT_BUDGET_USD
 from cdk_llm_training.cost.estimate import CostEstimate, estimate_template
 from cdk_llm_training.cost.service_prices import default_service_prices

@@ -882,7 +882,7 @@ def test_fails_kubernetes_version() -> None:
 def test_fails_admin_role_arn() -> None:
     message = _single_error(EksControlPlaneOptions, {"admin_role_arns": ["admin"]})
     assert message == (
-        "Value error, admin_role_arns entry 'admin' must be an IAM role ARN "
+        "Value error, admin_role_arns 'admin' must be an IAM role ARN "
         "'arn:aws:iam::<account>:role/<name>'"
     )
 

@@ -193,3 +193,48 @@ def test_modules_of_a_subpackage_form_no_import_circle(subpackage: str) -> None:
 def test_cycle_finder_reports_a_circle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+# Inside config: shared words and field types at the bottom, then shipped catalogs and sizing
+# facts, then one options module per construct, then the tier models on top.
+CONFIG_FLOORS: dict[str, int] = {
+    "base": 0,
+    "errors": 0,
+    "vocabulary": 0,
+    "types": 1,
+    "catalogs": 2,
+    "sizing": 3,
+    "tiers": 5,
+    "schema": 5,
+    "__init__": 6,
+}
+"""Floor of each shared config module; every other module is a construct's options (floor 4)."""
+
+SHARED_CONFIG_MODULES = frozenset(CONFIG_FLOORS) - {"__init__"}
+
+
+def _config_floor(module: str) -> int:
+    parts = module.split(".")[2:]
+    return CONFIG_FLOORS.get(parts[0] if parts else "__init__", 4)
+
+
+def test_config_floors_point_down() -> None:
+    found = sorted(
+        f"{a} -> {b}"
+        for a, b in EDGES
+        if a.startswith(f"{PACKAGE}.config")
+        and b.startswith(f"{PACKAGE}.config.")
+        and _config_floor(b) > _config_floor(a)
+    )
+    assert found == []
+
+
+def test_each_options_module_is_named_like_its_construct_module() -> None:
+    config_dir = PACKAGE_DIR / "config"
+    constructs_dir = PACKAGE_DIR / "constructs"
+    constructs = {path.stem for path in constructs_dir.glob("*.py")} | {
+        path.name for path in constructs_dir.iterdir() if (path / "__init__.py").exists()
+    }
+    options = {path.stem for path in config_dir.glob("*.py")} - SHARED_CONFIG_MODULES
+    assert {"training_network", "labeling_workforce"} <= options
+    assert options - constructs == set()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_llm_training.config.instances import (
+from cdk_llm_training.config.catalogs.instances import (
     AcceleratorFamily,
     default_instance_catalog,
     load_instance_catalog,

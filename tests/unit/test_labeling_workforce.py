@@ -725,8 +725,9 @@ def test_fails_pool_given_twice() -> None:
         (
             {"log_retention_days": 10},
             ("log_retention_days",),
-            "Value error, log_retention_days 10 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, "
-            "150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+            "Value error, log_retention_days 10 is not a CloudWatch Logs retention period; "
+            "allowed: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, "
+            "1827, 2192, 2557, 2922, 3288, 3653",
         ),
         (
             {"jobs": {"workers_per_object": 10}},
@@ -741,7 +742,15 @@ def test_fails_pool_given_twice() -> None:
         (
             {"manifest_prefix": "/abs/"},
             ("manifest_prefix",),
-            "String should match pattern '^([A-Za-z0-9!_.\\-]+/)+$'",
+            "Value error, manifest_prefix '/abs/' must not start with '/'; S3 keys have no "
+            "leading slash",
+        ),
+        (
+            {"dataset_prefix": "labeling/data sets"},
+            ("dataset_prefix",),
+            "Value error, dataset_prefix 'labeling/data sets/' is not a folder of the curated "
+            "or artifacts zone; allowed: one or more names of letters, digits and !_.- "
+            "separated by '/'",
         ),
     ],
 )  # fmt: skip

@@ -18,7 +18,8 @@ import yaml
 from cdk_support import cdk_context
 
 from cdk_llm_training.config import AppConfig, load_app_config
-from cdk_llm_training.planner.model import Engine, Plan, PlanningError, PlanRequest, Tier
+from cdk_llm_training.config.vocabulary import Engine, Tier
+from cdk_llm_training.planner.model import Plan, PlanningError, PlanRequest
 from cdk_llm_training.planner.plan import make_plan
 from cdk_llm_training.planner.report import app_config_yaml
 
@@ -66,7 +67,9 @@ def _expected_workers(plan: Plan, config: AppConfig) -> list[tuple[str, int]]:
             for queue in config.large_pretrain.trainium.queues
             for resource in queue.compute_resources
         ]
-    section = config.medium_fine_tune if plan.tier is Tier.MEDIUM else config.large_pretrain
+    section = (
+        config.medium_fine_tune if plan.tier is Tier.MEDIUM_FINE_TUNE else config.large_pretrain
+    )
     return [
         (group.instance_type, group.instance_count)
         for group in section.hyperpod.instance_groups
@@ -84,12 +87,12 @@ def test_every_plan_of_the_grid_writes_the_config_it_printed(tmp_path: Path) -> 
         assert not _LONG_FLOAT.search(text), text  # clean numbers only
         assert config.stacks == (
             {
-                Tier.SMALL: "SmallLoRAStack",
-                Tier.MEDIUM: "MediumFineTuneStack",
-                Tier.LARGE: "LargePretrainStack",
+                Tier.SMALL_LORA: "SmallLoRAStack",
+                Tier.MEDIUM_FINE_TUNE: "MediumFineTuneStack",
+                Tier.LARGE_PRETRAIN: "LargePretrainStack",
             }[plan.tier],
         )
-        if plan.tier is Tier.SMALL:
+        if plan.tier is Tier.SMALL_LORA:
             job = config.small_lora.sagemaker_fine_tune
             assert job is not None
             assert (job.instance_type, plan.instance_count, plan.accelerators_total) == (
@@ -100,7 +103,7 @@ def test_every_plan_of_the_grid_writes_the_config_it_printed(tmp_path: Path) -> 
             continue
         assert _expected_workers(plan, config) == [(plan.instance_type, plan.instance_count)]
         file_system = (
-            config.medium_fine_tune if plan.tier is Tier.MEDIUM else config.large_pretrain
+            config.medium_fine_tune if plan.tier is Tier.MEDIUM_FINE_TUNE else config.large_pretrain
         ).file_system
         assert plan.fsx is not None
         assert (
@@ -110,7 +113,7 @@ def test_every_plan_of_the_grid_writes_the_config_it_printed(tmp_path: Path) -> 
         ) == (
             plan.fsx.storage_capacity_gib,
             plan.fsx.throughput_mb_per_s_per_tib,
-            plan.tier is Tier.LARGE,
+            plan.tier is Tier.LARGE_PRETRAIN,
         )
 
 
@@ -165,10 +168,10 @@ def test_synthesized_plans_cover_every_tier_and_engine(
     synthesized: list[tuple[Plan, dict[str, Any]]],
 ) -> None:
     assert {(plan.tier, plan.engine) for plan, _ in synthesized} >= {
-        (Tier.SMALL, Engine.SAGEMAKER_SINGLE_NODE),
-        (Tier.MEDIUM, Engine.HYPERPOD_EKS),
-        (Tier.LARGE, Engine.PARALLELCLUSTER_TRAINIUM),
-        (Tier.LARGE, Engine.HYPERPOD_EKS),
+        (Tier.SMALL_LORA, Engine.SAGEMAKER_SINGLE_NODE),
+        (Tier.MEDIUM_FINE_TUNE, Engine.HYPERPOD_EKS),
+        (Tier.LARGE_PRETRAIN, Engine.PARALLELCLUSTER_TRAINIUM),
+        (Tier.LARGE_PRETRAIN, Engine.HYPERPOD_EKS),
     }
 
 
@@ -176,7 +179,7 @@ def test_synth_builds_the_instances_and_file_system_the_plan_printed(
     synthesized: list[tuple[Plan, dict[str, Any]]],
 ) -> None:
     for plan, template in synthesized:
-        if plan.tier is Tier.SMALL:
+        if plan.tier is Tier.SMALL_LORA:
             definitions = yaml.safe_dump(_resources(template, "AWS::StepFunctions::StateMachine"))
             assert plan.instance_type is not None
             assert plan.instance_type in definitions
@@ -192,7 +195,7 @@ def test_synth_builds_the_instances_and_file_system_the_plan_printed(
         ) == (
             plan.fsx.storage_capacity_gib,
             plan.fsx.throughput_mb_per_s_per_tib,
-            plan.tier is Tier.LARGE,
+            plan.tier is Tier.LARGE_PRETRAIN,
         )
         if plan.engine is Engine.PARALLELCLUSTER_TRAINIUM:
             (cluster,) = _resources(template, "Custom::PclusterCluster")

@@ -12,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from cdk_llm_training.config.instances import default_instance_catalog
-from cdk_llm_training.config.prices import (
+from cdk_llm_training.config.catalogs.instances import default_instance_catalog
+from cdk_llm_training.config.catalogs.prices import (
     PriceChannel,
     default_price_book,
     load_price_book,
 )
+from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
 from cdk_llm_training.planner.memory import (
     architecture,
     bytes_per_param,
@@ -25,14 +26,7 @@ from cdk_llm_training.planner.memory import (
     min_shard_degree,
     training_flops,
 )
-from cdk_llm_training.planner.model import (
-    Engine,
-    Method,
-    Plan,
-    PlanningError,
-    PlanRequest,
-    Tier,
-)
+from cdk_llm_training.planner.model import Plan, PlanningError, PlanRequest
 from cdk_llm_training.planner.plan import (
     DEFAULT_MFU,
     QLORA_EFFICIENCY,
@@ -53,21 +47,21 @@ def _plan(**kwargs: object) -> Plan:
 
 
 def test_full_training_flops_are_six_n_d() -> None:
-    assert training_flops(7e9, 2e12, Method.PRETRAIN) == 6 * 7e9 * 2e12
-    assert training_flops(7e9, 1e9, Method.FULL) == 6 * 7e9 * 1e9
-    assert training_flops(7e9, 1e9, Method.CPT) == 6 * 7e9 * 1e9
+    assert training_flops(7e9, 2e12, TrainingMethod.PRETRAIN) == 6 * 7e9 * 2e12
+    assert training_flops(7e9, 1e9, TrainingMethod.FULL) == 6 * 7e9 * 1e9
+    assert training_flops(7e9, 1e9, TrainingMethod.CPT) == 6 * 7e9 * 1e9
 
 
 def test_adapter_training_flops_are_four_n_d() -> None:
-    assert training_flops(7e9, 1e9, Method.LORA) == 4 * 7e9 * 1e9
-    assert training_flops(7e9, 1e9, Method.QLORA) == 4 * 7e9 * 1e9
+    assert training_flops(7e9, 1e9, TrainingMethod.LORA) == 4 * 7e9 * 1e9
+    assert training_flops(7e9, 1e9, TrainingMethod.QLORA) == 4 * 7e9 * 1e9
 
 
 def test_bytes_per_param_per_method() -> None:
-    assert bytes_per_param(Method.FULL) == 16
-    assert bytes_per_param(Method.PRETRAIN) == 16
-    assert bytes_per_param(Method.LORA) == pytest.approx(2.08)
-    assert bytes_per_param(Method.QLORA) == pytest.approx(0.63)
+    assert bytes_per_param(TrainingMethod.FULL) == 16
+    assert bytes_per_param(TrainingMethod.PRETRAIN) == 16
+    assert bytes_per_param(TrainingMethod.LORA) == pytest.approx(2.08)
+    assert bytes_per_param(TrainingMethod.QLORA) == pytest.approx(0.63)
 
 
 def test_architecture_estimate_matches_llama_2_7b_and_70b_shapes() -> None:
@@ -81,10 +75,10 @@ def test_architecture_estimate_matches_llama_2_7b_and_70b_shapes() -> None:
 
 def test_memory_breakdown_shards_state_but_not_activations() -> None:
     one = memory_per_accelerator(
-        7e9, Method.FULL, seq_len=4096, shard_degree=1, accelerator_memory_gib=80
+        7e9, TrainingMethod.FULL, seq_len=4096, shard_degree=1, accelerator_memory_gib=80
     )
     eight = memory_per_accelerator(
-        7e9, Method.FULL, seq_len=4096, shard_degree=8, accelerator_memory_gib=80
+        7e9, TrainingMethod.FULL, seq_len=4096, shard_degree=8, accelerator_memory_gib=80
     )
     assert one.weights_gib == pytest.approx(2 * 7e9 / GIB)
     assert one.optimizer_state_gib == pytest.approx(12 * 7e9 / GIB)
@@ -96,23 +90,23 @@ def test_memory_breakdown_shards_state_but_not_activations() -> None:
 
 def test_min_shard_degree_of_70b_full_on_80_gib() -> None:
     # 16 B x 70e9 = 1043 GiB of state; 72 GiB usable less ~8 GiB of activations.
-    degree = min_shard_degree(70e9, Method.FULL, 4096, 80)
+    degree = min_shard_degree(70e9, TrainingMethod.FULL, 4096, 80)
     assert degree is not None
     assert 15 <= degree <= 18
 
 
 def test_min_shard_degree_none_when_activations_alone_do_not_fit() -> None:
-    assert min_shard_degree(70e9, Method.FULL, 1_000_000, 24) is None
+    assert min_shard_degree(70e9, TrainingMethod.FULL, 1_000_000, 24) is None
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     params=st.floats(min_value=1e8, max_value=5e11),
-    method=st.sampled_from([Method.FULL, Method.LORA, Method.QLORA]),
+    method=st.sampled_from([TrainingMethod.FULL, TrainingMethod.LORA, TrainingMethod.QLORA]),
     memory=st.sampled_from([24.0, 40.0, 48.0, 80.0, 141.0]),
 )
 def test_min_shard_degree_is_the_smallest_that_fits(
-    params: float, method: Method, memory: float
+    params: float, method: TrainingMethod, memory: float
 ) -> None:
     degree = min_shard_degree(params, method, 2048, memory)
     if degree is None:
@@ -132,14 +126,16 @@ def test_min_shard_degree_is_the_smallest_that_fits(
 @given(
     params=st.floats(min_value=1e9, max_value=7e10),
     tokens=st.floats(min_value=1e8, max_value=1e11),
-    method=st.sampled_from([Method.FULL, Method.LORA, Method.QLORA, Method.CPT]),
+    method=st.sampled_from(
+        [TrainingMethod.FULL, TrainingMethod.LORA, TrainingMethod.QLORA, TrainingMethod.CPT]
+    ),
 )
-def test_plans_are_consistent(params: float, tokens: float, method: Method) -> None:
+def test_plans_are_consistent(params: float, tokens: float, method: TrainingMethod) -> None:
     plan = _plan(params=params, method=method, tokens=tokens, accelerator="h100")
     assert plan.accelerator_hours is not None
     assert plan.wall_clock_hours is not None
     # The small tier's train_lora.py trains on one GPU; clusters use every GPU.
-    single_gpu = plan.tier is Tier.SMALL
+    single_gpu = plan.tier is Tier.SMALL_LORA
     assert plan.accelerators_total == (1 if single_gpu else plan.instance_count * 8)
     assert plan.wall_clock_hours * plan.accelerators_total == pytest.approx(plan.accelerator_hours)
     assert plan.memory is not None
@@ -160,22 +156,22 @@ def test_default_mfu_never_above_sixty_percent() -> None:
 
 
 def test_qlora_default_mfu_is_discounted() -> None:
-    mfu, source = default_mfu("H100", Method.QLORA)
+    mfu, source = default_mfu("H100", TrainingMethod.QLORA)
     assert mfu == pytest.approx(0.40 * QLORA_EFFICIENCY)
     assert source == "default for H100 x 0.6 (QLoRA)"
-    assert default_mfu("H100", Method.FULL) == (0.40, "default for H100")
+    assert default_mfu("H100", TrainingMethod.FULL) == (0.40, "default for H100")
 
 
 def test_fails_mfu_above_sixty_percent() -> None:
     with pytest.raises(ValidationError, match=r"less than or equal to 0\.6"):
-        PlanRequest(params=7e9, method=Method.FULL, tokens=1e9, mfu=0.65)
+        PlanRequest(params=7e9, method=TrainingMethod.FULL, tokens=1e9, mfu=0.65)
 
 
 def test_fails_accelerator_and_instance_type_together() -> None:
     with pytest.raises(ValidationError, match="give either accelerator or instance_type"):
         PlanRequest(
             params=7e9,
-            method=Method.FULL,
+            method=TrainingMethod.FULL,
             tokens=1e9,
             accelerator="h100",
             instance_type="p5.48xlarge",
@@ -198,7 +194,7 @@ def test_fails_unknown_instance_type() -> None:
 def test_7b_qlora_is_a_small_tier_single_node_job() -> None:
     plan = _plan(params=7e9, method="qlora", tokens=1e8)
     assert (plan.tier, plan.engine, plan.instance_count) == (
-        Tier.SMALL,
+        Tier.SMALL_LORA,
         Engine.SAGEMAKER_SINGLE_NODE,
         1,
     )
@@ -210,7 +206,7 @@ def test_7b_qlora_is_a_small_tier_single_node_job() -> None:
 def test_65b_qlora_on_one_h100_is_timed_on_one_gpu() -> None:
     """The small tier's script trains on one GPU: 8 H100 of a p5 do not make it faster."""
     plan = _plan(params=65e9, method="qlora", tokens=1e8, accelerator="h100")
-    assert (plan.tier, plan.instance_count, plan.accelerators_total) == (Tier.SMALL, 1, 1)
+    assert (plan.tier, plan.instance_count, plan.accelerators_total) == (Tier.SMALL_LORA, 1, 1)
     assert plan.memory is not None
     assert plan.memory.total_gib <= plan.memory.available_gib
     assert plan.accelerator_hours is not None
@@ -221,7 +217,7 @@ def test_65b_qlora_on_one_h100_is_timed_on_one_gpu() -> None:
 def test_qlora_70b_matches_the_one_gpu_reality() -> None:
     """QLoRA 70B on 1e8 tokens: about 33 h and $2,090 on one H100 of a p5.48xlarge."""
     plan = _plan(params=70e9, method="qlora", tokens=1e8, instance_type="p5.48xlarge")
-    assert plan.tier is Tier.SMALL
+    assert plan.tier is Tier.SMALL_LORA
     assert plan.wall_clock_hours == pytest.approx(32.8, abs=1.0)
     assert plan.estimated_cost_usd == pytest.approx(2_080, rel=0.05)
 
@@ -246,7 +242,7 @@ def test_a_given_deadline_can_fail() -> None:
 
 def test_70b_full_fine_tune_is_medium_tier_on_hyperpod() -> None:
     plan = _plan(params=70e9, method="full", tokens=1e9)
-    assert (plan.tier, plan.engine) == (Tier.MEDIUM, Engine.HYPERPOD_EKS)
+    assert (plan.tier, plan.engine) == (Tier.MEDIUM_FINE_TUNE, Engine.HYPERPOD_EKS)
     assert 2 <= plan.instance_count <= 16
     assert plan.memory is not None
     assert plan.memory.sharding.startswith("ZeRO-3 / FSDP full shard over ")
@@ -255,7 +251,7 @@ def test_70b_full_fine_tune_is_medium_tier_on_hyperpod() -> None:
 
 def test_70b_pretraining_on_trillions_of_tokens_in_a_month_is_large_tier() -> None:
     plan = _plan(params=70e9, method="pretrain", tokens=2e12, deadline_hours=720)
-    assert plan.tier is Tier.LARGE
+    assert plan.tier is Tier.LARGE_PRETRAIN
     assert plan.instance_count > 16
     assert plan.wall_clock_hours is not None
     assert plan.wall_clock_hours <= 720
@@ -263,7 +259,7 @@ def test_70b_pretraining_on_trillions_of_tokens_in_a_month_is_large_tier() -> No
 
 def test_trainium_cluster_is_parallelcluster_with_ec2_prices() -> None:
     plan = _plan(params=70e9, method="pretrain", tokens=1e12, accelerator="trn1")
-    assert (plan.tier, plan.engine) == (Tier.LARGE, Engine.PARALLELCLUSTER_TRAINIUM)
+    assert (plan.tier, plan.engine) == (Tier.LARGE_PRETRAIN, Engine.PARALLELCLUSTER_TRAINIUM)
     assert plan.instance_type in ("trn1.32xlarge", "trn1n.32xlarge")
     assert plan.assumptions.price_channel == "ec2"
 
@@ -279,7 +275,7 @@ def test_deadline_adds_instances() -> None:
 
 def test_bedrock_plan_has_no_instances() -> None:
     plan = _plan(params=8e9, method="bedrock", tokens=1e7)
-    assert (plan.tier, plan.engine, plan.instance_count) == (Tier.SMALL, Engine.BEDROCK, 0)
+    assert (plan.tier, plan.engine, plan.instance_count) == (Tier.SMALL_LORA, Engine.BEDROCK, 0)
     assert plan.estimated_cost_usd is None
     assert "per token processed" in plan.assumptions.notes[0]
 
@@ -340,7 +336,7 @@ def test_fails_activations_too_large() -> None:
 
 
 def test_fsx_holds_dataset_and_two_checkpoints_and_meets_write_target() -> None:
-    fsx = propose_fsx(70e9, Method.FULL, 1e9, 300)
+    fsx = propose_fsx(70e9, TrainingMethod.FULL, 1e9, 300)
     assert fsx.checkpoint_gib == pytest.approx(14 * 70e9 / GIB)
     assert fsx.storage_capacity_gib >= fsx.dataset_gib + 2 * fsx.checkpoint_gib
     assert fsx.storage_capacity_gib == 1200 or fsx.storage_capacity_gib % 2400 == 0
@@ -349,13 +345,13 @@ def test_fsx_holds_dataset_and_two_checkpoints_and_meets_write_target() -> None:
 
 
 def test_fsx_grows_capacity_when_no_tier_is_fast_enough() -> None:
-    fsx = propose_fsx(1e12, Method.FULL, 1e9, 60)
+    fsx = propose_fsx(1e12, TrainingMethod.FULL, 1e9, 60)
     assert fsx.throughput_mb_per_s_per_tib == 1000
     assert fsx.checkpoint_write_seconds <= 60
 
 
 def test_adapter_checkpoints_are_small() -> None:
-    assert checkpoint_bytes(70e9, Method.LORA) == pytest.approx(14 * 0.005 * 70e9)
+    assert checkpoint_bytes(70e9, TrainingMethod.LORA) == pytest.approx(14 * 0.005 * 70e9)
 
 
 # --- catalog and prices ----------------------------------------------------------------
@@ -427,7 +423,7 @@ def test_price_override_file(tmp_path: Path) -> None:
     assert quote.source == "my negotiated rate"
     assert book.quote("p4d.24xlarge", PriceChannel.EC2) is not None
     plan = make_plan(
-        PlanRequest(params=70e9, method=Method.FULL, tokens=1e9, accelerator="h100"),
+        PlanRequest(params=70e9, method=TrainingMethod.FULL, tokens=1e9, accelerator="h100"),
         prices=book,
     )
     assert plan.assumptions.price_usd_per_instance_hour == 45.0

@@ -9,7 +9,7 @@ from typing import Any
 
 from preflight_support import REGION, StubbedAccount
 
-from cdk_llm_training.config.parallel_cluster import QueueCapacityType
+from cdk_llm_training.config.trainium_parallel_cluster import QueueCapacityType
 from cdk_llm_training.preflight.bootstrap import check_bootstrap, required_bootstrap
 from cdk_llm_training.preflight.cost_tags import check_cost_tags
 from cdk_llm_training.preflight.model import Status

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from preflight_support import StubbedAccount, quota
 
-from cdk_llm_training.config.parallel_cluster import QueueCapacityType
+from cdk_llm_training.config.trainium_parallel_cluster import QueueCapacityType
 from cdk_llm_training.preflight.model import Status
 from cdk_llm_training.preflight.quotas import (
     QuotaBook,

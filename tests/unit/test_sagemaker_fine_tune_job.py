@@ -27,7 +27,10 @@ from cdk_llm_training import (
     default_training_image,
     training,
 )
-from cdk_llm_training.config.sagemaker_training import METRIC_DEFINITIONS, SCRIPT_HYPERPARAMETERS
+from cdk_llm_training.config.sagemaker_fine_tune_job import (
+    METRIC_DEFINITIONS,
+    SCRIPT_HYPERPARAMETERS,
+)
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     ONE_GPU_USED_WARNING,
     WARM_POOL_PERIOD_WARNING,
@@ -678,9 +681,9 @@ def test_fails_bad_model_package_group_name() -> None:
     )
 
 
-def test_fails_prefix_without_trailing_slash() -> None:
-    assert _option_error(checkpoint_prefix="checkpoints") == (
-        "Value error, 'checkpoints' must end with '/' (a folder of the data lake)"
+def test_prefix_without_trailing_slash_names_the_folder() -> None:
+    assert SageMakerFineTuneOptions(checkpoint_prefix="checkpoints").checkpoint_prefix == (
+        "checkpoints/"
     )
 
 
@@ -705,5 +708,6 @@ def test_fails_bad_job_name_prefix() -> None:
 
 def test_fails_log_retention() -> None:
     assert _option_error(log_retention_days=2).startswith(
-        "Value error, 2 is not a CloudWatch Logs retention; allowed: 1, 3, 5"
+        "Value error, log_retention_days 2 is not a CloudWatch Logs retention period; "
+        "allowed: 1, 3, 5"
     )

@@ -13,7 +13,7 @@ from cdk_support import cfn_lint_findings, new_stack, resources_of_type, templat
 from pydantic import ValidationError
 
 from cdk_llm_training import NetworkOptions, TrainingNetwork
-from cdk_llm_training.config.network import smallest_subnet_prefix, usable_ips
+from cdk_llm_training.config.training_network import smallest_subnet_prefix, usable_ips
 
 AZ_ID = "use1-az4"
 

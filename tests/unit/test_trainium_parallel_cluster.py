@@ -26,7 +26,7 @@ from cdk_llm_training import (
     TrainiumParallelCluster,
     TrainiumQueue,
 )
-from cdk_llm_training.config.parallel_cluster import (
+from cdk_llm_training.config.trainium_parallel_cluster import (
     PARALLELCLUSTER_VERSION,
     to_cluster_configuration,
 )
@@ -614,7 +614,9 @@ def test_fails_bad_ids_and_values() -> None:
         TrainiumComputeResource(capacity_reservation_id="cr-123")
     with _raises_value_error("custom_ami_id 'ami-1' is not an AMI id (ami-...)."):
         TrainiumClusterOptions(custom_ami_id="ami-1")
-    with _raises_value_error("log_retention_days 10 is not allowed; use one of 1, 3, 5, 7, 14,"):
+    with _raises_value_error(
+        "log_retention_days 10 is not a CloudWatch Logs retention period; allowed: 1, 3, 5,"
+    ):
         TrainiumClusterOptions(log_retention_days=10)
     with _raises_value_error(
         "ssh_allowed_cidr '0.0.0.0' is not an IPv4 CIDR block (e.g. 10.0.0.0/16)."
@@ -718,7 +720,7 @@ def test_config_module_does_not_import_aws_cdk() -> None:
     import sys
 
     code = (
-        "import sys, cdk_llm_training.config.parallel_cluster, pcluster_cases; "
+        "import sys, cdk_llm_training.config.trainium_parallel_cluster, pcluster_cases; "
         "print(any(m.startswith(('aws_cdk', 'jsii')) for m in sys.modules))"
     )
     result = subprocess.run(

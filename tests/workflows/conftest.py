@@ -28,13 +28,11 @@ from cdk_llm_training import (
     WorkTeamRef,
 )
 from cdk_llm_training.config import LabelingWorkflowOptions, WorkforceMode, WorkforceOptions
-from cdk_llm_training.config.bedrock import CustomizationType, DistillationOptions
-from cdk_llm_training.config.evaluation import (
-    EvaluationThresholds,
-    HumanEvaluationOptions,
-    ModelEvaluationOptions,
-    TaskMetricsOptions,
-)
+from cdk_llm_training.config.bedrock_fine_tune_job import DistillationOptions
+from cdk_llm_training.config.catalogs.bedrock_models import CustomizationType
+from cdk_llm_training.config.human_evaluation import HumanEvaluationOptions
+from cdk_llm_training.config.model_evaluation import EvaluationThresholds, ModelEvaluationOptions
+from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 
 MACHINES = {
     "fine_tune": "FineTune",

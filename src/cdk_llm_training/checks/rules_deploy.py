@@ -10,7 +10,7 @@ from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
 from cdk_llm_training.checks.render import render
-from cdk_llm_training.config.sagemaker_training import TRAINING_IMAGE_REPOSITORY
+from cdk_llm_training.config.sagemaker_fine_tune_job import TRAINING_IMAGE_REPOSITORY
 
 _RETAINING = ("Retain", "RetainExceptOnCreate")
 _STABLE_PSEUDO = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, referenced_id
-from cdk_llm_training.config.fsx_sizing import (
+from cdk_llm_training.config.sizing.fsx import (
     LustreDeploymentType,
     capacity_error,
     throughput_error,

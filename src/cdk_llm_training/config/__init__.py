@@ -1,44 +1,51 @@
 """Validated, plain-data configuration models (pydantic v2)."""
 
-from cdk_llm_training.config.base import (
-    FrozenModel,
-)
-from cdk_llm_training.config.bedrock import (
+from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.bedrock_fine_tune_job import (
     BedrockFineTuneOptions,
+    DistillationOptions,
+)
+from cdk_llm_training.config.bedrock_guardrail import (
+    ContentFilter,
+    ContentFilterType,
+    DeniedTopic,
+    FilterStrength,
+    GuardrailOptions,
+    PiiAction,
+    PiiEntity,
+)
+from cdk_llm_training.config.catalogs.bedrock_models import (
     BedrockModelCatalog,
     CustomizationType,
-    DistillationOptions,
     default_bedrock_catalog,
     load_bedrock_catalog,
 )
-from cdk_llm_training.config.data_lake import (
-    DataLakeOptions,
-    DataZone,
+from cdk_llm_training.config.catalogs.instances import (
+    AcceleratorFamily,
+    InstanceCatalog,
+    InstanceSpec,
+    default_instance_catalog,
+    load_instance_catalog,
+)
+from cdk_llm_training.config.catalogs.prices import (
+    InstancePrice,
+    PriceBook,
+    PriceChannel,
+    QuotedPrice,
+    default_price_book,
+    load_price_book,
+)
+from cdk_llm_training.config.catalogs.training_images import TrainingImage, default_training_image
+from cdk_llm_training.config.cost_controls import (
+    BudgetOptions,
+    CostTagOptions,
+    ObservabilityOptions,
 )
 from cdk_llm_training.config.errors import (
     ConfigError,
     describe_validation_error,
 )
-from cdk_llm_training.config.evaluation import (
-    ContentFilter,
-    ContentFilterType,
-    DeniedTopic,
-    EvaluationPrompt,
-    EvaluationTaskType,
-    EvaluationThresholds,
-    FilterStrength,
-    GuardrailOptions,
-    HumanEvaluationOptions,
-    ModelEvaluationOptions,
-    PiiAction,
-    PiiEntity,
-    TaskMetricsOptions,
-)
-from cdk_llm_training.config.file_system import (
-    DataRepositoryLink,
-    FileSystemOptions,
-    MetadataMode,
-)
+from cdk_llm_training.config.human_evaluation import HumanEvaluationOptions
 from cdk_llm_training.config.hyperpod import (
     DeepHealthCheck,
     DependencyChartOptions,
@@ -53,15 +60,7 @@ from cdk_llm_training.config.hyperpod import (
     TaskGovernanceOptions,
     TeamComputeQuota,
 )
-from cdk_llm_training.config.iam import PermissionsBoundaryOptions
-from cdk_llm_training.config.instances import (
-    AcceleratorFamily,
-    InstanceCatalog,
-    InstanceSpec,
-    default_instance_catalog,
-    load_instance_catalog,
-)
-from cdk_llm_training.config.labeling import (
+from cdk_llm_training.config.labeling_workforce import (
     LabelingJobDefaults,
     LabelingOptions,
     LabelingTaskType,
@@ -72,16 +71,41 @@ from cdk_llm_training.config.labeling import (
     WorkforceOptions,
     WorkteamOptions,
 )
-from cdk_llm_training.config.network import (
+from cdk_llm_training.config.model_evaluation import (
+    EvaluationPrompt,
+    EvaluationTaskType,
+    EvaluationThresholds,
+    ModelEvaluationOptions,
+)
+from cdk_llm_training.config.permissions_boundary import PermissionsBoundaryOptions
+from cdk_llm_training.config.sagemaker_fine_tune_job import (
+    OpenModelRecordFormat,
+    SageMakerFineTuneOptions,
+)
+from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
+from cdk_llm_training.config.tiers import (
+    AppConfig,
+    LargePretrainConfig,
+    MediumFineTuneConfig,
+    SmallLoRAConfig,
+    StackName,
+    load_app_config,
+    parse_app_config,
+)
+from cdk_llm_training.config.training_alarms import AlarmOptions
+from cdk_llm_training.config.training_data_lake import (
+    DataLakeOptions,
+    DataZone,
+)
+from cdk_llm_training.config.training_file_system import (
+    DataRepositoryLink,
+    FileSystemOptions,
+    MetadataMode,
+)
+from cdk_llm_training.config.training_network import (
     NetworkOptions,
 )
-from cdk_llm_training.config.observability import (
-    AlarmOptions,
-    BudgetOptions,
-    CostTagOptions,
-    ObservabilityOptions,
-)
-from cdk_llm_training.config.parallel_cluster import (
+from cdk_llm_training.config.trainium_parallel_cluster import (
     PARALLELCLUSTER_VERSION,
     HeadNodeOptions,
     ParallelClusterOs,
@@ -91,30 +115,11 @@ from cdk_llm_training.config.parallel_cluster import (
     TrainiumQueue,
     to_cluster_configuration,
 )
-from cdk_llm_training.config.prices import (
-    InstancePrice,
-    PriceBook,
-    PriceChannel,
-    QuotedPrice,
-    default_price_book,
-    load_price_book,
-)
-from cdk_llm_training.config.sagemaker_training import (
-    OpenModelRecordFormat,
-    SageMakerFineTuneOptions,
-    TrainingImage,
-    TrainingMethod,
-    default_training_image,
-)
-from cdk_llm_training.config.tiers import (
-    AppConfig,
+from cdk_llm_training.config.vocabulary import (
+    Engine,
     LargeEngine,
-    LargePretrainConfig,
-    MediumFineTuneConfig,
-    SmallLoRAConfig,
-    StackName,
-    load_app_config,
-    parse_app_config,
+    Tier,
+    TrainingMethod,
 )
 
 __all__ = [
@@ -140,6 +145,7 @@ __all__ = [
     "DistillationOptions",
     "EksControlPlaneOptions",
     "EndpointAccess",
+    "Engine",
     "EvaluationPrompt",
     "EvaluationTaskType",
     "EvaluationThresholds",
@@ -185,6 +191,7 @@ __all__ = [
     "TaskGovernanceOptions",
     "TaskMetricsOptions",
     "TeamComputeQuota",
+    "Tier",
     "TrainingImage",
     "TrainingMethod",
     "TrainiumClusterOptions",

@@ -80,16 +80,17 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 def _expects_text(annotation: Any) -> bool:
     """Whether a field takes text and no number (``str`` or ``str | None``)."""
+    annotation = _unannotated(annotation)
     if annotation is str:
         return True
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = set(typing.get_args(annotation)) - {type(None)}
+        args = {_unannotated(arg) for arg in typing.get_args(annotation)} - {type(None)}
         return args == {str}
     return False
 
 
-LOG_RETENTION_DAYS: tuple[int, ...] = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-    2922, 3288, 3653,
-)  # fmt: skip
-"""Retention periods CloudWatch Logs accepts, in days (every log group option uses these)."""
+def _unannotated(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` -> ``X`` (the shared field types of config.types are annotated)."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation

@@ -7,21 +7,20 @@ checked by :func:`validate_instance_groups`, which the construct calls at synth 
 
 from __future__ import annotations
 
-import json
 import re
 from enum import StrEnum
-from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.instances import (
+from cdk_llm_training.config.catalogs.hyperpod_instance_types import hyperpod_instance_types
+from cdk_llm_training.config.catalogs.instances import (
     InstanceCatalog,
     InstanceSpec,
     default_instance_catalog,
 )
+from cdk_llm_training.config.types import RoleArn, TrainingPlanArn
 
 SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = (
     "1.28",
@@ -50,10 +49,6 @@ DEFAULT_HELM_CHART_PATH = "helm_chart/HyperPodHelmChart"
 _INSTANCE_GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _ML_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9-]+$")
 _ADDON_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)-eksbuild\.\d+$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_TRAINING_PLAN_ARN = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9-]+$"
-)
 
 
 class DeepHealthCheck(StrEnum):
@@ -367,7 +362,7 @@ class InstanceGroupOptions(FrozenModel):
     threads_per_core: Literal[1, 2] = 1
     deep_health_checks: tuple[DeepHealthCheck, ...] | None = None
     """Default: both checks on accelerator groups, none on CPU groups."""
-    training_plan_arn: str | None = None
+    training_plan_arn: TrainingPlanArn | None = None
     """A SageMaker training plan (reserved capacity) for this group. Default: none."""
     accelerated: bool | None = None
     """Whether the group has accelerators. Default: decided by the instance catalog."""
@@ -412,16 +407,6 @@ class InstanceGroupOptions(FrozenModel):
             )
         return value
 
-    @field_validator("training_plan_arn")
-    @classmethod
-    def _check_training_plan(cls, value: str | None) -> str | None:
-        if value is not None and not _TRAINING_PLAN_ARN.match(value):
-            raise ValueError(
-                f"training_plan_arn {value!r} must look like "
-                "'arn:aws:sagemaker:<region>:<account>:training-plan/<name>'"
-            )
-        return value
-
 
 def _default_instance_groups() -> tuple[InstanceGroupOptions, ...]:
     return (
@@ -449,7 +434,7 @@ class EksControlPlaneOptions(FrozenModel):
     logging_types: tuple[
         Literal["api", "audit", "authenticator", "controllerManager", "scheduler"], ...
     ] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-    admin_role_arns: tuple[str, ...] = ()
+    admin_role_arns: tuple[RoleArn, ...] = ()
     """IAM roles outside the stack that get cluster-admin through EKS access entries."""
     addon_versions: dict[str, str] = Field(default_factory=dict)
     """Pinned add-on versions by add-on name (``{"vpc-cni": "v1.19.2-eksbuild.1"}``).
@@ -464,17 +449,6 @@ class EksControlPlaneOptions(FrozenModel):
                 f"kubernetes_version {value!r} is not supported by SageMaker HyperPod; "
                 f"allowed: {allowed}"
             )
-        return value
-
-    @field_validator("admin_role_arns")
-    @classmethod
-    def _check_admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for arn in value:
-            if not _ROLE_ARN.match(arn):
-                raise ValueError(
-                    f"admin_role_arns entry {arn!r} must be an IAM role ARN "
-                    "'arn:aws:iam::<account>:role/<name>'"
-                )
         return value
 
     @field_validator("addon_versions")
@@ -645,18 +619,6 @@ class ResolvedInstanceGroup(FrozenModel):
     spec: InstanceSpec | None
     accelerated: bool
     deep_health_checks: tuple[DeepHealthCheck, ...]
-
-
-@cache
-def hyperpod_instance_types() -> frozenset[str]:
-    """Instance types a HyperPod instance group accepts (the SageMaker API's
-    ``ClusterInstanceType`` values, shipped in ``data/hyperpod_instance_types.json``)."""
-    text = (
-        resources.files("cdk_llm_training.config")
-        .joinpath("data/hyperpod_instance_types.json")
-        .read_text()
-    )
-    return frozenset(json.loads(text)["instance_types"])
 
 
 def validate_instance_groups(

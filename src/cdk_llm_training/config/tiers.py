@@ -11,35 +11,46 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from cdk_llm_training.config.base import FrozenModel, YamlFloat, YamlInt
-from cdk_llm_training.config.bedrock import BedrockFineTuneOptions, resolve_base_model
-from cdk_llm_training.config.data_lake import DataLakeOptions
+from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions, resolve_base_model
+from cdk_llm_training.config.bedrock_guardrail import GuardrailOptions
+from cdk_llm_training.config.catalogs.instances import default_instance_catalog
+from cdk_llm_training.config.cost_controls import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
-from cdk_llm_training.config.evaluation import GuardrailOptions
-from cdk_llm_training.config.file_system import FileSystemOptions
 from cdk_llm_training.config.hyperpod import (
     DependencyInstall,
     HyperPodClusterOptions,
     InstanceGroupOptions,
     validate_instance_groups,
 )
-from cdk_llm_training.config.iam import PermissionsBoundaryOptions
-from cdk_llm_training.config.instances import default_instance_catalog
-from cdk_llm_training.config.labeling import (
+from cdk_llm_training.config.labeling_workforce import (
     LabelingOptions,
     WorkforceMode,
     WorkforceOptions,
     team_identity_problem,
 )
-from cdk_llm_training.config.network import (
+from cdk_llm_training.config.permissions_boundary import PermissionsBoundaryOptions
+from cdk_llm_training.config.sagemaker_fine_tune_job import (
+    SageMakerFineTuneOptions,
+    check_training_instance,
+)
+from cdk_llm_training.config.training_data_lake import DataLakeOptions
+from cdk_llm_training.config.training_file_system import FileSystemOptions
+from cdk_llm_training.config.training_network import (
     DEFAULT_INTERFACE_ENDPOINTS,
     EKS_IPS_PER_NODE,
     HYPERPOD_INTERFACE_ENDPOINTS,
@@ -48,22 +59,15 @@ from cdk_llm_training.config.network import (
     SLURM_IPS_PER_NODE,
     NetworkOptions,
 )
-from cdk_llm_training.config.observability import BudgetOptions, ObservabilityOptions
-from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
-from cdk_llm_training.config.sagemaker_training import (
-    SageMakerFineTuneOptions,
-    check_training_instance,
-)
+from cdk_llm_training.config.trainium_parallel_cluster import TrainiumClusterOptions
+from cdk_llm_training.config.types import TrainingPlanArn
+from cdk_llm_training.config.vocabulary import LargeEngine, Tier
 
 DEFAULT_AVAILABILITY_ZONE_ID = "use1-az4"
 """Compute AZ ID of the medium and large tiers when the config names none (us-east-1)."""
 
 DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID = "use1-az6"
 """Second AZ ID (EKS control plane only) paired with :data:`DEFAULT_AVAILABILITY_ZONE_ID`."""
-
-_TRAINING_PLAN_ARN = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:training-plan/[a-zA-Z0-9-]+$"
-)
 
 MEDIUM_DEFAULT_BUDGET_USD = 700.0
 """Monthly budget of the medium tier unless the config sets one: what its default deploy
@@ -79,12 +83,8 @@ P5_CLASS_INSTANCE_TYPES: tuple[str, ...] = ("ml.p5.48xlarge", "ml.p5e.48xlarge",
 """GPU instance types of the large tier's HyperPod groups (H100 / H200, 3200 Gbps EFA)."""
 
 
-class StackName(StrEnum):
-    """The tier stacks the ready app can build (their CloudFormation stack names)."""
-
-    SMALL_LORA = "SmallLoRAStack"
-    MEDIUM_FINE_TUNE = "MediumFineTuneStack"
-    LARGE_PRETRAIN = "LargePretrainStack"
+StackName = Tier
+"""The tier stacks the ready app can build: the former name of :class:`Tier` (public API)."""
 
 
 class SmallLoRAConfig(FrozenModel):
@@ -153,27 +153,6 @@ class SmallLoRAConfig(FrozenModel):
         return value
 
 
-class LargeEngine(StrEnum):
-    """What trains in :class:`LargePretrainStack`."""
-
-    TRAINIUM = "trainium"
-    """AWS ParallelCluster (Slurm) with Trainium queues. The default."""
-    NVIDIA = "nvidia"
-    """SageMaker HyperPod on EKS with p5-class GPU groups."""
-    BOTH = "both"
-    """Both clusters in one network, sharing the data lake and the file system."""
-
-    @property
-    def uses_trainium(self) -> bool:
-        """Whether the engine builds the Trainium ParallelCluster."""
-        return self in (LargeEngine.TRAINIUM, LargeEngine.BOTH)
-
-    @property
-    def uses_hyperpod(self) -> bool:
-        """Whether the engine builds the HyperPod EKS cluster."""
-        return self in (LargeEngine.NVIDIA, LargeEngine.BOTH)
-
-
 def _as_input(value: Any) -> Any:
     """A section as raw input: a model becomes the dict of the fields that were set."""
     if isinstance(value, BaseModel):
@@ -181,32 +160,29 @@ def _as_input(value: Any) -> Any:
     return value
 
 
-def _validated(model: type[BaseModel], value: Any) -> Any:
-    """``value`` validated as ``model``, or None when invalid (field validation reports it)."""
-    try:
-        return model.model_validate(value)
-    except (ValidationError, ValueError, TypeError):
-        return None
+def _derived_section() -> Any:
+    """Default of a section the tier derives: no input, so its field validator fills it in."""
+    return {}
 
 
-def _fill_network(
-    data: dict[str, Any],
+def _network_input(
+    value: Any,
     *,
     nodes: int,
     ips_per_node: int,
     control_plane: bool,
     interface_endpoints: tuple[str, ...] = (),
     gateway_endpoints: tuple[str, ...] = (),
-) -> None:
-    """Size ``data['network']`` for the cluster: ``max_nodes`` and ``ips_per_node`` come from
-    the cluster sections unless the config sets them; the default AZ IDs fill in when the
-    config names none; in closed-network mode the engines' endpoints join the default
+) -> Any:
+    """The network section sized for the cluster: ``max_nodes`` and ``ips_per_node`` come from
+    the (validated) cluster sections unless the config sets them; the default AZ IDs fill in
+    when the config names none; in closed-network mode the engines' endpoints join the default
     endpoint lists (a list the config sets is kept and checked)."""
-    network = _as_input(data.get("network"))
+    network = _as_input(value)
     if network is None:
         network = {}
-    if not isinstance(network, dict):
-        return  # field validation reports it
+    if not isinstance(network, Mapping):
+        return network  # field validation reports it
     network = dict(network)
     network.setdefault("max_nodes", max(nodes, 1))
     network.setdefault("ips_per_node", ips_per_node)
@@ -220,32 +196,32 @@ def _fill_network(
         network.setdefault(
             "control_plane_availability_zone_id", DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID
         )
-    data["network"] = network
+    return network
 
 
 def _fill_trainium_closed_network(data: dict[str, Any]) -> None:
     """ParallelCluster's no-internet settings follow ``network.closed_network``."""
-    network = data.get("network")
-    closed = isinstance(network, dict) and network.get("closed_network") is True
+    network = _as_input(data.get("network"))
+    closed = isinstance(network, Mapping) and network.get("closed_network") is True
     trainium = _as_input(data.get("trainium", {}))
     if isinstance(trainium, dict):
         data["trainium"] = {"closed_network": closed, **trainium}
 
 
-def _fill_budget(data: dict[str, Any], monthly_limit_usd: float) -> None:
+def _budget_input(value: Any, monthly_limit_usd: float) -> Any:
     """The tier's budget limit unless the config sets ``observability.budget.monthly_limit_usd``:
     the library-wide default (USD 100) is below what a cluster tier costs deployed."""
-    observability = _as_input(data.get("observability"))
+    observability = _as_input(value)
     if observability is None:
         observability = {}
-    if not isinstance(observability, dict):
-        return  # field validation reports it
+    if not isinstance(observability, Mapping):
+        return observability  # field validation reports it
     budget = _as_input(observability.get("budget")) or {}
-    if not isinstance(budget, dict):
-        return
+    if not isinstance(budget, Mapping):
+        return observability
     if "monthly_limit_usd" not in budget:
         budget = {**budget, "monthly_limit_usd": monthly_limit_usd}
-    data["observability"] = {**observability, "budget": budget}
+    return {**observability, "budget": budget}
 
 
 def _check_network(
@@ -360,18 +336,6 @@ class MediumFineTuneConfig(FrozenModel):
         "observability": {"budget": {"monthly_limit_usd": MEDIUM_DEFAULT_BUDGET_USD}},
     }
 
-    network: NetworkOptions = Field(
-        default_factory=lambda: NetworkOptions(
-            availability_zone_id=DEFAULT_AVAILABILITY_ZONE_ID,
-            control_plane_availability_zone_id=DEFAULT_CONTROL_PLANE_AVAILABILITY_ZONE_ID,
-            max_nodes=3,
-        )
-    )
-    """Network options. Default: AZ ID ``use1-az4`` (+ ``use1-az6`` for the EKS control
-    plane), ``max_nodes`` = the HyperPod groups' maximum counts, ``ips_per_node`` 81 (EKS). Set
-    ``availability_zone_id`` (and ``control_plane_availability_zone_id``) to AZ IDs of your
-    Region with capacity for your instance types."""
-
     data_lake: DataLakeOptions = DataLakeOptions()
     """Data lake options. Default: :class:`DataLakeOptions` defaults."""
 
@@ -385,6 +349,12 @@ class MediumFineTuneConfig(FrozenModel):
     ``instance_count`` to train); no EKS admin: set ``hyperpod.eks.admin_role_arns`` to the
     roles that run kubectl and the dependency install command."""
 
+    network: NetworkOptions = Field(default_factory=_derived_section, validate_default=True)
+    """Network options. Default: AZ ID ``use1-az4`` (+ ``use1-az6`` for the EKS control
+    plane), ``max_nodes`` = the HyperPod groups' maximum counts, ``ips_per_node`` 81 (EKS). Set
+    ``availability_zone_id`` (and ``control_plane_availability_zone_id``) to AZ IDs of your
+    Region with capacity for your instance types."""
+
     observability: ObservabilityOptions = ObservabilityOptions(
         budget=BudgetOptions(monthly_limit_usd=MEDIUM_DEFAULT_BUDGET_USD)
     )
@@ -396,24 +366,30 @@ class MediumFineTuneConfig(FrozenModel):
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
 
-    @model_validator(mode="before")
+    # Derived sections resolve once, from the sections validated before them (field order).
+    @field_validator("network", mode="before")
     @classmethod
-    def _derive(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        hyperpod = _validated(HyperPodClusterOptions, _as_input(data.get("hyperpod", {})))
-        nodes = hyperpod.max_total_instance_count if hyperpod is not None else 1
-        _fill_network(
-            data,
-            nodes=nodes,
+    def _size_network(cls, value: Any, info: ValidationInfo) -> Any:
+        hyperpod = info.data.get("hyperpod")
+        return _network_input(
+            value,
+            nodes=hyperpod.max_total_instance_count if hyperpod is not None else 1,
             ips_per_node=EKS_IPS_PER_NODE,
             control_plane=True,
             interface_endpoints=HYPERPOD_INTERFACE_ENDPOINTS,
         )
-        _fill_budget(data, MEDIUM_DEFAULT_BUDGET_USD)
-        data.setdefault("hyperpod", {})
-        return data
+
+    @field_validator("observability", mode="before")
+    @classmethod
+    def _tier_budget(cls, value: Any) -> Any:
+        return _budget_input(value, MEDIUM_DEFAULT_BUDGET_USD)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hyperpod_section(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {**data, "hyperpod": data.get("hyperpod", {})}
 
     @model_validator(mode="after")
     def _check(self) -> MediumFineTuneConfig:
@@ -471,16 +447,9 @@ class LargePretrainConfig(FrozenModel):
     engine: LargeEngine = LargeEngine.TRAINIUM
     """``trainium`` (default), ``nvidia`` or ``both``."""
 
-    network: NetworkOptions = Field(
-        default_factory=lambda: NetworkOptions(
-            availability_zone_id=DEFAULT_AVAILABILITY_ZONE_ID,
-            ips_per_node=SLURM_IPS_PER_NODE,
-        )
-    )
-    """Network options. Default: AZ ID ``use1-az4``, ``max_nodes`` = the sum of the maximum
-    nodes of the engine's clusters (HyperPod ``max_instance_count``, Trainium ``max_count``),
-    ``ips_per_node`` 81 with HyperPod (EKS) else 32 (Slurm); with HyperPod also
-    ``control_plane_availability_zone_id`` ``use1-az6``."""
+    training_plan_arn: TrainingPlanArn | None = None
+    """SageMaker training plan (reserved p5 capacity) applied to every accelerated HyperPod
+    group that names none. Default: none (on-demand)."""
 
     data_lake: DataLakeOptions = DataLakeOptions()
     """Data lake options. Default: :class:`DataLakeOptions` defaults."""
@@ -494,17 +463,20 @@ class LargePretrainConfig(FrozenModel):
     """ParallelCluster options (engines ``trainium`` and ``both``). Default: cluster
     ``trainium-pretrain``, one ``compute`` queue of 16 x trn1.32xlarge, EFA, placement group."""
 
-    hyperpod: HyperPodClusterOptions = HyperPodClusterOptions(
-        instance_groups=_large_instance_groups()
+    hyperpod: HyperPodClusterOptions = Field(
+        default=HyperPodClusterOptions(instance_groups=_large_instance_groups()),
+        validate_default=True,
     )
     """HyperPod options (engines ``nvidia`` and ``both``). Default: 1 x ml.m5.2xlarge
     ``system`` + ``gpu-workers`` of ml.p5.48xlarge at ``instance_count`` 0,
     ``max_instance_count`` 16; a section without ``instance_groups``
     keeps these groups."""
 
-    training_plan_arn: str | None = None
-    """SageMaker training plan (reserved p5 capacity) applied to every accelerated HyperPod
-    group that names none. Default: none (on-demand)."""
+    network: NetworkOptions = Field(default_factory=_derived_section, validate_default=True)
+    """Network options. Default: AZ ID ``use1-az4``, ``max_nodes`` = the sum of the maximum
+    nodes of the engine's clusters (HyperPod ``max_instance_count``, Trainium ``max_count``),
+    ``ips_per_node`` 81 with HyperPod (EKS) else 32 (Slurm); with HyperPod also
+    ``control_plane_availability_zone_id`` ``use1-az6``."""
 
     allow_other_gpu_instance_types: bool = False
     """Accept accelerated HyperPod groups outside ml.p5/p5e/p5en.48xlarge. Default off."""
@@ -520,48 +492,41 @@ class LargePretrainConfig(FrozenModel):
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
 
-    @field_validator("training_plan_arn")
+    # Derived sections resolve once, from the sections validated before them (field order):
+    # the plan reaches the groups, the clusters' node counts size the network.
+    @field_validator("file_system", mode="before")
     @classmethod
-    def _check_plan(cls, value: str | None) -> str | None:
-        if value is not None and not _TRAINING_PLAN_ARN.match(value):
-            raise ValueError(
-                f"training_plan_arn {value!r} must look like "
-                "'arn:aws:sagemaker:<region>:<account>:training-plan/<name>'"
-            )
-        return value
+    def _efa_file_system(cls, value: Any) -> Any:
+        file_system = _as_input(value)
+        return {"efa_enabled": True, **file_system} if isinstance(file_system, Mapping) else value
 
-    @model_validator(mode="before")
+    @field_validator("hyperpod", mode="before")
     @classmethod
-    def _derive(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        try:
-            engine = LargeEngine(data.get("engine", LargeEngine.TRAINIUM))
-        except ValueError:
-            return data  # field validation reports it
-        file_system = _as_input(data.get("file_system", {}))
-        if isinstance(file_system, dict):
-            data["file_system"] = file_system = {"efa_enabled": True, **file_system}
-        hyperpod = _as_input(data.get("hyperpod", {}))
-        if isinstance(hyperpod, dict):
-            hyperpod = dict(hyperpod)
-            groups = hyperpod.get("instance_groups", _large_instance_groups())
-            plan = data.get("training_plan_arn")
-            valid_plan = isinstance(plan, str) and _TRAINING_PLAN_ARN.match(plan)
-            if valid_plan and isinstance(groups, list | tuple):
-                groups = [_with_training_plan(group, plan) for group in groups]
-            hyperpod["instance_groups"] = groups
-            data["hyperpod"] = hyperpod
+    def _plan_on_groups(cls, value: Any, info: ValidationInfo) -> Any:
+        hyperpod = _as_input(value)
+        if not isinstance(hyperpod, Mapping):
+            return value  # field validation reports it
+        hyperpod = dict(hyperpod)
+        groups = hyperpod.get("instance_groups", _large_instance_groups())
+        plan = info.data.get("training_plan_arn")
+        if plan is not None and isinstance(groups, list | tuple):
+            groups = [_with_training_plan(group, plan) for group in groups]
+        hyperpod["instance_groups"] = groups
+        return hyperpod
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _size_network(cls, value: Any, info: ValidationInfo) -> Any:
+        # An invalid engine is reported on its own; size the network for the default one.
+        engine = info.data.get("engine", LargeEngine.TRAINIUM)
+        hyperpod, trainium = info.data.get("hyperpod"), info.data.get("trainium")
         nodes = 0
-        if engine.uses_hyperpod:
-            validated = _validated(HyperPodClusterOptions, hyperpod)
-            nodes += validated.max_total_instance_count if validated is not None else 0
-        if engine.uses_trainium:
-            trainium = _validated(TrainiumClusterOptions, _as_input(data.get("trainium", {})))
-            nodes += trainium.max_nodes if trainium is not None else 0
-        _fill_network(
-            data,
+        if engine.uses_hyperpod and hyperpod is not None:
+            nodes += hyperpod.max_total_instance_count
+        if engine.uses_trainium and trainium is not None:
+            nodes += trainium.max_nodes
+        return _network_input(
+            value,
             nodes=nodes,
             ips_per_node=EKS_IPS_PER_NODE if engine.uses_hyperpod else SLURM_IPS_PER_NODE,
             control_plane=engine.uses_hyperpod,
@@ -571,11 +536,27 @@ class LargePretrainConfig(FrozenModel):
             ),
             gateway_endpoints=PARALLELCLUSTER_GATEWAY_ENDPOINTS if engine.uses_trainium else (),
         )
+
+    @field_validator("observability", mode="before")
+    @classmethod
+    def _tier_budget(cls, value: Any) -> Any:
+        return _budget_input(value, LARGE_DEFAULT_BUDGET_USD)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _closed_trainium_network(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        try:
+            engine = LargeEngine(data.get("engine", LargeEngine.TRAINIUM))
+        except ValueError:
+            return data  # field validation reports it
         if engine.uses_trainium:
             # Only a tier that builds the Trainium cluster holds its settings to the network's
             # (an nvidia-only closed tier must not fail on the unused Neuron install).
             _fill_trainium_closed_network(data)
-        _fill_budget(data, LARGE_DEFAULT_BUDGET_USD)
+        data.setdefault("hyperpod", {})
         return data
 
     @model_validator(mode="after")
@@ -675,7 +656,7 @@ class AppConfig(FrozenModel):
     Every section is optional; what is left out keeps its documented default.
     """
 
-    stacks: tuple[StackName, ...] = Field(default=tuple(StackName), min_length=1)
+    stacks: tuple[Tier, ...] = Field(default=tuple(Tier), min_length=1)
     """Which tier stacks the app builds. Default: all three (SmallLoRAStack,
     MediumFineTuneStack, LargePretrainStack)."""
 

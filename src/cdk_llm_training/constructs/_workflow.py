@@ -18,7 +18,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training.config.bedrock import LOG_RETENTION_DAYS
+from cdk_llm_training.config.types import LOG_RETENTION_DAYS
 from cdk_llm_training.constructs._bring_your_own import none_with, not_both
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction

@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk_llm_training.config.evaluation import GuardrailOptions
+from cdk_llm_training.config.bedrock_guardrail import GuardrailOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
 
 

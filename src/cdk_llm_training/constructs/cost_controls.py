@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_llm_training.config.observability import ObservabilityOptions
+from cdk_llm_training.config.cost_controls import ObservabilityOptions
 from cdk_llm_training.constructs._bring_your_own import not_both
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_alarms import TrainingAlarms

@@ -10,7 +10,7 @@ from aws_cdk import Annotations, Aspects, CfnResource, IAspect
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from cdk_llm_training.config.iam import PermissionsBoundaryOptions
+from cdk_llm_training.config.permissions_boundary import PermissionsBoundaryOptions
 from cdk_llm_training.constructs.trainium_parallel_cluster import (
     CLUSTER_RESOURCE_TYPE,
     TrainiumParallelCluster,

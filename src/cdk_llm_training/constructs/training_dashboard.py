@@ -9,7 +9,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.observability import FSX_METRIC_PERIOD_MINUTES
+from cdk_llm_training.config.training_alarms import FSX_METRIC_PERIOD_MINUTES
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_alarms import (
     GIB,

@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_llm_training.config.data_lake import DataLakeOptions, DataZone
+from cdk_llm_training.config.training_data_lake import DataLakeOptions, DataZone
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._compliance import (
     acknowledge_control,

@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from cdk_llm_training.config.parallel_cluster import (
+from cdk_llm_training.config.trainium_parallel_cluster import (
     PARALLELCLUSTER_VERSION,
     TrainiumClusterOptions,
     to_cluster_configuration,

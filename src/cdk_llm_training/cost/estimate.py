@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cdk_llm_training.config.prices import PriceBook, PriceChannel, load_price_book
-from cdk_llm_training.config.service_prices import ServicePrice, ServicePriceTable
+from cdk_llm_training.config.catalogs.prices import PriceBook, PriceChannel, load_price_book
+from cdk_llm_training.config.catalogs.service_prices import ServicePrice, ServicePriceTable
 
 PCLUSTER_TYPE = "Custom::PclusterCluster"
 HYPERPOD_TYPE = "AWS::SageMaker::Cluster"

@@ -1,10 +1,11 @@
-"""Service price table: this old path re-exports :mod:`cdk_llm_training.config.service_prices`.
+"""Service price table: this old path re-exports
+:mod:`cdk_llm_training.config.catalogs.service_prices`.
 
 The facts live on the config floor so that config, constructs and checks read them without
 importing a tool.
 """
 
-from cdk_llm_training.config.service_prices import (
+from cdk_llm_training.config.catalogs.service_prices import (
     UNITS,
     GeneralInstancePrice,
     ServicePrice,

@@ -3,7 +3,7 @@
 Pure Python (no aws_cdk import), so the CLI and notebooks can use it without jsii.
 """
 
-from cdk_llm_training.config.fsx_sizing import (
+from cdk_llm_training.config.sizing.fsx import (
     LustreDeploymentType,
     LustreSizing,
     propose_lustre_sizing,

@@ -1,10 +1,10 @@
-"""FSx for Lustre sizing rules: this old path re-exports :mod:`cdk_llm_training.config.fsx_sizing`.
+"""FSx for Lustre sizing rules: this old path re-exports :mod:`cdk_llm_training.config.sizing.fsx`.
 
 The facts live on the config floor so that config, constructs and checks read them without
 importing a tool.
 """
 
-from cdk_llm_training.config.fsx_sizing import (
+from cdk_llm_training.config.sizing.fsx import (
     DEFAULT_COST_PER_GIB_MONTH,
     EFA_CAPACITY_INCREMENT_GIB,
     GIB,

@@ -1,11 +1,11 @@
 """Training compute and memory arithmetic, re-exported from its new home,
-:mod:`cdk_llm_training.config.gpu_memory` (this old path keeps working).
+:mod:`cdk_llm_training.config.sizing.gpu_memory` (this old path keeps working).
 
 The facts live on the config floor so that config, constructs and checks read them without
 importing a tool.
 """
 
-from cdk_llm_training.config.gpu_memory import (
+from cdk_llm_training.config.sizing.gpu_memory import (
     ADAPTER_FLOPS_PER_PARAM_TOKEN,
     ADAPTER_FRACTION,
     ADAPTER_TRAINING_BYTES,
@@ -20,7 +20,6 @@ from cdk_llm_training.config.gpu_memory import (
     MEMORY_HEADROOM_FRACTION,
     WEIGHT_BYTES,
     MemoryBreakdown,
-    Method,
     activations_bytes,
     architecture,
     bytes_per_param,
@@ -45,7 +44,6 @@ __all__ = [
     "MEMORY_HEADROOM_FRACTION",
     "WEIGHT_BYTES",
     "MemoryBreakdown",
-    "Method",
     "activations_bytes",
     "architecture",
     "bytes_per_param",

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import Field, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.gpu_memory import MemoryBreakdown as MemoryBreakdown  # noqa: PLC0414 (re-export)
-from cdk_llm_training.config.gpu_memory import Method as Method  # noqa: PLC0414 (re-export)
+from cdk_llm_training.config.sizing.gpu_memory import MemoryBreakdown as MemoryBreakdown  # noqa: PLC0414 (re-export)
+from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
 
 MAX_MFU = 0.60
 """No plan assumes a model FLOPs utilization above this."""
-
-
-class Tier(StrEnum):
-    """The tier stacks of the ready app."""
-
-    SMALL = "small"
-    MEDIUM = "medium"
-    LARGE = "large"
-
-
-class Engine(StrEnum):
-    """What runs the training."""
-
-    BEDROCK = "bedrock"
-    SAGEMAKER_SINGLE_NODE = "sagemaker-training-job"
-    HYPERPOD_EKS = "hyperpod-eks"
-    PARALLELCLUSTER_TRAINIUM = "parallelcluster-trainium"
 
 
 class PlanRequest(FrozenModel):
@@ -36,7 +17,7 @@ class PlanRequest(FrozenModel):
 
     params: float = Field(gt=0)
     """Model parameter count, e.g. ``7e9``."""
-    method: Method
+    method: TrainingMethod
     tokens: float = Field(gt=0)
     """Training tokens processed (all epochs)."""
     accelerator: str | None = None

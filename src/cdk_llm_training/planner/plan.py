@@ -16,7 +16,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cdk_llm_training.config.gpu_memory import (
+from cdk_llm_training.config.catalogs.instances import (
+    AcceleratorFamily,
+    InstanceCatalog,
+    InstanceSpec,
+    default_instance_catalog,
+)
+from cdk_llm_training.config.catalogs.prices import (
+    PriceBook,
+    PriceChannel,
+    QuotedPrice,
+    default_price_book,
+)
+from cdk_llm_training.config.sagemaker_fine_tune_job import SCRIPT_GPUS
+from cdk_llm_training.config.sizing.gpu_memory import (
     ADAPTER_FRACTION,
     MEMORY_HEADROOM_FRACTION,
     activations_bytes,
@@ -26,28 +39,8 @@ from cdk_llm_training.config.gpu_memory import (
     min_shard_degree,
     training_flops,
 )
-from cdk_llm_training.config.instances import (
-    AcceleratorFamily,
-    InstanceCatalog,
-    InstanceSpec,
-    default_instance_catalog,
-)
-from cdk_llm_training.config.prices import (
-    PriceBook,
-    PriceChannel,
-    QuotedPrice,
-    default_price_book,
-)
-from cdk_llm_training.config.sagemaker_training import SCRIPT_GPUS
-from cdk_llm_training.planner.model import (
-    Assumptions,
-    Engine,
-    Method,
-    Plan,
-    PlanningError,
-    PlanRequest,
-    Tier,
-)
+from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
+from cdk_llm_training.planner.model import Assumptions, Plan, PlanningError, PlanRequest
 from cdk_llm_training.planner.storage import propose_fsx
 
 GIB = 1024**3
@@ -131,21 +124,17 @@ def resolve_accelerator(alias: str) -> str:
     raise PlanningError(f"accelerator {alias!r} is not known; known: {known}.")
 
 
-def default_mfu(accelerator: str, method: Method) -> tuple[float, str]:
+def default_mfu(accelerator: str, method: TrainingMethod) -> tuple[float, str]:
     """The default MFU for ``accelerator`` and ``method``, and where it comes from."""
     base = DEFAULT_MFU.get(accelerator, FALLBACK_MFU)
     source = f"default for {accelerator}"
-    if method is Method.QLORA:
+    if method is TrainingMethod.QLORA:
         return base * QLORA_EFFICIENCY, f"{source} x {QLORA_EFFICIENCY} (QLoRA)"
     return base, source
 
 
-ADAPTER_METHODS = (Method.LORA, Method.QLORA)
-"""Methods the small tier's SageMaker job (``train_lora.py``) runs."""
-
-
 def placement(
-    method: Method, spec: InstanceSpec, count: int, *, single_gpu_job: bool = False
+    method: TrainingMethod, spec: InstanceSpec, count: int, *, single_gpu_job: bool = False
 ) -> tuple[Tier, Engine]:
     """Which tier and engine run ``count`` instances of ``spec``.
 
@@ -153,13 +142,13 @@ def placement(
     job. Trainium clusters: large tier, AWS ParallelCluster. Other clusters: HyperPod on EKS,
     medium tier up to 16 instances, large tier above.
     """
-    if single_gpu_job and method in ADAPTER_METHODS and count == 1:
-        return Tier.SMALL, Engine.SAGEMAKER_SINGLE_NODE
+    if single_gpu_job and method.trains_adapters and count == 1:
+        return Tier.SMALL_LORA, Engine.SAGEMAKER_SINGLE_NODE
     if spec.accelerator_family is AcceleratorFamily.TRAINIUM:
-        return Tier.LARGE, Engine.PARALLELCLUSTER_TRAINIUM
+        return Tier.LARGE_PRETRAIN, Engine.PARALLELCLUSTER_TRAINIUM
     if count <= MEDIUM_TIER_MAX_INSTANCES:
-        return Tier.MEDIUM, Engine.HYPERPOD_EKS
-    return Tier.LARGE, Engine.HYPERPOD_EKS
+        return Tier.MEDIUM_FINE_TUNE, Engine.HYPERPOD_EKS
+    return Tier.LARGE_PRETRAIN, Engine.HYPERPOD_EKS
 
 
 def _channel(engine: Engine) -> PriceChannel:
@@ -242,7 +231,7 @@ def _single_gpu_job(
     """Whether the small tier's one-GPU SageMaker job runs this request on ``spec``: an
     adapter method on an NVIDIA GPU whose one GPU holds it, within the deadline if given."""
     return (
-        request.method in ADAPTER_METHODS
+        request.method.trains_adapters
         and spec.accelerator_family is AcceleratorFamily.NVIDIA
         and degree == 1
         and (request.deadline_hours is None or accelerator_hours <= request.deadline_hours)
@@ -252,7 +241,10 @@ def _single_gpu_job(
 def _evaluate(
     request: PlanRequest, spec: InstanceSpec, prices: PriceBook, flops: float
 ) -> _Candidate | _Rejection:
-    if request.method is Method.QLORA and spec.accelerator_family is not AcceleratorFamily.NVIDIA:
+    if (
+        request.method is TrainingMethod.QLORA
+        and spec.accelerator_family is not AcceleratorFamily.NVIDIA
+    ):
         return _Rejection(
             "method",
             f"QLoRA loads 4-bit NF4 weights with bitsandbytes, which needs CUDA; "
@@ -366,7 +358,7 @@ def _bedrock_plan(request: PlanRequest, flops: float, deadline: float | None, so
         notes.append("budget and deadline are not checked for Bedrock (no instance pricing).")
     return Plan(
         request=request,
-        tier=Tier.SMALL,
+        tier=Tier.SMALL_LORA,
         engine=Engine.BEDROCK,
         instance_type=None,
         instance_count=0,
@@ -414,7 +406,7 @@ def make_plan(
     flops = training_flops(request.params, request.tokens, request.method)
     deadline = request.deadline_hours
     deadline_source = "requested" if deadline is not None else "none given"
-    if request.method is Method.BEDROCK:
+    if request.method is TrainingMethod.BEDROCK:
         return _bedrock_plan(request, flops, deadline, deadline_source)
 
     candidates: list[_Candidate] = []
@@ -439,18 +431,18 @@ def make_plan(
     )
     fsx = (
         None
-        if best.tier is Tier.SMALL
+        if best.tier is Tier.SMALL_LORA
         else propose_fsx(
             request.params,
             request.method,
             request.tokens,
             request.checkpoint_write_seconds,
             # The large tier's file system is EFA-enabled (its capacity steps differ).
-            efa_enabled=best.tier is Tier.LARGE,
+            efa_enabled=best.tier is Tier.LARGE_PRETRAIN,
         )
     )
     notes: list[str] = []
-    if best.tier is Tier.SMALL:
+    if best.tier is Tier.SMALL_LORA:
         notes.append(
             "small tier: no FSx for Lustre; the SageMaker training job reads from and writes "
             "checkpoints to the data lake in S3."
@@ -493,9 +485,7 @@ def make_plan(
             mfu_source=mfu_source,
             peak_tflops_per_accelerator=spec.peak_bf16_tflops_per_accelerator,
             bytes_per_param=bytes_per_param(request.method),
-            adapter_fraction=(
-                ADAPTER_FRACTION if request.method in (Method.LORA, Method.QLORA) else None
-            ),
+            adapter_fraction=(ADAPTER_FRACTION if request.method.trains_adapters else None),
             memory_headroom_fraction=MEMORY_HEADROOM_FRACTION,
             deadline_hours=deadline,
             deadline_source=deadline_source,

@@ -1,7 +1,7 @@
 """FSx for Lustre proposal for a plan: capacity and throughput tier from dataset and
 checkpoint bytes and a target checkpoint write time.
 
-The sizing rule itself is the library-wide one in :mod:`cdk_llm_training.config.fsx_sizing`,
+The sizing rule itself is the library-wide one in :mod:`cdk_llm_training.config.sizing.fsx`,
 shared with TrainingFileSystem's defaults; this module only turns a model and a token count
 into the bytes that rule needs.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 
-from cdk_llm_training.config.fsx_sizing import propose_lustre_sizing
-from cdk_llm_training.config.gpu_memory import ADAPTER_FRACTION, GIB
-from cdk_llm_training.planner.model import FsxPlan, Method
+from cdk_llm_training.config.sizing.fsx import propose_lustre_sizing
+from cdk_llm_training.config.sizing.gpu_memory import ADAPTER_FRACTION, GIB
+from cdk_llm_training.config.vocabulary import TrainingMethod
+from cdk_llm_training.planner.model import FsxPlan
 
 DATASET_BYTES_PER_TOKEN = 4.0
 """UTF-8 text is about 4 bytes per token; tokenized shards in uint32 are the same size."""
@@ -22,23 +23,23 @@ CHECKPOINTS_KEPT = 2
 """The last good checkpoint is kept while the next one is written."""
 
 
-def checkpoint_bytes(params: float, method: Method) -> float:
+def checkpoint_bytes(params: float, method: TrainingMethod) -> float:
     """Bytes of one resumable checkpoint (adapter methods save only the adapters)."""
-    if method in (Method.LORA, Method.QLORA):
+    if method.trains_adapters:
         return CHECKPOINT_BYTES_PER_PARAM * ADAPTER_FRACTION * params
     return CHECKPOINT_BYTES_PER_PARAM * params
 
 
 def propose_fsx(
     params: float,
-    method: Method,
+    method: TrainingMethod,
     tokens: float,
     target_write_seconds: float,
     *,
     efa_enabled: bool = False,
 ) -> FsxPlan:
     """The file system for this run, from the library-wide sizing rule
-    (:func:`cdk_llm_training.config.fsx_sizing.propose_lustre_sizing`): it holds the dataset
+    (:func:`cdk_llm_training.config.sizing.fsx.propose_lustre_sizing`): it holds the dataset
     and the kept checkpoints with free space left, writes one checkpoint within
     ``target_write_seconds``, and is the cheapest valid PERSISTENT_2 size and tier (EFA
     capacity steps with ``efa_enabled``, as on the large tier)."""

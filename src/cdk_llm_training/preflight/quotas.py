@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cdk_llm_training.config.parallel_cluster import QueueCapacityType
+from cdk_llm_training.config.trainium_parallel_cluster import QueueCapacityType
 from cdk_llm_training.preflight._aws import Context, guarded, pages, quota_console_url
 from cdk_llm_training.preflight.model import Finding, Status
 from cdk_llm_training.preflight.requirements import Ec2InstanceNeed, SageMakerQuotaNeed

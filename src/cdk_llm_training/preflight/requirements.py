@@ -11,20 +11,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
+from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions
+from cdk_llm_training.config.cost_controls import ObservabilityOptions
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
-from cdk_llm_training.config.labeling import LabelingOptions
-from cdk_llm_training.config.network import NetworkOptions
-from cdk_llm_training.config.observability import ObservabilityOptions
-from cdk_llm_training.config.parallel_cluster import QueueCapacityType, TrainiumClusterOptions
-from cdk_llm_training.config.sagemaker_training import SageMakerFineTuneOptions
+from cdk_llm_training.config.labeling_workforce import LabelingOptions
+from cdk_llm_training.config.sagemaker_fine_tune_job import SageMakerFineTuneOptions
 from cdk_llm_training.config.tiers import (
     AppConfig,
     LargePretrainConfig,
     MediumFineTuneConfig,
     SmallLoRAConfig,
-    StackName,
 )
+from cdk_llm_training.config.training_network import NetworkOptions
+from cdk_llm_training.config.trainium_parallel_cluster import (
+    QueueCapacityType,
+    TrainiumClusterOptions,
+)
+from cdk_llm_training.config.vocabulary import Tier
 
 _CONTEXT_SUFFIX = re.compile(r":\d+k$")
 
@@ -127,31 +130,31 @@ def on_demand_model_id(base_model_id: str) -> str:
     return _CONTEXT_SUFFIX.sub("", base_model_id)
 
 
-def select_stacks(config: AppConfig, names: Iterable[str] | None) -> tuple[StackName, ...]:
+def select_stacks(config: AppConfig, names: Iterable[str] | None) -> tuple[Tier, ...]:
     """The stacks to check: ``names`` (each must be a tier stack) or the config's ``stacks``.
 
     Raises ``ValueError`` naming the allowed stack names.
     """
     if not names:
         return tuple(config.stacks)
-    selected: list[StackName] = []
+    selected: list[Tier] = []
     for name in names:
         try:
-            selected.append(StackName(name))
+            selected.append(Tier(name))
         except ValueError:
-            allowed = ", ".join(s.value for s in StackName)
+            allowed = ", ".join(s.value for s in Tier)
             raise ValueError(f"--stack {name!r} is not a tier stack; allowed: {allowed}") from None
     return tuple(dict.fromkeys(selected))
 
 
-def derive_needs(config: AppConfig, stacks: Iterable[StackName]) -> Needs:
+def derive_needs(config: AppConfig, stacks: Iterable[Tier]) -> Needs:
     """The needs of ``stacks`` as ``config`` configures them."""
     needs = Needs()
     for stack in stacks:
         needs.stacks += (stack.value,)
-        if stack is StackName.SMALL_LORA:
+        if stack is Tier.SMALL_LORA:
             _small(needs, config.small_lora, "small_lora")
-        elif stack is StackName.MEDIUM_FINE_TUNE:
+        elif stack is Tier.MEDIUM_FINE_TUNE:
             _medium(needs, config.medium_fine_tune, "medium_fine_tune")
         else:
             _large(needs, config.large_pretrain, "large_pretrain")
@@ -165,13 +168,13 @@ def _small(needs: Needs, config: SmallLoRAConfig, prefix: str) -> None:
         _bedrock(needs, config.bedrock_fine_tune, f"{prefix}.bedrock_fine_tune")
     if config.labeling is not None:
         _labeling(needs, config.labeling, f"{prefix}.labeling")
-    _budget(needs, config.observability, StackName.SMALL_LORA, prefix)
+    _budget(needs, config.observability, Tier.SMALL_LORA, prefix)
 
 
 def _medium(needs: Needs, config: MediumFineTuneConfig, prefix: str) -> None:
     _network(needs, config.network, f"{prefix}.network", control_plane=True)
     _hyperpod(needs, config.hyperpod, f"{prefix}.hyperpod")
-    _budget(needs, config.observability, StackName.MEDIUM_FINE_TUNE, prefix)
+    _budget(needs, config.observability, Tier.MEDIUM_FINE_TUNE, prefix)
 
 
 def _large(needs: Needs, config: LargePretrainConfig, prefix: str) -> None:
@@ -181,7 +184,7 @@ def _large(needs: Needs, config: LargePretrainConfig, prefix: str) -> None:
         _hyperpod(needs, config.hyperpod, f"{prefix}.hyperpod")
     if engine.uses_trainium:
         _trainium(needs, config.trainium, f"{prefix}.trainium", config.network.availability_zone_id)
-    _budget(needs, config.observability, StackName.LARGE_PRETRAIN, prefix)
+    _budget(needs, config.observability, Tier.LARGE_PRETRAIN, prefix)
 
 
 def _sagemaker_training(needs: Needs, options: SageMakerFineTuneOptions, source: str) -> None:
@@ -302,9 +305,7 @@ def _network(needs: Needs, network: NetworkOptions, source: str, *, control_plan
         )
 
 
-def _budget(
-    needs: Needs, observability: ObservabilityOptions, stack: StackName, prefix: str
-) -> None:
+def _budget(needs: Needs, observability: ObservabilityOptions, stack: Tier, prefix: str) -> None:
     budget = observability.budget
     if budget.enabled and budget.scope_to_stack_tag:
         needs.cost_tags.append(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdk_llm_training.config.tiers import AppConfig, StackName
+from cdk_llm_training.config.tiers import AppConfig
+from cdk_llm_training.config.vocabulary import Tier
 from cdk_llm_training.preflight import bedrock, bootstrap, cost_tags, network, quotas, workforce
 from cdk_llm_training.preflight._aws import ClientFactory, Context
 from cdk_llm_training.preflight.model import Finding, Report, sorted_findings
@@ -33,7 +34,7 @@ def caller_account(clients: ClientFactory, region: str) -> tuple[str, str]:
 
 def run_preflight(
     config: AppConfig,
-    stacks: tuple[StackName, ...],
+    stacks: tuple[Tier, ...],
     *,
     clients: ClientFactory,
     region: str,

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from aws_cdk import Stack
 
-from cdk_llm_training.config.data_lake import DataLakeOptions
-from cdk_llm_training.config.file_system import FileSystemOptions
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
-from cdk_llm_training.config.network import NetworkOptions
+from cdk_llm_training.config.training_data_lake import DataLakeOptions
+from cdk_llm_training.config.training_file_system import FileSystemOptions
+from cdk_llm_training.config.training_network import NetworkOptions
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake

@@ -9,7 +9,7 @@ from aws_cdk import Aspects, CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 
-from cdk_llm_training.config.observability import ObservabilityOptions
+from cdk_llm_training.config.cost_controls import ObservabilityOptions
 from cdk_llm_training.constructs._compliance import GrantPolicyAcknowledgements
 from cdk_llm_training.constructs.cost_controls import TAG_STACK, CostControls
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import Aws, CfnOutput, Fn, Stack
 
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
-from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
+from cdk_llm_training.config.trainium_parallel_cluster import TrainiumClusterOptions
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem

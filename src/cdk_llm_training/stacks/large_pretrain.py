@@ -8,6 +8,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import LargePretrainConfig
+from cdk_llm_training.config.vocabulary import Tier
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
@@ -90,7 +91,7 @@ class LargePretrainStack(Stack):
             hyperpod_scaling_output(self, config.hyperpod)
         monitoring = monitor_tier(
             self,
-            tier="large-pretrain",
+            tier=Tier.LARGE_PRETRAIN.cost_tag,
             options=config.observability,
             key=foundation.notification_key.key,
             file_systems=[self.file_system],

@@ -8,6 +8,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import MediumFineTuneConfig
+from cdk_llm_training.config.vocabulary import Tier
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.stacks._cluster_tier import add_cluster_foundation, add_hyperpod
 from cdk_llm_training.stacks._observability import monitor_tier
@@ -66,7 +67,7 @@ class MediumFineTuneStack(Stack):
         hyperpod_scaling_output(self, config.hyperpod)
         monitoring = monitor_tier(
             self,
-            tier="medium-fine-tune",
+            tier=Tier.MEDIUM_FINE_TUNE.cost_tag,
             options=config.observability,
             key=foundation.notification_key.key,
             file_systems=[self.file_system],

@@ -9,6 +9,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import SmallLoRAConfig
+from cdk_llm_training.config.vocabulary import Tier
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
@@ -20,7 +21,7 @@ from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import data_lake_outputs
 
-TIER = "small-lora"
+TIER = Tier.SMALL_LORA.cost_tag
 """Value of the stack's ``tier`` cost-allocation tag."""
 
 

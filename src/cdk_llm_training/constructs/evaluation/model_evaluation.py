@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.evaluation import ModelEvaluationOptions
+from cdk_llm_training.config.model_evaluation import ModelEvaluationOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import lake_buckets

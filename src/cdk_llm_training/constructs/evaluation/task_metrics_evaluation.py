@@ -15,7 +15,10 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.evaluation import DEFAULT_METRICS_IMAGE, TaskMetricsOptions
+from cdk_llm_training.config.task_metrics_evaluation import (
+    DEFAULT_METRICS_IMAGE,
+    TaskMetricsOptions,
+)
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import lake_buckets

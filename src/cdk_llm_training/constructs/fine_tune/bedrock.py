@@ -19,12 +19,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.bedrock import (
-    BedrockFineTuneOptions,
+from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions, resolve_base_model
+from cdk_llm_training.config.catalogs.bedrock_models import (
     BedrockModelCatalog,
     DatasetLimits,
     default_bedrock_catalog,
-    resolve_base_model,
 )
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import caught_error_message, lake_buckets

@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training.config.bedrock import BedrockFineTuneOptions
+from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import add_list_statement
 from cdk_llm_training.constructs.fine_tune.workflow import (

@@ -29,11 +29,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.instances import InstanceCatalog, default_instance_catalog
-from cdk_llm_training.config.sagemaker_training import (
-    SageMakerFineTuneOptions,
-    default_training_image,
-)
+from cdk_llm_training.config.catalogs.instances import InstanceCatalog, default_instance_catalog
+from cdk_llm_training.config.catalogs.training_images import default_training_image
+from cdk_llm_training.config.sagemaker_fine_tune_job import SageMakerFineTuneOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._names import stack_unique_name
 from cdk_llm_training.constructs._workflow import caught_error_message, lake_buckets

@@ -10,8 +10,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk_llm_training.config.instances import InstanceCatalog, InstanceSpec
-from cdk_llm_training.config.sagemaker_training import (
+from cdk_llm_training.config.catalogs.instances import InstanceCatalog, InstanceSpec
+from cdk_llm_training.config.sagemaker_fine_tune_job import (
     NVME_INSTANCE_FAMILIES,
     SageMakerFineTuneOptions,
     check_training_instance,

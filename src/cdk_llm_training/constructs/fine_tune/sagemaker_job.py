@@ -17,10 +17,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_llm_training import training
-from cdk_llm_training.config.sagemaker_training import (
+from cdk_llm_training.config.catalogs.training_images import TrainingImage
+from cdk_llm_training.config.sagemaker_fine_tune_job import (
     METRIC_DEFINITIONS,
     SageMakerFineTuneOptions,
-    TrainingImage,
 )
 from cdk_llm_training.constructs.fine_tune.workflow import JobService, Retry
 

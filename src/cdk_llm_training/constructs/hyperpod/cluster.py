@@ -21,8 +21,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from cdk_llm_training.config.catalogs.instances import InstanceCatalog
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
-from cdk_llm_training.config.instances import InstanceCatalog
 from cdk_llm_training.constructs._bring_your_own import none_with, not_both
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.hyperpod.addons import HyperPodAddons, add_hyperpod_addons

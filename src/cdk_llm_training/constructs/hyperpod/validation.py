@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from aws_cdk import Token
 from aws_cdk import aws_ec2 as ec2
 
+from cdk_llm_training.config.catalogs.instances import InstanceCatalog
 from cdk_llm_training.config.hyperpod import (
     HyperPodClusterOptions,
     ResolvedInstanceGroup,
     validate_instance_groups,
 )
-from cdk_llm_training.config.instances import InstanceCatalog
 from cdk_llm_training.constructs.training_file_system.reference import (
     LustreFileSystemLike,
     subnet_of,

@@ -11,8 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk_llm_training.config.data_lake import DataZone
-from cdk_llm_training.config.labeling import LabelingWorkflowOptions
+from cdk_llm_training.config.labeling_workforce import LabelingWorkflowOptions
+from cdk_llm_training.config.training_data_lake import DataZone
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._workflow import RETENTION
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction

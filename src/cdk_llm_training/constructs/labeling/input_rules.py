@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aws_cdk import aws_stepfunctions as sfn
 
-from cdk_llm_training.config.labeling import LabelingJobDefaults, LabelingTaskType
+from cdk_llm_training.config.labeling_workforce import LabelingJobDefaults, LabelingTaskType
 
 SFT_FORMATS = ("prompt_completion", "conversation")
 """``sft_format`` values the converter (``runtime/labeling_postprocess.py``) accepts."""

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.labeling import LabelingWorkflowOptions
+from cdk_llm_training.config.labeling_workforce import LabelingWorkflowOptions
 from cdk_llm_training.constructs.labeling.functions import TaskFunctions
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training.config.labeling import LabelingTaskType, LabelingWorkflowOptions
+from cdk_llm_training.config.labeling_workforce import LabelingTaskType, LabelingWorkflowOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import caught_error_message, notify, notify_and_fail

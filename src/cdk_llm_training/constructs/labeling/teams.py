@@ -14,7 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_llm_training.config.labeling import WorkteamOptions
+from cdk_llm_training.config.labeling_workforce import WorkteamOptions
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.labeling import LabelingWorkflowOptions
+from cdk_llm_training.config.labeling_workforce import LabelingWorkflowOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.labeling.functions import create_task_functions
 from cdk_llm_training.constructs.labeling.job_role import create_labeling_job_role

@@ -11,8 +11,8 @@ from aws_cdk import Duration, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_fsx as fsx
 
-from cdk_llm_training.config.fsx_sizing import SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
-from cdk_llm_training.config.observability import FSX_METRIC_PERIOD_MINUTES
+from cdk_llm_training.config.sizing.fsx import SCRATCH_2_THROUGHPUT_MB_PER_S_PER_TIB
+from cdk_llm_training.config.training_alarms import FSX_METRIC_PERIOD_MINUTES
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
 

@@ -12,9 +12,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_llm_training.config.data_lake import DataZone
-from cdk_llm_training.config.file_system import FileSystemOptions, MetadataMode
-from cdk_llm_training.config.fsx_sizing import LustreDeploymentType
+from cdk_llm_training.config.sizing.fsx import LustreDeploymentType
+from cdk_llm_training.config.training_data_lake import DataZone
+from cdk_llm_training.config.training_file_system import FileSystemOptions, MetadataMode
 from cdk_llm_training.constructs._bring_your_own import none_with
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake

@@ -13,8 +13,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_llm_training.config.data_lake import DataZone
-from cdk_llm_training.config.file_system import DataRepositoryLink
+from cdk_llm_training.config.training_data_lake import DataZone
+from cdk_llm_training.config.training_file_system import DataRepositoryLink
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 FSX_S3_SERVICE_LINKED_ROLE_PATH = "aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/"

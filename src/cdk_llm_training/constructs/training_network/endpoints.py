@@ -7,7 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cdk_llm_training.config.network import (
+from cdk_llm_training.config.training_network import (
     ACCOUNT_SCOPED_ENDPOINT_SERVICES,
     NetworkOptions,
     aws_owned_bucket_names,

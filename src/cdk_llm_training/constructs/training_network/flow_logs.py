@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_llm_training.config.network import NetworkOptions
+from cdk_llm_training.config.training_network import NetworkOptions
 from cdk_llm_training.constructs._provider_logs import provider_log_group
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IDependable
 
-from cdk_llm_training.config.network import NetworkOptions
+from cdk_llm_training.config.training_network import NetworkOptions
 from cdk_llm_training.constructs._bring_your_own import not_both
 from cdk_llm_training.constructs._compliance import acknowledge_nat_route
 from cdk_llm_training.constructs._metadata import record_construct_type

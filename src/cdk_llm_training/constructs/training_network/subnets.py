@@ -7,7 +7,7 @@ from aws_cdk import Annotations, Token
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from cdk_llm_training.config.network import NetworkOptions
+from cdk_llm_training.config.training_network import NetworkOptions
 
 
 def create_control_plane_subnet(

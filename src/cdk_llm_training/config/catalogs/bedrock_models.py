@@ -1,6 +1,6 @@
-"""Options of :class:`cdk_llm_training.BedrockFineTuneJob` and the Bedrock base-model catalog.
+"""The Bedrock base-model catalog shipped with the package.
 
-Pure Python (no aws_cdk import). The catalog data lives in ``config/data/bedrock_models.json``:
+Pure Python (no aws_cdk import). The data lives in ``config/catalogs/data/bedrock_models.json``:
 model family -> record format per customization type, hyperparameters with ranges and
 defaults, dataset limits. Register a model id of an existing family without a release with
 ``default_bedrock_catalog().register(model_id, family)`` (or the ``base_model_family`` option).
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from functools import cache
@@ -18,13 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
 
-from cdk_llm_training.config.base import LOG_RETENTION_DAYS as LOG_RETENTION_DAYS  # noqa: PLC0414 (re-export)
 from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.evaluation import ModelEvaluationOptions
-
-JOB_NAME_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
 
 
 class CustomizationType(StrEnum):
@@ -239,7 +234,9 @@ def _parse_catalog(document: Mapping[str, Any]) -> BedrockModelCatalog:
 def default_bedrock_catalog() -> BedrockModelCatalog:
     """The catalog shipped with the package (one shared instance: ``register`` adds to it)."""
     text = (
-        resources.files("cdk_llm_training.config").joinpath("data/bedrock_models.json").read_text()
+        resources.files("cdk_llm_training.config.catalogs")
+        .joinpath("data/bedrock_models.json")
+        .read_text()
     )
     return _parse_catalog(json.loads(text))
 
@@ -248,146 +245,12 @@ def load_bedrock_catalog(override_file: str | Path | None = None) -> BedrockMode
     """A new catalog: the shipped data plus families, models and teachers from
     ``override_file`` (same JSON shape), which add to or replace shipped entries."""
     shipped = json.loads(
-        resources.files("cdk_llm_training.config").joinpath("data/bedrock_models.json").read_text()
+        resources.files("cdk_llm_training.config.catalogs")
+        .joinpath("data/bedrock_models.json")
+        .read_text()
     )
     if override_file is not None:
         extra = json.loads(Path(override_file).read_text())
         for section in ("families", "models", "distillation_teachers"):
             shipped[section] = [*shipped.get(section, []), *extra.get(section, [])]
     return _parse_catalog(shipped)
-
-
-# -- options -------------------------------------------------------------------------------
-
-
-class DistillationOptions(FrozenModel):
-    """Teacher settings of a DISTILLATION job (the API's ``customizationConfig``)."""
-
-    teacher_model_id: str = Field(min_length=1, max_length=2048)
-    """Teacher model id or inference-profile ARN, e.g. ``amazon.nova-premier-v1:0``."""
-    max_response_length_for_inference: int | None = Field(default=None, ge=1)
-    """Maximum tokens the job requests from the teacher. Default: the service default."""
-
-
-def _check_prefix(value: str) -> str:
-    if "*" in value or "?" in value:
-        raise ValueError(f"{value!r} must be a literal S3 key prefix; '*' and '?' are not allowed")
-    if value.startswith("/"):
-        raise ValueError(f"{value!r} must not start with '/'; S3 keys have no leading slash")
-    return value
-
-
-class BedrockFineTuneOptions(FrozenModel):
-    """Plain-data options of :class:`cdk_llm_training.BedrockFineTuneJob`. Every field has a
-    default that deploys as-is (fine-tune Amazon Nova Micro from ``curated/finetune/``)."""
-
-    base_model_id: str = "amazon.nova-micro-v1:0:128k"
-    """Base model to customize (catalog id). Default Amazon Nova Micro."""
-    base_model_family: str | None = None
-    """Treat ``base_model_id`` as a member of this catalog family (for ids newer than this
-    release). Default: look the id up in the catalog."""
-    customization_type: CustomizationType = CustomizationType.FINE_TUNING
-    """FINE_TUNING (default), CONTINUED_PRE_TRAINING or DISTILLATION."""
-    hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
-    """API hyperparameter names -> values, checked against the family's ranges at synth.
-    Default: none sent (the service defaults apply)."""
-    distillation: DistillationOptions | None = None
-    """Teacher settings; required for DISTILLATION, rejected otherwise."""
-    dataset_prefix: str = "finetune/"
-    """Curated-zone prefix the datasets live under (the only prefix the job may read)."""
-    output_prefix: str = "bedrock/customization-output/"
-    """Artifacts-zone prefix the job writes its output under (one folder per job name)."""
-    report_prefix: str = "bedrock/validation-reports/"
-    """Artifacts-zone prefix for dataset validation reports."""
-    job_name_prefix: str = Field(default="finetune", min_length=1, max_length=40)
-    """Job and custom-model names are ``<prefix>-<suffix>``; letters, digits, single hyphens."""
-    start_on_ready_marker: bool = False
-    """Start an execution when an object named ``ready_marker_name`` lands in a folder under
-    ``dataset_prefix`` (EventBridge rule on the curated bucket). Default off."""
-    ready_marker_name: str = Field(default="_READY", pattern=r"^[A-Za-z0-9._-]{1,100}$")
-    """File name of the ready marker. Default ``_READY``."""
-    job_timeout_hours: int = Field(default=168, ge=1, le=8760)
-    """Fail the execution (and stop the job) after this long. Default 168 (7 days)."""
-    validator_memory_mib: int = Field(default=1024, ge=256, le=10240)
-    """Memory of the validator Lambda (more memory, more CPU). Default 1024."""
-    validator_timeout_minutes: int = Field(default=15, ge=1, le=15)
-    """Timeout of the validator Lambda. Default 15 (the Lambda maximum)."""
-    log_retention_days: int = 365
-    """Retention of the workflow and validator log groups. Default 365."""
-    evaluation: ModelEvaluationOptions | None = None
-    """Opt-in evaluation after a successful job: provisioned throughput for the custom model,
-    Bedrock evaluation jobs against the base model, a JSON report and a threshold gate (see
-    :class:`cdk_llm_training.ModelEvaluation`). Default: off."""
-
-    @field_validator("dataset_prefix", "output_prefix", "report_prefix")
-    @classmethod
-    def _literal_prefix(cls, value: str) -> str:
-        return _check_prefix(value)
-
-    @field_validator("job_name_prefix")
-    @classmethod
-    def _name_prefix(cls, value: str) -> str:
-        if not JOB_NAME_PREFIX_PATTERN.match(value):
-            raise ValueError(
-                f"{value!r} must be letters, digits and single hyphens, starting and ending "
-                "with a letter or digit"
-            )
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-            raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {allowed}")
-        return value
-
-    @field_validator("customization_type")
-    @classmethod
-    def _supported_type(cls, value: CustomizationType) -> CustomizationType:
-        if value not in SUPPORTED_CUSTOMIZATION_TYPES:
-            raise ValueError(
-                f"customization_type {value.value} is not supported by BedrockFineTuneJob yet; "
-                "use FINE_TUNING, CONTINUED_PRE_TRAINING or DISTILLATION"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _distillation_settings(self) -> BedrockFineTuneOptions:
-        is_distillation = self.customization_type is CustomizationType.DISTILLATION
-        if is_distillation and self.distillation is None:
-            raise ValueError(
-                "customization_type DISTILLATION needs distillation="
-                "DistillationOptions(teacher_model_id=...)"
-            )
-        if not is_distillation and self.distillation is not None:
-            raise ValueError(
-                f"distillation is set but customization_type is {self.customization_type.value}; "
-                "teacher settings apply only to DISTILLATION"
-            )
-        return self
-
-
-def resolve_base_model(
-    options: BedrockFineTuneOptions, catalog: BedrockModelCatalog | None = None
-) -> tuple[BedrockBaseModel, ModelFamily, dict[str, str]]:
-    """The base model, its family and the hyperparameters as the API takes them, after the
-    catalog rules: a known model (or family), a customization type the model supports, and
-    hyperparameters inside the family's ranges. Raises ``ValueError`` naming the value.
-
-    :param catalog: base-model catalog. Default: :func:`default_bedrock_catalog`.
-    """
-    catalog = catalog or default_bedrock_catalog()
-    try:
-        model, family = catalog.resolve(options.base_model_id, family=options.base_model_family)
-    except KeyError as error:
-        raise ValueError(error.args[0]) from None
-    supported = catalog.supported_types(model, family)
-    if options.customization_type not in supported:
-        raise ValueError(
-            f"customization_type {options.customization_type.value} is not supported by base "
-            f"model {options.base_model_id!r} (family {family.family}); supported: "
-            f"{', '.join(t.value for t in supported)}."
-        )
-    rendered = validate_hyperparameters(options.base_model_id, family, options.hyperparameters)
-    return model, family, rendered

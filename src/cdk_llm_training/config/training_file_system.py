@@ -10,15 +10,15 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.data_lake import DataZone
-from cdk_llm_training.config.fsx_sizing import (
+from cdk_llm_training.config.sizing.fsx import (
     PERSISTENT_2_THROUGHPUT_TIERS,
     LustreDeploymentType,
     capacity_error,
     propose_lustre_sizing,
     throughput_error,
 )
-from cdk_llm_training.config.network import check_availability_zone_id
+from cdk_llm_training.config.training_data_lake import DataZone
+from cdk_llm_training.config.types import AvailabilityZoneId, S3Prefix
 
 MAX_DATA_REPOSITORY_ASSOCIATIONS = 8
 """FSx for Lustre links at most 8 data repositories to one file system."""
@@ -58,7 +58,7 @@ class DataRepositoryLink(FrozenModel):
     file_system_path: str
     """Directory on the file system, e.g. ``/data``. Must start with ``/``."""
 
-    key_prefix: str = ""
+    key_prefix: S3Prefix = ""
     """S3 key prefix inside the zone bucket (``checkpoints/``). Default: the whole bucket."""
 
     auto_import: bool = True
@@ -84,18 +84,6 @@ class DataRepositoryLink(FrozenModel):
                 "allowed characters: letters, digits, '_', '.', '-', '/'"
             )
         return value.rstrip("/") or "/"
-
-    @field_validator("key_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str) -> str:
-        if value.startswith("/") or "*" in value:
-            raise ValueError(
-                f"key_prefix {value!r} must be a literal S3 key prefix without a leading '/' "
-                "or wildcards"
-            )
-        if value and not value.endswith("/"):
-            value = f"{value}/"
-        return value
 
 
 DEFAULT_DATA_REPOSITORIES: tuple[DataRepositoryLink, ...] = (
@@ -127,7 +115,7 @@ class FileSystemOptions(FrozenModel):
     deployment_type: LustreDeploymentType = LustreDeploymentType.PERSISTENT_2
     """PERSISTENT_2 (default) or SCRATCH_2."""
 
-    availability_zone_id: str | None = None
+    availability_zone_id: AvailabilityZoneId | None = None
     """AZ ID the file system must be in (``use1-az4``). Default: not pinned. When set with a
     :class:`TrainingNetwork`, a different compute AZ ID is a synth error."""
 
@@ -213,11 +201,6 @@ class FileSystemOptions(FrozenModel):
         if filled.get("storage_capacity_gib") is None:
             filled["storage_capacity_gib"] = sizing.storage_capacity_gib
         return filled
-
-    @field_validator("availability_zone_id")
-    @classmethod
-    def _check_az_id(cls, value: str | None) -> str | None:
-        return None if value is None else check_availability_zone_id(value)
 
     @field_validator("weekly_maintenance_start_time")
     @classmethod

@@ -4,14 +4,31 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from cdk_llm_training.config.base import LOG_RETENTION_DAYS, FrozenModel
+from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.types import LogRetentionDays, S3Prefix
+
+_PREFIX_CHARS = re.compile(r"^[A-Za-z0-9!_.\-/]+$")
+
+
+def _labeling_prefix(value: str, info: ValidationInfo) -> str:
+    """Ground Truth reads these prefixes in S3 URIs: a folder of plain key characters."""
+    if not _PREFIX_CHARS.match(value) or "//" in value:
+        raise ValueError(
+            f"{info.field_name} {value!r} is not a folder of the curated or artifacts zone; "
+            "allowed: one or more names of letters, digits and !_.- separated by '/'"
+        )
+    return value
+
+
+LabelingPrefix = Annotated[S3Prefix, AfterValidator(_labeling_prefix)]
 
 _NAME = r"^[a-zA-Z0-9]([a-zA-Z0-9\-]){0,62}$"
-_PREFIX = r"^([A-Za-z0-9!_.\-]+/)+$"
 
 
 class LabelingTaskType(StrEnum):
@@ -190,27 +207,22 @@ class LabelingWorkflowOptions(FrozenModel):
     jobs: LabelingJobDefaults = LabelingJobDefaults()
     """Defaults for labeling jobs."""
 
-    manifest_prefix: str = Field(default="labeling/input/", pattern=_PREFIX)
+    manifest_prefix: LabelingPrefix = Field(default="labeling/input/")
     """Curated-zone prefix the workflow reads manifests from. Default ``labeling/input/``."""
 
-    output_prefix: str = Field(default="labeling/output/", pattern=_PREFIX)
+    output_prefix: LabelingPrefix = Field(default="labeling/output/")
     """Curated-zone prefix Ground Truth writes job output to. Default ``labeling/output/``."""
 
-    dataset_prefix: str = Field(default="labeling/datasets/", pattern=_PREFIX)
+    dataset_prefix: LabelingPrefix = Field(default="labeling/datasets/")
     """Curated-zone prefix of the training-ready JSONL and reports. Default
     ``labeling/datasets/``."""
 
-    template_prefix: str = Field(default="labeling/templates/", pattern=_PREFIX)
+    template_prefix: LabelingPrefix = Field(default="labeling/templates/")
     """Artifacts-zone prefix of the task templates. Default ``labeling/templates/``."""
 
-    log_retention_days: int = 365
+    log_retention_days: LogRetentionDays = 365
     """Retention of the workflow's and the Lambdas' log groups, one of the values CloudWatch
     allows (see :class:`LabelingOptions`). Default 365."""
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _allowed_retention(cls, value: int) -> int:
-        return _allowed_retention(value)
 
     @model_validator(mode="after")
     def _prefixes_do_not_overlap(self) -> LabelingWorkflowOptions:
@@ -236,28 +248,23 @@ class LabelingOptions(FrozenModel):
     jobs: LabelingJobDefaults = LabelingJobDefaults()
     """Defaults for labeling jobs."""
 
-    manifest_prefix: str = Field(default="labeling/input/", pattern=_PREFIX)
+    manifest_prefix: LabelingPrefix = Field(default="labeling/input/")
     """Curated-zone prefix the workflow reads manifests from. Default ``labeling/input/``."""
 
-    output_prefix: str = Field(default="labeling/output/", pattern=_PREFIX)
+    output_prefix: LabelingPrefix = Field(default="labeling/output/")
     """Curated-zone prefix Ground Truth writes job output to. Default ``labeling/output/``."""
 
-    dataset_prefix: str = Field(default="labeling/datasets/", pattern=_PREFIX)
+    dataset_prefix: LabelingPrefix = Field(default="labeling/datasets/")
     """Curated-zone prefix of the training-ready JSONL and reports. Default
     ``labeling/datasets/``."""
 
-    template_prefix: str = Field(default="labeling/templates/", pattern=_PREFIX)
+    template_prefix: LabelingPrefix = Field(default="labeling/templates/")
     """Artifacts-zone prefix of the task templates. Default ``labeling/templates/``."""
 
-    log_retention_days: int = 365
+    log_retention_days: LogRetentionDays = 365
     """Retention of the workflow's and the Lambdas' log groups, one of the values CloudWatch
     allows (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
     2192, 2557, 2922, 3288, 3653). Default 365."""
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _allowed_retention(cls, value: int) -> int:
-        return _allowed_retention(value)
 
     @field_validator("teams")
     @classmethod
@@ -278,13 +285,6 @@ class LabelingOptions(FrozenModel):
         ``log_retention_days``) as :class:`LabelingWorkflowOptions`."""
         names = set(LabelingWorkflowOptions.model_fields)
         return LabelingWorkflowOptions(**{name: getattr(self, name) for name in names})
-
-
-def _allowed_retention(value: int) -> int:
-    if value not in LOG_RETENTION_DAYS:
-        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-        raise ValueError(f"log_retention_days {value} is not one of {allowed}")
-    return value
 
 
 def _check_prefixes_do_not_overlap(options: LabelingWorkflowOptions | LabelingOptions) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cdk_llm_training.config.service_prices import fsx_persistent_2_cost_per_gib_month
+from cdk_llm_training.config.catalogs.service_prices import fsx_persistent_2_cost_per_gib_month
 
 GIB = 1024**3
 """Bytes in a GiB."""
@@ -51,7 +51,7 @@ EFA_CAPACITY_INCREMENT_GIB: Mapping[int, int] = {125: 38400, 250: 19200, 500: 96
 
 DEFAULT_COST_PER_GIB_MONTH: Mapping[int, float] = fsx_persistent_2_cost_per_gib_month()
 """Cost of a GiB-month by PERSISTENT_2 tier (USD, us-east-1 list prices), read from the
-service price table ``config/data/service_prices.json`` that ``cdk-llm-training cost`` uses
+service price table ``config/catalogs/data/service_prices.json`` that ``cdk-llm-training cost`` uses
 too. Only the ratios matter here: the proposal picks the cheapest tier and capacity meeting
 the needs. Override with prices of your Region and date."""
 

@@ -1,9 +1,9 @@
 """Prices of the always-on services of a training stack, as data with date and source.
 
-The table ships as ``config/data/service_prices.json`` (us-east-1, USD). A domain fact on the
-ground floor: the FSx sizing rules of :mod:`cdk_llm_training.config.fsx_sizing` read their FSx
-prices from here, and the ``cost`` tool reads the whole table. This module imports nothing from
-the rest of the package.
+The table ships as ``config/catalogs/data/service_prices.json`` (us-east-1, USD). A domain
+fact on the ground floor: the FSx sizing rules of :mod:`cdk_llm_training.config.sizing.fsx`
+read their FSx prices from here, and the ``cost`` tool reads the whole table. This module
+imports nothing from the rest of the package.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def default_service_prices() -> ServicePriceTable:
     """The table shipped with the package."""
     text = (
         resources.files("cdk_llm_training")
-        .joinpath("config", "data", "service_prices.json")
+        .joinpath("config", "catalogs", "data", "service_prices.json")
         .read_text(encoding="utf-8")
     )
     return parse_service_prices(json.loads(text))

@@ -1,6 +1,6 @@
 """Training compute and GPU memory arithmetic (pure functions, documented constants).
 
-A domain fact on the config floor: :mod:`cdk_llm_training.config.sagemaker_training` checks
+A domain fact on the config floor: :mod:`cdk_llm_training.config.sagemaker_fine_tune_job` checks
 that a GPU holds the method's memory with it, and the planner sizes clusters with it.
 
 Compute: a dense transformer costs about 2 FLOPs per parameter per token forward and 4
@@ -17,31 +17,9 @@ quantization constants); both add adapters trained with Adam at 16 bytes each.
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 
 from cdk_llm_training.config.base import FrozenModel
-
-
-class Method(StrEnum):
-    """How the model is trained."""
-
-    PRETRAIN = "pretrain"
-    """Pre-training from scratch: every weight trained, Adam in mixed precision."""
-    CPT = "cpt"
-    """Continued pre-training of an existing model: same arithmetic as pre-training."""
-    FULL = "full"
-    """Full fine-tune: every weight trained, Adam in mixed precision."""
-    LORA = "lora"
-    """LoRA: frozen BF16 weights plus small trained adapters."""
-    QLORA = "qlora"
-    """QLoRA: frozen 4-bit (NF4) weights plus small trained adapters."""
-    BEDROCK = "bedrock"
-    """Managed customization in Amazon Bedrock: no instances to size."""
-
-    @property
-    def trains_all_weights(self) -> bool:
-        """True when gradients and optimizer state exist for every weight."""
-        return self in (Method.PRETRAIN, Method.CPT, Method.FULL)
+from cdk_llm_training.config.vocabulary import TrainingMethod
 
 
 class MemoryBreakdown(FrozenModel):
@@ -64,7 +42,7 @@ GIB = 1024**3
 FULL_TRAINING_FLOPS_PER_PARAM_TOKEN = 6.0
 ADAPTER_FLOPS_PER_PARAM_TOKEN = 4.0
 
-WEIGHT_BYTES = {Method.LORA: 2.0, Method.QLORA: 0.55}
+WEIGHT_BYTES = {TrainingMethod.LORA: 2.0, TrainingMethod.QLORA: 0.55}
 """Frozen-weight bytes per parameter for adapter methods."""
 FULL_WEIGHT_BYTES = 2.0
 FULL_GRADIENT_BYTES = 2.0
@@ -88,21 +66,21 @@ MEMORY_HEADROOM_FRACTION = 0.10
 fragmentation."""
 
 
-def flops_per_param_token(method: Method) -> float:
+def flops_per_param_token(method: TrainingMethod) -> float:
     """6 for full training (pretrain, cpt, full), 4 for adapter methods (lora, qlora)."""
-    if method in (Method.LORA, Method.QLORA):
+    if method.trains_adapters:
         return ADAPTER_FLOPS_PER_PARAM_TOKEN
     return FULL_TRAINING_FLOPS_PER_PARAM_TOKEN
 
 
-def training_flops(params: float, tokens: float, method: Method) -> float:
+def training_flops(params: float, tokens: float, method: TrainingMethod) -> float:
     """Total model FLOPs of the run."""
     return flops_per_param_token(method) * params * tokens
 
 
-def bytes_per_param(method: Method) -> float:
+def bytes_per_param(method: TrainingMethod) -> float:
     """Weights + gradients + optimizer state per model parameter, before sharding."""
-    if method.trains_all_weights or method is Method.BEDROCK:
+    if method.trains_all_weights or method is TrainingMethod.BEDROCK:
         return FULL_WEIGHT_BYTES + FULL_GRADIENT_BYTES + FULL_OPTIMIZER_BYTES
     return WEIGHT_BYTES[method] + ADAPTER_FRACTION * ADAPTER_TRAINING_BYTES
 
@@ -126,7 +104,7 @@ def activations_bytes(params: float, seq_len: int) -> float:
 
 def memory_per_accelerator(
     params: float,
-    method: Method,
+    method: TrainingMethod,
     *,
     seq_len: int,
     shard_degree: int,
@@ -135,7 +113,7 @@ def memory_per_accelerator(
 ) -> MemoryBreakdown:
     """Memory per accelerator when weights, gradients and optimizer state are sharded over
     ``shard_degree`` accelerators (ZeRO-3 / FSDP full shard; degree 1 = no sharding)."""
-    if method.trains_all_weights or method is Method.BEDROCK:
+    if method.trains_all_weights or method is TrainingMethod.BEDROCK:
         weights = FULL_WEIGHT_BYTES * params
         gradients = FULL_GRADIENT_BYTES * params
         optimizer = FULL_OPTIMIZER_BYTES * params
@@ -167,7 +145,7 @@ def memory_per_accelerator(
 
 
 def min_shard_degree(
-    params: float, method: Method, seq_len: int, accelerator_memory_gib: float
+    params: float, method: TrainingMethod, seq_len: int, accelerator_memory_gib: float
 ) -> int | None:
     """The fewest accelerators whose sharded memory fits, or None when even infinite sharding
     cannot fit the activations of one sequence."""

@@ -1,7 +1,7 @@
 """Accelerated instance catalog: hardware facts as data, shared by constructs and planner.
 
-Pure Python (no aws_cdk import). The data lives in ``config/data/instances.json``; users can
-add or override entries with :func:`load_instance_catalog` and a file of their own.
+Pure Python (no aws_cdk import). The data lives in ``config/catalogs/data/instances.json``;
+users can add or override entries with :func:`load_instance_catalog` and a file of their own.
 """
 
 from __future__ import annotations
@@ -96,7 +96,11 @@ def _parse(document: Mapping[str, Any]) -> list[InstanceSpec]:
 @cache
 def default_instance_catalog() -> InstanceCatalog:
     """The catalog shipped with the package."""
-    text = resources.files("cdk_llm_training.config").joinpath("data/instances.json").read_text()
+    text = (
+        resources.files("cdk_llm_training.config.catalogs")
+        .joinpath("data/instances.json")
+        .read_text()
+    )
     return InstanceCatalog(_parse(json.loads(text)))
 
 

@@ -11,7 +11,12 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from cdk_llm_training.config.base import LOG_RETENTION_DAYS, FrozenModel
+from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.types import (
+    AZ_ID_PATTERN,
+    AvailabilityZoneId,
+    LogRetentionDays,
+)
 
 AWS_RESERVED_IPS_PER_SUBNET = 5
 """AWS reserves the first four and the last address of every subnet."""
@@ -80,17 +85,13 @@ def aws_owned_bucket_names(region: str) -> dict[str, str]:
     }
 
 
-FLOW_LOG_RETENTION_DAYS = LOG_RETENTION_DAYS
-"""Retention periods CloudWatch Logs accepts, in days."""
-
-_AZ_ID = re.compile(r"^[a-z]{2,4}[0-9]{1,2}(-[a-z0-9]+)?-az[0-9]{1,2}$")
 _ENDPOINT = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def check_availability_zone_id(value: str) -> str:
     """``value`` if it is an AZ ID (``use1-az4``); raises ValueError for AZ names."""
-    if not _AZ_ID.match(value):
+    if not AZ_ID_PATTERN.match(value):
         raise ValueError(
             f"availability_zone_id {value!r} is not an AZ ID; allowed: the form 'use1-az4' "
             "(region code, '-az', number), not an AZ name like 'us-east-1a'"
@@ -130,7 +131,7 @@ class NetworkOptions(FrozenModel):
     names map to different physical zones in every account.
     """
 
-    availability_zone_id: str
+    availability_zone_id: AvailabilityZoneId
     """AZ ID of the compute subnet (and of the public subnet and NAT gateway), e.g.
     ``use1-az4``. EFA traffic cannot leave one AZ. Required."""
 
@@ -185,7 +186,7 @@ class NetworkOptions(FrozenModel):
     """More S3 bucket names (of other accounts) the nodes may read through the S3 gateway
     endpoint, e.g. a package mirror or a shared dataset. Default none."""
 
-    control_plane_availability_zone_id: str | None = None
+    control_plane_availability_zone_id: AvailabilityZoneId | None = None
     """AZ ID of a second, small private subnet (``use1-az6``) for control planes that need
     subnets in two AZs (the EKS cluster of HyperPod). It holds no compute nodes. Default none:
     only the compute AZ. Must differ from ``availability_zone_id``, in the same Region."""
@@ -194,24 +195,9 @@ class NetworkOptions(FrozenModel):
     """Prefix length of the control-plane subnet, placed at the end of ``vpc_cidr``. Default 28
     (11 usable IPs; EKS needs at least 6)."""
 
-    flow_log_retention_days: int = 365
+    flow_log_retention_days: LogRetentionDays = 365
     """Days VPC flow logs are kept in CloudWatch Logs. Default 365. Must be a retention period
     CloudWatch Logs accepts."""
-
-    @field_validator("availability_zone_id")
-    @classmethod
-    def _check_az_id(cls, value: str) -> str:
-        return check_availability_zone_id(value)
-
-    @field_validator("control_plane_availability_zone_id")
-    @classmethod
-    def _check_control_plane_az_id(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return check_availability_zone_id(value)
-        except ValueError as error:
-            raise ValueError(f"control_plane_{error}") from None
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -258,16 +244,6 @@ class NetworkOptions(FrozenModel):
             raise ValueError(
                 f"extra_s3_buckets {bad!r} are not S3 bucket names; allowed: 3-63 lower-case "
                 "letters, digits, '.' and '-'"
-            )
-        return value
-
-    @field_validator("flow_log_retention_days")
-    @classmethod
-    def _check_retention(cls, value: int) -> int:
-        if value not in FLOW_LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"flow_log_retention_days {value} is not a CloudWatch Logs retention period; "
-                f"allowed: {', '.join(map(str, FLOW_LOG_RETENTION_DAYS))}"
             )
         return value
 

@@ -1,6 +1,6 @@
 """On-demand instance prices as data, each with the date it was recorded and its source.
 
-Pure Python (no aws_cdk import). The shipped data lives in ``config/data/prices.json``
+Pure Python (no aws_cdk import). The shipped data lives in ``config/catalogs/data/prices.json``
 (us-east-1, USD per instance-hour); prices change, so users override entries with a file of
 the same shape through :func:`load_price_book`.
 """
@@ -121,7 +121,9 @@ def _parse(document: Mapping[str, Any]) -> list[InstancePrice]:
 @cache
 def default_price_book() -> PriceBook:
     """The prices shipped with the package (us-east-1 on-demand)."""
-    text = resources.files("cdk_llm_training.config").joinpath("data/prices.json").read_text()
+    text = (
+        resources.files("cdk_llm_training.config.catalogs").joinpath("data/prices.json").read_text()
+    )
     document = json.loads(text)
     return PriceBook(_parse(document), region=document.get("region", "us-east-1"))
 

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cdk_llm_training.config.base import LOG_RETENTION_DAYS, FrozenModel
+from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.types import LogRetentionDays
 
 PARALLELCLUSTER_VERSION = "3.16.1"
 """The pinned AWS ParallelCluster version: provider template and offline schema check."""
@@ -374,7 +375,7 @@ class TrainiumClusterOptions(FrozenModel):
     fsx_mount_dir: str = Field(default="/fsx", pattern=r"^/[A-Za-z0-9_./-]*$")
     """Where the FSx for Lustre file system is mounted on every node. Default ``/fsx``."""
 
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
     """CloudWatch Logs retention of the cluster logs. Default 30."""
 
     detailed_monitoring: bool = False
@@ -426,16 +427,6 @@ class TrainiumClusterOptions(FrozenModel):
                 "'https://host[:port]/path'"
             )
         return value.rstrip("/") if value is not None else None
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"log_retention_days {value} is not allowed; use one of "
-                f"{', '.join(map(str, LOG_RETENTION_DAYS))}."
-            )
-        return value
 
     @model_validator(mode="after")
     def _limits(self) -> TrainiumClusterOptions:

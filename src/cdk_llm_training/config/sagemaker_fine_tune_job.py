@@ -1,32 +1,28 @@
-"""Options of :class:`cdk_llm_training.SageMakerFineTuneJob` and the training image data.
+"""Options of :class:`cdk_llm_training.SageMakerFineTuneJob` (pure Python, no aws_cdk import).
 
-Pure Python (no aws_cdk import). The Hugging Face PyTorch training image is pinned in
-``config/data/hf_training_images.json`` (tag parts + the AWS account of the image registry
-in each Region); override it with ``SageMakerFineTuneOptions.image_uri``.
+The default training image is in :mod:`cdk_llm_training.config.catalogs.training_images`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from enum import StrEnum
-from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
-from cdk_llm_training.config.bedrock import JOB_NAME_PREFIX_PATTERN, LOG_RETENTION_DAYS
-from cdk_llm_training.config.evaluation import TaskMetricsOptions
-from cdk_llm_training.config.gpu_memory import Method, memory_per_accelerator
-from cdk_llm_training.config.instances import (
+from cdk_llm_training.config.bedrock_fine_tune_job import JOB_NAME_PREFIX_PATTERN
+from cdk_llm_training.config.catalogs.instances import (
     AcceleratorFamily,
     InstanceCatalog,
     InstanceSpec,
     default_instance_catalog,
 )
+from cdk_llm_training.config.sizing.gpu_memory import memory_per_accelerator
+from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
+from cdk_llm_training.config.types import AdapterMethod, LogRetentionDays, S3Prefix
+from cdk_llm_training.config.vocabulary import TrainingMethod
 
 MODEL_PACKAGE_GROUP_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 IMAGE_URI_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/.+")
@@ -62,15 +58,6 @@ SCRIPT_HYPERPARAMETERS = (
 ``record_format``, ``model_id`` and ``max_seq_length`` come from their own options."""
 
 
-class TrainingMethod(StrEnum):
-    """How the adapter is trained."""
-
-    LORA = "lora"
-    """Frozen BF16 base weights plus LoRA adapters."""
-    QLORA = "qlora"
-    """Frozen 4-bit NF4 base weights (bitsandbytes, GPU only) plus LoRA adapters."""
-
-
 class OpenModelRecordFormat(StrEnum):
     """JSONL record formats the validator checks and ``train_lora.py`` reads."""
 
@@ -82,83 +69,16 @@ class OpenModelRecordFormat(StrEnum):
     """``{"prompt": "...", "completion": "..."}``"""
 
 
-class TrainingImage(FrozenModel):
-    """A Deep Learning Container image: repository, pinned tag parts, registry per Region."""
-
-    repository: str
-    pytorch_version: str
-    transformers_version: str
-    python_version: str
-    cuda_version: str
-    os_version: str
-    registries: dict[str, str]
-    """Region -> AWS account of the image registry."""
-
-    @property
-    def tag(self) -> str:
-        return (
-            f"{self.pytorch_version}-transformers{self.transformers_version}-gpu-"
-            f"{self.python_version}-{self.cuda_version}-{self.os_version}"
-        )
-
-    def account(self, region: str) -> str:
-        """The registry account of ``region``; ``KeyError`` names the known Regions."""
-        try:
-            return self.registries[region]
-        except KeyError:
-            known = ", ".join(sorted(self.registries))
-            raise KeyError(
-                f"no {self.repository} registry known for Region {region!r}; known Regions: "
-                f"{known}. Pass image_uri to use another image."
-            ) from None
-
-    def uri(self, region: str) -> str:
-        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-        return f"{self.account(region)}.dkr.ecr.{region}.{suffix}/{self.repository}:{self.tag}"
-
-
-@cache
-def default_training_image() -> TrainingImage:
-    """The pinned Hugging Face PyTorch training image shipped with the package."""
-    text = (
-        resources.files("cdk_llm_training.config")
-        .joinpath("data/hf_training_images.json")
-        .read_text()
-    )
-    return _parse_image(json.loads(text))
-
-
-def load_training_image(path: str | Path) -> TrainingImage:
-    """A training image description from a JSON file shaped like the shipped one."""
-    return _parse_image(json.loads(Path(path).read_text()))
-
-
-def _parse_image(document: dict[str, Any]) -> TrainingImage:
-    return TrainingImage.model_validate({k: v for k, v in document.items() if k != "_about"})
-
-
-def _check_prefix(value: str | None) -> str | None:
-    if value is None:
-        return value
-    if "*" in value or "?" in value:
-        raise ValueError(f"{value!r} must be a literal S3 key prefix; '*' and '?' are not allowed")
-    if value.startswith("/"):
-        raise ValueError(f"{value!r} must not start with '/'; S3 keys have no leading slash")
-    if value and not value.endswith("/"):
-        raise ValueError(f"{value!r} must end with '/' (a folder of the data lake)")
-    return value
-
-
 class SageMakerFineTuneOptions(FrozenModel):
     """Plain-data options of :class:`cdk_llm_training.SageMakerFineTuneJob`. Every field has
     a default that deploys as-is: LoRA of an 8B model whose weights sit in the artifacts zone
     under ``base-models/llama-3.1-8b-instruct/``, on one ml.g5.2xlarge with managed spot."""
 
-    method: TrainingMethod = TrainingMethod.LORA
+    method: AdapterMethod = TrainingMethod.LORA
     """``lora`` (default) or ``qlora``."""
     record_format: OpenModelRecordFormat = OpenModelRecordFormat.CHAT
     """Dataset record format, checked by the validator and read by the script. Default chat."""
-    base_model_prefix: str | None = "base-models/llama-3.1-8b-instruct/"
+    base_model_prefix: S3Prefix | None = "base-models/llama-3.1-8b-instruct/"
     """Artifacts-zone prefix holding the base model folder (``config.json``, weights,
     tokenizer), given to the job as its ``model`` channel: works in closed networks.
     Default ``base-models/llama-3.1-8b-instruct/``. Exactly one of this and
@@ -201,14 +121,14 @@ class SageMakerFineTuneOptions(FrozenModel):
     image_uri: str | None = None
     """Full training image URI. Default: the pinned Hugging Face PyTorch training image of
     the stack's Region."""
-    dataset_prefix: str = "finetune/"
+    dataset_prefix: S3Prefix = "finetune/"
     """Curated-zone prefix the datasets live under (the only prefix the job may read)."""
-    output_prefix: str = "sagemaker/output/"
+    output_prefix: S3Prefix = "sagemaker/output/"
     """Artifacts-zone prefix of job output (``<prefix><job>/output/model.tar.gz``)."""
-    checkpoint_prefix: str = "checkpoints/sagemaker/"
+    checkpoint_prefix: S3Prefix = "checkpoints/sagemaker/"
     """Artifacts-zone prefix of checkpoints (``<prefix><job>/``); under ``checkpoints/`` so the
     lake's checkpoint expiration applies."""
-    report_prefix: str = "sagemaker/validation-reports/"
+    report_prefix: S3Prefix = "sagemaker/validation-reports/"
     """Artifacts-zone prefix of dataset validation reports."""
     job_name_prefix: str = Field(default="lora", min_length=1, max_length=40)
     """Training job names are ``<prefix>-<suffix>``. Default ``lora``."""
@@ -235,20 +155,15 @@ class SageMakerFineTuneOptions(FrozenModel):
     """Longest dataset record (one JSONL line) the validator accepts, in bytes; a longer line
     is reported without being read into memory. Default 1,048,576 (1 MiB, the largest
     per-record limit of the Bedrock models in the catalog); at most 16 MiB."""
-    log_retention_days: int = 365
+    log_retention_days: LogRetentionDays = 365
     """Retention of the workflow and validator log groups. Default 365."""
-
-    @field_validator("dataset_prefix", "output_prefix", "checkpoint_prefix", "report_prefix")
-    @classmethod
-    def _prefixes(cls, value: str) -> str:
-        return _check_prefix(value) or value
 
     @field_validator("base_model_prefix")
     @classmethod
     def _model_prefix(cls, value: str | None) -> str | None:
         if value == "":
             raise ValueError("must not be empty (that would expose the whole artifacts zone)")
-        return _check_prefix(value)
+        return value
 
     @field_validator("job_name_prefix")
     @classmethod
@@ -303,14 +218,6 @@ class SageMakerFineTuneOptions(FrozenModel):
                 f"unknown train_lora.py hyperparameters {', '.join(unknown)}; allowed: "
                 + ", ".join(SCRIPT_HYPERPARAMETERS)
             )
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-            raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {allowed}")
         return value
 
     @model_validator(mode="after")
@@ -403,7 +310,7 @@ def check_training_instance(
         )
     if options.base_model_parameters is None:
         return spec
-    method = Method(options.method.value)
+    method = options.method
 
     def need_on(gpu: InstanceSpec) -> tuple[float, float]:
         need = memory_per_accelerator(
@@ -431,7 +338,7 @@ def check_training_instance(
         if fits
         else "no single GPU of the catalog fits it"
     )
-    other = " or method=qlora" if method is Method.LORA else ""
+    other = " or method=qlora" if method is TrainingMethod.LORA else ""
     raise ValueError(
         f"instance_type {options.instance_type}: {options.method.value} of a "
         f"{options.base_model_parameters / 1e9:g}B-parameter model at max_seq_length "

@@ -1,0 +1,139 @@
+"""Options of :class:`cdk_llm_training.BedrockFineTuneJob` (the models it can customize are in
+:mod:`cdk_llm_training.config.catalogs.bedrock_models`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator, model_validator
+
+from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.catalogs.bedrock_models import (
+    SUPPORTED_CUSTOMIZATION_TYPES,
+    BedrockBaseModel,
+    BedrockModelCatalog,
+    CustomizationType,
+    ModelFamily,
+    default_bedrock_catalog,
+    validate_hyperparameters,
+)
+from cdk_llm_training.config.model_evaluation import ModelEvaluationOptions
+from cdk_llm_training.config.types import LogRetentionDays, S3Prefix
+
+JOB_NAME_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
+
+
+# -- options -------------------------------------------------------------------------------
+
+
+class DistillationOptions(FrozenModel):
+    """Teacher settings of a DISTILLATION job (the API's ``customizationConfig``)."""
+
+    teacher_model_id: str = Field(min_length=1, max_length=2048)
+    """Teacher model id or inference-profile ARN, e.g. ``amazon.nova-premier-v1:0``."""
+    max_response_length_for_inference: int | None = Field(default=None, ge=1)
+    """Maximum tokens the job requests from the teacher. Default: the service default."""
+
+
+class BedrockFineTuneOptions(FrozenModel):
+    """Plain-data options of :class:`cdk_llm_training.BedrockFineTuneJob`. Every field has a
+    default that deploys as-is (fine-tune Amazon Nova Micro from ``curated/finetune/``)."""
+
+    base_model_id: str = "amazon.nova-micro-v1:0:128k"
+    """Base model to customize (catalog id). Default Amazon Nova Micro."""
+    base_model_family: str | None = None
+    """Treat ``base_model_id`` as a member of this catalog family (for ids newer than this
+    release). Default: look the id up in the catalog."""
+    customization_type: CustomizationType = CustomizationType.FINE_TUNING
+    """FINE_TUNING (default), CONTINUED_PRE_TRAINING or DISTILLATION."""
+    hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
+    """API hyperparameter names -> values, checked against the family's ranges at synth.
+    Default: none sent (the service defaults apply)."""
+    distillation: DistillationOptions | None = None
+    """Teacher settings; required for DISTILLATION, rejected otherwise."""
+    dataset_prefix: S3Prefix = "finetune/"
+    """Curated-zone prefix the datasets live under (the only prefix the job may read)."""
+    output_prefix: S3Prefix = "bedrock/customization-output/"
+    """Artifacts-zone prefix the job writes its output under (one folder per job name)."""
+    report_prefix: S3Prefix = "bedrock/validation-reports/"
+    """Artifacts-zone prefix for dataset validation reports."""
+    job_name_prefix: str = Field(default="finetune", min_length=1, max_length=40)
+    """Job and custom-model names are ``<prefix>-<suffix>``; letters, digits, single hyphens."""
+    start_on_ready_marker: bool = False
+    """Start an execution when an object named ``ready_marker_name`` lands in a folder under
+    ``dataset_prefix`` (EventBridge rule on the curated bucket). Default off."""
+    ready_marker_name: str = Field(default="_READY", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    """File name of the ready marker. Default ``_READY``."""
+    job_timeout_hours: int = Field(default=168, ge=1, le=8760)
+    """Fail the execution (and stop the job) after this long. Default 168 (7 days)."""
+    validator_memory_mib: int = Field(default=1024, ge=256, le=10240)
+    """Memory of the validator Lambda (more memory, more CPU). Default 1024."""
+    validator_timeout_minutes: int = Field(default=15, ge=1, le=15)
+    """Timeout of the validator Lambda. Default 15 (the Lambda maximum)."""
+    log_retention_days: LogRetentionDays = 365
+    """Retention of the workflow and validator log groups. Default 365."""
+    evaluation: ModelEvaluationOptions | None = None
+    """Opt-in evaluation after a successful job: provisioned throughput for the custom model,
+    Bedrock evaluation jobs against the base model, a JSON report and a threshold gate (see
+    :class:`cdk_llm_training.ModelEvaluation`). Default: off."""
+
+    @field_validator("job_name_prefix")
+    @classmethod
+    def _name_prefix(cls, value: str) -> str:
+        if not JOB_NAME_PREFIX_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} must be letters, digits and single hyphens, starting and ending "
+                "with a letter or digit"
+            )
+        return value
+
+    @field_validator("customization_type")
+    @classmethod
+    def _supported_type(cls, value: CustomizationType) -> CustomizationType:
+        if value not in SUPPORTED_CUSTOMIZATION_TYPES:
+            raise ValueError(
+                f"customization_type {value.value} is not supported by BedrockFineTuneJob yet; "
+                "use FINE_TUNING, CONTINUED_PRE_TRAINING or DISTILLATION"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _distillation_settings(self) -> BedrockFineTuneOptions:
+        is_distillation = self.customization_type is CustomizationType.DISTILLATION
+        if is_distillation and self.distillation is None:
+            raise ValueError(
+                "customization_type DISTILLATION needs distillation="
+                "DistillationOptions(teacher_model_id=...)"
+            )
+        if not is_distillation and self.distillation is not None:
+            raise ValueError(
+                f"distillation is set but customization_type is {self.customization_type.value}; "
+                "teacher settings apply only to DISTILLATION"
+            )
+        return self
+
+
+def resolve_base_model(
+    options: BedrockFineTuneOptions, catalog: BedrockModelCatalog | None = None
+) -> tuple[BedrockBaseModel, ModelFamily, dict[str, str]]:
+    """The base model, its family and the hyperparameters as the API takes them, after the
+    catalog rules: a known model (or family), a customization type the model supports, and
+    hyperparameters inside the family's ranges. Raises ``ValueError`` naming the value.
+
+    :param catalog: base-model catalog. Default: :func:`default_bedrock_catalog`.
+    """
+    catalog = catalog or default_bedrock_catalog()
+    try:
+        model, family = catalog.resolve(options.base_model_id, family=options.base_model_family)
+    except KeyError as error:
+        raise ValueError(error.args[0]) from None
+    supported = catalog.supported_types(model, family)
+    if options.customization_type not in supported:
+        raise ValueError(
+            f"customization_type {options.customization_type.value} is not supported by base "
+            f"model {options.base_model_id!r} (family {family.family}); supported: "
+            f"{', '.join(t.value for t in supported)}."
+        )
+    rendered = validate_hyperparameters(options.base_model_id, family, options.hyperparameters)
+    return model, family, rendered
