@@ -264,8 +264,9 @@ def test_labeling_options_carry_the_workflow_options() -> None:
         ),
         (
             {"log_retention_days": 2},
-            "Value error, log_retention_days 2 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, "
-            "150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+            "Value error, log_retention_days 2 is not a CloudWatch Logs retention period; "
+            "allowed: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, "
+            "2192, 2557, 2922, 3288, 3653",
         ),
         ({"workforce": {"mode": "cognito"}}, "Extra inputs are not permitted"),
     ],
