@@ -25,6 +25,14 @@ METRIC_NAMES: dict[str, str] = {
 }
 """Trainer log keys printed, and their names on the ``[metrics]`` line."""
 
+_NUMBER = "([0-9.eE+-]+)"
+PROPOSED_METRIC_DEFINITIONS: tuple[dict[str, str], ...] = tuple(
+    {"Name": name, "Regex": rf"[ ]{name}={_NUMBER}"}
+    for name in (*dict.fromkeys(METRIC_NAMES.values()), "tokens_per_second")
+)
+"""Metric definitions for every value the ``[metrics]`` lines carry (the leading space keeps
+``reward=`` from matching inside ``eval_reward=``-like names)."""
+
 
 def metrics_line(step: int, values: Mapping[str, float]) -> str:
     """``[metrics] step=12 train_loss=1.234567 learning_rate=2.000e-04 ...``"""
