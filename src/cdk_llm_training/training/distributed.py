@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 MASTER_PORT = 29500
+"""Rendezvous port on the master host; ``MASTER_PORT`` in the environment overrides it."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,12 @@ def launched(env: Mapping[str, str]) -> bool:
 
 
 def torchrun_command(
-    cluster: Cluster, script: str, argv: Sequence[str], *, python: str = sys.executable
+    cluster: Cluster,
+    script: str,
+    argv: Sequence[str],
+    *,
+    python: str = sys.executable,
+    port: int = MASTER_PORT,
 ) -> list[str] | None:
     """The torchrun command that runs ``script`` on every GPU of every host, or None when
     one process is all the cluster needs."""
@@ -69,7 +75,7 @@ def torchrun_command(
         f"--node_rank={cluster.node_rank}",
         f"--nproc_per_node={max(1, cluster.gpus_per_host)}",
         f"--master_addr={cluster.hosts[0]}",
-        f"--master_port={MASTER_PORT}",
+        f"--master_port={port}",
         script,
         *argv,
     ]

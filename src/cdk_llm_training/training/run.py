@@ -16,7 +16,7 @@ from typing import Any
 from . import methods
 from .args import TrainingError, parse_args
 from .checkpoints import latest_complete
-from .distributed import Cluster, launched, torchrun_command
+from .distributed import MASTER_PORT, Cluster, launched, torchrun_command
 from .formats import first_jsonl, jsonl_files, load_records, renderer, user_prompt
 from .model_card import model_card
 
@@ -80,7 +80,8 @@ def main(
     try:
         args = parse_args(argv)
         if script is not None and args.distributed == "auto" and not launched(env):
-            command = torchrun_command(Cluster.from_env(env), script, argv)
+            port = int(env.get("MASTER_PORT") or MASTER_PORT)
+            command = torchrun_command(Cluster.from_env(env), script, argv, port=port)
             if command is not None:
                 print(f"starting {' '.join(command)}", flush=True)
                 return subprocess.call(command)
