@@ -93,10 +93,10 @@ def main(
 
 
 def check_tuning(tuning: methods.Tuning) -> None:
-    import torch
-
     if not tuning.needs_cuda:
         return
+    import torch
+
     if not torch.cuda.is_available():
         raise TrainingError(QLORA_NEEDS_CUDA)
     try:
@@ -274,13 +274,6 @@ def build_trainer(
 
 
 def train(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
-    from datasets.utils.logging import disable_progress_bar
-    from transformers import AutoTokenizer, PrinterCallback, set_seed
-
-    from .callbacks import CompleteCheckpointMarker, MetricsPrinter
-
-    disable_progress_bar()
-
     method, tuning = methods.method(args.method), methods.tuning(args.tuning)
     check_tuning(tuning)
     source = args.model_id or str(paths.model)
@@ -291,6 +284,13 @@ def train(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
         )
     if not jsonl_files(paths.train):
         raise TrainingError(f"no training data: no .jsonl file in {paths.train}")
+    # The heavy libraries load once the inputs are known to be there.
+    from datasets.utils.logging import disable_progress_bar
+    from transformers import AutoTokenizer, PrinterCallback, set_seed
+
+    from .callbacks import CompleteCheckpointMarker, MetricsPrinter
+
+    disable_progress_bar()
     set_seed(args.seed)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=args.trust_remote_code)
     if tokenizer.pad_token_id is None:
