@@ -229,3 +229,9 @@ def test_the_shipped_files_alone_run_as_a_script(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().startswith("error: no base model: pass --model_id")
+
+
+def test_the_guide_shows_the_method_table_of_the_script() -> None:
+    guide = (REPO / "docs/guides/training-methods.md").read_text()
+    start, end = "<!-- methods-table -->\n", "<!-- /methods-table -->"
+    assert guide.split(start)[1].split(end)[0] == methods.markdown_table()

@@ -21,8 +21,8 @@ class Method:
     record_formats: tuple[str, ...]
     """JSONL record formats the method reads; the first is the default."""
     reference_model: bool = False
-    """Holds a frozen reference policy besides the trained one (DPO, KTO, GRPO with a KL
-    term). With LoRA the reference is the base with the adapter switched off (no second
+    """Holds a frozen reference policy besides the trained one (DPO, KTO; GRPO only with
+    ``beta`` above 0, TRL's default being 0). With LoRA the reference is the base with the adapter switched off (no second
     copy); with full fine-tuning it is a second copy of the weights."""
     generates: bool = False
     """Samples a group of completions per prompt during training (GRPO)."""
@@ -62,10 +62,10 @@ METHODS: tuple[Method, ...] = (
     ),
     Method(
         "grpo",
-        "group relative policy optimization against verifiable or user-defined rewards",
+        "group relative policy optimization against verifiable or user-defined rewards "
+        "(a KL term to a frozen reference only with beta > 0)",
         "GRPOTrainer",
         ("grpo",),
-        reference_model=True,
         generates=True,
     ),
     Method(
