@@ -1,6 +1,7 @@
-"""Helpers of the training-script tests (tests/training): a tiny randomly initialised Llama built from a
-config and a word-level tokenizer trained in the test (no hub download), SageMaker's folder
-layout in a temp folder, and a runner that captures what the script prints."""
+"""Helpers of the training-script tests (tests/training): a tiny randomly initialised Llama
+built from a config and a word-level tokenizer trained in the test (no hub download),
+SageMaker's folder layout in a temp folder, and a runner that captures what the script
+prints."""
 
 from __future__ import annotations
 

@@ -46,7 +46,9 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def _validate(s3: Any, monkeypatch: pytest.MonkeyPatch, record_format: str, body: bytes) -> Any:
     monkeypatch.setenv("RECORD_FORMAT", record_format)
     s3.put_object(Bucket=DATASETS, Key="finetune/r/train.jsonl", Body=body)
-    return validator.handler({"trainingDataKey": "finetune/r/train.jsonl", "jobNameSuffix": "r"}, s3=s3)
+    return validator.handler(
+        {"trainingDataKey": "finetune/r/train.jsonl", "jobNameSuffix": "r"}, s3=s3
+    )
 
 
 def test_every_script_record_format_is_a_validator_format() -> None:
@@ -97,8 +99,7 @@ def test_labeling_converter_preference_output_is_valid_as_it_is(
             "grpo",
             [{"prompt": "q", "answer": "4"}, {"prompt": "q"}, {"prompt": "q", "pattern": "[a-"}],
             3,
-            "field 'pattern' is not a regular expression: unterminated character set at "
-            "position 0",
+            "field 'pattern' is not a regular expression: unterminated character set at position 0",
         ),
         (
             "grpo",
@@ -106,10 +107,15 @@ def test_labeling_converter_preference_output_is_valid_as_it_is(
             1,
             "field 'schema' must be a JSON object (a JSON Schema), got list",
         ),
-        ("text", [{"text": "a corpus line"}, {"input": "bedrock layout"}], 2, "missing field 'text'"),
+        (
+            "text",
+            [{"text": "a corpus line"}, {"input": "bedrock layout"}],
+            2,
+            "missing field 'text'",
+        ),
     ],
 )
-def test_bad_records_are_reported_with_their_line(
+def test_bad_records_are_reported_with_their_line(  # noqa: PLR0917 - parametrized
     s3: Any,
     monkeypatch: pytest.MonkeyPatch,
     record_format: str,

@@ -31,9 +31,7 @@ def _teacher_answers(teacher: Path, prompts: list[str]) -> list[str]:
     return answers
 
 
-def test_student_loss_against_the_teacher_outputs_falls(
-    tmp_path: Path, base_model: Path
-) -> None:
+def test_student_loss_against_the_teacher_outputs_falls(tmp_path: Path, base_model: Path) -> None:
     from transformers import AutoModelForCausalLM
 
     # The teacher: another model (the base with other weights), answering as it will.

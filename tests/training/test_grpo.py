@@ -26,9 +26,7 @@ def reward(prompts, completions, **columns):
 @pytest.fixture(scope="module")
 def grpo_run(tmp_path_factory: pytest.TempPathFactory, base_model: Path) -> dict[str, Any]:
     env = layout(tmp_path_factory.mktemp("grpo"), base_model)
-    records = [
-        {"prompt": f"count from {WORDS[i % 6]}", "pattern": r"\bseven\b"} for i in range(24)
-    ]
+    records = [{"prompt": f"count from {WORDS[i % 6]}", "pattern": r"\bseven\b"} for i in range(24)]
     write_jsonl(Path(env["SM_CHANNEL_TRAIN"]) / "prompts.jsonl", records)
     reward_dir = Path(env["SM_CHANNEL_REWARD"])
     reward_dir.mkdir(parents=True)
@@ -66,8 +64,8 @@ def test_reward_lines_fit_the_proposed_metric_regexes(grpo_run: dict[str, Any]) 
     found = {name for line in lines for name, rx in regexes.items() if rx.search(line)}
     assert {"reward", "reward_std", "train_loss", "learning_rate"} <= found
     # reward= must not also match reward_std= or reward_margin= values
-    assert all(
-        float(regexes["reward"].search(line).group(1)) == float(line.split(" reward=")[1].split()[0])  # type: ignore[union-attr]
-        for line in lines
-        if " reward=" in line
-    )
+    for line in lines:
+        if " reward=" in line:
+            match = regexes["reward"].search(line)
+            assert match is not None
+            assert float(match.group(1)) == float(line.split(" reward=")[1].split()[0])

@@ -13,7 +13,7 @@ from training_support import FAST_ARGS, WORDS, layout, run_script, series, write
 
 pytest.importorskip("trl")
 
-from cdk_llm_training.runtime.labeling_postprocess import convert, rows_to_jsonl  # noqa: E402
+from cdk_llm_training.runtime.labeling_postprocess import convert, rows_to_jsonl
 
 LABEL = "llm-labels"
 ARGS = [*FAST_ARGS, "--method", "dpo", "--learning_rate", "0.01", "--beta", "0.1"]
@@ -108,7 +108,9 @@ def test_kto_trains_on_labelled_single_answers(tmp_path: Path, base_model: Path)
             if good
             else " ".join(rng.choice(WORDS) for _ in range(4))
         )
-        records.append({"prompt": f"count from {WORDS[start]}", "completion": answer, "label": good})
+        records.append(
+            {"prompt": f"count from {WORDS[start]}", "completion": answer, "label": good}
+        )
     write_jsonl(Path(env["SM_CHANNEL_TRAIN"]) / "train.jsonl", records)
     result = run_script(
         [*FAST_ARGS, "--method", "kto", "--learning_rate", "0.01", "--max_steps", "5",

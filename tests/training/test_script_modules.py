@@ -120,7 +120,14 @@ def test_every_argument_is_known_by_name() -> None:
             ["field 'label' must be true (desirable) or false (undesirable)"],
         ),
         ({"prompt": "q", "answer": "4", "schema": {"type": "object"}}, "grpo", []),
-        ({"prompt": "q", "pattern": "("}, "grpo", ["field 'pattern' is not a regular expression: missing ), unterminated subpattern at position 0"]),
+        (
+            {"prompt": "q", "pattern": "("},
+            "grpo",
+            [
+                "field 'pattern' is not a regular expression: missing ), unterminated "
+                "subpattern at position 0"
+            ],
+        ),
         ({"text": ""}, "text", ["field 'text' is empty"]),
         ([], "text", ["record must be a JSON object"]),
     ],
@@ -144,19 +151,31 @@ def test_built_in_rewards() -> None:
     assert exact_match([""] * 3, [" 4 ", "5", "x"], answer=["4", "4", ""]) == [1.0, 0.0, None]
     regex = regex_reward(r"\d+")
     assert regex([""] * 2, ["a 12", "none"], pattern=["", r"^none$"]) == [1.0, 1.0]
-    schema = json.dumps({"type": "object", "required": ["n"], "properties": {"n": {"type": "integer", "minimum": 0}}})
-    assert json_schema([""] * 3, ['{"n": 3}', '{"n": -1}', "not json"], schema=[schema] * 3) == [1.0, 0.0, 0.0]
+    schema = json.dumps(
+        {
+            "type": "object",
+            "required": ["n"],
+            "properties": {"n": {"type": "integer", "minimum": 0}},
+        }
+    )
+    assert json_schema([""] * 3, ['{"n": 3}', '{"n": -1}', "not json"], schema=[schema] * 3) == [
+        1.0,
+        0.0,
+        0.0,
+    ]
     assert schema_problems({"a": 1}, {"additionalProperties": False}) == ["$.a is not allowed"]
 
 
 def test_user_reward_file(tmp_path: Path) -> None:
     path = tmp_path / "mine.py"
-    path.write_text("def score(prompts, completions, **kw):\n    return [len(c) for c in completions]\n")
+    path.write_text(
+        "def score(prompts, completions, **kw):\n    return [len(c) for c in completions]\n"
+    )
     assert load_user_reward(path, "score")([], ["ab"]) == [2]
     with pytest.raises(TrainingError, match=r"defines no function 'reward'"):
         load_user_reward(path, "reward")
     assert len(build_rewards(["regex"], reward_file=path, function="score")) == 2
-    with pytest.raises(TrainingError, match="^method=grpo needs a reward"):
+    with pytest.raises(TrainingError, match=r"^method=grpo needs a reward"):
         build_rewards([])
 
 
@@ -183,16 +202,17 @@ def test_torchrun_command_from_sagemaker_env() -> None:
     one_gpu = Cluster.from_env({"SM_HOSTS": '["algo-1"]', "SM_NUM_GPUS": "1"})
     assert torchrun_command(one_gpu, "train_lora.py", []) is None
     assert torchrun_command(Cluster.from_env({}), "train_lora.py", []) is None
-    assert launched({"WORLD_SIZE": "2"}) and not launched({})
+    assert launched({"WORLD_SIZE": "2"})
+    assert not launched({})
 
 
 def _pins(lines: list[str]) -> dict[str, str]:
     pins = {}
-    for line in lines:
-        line = line.split("#")[0].strip()
+    for raw in lines:
+        line = raw.split("#")[0].strip()
         if line:
             name, _, version = line.partition("==")
-            assert version, f"{line!r} is not pinned with =="
+            assert version, f"{raw!r} is not pinned with =="
             pins[name.lower()] = version
     return pins
 
@@ -200,7 +220,11 @@ def _pins(lines: list[str]) -> dict[str, str]:
 def test_requirements_pin_what_the_train_extra_pins() -> None:
     """The container installs the versions the CPU tests ran (torch comes with the image)."""
     shipped = _pins((SOURCE_DIR / "requirements.txt").read_text().splitlines())
-    extra = _pins(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["train"])
+    extra = _pins(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"][
+            "train"
+        ]
+    )
     assert {"trl", "transformers", "peft", "accelerate", "datasets"} <= set(shipped)
     for name, version in extra.items():
         if name != "torch":

@@ -76,9 +76,7 @@ def test_metric_definitions_capture_the_printed_metrics(first_run: dict[str, Any
     assert all(value > 0 for value in found["tokens_per_second"])
 
 
-def test_complete_checkpoints_are_marked(
-    first_run: dict[str, Any], env: dict[str, str]
-) -> None:
+def test_complete_checkpoints_are_marked(first_run: dict[str, Any], env: dict[str, str]) -> None:
     from cdk_llm_training.training.checkpoints import COMPLETE_MARKER, latest_complete
 
     folder = Path(env["SM_CHECKPOINT_DIR"])
@@ -179,7 +177,9 @@ def test_adapter_loads_back_onto_the_base_model(
     base = AutoModelForCausalLM.from_pretrained(base_dir)
     with torch.no_grad():
         base_logits = base(ids).logits
-    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), env["SM_MODEL_DIR"])
+    tuned = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base_dir), env["SM_MODEL_DIR"]
+    )
     tuned.eval()
     with torch.no_grad():
         tuned_logits = tuned(ids).logits
@@ -224,7 +224,10 @@ def test_bad_records_fail_up_front_with_line_numbers(
 def test_cpt_trains_on_raw_text(tmp_path: Path, base_model: Path) -> None:
     """Continued pre-training, full fine-tuning: every weight changes, the loss falls."""
     env = layout(tmp_path, base_model)
-    texts = [{"text": " ".join(r["messages"][-1]["content"] for _ in range(3))} for r in count_records(32, 5)]
+    texts = [
+        {"text": " ".join(r["messages"][-1]["content"] for _ in range(3))}
+        for r in count_records(32, 5)
+    ]
     write_jsonl(Path(env["SM_CHANNEL_TRAIN"]) / "corpus.jsonl", texts)
     result = run_script(
         [*FAST_ARGS, "--method", "cpt", "--tuning", "full", "--learning_rate", "0.003",

@@ -312,9 +312,7 @@ def check_kto(record: Any) -> list[str]:
     if "label" not in record:
         problems.append("missing field 'label'")
     elif not isinstance(record["label"], bool):
-        problems.append(
-            f"field 'label' must be true or false, got {_json_type(record['label'])}"
-        )
+        problems.append(f"field 'label' must be true or false, got {_json_type(record['label'])}")
     return problems
 
 

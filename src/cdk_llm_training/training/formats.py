@@ -182,7 +182,9 @@ def iter_records(folder: Path) -> Iterator[tuple[Path, int, Any]]:
                 try:
                     yield path, number, json.loads(line)
                 except ValueError as error:
-                    raise TrainingError(f"{path.name} line {number}: not valid JSON: {error}") from None
+                    raise TrainingError(
+                        f"{path.name} line {number}: not valid JSON: {error}"
+                    ) from None
 
 
 MAX_ERRORS_SHOWN = 10

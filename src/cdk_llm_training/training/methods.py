@@ -22,8 +22,9 @@ class Method:
     """JSONL record formats the method reads; the first is the default."""
     reference_model: bool = False
     """Holds a frozen reference policy besides the trained one (DPO, KTO; GRPO only with
-    ``beta`` above 0, TRL's default being 0). With LoRA the reference is the base with the adapter switched off (no second
-    copy); with full fine-tuning it is a second copy of the weights."""
+    ``beta`` above 0, TRL's default being 0). With LoRA the reference is the base with the
+    adapter switched off (no second copy); with full fine-tuning it is a second copy of the
+    weights."""
     generates: bool = False
     """Samples a group of completions per prompt during training (GRPO)."""
 

@@ -67,7 +67,9 @@ def regex_reward(default_pattern: str = "") -> RewardFunction:
         scores: list[float | None] = []
         for completion, own in zip(completions, patterns, strict=True):
             chosen = own or default_pattern
-            scores.append(float(bool(_compiled(chosen).search(_text(completion)))) if chosen else None)
+            scores.append(
+                float(bool(_compiled(chosen).search(_text(completion)))) if chosen else None
+            )
         return scores
 
     return regex
@@ -103,7 +105,7 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
-def schema_problems(value: Any, schema: Any, where: str = "$") -> list[str]:  # noqa: PLR0911
+def schema_problems(value: Any, schema: Any, where: str = "$") -> list[str]:
     """Where ``value`` breaks ``schema`` (the keyword subset of the module docstring)."""
     if not isinstance(schema, dict):
         return []
@@ -136,7 +138,9 @@ def schema_problems(value: Any, schema: Any, where: str = "$") -> list[str]:  # 
             problems += schema_problems(item, schema.get("items"), f"{where}[{index}]")
     if isinstance(value, dict):
         properties = schema.get("properties", {})
-        problems += [f"{where}.{k} is missing" for k in schema.get("required", []) if k not in value]
+        problems += [
+            f"{where}.{k} is missing" for k in schema.get("required", []) if k not in value
+        ]
         for key, item in value.items():
             if key in properties:
                 problems += schema_problems(item, properties[key], f"{where}.{key}")
