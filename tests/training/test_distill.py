@@ -54,7 +54,7 @@ def test_student_loss_against_the_teacher_outputs_falls(tmp_path: Path, base_mod
     env = layout(tmp_path / "student", base_model)
     write_jsonl(Path(env["SM_CHANNEL_TRAIN"]) / "teacher_outputs.jsonl", records * 4)
     result = run_script(
-        [*FAST_ARGS, "--method", "distill", "--learning_rate", "0.01", "--max_steps", "6",
+        [*FAST_ARGS, "--method", "distill", "--learning_rate", "0.01", "--max_steps", "5",
          "--save_steps", "100"],
         env,
     )  # fmt: skip

@@ -18,7 +18,7 @@ pytest.importorskip("trl")
 
 from cdk_llm_training.training import ENTRY_POINT, SOURCE_DIR
 
-STEPS = 4
+STEPS = 3
 COMMON = [*FAST_ARGS, "--learning_rate", "0.01", "--max_steps", str(STEPS), "--save_steps", "100"]
 
 

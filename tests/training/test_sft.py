@@ -32,7 +32,7 @@ LABELLED = [
     {"prompt": "count from five", "reference": "six seven eight nine"},
 ]
 """The labelled set (catalog format); the last line has no id, so its id is its line number."""
-ARGS = [*FAST_ARGS, "--learning_rate", "0.01", "--save_steps", "6"]
+ARGS = [*FAST_ARGS, "--learning_rate", "0.01", "--save_steps", "4"]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,8 @@ def env(tmp_path_factory: pytest.TempPathFactory, base_model: Path) -> dict[str,
 
 @pytest.fixture(scope="module")
 def first_run(env: dict[str, str]) -> dict[str, Any]:
-    """12 optimizer steps, checkpoints at 6 and 12 (legacy ``--method lora``: SFT + LoRA)."""
-    return run_script([*ARGS, "--method", "lora", "--max_steps", "12"], env)
+    """8 optimizer steps, checkpoints at 4 and 8 (legacy ``--method lora``: SFT + LoRA)."""
+    return run_script([*ARGS, "--method", "lora", "--max_steps", "8"], env)
 
 
 def test_first_run_succeeds(first_run: dict[str, Any]) -> None:
@@ -58,7 +58,7 @@ def test_first_run_succeeds(first_run: dict[str, Any]) -> None:
 
 def test_loss_goes_down(first_run: dict[str, Any]) -> None:
     losses = series(first_run["log"], "train_loss")
-    assert len(losses) == 12
+    assert len(losses) == 8
     print(f"train losses: {[round(x, 3) for x in losses]}")
     assert sum(losses[-3:]) / 3 < 0.5 * losses[0]
 
@@ -71,8 +71,8 @@ def test_metric_definitions_capture_the_printed_metrics(first_run: dict[str, Any
             if match:
                 found.setdefault(definition["Name"], []).append(float(match.group(1)))
     assert set(found) == {"train_loss", "eval_loss", "tokens_per_second", "learning_rate"}
-    assert len(found["train_loss"]) == 12
-    assert len(found["tokens_per_second"]) >= 10
+    assert len(found["train_loss"]) == 8
+    assert len(found["tokens_per_second"]) >= 6
     assert all(value > 0 for value in found["tokens_per_second"])
 
 
@@ -81,8 +81,8 @@ def test_complete_checkpoints_are_marked(first_run: dict[str, Any], env: dict[st
 
     folder = Path(env["SM_CHECKPOINT_DIR"])
     names = sorted(p.name for p in folder.iterdir() if p.name.startswith("checkpoint-"))
-    assert names == ["checkpoint-12", "checkpoint-6"]
-    latest = folder / "checkpoint-12"
+    assert names == ["checkpoint-4", "checkpoint-8"]
+    latest = folder / "checkpoint-8"
     assert {"adapter_model.safetensors", "optimizer.pt", "trainer_state.json", COMPLETE_MARKER} <= {
         p.name for p in latest.iterdir()
     }
@@ -97,7 +97,7 @@ def test_model_dir_holds_adapter_tokenizer_and_card(
     assert {"adapter_model.safetensors", "adapter_config.json", "README.md"} <= names
     assert "tokenizer.json" in names
     summary = json.loads((out / "training_summary.json").read_text())
-    assert (summary["method"], summary["tuning"], summary["steps"]) == ("sft", "lora", 12)
+    assert (summary["method"], summary["tuning"], summary["steps"]) == ("sft", "lora", 8)
     assert summary["final_eval_loss"] is not None
     assert "# SFT LORA adapter" in (out / "README.md").read_text()
 
@@ -142,14 +142,14 @@ def test_second_run_resumes_from_the_latest_complete_checkpoint(
     first_run: dict[str, Any], env: dict[str, str]
 ) -> None:
     # An interrupted save: a newer checkpoint folder without the completeness marker.
-    partial = Path(env["SM_CHECKPOINT_DIR"]) / "checkpoint-14"
+    partial = Path(env["SM_CHECKPOINT_DIR"]) / "checkpoint-9"
     partial.mkdir()
     (partial / "trainer_state.json").write_text("{}")
-    second = run_script([*ARGS, "--method", "sft", "--max_steps", "16"], env)
+    second = run_script([*ARGS, "--method", "sft", "--max_steps", "10"], env)
     assert second["status"] == 0, second["log"]
-    assert "resumed from checkpoint-12 at step 12" in second["log"]
+    assert "resumed from checkpoint-8 at step 8" in second["log"]
     steps = [int(m["step"]) for m in _metrics_with(second["log"], "train_loss")]
-    assert steps == [13, 14, 15, 16]
+    assert steps == [9, 10]
     first_losses = series(first_run["log"], "train_loss")
     resumed = series(second["log"], "train_loss")
     print(f"resumed losses: {[round(x, 3) for x in resumed]}")
@@ -157,7 +157,7 @@ def test_second_run_resumes_from_the_latest_complete_checkpoint(
     # far below the untrained starting loss.
     assert max(resumed) < 0.5 * first_losses[0]
     summary = json.loads((Path(env["SM_MODEL_DIR"]) / "training_summary.json").read_text())
-    assert summary["resumed_from_step"] == 12
+    assert summary["resumed_from_step"] == 8
 
 
 def _metrics_with(text: str, name: str) -> list[dict[str, float]]:
@@ -230,8 +230,8 @@ def test_cpt_trains_on_raw_text(tmp_path: Path, base_model: Path) -> None:
     ]
     write_jsonl(Path(env["SM_CHANNEL_TRAIN"]) / "corpus.jsonl", texts)
     result = run_script(
-        [*FAST_ARGS, "--method", "cpt", "--tuning", "full", "--learning_rate", "0.003",
-         "--max_steps", "6", "--save_steps", "100"],
+        [*FAST_ARGS, "--method", "cpt", "--tuning", "full", "--learning_rate", "0.01",
+         "--max_steps", "4", "--save_steps", "100"],
         env,
     )  # fmt: skip
     assert result["status"] == 0, result["log"]
