@@ -81,6 +81,10 @@ def test_arguments_resolve_method_tuning_and_format(
             "--record_format chat does not fit method=dpo; allowed: preference",
         ),
         (
+            ["--warmup_ratio", "5"],
+            "--warmup_ratio must be at least 0 and below 1 (a share of the steps), got 5.0",
+        ),
+        (
             ["--fsdp", "true"],
             "--fsdp true shards full fine-tuning only; tuning=lora trains an adapter with data "
             "parallelism (DDP)",

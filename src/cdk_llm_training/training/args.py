@@ -93,6 +93,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ):
         if getattr(args, name) < 1:
             raise TrainingError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if not 0 <= args.warmup_ratio < 1:
+        raise TrainingError(
+            f"--warmup_ratio must be at least 0 and below 1 (a share of the steps), got "
+            f"{args.warmup_ratio}"
+        )
     try:
         method, tuning = methods.resolve(args.method, args.tuning or None)
     except ValueError as error:
