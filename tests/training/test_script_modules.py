@@ -17,7 +17,7 @@ from cdk_llm_training.training import SOURCE_DIR, SOURCE_FILES, methods
 from cdk_llm_training.training.args import ARGUMENT_NAMES, TrainingError, parse_args
 from cdk_llm_training.training.checkpoints import COMPLETE_MARKER, latest_complete, mark_complete
 from cdk_llm_training.training.distributed import Cluster, launched, torchrun_command
-from cdk_llm_training.training.formats import check_record, load_records, plain_render
+from cdk_llm_training.training.formats import check_record, load_records, plain_render, renderer
 from cdk_llm_training.training.rewards import (
     build_rewards,
     exact_match,
@@ -149,6 +149,30 @@ def test_load_records_renders_prompts_and_numbers_bad_lines(tmp_path: Path) -> N
     (tmp_path / "b.jsonl").write_text("\n" + json.dumps(lines[1]) + "\n")
     with pytest.raises(TrainingError, match=r"b\.jsonl line 2: field 'prompt' must be a string"):
         load_records(tmp_path, "preference", plain_render)
+
+
+class _TemplateTokenizer:
+    """Duck-typed tokenizer: a chat template that writes BOS, and an encoder that may add it."""
+
+    chat_template = "template"
+    bos_token, bos_token_id = "<s>", 1
+
+    def __init__(self, *, adds_bos: bool) -> None:
+        self.adds_bos = adds_bos
+
+    def __call__(self, text: str) -> dict[str, list[int]]:
+        return {"input_ids": [1, 9] if self.adds_bos else [9]}
+
+    def apply_chat_template(self, context: list[dict[str, str]], **_: Any) -> str:
+        return "<s>" + "".join(f"[{m['role']}]{m['content']}" for m in context) + "[assistant]"
+
+
+@pytest.mark.parametrize(
+    ("adds_bos", "expected"), [(True, "[user]q[assistant]"), (False, "<s>[user]q[assistant]")]
+)
+def test_chat_template_prompts_carry_one_bos(adds_bos: bool, expected: str) -> None:
+    render = renderer(_TemplateTokenizer(adds_bos=adds_bos))
+    assert render([{"role": "user", "content": "q"}]) == expected
 
 
 def test_built_in_rewards() -> None:

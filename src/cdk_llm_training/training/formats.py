@@ -118,13 +118,21 @@ def plain_render(context: list[dict[str, str]]) -> str:
 
 
 def renderer(tokenizer: Any) -> Render:
-    """The tokenizer's chat template with the generation prompt, or :func:`plain_render`."""
+    """The tokenizer's chat template with the generation prompt, or :func:`plain_render`.
+    When the template writes the BOS token and the tokenizer adds one itself when it encodes
+    text (Llama 3 does both), the rendered BOS is dropped: the trainers and the predictions
+    encode the text with the tokenizer's special tokens, and two BOS tokens are not what the
+    model saw in pre-training."""
     if not getattr(tokenizer, "chat_template", None):
         return plain_render
+    bos, bos_id = getattr(tokenizer, "bos_token", None), getattr(tokenizer, "bos_token_id", None)
+    adds_bos = bool(bos) and bos_id is not None and tokenizer("x")["input_ids"][:1] == [bos_id]
 
     def render(context: list[dict[str, str]]) -> str:
-        text = tokenizer.apply_chat_template(context, tokenize=False, add_generation_prompt=True)
-        return str(text)
+        text = str(
+            tokenizer.apply_chat_template(context, tokenize=False, add_generation_prompt=True)
+        )
+        return text[len(bos) :] if adds_bos and text.startswith(bos) else text
 
     return render
 
