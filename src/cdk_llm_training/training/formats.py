@@ -125,7 +125,8 @@ def renderer(tokenizer: Any) -> Render:
     model saw in pre-training."""
     if not getattr(tokenizer, "chat_template", None):
         return plain_render
-    bos, bos_id = getattr(tokenizer, "bos_token", None), getattr(tokenizer, "bos_token_id", None)
+    bos = str(getattr(tokenizer, "bos_token", None) or "")
+    bos_id = getattr(tokenizer, "bos_token_id", None)
     adds_bos = bool(bos) and bos_id is not None and tokenizer("x")["input_ids"][:1] == [bos_id]
 
     def render(context: list[dict[str, str]]) -> str:
