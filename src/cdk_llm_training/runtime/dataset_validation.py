@@ -289,6 +289,73 @@ def check_instruction(record: Any) -> list[str]:
     return problems
 
 
+def check_preference(record: Any) -> list[str]:
+    """Preference pairs for DPO: ``{"prompt": "...", "chosen": "...", "rejected": "..."}``,
+    the labeling converter's preference output as it is; other fields are ignored."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    return [
+        *_non_empty_string(record, "prompt"),
+        *_non_empty_string(record, "chosen"),
+        *_non_empty_string(record, "rejected"),
+    ]
+
+
+def check_kto(record: Any) -> list[str]:
+    """Single answers for KTO: ``{"prompt": "...", "completion": "...", "label": true}``
+    (``label`` true: desirable, false: undesirable)."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    problems = _non_empty_string(record, "prompt") + _non_empty_string(record, "completion")
+    if "label" not in record:
+        problems.append("missing field 'label'")
+    elif not isinstance(record["label"], bool):
+        problems.append(f"field 'label' must be true or false, got {_json_type(record['label'])}")
+    return problems
+
+
+GRPO_REWARD_FIELDS = ("answer", "pattern", "schema")
+"""Optional fields of a GRPO prompt, read by the training script's built-in rewards:
+``answer`` (exact_match), ``pattern`` (regex), ``schema`` (json_schema)."""
+
+
+def check_grpo(record: Any) -> list[str]:
+    """Prompts for GRPO: ``{"prompt": "...", "answer": "...", "pattern": "...", "schema":
+    {...}}``; the reward fields are optional: ``answer`` and ``pattern`` strings (``pattern``
+    a regular expression), ``schema`` a JSON object. Other fields reach a user reward
+    function unchanged."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    problems = _non_empty_string(record, "prompt")
+    for name in ("answer", "pattern"):
+        if name in record and not isinstance(record[name], str):
+            problems.append(f"field '{name}' must be a string, got {_json_type(record[name])}")
+    if isinstance(record.get("pattern"), str):
+        try:
+            re.compile(record["pattern"])
+        except re.error as error:
+            problems.append(
+                f"field 'pattern' is not a regular expression: {cap_reason(str(error), 120)}"
+            )
+    if "schema" in record and not isinstance(record["schema"], dict):
+        problems.append(
+            f"field 'schema' must be a JSON object (a JSON Schema), got "
+            f"{_json_type(record['schema'])}"
+        )
+    return problems
+
+
+def check_text(record: Any) -> list[str]:
+    """Raw text for continued pre-training of an open model: ``{"text": "..."}``."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    return _non_empty_string(record, "text")
+
+
 register_format("prompt_completion", check_prompt_completion)
 register_format("continued_pretraining", check_continued_pretraining)
 register_format("messages", check_messages)
@@ -296,6 +363,10 @@ register_format("bedrock_conversation_2024", check_bedrock_conversation_2024)
 register_format("bedrock_conversation_2024_prompts", check_bedrock_conversation_2024_prompts)
 register_format("chat", check_chat)
 register_format("instruction", check_instruction)
+register_format("preference", check_preference)
+register_format("kto", check_kto)
+register_format("grpo", check_grpo)
+register_format("text", check_text)
 
 
 # -- limits and reports --------------------------------------------------------------------
