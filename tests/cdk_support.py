@@ -11,7 +11,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 from cdk_llm_training.checks import LlmTrainingChecks
 
@@ -21,8 +21,11 @@ _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 @cache
 def cdk_context() -> dict[str, Any]:
-    """The feature flags of cdk.json: `python app.py` alone would ignore them."""
+    """The feature flags of cdk.json (`python app.py` alone would ignore them), and no
+    construct stack traces in the metadata, as `cdk synth` runs the app unless ``--debug``
+    (templates are the same either way; capturing a trace per construct costs time)."""
     context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    context["aws:cdk:disable-stack-trace"] = True
     return context
 
 
@@ -36,9 +39,48 @@ def new_app(*, nag: bool = True) -> cdk.App:
     return app
 
 
+def compliance_app() -> cdk.App:
+    """An app checked by every pack ``make test`` enforces: cdk-nag AwsSolutions, NIST 800-53
+    R5 and HIPAA Security, and LlmTrainingChecks with warnings failing too (a shipped or
+    documented configuration must not carry a rule-pack warning either). The session's tier
+    stacks are built in such apps, so one synthesis serves the snapshot, assertion, nag and
+    compliance tests."""
+    app = cdk.App(context=cdk_context())
+    cdk.Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app),
+        NIST80053R5Checks(app),
+        HIPAASecurityChecks(app),
+        LlmTrainingChecks(fail_on_warnings=True),
+    )
+    return app
+
+
 def new_stack(*, nag: bool = True, stack_id: str = "TestStack") -> cdk.Stack:
     """A fresh, env-agnostic stack in its own nag-checked app."""
     return cdk.Stack(new_app(nag=nag), stack_id)
+
+
+NEURON_AMI = {"custom_ami_id": "ami-0123456789abcdef0", "install_neuron": False}
+"""A prebuilt Neuron AMI: what a closed-network Trainium tier needs."""
+
+CLOSED_CHART = {
+    "dependency_chart": {
+        "chart_s3_uri": "s3://my-artifacts/charts/hyperpod-dependencies.tgz",
+        "kubectl_layer_arn": "arn:aws:lambda:us-east-1:111122223333:layer:kubectl-v34:1",
+    }
+}
+"""Closed mode installs the HyperPod dependency chart from S3 with helm from a layer."""
+
+MEDIUM_CLOSED = {"network": {"closed_network": True}, "hyperpod": CLOSED_CHART}
+"""The closed-network medium tier the session builds (``medium_closed`` fixture)."""
+
+LARGE_CLOSED = {
+    "engine": "both",
+    "network": {"closed_network": True},
+    "trainium": NEURON_AMI,
+    "hyperpod": CLOSED_CHART,
+}
+"""The closed-network large tier (both engines) the session builds (``large_closed``)."""
 
 
 def template_of(stack: cdk.Stack) -> Template:
