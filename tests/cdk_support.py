@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
 from cdk_llm_training.checks import LlmTrainingChecks
+from cdk_llm_training.config import AppConfig, StackName
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
@@ -83,6 +84,37 @@ LARGE_CLOSED = {
 """The closed-network large tier (both engines) the session builds (``large_closed``)."""
 
 
+_YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
+
+
+def documented_configs() -> Iterator[tuple[str, AppConfig]]:
+    """Every YAML app configuration shown in docs/, named by page and position."""
+    import yaml
+
+    from cdk_llm_training.config.tiers import parse_app_config
+
+    for page in sorted((REPO_ROOT / "docs").rglob("*.md")):
+        for index, match in enumerate(_YAML_BLOCK.finditer(page.read_text())):
+            data = yaml.safe_load(match.group(1))
+            if isinstance(data, dict) and data and set(data) <= set(AppConfig.model_fields):
+                yield f"{page.relative_to(REPO_ROOT)}#{index}", parse_app_config(data)
+
+
+def tier_section(config: AppConfig, name: StackName) -> Any:
+    """The part of ``config`` that stack ``name`` is built from."""
+    if name is StackName.SMALL_LORA:
+        return config.small_lora
+    if name is StackName.MEDIUM_FINE_TUNE:
+        return config.medium_fine_tune
+    return config.large_pretrain
+
+
+def stack_key(config: AppConfig, name: StackName) -> tuple[StackName, str]:
+    """What makes a tier stack distinct: its name and its tier configuration (a tier stack is
+    built from its section of the app config alone)."""
+    return name, tier_section(config, name).model_dump_json()
+
+
 def template_of(stack: cdk.Stack) -> Template:
     """Synthesize ``stack`` (running the app's validation plugins) and return its template."""
     return Template.from_stack(stack)
@@ -102,14 +134,21 @@ def normalized(template: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def cfn_lint_findings(template: Mapping[str, Any]) -> list[str]:
-    """cfn-lint errors and warnings for ``template`` (W3005, redundant DependsOn, ignored)."""
+    """cfn-lint errors and warnings for ``template`` (W3005, redundant DependsOn, ignored).
+
+    Several modules lint the same session template: each distinct template is linted once."""
+    return list(_cfn_lint_findings(json.dumps(template)))
+
+
+@cache
+def _cfn_lint_findings(template_json: str) -> tuple[str, ...]:
     from cfnlint.api import ManualArgs, lint
 
     matches = lint(
-        json.dumps(template),
+        template_json,
         config=ManualArgs(regions=["us-east-1"], ignore_checks=["W3005"]),
     )
-    return [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches]
+    return tuple(f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches)
 
 
 def resources_of_type(template: Template, type_name: str) -> dict[str, Any]:

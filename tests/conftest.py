@@ -12,14 +12,28 @@ builds it in a module-scoped fixture, never per test.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
-from cdk_support import LARGE_CLOSED, MEDIUM_CLOSED, compliance_app, template_of
+from cdk_support import (
+    LARGE_CLOSED,
+    MEDIUM_CLOSED,
+    compliance_app,
+    documented_configs,
+    stack_key,
+    template_of,
+)
 
 from cdk_llm_training.config import AppConfig, LargeEngine, LargePretrainConfig, StackName
 from cdk_llm_training.config.tiers import MediumFineTuneConfig
-from cdk_llm_training.stacks import LargePretrainStack, MediumFineTuneStack, build_tier_stacks
+from cdk_llm_training.stacks import (
+    LargePretrainStack,
+    MediumFineTuneStack,
+    SmallLoRAStack,
+    build_tier_stacks,
+)
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +96,28 @@ def large_closed() -> Template:
     config = LargePretrainConfig.model_validate(LARGE_CLOSED)
     stack = LargePretrainStack(compliance_app(), StackName.LARGE_PRETRAIN.value, config=config)
     return template_of(stack)
+
+
+@pytest.fixture(scope="session")
+def documented_stacks() -> dict[tuple[StackName, str], Stack]:
+    """Every stack of every YAML app configuration in docs/ that is not a default tier stack,
+    by :func:`cdk_support.stack_key`, in ONE app checked by every pack and synthesized (a
+    finding anywhere fails this fixture, listing every unacknowledged finding)."""
+    app = compliance_app()
+    defaults = AppConfig()
+    stacks: dict[tuple[StackName, str], Stack] = {}
+    for label, config in documented_configs():
+        prefix = re.sub(r"[^A-Za-z0-9]", "", label.title())
+        for name in config.stacks:
+            key = stack_key(config, name)
+            if key == stack_key(defaults, name) or key in stacks:
+                continue
+            stack_id = f"{prefix}{name.value}"
+            if name is StackName.SMALL_LORA:
+                stacks[key] = SmallLoRAStack(app, stack_id, config=config.small_lora)
+            elif name is StackName.MEDIUM_FINE_TUNE:
+                stacks[key] = MediumFineTuneStack(app, stack_id, config=config.medium_fine_tune)
+            else:
+                stacks[key] = LargePretrainStack(app, stack_id, config=config.large_pretrain)
+    app.synth()
+    return stacks
