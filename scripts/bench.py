@@ -115,7 +115,10 @@ def bench_pytest() -> dict[str, float | str]:
     return {
         "seconds": wall,
         "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-        "summary": lines[-1].strip("= ") if lines else f"exit code {result.returncode}",
+        # "1458 passed, 2 skipped in 150.00s (0:02:30)" -> "1458 passed, 2 skipped"
+        "summary": lines[-1].strip("= ").split(" in ")[0]
+        if lines
+        else f"exit code {result.returncode}",
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
         "cores": float(len(os.sched_getaffinity(0))),
@@ -213,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(
         f"machine    {len(os.sched_getaffinity(0))} cores, load average "
-        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (1/5/15 min): figures are wall time"
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (1/5/15 min; load inflates wall time)"
     )
 
     if args.only in (None, "validator"):
