@@ -1,112 +1,45 @@
 """cdk-nag's NIST 800-53 R5 and HIPAA Security packs, beside AwsSolutions and the library's own
 rule pack, on every tier stack in every engine mode and every configuration the docs show.
 
-All stacks go into ONE app, so jsii starts once and every pack walks the tree once.
-Acknowledgements are made in the constructs (see ``constructs/_compliance.py``), each on the
-narrowest construct with the reason the control does not apply.
+The default tier stacks, LargePretrainStack per engine and the closed-network tiers are the
+session's fixtures, built in apps checked by these same packs (``cdk_support.compliance_app``):
+their synthesis is this test. Every documented configuration that differs from the defaults
+goes into ONE more app (the ``documented_stacks`` fixture, which the validate == synth test
+shares), so every pack walks the tree once. Acknowledgements are made in the constructs (see
+``constructs/_compliance.py``), each on the narrowest construct with the reason the control
+does not apply.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import aws_cdk as cdk
 import pytest
-import yaml
 from aws_cdk import aws_s3 as s3
-from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
-from cdk_support import REPO_ROOT, cdk_context
+from aws_cdk.assertions import Template
+from cdk_nag import HIPAASecurityChecks, NIST80053R5Checks
+from cdk_support import cdk_context, documented_configs
 
-from cdk_llm_training.checks import LlmTrainingChecks
-from cdk_llm_training.config import AppConfig, LargeEngine, StackName
-from cdk_llm_training.config.tiers import parse_app_config
-from cdk_llm_training.stacks import LargePretrainStack, MediumFineTuneStack, SmallLoRAStack
-
-_YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
-
-
-def compliance_app() -> cdk.App:
-    """An app checked by every pack ``make test`` enforces."""
-    app = cdk.App(context=cdk_context())
-    cdk.Validations.of(app).add_plugins(
-        AwsSolutionsChecks(app),
-        NIST80053R5Checks(app),
-        HIPAASecurityChecks(app),
-        # Warnings too: a documented config must not ship a rule-pack warning either.
-        LlmTrainingChecks(fail_on_warnings=True),
-    )
-    return app
-
-
-def documented_configs() -> Iterator[tuple[str, AppConfig]]:
-    """Every YAML app configuration shown in docs/, named by page and position."""
-    for page in sorted((REPO_ROOT / "docs").rglob("*.md")):
-        for index, match in enumerate(_YAML_BLOCK.finditer(page.read_text())):
-            data = yaml.safe_load(match.group(1))
-            if isinstance(data, dict) and data and set(data) <= set(AppConfig.model_fields):
-                yield f"{page.relative_to(REPO_ROOT)}#{index}", parse_app_config(data)
-
-
-def _configs_under_test() -> list[tuple[str, AppConfig]]:
-    configs: list[tuple[str, AppConfig]] = [("defaults", AppConfig())]
-    for engine in (LargeEngine.NVIDIA, LargeEngine.BOTH):
-        configs.append(
-            (
-                f"large-{engine.value}",
-                parse_app_config(
-                    {"stacks": ["LargePretrainStack"], "large_pretrain": {"engine": engine.value}}
-                ),
-            )
-        )
-    configs.append(
-        (
-            "medium-closed",
-            parse_app_config(
-                {
-                    "stacks": ["MediumFineTuneStack"],
-                    "medium_fine_tune": {
-                        "network": {"closed_network": True},
-                        "hyperpod": {
-                            "dependency_chart": {
-                                "chart_s3_uri": "s3://my-artifacts-bucket/charts/hp.tgz",
-                                "kubectl_layer_arn": (
-                                    "arn:aws:lambda:us-east-1:111122223333:layer:kubectl-v34:1"
-                                ),
-                            }
-                        },
-                    },
-                }
-            ),
-        )
-    )
-    configs.extend(documented_configs())
-    return configs
-
-
-def _add_stacks(app: cdk.App, label: str, config: AppConfig) -> None:
-    prefix = re.sub(r"[^A-Za-z0-9]", "", label.title())
-    for name in config.stacks:
-        stack_id = f"{prefix}{name.value}"
-        if name is StackName.SMALL_LORA:
-            SmallLoRAStack(app, stack_id, config=config.small_lora)
-        elif name is StackName.MEDIUM_FINE_TUNE:
-            MediumFineTuneStack(app, stack_id, config=config.medium_fine_tune)
-        else:
-            LargePretrainStack(app, stack_id, config=config.large_pretrain)
+from cdk_llm_training.config import LargeEngine, StackName
 
 
 def test_the_docs_show_configurations() -> None:
     assert len(list(documented_configs())) >= 5
 
 
-def test_every_stack_and_documented_config_passes_nist_and_hipaa() -> None:
-    app = compliance_app()
-    configs = _configs_under_test()
-    for label, config in configs:
-        _add_stacks(app, label, config)
-    # Raises ValidationFailed, listing every unacknowledged finding, on any finding.
-    app.synth()
+def test_every_stack_and_documented_config_passes_nist_and_hipaa(
+    tier_templates: dict[StackName, Template],
+    large_templates: dict[LargeEngine, Template],
+    medium_closed: Template,
+    large_closed: Template,
+    documented_stacks: dict[tuple[StackName, str], cdk.Stack],
+) -> None:
+    """Each fixture above synthesized (and so passed every pack) in a session compliance app:
+    a finding anywhere fails the fixture, listing every unacknowledged finding."""
+    assert len(tier_templates) == len(StackName)
+    assert set(large_templates) == set(LargeEngine)
+    assert documented_stacks
 
 
 @pytest.mark.parametrize(

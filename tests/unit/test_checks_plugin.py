@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
@@ -10,6 +14,7 @@ from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk.assertions import Template
 from cdk_support import cdk_context
+from constructs import Construct
 
 from cdk_llm_training.checks import LlmTrainingChecks
 
@@ -20,9 +25,9 @@ def _app(**plugin_kwargs: object) -> cdk.App:
     return app
 
 
-def _users_stack(app: cdk.App) -> tuple[cdk.Stack, fsx.CfnFileSystem, ec2.CfnSecurityGroup]:
+def _users_stack(scope: Construct) -> tuple[cdk.Stack, fsx.CfnFileSystem, ec2.CfnSecurityGroup]:
     """What a user might write by hand: FSx without KMS, an EFA group without egress."""
-    stack = cdk.Stack(app, "UserStack")
+    stack = cdk.Stack(scope, "UserStack")
     group = ec2.CfnSecurityGroup(
         stack, "EfaGroup", group_description="EFA between trainers", vpc_id="vpc-0123456789abcdef0"
     )
@@ -124,3 +129,43 @@ def test_tier_stack_templates_have_no_findings(tier_stacks: dict[object, cdk.Sta
             if f.rule_id not in acks.get((stack.template_file, f.logical_id), set())
         ]
         assert unacknowledged == [], stack.stack_name
+
+
+def test_acknowledgements_read_from_the_assembly_match_the_construct_tree(
+    tier_templates: dict[object, Template], tier_stacks: dict[object, cdk.Stack]
+) -> None:
+    """The plugin reads acknowledgements from the synthesized metadata files (fast); walking
+    the construct tree over jsii (slow, the fallback) must give the same answer."""
+    from cdk_llm_training.checks.acknowledgements import acknowledged_rules_from_assembly
+    from cdk_llm_training.checks.plugin import _acknowledged_rules
+
+    app = cdk.App.of(next(iter(tier_stacks.values())))
+    assert app is not None
+    directory = app.synth().directory  # cached: the session synth, nothing rebuilt
+    paths = [os.path.join(directory, stack.template_file) for stack in tier_stacks.values()]
+    from_assembly = acknowledged_rules_from_assembly(app, paths)
+    from_tree = _acknowledged_rules(app)
+    assert from_assembly is not None
+    assert from_assembly == from_tree
+    assert len(from_assembly) > 50  # the tier stacks acknowledge many findings
+
+
+def test_an_acknowledgement_on_the_app_or_a_stage_reaches_its_stacks() -> None:
+    """Scopes above the stacks write no stack metadata: they are still honoured."""
+    app = _app()
+    stage = cdk.Stage(app, "Prod")
+    _users_stack(stage)
+    cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id="LLM-FSX1", reason="Test data."))
+    cdk.Validations.of(stage).acknowledge(cdk.Acknowledgment(id="LLM-EFA1", reason="Elsewhere."))
+    # The app, not the stack: validation plugins run only when the app itself synthesizes.
+    app.synth()
+
+
+def test_an_assembly_without_a_manifest_is_not_guessed(tmp_path: Path) -> None:
+    """No manifest next to the template: the fast route declines and the plugin walks the
+    construct tree instead."""
+    from cdk_llm_training.checks.acknowledgements import acknowledged_rules_from_assembly
+
+    template = tmp_path / "Lonely.template.json"
+    template.write_text(json.dumps({"Resources": {}}))
+    assert acknowledged_rules_from_assembly(cdk.App(), [str(template)]) is None

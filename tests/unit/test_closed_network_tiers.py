@@ -1,4 +1,7 @@
-"""Closed-network medium and large tiers: endpoints per engine, endpoint policies, rules clean."""
+"""Closed-network medium and large tiers: endpoints per engine, endpoint policies, rules clean.
+
+The two closed-network stacks are session fixtures (tests/conftest.py), shared with the
+compliance-pack test."""
 
 from __future__ import annotations
 
@@ -6,45 +9,12 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
-from cdk_support import cfn_lint_findings, new_app
+from cdk_support import NEURON_AMI, cfn_lint_findings
 
-from cdk_llm_training import LargePretrainStack, MediumFineTuneStack
 from cdk_llm_training.checks import check_template
 from cdk_llm_training.checks.rules_network import endpoint_service
 from cdk_llm_training.config import StackName
 from cdk_llm_training.config.tiers import LargePretrainConfig, MediumFineTuneConfig
-
-NEURON_AMI = {"custom_ami_id": "ami-0123456789abcdef0", "install_neuron": False}
-# Closed mode installs the HyperPod dependency chart from S3 with helm from a layer.
-CLOSED_CHART = {
-    "dependency_chart": {
-        "chart_s3_uri": "s3://my-artifacts/charts/hyperpod-dependencies.tgz",
-        "kubectl_layer_arn": "arn:aws:lambda:us-east-1:111122223333:layer:kubectl-v34:1",
-    }
-}
-
-
-@pytest.fixture(scope="module")
-def medium_closed() -> Template:
-    config = MediumFineTuneConfig.model_validate(
-        {"network": {"closed_network": True}, "hyperpod": CLOSED_CHART}
-    )
-    stack = MediumFineTuneStack(new_app(), StackName.MEDIUM_FINE_TUNE.value, config=config)
-    return Template.from_stack(stack)
-
-
-@pytest.fixture(scope="module")
-def large_closed() -> Template:
-    config = LargePretrainConfig.model_validate(
-        {
-            "engine": "both",
-            "network": {"closed_network": True},
-            "trainium": NEURON_AMI,
-            "hyperpod": CLOSED_CHART,
-        }
-    )
-    stack = LargePretrainStack(new_app(), StackName.LARGE_PRETRAIN.value, config=config)
-    return Template.from_stack(stack)
 
 
 def _endpoints(template: Template) -> dict[tuple[str | None, str], dict[str, Any]]:

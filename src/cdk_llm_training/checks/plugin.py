@@ -14,11 +14,15 @@ from aws_cdk import (
     PolicyViolatingResource,
     PolicyViolation,
     Stack,
-    Validations,
 )
 from constructs import IConstruct
 
 from cdk_llm_training._version import __version__
+from cdk_llm_training.checks.acknowledgements import (
+    Acknowledgements,
+    acknowledged_rules_from_assembly,
+    rule_ids_of,
+)
 from cdk_llm_training.checks.engine import check_template_file, select_rules
 from cdk_llm_training.checks.model import Finding, Severity
 
@@ -62,7 +66,11 @@ class LlmTrainingChecks:
         return [rule.rule_id for rule in self._rules]
 
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
-        acknowledged = _acknowledged_rules(context.app_construct)
+        acknowledged = acknowledged_rules_from_assembly(
+            context.app_construct, context.template_paths
+        )
+        if acknowledged is None:
+            acknowledged = _acknowledged_rules(context.app_construct)
         violations: dict[str, list[tuple[Finding, str]]] = {}
         for path in context.template_paths:
             for finding in check_template_file(path, self._rules):
@@ -97,20 +105,18 @@ class LlmTrainingChecks:
         )
 
 
-def _acknowledged_rules(root: IConstruct) -> dict[tuple[str, str], set[str]]:
+def _acknowledged_rules(root: IConstruct) -> Acknowledgements:
     """(template file name, logical ID) -> rule ids acknowledged on the resource or any of its
-    scopes, read from the metadata that ``Validations.acknowledge`` records."""
-    key = Validations.ACKNOWLEDGED_RULES_METADATA_KEY
-    result: dict[tuple[str, str], set[str]] = {}
+    scopes, read over jsii from the metadata that ``Validations.acknowledge`` records (one
+    round trip per construct and scope: the slow route, for assemblies that
+    :func:`acknowledged_rules_from_assembly` cannot read)."""
+    result: Acknowledgements = {}
     for construct in root.node.find_all():
         if not CfnResource.is_cfn_resource(construct):
             continue
         rule_ids: set[str] = set()
         for scope in construct.node.scopes:
-            for entry in scope.node.metadata:
-                if entry.type == key and isinstance(entry.data, dict):
-                    # Keys look like "Annotation::LLM-GT1" or "LlmTrainingChecks::LLM-GT1".
-                    rule_ids.update(str(k).rsplit("::", 1)[-1] for k in entry.data)
+            rule_ids.update(rule_ids_of(scope.node.metadata))
         if rule_ids:
             stack = Stack.of(construct)
             logical_id = stack.resolve(construct.logical_id)  # type: ignore[attr-defined]
