@@ -38,7 +38,7 @@ VALIDATOR_FILE_MB = 200
 # Runs in the child: validate the file with the Lambda's streaming core, print seconds.
 _VALIDATOR_CHILD = """
 import json, sys, time
-from cdk_llm_training.runtime.dataset_validation import FileLimits, validate_stream
+from cdk_llm_training.assets.runtime.dataset_validation import FileLimits, validate_stream
 start = time.perf_counter()
 with open(sys.argv[1], "rb") as stream:
     report = validate_stream(stream, key="bench", role="training",
@@ -127,7 +127,7 @@ def bench_pytest() -> dict[str, float | str]:
 
 def bench_plan(runs: int) -> float:
     """Median wall seconds of a whole `cdk-llm-training plan ... --json` process."""
-    command = [sys.executable, "-m", "cdk_llm_training.cli", *PLAN_ARGV]
+    command = [sys.executable, "-m", "cdk_llm_training.tools.cli", *PLAN_ARGV]
     subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)  # warm caches
     times: list[float] = []
     for _ in range(runs):

@@ -18,7 +18,7 @@ from cdk_llm_training import (
     TrainingAlarms,
     TrainingDashboard,
 )
-from cdk_llm_training.dashboard_layout import dashboard_bodies, layout_svg
+from cdk_llm_training.tools.dashboard_layout import dashboard_bodies, layout_svg
 
 
 def main(argv: list[str] | None = None) -> int:

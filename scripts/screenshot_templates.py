@@ -22,8 +22,8 @@ from typing import Any
 
 from liquid import Environment
 
-from cdk_llm_training.labeling_templates import template_text
-from cdk_llm_training.runtime.labeling_postprocess import pre_annotation_handler
+from cdk_llm_training.assets.labeling_templates import template_text
+from cdk_llm_training.assets.runtime.labeling_postprocess import pre_annotation_handler
 
 REPO = Path(__file__).resolve().parents[1]
 CROWD_SCRIPT = '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>'

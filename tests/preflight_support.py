@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
-from cdk_llm_training.preflight._aws import Context
+from cdk_llm_training.tools.preflight._aws import Context
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"

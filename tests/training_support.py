@@ -123,7 +123,7 @@ class Capture:
 
 def run_script(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
     """Run the script's main in this process; ``{"status", "log"}``."""
-    from cdk_llm_training.training import run
+    from cdk_llm_training.assets.training import run
 
     with Capture() as capture:
         status = run.main(argv, env=env)
@@ -132,7 +132,7 @@ def run_script(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 def metrics(text: str) -> Iterator[dict[str, float]]:
     """The ``[metrics]`` lines of a log as dicts."""
-    from cdk_llm_training.training.callbacks import iter_metric_lines
+    from cdk_llm_training.assets.training.callbacks import iter_metric_lines
 
     for line in iter_metric_lines(text):
         yield {k: float(v) for k, v in re.findall(r"(\w+)=([-+0-9.eE]+)", line)}

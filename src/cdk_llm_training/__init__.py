@@ -128,7 +128,7 @@ if TYPE_CHECKING:
         fsx_pod_volume as fsx_pod_volume,
         fsx_volume_manifests as fsx_volume_manifests,
     )
-    from cdk_llm_training.planner import (
+    from cdk_llm_training.tools.planner import (
         LustreDeploymentType as LustreDeploymentType,
         LustreSizing as LustreSizing,
         propose_lustre_sizing as propose_lustre_sizing,
@@ -253,7 +253,7 @@ _PUBLIC_API: dict[str, tuple[str, ...]] = {
         "SmallLoRAStack",
     ),
     "cdk_llm_training.checks": ("LlmTrainingChecks",),
-    "cdk_llm_training.planner": (
+    "cdk_llm_training.tools.planner": (
         "LustreDeploymentType",
         "LustreSizing",
         "propose_lustre_sizing",

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cdk_llm_training.runtime import bedrock_dataset_validator as validator
-from cdk_llm_training.runtime.dataset_validation import (
+from cdk_llm_training.assets.runtime import bedrock_dataset_validator as validator
+from cdk_llm_training.assets.runtime.dataset_validation import (
     FileLimits,
     check_bedrock_conversation_2024,
     format_checker,
@@ -614,7 +614,7 @@ def test_handler_imports_as_lambda_loads_it_without_cdk_or_pydantic() -> None:
     import sys
     from pathlib import Path
 
-    from cdk_llm_training import runtime
+    from cdk_llm_training.assets import runtime
 
     folder = Path(runtime.__file__).parent
     probe = (

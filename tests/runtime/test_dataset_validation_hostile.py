@@ -13,9 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cdk_llm_training.runtime import bedrock_dataset_validator as bedrock
-from cdk_llm_training.runtime import open_model_dataset_validator as open_model
-from cdk_llm_training.runtime.dataset_validation import (
+from cdk_llm_training.assets.runtime import bedrock_dataset_validator as bedrock
+from cdk_llm_training.assets.runtime import open_model_dataset_validator as open_model
+from cdk_llm_training.assets.runtime.dataset_validation import (
     DEFAULT_MAX_RECORD_BYTES,
     MAX_REASON_CHARS,
     FileLimits,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cdk_llm_training.evaluation import metrics
+from cdk_llm_training.assets.evaluation import metrics
 
 LABELLED: list[dict[str, Any]] = [
     {"id": "q1", "prompt": "Capital of France?", "reference": "Paris", "tags": ["geo"]},

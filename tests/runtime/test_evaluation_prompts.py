@@ -11,8 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from cdk_llm_training.assets.runtime import dataset_validation, evaluation_prompts
 from cdk_llm_training.config.model_evaluation import EvaluationPrompt
-from cdk_llm_training.runtime import dataset_validation, evaluation_prompts
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

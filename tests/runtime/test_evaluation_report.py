@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cdk_llm_training.runtime import evaluation_report as er
+from cdk_llm_training.assets.runtime import evaluation_report as er
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -204,7 +204,7 @@ def test_handlers_import_as_lambda_loads_them_without_cdk_or_pydantic() -> None:
     import subprocess
     import sys
 
-    from cdk_llm_training import runtime
+    from cdk_llm_training.assets import runtime
 
     folder = Path(runtime.__file__).parent
     probe = (

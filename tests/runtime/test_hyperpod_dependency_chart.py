@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from cdk_llm_training.runtime import hyperpod_dependency_chart as chart_handler
-from cdk_llm_training.runtime.hyperpod_dependency_chart import (
+from cdk_llm_training.assets.runtime import hyperpod_dependency_chart as chart_handler
+from cdk_llm_training.assets.runtime.hyperpod_dependency_chart import (
     FAILED_CREATE_PREFIX,
     TOKEN_PREFIX,
     ChartError,

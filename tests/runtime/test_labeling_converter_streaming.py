@@ -15,8 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cdk_llm_training.runtime import labeling_postprocess as lp
-from cdk_llm_training.runtime.s3_writer import MIN_PART_BYTES, S3StreamWriter
+from cdk_llm_training.assets.runtime import labeling_postprocess as lp
+from cdk_llm_training.assets.runtime.s3_writer import MIN_PART_BYTES, S3StreamWriter
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -326,7 +326,7 @@ def test_the_converter_imports_as_lambda_loads_it_without_cdk_or_pydantic() -> N
     import sys
     from pathlib import Path
 
-    from cdk_llm_training import runtime
+    from cdk_llm_training.assets import runtime
 
     probe = (
         "import sys, json\n"

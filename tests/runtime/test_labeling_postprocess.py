@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cdk_llm_training.runtime.labeling_postprocess import (
+from cdk_llm_training.assets.runtime.labeling_postprocess import (
     consolidation_handler,
     convert,
     convert_handler,

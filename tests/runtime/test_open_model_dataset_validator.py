@@ -13,9 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cdk_llm_training import runtime
-from cdk_llm_training.runtime import open_model_dataset_validator as validator
-from cdk_llm_training.runtime.bedrock_dataset_validator import ValidatorConfig
+from cdk_llm_training.assets import runtime
+from cdk_llm_training.assets.runtime import open_model_dataset_validator as validator
+from cdk_llm_training.assets.runtime.bedrock_dataset_validator import ValidatorConfig
 
 DATASETS = "curated-bucket"
 ARTIFACTS = "artifacts-bucket"

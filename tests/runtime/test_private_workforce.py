@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from cdk_llm_training.runtime import private_workforce as pw
+from cdk_llm_training.assets.runtime import private_workforce as pw
 
 ARN = "arn:aws:sagemaker:us-east-1:111122223333:workforce/{}"
 PROPS = {

@@ -12,10 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cdk_llm_training.runtime import dataset_validation
-from cdk_llm_training.runtime import open_model_dataset_validator as validator
-from cdk_llm_training.runtime.labeling_postprocess import convert, rows_to_jsonl
-from cdk_llm_training.training import formats, methods
+from cdk_llm_training.assets.runtime import dataset_validation
+from cdk_llm_training.assets.runtime import open_model_dataset_validator as validator
+from cdk_llm_training.assets.runtime.labeling_postprocess import convert, rows_to_jsonl
+from cdk_llm_training.assets.training import formats, methods
 
 DATASETS, ARTIFACTS = "curated-bucket", "artifacts-bucket"
 ENV = {

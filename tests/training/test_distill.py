@@ -16,7 +16,7 @@ def _teacher_answers(teacher: Path, prompts: list[str]) -> list[str]:
     """Greedy answers of the teacher, with the prompt rendered as the script renders it."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from cdk_llm_training.training.formats import renderer, user_prompt
+    from cdk_llm_training.assets.training.formats import renderer, user_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(str(teacher))
     model = AutoModelForCausalLM.from_pretrained(str(teacher)).eval()

@@ -16,7 +16,7 @@ from training_support import FAST_ARGS, count_records, layout, run_script, serie
 
 pytest.importorskip("trl")
 
-from cdk_llm_training.training import ENTRY_POINT, SOURCE_DIR
+from cdk_llm_training.assets.training import ENTRY_POINT, SOURCE_DIR
 
 STEPS = 3
 COMMON = [*FAST_ARGS, "--learning_rate", "0.01", "--max_steps", str(STEPS), "--save_steps", "100"]

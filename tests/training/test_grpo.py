@@ -57,7 +57,7 @@ def test_mean_reward_rises(grpo_run: dict[str, Any]) -> None:
 def test_reward_lines_fit_the_proposed_metric_regexes(grpo_run: dict[str, Any]) -> None:
     import re
 
-    from cdk_llm_training.training.callbacks import PROPOSED_METRIC_DEFINITIONS
+    from cdk_llm_training.assets.training.callbacks import PROPOSED_METRIC_DEFINITIONS
 
     regexes = {d["Name"]: re.compile(d["Regex"]) for d in PROPOSED_METRIC_DEFINITIONS}
     lines = [line for line in grpo_run["log"].splitlines() if line.startswith("[metrics]")]

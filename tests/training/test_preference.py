@@ -13,7 +13,7 @@ from training_support import FAST_ARGS, WORDS, layout, run_script, series, write
 
 pytest.importorskip("trl")
 
-from cdk_llm_training.runtime.labeling_postprocess import convert, rows_to_jsonl
+from cdk_llm_training.assets.runtime.labeling_postprocess import convert, rows_to_jsonl
 
 LABEL = "llm-labels"
 ARGS = [*FAST_ARGS, "--method", "dpo", "--learning_rate", "0.01", "--beta", "0.1"]

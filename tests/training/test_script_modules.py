@@ -13,12 +13,21 @@ from typing import Any
 
 import pytest
 
-from cdk_llm_training.training import SOURCE_DIR, SOURCE_FILES, methods
-from cdk_llm_training.training.args import ARGUMENT_NAMES, TrainingError, parse_args
-from cdk_llm_training.training.checkpoints import COMPLETE_MARKER, latest_complete, mark_complete
-from cdk_llm_training.training.distributed import Cluster, launched, torchrun_command
-from cdk_llm_training.training.formats import check_record, load_records, plain_render, renderer
-from cdk_llm_training.training.rewards import (
+from cdk_llm_training.assets.training import SOURCE_DIR, SOURCE_FILES, methods
+from cdk_llm_training.assets.training.args import ARGUMENT_NAMES, TrainingError, parse_args
+from cdk_llm_training.assets.training.checkpoints import (
+    COMPLETE_MARKER,
+    latest_complete,
+    mark_complete,
+)
+from cdk_llm_training.assets.training.distributed import Cluster, launched, torchrun_command
+from cdk_llm_training.assets.training.formats import (
+    check_record,
+    load_records,
+    plain_render,
+    renderer,
+)
+from cdk_llm_training.assets.training.rewards import (
     build_rewards,
     exact_match,
     json_schema,
@@ -32,8 +41,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_method_table_is_importable_without_torch() -> None:
     code = (
-        "import sys; import cdk_llm_training.training.methods, cdk_llm_training.training.args, "
-        "cdk_llm_training.training.formats, cdk_llm_training.training.rewards; "
+        "import sys; import cdk_llm_training.assets.training.methods, "
+        "cdk_llm_training.assets.training.args, cdk_llm_training.assets.training.formats, "
+        "cdk_llm_training.assets.training.rewards; "
         "print('torch' in sys.modules, 'trl' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -23,8 +23,8 @@ from training_support import (
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
+from cdk_llm_training.assets.training import run  # noqa: E402
 from cdk_llm_training.config.sagemaker_fine_tune_job import METRIC_DEFINITIONS  # noqa: E402
-from cdk_llm_training.training import run  # noqa: E402
 
 LABELLED = [
     {"id": "c1", "prompt": "count from two", "reference": "three four five six"},
@@ -77,7 +77,7 @@ def test_metric_definitions_capture_the_printed_metrics(first_run: dict[str, Any
 
 
 def test_complete_checkpoints_are_marked(first_run: dict[str, Any], env: dict[str, str]) -> None:
-    from cdk_llm_training.training.checkpoints import COMPLETE_MARKER, latest_complete
+    from cdk_llm_training.assets.training.checkpoints import COMPLETE_MARKER, latest_complete
 
     folder = Path(env["SM_CHECKPOINT_DIR"])
     names = sorted(p.name for p in folder.iterdir() if p.name.startswith("checkpoint-"))
@@ -118,7 +118,7 @@ def test_metrics_script_scores_the_uploaded_output_archive(
 ) -> None:
     """What the task-metrics processing job sees: SageMaker's ``output.tar.gz`` of
     ``/opt/ml/output/data`` in the predictions input folder, the labelled set in its own."""
-    from cdk_llm_training.evaluation import metrics
+    from cdk_llm_training.assets.evaluation import metrics
 
     predictions = tmp_path / "predictions"
     predictions.mkdir()

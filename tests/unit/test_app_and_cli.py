@@ -11,7 +11,7 @@ from pathlib import Path
 from cdk_support import REPO_ROOT, cdk_context
 
 import cdk_llm_training
-from cdk_llm_training import cli
+from cdk_llm_training.tools import cli
 
 
 def _run_app(tmp_path: Path, **extra_context: str) -> subprocess.CompletedProcess[str]:
@@ -90,7 +90,7 @@ def test_cli_version(capsys: object) -> None:
 
 def test_cli_does_not_import_aws_cdk() -> None:
     code = (
-        "import sys, cdk_llm_training.cli as c;"
+        "import sys, cdk_llm_training.tools.cli as c;"
         "assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules, 'heavy import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cdk_llm_training.assets.runtime.dataset_validation import record_formats
 from cdk_llm_training.config import ConfigError, SmallLoRAConfig, parse_app_config
 from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions
 from cdk_llm_training.config.catalogs.bedrock_models import (
@@ -16,7 +17,6 @@ from cdk_llm_training.config.catalogs.bedrock_models import (
     load_bedrock_catalog,
     validate_hyperparameters,
 )
-from cdk_llm_training.runtime.dataset_validation import record_formats
 
 
 def test_shipped_catalog_has_the_documented_models() -> None:

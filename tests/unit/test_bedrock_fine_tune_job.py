@@ -535,7 +535,7 @@ def test_validator_code_is_the_runtime_folder_and_imports_no_cdk(
 ) -> None:
     from pathlib import Path
 
-    from cdk_llm_training import runtime
+    from cdk_llm_training.assets import runtime
 
     folder = Path(runtime.__file__).parent
     for module in folder.glob("*.py"):

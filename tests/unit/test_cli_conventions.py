@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cdk_llm_training import cli
 from cdk_llm_training.config import AppConfig
+from cdk_llm_training.tools import cli
 
 
 def test_bare_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

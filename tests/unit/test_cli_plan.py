@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cdk_llm_training import cli
 from cdk_llm_training.config import LargeEngine, StackName, load_app_config
+from cdk_llm_training.tools import cli
 
 REQUIRED_KEYS = {
     "tier",
@@ -285,7 +285,7 @@ def test_plan_process_never_imports_aws_cdk_and_exits_2_when_impossible() -> Non
         [
             sys.executable,
             "-m",
-            "cdk_llm_training.cli",
+            "cdk_llm_training.tools.cli",
             "plan",
             "--params",
             "70e9",

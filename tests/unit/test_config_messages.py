@@ -128,7 +128,7 @@ def _subclasses(cls: type[FrozenModel]) -> list[type[FrozenModel]]:
 def test_every_model_default_that_differs_from_its_section_defaults_is_a_declared_preset() -> None:
     """The merge of partial sections relies on presets: an undeclared one would be lost."""
     import cdk_llm_training.config
-    import cdk_llm_training.planner.model  # noqa: F401
+    import cdk_llm_training.tools.planner.model  # noqa: F401
 
     undeclared: list[str] = []
     for model in _subclasses(FrozenModel):

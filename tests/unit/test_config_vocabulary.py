@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from cdk_llm_training import cli
 from cdk_llm_training.config import StackName
 from cdk_llm_training.config.vocabulary import (
     ADAPTER_METHODS,
@@ -13,6 +12,7 @@ from cdk_llm_training.config.vocabulary import (
     Tier,
     TrainingMethod,
 )
+from cdk_llm_training.tools import cli
 
 
 @pytest.mark.parametrize(

@@ -13,20 +13,20 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from cdk_llm_training.cli import main
 from cdk_llm_training.config import StackName
-from cdk_llm_training.cost.estimate import (
+from cdk_llm_training.tools.cli import main
+from cdk_llm_training.tools.cost.estimate import (
     CostEstimateError,
     estimate_template,
     find_template,
     render_text,
 )
-from cdk_llm_training.cost.service_prices import (
+from cdk_llm_training.tools.cost.service_prices import (
     default_service_prices,
     fsx_persistent_2_cost_per_gib_month,
     parse_service_prices,
 )
-from cdk_llm_training.planner.fsx_sizing import DEFAULT_COST_PER_GIB_MONTH
+from cdk_llm_training.tools.planner.fsx_sizing import DEFAULT_COST_PER_GIB_MONTH
 
 PRICES = default_service_prices()
 

@@ -13,8 +13,8 @@ from cdk_llm_training.config import (
 )
 from cdk_llm_training.config.catalogs.instances import default_instance_catalog
 from cdk_llm_training.config.tiers import LARGE_DEFAULT_BUDGET_USD, MEDIUM_DEFAULT_BUDGET_USD
-from cdk_llm_training.cost.estimate import CostEstimate, estimate_template
-from cdk_llm_training.cost.service_prices import default_service_prices
+from cdk_llm_training.tools.cost.estimate import CostEstimate, estimate_template
+from cdk_llm_training.tools.cost.service_prices import default_service_prices
 
 PRICES = default_service_prices()
 # The budget is the deployed cost rounded up: at least the cost, at most this much more.

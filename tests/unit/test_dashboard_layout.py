@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from cdk_llm_training.config import StackName
-from cdk_llm_training.dashboard_layout import dashboard_bodies, flatten, layout_svg, main
+from cdk_llm_training.tools.dashboard_layout import dashboard_bodies, flatten, layout_svg, main
 
 
 def test_flatten_shows_references() -> None:

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 from cdk_support import REPO_ROOT
 
 from cdk_llm_training.config import StackName
-from cdk_llm_training.diagram import build_model, load_model, main, render
+from cdk_llm_training.tools.diagram import build_model, load_model, main, render
 
 
 def _paths(template: dict[str, object]) -> dict[str, object]:

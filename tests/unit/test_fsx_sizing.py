@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdk_llm_training.planner import LustreDeploymentType, LustreSizing, propose_lustre_sizing
-from cdk_llm_training.planner.fsx_sizing import (
+from cdk_llm_training.tools.planner import LustreDeploymentType, LustreSizing, propose_lustre_sizing
+from cdk_llm_training.tools.planner.fsx_sizing import (
     DEFAULT_COST_PER_GIB_MONTH,
     EFA_CAPACITY_INCREMENT_GIB,
     GIB,

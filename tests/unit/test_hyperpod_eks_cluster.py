@@ -42,13 +42,13 @@ from cdk_llm_training import (
     fsx_pod_volume,
     fsx_volume_manifests,
 )
+from cdk_llm_training.assets.lifecycle_scripts import HYPERPOD_LIFECYCLE_DIR, HYPERPOD_ON_CREATE
 from cdk_llm_training.config.hyperpod import DEFAULT_HELM_CHART_REVISION
 from cdk_llm_training.constructs.hyperpod.chart_install import (
     CHART_INSTALL_RESOURCE_TYPE,
     HELM_SHA256,
 )
 from cdk_llm_training.constructs.training_file_system import LustreFileSystemAttributes
-from cdk_llm_training.lifecycle_scripts import HYPERPOD_LIFECYCLE_DIR, HYPERPOD_ON_CREATE
 
 ADMIN_ARN = "arn:aws:iam::111122223333:role/PlatformAdmin"
 FS_ID = "fs-0123456789abcdef0"

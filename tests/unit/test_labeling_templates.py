@@ -10,9 +10,9 @@ import html5lib
 import pytest
 from liquid import Environment
 
+from cdk_llm_training.assets.labeling_templates import TEMPLATE_FILES, template_text
+from cdk_llm_training.assets.runtime.labeling_postprocess import pre_annotation_handler
 from cdk_llm_training.config import LabelingTaskType
-from cdk_llm_training.labeling_templates import TEMPLATE_FILES, template_text
-from cdk_llm_training.runtime.labeling_postprocess import pre_annotation_handler
 
 # Ground Truth HTML-escapes Liquid variables by default; render the same way.
 LIQUID = Environment(autoescape=True)

@@ -27,8 +27,8 @@ from cdk_llm_training import (
     WorkforceOptions,
     WorkteamOptions,
 )
+from cdk_llm_training.assets.labeling_templates import template_text
 from cdk_llm_training.config import LabelingJobDefaults, StackName
-from cdk_llm_training.labeling_templates import template_text
 
 COGNITO = LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.COGNITO))
 OIDC = OidcOptions(

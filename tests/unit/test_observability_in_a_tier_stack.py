@@ -20,8 +20,8 @@ from cdk_llm_training import (
     TrainingDataLake,
     TrainingFileSystem,
 )
-from cdk_llm_training.cost.estimate import estimate_template
-from cdk_llm_training.cost.service_prices import default_service_prices
+from cdk_llm_training.tools.cost.estimate import estimate_template
+from cdk_llm_training.tools.cost.service_prices import default_service_prices
 
 
 class MediumLike:

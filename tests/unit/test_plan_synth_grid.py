@@ -19,9 +19,9 @@ from cdk_support import cdk_context
 
 from cdk_llm_training.config import AppConfig, load_app_config
 from cdk_llm_training.config.vocabulary import Engine, Tier
-from cdk_llm_training.planner.model import Plan, PlanningError, PlanRequest
-from cdk_llm_training.planner.plan import make_plan
-from cdk_llm_training.planner.report import app_config_yaml
+from cdk_llm_training.tools.planner.model import Plan, PlanningError, PlanRequest
+from cdk_llm_training.tools.planner.plan import make_plan
+from cdk_llm_training.tools.planner.report import app_config_yaml
 
 PARAMS = (1e9, 8e9, 13e9, 70e9, 405e9)
 METHODS = ("pretrain", "cpt", "full", "lora", "qlora")

@@ -19,22 +19,22 @@ from cdk_llm_training.config.catalogs.prices import (
     load_price_book,
 )
 from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
-from cdk_llm_training.planner.memory import (
+from cdk_llm_training.tools.planner.memory import (
     architecture,
     bytes_per_param,
     memory_per_accelerator,
     min_shard_degree,
     training_flops,
 )
-from cdk_llm_training.planner.model import Plan, PlanningError, PlanRequest
-from cdk_llm_training.planner.plan import (
+from cdk_llm_training.tools.planner.model import Plan, PlanningError, PlanRequest
+from cdk_llm_training.tools.planner.plan import (
     DEFAULT_MFU,
     QLORA_EFFICIENCY,
     default_mfu,
     make_plan,
     resolve_accelerator,
 )
-from cdk_llm_training.planner.storage import checkpoint_bytes, propose_fsx
+from cdk_llm_training.tools.planner.storage import checkpoint_bytes, propose_fsx
 
 GIB = 1024**3
 

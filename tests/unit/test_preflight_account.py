@@ -10,17 +10,20 @@ from typing import Any
 from preflight_support import REGION, StubbedAccount
 
 from cdk_llm_training.config.trainium_parallel_cluster import QueueCapacityType
-from cdk_llm_training.preflight.bootstrap import check_bootstrap, required_bootstrap
-from cdk_llm_training.preflight.cost_tags import check_cost_tags
-from cdk_llm_training.preflight.model import Status
-from cdk_llm_training.preflight.network import check_availability_zones, check_instance_offerings
-from cdk_llm_training.preflight.requirements import (
+from cdk_llm_training.tools.preflight.bootstrap import check_bootstrap, required_bootstrap
+from cdk_llm_training.tools.preflight.cost_tags import check_cost_tags
+from cdk_llm_training.tools.preflight.model import Status
+from cdk_llm_training.tools.preflight.network import (
+    check_availability_zones,
+    check_instance_offerings,
+)
+from cdk_llm_training.tools.preflight.requirements import (
     AvailabilityZoneNeed,
     CostTagNeed,
     Ec2InstanceNeed,
     WorkforceNeed,
 )
-from cdk_llm_training.preflight.workforce import check_workforces
+from cdk_llm_training.tools.preflight.workforce import check_workforces
 
 SOURCE = "small_lora.labeling.workforce"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from preflight_support import StubbedAccount, availability, model_summary
 
-from cdk_llm_training.preflight.bedrock import check_bedrock_models, foundation_model_id
-from cdk_llm_training.preflight.model import Status
-from cdk_llm_training.preflight.requirements import BedrockModelNeed, ModelRole
+from cdk_llm_training.tools.preflight.bedrock import check_bedrock_models, foundation_model_id
+from cdk_llm_training.tools.preflight.model import Status
+from cdk_llm_training.tools.preflight.requirements import BedrockModelNeed, ModelRole
 
 BASE = BedrockModelNeed(
     "amazon.nova-micro-v1:0:128k",

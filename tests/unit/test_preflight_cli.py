@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from preflight_support import REGION, StubbedAccount, availability, identity, model_summary, quota
 
-from cdk_llm_training.cli import build_parser
 from cdk_llm_training.config.tiers import AppConfig, StackName, parse_app_config
-from cdk_llm_training.preflight import command
-from cdk_llm_training.preflight.requirements import SageMakerUsage, derive_needs
+from cdk_llm_training.tools.cli import build_parser
+from cdk_llm_training.tools.preflight import command
+from cdk_llm_training.tools.preflight.requirements import SageMakerUsage, derive_needs
 
 
 class _Session:
@@ -346,7 +346,7 @@ def test_preflight_never_imports_aws_cdk() -> None:
     from cdk_support import REPO_ROOT
 
     code = (
-        "import sys, cdk_llm_training.cli, cdk_llm_training.preflight.runner; "
+        "import sys, cdk_llm_training.tools.cli, cdk_llm_training.tools.preflight.runner; "
         "print(any(m.startswith(('aws_cdk', 'jsii')) for m in sys.modules))"
     )
     result = subprocess.run(

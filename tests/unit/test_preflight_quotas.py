@@ -6,14 +6,14 @@ import pytest
 from preflight_support import StubbedAccount, quota
 
 from cdk_llm_training.config.trainium_parallel_cluster import QueueCapacityType
-from cdk_llm_training.preflight.model import Status
-from cdk_llm_training.preflight.quotas import (
+from cdk_llm_training.tools.preflight.model import Status
+from cdk_llm_training.tools.preflight.quotas import (
     QuotaBook,
     check_ec2_quotas,
     check_sagemaker_quotas,
     ec2_quota_name,
 )
-from cdk_llm_training.preflight.requirements import (
+from cdk_llm_training.tools.preflight.requirements import (
     Ec2InstanceNeed,
     SageMakerQuotaNeed,
     SageMakerUsage,

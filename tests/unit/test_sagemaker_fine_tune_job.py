@@ -472,7 +472,7 @@ def test_source_tarball_is_deterministic_and_holds_the_script() -> None:
 
 
 def test_script_arguments_match_the_allowed_hyperparameters() -> None:
-    from cdk_llm_training.training.args import ARGUMENT_NAMES
+    from cdk_llm_training.assets.training.args import ARGUMENT_NAMES
 
     own_options = {"method", "record_format", "model_id", "max_seq_length"}
     assert {*SCRIPT_HYPERPARAMETERS, *own_options} <= set(ARGUMENT_NAMES)

@@ -474,7 +474,7 @@ class Cloud:
         handler_name, env = self.functions[arn]
         self._record(f"lambda:{handler_name}", event)
         module_name, function_name = handler_name.rsplit(".", 1)
-        module = importlib.import_module(f"cdk_llm_training.runtime.{module_name}")
+        module = importlib.import_module(f"cdk_llm_training.assets.runtime.{module_name}")
         handler = getattr(module, function_name)
         event = json.loads(json.dumps(event))  # what Lambda receives is JSON
         with _environment(env):

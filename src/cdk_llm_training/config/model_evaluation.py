@@ -26,7 +26,7 @@ class EvaluationTaskType(StrEnum):
 
 class EvaluationPrompt(FrozenModel):
     """One line of an evaluation prompt catalog (JSONL). The runtime validator
-    (``cdk_llm_training.runtime.evaluation_prompts``) checks the same shape without pydantic.
+    (``cdk_llm_training.assets.runtime.evaluation_prompts``) checks the same shape without pydantic.
 
     ``{"prompt": "...", "reference": "...", "task_type": "QuestionAndAnswer", "tags": ["x"]}``
     """

@@ -107,7 +107,7 @@ associations, unless ``automatic_backup_retention_days`` says otherwise."""
 class FileSystemOptions(FrozenModel):
     """Plain-data options of the FSx for Lustre file system.
 
-    Capacity and tier default to :func:`cdk_llm_training.planner.propose_lustre_sizing` of
+    Capacity and tier default to :func:`cdk_llm_training.tools.planner.propose_lustre_sizing` of
     ``dataset_bytes``, ``checkpoint_bytes`` and ``target_checkpoint_write_seconds`` (all
     defaults: the smallest file system, 1200 GiB at 125 MB/s per TiB).
     """

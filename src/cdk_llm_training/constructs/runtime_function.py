@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -12,13 +11,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_llm_training import runtime
+from cdk_llm_training.assets import asset_path
 from cdk_llm_training.constructs._compliance import (
     NO_VPC_REASON,
     acknowledge_synchronous_function,
 )
 
-RUNTIME_SOURCE = Path(runtime.__file__).parent
+RUNTIME_SOURCE = asset_path("runtime")
 """The folder every runtime function is packaged from (one asset, shared by all of them)."""
 
 RUNTIME_CODE_EXCLUDE = ("__pycache__", "*.pyc")

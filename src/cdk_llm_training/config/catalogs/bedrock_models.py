@@ -70,7 +70,7 @@ class ModelFamily(FrozenModel):
     description: str = ""
     record_formats: dict[CustomizationType, str]
     """JSONL record format per supported customization type (names from
-    ``cdk_llm_training.runtime.dataset_validation``)."""
+    ``cdk_llm_training.assets.runtime.dataset_validation``)."""
     hyperparameters: tuple[HyperparameterSpec, ...]
     limits: dict[CustomizationType, DatasetLimits] = Field(default_factory=dict)
 

@@ -5,8 +5,6 @@ its states (job, report, threshold gate) are the :class:`TaskMetricsSteps` fragm
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -15,6 +13,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from cdk_llm_training.assets import asset_path
 from cdk_llm_training.config.task_metrics_evaluation import (
     DEFAULT_METRICS_IMAGE,
     TaskMetricsOptions,
@@ -25,7 +24,6 @@ from cdk_llm_training.constructs._workflow import lake_buckets
 from cdk_llm_training.constructs.evaluation._grants import combine, grant_statement
 from cdk_llm_training.constructs.evaluation.task_metrics_steps import TaskMetricsSteps
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
-from cdk_llm_training.evaluation import metrics
 
 DLC_ACCOUNT = "763104351884"
 """AWS Deep Learning Containers registry account (most commercial Regions)."""
@@ -39,7 +37,7 @@ class TaskMetricsEvaluation(Construct):
     account's ``processing-job/*`` only (``aws:SourceAccount`` + ``aws:SourceArn``) that reads
     the labelled set, the predictions prefix and the script asset, writes only the report
     prefix, and pulls the processing image; the script
-    (``cdk_llm_training/evaluation/metrics.py``) as an S3 asset.
+    (``cdk_llm_training/assets/evaluation/metrics.py``) as an S3 asset.
 
     States: ``TaskMetricsJob`` (``sagemaker:createProcessingJob.sync``, one CPU instance) ->
     ``TaskMetricsReadReport`` (``aws-sdk:s3:getObject`` + ``States.StringToJson``) ->
@@ -81,7 +79,9 @@ class TaskMetricsEvaluation(Construct):
         self.image_uri = opts.image_uri or (
             f"{DLC_ACCOUNT}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/{DEFAULT_METRICS_IMAGE}"
         )
-        self.script = s3_assets.Asset(self, "Script", path=str(Path(metrics.__file__)))
+        self.script = s3_assets.Asset(
+            self, "Script", path=str(asset_path("evaluation", "metrics.py"))
+        )
         self.role: iam.IRole = role or self._create_role()
 
     def _create_role(self) -> iam.Role:

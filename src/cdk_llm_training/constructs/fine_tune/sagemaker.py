@@ -7,8 +7,8 @@ machine: validate the dataset (a Lambda that streams the JSONL files) ->
 ``aws-sdk:sagemaker:createModelPackage`` into an ``AWS::SageMaker::ModelPackageGroup`` (status
 PendingManualApproval) -> notify an encrypted SNS topic. With ``options.evaluation`` a task
 metrics gate (:class:`TaskMetricsEvaluation`) sits between training and registration. The
-training script ships in this package (``cdk_llm_training/training``) and reaches the job as a
-source tarball asset.
+training script ships in this package (``cdk_llm_training/assets/training``) and reaches the
+job as a source tarball asset.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training import training
+from cdk_llm_training.assets import training
 from cdk_llm_training.config.catalogs.training_images import TrainingImage
 from cdk_llm_training.config.sagemaker_fine_tune_job import (
     METRIC_DEFINITIONS,

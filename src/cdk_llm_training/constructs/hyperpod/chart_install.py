@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
 from aws_cdk import Aws, CustomResource, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -17,10 +16,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IDependable
 
-from cdk_llm_training import runtime
 from cdk_llm_training.config.hyperpod import DependencyChartOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._compliance import acknowledge_synchronous_function
+from cdk_llm_training.constructs.runtime_function import runtime_code
 
 CHART_INSTALL_RESOURCE_TYPE = "Custom::HyperPodDependencyChart"
 """CloudFormation type of the install resource (the rule pack looks for it)."""
@@ -142,9 +141,7 @@ class HyperPodDependencyChart(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.X86_64,
             handler="hyperpod_dependency_chart.handler",
-            code=lambda_.Code.from_asset(
-                str(Path(runtime.__file__).parent), exclude=["__pycache__", "*.pyc"]
-            ),
+            code=runtime_code(),
             memory_size=1024,
             timeout=Duration.minutes(15),
             layers=[layer] if layer is not None else None,

@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from cdk_llm_training.assets.lifecycle_scripts import HYPERPOD_ON_CREATE
 from cdk_llm_training.config.catalogs.instances import InstanceCatalog
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
 from cdk_llm_training.constructs._bring_your_own import none_with, not_both
@@ -43,7 +44,6 @@ from cdk_llm_training.constructs.hyperpod.lifecycle import (
 from cdk_llm_training.constructs.hyperpod.validation import validate_cluster_inputs
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.training_file_system.reference import LustreFileSystemLike
-from cdk_llm_training.lifecycle_scripts import HYPERPOD_ON_CREATE
 
 
 @jsii.implements(ec2.IConnectable)

@@ -15,6 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from cdk_llm_training.assets.labeling_templates import template_text
 from cdk_llm_training.config.labeling_workforce import LabelingTaskType, LabelingWorkflowOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
@@ -27,7 +28,6 @@ from cdk_llm_training.constructs.labeling.job_state import (
 )
 from cdk_llm_training.constructs.labeling.log_groups import encrypted_log_group
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
-from cdk_llm_training.labeling_templates import template_text
 
 TASK_TEXT: dict[LabelingTaskType, tuple[str, str]] = {
     LabelingTaskType.SFT_DEMONSTRATION: (

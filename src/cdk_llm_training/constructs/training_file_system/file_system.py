@@ -46,7 +46,7 @@ class TrainingFileSystem(Construct):
     linked to the data lake (data imported only, checkpoints imported and exported).
 
     Defaults (see :class:`FileSystemOptions`): PERSISTENT_2, capacity and tier proposed by
-    :func:`cdk_llm_training.planner.propose_lustre_sizing` (1200 GiB at 125 MB/s per TiB
+    :func:`cdk_llm_training.tools.planner.propose_lustre_sizing` (1200 GiB at 125 MB/s per TiB
     with no sizing inputs), metadata AUTOMATIC, LZ4, weekly maintenance Sunday 03:00 UTC,
     encrypted with the data lake's KMS key (or ``key``),
     ``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE``. Data

@@ -3,7 +3,7 @@
 Runs as a SageMaker processing job (the script is shipped in the package and uploaded as the
 job's code) or locally::
 
-    python -m cdk_llm_training.evaluation.metrics \\
+    python -m cdk_llm_training.assets.evaluation.metrics \\
         --labelled /opt/ml/processing/input/labelled/eval.jsonl \\
         --predictions /opt/ml/processing/input/predictions/predictions.jsonl \\
         --report /opt/ml/processing/output/report.json --min-score rouge_l=0.3
@@ -14,7 +14,7 @@ prompt catalog format; ``id`` defaults to the line number). Predictions (JSONL):
 with ``transformers`` from ``--model-dir`` (optional: imported only then).
 
 The metric code uses the standard library only, so it runs on CPU in tests. The report is the
-shared evaluation report format (``cdk_llm_training.runtime.evaluation_report``).
+shared evaluation report format (``cdk_llm_training.assets.runtime.evaluation_report``).
 """
 
 from __future__ import annotations

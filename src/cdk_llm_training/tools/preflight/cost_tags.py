@@ -8,9 +8,9 @@ Explorer's endpoint is in us-east-1 whatever the stacks' Region.
 
 from __future__ import annotations
 
-from cdk_llm_training.preflight._aws import Context, guarded, pages
-from cdk_llm_training.preflight.model import Finding, Status
-from cdk_llm_training.preflight.requirements import CostTagNeed
+from cdk_llm_training.tools.preflight._aws import Context, guarded, pages
+from cdk_llm_training.tools.preflight.model import Finding, Status
+from cdk_llm_training.tools.preflight.requirements import CostTagNeed
 
 CHECK = "cost-allocation-tag"
 COST_EXPLORER_REGION = "us-east-1"

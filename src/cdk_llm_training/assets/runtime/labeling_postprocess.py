@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
-    from cdk_llm_training.runtime.dataset_validation import (
+    from cdk_llm_training.assets.runtime.dataset_validation import (
         DEFAULT_CHUNK_BYTES,
         Readable,
         cap_reason,
@@ -53,7 +53,7 @@ if TYPE_CHECKING or __package__:  # imported from the installed package (tests, 
         lone_surrogate_path,
         preview,
     )
-    from cdk_llm_training.runtime.s3_writer import DEFAULT_PART_BYTES, S3StreamWriter
+    from cdk_llm_training.assets.runtime.s3_writer import DEFAULT_PART_BYTES, S3StreamWriter
 else:  # in Lambda, this folder is the code root
     from dataset_validation import (
         DEFAULT_CHUNK_BYTES,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdk_llm_training.config.trainium_parallel_cluster import QueueCapacityType
-from cdk_llm_training.preflight._aws import Context, guarded, pages, quota_console_url
-from cdk_llm_training.preflight.model import Finding, Status
-from cdk_llm_training.preflight.requirements import Ec2InstanceNeed, SageMakerQuotaNeed
+from cdk_llm_training.tools.preflight._aws import Context, guarded, pages, quota_console_url
+from cdk_llm_training.tools.preflight.model import Finding, Status
+from cdk_llm_training.tools.preflight.requirements import Ec2InstanceNeed, SageMakerQuotaNeed
 
 SAGEMAKER_CHECK = "sagemaker-quota"
 EC2_CHECK = "ec2-quota"

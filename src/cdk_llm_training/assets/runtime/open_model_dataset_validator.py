@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
-    from cdk_llm_training.runtime.bedrock_dataset_validator import (
+    from cdk_llm_training.assets.runtime.bedrock_dataset_validator import (
         ValidatorConfig,
         validate_dataset,
     )

@@ -10,7 +10,7 @@ from cdk_llm_training.config.schema import SCHEMA_COMMENT, SCHEMA_FILE_NAME
 from cdk_llm_training.config.sizing.fsx import GIB
 from cdk_llm_training.config.tiers import P5_CLASS_INSTANCE_TYPES, parse_app_config
 from cdk_llm_training.config.vocabulary import Engine, LargeEngine, Tier
-from cdk_llm_training.planner.model import Plan
+from cdk_llm_training.tools.planner.model import Plan
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:

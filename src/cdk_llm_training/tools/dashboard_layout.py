@@ -5,7 +5,7 @@ CDK emits, with each reference shown as ``<LogicalId>``) and draws each widget a
 position, with its title and what it plots. Used for the docs picture of
 :class:`cdk_llm_training.TrainingDashboard`::
 
-    python -m cdk_llm_training.dashboard_layout --cdk-out cdk.out --stack SmallLoRAStack \\
+    python -m cdk_llm_training.tools.dashboard_layout --cdk-out cdk.out --stack SmallLoRAStack \\
         --out dashboard.svg
 """
 
@@ -137,7 +137,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m cdk_llm_training.dashboard_layout``: draw a stack's dashboards."""
+    """``python -m cdk_llm_training.tools.dashboard_layout``: draw a stack's dashboards."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--template", type=Path, help="a synthesized template file")

@@ -40,8 +40,8 @@ from cdk_llm_training.config.sizing.gpu_memory import (
     training_flops,
 )
 from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
-from cdk_llm_training.planner.model import Assumptions, Plan, PlanningError, PlanRequest
-from cdk_llm_training.planner.storage import propose_fsx
+from cdk_llm_training.tools.planner.model import Assumptions, Plan, PlanningError, PlanRequest
+from cdk_llm_training.tools.planner.storage import propose_fsx
 
 GIB = 1024**3
 

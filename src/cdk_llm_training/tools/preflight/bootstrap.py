@@ -14,8 +14,8 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from cdk_llm_training.preflight._aws import Context, error_code, guarded
-from cdk_llm_training.preflight.model import Finding, Status
+from cdk_llm_training.tools.preflight._aws import Context, error_code, guarded
+from cdk_llm_training.tools.preflight.model import Finding, Status
 
 CHECK = "cdk-bootstrap"
 DEFAULT_REQUIRED_VERSION = 6

@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cdk_llm_training.preflight._aws import Context, error_code, guarded
-from cdk_llm_training.preflight.model import Finding, Status
-from cdk_llm_training.preflight.requirements import (
+from cdk_llm_training.tools.preflight._aws import Context, error_code, guarded
+from cdk_llm_training.tools.preflight.model import Finding, Status
+from cdk_llm_training.tools.preflight.requirements import (
     BedrockModelNeed,
     ModelRole,
     on_demand_model_id,

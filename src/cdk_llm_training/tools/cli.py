@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from cdk_llm_training._version import __version__
-from cdk_llm_training.preflight import command as preflight_command
+from cdk_llm_training.tools.preflight import command as preflight_command
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -153,9 +153,9 @@ def _run_plan(args: argparse.Namespace) -> int:
     from cdk_llm_training.config.catalogs.instances import load_instance_catalog
     from cdk_llm_training.config.catalogs.prices import load_price_book
     from cdk_llm_training.config.errors import ConfigError, describe_validation_error
-    from cdk_llm_training.planner.model import PlanningError, PlanRequest
-    from cdk_llm_training.planner.plan import make_plan
-    from cdk_llm_training.planner.report import (
+    from cdk_llm_training.tools.planner.model import PlanningError, PlanRequest
+    from cdk_llm_training.tools.planner.plan import make_plan
+    from cdk_llm_training.tools.planner.report import (
         app_config_yaml,
         plan_to_dict,
         render_table,
@@ -261,7 +261,7 @@ def _diagram_arguments(diagram: argparse.ArgumentParser) -> None:
 
 
 def _run_diagram(args: argparse.Namespace) -> int:
-    from cdk_llm_training.diagram import main as diagram_main
+    from cdk_llm_training.tools.diagram import main as diagram_main
 
     return diagram_main([*args.stacks, "--cdk-out", args.cdk_out, "--out", args.out])
 
@@ -288,7 +288,7 @@ def _run_cost(args: argparse.Namespace) -> int:
 
     from cdk_llm_training.config.catalogs.prices import InstancePrice, default_price_book
     from cdk_llm_training.config.catalogs.service_prices import default_service_prices
-    from cdk_llm_training.cost.estimate import CostEstimateError, estimate_stack, render_text
+    from cdk_llm_training.tools.cost.estimate import CostEstimateError, estimate_stack, render_text
 
     services = default_service_prices()
     instances = default_price_book()
@@ -322,7 +322,7 @@ def _completion_arguments(completion: argparse.ArgumentParser) -> None:
 
 
 def _run_completion(args: argparse.Namespace) -> int:
-    from cdk_llm_training.completion import completion_script
+    from cdk_llm_training.tools.completion import completion_script
 
     print(completion_script(build_parser(), args.shell), end="")
     return EXIT_OK

@@ -1,7 +1,7 @@
 """Evaluation reports: Bedrock evaluation output and human ratings -> one JSON report format.
 
 The shared report format (``report_version`` "1"; the task-metrics script
-``cdk_llm_training.evaluation.metrics`` writes the same shape with ``kind: task_metrics``)::
+``cdk_llm_training.assets.evaluation.metrics`` writes the same shape with ``kind: task_metrics``)::
 
     {"report_version": "1", "kind": "bedrock_evaluation" | "human_rating" | "task_metrics",
      "created": ISO-8601, "model": str, "dataset": str,
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import boto3
 
 if TYPE_CHECKING or __package__:
-    from cdk_llm_training.runtime.labeling_postprocess import (
+    from cdk_llm_training.assets.runtime.labeling_postprocess import (
         Problem,
         parse_score,
         read_items,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 if TYPE_CHECKING or __package__:
-    from cdk_llm_training.runtime.dataset_validation import (
+    from cdk_llm_training.assets.runtime.dataset_validation import (
         HARD_MAX_LINE_BYTES,
         FileLimits,
         FileReport,

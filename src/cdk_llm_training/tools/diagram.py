@@ -247,7 +247,7 @@ def render(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cdk_llm_training.diagram [STACK ...] --cdk-out cdk.out --out DIR``."""
+    """``python -m cdk_llm_training.tools.diagram [STACK ...] --cdk-out cdk.out --out DIR``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="cdk-llm-training diagram", description=__doc__)

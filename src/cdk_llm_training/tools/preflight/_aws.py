@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cdk_llm_training.preflight.model import Finding, Status
+from cdk_llm_training.tools.preflight.model import Finding, Status
 
 
 class ClientFactory(Protocol):

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
-    from cdk_llm_training.runtime.dataset_validation import (
+    from cdk_llm_training.assets.runtime.dataset_validation import (
         DEFAULT_MAX_RECORD_BYTES,
         MAX_REPORTED_ERRORS,
         ErrorSink,
@@ -64,7 +64,7 @@ if TYPE_CHECKING or __package__:  # imported from the installed package (tests, 
         preview,
         validate_stream,
     )
-    from cdk_llm_training.runtime.s3_writer import S3StreamWriter
+    from cdk_llm_training.assets.runtime.s3_writer import S3StreamWriter
 else:  # in Lambda, this folder is the code root
     from dataset_validation import (
         DEFAULT_MAX_RECORD_BYTES,

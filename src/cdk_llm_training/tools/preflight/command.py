@@ -102,8 +102,8 @@ def run(args: argparse.Namespace, session_factory: Any = None) -> int:
 
     from cdk_llm_training.config.errors import ConfigError
     from cdk_llm_training.config.tiers import AppConfig, load_app_config
-    from cdk_llm_training.preflight.requirements import select_stacks
-    from cdk_llm_training.preflight.runner import run_preflight
+    from cdk_llm_training.tools.preflight.requirements import select_stacks
+    from cdk_llm_training.tools.preflight.runner import run_preflight
 
     try:
         path = _config_path(args.context)

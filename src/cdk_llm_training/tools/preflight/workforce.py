@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk_llm_training.preflight._aws import Context, guarded, pages
-from cdk_llm_training.preflight.model import Finding, Status
-from cdk_llm_training.preflight.requirements import WorkforceNeed
+from cdk_llm_training.tools.preflight._aws import Context, guarded, pages
+from cdk_llm_training.tools.preflight.model import Finding, Status
+from cdk_llm_training.tools.preflight.requirements import WorkforceNeed
 
 CHECK = "workforce"
 _CREATE_MODES = ("cognito", "oidc")

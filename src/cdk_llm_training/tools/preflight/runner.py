@@ -6,10 +6,17 @@ from pathlib import Path
 
 from cdk_llm_training.config.tiers import AppConfig
 from cdk_llm_training.config.vocabulary import Tier
-from cdk_llm_training.preflight import bedrock, bootstrap, cost_tags, network, quotas, workforce
-from cdk_llm_training.preflight._aws import ClientFactory, Context
-from cdk_llm_training.preflight.model import Finding, Report, sorted_findings
-from cdk_llm_training.preflight.requirements import derive_needs
+from cdk_llm_training.tools.preflight import (
+    bedrock,
+    bootstrap,
+    cost_tags,
+    network,
+    quotas,
+    workforce,
+)
+from cdk_llm_training.tools.preflight._aws import ClientFactory, Context
+from cdk_llm_training.tools.preflight.model import Finding, Report, sorted_findings
+from cdk_llm_training.tools.preflight.requirements import derive_needs
 
 CHECK_ORDER = (
     bootstrap.CHECK,

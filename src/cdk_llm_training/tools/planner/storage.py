@@ -13,7 +13,7 @@ import math
 from cdk_llm_training.config.sizing.fsx import propose_lustre_sizing
 from cdk_llm_training.config.sizing.gpu_memory import ADAPTER_FRACTION, GIB
 from cdk_llm_training.config.vocabulary import TrainingMethod
-from cdk_llm_training.planner.model import FsxPlan
+from cdk_llm_training.tools.planner.model import FsxPlan
 
 DATASET_BYTES_PER_TOKEN = 4.0
 """UTF-8 text is about 4 bytes per token; tokenized shards in uint32 are the same size."""

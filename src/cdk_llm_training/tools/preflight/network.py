@@ -8,9 +8,9 @@ capacity is covered by the SageMaker quota check).
 
 from __future__ import annotations
 
-from cdk_llm_training.preflight._aws import Context, guarded, pages
-from cdk_llm_training.preflight.model import Finding, Status
-from cdk_llm_training.preflight.requirements import AvailabilityZoneNeed, Ec2InstanceNeed
+from cdk_llm_training.tools.preflight._aws import Context, guarded, pages
+from cdk_llm_training.tools.preflight.model import Finding, Status
+from cdk_llm_training.tools.preflight.requirements import AvailabilityZoneNeed, Ec2InstanceNeed
 
 AZ_CHECK = "availability-zone"
 OFFERING_CHECK = "instance-offering"
