@@ -29,7 +29,7 @@ from typing import Any
 # Import the handler as Lambda does: the runtime folder is the code root (no package, so
 # neither aws_cdk nor the library is loaded and the figures are the Lambda's own).
 sys.path.insert(
-    0, str(Path(__file__).resolve().parents[1] / "src" / "cdk_llm_training" / "runtime")
+    0, str(Path(__file__).resolve().parents[1] / "src" / "cdk_llm_training" / "assets" / "runtime")
 )
 
 import labeling_postprocess  # type: ignore[import-not-found]

@@ -28,7 +28,7 @@ from cdk_llm_training import (
     TrainingFileSystem,
     TrainingNetwork,
 )
-from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs.acknowledgements import acknowledge
 
 EMAIL = "ml-oncall@example.com"
 EXTERNAL_FS_ID = "fs-0123456789abcdef0"

@@ -122,6 +122,8 @@ if TYPE_CHECKING:
         TrainingNetwork as TrainingNetwork,
         TrainiumParallelCluster as TrainiumParallelCluster,
         WorkTeamRef as WorkTeamRef,
+        acknowledge as acknowledge,
+        acknowledge_wildcards as acknowledge_wildcards,
         apply_permissions_boundary as apply_permissions_boundary,
     )
     from cdk_llm_training.constructs.hyperpod.manifests import (
@@ -241,6 +243,8 @@ _PUBLIC_API: dict[str, tuple[str, ...]] = {
         "TrainingNetwork",
         "TrainiumParallelCluster",
         "WorkTeamRef",
+        "acknowledge",
+        "acknowledge_wildcards",
         "apply_permissions_boundary",
     ),
     "cdk_llm_training.constructs.hyperpod.manifests": (

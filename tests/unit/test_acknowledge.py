@@ -1,4 +1,4 @@
-"""How cdk-nag finding ids spell CloudFormation values (``constructs._acknowledge``)."""
+"""How cdk-nag finding ids spell CloudFormation values (``constructs.acknowledgements``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cdk_llm_training.constructs._acknowledge import render_reference
+from cdk_llm_training.constructs.acknowledgements import render_reference
 
 BUCKET_ARN = {"Fn::GetAtt": ["LifecycleBucket1234", "Arn"]}
 

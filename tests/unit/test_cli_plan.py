@@ -249,7 +249,7 @@ def test_fails_validate_invalid_file_names_the_field(
 def test_plan_process_never_imports_aws_cdk_and_exits_2_when_impossible() -> None:
     probe = (
         "import sys;"
-        "from cdk_llm_training import cli;"
+        "from cdk_llm_training.tools import cli;"
         "code = cli.main(sys.argv[1:]);"
         "heavy = [m for m in ('aws_cdk', 'jsii', 'constructs') if m in sys.modules];"
         "print('HEAVY', heavy, file=sys.stderr);"

@@ -413,7 +413,7 @@ def test_cost_process_never_imports_aws_cdk(
     )
     probe = (
         "import sys;"
-        "from cdk_llm_training import cli;"
+        "from cdk_llm_training.tools import cli;"
         "code = cli.main(sys.argv[1:]);"
         "heavy = [m for m in ('aws_cdk', 'jsii', 'constructs') if m in sys.modules];"
         "print('HEAVY', heavy, file=sys.stderr);"

@@ -21,7 +21,7 @@ from cdk_llm_training import (
     TrainingDataLake,
 )
 from cdk_llm_training.config import WorkforceMode, WorkforceOptions
-from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs.acknowledgements import acknowledge
 
 COGNITO = LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.COGNITO))
 

@@ -24,8 +24,8 @@ from cdk_llm_training import (
     TrainingDataLake,
     TrainingMethod,
     default_training_image,
-    training,
 )
+from cdk_llm_training.assets import training
 from cdk_llm_training.config.sagemaker_fine_tune_job import (
     METRIC_DEFINITIONS,
     SCRIPT_HYPERPARAMETERS,

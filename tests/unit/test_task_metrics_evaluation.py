@@ -52,7 +52,7 @@ def _build(options: TaskMetricsOptions, *, generate: bool = False) -> Template:
         logs=sfn.LogOptions(destination=logs.LogGroup(stack, "Logs"), level=sfn.LogLevel.ALL),
     )
     evaluation.grant_workflow(machine)
-    from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
+    from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 
     acknowledge_wildcards(machine.role, "test workflow")
     return template_of(stack)

@@ -30,7 +30,7 @@ from cdk_llm_training.config.trainium_parallel_cluster import (
     PARALLELCLUSTER_VERSION,
     to_cluster_configuration,
 )
-from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs.acknowledgements import acknowledge
 from cdk_llm_training.constructs.trainium_parallel_cluster import neuron_script_path
 
 CLUSTER = "Custom::PclusterCluster"

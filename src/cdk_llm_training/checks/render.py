@@ -5,7 +5,7 @@ Literals stay as written; references become ``${...}`` placeholders in the ``Fn:
 ``logs.${AWS::Region}.amazonaws.com`` or parse a state machine's ``DefinitionString`` as
 JSON. A value with no single text (an unknown intrinsic, a list, a malformed function) is
 :data:`UNKNOWN`. (cdk-nag spells values differently, ``<Bucket.Arn>``, in its finding ids:
-that renderer is ``constructs._acknowledge.render_reference``.)
+that renderer is ``constructs.acknowledgements.render_reference``.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Reusable constructs: one construct per module."""
 
 from cdk_llm_training.constructs._compliance import GrantPolicyAcknowledgements
+from cdk_llm_training.constructs.acknowledgements import acknowledge, acknowledge_wildcards
 from cdk_llm_training.constructs.bedrock_fine_tune_job import (
     BedrockFineTuneJob,
     BedrockJobVpcConfig,
@@ -86,6 +87,8 @@ __all__ = [
     "TrainingNetwork",
     "TrainiumParallelCluster",
     "WorkTeamRef",
+    "acknowledge",
+    "acknowledge_wildcards",
     "allow_cloudwatch_logs",
     "apply_permissions_boundary",
 ]

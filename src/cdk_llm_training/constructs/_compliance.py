@@ -13,7 +13,7 @@ from aws_cdk import IAspect
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs.acknowledgements import acknowledge
 
 COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security")
 """Rule-id prefixes of the cdk-nag packs that share rule names."""

@@ -11,12 +11,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_llm_training.config.training_data_lake import DataLakeOptions, DataZone
-from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._compliance import (
     acknowledge_control,
     acknowledge_single_region_bucket,
 )
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs.acknowledgements import acknowledge
 
 _ZONE_IDS: Mapping[DataZone, str] = {
     DataZone.RAW: "Raw",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from cdk_llm_training.assets import asset_path
 from cdk_llm_training.config.trainium_parallel_cluster import (
     PARALLELCLUSTER_VERSION,
     TrainiumClusterOptions,
@@ -50,8 +50,7 @@ def provider_template_url(version: str = PARALLELCLUSTER_VERSION) -> str:
 
 def neuron_script_path() -> Path:
     """The packaged OnNodeConfigured script that installs the Neuron SDK."""
-    root = resources.files("cdk_llm_training") / "lifecycle_scripts" / "parallelcluster"
-    return Path(str(root / "install_neuron.sh"))
+    return asset_path("lifecycle_scripts", "parallelcluster", "install_neuron.sh")
 
 
 @jsii.implements(ec2.IConnectable)

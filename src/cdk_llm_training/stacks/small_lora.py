@@ -10,7 +10,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.config.vocabulary import Tier
-from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
 from cdk_llm_training.constructs.labeling import LabelingWorkflow, LabelingWorkforce

@@ -13,10 +13,10 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_llm_training.config.human_evaluation import HumanEvaluationOptions
-from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import RETENTION as _RETENTION
 from cdk_llm_training.constructs._workflow import notify
+from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.labeling.workflow import LabelingWorkflow
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction

@@ -17,9 +17,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_llm_training.config.model_evaluation import ModelEvaluationOptions
-from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import lake_buckets
+from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.evaluation._arns import bedrock_arn, model_arns
 from cdk_llm_training.constructs.evaluation._grants import grant_statement
 from cdk_llm_training.constructs.evaluation.model_evaluation_steps import ModelEvaluationSteps

@@ -18,9 +18,9 @@ from cdk_llm_training.config.task_metrics_evaluation import (
     DEFAULT_METRICS_IMAGE,
     TaskMetricsOptions,
 )
-from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import lake_buckets
+from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.evaluation._grants import combine, grant_statement
 from cdk_llm_training.constructs.evaluation.task_metrics_steps import TaskMetricsSteps
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake

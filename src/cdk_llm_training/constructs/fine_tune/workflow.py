@@ -26,7 +26,6 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._workflow import (
     RETENTION,
     create_dataset_validator,
@@ -35,6 +34,7 @@ from cdk_llm_training.constructs._workflow import (
     notify,
     notify_and_fail,
 )
+from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.notification_key import allow_cloudwatch_logs
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 

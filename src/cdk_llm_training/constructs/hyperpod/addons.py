@@ -13,7 +13,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from cdk_llm_training.config.hyperpod import HyperPodAddonOptions, TaskGovernanceOptions
-from cdk_llm_training.constructs._acknowledge import acknowledge
+from cdk_llm_training.constructs.acknowledgements import acknowledge
 
 TRAINING_OPERATOR_ADDON = "amazon-sagemaker-hyperpod-training-operator"
 TASK_GOVERNANCE_ADDON = "amazon-sagemaker-hyperpod-taskgovernance"

@@ -17,8 +17,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IDependable
 
 from cdk_llm_training.config.hyperpod import DependencyChartOptions
-from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._compliance import acknowledge_synchronous_function
+from cdk_llm_training.constructs.acknowledgements import acknowledge
 from cdk_llm_training.constructs.runtime_function import runtime_code
 
 CHART_INSTALL_RESOURCE_TYPE = "Custom::HyperPodDependencyChart"

@@ -17,12 +17,12 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_llm_training.config.hyperpod import EndpointAccess, HyperPodClusterOptions
-from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._trust import (
     service_principal_from,
     source_conditions,
     this_account_arn,
 )
+from cdk_llm_training.constructs.acknowledgements import acknowledge
 from cdk_llm_training.constructs.hyperpod.manifests import FSX_CSI_CONTROLLER_SERVICE_ACCOUNT
 
 _CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_llm_training.constructs._acknowledge import acknowledge, nag_ref
+from cdk_llm_training.constructs.acknowledgements import acknowledge, nag_ref
 from cdk_llm_training.constructs.hyperpod.lifecycle import LIFECYCLE_PREFIX
 
 SSM_MESSAGES_SID = "SessionManager"

@@ -16,11 +16,11 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from cdk_llm_training.assets.lifecycle_scripts import HYPERPOD_LIFECYCLE_DIR
-from cdk_llm_training.constructs._acknowledge import acknowledge, nag_ref
 from cdk_llm_training.constructs._compliance import (
     acknowledge_lifecycle_bucket_controls,
     acknowledge_synchronous_function,
 )
+from cdk_llm_training.constructs.acknowledgements import acknowledge, nag_ref
 
 LIFECYCLE_PREFIX = "hyperpod/lifecycle/"
 """Key prefix of the lifecycle scripts in the lifecycle bucket."""

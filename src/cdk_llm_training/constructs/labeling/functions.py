@@ -13,8 +13,8 @@ from constructs import Construct
 
 from cdk_llm_training.config.labeling_workforce import LabelingWorkflowOptions
 from cdk_llm_training.config.training_data_lake import DataZone
-from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._workflow import RETENTION
+from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 

@@ -17,9 +17,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_llm_training.config.labeling_workforce import MfaMode, WorkforceMode, WorkforceOptions
-from cdk_llm_training.constructs._acknowledge import acknowledge, acknowledge_wildcards
 from cdk_llm_training.constructs._compliance import acknowledge_synchronous_function
 from cdk_llm_training.constructs._names import stack_id_suffix
+from cdk_llm_training.constructs.acknowledgements import acknowledge, acknowledge_wildcards
 from cdk_llm_training.constructs.labeling.log_groups import encrypted_log_group
 from cdk_llm_training.constructs.runtime_function import runtime_code
 

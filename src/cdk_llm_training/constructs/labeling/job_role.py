@@ -8,7 +8,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.labeling_workforce import LabelingWorkflowOptions
 from cdk_llm_training.config.training_data_lake import DataZone
-from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
+from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.labeling.functions import TaskFunctions
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 

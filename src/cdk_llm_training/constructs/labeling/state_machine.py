@@ -17,9 +17,9 @@ from constructs import Construct
 
 from cdk_llm_training.assets.labeling_templates import template_text
 from cdk_llm_training.config.labeling_workforce import LabelingTaskType, LabelingWorkflowOptions
-from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import caught_error_message, notify, notify_and_fail
+from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.labeling.functions import TaskFunctions
 from cdk_llm_training.constructs.labeling.input_rules import input_is_valid, input_rules_text
 from cdk_llm_training.constructs.labeling.job_state import (

@@ -20,9 +20,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_llm_training.config.training_alarms import FSX_METRIC_PERIOD_MINUTES, AlarmOptions
-from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._bring_your_own import not_both
 from cdk_llm_training.constructs._metadata import record_construct_type
+from cdk_llm_training.constructs.acknowledgements import acknowledge
 from cdk_llm_training.constructs.training_alarms.monitored import (
     GIB,
     FileSystemLike,
