@@ -29,6 +29,12 @@ from cdk_llm_training import (
 )
 from cdk_llm_training.config import LabelingWorkflowOptions, WorkforceMode, WorkforceOptions
 from cdk_llm_training.config.bedrock import CustomizationType, DistillationOptions
+from cdk_llm_training.config.bedrock_rft import (
+    BuiltinGrader,
+    GraderOptions,
+    RftHyperparameters,
+    RftOptions,
+)
 from cdk_llm_training.config.evaluation import (
     EvaluationThresholds,
     HumanEvaluationOptions,
@@ -47,6 +53,8 @@ MACHINES = {
     "labeling": "Labeling",
     "labeling_byo_team": "LabelingByoTeam",
     "human_evaluation": "Human",
+    "rft": "Rft",
+    "rft_python": "RftPython",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
 
@@ -101,6 +109,26 @@ def _build_stack() -> cdk.Stack:
             )
         ),
     )
+    for construct_id, grader in (
+        ("Rft", GraderOptions(builtin=BuiltinGrader.EXACT_MATCH)),
+        ("RftPython", GraderOptions(python_source_key="finetune/graders/grade.py")),
+    ):
+        BedrockFineTuneJob(
+            stack,
+            construct_id,
+            data_lake=lake,
+            options=BedrockFineTuneOptions(
+                base_model_id="amazon.nova-2-lite-v1:0:256k",
+                customization_type=CustomizationType.REINFORCEMENT_FINE_TUNING,
+                job_name_prefix=construct_id.lower(),
+                rft=RftOptions(
+                    grader=grader,
+                    hyperparameters=RftHyperparameters(
+                        epoch_count=2, batch_size=64, learning_rate=1e-5, reasoning_effort="low"
+                    ),
+                ),
+            ),
+        )
     SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
     SageMakerFineTuneJob(
         stack,

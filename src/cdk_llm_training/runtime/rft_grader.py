@@ -227,7 +227,8 @@ def python_grader(bucket: str, key: str, s3: Any = None) -> Grader:
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     batch = getattr(module, "lambda_grader", None)
     if callable(batch):
-        return lambda samples: list(batch(samples))
+        # As returned: a wrong shape must reach the probe (and the job) as it is.
+        return lambda samples: batch(samples)
     single = getattr(module, "grade", None)
     if not callable(single):
         raise ValueError(
