@@ -9,11 +9,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
-from workflows.aws_world import Cloud, StatesError, check_request
+from workflows.asl_interpreter import StatesError
+from workflows.aws_world import Cloud, check_request
 from workflows.workflow_inputs import function_env, put_dataset, results
 
-from cdk_llm_training.runtime import rft_grader, rft_grader_probe
+from cdk_llm_training.runtime import rft_grader
 
 JOB = "bedrock:createModelCustomizationJob"
 GRADER = "lambda:rft_grader.handler"
@@ -46,10 +48,10 @@ def _body(text: str) -> io.BytesIO:
 
 @pytest.fixture
 def rft_cloud(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
-    real_client = rft_grader_probe.boto3.client
+    real_client = boto3.client
     fake = FakeLambda(cloud)
     monkeypatch.setattr(
-        rft_grader_probe.boto3,
+        boto3,
         "client",
         lambda service, *a, **k: fake if service == "lambda" else real_client(service, *a, **k),
     )

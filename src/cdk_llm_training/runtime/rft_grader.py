@@ -32,7 +32,7 @@ import os
 import re
 import types
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 Grader = Callable[[list[Any]], list[dict[str, Any]]]
 
@@ -228,7 +228,7 @@ def python_grader(bucket: str, key: str, s3: Any = None) -> Grader:
     batch = getattr(module, "lambda_grader", None)
     if callable(batch):
         # As returned: a wrong shape must reach the probe (and the job) as it is.
-        return lambda samples: batch(samples)
+        return cast(Grader, batch)
     single = getattr(module, "grade", None)
     if not callable(single):
         raise ValueError(
