@@ -22,6 +22,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk_llm_training.config.bedrock_rft import RftOptions
+from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
 from cdk_llm_training.constructs._workflow import notify_and_fail
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 
@@ -93,7 +94,7 @@ def create_grader_probe(
 ) -> RuntimeFunction:
     """``GraderProbe``: reads the first records of the training file and invokes ``grader``
     with them; may read the dataset prefix and invoke that one function."""
-    return RuntimeFunction(
+    probe = RuntimeFunction(
         scope,
         "GraderProbe",
         handler=PROBE_HANDLER,
@@ -123,6 +124,12 @@ def create_grader_probe(
             "PROBE_RECORDS": str(rft.grader.probe_records),
         },
     )
+    acknowledge_wildcards(
+        probe.execution_role,
+        "Object reads are limited to the dataset key prefix (prefix*), the only way to name "
+        "the training files of future executions.",
+    )
+    return probe
 
 
 def create_rft_functions(
