@@ -171,7 +171,8 @@ def test_only_nova_2_lite_is_cataloged_for_rft() -> None:
 
 def test_rft_on_a_model_without_rft_fails() -> None:
     options = BedrockFineTuneOptions(
-        customization_type=RFT, rft=RftOptions(grader=GraderOptions(builtin="exact_match"))
+        customization_type=RFT,
+        rft=RftOptions(grader=GraderOptions(builtin=BuiltinGrader.EXACT_MATCH)),
     )
     with pytest.raises(ValueError, match="REINFORCEMENT_FINE_TUNING is not supported by base"):
         resolve_base_model(options)
