@@ -3,6 +3,7 @@ service-role grants, and the option ranges against the botocore service model.""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,10 +11,16 @@ import aws_cdk as cdk
 import botocore.session
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
-from cdk_support import new_stack, template_of
+from cdk_support import new_app, new_stack, template_of
 from pydantic import ValidationError
 
-from cdk_llm_training import BedrockFineTuneJob, BedrockFineTuneOptions, TrainingDataLake
+from cdk_llm_training import (
+    BedrockFineTuneJob,
+    BedrockFineTuneOptions,
+    SmallLoRAStack,
+    TrainingDataLake,
+)
+from cdk_llm_training.config import parse_app_config
 from cdk_llm_training.config.bedrock import (
     CustomizationType,
     default_bedrock_catalog,
@@ -318,3 +325,45 @@ def test_the_default_stack_still_has_no_grader() -> None:
         for r in Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
     ]
     assert "rft_grader.handler" not in handlers
+
+
+def test_rft_runs_by_config_on_the_small_stack() -> None:
+    """A config file's ``small_lora.bedrock_fine_tune`` turns RFT on, evaluated with the same
+    gate; the stack synthesizes with zero unacknowledged nag findings."""
+    config = parse_app_config(
+        {
+            "small_lora": {
+                "bedrock_fine_tune": {
+                    "base_model_id": NOVA_2_LITE,
+                    "customization_type": "REINFORCEMENT_FINE_TUNING",
+                    "rft": {
+                        "grader": {"builtin": "json_schema", "json_schema": {"type": "object"}},
+                        "hyperparameters": {"epoch_count": 3, "batch_size": 128},
+                    },
+                    "evaluation": {
+                        "thresholds": {"min_scores": {"Builtin.Correctness": 0.5}},
+                    },
+                }
+            }
+        }
+    )
+    stack = SmallLoRAStack(new_app(), "RftSmall", config=config.small_lora)
+    template = template_of(stack)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "rft_grader.handler",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"GRADER_KIND": "json_schema", "GRADER_JSON_SCHEMA": '{"type": "object"}'}
+                )
+            },
+        },
+    )
+    definitions = [
+        json.dumps(m["Properties"]["DefinitionString"])
+        for m in template.find_resources("AWS::StepFunctions::StateMachine").values()
+    ]
+    rft = next(d for d in definitions if "REINFORCEMENT_FINE_TUNING" in d)
+    for state in ("ProbeGrader", "GraderWorks?", "EvalProvisionThroughput"):
+        assert state in rft, state
