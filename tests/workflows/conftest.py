@@ -24,10 +24,17 @@ from cdk_llm_training import (
     LabelingWorkforce,
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
+    SageMakerServerlessCustomization,
     TrainingDataLake,
     WorkTeamRef,
 )
-from cdk_llm_training.config import LabelingWorkflowOptions, WorkforceMode, WorkforceOptions
+from cdk_llm_training.config import (
+    CustomizationTechnique,
+    LabelingWorkflowOptions,
+    SageMakerServerlessOptions,
+    WorkforceMode,
+    WorkforceOptions,
+)
 from cdk_llm_training.config.bedrock import CustomizationType, DistillationOptions
 from cdk_llm_training.config.bedrock_rft import (
     BuiltinGrader,
@@ -42,6 +49,11 @@ from cdk_llm_training.config.evaluation import (
     TaskMetricsOptions,
 )
 
+SERVERLESS_BASE_MODEL = (
+    "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/"
+    "huggingface-reasoning-qwen3-8b"
+)
+SERVERLESS_EVALUATOR = "arn:aws:lambda:us-east-1:123456789012:function:SageMaker-math-reward"
 MACHINES = {
     "fine_tune": "FineTune",
     "continued_pre_training": "ContinuedPreTraining",
@@ -55,6 +67,8 @@ MACHINES = {
     "human_evaluation": "Human",
     "rft": "Rft",
     "rft_python": "RftPython",
+    "serverless_sft": "ServerlessSft",
+    "serverless_rlvr": "ServerlessRlvr",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
 
@@ -127,6 +141,24 @@ def _build_stack() -> cdk.Stack:
                         epoch_count=2, batch_size=64, learning_rate=1e-5, reasoning_effort="low"
                     ),
                 ),
+            ),
+        )
+    for construct_id, technique, evaluator in (
+        ("ServerlessSft", CustomizationTechnique.SFT, None),
+        ("ServerlessRlvr", CustomizationTechnique.RLVR, SERVERLESS_EVALUATOR),
+    ):
+        SageMakerServerlessCustomization(
+            stack,
+            construct_id,
+            data_lake=lake,
+            options=SageMakerServerlessOptions(
+                base_model_arn=SERVERLESS_BASE_MODEL,
+                technique=technique,
+                evaluator_arn=evaluator,
+                job_name_prefix=construct_id.lower(),
+                dataset_prefix=f"{construct_id.lower()}/",
+                max_polls=3,
+                poll_interval_minutes=1,
             ),
         )
     SageMakerFineTuneJob(stack, "Lora", data_lake=lake)

@@ -11,6 +11,12 @@ from cdk_llm_training.config.bedrock import (
     default_bedrock_catalog,
     load_bedrock_catalog,
 )
+from cdk_llm_training.config.bedrock_rft import (
+    BuiltinGrader,
+    GraderOptions,
+    RftHyperparameters,
+    RftOptions,
+)
 from cdk_llm_training.config.data_lake import (
     DataLakeOptions,
     DataZone,
@@ -99,6 +105,10 @@ from cdk_llm_training.config.prices import (
     default_price_book,
     load_price_book,
 )
+from cdk_llm_training.config.sagemaker_serverless import (
+    CustomizationTechnique,
+    SageMakerServerlessOptions,
+)
 from cdk_llm_training.config.sagemaker_training import (
     OpenModelRecordFormat,
     SageMakerFineTuneOptions,
@@ -125,10 +135,12 @@ __all__ = [
     "BedrockFineTuneOptions",
     "BedrockModelCatalog",
     "BudgetOptions",
+    "BuiltinGrader",
     "ConfigError",
     "ContentFilter",
     "ContentFilterType",
     "CostTagOptions",
+    "CustomizationTechnique",
     "CustomizationType",
     "DataLakeOptions",
     "DataRepositoryLink",
@@ -147,6 +159,7 @@ __all__ = [
     "FilterStrength",
     "FrozenModel",
     "FsxVolumeOptions",
+    "GraderOptions",
     "GuardrailOptions",
     "HeadNodeOptions",
     "HumanEvaluationOptions",
@@ -179,7 +192,10 @@ __all__ = [
     "PriceChannel",
     "QueueCapacityType",
     "QuotedPrice",
+    "RftHyperparameters",
+    "RftOptions",
     "SageMakerFineTuneOptions",
+    "SageMakerServerlessOptions",
     "SmallLoRAConfig",
     "StackName",
     "TaskGovernanceOptions",

@@ -321,6 +321,11 @@ def check_rft_prompts(record: Any) -> list[str]:  # noqa: PLR0911 - one return p
     return []
 
 
+def check_json_object(record: Any) -> list[str]:
+    """Any JSON object (for jobs whose record schema is checked by the service, not here)."""
+    return _must_be_object(record)
+
+
 register_format("prompt_completion", check_prompt_completion)
 register_format("continued_pretraining", check_continued_pretraining)
 register_format("messages", check_messages)
@@ -329,6 +334,7 @@ register_format("bedrock_conversation_2024_prompts", check_bedrock_conversation_
 register_format("chat", check_chat)
 register_format("instruction", check_instruction)
 register_format("rft_prompts", check_rft_prompts)
+register_format("json_object", check_json_object)
 
 
 # -- limits and reports --------------------------------------------------------------------
