@@ -850,7 +850,8 @@ def test_fails_unknown_base_model(lake_stack: tuple[cdk.Stack, TrainingDataLake]
 def test_fails_unknown_base_model_family(lake_stack: tuple[cdk.Stack, TrainingDataLake]) -> None:
     _fails(
         lake_stack,
-        "model family 'acme' is not in the catalog; known families: amazon-nova-understanding,",
+        "model family 'acme' is not in the catalog; known families: amazon-nova-2-lite, "
+        "amazon-nova-understanding,",
         options=BedrockFineTuneOptions(base_model_id="acme.model-v1", base_model_family="acme"),
     )
 
