@@ -10,11 +10,15 @@ from typing import Any
 import botocore.session
 import pytest
 from aws_cdk.assertions import Match, Template
-from cdk_support import new_stack, template_of
+from cdk_support import new_app, new_stack, template_of
 from pydantic import ValidationError
 
-from cdk_llm_training import SageMakerServerlessCustomization, TrainingDataLake
-from cdk_llm_training.config import CustomizationTechnique, SageMakerServerlessOptions
+from cdk_llm_training import SageMakerServerlessCustomization, SmallLoRAStack, TrainingDataLake
+from cdk_llm_training.config import (
+    CustomizationTechnique,
+    SageMakerServerlessOptions,
+    parse_app_config,
+)
 from cdk_llm_training.config.sagemaker_serverless import HUB_CONTENT_ARN
 
 BASE = (
@@ -97,3 +101,22 @@ def test_no_sync_rule_grant_and_the_model_group_exists(template: Template) -> No
             }
         },
     )
+
+
+def test_serverless_runs_by_config_on_the_small_stack() -> None:
+    config = parse_app_config(
+        {
+            "small_lora": {
+                "sagemaker_serverless": {
+                    "base_model_arn": BASE,
+                    "technique": "RLVR",
+                    "evaluator_arn": "arn:aws:lambda:us-east-1:123456789012:function:reward",
+                }
+            }
+        }
+    )
+    stack = SmallLoRAStack(new_app(), "ServerlessSmall", config=config.small_lora)
+    template = template_of(stack)
+    assert stack.sagemaker_serverless is not None
+    template.has_output("ServerlessStateMachineArn", {})
+    template.resource_count_is("AWS::SageMaker::ModelPackageGroup", 2)

@@ -50,6 +50,7 @@ from cdk_llm_training.config.network import (
 )
 from cdk_llm_training.config.observability import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
+from cdk_llm_training.config.sagemaker_serverless import SageMakerServerlessOptions
 from cdk_llm_training.config.sagemaker_training import (
     SageMakerFineTuneOptions,
     check_training_instance,
@@ -115,6 +116,10 @@ class SmallLoRAConfig(FrozenModel):
     """LoRA / QLoRA of open-weight models on SageMaker training jobs; ``None`` leaves the
     workflow out. Default: :class:`SageMakerFineTuneOptions` defaults (LoRA of the 8B model
     under artifacts/base-models/llama-3.1-8b-instruct/ on one ml.g5.2xlarge, managed spot)."""
+
+    sagemaker_serverless: SageMakerServerlessOptions | None = None
+    """SageMaker AI serverless customization (SFT, DPO, RLVR, RLAIF on a hub model, no
+    cluster, no script). Default: off (``None``); set ``base_model_arn`` to add it."""
 
     guardrail: GuardrailOptions | None = GuardrailOptions()
     """Bedrock guardrail for the custom model's use (content, prompt-attack and PII filters,
