@@ -11,6 +11,9 @@ import yaml
 from cdk_llm_training.cli import main
 from cdk_llm_training.config import parse_app_config
 from cdk_llm_training.planner.routes import (
+    CustomizationMethod as M,
+)
+from cdk_llm_training.planner.routes import (
     Route,
     RouteRequest,
     plan_routes,
@@ -116,14 +119,14 @@ def test_route_choice(
 
 
 def test_instance_routes_carry_cost_and_time() -> None:
-    advice = plan_routes(RouteRequest(method="lora", params=8e9, tokens=1e8))
+    advice = plan_routes(RouteRequest(method=M.LORA, params=8e9, tokens=1e8))
     job = advice.option(Route.SAGEMAKER_JOB)
     assert job.estimated_cost_usd is not None
     assert job.estimated_cost_usd > 0
     assert job.wall_clock_hours is not None
     assert job.wall_clock_hours > 0
     managed = plan_routes(
-        RouteRequest(method="rlvr", params=8e9, tokens=1e7, bedrock_model_id=NOVA2)
+        RouteRequest(method=M.RLVR, params=8e9, tokens=1e7, bedrock_model_id=NOVA2)
     )
     assert managed.option(Route.BEDROCK_MANAGED).estimated_cost_usd is None
     assert "not estimated" in managed.option(Route.BEDROCK_MANAGED).why
@@ -144,7 +147,7 @@ def test_the_written_config_validates(settings: dict[str, Any]) -> None:
 
 
 def test_no_feasible_route_writes_nothing() -> None:
-    advice = plan_routes(RouteRequest(method="dpo", params=8e9, tokens=1e8))
+    advice = plan_routes(RouteRequest(method=M.DPO, params=8e9, tokens=1e8))
     with pytest.raises(ValueError, match="no route is feasible"):
         routes_config(advice)
 
