@@ -367,3 +367,16 @@ def test_rft_runs_by_config_on_the_small_stack() -> None:
     rft = next(d for d in definitions if "REINFORCEMENT_FINE_TUNING" in d)
     for state in ("ProbeGrader", "GraderWorks?", "EvalProvisionThroughput"):
         assert state in rft, state
+
+
+def test_the_synthesized_rft_workflow_passes_its_rule(rft_template: Template) -> None:
+    from cdk_llm_training.checks import RULES_BY_ID, check_template
+
+    template = rft_template.to_json()
+    assert check_template(template, [RULES_BY_ID["LLM-RFT1"]]) == []
+    # and the rule sees the job: without the role's grant it fires
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            statements = resource["Properties"]["PolicyDocument"]["Statement"]
+            statements[:] = [s for s in statements if s.get("Sid") != "InvokeGrader"]
+    assert len(check_template(template, [RULES_BY_ID["LLM-RFT1"]])) == 2
