@@ -194,13 +194,11 @@ def test_tier_config_section() -> None:
     )
 
 
-def test_fails_reinforcement_fine_tuning_in_a_config_file() -> None:
+def test_fails_reinforcement_fine_tuning_without_a_grader_in_a_config_file() -> None:
     with pytest.raises(
         ConfigError,
         match=re.escape(
-            "field 'small_lora.bedrock_fine_tune.customization_type' = "
-            "'REINFORCEMENT_FINE_TUNING': customization_type "
-            "REINFORCEMENT_FINE_TUNING is not supported by BedrockFineTuneJob yet"
+            "customization_type REINFORCEMENT_FINE_TUNING needs rft=RftOptions(grader=...)"
         ),
     ):
         parse_app_config(

@@ -842,7 +842,7 @@ def test_fails_unknown_base_model(lake_stack: tuple[cdk.Stack, TrainingDataLake]
     _fails(
         lake_stack,
         "base_model_id 'acme.model-v1' is not in the Bedrock model catalog; known: "
-        "amazon.nova-lite-v1:0:300k,",
+        "amazon.nova-2-lite-v1:0:256k, amazon.nova-lite-v1:0:300k,",
         options=BedrockFineTuneOptions(base_model_id="acme.model-v1"),
     )
 
@@ -850,7 +850,8 @@ def test_fails_unknown_base_model(lake_stack: tuple[cdk.Stack, TrainingDataLake]
 def test_fails_unknown_base_model_family(lake_stack: tuple[cdk.Stack, TrainingDataLake]) -> None:
     _fails(
         lake_stack,
-        "model family 'acme' is not in the catalog; known families: amazon-nova-understanding,",
+        "model family 'acme' is not in the catalog; known families: amazon-nova-2-lite, "
+        "amazon-nova-understanding,",
         options=BedrockFineTuneOptions(base_model_id="acme.model-v1", base_model_family="acme"),
     )
 
@@ -957,8 +958,7 @@ def test_fails_no_subnets(lake_stack: tuple[cdk.Stack, TrainingDataLake]) -> Non
     [
         (
             {"customization_type": "REINFORCEMENT_FINE_TUNING"},
-            "customization_type REINFORCEMENT_FINE_TUNING is not supported by "
-            "BedrockFineTuneJob yet; use FINE_TUNING, CONTINUED_PRE_TRAINING or DISTILLATION",
+            "customization_type REINFORCEMENT_FINE_TUNING needs rft=RftOptions(grader=...)",
         ),
         (
             {"customization_type": "DISTILLATION"},

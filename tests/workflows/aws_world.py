@@ -66,7 +66,7 @@ class ResolvedTemplate:
             return logical_id
         return logical_id
 
-    def get_att(self, logical_id: str, attribute: str) -> str:
+    def get_att(self, logical_id: str, attribute: str) -> str:  # noqa: PLR0911 - one per type
         kind = self.resources[logical_id]["Type"]
         if kind == "AWS::IAM::Role" and attribute == "Arn":
             return f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
@@ -78,6 +78,9 @@ class ResolvedTemplate:
             return f"{SAGEMAKER}:workteam/private-crowd/{logical_id.lower()}"
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{self.ref(logical_id)}"
+        if kind == "AWS::SageMaker::ModelPackageGroup" and attribute == "ModelPackageGroupArn":
+            name = self.resources[logical_id]["Properties"]["ModelPackageGroupName"]
+            return f"{SAGEMAKER}:model-package-group/{self.resolve(name)}"
         if kind == "AWS::SNS::Topic" and attribute == "TopicArn":
             return self.ref(logical_id)
         raise UnsupportedFeatureError(f"GetAtt {logical_id}.{attribute} ({kind})")
@@ -382,6 +385,8 @@ class Cloud:
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)
     throughput_polls: int = 0
+    training_jobs: dict[str, Any] = field(default_factory=dict)
+    """Serverless training jobs started through the AWS SDK integration, by name."""
     failing_jobs: tuple[str, ...] = ()
     """Evaluation job name prefixes (``eval-cj-`` candidate judge, ``eval-bj-`` baseline
     judge, ``eval-cb-`` / ``eval-bb-`` built-in) whose jobs end ``Failed``."""
@@ -911,7 +916,53 @@ def _create_package(cloud: Cloud, params: Any) -> dict[str, Any]:
     return {"ModelPackageArn": f"{SAGEMAKER}:model-package/{group}/1"}
 
 
+def _create_serverless_job(cloud: Cloud, params: Any) -> dict[str, Any]:
+    """AWS SDK ``createTrainingJob`` (the polled serverless route): remember the request."""
+    name = params["TrainingJobName"]
+    cloud.training_jobs[name] = {"params": params, "polls": 0}
+    return {"TrainingJobArn": f"{SAGEMAKER}:training-job/{name.lower()}"}
+
+
+def _describe_serverless_job(cloud: Cloud, params: Any) -> dict[str, Any]:
+    """``InProgress`` on the first poll, then ``job_status['sagemaker:createTrainingJob']``
+    (default Completed); ``Completed`` names the registered model package."""
+    name = params["TrainingJobName"]
+    job = cloud.training_jobs[name]
+    job["polls"] += 1
+    final = cloud.status_for("sagemaker:createTrainingJob", "Completed")
+    status = "InProgress" if job["polls"] < 2 else final
+    request = job["params"]
+    out: dict[str, Any] = {
+        "TrainingJobName": name,
+        "TrainingJobArn": f"{SAGEMAKER}:training-job/{name.lower()}",
+        "TrainingJobStatus": status,
+        "SecondaryStatus": {"InProgress": "Training", "Completed": "Completed"}.get(
+            status, "Failed"
+        ),
+        "StoppingCondition": {},
+        "CreationTime": NOW,
+        "ModelArtifacts": {
+            "S3ModelArtifacts": f"{request['OutputDataConfig']['S3OutputPath']}{name}/output"
+        },
+        "ServerlessJobConfig": request["ServerlessJobConfig"],
+        "ModelPackageConfig": request["ModelPackageConfig"],
+    }
+    if status == "Completed":
+        group = request["ModelPackageConfig"]["ModelPackageGroupArn"].rsplit("/", 1)[-1]
+        out["OutputModelPackageArn"] = f"{SAGEMAKER}:model-package/{group}/1"
+    elif status != "InProgress":
+        out["FailureReason"] = "ClientError: fake failure"
+    return out
+
+
+def _stop_training_job(cloud: Cloud, params: Any) -> dict[str, Any]:
+    return {}
+
+
 _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
+    "sagemaker:createTrainingJob": _create_serverless_job,
+    "sagemaker:describeTrainingJob": _describe_serverless_job,
+    "sagemaker:stopTrainingJob": _stop_training_job,
     "s3:getObject": _s3_get,
     "s3:putObject": _s3_put,
     "bedrock:createProvisionedModelThroughput": _provision,

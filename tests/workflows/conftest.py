@@ -24,16 +24,34 @@ from cdk_llm_training import (
     LabelingWorkforce,
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
+    SageMakerServerlessCustomization,
     TrainingDataLake,
     WorkTeamRef,
 )
-from cdk_llm_training.config import LabelingWorkflowOptions, WorkforceMode, WorkforceOptions
+from cdk_llm_training.config import (
+    CustomizationTechnique,
+    LabelingWorkflowOptions,
+    SageMakerServerlessOptions,
+    WorkforceMode,
+    WorkforceOptions,
+)
 from cdk_llm_training.config.bedrock_fine_tune_job import DistillationOptions
+from cdk_llm_training.config.bedrock_rft import (
+    BuiltinGrader,
+    GraderOptions,
+    RftHyperparameters,
+    RftOptions,
+)
 from cdk_llm_training.config.catalogs.bedrock_models import CustomizationType
 from cdk_llm_training.config.human_evaluation import HumanEvaluationOptions
 from cdk_llm_training.config.model_evaluation import EvaluationThresholds, ModelEvaluationOptions
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 
+SERVERLESS_BASE_MODEL = (
+    "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/"
+    "huggingface-reasoning-qwen3-8b"
+)
+SERVERLESS_EVALUATOR = "arn:aws:lambda:us-east-1:123456789012:function:SageMaker-math-reward"
 MACHINES = {
     "fine_tune": "FineTune",
     "continued_pre_training": "ContinuedPreTraining",
@@ -45,6 +63,10 @@ MACHINES = {
     "labeling": "Labeling",
     "labeling_byo_team": "LabelingByoTeam",
     "human_evaluation": "Human",
+    "rft": "Rft",
+    "rft_python": "RftPython",
+    "serverless_sft": "ServerlessSft",
+    "serverless_rlvr": "ServerlessRlvr",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
 
@@ -99,6 +121,44 @@ def _build_stack() -> cdk.Stack:
             )
         ),
     )
+    for construct_id, grader in (
+        ("Rft", GraderOptions(builtin=BuiltinGrader.EXACT_MATCH)),
+        ("RftPython", GraderOptions(python_source_key="finetune/graders/grade.py")),
+    ):
+        BedrockFineTuneJob(
+            stack,
+            construct_id,
+            data_lake=lake,
+            options=BedrockFineTuneOptions(
+                base_model_id="amazon.nova-2-lite-v1:0:256k",
+                customization_type=CustomizationType.REINFORCEMENT_FINE_TUNING,
+                job_name_prefix=construct_id.lower(),
+                rft=RftOptions(
+                    grader=grader,
+                    hyperparameters=RftHyperparameters(
+                        epoch_count=2, batch_size=64, learning_rate=1e-5, reasoning_effort="low"
+                    ),
+                ),
+            ),
+        )
+    for construct_id, technique, evaluator in (
+        ("ServerlessSft", CustomizationTechnique.SFT, None),
+        ("ServerlessRlvr", CustomizationTechnique.RLVR, SERVERLESS_EVALUATOR),
+    ):
+        SageMakerServerlessCustomization(
+            stack,
+            construct_id,
+            data_lake=lake,
+            options=SageMakerServerlessOptions(
+                base_model_arn=SERVERLESS_BASE_MODEL,
+                technique=technique,
+                evaluator_arn=evaluator,
+                job_name_prefix=construct_id.lower(),
+                dataset_prefix=f"{construct_id.lower()}/",
+                max_polls=3,
+                poll_interval_minutes=1,
+            ),
+        )
     SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
     SageMakerFineTuneJob(
         stack,

@@ -22,6 +22,14 @@ RECORDS: dict[str, dict[str, Any]] = {
         "schemaVersion": "bedrock-conversation-2024",
         "messages": [{"role": "user", "content": [{"text": "Summarize: ..."}]}],
     },
+    "rft_prompts": {
+        "messages": [
+            {"role": "system", "content": "Answer with the number only."},
+            {"role": "user", "content": "What is 2+2?"},
+        ],
+        "reference_answer": "4",
+        "task_id": "add-1",
+    },
     "chat": {
         "messages": [
             {"role": "system", "content": "You are terse."},

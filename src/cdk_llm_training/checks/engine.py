@@ -15,6 +15,7 @@ from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
 from cdk_llm_training.checks.rules_hyperpod_deploy import HYPERPOD_DEPLOY_RULES
 from cdk_llm_training.checks.rules_keys import KEY_RULES
+from cdk_llm_training.checks.rules_managed import MANAGED_RULES
 from cdk_llm_training.checks.rules_network import NETWORK_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
@@ -32,6 +33,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *NETWORK_RULES,
     *KEY_RULES,
     *WORKFLOW_RULES,
+    *MANAGED_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

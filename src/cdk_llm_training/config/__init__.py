@@ -14,6 +14,12 @@ from cdk_llm_training.config.bedrock_guardrail import (
     PiiAction,
     PiiEntity,
 )
+from cdk_llm_training.config.bedrock_rft import (
+    BuiltinGrader,
+    GraderOptions,
+    RftHyperparameters,
+    RftOptions,
+)
 from cdk_llm_training.config.catalogs.bedrock_models import (
     BedrockModelCatalog,
     CustomizationType,
@@ -82,6 +88,10 @@ from cdk_llm_training.config.sagemaker_fine_tune_job import (
     OpenModelRecordFormat,
     SageMakerFineTuneOptions,
 )
+from cdk_llm_training.config.sagemaker_serverless import (
+    CustomizationTechnique,
+    SageMakerServerlessOptions,
+)
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 from cdk_llm_training.config.tiers import (
     AppConfig,
@@ -130,10 +140,12 @@ __all__ = [
     "BedrockFineTuneOptions",
     "BedrockModelCatalog",
     "BudgetOptions",
+    "BuiltinGrader",
     "ConfigError",
     "ContentFilter",
     "ContentFilterType",
     "CostTagOptions",
+    "CustomizationTechnique",
     "CustomizationType",
     "DataLakeOptions",
     "DataRepositoryLink",
@@ -153,6 +165,7 @@ __all__ = [
     "FilterStrength",
     "FrozenModel",
     "FsxVolumeOptions",
+    "GraderOptions",
     "GuardrailOptions",
     "HeadNodeOptions",
     "HumanEvaluationOptions",
@@ -185,7 +198,10 @@ __all__ = [
     "PriceChannel",
     "QueueCapacityType",
     "QuotedPrice",
+    "RftHyperparameters",
+    "RftOptions",
     "SageMakerFineTuneOptions",
+    "SageMakerServerlessOptions",
     "SmallLoRAConfig",
     "StackName",
     "TaskGovernanceOptions",

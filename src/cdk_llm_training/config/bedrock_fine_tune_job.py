@@ -9,6 +9,7 @@ import re
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.bedrock_rft import RftOptions
 from cdk_llm_training.config.catalogs.bedrock_models import (
     SUPPORTED_CUSTOMIZATION_TYPES,
     BedrockBaseModel,
@@ -46,12 +47,16 @@ class BedrockFineTuneOptions(FrozenModel):
     """Treat ``base_model_id`` as a member of this catalog family (for ids newer than this
     release). Default: look the id up in the catalog."""
     customization_type: CustomizationType = CustomizationType.FINE_TUNING
-    """FINE_TUNING (default), CONTINUED_PRE_TRAINING or DISTILLATION."""
+    """FINE_TUNING (default), CONTINUED_PRE_TRAINING, DISTILLATION or
+    REINFORCEMENT_FINE_TUNING (with ``rft``)."""
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
     """API hyperparameter names -> values, checked against the family's ranges at synth.
     Default: none sent (the service defaults apply)."""
     distillation: DistillationOptions | None = None
     """Teacher settings; required for DISTILLATION, rejected otherwise."""
+    rft: RftOptions | None = None
+    """Grader and RFT hyperparameters; required for REINFORCEMENT_FINE_TUNING, rejected
+    otherwise (RFT hyperparameters are typed here, not in ``hyperparameters``)."""
     dataset_prefix: S3Prefix = "finetune/"
     """Curated-zone prefix the datasets live under (the only prefix the job may read)."""
     output_prefix: S3Prefix = "bedrock/customization-output/"
@@ -94,7 +99,8 @@ class BedrockFineTuneOptions(FrozenModel):
         if value not in SUPPORTED_CUSTOMIZATION_TYPES:
             raise ValueError(
                 f"customization_type {value.value} is not supported by BedrockFineTuneJob yet; "
-                "use FINE_TUNING, CONTINUED_PRE_TRAINING or DISTILLATION"
+                "use FINE_TUNING, CONTINUED_PRE_TRAINING, DISTILLATION or "
+                "REINFORCEMENT_FINE_TUNING"
             )
         return value
 
@@ -110,6 +116,31 @@ class BedrockFineTuneOptions(FrozenModel):
             raise ValueError(
                 f"distillation is set but customization_type is {self.customization_type.value}; "
                 "teacher settings apply only to DISTILLATION"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _rft_settings(self) -> BedrockFineTuneOptions:
+        is_rft = self.customization_type is CustomizationType.REINFORCEMENT_FINE_TUNING
+        if is_rft and self.rft is None:
+            raise ValueError(
+                "customization_type REINFORCEMENT_FINE_TUNING needs rft=RftOptions(grader=...)"
+            )
+        if not is_rft and self.rft is not None:
+            raise ValueError(
+                f"rft is set but customization_type is {self.customization_type.value}; "
+                "grader settings apply only to REINFORCEMENT_FINE_TUNING"
+            )
+        if is_rft and self.hyperparameters:
+            raise ValueError(
+                "hyperparameters is set for REINFORCEMENT_FINE_TUNING; put them in "
+                "rft.hyperparameters (RftHyperparameters), the API's typed rftConfig fields"
+            )
+        source = self.rft.grader.python_source_key if self.rft is not None else None
+        if source is not None and not source.startswith(self.dataset_prefix):
+            raise ValueError(
+                f"rft.grader.python_source_key {source!r} must be under dataset_prefix "
+                f"{self.dataset_prefix!r} (the only prefix the workflow reads)"
             )
         return self
 
@@ -129,6 +160,20 @@ def resolve_base_model(
     except KeyError as error:
         raise ValueError(error.args[0]) from None
     supported = catalog.supported_types(model, family)
+    if options.customization_type in model.no_new_jobs:
+        raise ValueError(
+            f"base model {options.base_model_id!r} no longer accepts new "
+            f"{options.customization_type.value} jobs (not in AWS's supported-models table, "
+            f"checked {catalog.checked_on or 'unknown date'}); pick another model: "
+            + ", ".join(
+                m.model_id
+                for m in catalog
+                if options.customization_type
+                in catalog.supported_types(m, catalog.family(m.family))
+                and options.customization_type not in m.no_new_jobs
+            )
+            + "."
+        )
     if options.customization_type not in supported:
         raise ValueError(
             f"customization_type {options.customization_type.value} is not supported by base "

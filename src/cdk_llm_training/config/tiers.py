@@ -48,6 +48,7 @@ from cdk_llm_training.config.sagemaker_fine_tune_job import (
     SageMakerFineTuneOptions,
     check_training_instance,
 )
+from cdk_llm_training.config.sagemaker_serverless import SageMakerServerlessOptions
 from cdk_llm_training.config.training_data_lake import DataLakeOptions
 from cdk_llm_training.config.training_file_system import FileSystemOptions
 from cdk_llm_training.config.training_network import (
@@ -115,6 +116,10 @@ class SmallLoRAConfig(FrozenModel):
     """LoRA / QLoRA of open-weight models on SageMaker training jobs; ``None`` leaves the
     workflow out. Default: :class:`SageMakerFineTuneOptions` defaults (LoRA of the 8B model
     under artifacts/base-models/llama-3.1-8b-instruct/ on one ml.g5.2xlarge, managed spot)."""
+
+    sagemaker_serverless: SageMakerServerlessOptions | None = None
+    """SageMaker AI serverless customization (SFT, DPO, RLVR, RLAIF on a hub model, no
+    cluster, no script). Default: off (``None``); set ``base_model_arn`` to add it."""
 
     guardrail: GuardrailOptions | None = GuardrailOptions()
     """Bedrock guardrail for the custom model's use (content, prompt-attack and PII filters,

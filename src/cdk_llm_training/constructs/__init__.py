@@ -19,6 +19,9 @@ from cdk_llm_training.constructs.evaluation import (
     TaskMetricsEvaluation,
     TaskMetricsSteps,
 )
+from cdk_llm_training.constructs.fine_tune.sagemaker_serverless import (
+    SageMakerServerlessCustomization,
+)
 from cdk_llm_training.constructs.hyperpod import (
     HyperPodEksCluster,
 )
@@ -78,6 +81,7 @@ __all__ = [
     "NotificationKey",
     "RuntimeFunction",
     "SageMakerFineTuneJob",
+    "SageMakerServerlessCustomization",
     "TaskMetricsEvaluation",
     "TaskMetricsSteps",
     "TrainingAlarms",

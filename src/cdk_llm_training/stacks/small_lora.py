@@ -13,6 +13,9 @@ from cdk_llm_training.config.vocabulary import Tier
 from cdk_llm_training.constructs import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
+from cdk_llm_training.constructs.fine_tune.sagemaker_serverless import (
+    SageMakerServerlessCustomization,
+)
 from cdk_llm_training.constructs.labeling import LabelingWorkflow, LabelingWorkforce
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
@@ -151,6 +154,22 @@ class SmallLoRAStack(Stack):
                 description="Model Registry group where trained adapters await approval.",
             )
 
+        self.sagemaker_serverless: SageMakerServerlessCustomization | None = None
+        if self.config.sagemaker_serverless is not None:
+            self.sagemaker_serverless = SageMakerServerlessCustomization(
+                self,
+                "SageMakerServerless",
+                options=self.config.sagemaker_serverless,
+                key=key,
+                data_lake=self.data_lake,
+            )
+            CfnOutput(
+                self,
+                "ServerlessStateMachineArn",
+                value=self.sagemaker_serverless.state_machine.state_machine_arn,
+                description="SageMaker serverless customization: start with dataset keys.",
+            )
+
         # Observability: alarms on an encrypted topic, a dashboard, a budget and cost tags.
         workflows: dict[str, sfn.IStateMachine] = {}
         if self.labeling_workflow:
@@ -159,6 +178,8 @@ class SmallLoRAStack(Stack):
             workflows["BedrockFineTune"] = self.bedrock_fine_tune.state_machine
         if self.sagemaker_fine_tune:
             workflows["SageMakerFineTune"] = self.sagemaker_fine_tune.state_machine
+        if self.sagemaker_serverless:
+            workflows["SageMakerServerless"] = self.sagemaker_serverless.state_machine
         monitoring = monitor_tier(
             self,
             tier=TIER,

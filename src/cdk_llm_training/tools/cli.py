@@ -328,6 +328,18 @@ def _run_completion(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _route_arguments(parser: argparse.ArgumentParser) -> None:
+    from cdk_llm_training.tools.planner.routes import add_route_arguments
+
+    add_route_arguments(parser)
+
+
+def _run_routes(args: argparse.Namespace) -> int:
+    from cdk_llm_training.tools.planner.routes import run_routes
+
+    return run_routes(args)
+
+
 COMMANDS: list[Command] = [
     Command(
         name="plan",
@@ -344,6 +356,23 @@ COMMANDS: list[Command] = [
         ),
         add_arguments=_plan_arguments,
         run=_run_plan,
+    ),
+    Command(
+        name="routes",
+        help="compare customization routes: Bedrock, SageMaker serverless, job, cluster",
+        description=(
+            "For a method, model size, tokens and budget: every route (Bedrock managed, "
+            "SageMaker serverless, a SageMaker job with the library's script, a cluster run), "
+            "feasible or not and why, cost and time where priced, and the recommended one. "
+            "Exit 2 when no route is feasible."
+        ),
+        examples=(
+            "cdk-llm-training routes --method rlvr --params 8e9 --tokens 1e7 "
+            "--bedrock-model-id amazon.nova-2-lite-v1:0:256k --write-config rft.yaml",
+            "cdk-llm-training routes --method lora --params 8e9 --tokens 1e8",
+        ),
+        add_arguments=_route_arguments,
+        run=_run_routes,
     ),
     Command(
         name="validate",

@@ -356,6 +356,43 @@ def check_text(record: Any) -> list[str]:
     return _non_empty_string(record, "text")
 
 
+def check_rft_prompts(record: Any) -> list[str]:  # noqa: PLR0911 - one return per problem
+    """Reinforcement fine-tuning prompts (the OpenAI chat-completion layout Bedrock RFT takes):
+    ``{"messages": [{"role": "system", "content": "..."}, {"role": "user", "content":
+    "..."}], "reference_answer": ...}``. An optional leading system message, then turns that
+    end with a user turn (the model writes the answer); text content only (RFT takes no
+    multimodal input); ``reference_answer`` present and not null (any JSON value: the grader
+    reads it); other fields are passed to the grader as they are."""
+    problems = _must_be_object(record)
+    if problems:
+        return problems
+    messages, errors = _messages(record)
+    if errors:
+        return errors
+    if not messages:
+        return ["field 'messages' is empty"]
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            return [f"messages[{index}] must be an object"]
+        role, content = message.get("role"), message.get("content")
+        allowed = ("system", "user", "assistant") if index == 0 else ("user", "assistant")
+        if role not in allowed:
+            names = " or ".join(repr(r) for r in allowed)
+            return [f"messages[{index}].role must be {names}, got {preview(role)}"]
+        if not isinstance(content, str) or not content.strip():
+            return [f"messages[{index}].content must be a non-empty string (text only)"]
+    if messages[-1].get("role") != "user":
+        return [f"the last message (messages[{len(messages) - 1}]) must have role 'user'"]
+    if record.get("reference_answer") is None:
+        return ["missing field 'reference_answer' (what the grader scores responses against)"]
+    return []
+
+
+def check_json_object(record: Any) -> list[str]:
+    """Any JSON object (for jobs whose record schema is checked by the service, not here)."""
+    return _must_be_object(record)
+
+
 register_format("prompt_completion", check_prompt_completion)
 register_format("continued_pretraining", check_continued_pretraining)
 register_format("messages", check_messages)
@@ -367,6 +404,8 @@ register_format("preference", check_preference)
 register_format("kto", check_kto)
 register_format("grpo", check_grpo)
 register_format("text", check_text)
+register_format("rft_prompts", check_rft_prompts)
+register_format("json_object", check_json_object)
 
 
 # -- limits and reports --------------------------------------------------------------------

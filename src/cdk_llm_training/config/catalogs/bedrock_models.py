@@ -35,6 +35,7 @@ SUPPORTED_CUSTOMIZATION_TYPES = (
     CustomizationType.FINE_TUNING,
     CustomizationType.CONTINUED_PRE_TRAINING,
     CustomizationType.DISTILLATION,
+    CustomizationType.REINFORCEMENT_FINE_TUNING,
 )
 
 
@@ -88,6 +89,9 @@ class BedrockBaseModel(FrozenModel):
     model_id: str
     family: str
     customization_types: tuple[CustomizationType, ...] | None = None
+    no_new_jobs: tuple[CustomizationType, ...] = ()
+    """Types AWS no longer accepts new jobs for with this model (the model is missing from
+    AWS's supported-models table for that type on the catalog's ``checked_on`` date)."""
 
 
 class BedrockModelCatalog:
@@ -98,7 +102,10 @@ class BedrockModelCatalog:
         families: Iterable[ModelFamily],
         models: Iterable[BedrockBaseModel],
         distillation_teachers: Iterable[str] = (),
+        checked_on: str = "",
     ) -> None:
+        self.checked_on = checked_on
+        """Date (YYYY-MM-DD) the catalog was last checked against AWS's tables."""
         self._families: dict[str, ModelFamily] = {f.family: f for f in families}
         self._models: dict[str, BedrockBaseModel] = {}
         self.distillation_teachers: tuple[str, ...] = tuple(distillation_teachers)
@@ -227,6 +234,7 @@ def _parse_catalog(document: Mapping[str, Any]) -> BedrockModelCatalog:
         families=[ModelFamily.model_validate(f) for f in document.get("families", [])],
         models=[BedrockBaseModel.model_validate(m) for m in document.get("models", [])],
         distillation_teachers=document.get("distillation_teachers", []),
+        checked_on=str(document.get("checked_on", "")),
     )
 
 

@@ -38,8 +38,14 @@ from cdk_llm_training.constructs.fine_tune.bedrock_job import (
     job_parameters,
     workflow_statements,
 )
+from cdk_llm_training.constructs.fine_tune.bedrock_rft import (
+    create_rft_functions,
+    grader_probe_states,
+    rft_customization_config,
+)
 from cdk_llm_training.constructs.fine_tune.workflow import FineTuneWorkflow
 from cdk_llm_training.constructs.model_evaluation import ModelEvaluation
+from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 VALIDATOR_HANDLER = "bedrock_dataset_validator.handler"
@@ -160,6 +166,21 @@ class BedrockFineTuneJob(FineTuneWorkflow):
                 "READY_MARKER_NAME": opts.ready_marker_name,
             },
         )
+        # -- reinforcement fine-tuning: the grader and its probe (options.rft) --
+        self.grader: RuntimeFunction | None = None
+        self.grader_probe: RuntimeFunction | None = None
+        if opts.rft is not None:
+            self.grader, self.grader_probe = create_rft_functions(
+                self,
+                rft=opts.rft,
+                job_role=self.bedrock_role,
+                dataset_bucket=self.dataset_bucket,
+                dataset_prefix=opts.dataset_prefix,
+                data_key=self.data_key,
+                log_key=self.key,
+                log_retention=self._log_retention,
+                removal_policy=removal_policy,
+            )
         # -- opt-in evaluation hook (options.evaluation) --
         self.evaluation: ModelEvaluation | None = None
         if opts.evaluation is not None:
@@ -251,6 +272,11 @@ class BedrockFineTuneJob(FineTuneWorkflow):
                     with_validation=with_validation,
                     vpc_config=vpc_config,
                     custom_model_key=custom_model_key,
+                    customization_config=(
+                        rft_customization_config(self.options.rft, self.grader)
+                        if self.options.rft is not None and self.grader is not None
+                        else None
+                    ),
                 ),
                 result_path="$.job",
                 timeout_hours=self.options.job_timeout_hours,
@@ -258,10 +284,21 @@ class BedrockFineTuneJob(FineTuneWorkflow):
                 on_failure=notify_job_failed,
             ).next(after_job)
 
+        first_job = job("CreateCustomizationJob", with_validation=False)
+        if self.grader_probe is not None:
+            # RFT: the grader must answer a few training records correctly shaped before the
+            # paid job starts (RFT takes no validation data, so there is one job state).
+            first_job = grader_probe_states(
+                self,
+                probe=self.grader_probe,
+                topic=self.topic,
+                on_probe_error=notify_validator_failed,
+                job=first_job,
+            )
         validate = self._dataset_gate(
             subject_prefix="Bedrock customization",
             on_validator_error=notify_validator_failed,
-            job=job("CreateCustomizationJob", with_validation=False),
+            job=first_job,
             # None where the family takes no validation data (distillation:
             # max_validation_records 0, so the validator rejects any): it could never run.
             job_with_validation=job(

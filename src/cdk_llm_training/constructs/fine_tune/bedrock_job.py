@@ -226,6 +226,7 @@ def job_parameters(
     with_validation: bool,
     vpc_config: VpcConfig | None,
     custom_model_key: kms.IKey | None,
+    customization_config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The CreateModelCustomizationJob request (JSONPath: names and S3 URIs from
     ``$.validation``, what the validator wrote)."""
@@ -256,6 +257,8 @@ def job_parameters(
                 options.distillation.max_response_length_for_inference
             )
         parameters["CustomizationConfig"] = {"DistillationConfig": {"TeacherModelConfig": teacher}}
+    if customization_config is not None:
+        parameters["CustomizationConfig"] = customization_config
     return parameters
 
 
