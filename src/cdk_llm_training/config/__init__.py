@@ -11,6 +11,9 @@ from cdk_llm_training.config.bedrock import (
     default_bedrock_catalog,
     load_bedrock_catalog,
 )
+from cdk_llm_training.config.cluster_run import (
+    ClusterRunOptions,
+)
 from cdk_llm_training.config.data_lake import (
     DataLakeOptions,
     DataZone,
@@ -125,6 +128,7 @@ __all__ = [
     "BedrockFineTuneOptions",
     "BedrockModelCatalog",
     "BudgetOptions",
+    "ClusterRunOptions",
     "ConfigError",
     "ContentFilter",
     "ContentFilterType",

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from cdk_llm_training.config.base import FrozenModel, YamlFloat, YamlInt
 from cdk_llm_training.config.bedrock import BedrockFineTuneOptions, resolve_base_model
+from cdk_llm_training.config.cluster_run import ClusterRunOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.evaluation import GuardrailOptions
@@ -385,6 +386,10 @@ class MediumFineTuneConfig(FrozenModel):
     ``instance_count`` to train); no EKS admin: set ``hyperpod.eks.admin_role_arns`` to the
     roles that run kubectl and the dependency install command."""
 
+    runs: ClusterRunOptions = ClusterRunOptions()
+    """The run workflow on the HyperPod cluster (ClusterTrainingRun). Default: on (no idle
+    cost), runs bounded to 24 hours unless their input asks for up to 336."""
+
     observability: ObservabilityOptions = ObservabilityOptions(
         budget=BudgetOptions(monthly_limit_usd=MEDIUM_DEFAULT_BUDGET_USD)
     )
@@ -508,6 +513,11 @@ class LargePretrainConfig(FrozenModel):
 
     allow_other_gpu_instance_types: bool = False
     """Accept accelerated HyperPod groups outside ml.p5/p5e/p5en.48xlarge. Default off."""
+
+    runs: ClusterRunOptions = ClusterRunOptions()
+    """The run workflow on the HyperPod cluster (ClusterTrainingRun; engines ``nvidia`` and
+    ``both``). Default: on (no idle cost), runs bounded to 24 hours unless their input asks
+    for up to 336."""
 
     observability: ObservabilityOptions = ObservabilityOptions(
         budget=BudgetOptions(monthly_limit_usd=LARGE_DEFAULT_BUDGET_USD)

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from aws_cdk import Stack
 
+from cdk_llm_training.config.cluster_run import ClusterRunOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.file_system import FileSystemOptions
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
 from cdk_llm_training.config.network import NetworkOptions
+from cdk_llm_training.constructs.cluster_training_run import ClusterTrainingRun
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -72,4 +74,25 @@ def add_hyperpod(
         log_key=foundation.notification_key.key,
         closed_network=network.options.closed_network,
         install_dependencies_after=[network.internet_connectivity_established],
+    )
+
+
+def add_training_runs(
+    stack: Stack,
+    *,
+    options: ClusterRunOptions,
+    hyperpod: HyperPodEksCluster,
+    foundation: ClusterFoundation,
+) -> ClusterTrainingRun | None:
+    """The run workflow on ``hyperpod`` (``Runs``), reporting to the lake's artifacts zone,
+    its topic and logs on the tier's key; None when ``options.enabled`` is off."""
+    if not options.enabled:
+        return None
+    return ClusterTrainingRun(
+        stack,
+        "Runs",
+        hyperpod=hyperpod,
+        data_lake=foundation.data_lake,
+        key=foundation.notification_key.key,
+        options=options,
     )

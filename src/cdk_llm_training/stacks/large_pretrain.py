@@ -8,10 +8,15 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from cdk_llm_training.config.tiers import LargePretrainConfig
+from cdk_llm_training.constructs.cluster_training_run import ClusterTrainingRun
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
-from cdk_llm_training.stacks._cluster_tier import add_cluster_foundation, add_hyperpod
+from cdk_llm_training.stacks._cluster_tier import (
+    add_cluster_foundation,
+    add_hyperpod,
+    add_training_runs,
+)
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import (
     data_lake_outputs,
@@ -79,8 +84,12 @@ class LargePretrainStack(Stack):
             )
 
         self.hyperpod: HyperPodEksCluster | None = None
+        self.runs: ClusterTrainingRun | None = None
         if config.engine.uses_hyperpod:
             self.hyperpod = add_hyperpod(self, options=config.hyperpod, foundation=foundation)
+            self.runs = add_training_runs(
+                self, options=config.runs, hyperpod=self.hyperpod, foundation=foundation
+            )
 
         if self.trainium is not None:
             parallel_cluster_outputs(self, self.trainium)

@@ -9,7 +9,11 @@ from constructs import Construct
 
 from cdk_llm_training.config.tiers import MediumFineTuneConfig
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
-from cdk_llm_training.stacks._cluster_tier import add_cluster_foundation, add_hyperpod
+from cdk_llm_training.stacks._cluster_tier import (
+    add_cluster_foundation,
+    add_hyperpod,
+    add_training_runs,
+)
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import (
     data_lake_outputs,
@@ -61,6 +65,9 @@ class MediumFineTuneStack(Stack):
         self.data_lake = foundation.data_lake
         self.file_system = foundation.file_system
         self.hyperpod = add_hyperpod(self, options=config.hyperpod, foundation=foundation)
+        self.runs = add_training_runs(
+            self, options=config.runs, hyperpod=self.hyperpod, foundation=foundation
+        )
 
         hyperpod_outputs(self, self.hyperpod)
         hyperpod_scaling_output(self, config.hyperpod)
