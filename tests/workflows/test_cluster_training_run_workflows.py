@@ -19,6 +19,7 @@ from workflows.asl_interpreter import Execution, UnsupportedFeatureError
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
 
 from cdk_llm_training import MediumFineTuneStack
+from cdk_llm_training.config.prices import PriceChannel, default_price_book
 from cdk_llm_training.config.tiers import MediumFineTuneConfig
 from cdk_llm_training.runtime import cluster_run
 from cdk_llm_training.runtime.cluster_run_manifest import job_name_for
@@ -56,7 +57,7 @@ class FakeCluster:
     requests: list[tuple[str, str]] = field(default_factory=list)
     polls: int = 0
 
-    def request(
+    def request(  # noqa: PLR0911 - one answer per API outcome
         self, method: str, path: str, body: dict[str, Any] | None
     ) -> tuple[int, dict[str, Any]]:
         self.requests.append((method, path))
@@ -68,7 +69,8 @@ class FakeCluster:
         group, namespace, kind, name = match.groups()
         assert (group == "api/v1") == (kind == "services"), path
         if method == "POST":
-            assert body is not None and name is None
+            assert body is not None
+            assert name is None
             if self.fail_status is not None:
                 return self.fail_status, _status(self.fail_status, "admission webhook denied")
             assert body["metadata"]["namespace"] == namespace
@@ -244,7 +246,10 @@ def test_run_succeeds_reports_and_notifies(
     assert report["nodes"] == 2
     assert report["durationSeconds"] == 3.5 * 3600
     assert report["nodeHours"] == 7.0
-    assert report["costEstimateUsd"] is not None and report["costEstimateUsd"] > 0
+    quote = default_price_book().quote("p5.48xlarge", PriceChannel.SAGEMAKER)
+    assert quote is not None
+    assert report["costEstimateUsd"] == round(7.0 * quote.usd_per_hour, 2)
+    assert report["priceSource"].startswith(quote.source)
     assert report["checkpoints"] == {
         "s3Uri": f"s3://{bucket}/checkpoints/llama-70b-sft/",
         "objects": 2,

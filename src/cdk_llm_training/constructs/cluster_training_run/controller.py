@@ -23,6 +23,7 @@ from constructs import Construct
 from cdk_llm_training.config.cluster_run import ClusterRunOptions
 from cdk_llm_training.config.instances import AcceleratorFamily
 from cdk_llm_training.config.prices import PriceChannel, default_price_book
+from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs._compliance import acknowledge_synchronous_function
 from cdk_llm_training.constructs.hyperpod.cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.runtime_function import runtime_code
@@ -168,6 +169,18 @@ class RunController(Construct):
         role = self.function.role
         assert role is not None
         self.role = role
+        for policy, reason in (
+            ("AWSLambdaBasicExecutionRole", "writes only the function's log streams"),
+            (
+                "AWSLambdaVPCAccessExecutionRole",
+                "the ENIs of a function in a VPC (the EKS endpoint is private)",
+            ),
+        ):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{policy}]",
+                f"AWS-managed policy of the run controller: {reason}.",
+            )
         for sid, actions, prefix in (
             ("ReadCheckpoints", ["s3:GetObject"], options.checkpoint_prefix),
             ("WriteReports", ["s3:PutObject"], options.report_prefix),
