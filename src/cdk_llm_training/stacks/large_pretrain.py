@@ -25,6 +25,7 @@ from cdk_llm_training.stacks._outputs import (
     hyperpod_scaling_output,
     parallel_cluster_outputs,
     parallel_cluster_scaling_output,
+    run_workflow_outputs,
 )
 
 
@@ -109,5 +110,6 @@ class LargePretrainStack(Stack):
         self.dashboard = monitoring.dashboard
         self.cost_controls = monitoring.cost_controls
 
+        run_workflow_outputs(self, self.runs)
         file_system_outputs(self, self.file_system)
         data_lake_outputs(self, self.data_lake)

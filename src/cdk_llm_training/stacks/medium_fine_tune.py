@@ -20,6 +20,7 @@ from cdk_llm_training.stacks._outputs import (
     file_system_outputs,
     hyperpod_outputs,
     hyperpod_scaling_output,
+    run_workflow_outputs,
 )
 
 
@@ -83,5 +84,6 @@ class MediumFineTuneStack(Stack):
         self.dashboard = monitoring.dashboard
         self.cost_controls = monitoring.cost_controls
 
+        run_workflow_outputs(self, self.runs)
         file_system_outputs(self, self.file_system)
         data_lake_outputs(self, self.data_lake)
