@@ -30,7 +30,7 @@ def _one(template: Template, kind: str, prefix: str) -> tuple[str, dict[str, Any
     ((logical_id, resource),) = [
         (k, v) for k, v in template.find_resources(kind).items() if k.startswith(prefix)
     ]
-    return logical_id, resource
+    return logical_id, dict(resource)
 
 
 def _statements(template: Template, role_prefix: str) -> list[dict[str, Any]]:
