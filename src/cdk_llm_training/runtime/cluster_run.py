@@ -27,7 +27,6 @@ Standard library plus boto3 only.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import logging
 import os
@@ -39,13 +38,13 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
     from cdk_llm_training.runtime.cluster_run_manifest import job_name_for, run_manifests
+    from cdk_llm_training.runtime.cluster_run_report import report
     from cdk_llm_training.runtime.hyperpod_dependency_chart import eks_token
 else:  # in Lambda, this folder is the code root
     from cluster_run_manifest import job_name_for, run_manifests
+    from cluster_run_report import report
     from hyperpod_dependency_chart import eks_token
 
 LOGGER = logging.getLogger()
@@ -215,6 +214,8 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
         "nodes": nodes,
         "instanceGroup": group_name,
         "instanceType": group["instanceType"],
+        "usdPerHour": group.get("usdPerHour"),
+        "priceSource": group.get("priceSource"),
         "outputName": output_name,
         "datasetDir": dataset_dir,
         "checkpointDir": checkpoint_dir,
@@ -277,55 +278,6 @@ def cancel(execution_name: str, request: Request) -> dict[str, Any]:
         elif code != 404:
             raise KubernetesError(f"deleting {kind}/{job_name}: HTTP {code} {answer}")
     return {"jobName": job_name, "deleted": deleted}
-
-
-def _seconds_between(start: str, end: str) -> float:
-    def parse(text: str) -> dt.datetime:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-    return max((parse(end) - parse(start)).total_seconds(), 0.0)
-
-
-def report(run: dict[str, Any], job_status: dict[str, Any]) -> dict[str, Any]:
-    """Write ``<REPORT_PREFIX><jobName>/report.json`` to the artifacts zone; return it."""
-    s3 = boto3.client("s3")
-    bucket = os.environ["ARTIFACTS_BUCKET"]
-    prefix = f"{os.environ['CHECKPOINT_PREFIX']}{run['outputName']}/"
-    exported, total_bytes, metrics = 0, 0, None
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            exported += 1
-            total_bytes += item["Size"]
-            if item["Key"] == f"{prefix}metrics.json":
-                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                metrics = json.loads(body)
-    group = _groups()[run["instanceGroup"]]
-    seconds = _seconds_between(job_status["startTime"], job_status["completionTime"])
-    node_hours = round(run["nodes"] * seconds / 3600, 4)
-    price = group.get("usdPerHour")
-    document = {
-        "jobId": run["jobName"],
-        "namespace": run["namespace"],
-        "instanceGroup": run["instanceGroup"],
-        "instanceType": run["instanceType"],
-        "nodes": run["nodes"],
-        "startTime": job_status["startTime"],
-        "completionTime": job_status["completionTime"],
-        "durationSeconds": seconds,
-        "nodeHours": node_hours,
-        "costEstimateUsd": round(node_hours * price, 2) if price is not None else None,
-        "priceSource": group.get("priceSource"),
-        "checkpoints": {
-            "s3Uri": f"s3://{bucket}/{prefix}",
-            "objects": exported,
-            "bytes": total_bytes,
-            "exported": exported > 0,
-        },
-        "finalMetrics": metrics,
-    }
-    key = f"{os.environ['REPORT_PREFIX']}{run['jobName']}/report.json"
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document, indent=1).encode())
-    return {**document, "reportS3Uri": f"s3://{bucket}/{key}"}
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
 from cdk_llm_training.constructs.training_network import TrainingNetwork
+from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
 
 
 @dataclass(frozen=True)
@@ -81,17 +82,20 @@ def add_training_runs(
     stack: Stack,
     *,
     options: ClusterRunOptions,
-    hyperpod: HyperPodEksCluster,
     foundation: ClusterFoundation,
+    hyperpod: HyperPodEksCluster | None = None,
+    parallel_cluster: TrainiumParallelCluster | None = None,
 ) -> ClusterTrainingRun | None:
-    """The run workflow on ``hyperpod`` (``Runs``), reporting to the lake's artifacts zone,
-    its topic and logs on the tier's key; None when ``options.enabled`` is off."""
+    """The run workflow on ``hyperpod`` (``Runs``) or on ``parallel_cluster``
+    (``SlurmRuns``), reporting to the lake's artifacts zone, its topic and logs on the tier's
+    key; None when ``options.enabled`` is off."""
     if not options.enabled:
         return None
     return ClusterTrainingRun(
         stack,
-        "Runs",
+        "SlurmRuns" if parallel_cluster is not None else "Runs",
         hyperpod=hyperpod,
+        parallel_cluster=parallel_cluster,
         data_lake=foundation.data_lake,
         key=foundation.notification_key.key,
         options=options,

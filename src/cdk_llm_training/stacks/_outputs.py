@@ -171,19 +171,20 @@ def parallel_cluster_scaling_output(stack: Stack, options: TrainiumClusterOption
     )
 
 
-def run_workflow_outputs(stack: Stack, runs: ClusterTrainingRun | None) -> None:
-    """The run workflow's state machine and topic, when the tier has one."""
+def run_workflow_outputs(stack: Stack, runs: ClusterTrainingRun | None, prefix: str = "") -> None:
+    """The run workflow's state machine and topic (``<prefix>RunWorkflowArn``,
+    ``<prefix>RunTopicArn``), when the tier has one."""
     if runs is None:
         return
     CfnOutput(
         stack,
-        "RunWorkflowArn",
+        f"{prefix}RunWorkflowArn",
         value=runs.state_machine.state_machine_arn,
         description="Run workflow (ClusterTrainingRun): start an execution with the run input.",
     )
     CfnOutput(
         stack,
-        "RunTopicArn",
+        f"{prefix}RunTopicArn",
         value=runs.topic.topic_arn,
         description="Where the run workflow notifies: subscribe to get run reports.",
     )

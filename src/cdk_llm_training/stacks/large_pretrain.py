@@ -73,6 +73,7 @@ class LargePretrainStack(Stack):
         self.file_system = foundation.file_system
 
         self.trainium: TrainiumParallelCluster | None = None
+        self.slurm_runs: ClusterTrainingRun | None = None
         if config.engine.uses_trainium:
             self.trainium = TrainiumParallelCluster(
                 self,
@@ -83,13 +84,16 @@ class LargePretrainStack(Stack):
                 file_system=self.file_system,
                 options=config.trainium,
             )
+            self.slurm_runs = add_training_runs(
+                self, options=config.runs, foundation=foundation, parallel_cluster=self.trainium
+            )
 
         self.hyperpod: HyperPodEksCluster | None = None
         self.runs: ClusterTrainingRun | None = None
         if config.engine.uses_hyperpod:
             self.hyperpod = add_hyperpod(self, options=config.hyperpod, foundation=foundation)
             self.runs = add_training_runs(
-                self, options=config.runs, hyperpod=self.hyperpod, foundation=foundation
+                self, options=config.runs, foundation=foundation, hyperpod=self.hyperpod
             )
 
         if self.trainium is not None:
@@ -111,5 +115,6 @@ class LargePretrainStack(Stack):
         self.cost_controls = monitoring.cost_controls
 
         run_workflow_outputs(self, self.runs)
+        run_workflow_outputs(self, self.slurm_runs, prefix="Slurm")
         file_system_outputs(self, self.file_system)
         data_lake_outputs(self, self.data_lake)

@@ -67,7 +67,7 @@ class MediumFineTuneStack(Stack):
         self.file_system = foundation.file_system
         self.hyperpod = add_hyperpod(self, options=config.hyperpod, foundation=foundation)
         self.runs = add_training_runs(
-            self, options=config.runs, hyperpod=self.hyperpod, foundation=foundation
+            self, options=config.runs, foundation=foundation, hyperpod=self.hyperpod
         )
 
         hyperpod_outputs(self, self.hyperpod)

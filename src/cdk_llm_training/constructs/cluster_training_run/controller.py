@@ -221,32 +221,32 @@ class RunController(Construct):
             ],
         )
 
-    def add_cancel_rule(self, state_machine: sfn.IStateMachine) -> events.Rule:
-        """``CancelRule``: a stopped or timed-out execution of ``state_machine`` sends its name
-        to the controller, which deletes that execution's Job and Service."""
-        rule = events.Rule(
-            self,
-            "CancelRule",
-            description="Deletes the Kubernetes Job of a stopped or timed-out training run.",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=["Step Functions Execution Status Change"],
-                detail={
-                    "status": list(CANCELLED_STATUSES),
-                    "stateMachineArn": [state_machine.state_machine_arn],
-                },
+
+def add_cancel_rule(
+    scope: Construct, function: lambda_.IFunction, state_machine: sfn.IStateMachine
+) -> events.Rule:
+    """``CancelRule`` in ``scope``: a stopped or timed-out execution of ``state_machine`` sends
+    its name to the controller ``function``, which cancels that execution's job."""
+    rule = events.Rule(
+        scope,
+        "CancelRule",
+        description="Deletes the Kubernetes Job of a stopped or timed-out training run.",
+        event_pattern=events.EventPattern(
+            source=["aws.states"],
+            detail_type=["Step Functions Execution Status Change"],
+            detail={
+                "status": list(CANCELLED_STATUSES),
+                "stateMachineArn": [state_machine.state_machine_arn],
+            },
+        ),
+    )
+    rule.add_target(
+        targets.LambdaFunction(
+            function,
+            event=events.RuleTargetInput.from_object(
+                {"action": "cancel", "executionName": events.EventField.from_path("$.detail.name")}
             ),
+            retry_attempts=8,
         )
-        rule.add_target(
-            targets.LambdaFunction(
-                self.function,
-                event=events.RuleTargetInput.from_object(
-                    {
-                        "action": "cancel",
-                        "executionName": events.EventField.from_path("$.detail.name"),
-                    }
-                ),
-                retry_attempts=8,
-            )
-        )
-        return rule
+    )
+    return rule

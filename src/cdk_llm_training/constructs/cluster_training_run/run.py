@@ -15,6 +15,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.cluster_run import ClusterRunOptions
 from cdk_llm_training.constructs._acknowledge import acknowledge_wildcards
+from cdk_llm_training.constructs._bring_your_own import not_both
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import (
     RETENTION,
@@ -22,9 +23,14 @@ from cdk_llm_training.constructs._workflow import (
     notify,
     notify_and_fail,
 )
-from cdk_llm_training.constructs.cluster_training_run.controller import RunController
+from cdk_llm_training.constructs.cluster_training_run.controller import (
+    RunController,
+    add_cancel_rule,
+)
+from cdk_llm_training.constructs.cluster_training_run.slurm_controller import SlurmRunController
 from cdk_llm_training.constructs.hyperpod.cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
 
 TIMEOUT_MARGIN_HOURS = 2
 """The state machine times out this long after the longest run an input may ask for."""
@@ -58,7 +64,8 @@ class ClusterTrainingRun(Construct):
         scope: Construct,
         id: str,
         *,
-        hyperpod: HyperPodEksCluster,
+        hyperpod: HyperPodEksCluster | None = None,
+        parallel_cluster: TrainiumParallelCluster | None = None,
         data_lake: TrainingDataLake,
         key: kms.IKey,
         options: ClusterRunOptions | None = None,
@@ -67,8 +74,11 @@ class ClusterTrainingRun(Construct):
     ) -> None:
         """Create the workflow.
 
-        :param hyperpod: the cluster runs go to; it must create its EKS cluster and offer the
-            file system to pods (``file_system=``).
+        :param hyperpod: the HyperPod EKS cluster runs go to; it must create its EKS cluster
+            and offer the file system to pods (``file_system=``). Not with
+            ``parallel_cluster``.
+        :param parallel_cluster: instead, the Trainium ParallelCluster runs go to (Slurm,
+            driven through SSM Run Command on its head node).
         :param data_lake: the lake whose artifacts zone gets reports and receives the
             checkpoint export.
         :param key: encrypts the topic and the log groups (its policy must let CloudWatch Logs
@@ -79,25 +89,50 @@ class ClusterTrainingRun(Construct):
         """
         super().__init__(scope, id)
         record_construct_type(self, "ClusterTrainingRun")
-        if hyperpod.file_system is None:
-            raise ValueError(
-                "ClusterTrainingRun hyperpod: the cluster offers no file system to pods "
-                "(HyperPodEksCluster file_system= is None); runs read data and write "
-                "checkpoints on FSx for Lustre"
-            )
+        not_both(
+            "ClusterTrainingRun",
+            ("hyperpod", hyperpod),
+            ("parallel_cluster", parallel_cluster),
+            because="a workflow drives one cluster",
+        )
         self.options = opts = options or ClusterRunOptions()
         retention = RETENTION[opts.log_retention_days]
-        self.controller = RunController(
-            self,
-            "Controller",
-            hyperpod=hyperpod,
-            artifacts_bucket=data_lake.artifacts_bucket,
-            data_key=data_lake.key,
-            log_key=key,
-            options=opts,
-            log_retention=retention,
-            removal_policy=removal_policy,
-        )
+        self.controller: RunController | SlurmRunController
+        if parallel_cluster is not None:
+            self.controller = SlurmRunController(
+                self,
+                "Controller",
+                cluster=parallel_cluster,
+                artifacts_bucket=data_lake.artifacts_bucket,
+                data_key=data_lake.key,
+                log_key=key,
+                options=opts,
+                log_retention=retention,
+                removal_policy=removal_policy,
+            )
+        elif hyperpod is not None:
+            if hyperpod.file_system is None:
+                raise ValueError(
+                    "ClusterTrainingRun hyperpod: the cluster offers no file system to pods "
+                    "(HyperPodEksCluster file_system= is None); runs read data and write "
+                    "checkpoints on FSx for Lustre"
+                )
+            self.controller = RunController(
+                self,
+                "Controller",
+                hyperpod=hyperpod,
+                artifacts_bucket=data_lake.artifacts_bucket,
+                data_key=data_lake.key,
+                log_key=key,
+                options=opts,
+                log_retention=retention,
+                removal_policy=removal_policy,
+            )
+        else:
+            raise ValueError(
+                "ClusterTrainingRun needs hyperpod= (HyperPod EKS) or parallel_cluster= "
+                "(Slurm); got neither"
+            )
         self.topic = topic or sns.Topic(
             self, "Topic", display_name="Training runs", master_key=key, enforce_ssl=True
         )
@@ -122,7 +157,9 @@ class ClusterTrainingRun(Construct):
             ),
         )
         key.grant(self.state_machine, "kms:Decrypt", "kms:GenerateDataKey*")
-        self.cancel_rule = self.controller.add_cancel_rule(self.state_machine)
+        self.cancel_rule = add_cancel_rule(
+            self.controller, self.controller.function, self.state_machine
+        )
         acknowledge_wildcards(
             self.state_machine.role,
             "Lambda invoke grants cover the function's versions (<arn>:*); X-Ray and log "
@@ -138,7 +175,8 @@ class ClusterTrainingRun(Construct):
 
     @property
     def namespace(self) -> str:
-        """The Kubernetes namespace runs go to (the FSx volume claim's)."""
+        """The Kubernetes namespace runs go to (the FSx volume claim's), or on Slurm the
+        default queue."""
         return self.controller.namespace
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -186,9 +224,9 @@ class ClusterTrainingRun(Construct):
         )
         submit = self._invoke(
             "SubmitJob",
-            "Create the headless Service and the Indexed Job.",
+            "Submit the job (Kubernetes Job and Service, or sbatch on the head node).",
             {"action": "submit", "run": run},
-            None,
+            "$.submitted",
         )
         wait = sfn.Wait(
             self,
@@ -197,8 +235,8 @@ class ClusterTrainingRun(Construct):
         )
         read = self._invoke(
             "ReadJobStatus",
-            "Read the Job's conditions.",
-            {"action": "status", "run": run},
+            "Read the job's state (Job conditions, or sacct).",
+            {"action": "status", "run": run, "submitted": sfn.JsonPath.object_at("$.submitted")},
             "$.status",
         )
         report = self._invoke(
