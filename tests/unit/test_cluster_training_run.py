@@ -145,6 +145,7 @@ def test_tiers_wire_the_workflow_by_config() -> None:
         new_app(), "Trn", config=LargePretrainConfig(engine=LargeEngine.TRAINIUM)
     )
     assert trainium.runs is None
+    assert trainium.slurm_runs is not None
 
 
 def test_large_nvidia_has_the_workflow(large_nvidia_stack: LargePretrainStack) -> None:
@@ -284,7 +285,7 @@ def controller_environment(template: Template) -> Iterator[None]:
     saved = dict(os.environ)
     os.environ.update(concrete)
     groups = json.loads(concrete["INSTANCE_GROUPS"])
-    groups["gpu-workers"]["count"] = 4  # the default group has no instance running
+    groups["gpu-workers"]["count"] = 4  # the default group's ceiling is 2
     os.environ["INSTANCE_GROUPS"] = json.dumps(groups)
     yield
     os.environ.clear()
@@ -309,3 +310,67 @@ def test_rendered_job_and_service_use_known_kubernetes_members(
     broken = json.loads(json.dumps(run["job"]))
     broken["spec"]["template"]["spec"]["containers"][0]["comand"] = ["typo"]
     assert kubernetes_problems(broken, run["service"]) == ["container: unknown member comand"]
+
+
+# -- Slurm (LargePretrainStack, engine trainium) -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def large(tier_templates: dict[StackName, Template]) -> Template:
+    return tier_templates[StackName.LARGE_PRETRAIN]
+
+
+def test_slurm_controller_sends_run_shell_script_only_to_the_clusters_instances(
+    large: Template,
+) -> None:
+    statements = {
+        s["Sid"]: s
+        for s in _statements(large, "SlurmRunsControllerFunctionRoleDefaultPolicy")
+        if "Sid" in s
+    }
+    assert set(statements) == {
+        "WriteOwnLogs",
+        "FindHeadNode",
+        "RunShellScriptDocument",
+        "OnThisClustersInstances",
+        "ReadCommandResults",
+        "ReadCheckpoints",
+        "WriteReports",
+        "ListCheckpoints",
+    }
+    assert statements["FindHeadNode"]["Action"] == "ec2:DescribeInstances"
+    document = statements["RunShellScriptDocument"]
+    assert document["Action"] == "ssm:SendCommand"
+    assert document["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ssm:",
+                {"Ref": "AWS::Region"},
+                "::document/AWS-RunShellScript",
+            ],
+        ]
+    }
+    assert "Condition" not in document
+    instances = statements["OnThisClustersInstances"]
+    assert instances["Action"] == "ssm:SendCommand"
+    assert instances["Condition"] == {
+        "StringEquals": {"ssm:resourceTag/parallelcluster:cluster-name": "trainium-pretrain"}
+    }
+    assert instances["Resource"]["Fn::Join"][1][-1] == ":instance/*"
+    assert statements["ReadCommandResults"]["Action"] == "ssm:GetCommandInvocation"
+    every_action = {
+        a
+        for s in _statements(large, "SlurmRunsControllerFunctionRoleDefaultPolicy")
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not [a for a in every_action if a.startswith(("ssm:Start", "ssm:CreateDoc", "eks:"))]
+
+
+def test_large_trainium_has_the_slurm_workflow_and_outputs(large: Template) -> None:
+    outputs = large.to_json()["Outputs"]
+    assert {"SlurmRunWorkflowArn", "SlurmRunTopicArn"} <= set(outputs)
+    assert "RunWorkflowArn" not in outputs
+    assert not large.find_resources("AWS::EKS::AccessEntry")

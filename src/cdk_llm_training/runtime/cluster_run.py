@@ -166,8 +166,8 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
     nodes = run_input.get("nodes")
     if not isinstance(nodes, int) or isinstance(nodes, bool) or not 1 <= nodes <= group["count"]:
         raise RunInputError(
-            f"nodes {nodes!r} must be an integer from 1 to {group['count']} (the instance "
-            f"count of group {group_name!r})"
+            f"nodes {nodes!r} must be an integer from 1 to {group['count']} (the "
+            f"max_instance_count of group {group_name!r})"
         )
     dataset = run_input.get("dataset")
     if not isinstance(dataset, str) or not dataset or dataset.startswith("/") or ".." in dataset:

@@ -18,7 +18,7 @@ from typing import Any
 
 RENDEZVOUS_PORT = 29500
 """torchrun's default rendezvous port (``--master-port``)."""
-RUN_LABEL = "cdk-llm-training/run"
+RUN_LABEL = "llm-training-run"
 """Label on every object of a run: the run's job name (the cancel path selects by it)."""
 JOB_NAME_PREFIX = "run-"
 

@@ -67,7 +67,11 @@ def instance_groups_environment(hyperpod: HyperPodEksCluster) -> dict[str, dict[
         efa = EFA_DEVICES.get(spec.instance_type, 1) if spec.efa_supported else 0
         groups[group.options.name] = {
             "instanceType": group.options.instance_type,
-            "count": group.options.instance_count,
+            # The group's ceiling, not its current count: scaling the group then changes only
+            # its InstanceCount; pods of a larger run wait for nodes (the deadline bounds it).
+            "count": group.options.max_instance_count
+            if group.options.max_instance_count is not None
+            else group.options.instance_count,
             "acceleratorCount": spec.accelerator_count,
             "acceleratorResource": ACCELERATOR_RESOURCES[spec.accelerator_family],
             "efaCount": efa,
