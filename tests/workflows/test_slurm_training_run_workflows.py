@@ -10,6 +10,7 @@ import json
 import re
 import shlex
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,7 +181,7 @@ def slurm(monkeypatch: pytest.MonkeyPatch) -> FakeSlurm:
     fake = FakeSlurm()
     monkeypatch.setattr(slurm_run, "ssm_client", lambda: fake)
     monkeypatch.setattr(slurm_run, "ec2_client", lambda: fake)
-    monkeypatch.setattr(slurm_run.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)  # the module's time.sleep
     return fake
 
 
