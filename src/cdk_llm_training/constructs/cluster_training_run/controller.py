@@ -234,7 +234,7 @@ def add_cancel_rule(
     rule = events.Rule(
         scope,
         "CancelRule",
-        description="Deletes the Kubernetes Job of a stopped or timed-out training run.",
+        description="Cancels the cluster job of a stopped or timed-out training run.",
         event_pattern=events.EventPattern(
             source=["aws.states"],
             detail_type=["Step Functions Execution Status Change"],
