@@ -214,6 +214,8 @@ def test_trainium_outputs(large_templates: dict[LargeEngine, Template]) -> None:
         "BudgetName",
         "CostAllocationTagToActivate",
         "TrainiumScaling",
+        "SlurmRunWorkflowArn",
+        "SlurmRunTopicArn",
     }
     cluster = _logical_id(template, PCLUSTER, "Trainium")
     assert outputs["HeadNodeInstanceId"]["Value"] == {

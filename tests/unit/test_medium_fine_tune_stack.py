@@ -209,6 +209,8 @@ def test_outputs(template: Template) -> None:
         "BudgetName",
         "CostAllocationTagToActivate",
         "HyperPodScaling",
+        "RunWorkflowArn",
+        "RunTopicArn",
     }
     ids = _ids(template)
     kubeconfig = outputs["UpdateKubeconfigCommand"]["Value"]["Fn::Join"][1]

@@ -5,6 +5,7 @@ botocore service model."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import importlib
@@ -83,6 +84,10 @@ class ResolvedTemplate:
             return f"{SAGEMAKER}:model-package-group/{self.resolve(name)}"
         if kind == "AWS::SNS::Topic" and attribute == "TopicArn":
             return self.ref(logical_id)
+        if kind == "AWS::EKS::Cluster" and attribute == "Endpoint":
+            return f"https://{logical_id.lower()}.gr7.{REGION}.eks.amazonaws.com"
+        if kind == "AWS::EKS::Cluster" and attribute == "CertificateAuthorityData":
+            return base64.b64encode(f"certificate of {logical_id}".encode()).decode()
         raise UnsupportedFeatureError(f"GetAtt {logical_id}.{attribute} ({kind})")
 
     def resolve(self, node: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic

@@ -42,6 +42,7 @@ from cdk_llm_training.config.catalogs.prices import (
     load_price_book,
 )
 from cdk_llm_training.config.catalogs.training_images import TrainingImage, default_training_image
+from cdk_llm_training.config.cluster_run import ClusterRunOptions
 from cdk_llm_training.config.cost_controls import (
     BudgetOptions,
     CostTagOptions,
@@ -141,6 +142,7 @@ __all__ = [
     "BedrockModelCatalog",
     "BudgetOptions",
     "BuiltinGrader",
+    "ClusterRunOptions",
     "ConfigError",
     "ContentFilter",
     "ContentFilterType",

@@ -29,6 +29,7 @@ from cdk_llm_training.config.base import FrozenModel, YamlFloat, YamlInt
 from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions, resolve_base_model
 from cdk_llm_training.config.bedrock_guardrail import GuardrailOptions
 from cdk_llm_training.config.catalogs.instances import default_instance_catalog
+from cdk_llm_training.config.cluster_run import ClusterRunOptions
 from cdk_llm_training.config.cost_controls import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.hyperpod import (
@@ -359,6 +360,9 @@ class MediumFineTuneConfig(FrozenModel):
     plane), ``max_nodes`` = the HyperPod groups' maximum counts, ``ips_per_node`` 81 (EKS). Set
     ``availability_zone_id`` (and ``control_plane_availability_zone_id``) to AZ IDs of your
     Region with capacity for your instance types."""
+    runs: ClusterRunOptions = ClusterRunOptions()
+    """The run workflow on the HyperPod cluster (ClusterTrainingRun). Default: on (no idle
+    cost), runs bounded to 24 hours unless their input asks for up to 336."""
 
     observability: ObservabilityOptions = ObservabilityOptions(
         budget=BudgetOptions(monthly_limit_usd=MEDIUM_DEFAULT_BUDGET_USD)
@@ -485,6 +489,11 @@ class LargePretrainConfig(FrozenModel):
 
     allow_other_gpu_instance_types: bool = False
     """Accept accelerated HyperPod groups outside ml.p5/p5e/p5en.48xlarge. Default off."""
+
+    runs: ClusterRunOptions = ClusterRunOptions()
+    """The run workflow on the HyperPod cluster (ClusterTrainingRun; engines ``nvidia`` and
+    ``both``). Default: on (no idle cost), runs bounded to 24 hours unless their input asks
+    for up to 336."""
 
     observability: ObservabilityOptions = ObservabilityOptions(
         budget=BudgetOptions(monthly_limit_usd=LARGE_DEFAULT_BUDGET_USD)

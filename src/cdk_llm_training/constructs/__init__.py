@@ -9,6 +9,9 @@ from cdk_llm_training.constructs.bedrock_fine_tune_job import (
 from cdk_llm_training.constructs.bedrock_guardrail import (
     BedrockGuardrail,
 )
+from cdk_llm_training.constructs.cluster_training_run import (
+    ClusterTrainingRun,
+)
 from cdk_llm_training.constructs.cost_controls import (
     CostControls,
 )
@@ -67,6 +70,7 @@ __all__ = [
     "BedrockFineTuneJob",
     "BedrockGuardrail",
     "BedrockJobVpcConfig",
+    "ClusterTrainingRun",
     "CostControls",
     "GrantPolicyAcknowledgements",
     "HumanEvaluation",

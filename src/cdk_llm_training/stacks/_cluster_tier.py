@@ -7,15 +7,18 @@ from dataclasses import dataclass
 
 from aws_cdk import Stack
 
+from cdk_llm_training.config.cluster_run import ClusterRunOptions
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
 from cdk_llm_training.config.training_data_lake import DataLakeOptions
 from cdk_llm_training.config.training_file_system import FileSystemOptions
 from cdk_llm_training.config.training_network import NetworkOptions
+from cdk_llm_training.constructs.cluster_training_run import ClusterTrainingRun
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
 from cdk_llm_training.constructs.training_network import TrainingNetwork
+from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
 
 
 @dataclass(frozen=True)
@@ -72,4 +75,28 @@ def add_hyperpod(
         log_key=foundation.notification_key.key,
         closed_network=network.options.closed_network,
         install_dependencies_after=[network.internet_connectivity_established],
+    )
+
+
+def add_training_runs(
+    stack: Stack,
+    *,
+    options: ClusterRunOptions,
+    foundation: ClusterFoundation,
+    hyperpod: HyperPodEksCluster | None = None,
+    parallel_cluster: TrainiumParallelCluster | None = None,
+) -> ClusterTrainingRun | None:
+    """The run workflow on ``hyperpod`` (``Runs``) or on ``parallel_cluster``
+    (``SlurmRuns``), reporting to the lake's artifacts zone, its topic and logs on the tier's
+    key; None when ``options.enabled`` is off."""
+    if not options.enabled:
+        return None
+    return ClusterTrainingRun(
+        stack,
+        "SlurmRuns" if parallel_cluster is not None else "Runs",
+        hyperpod=hyperpod,
+        parallel_cluster=parallel_cluster,
+        data_lake=foundation.data_lake,
+        key=foundation.notification_key.key,
+        options=options,
     )

@@ -6,6 +6,7 @@ from aws_cdk import Aws, CfnOutput, Fn, Stack
 
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
 from cdk_llm_training.config.trainium_parallel_cluster import TrainiumClusterOptions
+from cdk_llm_training.constructs.cluster_training_run import ClusterTrainingRun
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.training_file_system import TrainingFileSystem
@@ -167,4 +168,23 @@ def parallel_cluster_scaling_output(stack: Stack, options: TrainiumClusterOption
         description="Slurm starts dynamic Trainium nodes when jobs are submitted (sbatch) and "
         f"stops them after {options.scaledown_idletime_minutes} idle minutes; only static "
         "nodes (min_count) bill while no job runs.",
+    )
+
+
+def run_workflow_outputs(stack: Stack, runs: ClusterTrainingRun | None, prefix: str = "") -> None:
+    """The run workflow's state machine and topic (``<prefix>RunWorkflowArn``,
+    ``<prefix>RunTopicArn``), when the tier has one."""
+    if runs is None:
+        return
+    CfnOutput(
+        stack,
+        f"{prefix}RunWorkflowArn",
+        value=runs.state_machine.state_machine_arn,
+        description="Run workflow (ClusterTrainingRun): start an execution with the run input.",
+    )
+    CfnOutput(
+        stack,
+        f"{prefix}RunTopicArn",
+        value=runs.topic.topic_arn,
+        description="Where the run workflow notifies: subscribe to get run reports.",
     )

@@ -9,10 +9,15 @@ from constructs import Construct
 
 from cdk_llm_training.config.tiers import LargePretrainConfig
 from cdk_llm_training.config.vocabulary import Tier
+from cdk_llm_training.constructs.cluster_training_run import ClusterTrainingRun
 from cdk_llm_training.constructs.hyperpod import HyperPodEksCluster
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
-from cdk_llm_training.stacks._cluster_tier import add_cluster_foundation, add_hyperpod
+from cdk_llm_training.stacks._cluster_tier import (
+    add_cluster_foundation,
+    add_hyperpod,
+    add_training_runs,
+)
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import (
     data_lake_outputs,
@@ -21,6 +26,7 @@ from cdk_llm_training.stacks._outputs import (
     hyperpod_scaling_output,
     parallel_cluster_outputs,
     parallel_cluster_scaling_output,
+    run_workflow_outputs,
 )
 
 
@@ -68,6 +74,7 @@ class LargePretrainStack(Stack):
         self.file_system = foundation.file_system
 
         self.trainium: TrainiumParallelCluster | None = None
+        self.slurm_runs: ClusterTrainingRun | None = None
         if config.engine.uses_trainium:
             self.trainium = TrainiumParallelCluster(
                 self,
@@ -78,10 +85,17 @@ class LargePretrainStack(Stack):
                 file_system=self.file_system,
                 options=config.trainium,
             )
+            self.slurm_runs = add_training_runs(
+                self, options=config.runs, foundation=foundation, parallel_cluster=self.trainium
+            )
 
         self.hyperpod: HyperPodEksCluster | None = None
+        self.runs: ClusterTrainingRun | None = None
         if config.engine.uses_hyperpod:
             self.hyperpod = add_hyperpod(self, options=config.hyperpod, foundation=foundation)
+            self.runs = add_training_runs(
+                self, options=config.runs, foundation=foundation, hyperpod=self.hyperpod
+            )
 
         if self.trainium is not None:
             parallel_cluster_outputs(self, self.trainium)
@@ -101,5 +115,7 @@ class LargePretrainStack(Stack):
         self.dashboard = monitoring.dashboard
         self.cost_controls = monitoring.cost_controls
 
+        run_workflow_outputs(self, self.runs)
+        run_workflow_outputs(self, self.slurm_runs, prefix="Slurm")
         file_system_outputs(self, self.file_system)
         data_lake_outputs(self, self.data_lake)

@@ -10,13 +10,18 @@ from constructs import Construct
 from cdk_llm_training.config.tiers import MediumFineTuneConfig
 from cdk_llm_training.config.vocabulary import Tier
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
-from cdk_llm_training.stacks._cluster_tier import add_cluster_foundation, add_hyperpod
+from cdk_llm_training.stacks._cluster_tier import (
+    add_cluster_foundation,
+    add_hyperpod,
+    add_training_runs,
+)
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import (
     data_lake_outputs,
     file_system_outputs,
     hyperpod_outputs,
     hyperpod_scaling_output,
+    run_workflow_outputs,
 )
 
 
@@ -62,6 +67,9 @@ class MediumFineTuneStack(Stack):
         self.data_lake = foundation.data_lake
         self.file_system = foundation.file_system
         self.hyperpod = add_hyperpod(self, options=config.hyperpod, foundation=foundation)
+        self.runs = add_training_runs(
+            self, options=config.runs, foundation=foundation, hyperpod=self.hyperpod
+        )
 
         hyperpod_outputs(self, self.hyperpod)
         hyperpod_scaling_output(self, config.hyperpod)
@@ -77,5 +85,6 @@ class MediumFineTuneStack(Stack):
         self.dashboard = monitoring.dashboard
         self.cost_controls = monitoring.cost_controls
 
+        run_workflow_outputs(self, self.runs)
         file_system_outputs(self, self.file_system)
         data_lake_outputs(self, self.data_lake)
