@@ -24,6 +24,7 @@ import botocore.session
 from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 from workflows.asl_interpreter import Execution, StatesError, UnsupportedFeatureError
+from workflows.curation_world import is_curation_job, run_curation_job
 
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 BEDROCK = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"
@@ -378,6 +379,8 @@ class Cloud:
     answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    curation_cards: list[dict[str, Any]] = field(default_factory=list)
+    """Dataset cards of the curation jobs run (see ``workflows.curation_world``)."""
     executions: list[Execution] = field(default_factory=list)
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)
@@ -617,7 +620,10 @@ class Cloud:
             out.pop("Tags", None)
             if status == "Completed":
                 out["ProcessingEndTime"] = NOW
-                self._write_metrics_report(params)
+                if is_curation_job(params):
+                    self.curation_cards.append(run_curation_job(self.s3, params))
+                else:
+                    self._write_metrics_report(params)
             else:
                 out["FailureReason"] = "ClientError: fake failure"
             return out
@@ -829,6 +835,12 @@ def _s3_get(cloud: Cloud, params: Any) -> dict[str, Any]:
     }
 
 
+def _s3_list(cloud: Cloud, params: Any) -> dict[str, Any]:
+    response = dict(cloud.s3.list_objects_v2(**params))
+    response.pop("ResponseMetadata", None)
+    return response
+
+
 def _s3_put(cloud: Cloud, params: Any) -> dict[str, Any]:
     response = cloud.s3.put_object(**params)
     return {"ETag": response["ETag"]}
@@ -914,6 +926,7 @@ def _create_package(cloud: Cloud, params: Any) -> dict[str, Any]:
 _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
     "s3:getObject": _s3_get,
     "s3:putObject": _s3_put,
+    "s3:listObjectsV2": _s3_list,
     "bedrock:createProvisionedModelThroughput": _provision,
     "bedrock:getProvisionedModelThroughput": _get_throughput,
     "bedrock:deleteProvisionedModelThroughput": _delete_throughput,

@@ -18,6 +18,7 @@ from workflows.workflow_inputs import BYO_TEAM
 from cdk_llm_training import (
     BedrockFineTuneJob,
     BedrockFineTuneOptions,
+    DataCuration,
     HumanEvaluation,
     LabelingOptions,
     LabelingWorkflow,
@@ -47,6 +48,7 @@ MACHINES = {
     "labeling": "Labeling",
     "labeling_byo_team": "LabelingByoTeam",
     "human_evaluation": "Human",
+    "curation": "Curation",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
 
@@ -140,6 +142,7 @@ def _build_stack() -> cdk.Stack:
         topic=sns.Topic(stack, "HumanTopic", enforce_ssl=True),
         options=HumanEvaluationOptions(min_scores={"mean_score": 3.5}),
     )
+    DataCuration(stack, "Curation", data_lake=lake)
     return stack
 
 

@@ -11,6 +11,7 @@ from cdk_llm_training.config.bedrock import (
     default_bedrock_catalog,
     load_bedrock_catalog,
 )
+from cdk_llm_training.config.data_curation import DataCurationOptions
 from cdk_llm_training.config.data_lake import (
     DataLakeOptions,
     DataZone,
@@ -130,6 +131,7 @@ __all__ = [
     "ContentFilterType",
     "CostTagOptions",
     "CustomizationType",
+    "DataCurationOptions",
     "DataLakeOptions",
     "DataRepositoryLink",
     "DataZone",

@@ -11,6 +11,7 @@ from cdk_llm_training.constructs.bedrock_guardrail import (
 from cdk_llm_training.constructs.cost_controls import (
     CostControls,
 )
+from cdk_llm_training.constructs.data_curation import DataCuration
 from cdk_llm_training.constructs.evaluation import (
     HumanEvaluation,
     ModelEvaluation,
@@ -64,6 +65,7 @@ __all__ = [
     "BedrockGuardrail",
     "BedrockJobVpcConfig",
     "CostControls",
+    "DataCuration",
     "GrantPolicyAcknowledgements",
     "HumanEvaluation",
     "HyperPodEksCluster",

@@ -78,11 +78,16 @@ class CurationConfig:
     """JSONL fields holding text: each is normalised, filtered on and scanned; exact and
     near-duplicate detection read them joined. ``.txt`` files hold one document per line,
     written as ``{"<first text field>": ...}``."""
+    rename_fields: dict[str, str] = field(default_factory=dict)
+    """Output names of fields, e.g. ``{"text": "input"}`` for the continued pre-training
+    record format. Default: names kept."""
     unicode_form: UnicodeForm = "NFKC"
     quality: QualityConfig = field(default_factory=QualityConfig)
     near_duplicates: NearDuplicateConfig = field(default_factory=NearDuplicateConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
-    max_records_per_output_file: int = 100_000
+    max_records_per_output_file: int | None = None
+    """Roll to a new ``part-NNNNN.jsonl`` after this many records. Default: one file
+    (``part-00000.jsonl``), which is what a fine-tune job takes as its training file."""
 
     def __post_init__(self) -> None:
         if not self.text_fields:
@@ -104,7 +109,7 @@ class CurationConfig:
             raise ValueError(
                 f"near_duplicates.threshold is {self.near_duplicates.threshold}; allowed: (0, 1]"
             )
-        if self.max_records_per_output_file < 1:
+        if self.max_records_per_output_file is not None and self.max_records_per_output_file < 1:
             raise ValueError(
                 f"max_records_per_output_file is {self.max_records_per_output_file}; "
                 "allowed: 1 or more"
@@ -131,6 +136,12 @@ class CurationConfig:
                 kwargs[name] = section(**values)
             elif name == "text_fields":
                 kwargs[name] = tuple(value)
+            elif name == "rename_fields":
+                if not isinstance(value, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+                ):
+                    raise ValueError(f"rename_fields must map field names to names, got {value!r}")
+                kwargs[name] = dict(value)
             else:
                 kwargs[name] = value
         return cls(**kwargs)
@@ -138,6 +149,28 @@ class CurationConfig:
     @classmethod
     def from_json(cls, text: str) -> CurationConfig:
         return cls.from_dict(json.loads(text) if text.strip() else {})
+
+    @classmethod
+    def from_settings(cls, base: dict[str, Any], settings: list[str]) -> CurationConfig:
+        """``base`` with each ``path=<JSON value>`` of ``settings`` applied (``path``
+        dotted, e.g. ``near_duplicates.threshold=0.85``)."""
+        data: dict[str, Any] = json.loads(json.dumps(base))
+        for setting in settings:
+            path, sep, raw = setting.partition("=")
+            if not sep or not path:
+                raise ValueError(f"setting {setting!r} must be <path>=<JSON value>")
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"setting {path}: {raw!r} is not JSON ({error.msg})") from None
+            *parents, leaf = path.split(".")
+            node = data
+            for part in parents:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ValueError(f"setting {path}: {part} is not a section")
+            node[leaf] = value
+        return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as the dataset card records it (every default spelt out)."""

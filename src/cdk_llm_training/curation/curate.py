@@ -19,6 +19,7 @@ import argparse
 import gzip
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,7 +57,7 @@ class PartWriter:
     """Writes JSONL records into ``part-NNNNN.jsonl`` files of at most ``max_records``
     each, hashing what it writes."""
 
-    def __init__(self, root: Path, max_records: int) -> None:
+    def __init__(self, root: Path, max_records: int | None) -> None:
         self._root = root
         self._max = max_records
         self._handle: IO[bytes] | None = None
@@ -65,7 +66,7 @@ class PartWriter:
         root.mkdir(parents=True, exist_ok=True)
 
     def write(self, record: dict[str, Any]) -> None:
-        if self._handle is None or self.files[-1].records >= self._max:
+        if self._handle is None or (self._max is not None and self.files[-1].records >= self._max):
             self._roll()
         assert self._handle is not None
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
@@ -167,6 +168,9 @@ class Curator:
                 self._flush_pii()
 
     def _write(self, record: dict[str, Any]) -> None:
+        for old, new in self.config.rename_fields.items():
+            if old in record:
+                record[new] = record.pop(old)
         self._writer.write(record)
         self.stats.output_records += 1
 
@@ -271,16 +275,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--output-dir", type=Path, default=Path("/opt/ml/processing/output/curated")
     )
     parser.add_argument("--config", default="{}", help="the settings as one JSON object")
-    parser.add_argument("--source-uri", action="append", default=[], help="lineage (repeat)")
-    parser.add_argument("--output-uri", default=None, help="where the output is uploaded")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=JSON",
+        help="one setting over --config, e.g. near_duplicates.threshold=0.85 (repeat)",
+    )
+    parser.add_argument(
+        "--source-uri",
+        action="append",
+        default=[],
+        help="lineage (repeat; default: $CURATION_SOURCE_URI)",
+    )
+    parser.add_argument(
+        "--output-uri",
+        default=os.environ.get("CURATION_OUTPUT_URI"),
+        help="where the output is uploaded (default: $CURATION_OUTPUT_URI)",
+    )
     parser.add_argument("--region", default=None, help="Comprehend Region (default: the job's)")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    sources = args.source_uri or [
+        uri for uri in [os.environ.get("CURATION_SOURCE_URI")] if uri
+    ]
     try:
-        config = CurationConfig.from_json(args.config)
+        config = CurationConfig.from_settings(json.loads(args.config or "{}"), args.set)
     except (ValueError, TypeError) as error:
         print(f"[curation] invalid --config: {error}", file=sys.stderr)
         return 2
@@ -290,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_dir=args.output_dir,
         config=config,
         comprehend=comprehend,
-        source_uris=args.source_uri,
+        source_uris=sources,
         output_uri=args.output_uri,
     )
     counts = card["counts"]

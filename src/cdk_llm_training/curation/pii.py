@@ -2,8 +2,11 @@
 
 DetectPiiEntities takes one text of at most 100 KB (UTF-8) in English or Spanish per call
 and returns ``Entities``: ``{"Type", "Score", "BeginOffset", "EndOffset"}`` with character
-offsets into that text (``EndOffset`` exclusive, as Comprehend's own redaction examples
-slice). There is no batch form of the call, so this module packs many short texts into one
+offsets into that text. The API reference calls ``EndOffset`` the offset "to the last
+character"; this module treats it as the exclusive end of a Python slice (unverified against
+the live service: were it inclusive, a redaction would leave the entity's last character).
+
+There is no batch form of the call, so this module packs many short texts into one
 request, separated by a blank line, and maps each entity back to its text; a text longer
 than a request is split into chunks. Throttling is retried by the client (adaptive mode).
 """
