@@ -299,9 +299,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    sources = args.source_uri or [
-        uri for uri in [os.environ.get("CURATION_SOURCE_URI")] if uri
-    ]
+    sources = args.source_uri or [uri for uri in [os.environ.get("CURATION_SOURCE_URI")] if uri]
     try:
         config = CurationConfig.from_settings(json.loads(args.config or "{}"), args.set)
     except (ValueError, TypeError) as error:
