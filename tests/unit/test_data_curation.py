@@ -155,3 +155,25 @@ def test_curation_settings_are_one_leaf_each() -> None:
         'a.c=[1,"x"]',
         'd="e"',
     ]
+
+
+def test_small_tier_adds_the_workflow_by_config_only() -> None:
+    from cdk_support import new_app
+
+    from cdk_llm_training import SmallLoRAConfig, SmallLoRAStack
+
+    assert SmallLoRAConfig().data_pipeline.curation is None  # default off: cost-safe
+    config = SmallLoRAConfig.model_validate(
+        {"data_pipeline": {"curation": True}, "labeling": None, "sagemaker_fine_tune": None}
+    )
+    assert config.data_pipeline.curation == DataCurationOptions()
+    stack = SmallLoRAStack(new_app(), "Small", config=config)  # nag + rule pack on synth
+    template = template_of(stack)
+    assert stack.data_curation is not None
+    outputs = template.find_outputs("CurationStateMachineArn")
+    assert outputs
+    # The curated output lands under the Bedrock fine-tune's dataset prefix.
+    assert config.bedrock_fine_tune is not None
+    assert config.data_pipeline.curation.curated_prefix.startswith(
+        config.bedrock_fine_tune.dataset_prefix
+    )

@@ -11,7 +11,7 @@ from cdk_llm_training.config.bedrock import (
     default_bedrock_catalog,
     load_bedrock_catalog,
 )
-from cdk_llm_training.config.data_curation import DataCurationOptions
+from cdk_llm_training.config.data_curation import DataCurationOptions, DataPipelineOptions
 from cdk_llm_training.config.data_lake import (
     DataLakeOptions,
     DataZone,
@@ -133,6 +133,7 @@ __all__ = [
     "CustomizationType",
     "DataCurationOptions",
     "DataLakeOptions",
+    "DataPipelineOptions",
     "DataRepositoryLink",
     "DataZone",
     "DeepHealthCheck",

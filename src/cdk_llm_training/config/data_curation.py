@@ -136,3 +136,21 @@ class DataCurationOptions(FrozenModel):
     @property
     def curation_config(self) -> CurationConfig:
         return CurationConfig.from_dict(self.curation)
+
+
+class DataPipelineOptions(FrozenModel):
+    """The data pipeline workflows a tier stack adds. Default: none (opt in per workflow;
+    a workflow costs nothing while no execution runs)."""
+
+    curation: DataCurationOptions | None = None
+    """Raw -> curated workflow (:class:`cdk_llm_training.DataCuration`); ``true`` or ``{}``
+    adds it with the default options. Default: off."""
+
+    @field_validator("curation", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        if value is True:
+            return DataCurationOptions()
+        if value is False:
+            return None
+        return value

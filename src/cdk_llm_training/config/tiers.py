@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from cdk_llm_training.config.base import FrozenModel, YamlFloat, YamlInt
 from cdk_llm_training.config.bedrock import BedrockFineTuneOptions, resolve_base_model
+from cdk_llm_training.config.data_curation import DataPipelineOptions
 from cdk_llm_training.config.data_lake import DataLakeOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.evaluation import GuardrailOptions
@@ -127,6 +128,10 @@ class SmallLoRAConfig(FrozenModel):
     permissions_boundary: PermissionsBoundaryOptions | None = None
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
+
+    data_pipeline: DataPipelineOptions = DataPipelineOptions()
+    """Data pipeline workflows (``data_pipeline: {curation: true}`` adds the raw -> curated
+    workflow). Default: none."""
 
     # The constructs apply these rules too; here `validate` sees them (the ready app builds
     # with the shipped catalogs and passes no Cognito pool of its own).

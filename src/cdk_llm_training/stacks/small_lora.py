@@ -12,6 +12,7 @@ from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
+from cdk_llm_training.constructs.data_curation import DataCuration
 from cdk_llm_training.constructs.labeling import LabelingWorkflow, LabelingWorkforce
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
@@ -120,6 +121,22 @@ class SmallLoRAStack(Stack):
                 "FineTuneTopicArn",
                 value=self.bedrock_fine_tune.topic.topic_arn,
                 description="Bedrock fine-tune notifications: subscribe to job results.",
+            )
+
+        self.data_curation: DataCuration | None = None
+        if self.config.data_pipeline.curation is not None:
+            self.data_curation = DataCuration(
+                self,
+                "DataCuration",
+                options=self.config.data_pipeline.curation,
+                data_lake=self.data_lake,
+                key=key,
+            )
+            CfnOutput(
+                self,
+                "CurationStateMachineArn",
+                value=self.data_curation.state_machine.state_machine_arn,
+                description="Raw -> curated workflow: start an execution with a rawPrefix.",
             )
 
         self.sagemaker_fine_tune: SageMakerFineTuneJob | None = None
