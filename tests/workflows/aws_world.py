@@ -25,6 +25,7 @@ from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 from workflows.asl_interpreter import Execution, StatesError, UnsupportedFeatureError
 from workflows.curation_world import is_curation_job, run_curation_job
+from workflows.synthetic_world import create_batch_job, get_batch_job
 
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 BEDROCK = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"
@@ -381,6 +382,10 @@ class Cloud:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     curation_cards: list[dict[str, Any]] = field(default_factory=list)
     """Dataset cards of the curation jobs run (see ``workflows.curation_world``)."""
+    batch_jobs: dict[str, Any] = field(default_factory=dict)
+    """Bedrock batch inference jobs by ARN (see ``workflows.synthetic_world``)."""
+    batch_record_errors: bool = False
+    """True: every record of a batch job ends in an error line instead of an answer."""
     executions: list[Execution] = field(default_factory=list)
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)
@@ -807,6 +812,7 @@ GUARANTEED: dict[str, set[str]] = {
     "sagemaker:describeLabelingJob": {"LabelingJobOutput", "LabelAttributeName", "FailureReason"},
     "sagemaker:describeTrainingJob": {"FailureReason"},
     "sagemaker:describeProcessingJob": {"FailureReason"},
+    "bedrock:getModelInvocationJob": {"Status"},
     "s3:getObject": {"Body"},
     "stepfunctions:describeExecution": {"Output", "Input", "Error", "Cause"},
 }
@@ -927,6 +933,10 @@ _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
     "s3:getObject": _s3_get,
     "s3:putObject": _s3_put,
     "s3:listObjectsV2": _s3_list,
+    "bedrock:createModelInvocationJob": lambda cloud, params: create_batch_job(
+        cloud, params, region=REGION, account=ACCOUNT
+    ),
+    "bedrock:getModelInvocationJob": lambda cloud, params: get_batch_job(cloud, params, now=NOW),
     "bedrock:createProvisionedModelThroughput": _provision,
     "bedrock:getProvisionedModelThroughput": _get_throughput,
     "bedrock:deleteProvisionedModelThroughput": _delete_throughput,

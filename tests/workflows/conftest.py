@@ -25,6 +25,8 @@ from cdk_llm_training import (
     LabelingWorkforce,
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
+    SyntheticData,
+    SyntheticDataOptions,
     TrainingDataLake,
     WorkTeamRef,
 )
@@ -49,6 +51,7 @@ MACHINES = {
     "labeling_byo_team": "LabelingByoTeam",
     "human_evaluation": "Human",
     "curation": "Curation",
+    "synthetic": "Synthetic",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
 
@@ -143,6 +146,14 @@ def _build_stack() -> cdk.Stack:
         options=HumanEvaluationOptions(min_scores={"mean_score": 3.5}),
     )
     DataCuration(stack, "Curation", data_lake=lake)
+    SyntheticData(
+        stack,
+        "Synthetic",
+        data_lake=lake,
+        options=SyntheticDataOptions(
+            input_price_per_million_tokens=0.125, output_price_per_million_tokens=0.625
+        ),
+    )
     return stack
 
 

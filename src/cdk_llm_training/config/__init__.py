@@ -107,6 +107,7 @@ from cdk_llm_training.config.sagemaker_training import (
     TrainingMethod,
     default_training_image,
 )
+from cdk_llm_training.config.synthetic_data import SyntheticDataOptions
 from cdk_llm_training.config.tiers import (
     AppConfig,
     LargeEngine,
@@ -185,6 +186,7 @@ __all__ = [
     "SageMakerFineTuneOptions",
     "SmallLoRAConfig",
     "StackName",
+    "SyntheticDataOptions",
     "TaskGovernanceOptions",
     "TaskMetricsOptions",
     "TeamComputeQuota",

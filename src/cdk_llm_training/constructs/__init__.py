@@ -38,6 +38,7 @@ from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     SageMakerFineTuneJob,
 )
+from cdk_llm_training.constructs.synthetic_data import SyntheticData
 from cdk_llm_training.constructs.training_alarms import (
     MonitoredFileSystem,
     MonitoredHyperPodCluster,
@@ -79,6 +80,7 @@ __all__ = [
     "NotificationKey",
     "RuntimeFunction",
     "SageMakerFineTuneJob",
+    "SyntheticData",
     "TaskMetricsEvaluation",
     "TaskMetricsSteps",
     "TrainingAlarms",

@@ -348,16 +348,17 @@ class FineTuneWorkflow(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": service.principal}},
             )
         )
-        state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ManageSyncEventsRule",
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[
-                    f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{name}"
-                    for name in service.managed_rule_names
-                ],
+        if service.managed_rule_names:  # none for a job the workflow polls itself
+            state_machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ManageSyncEventsRule",
+                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    resources=[
+                        f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{name}"
+                        for name in service.managed_rule_names
+                    ],
+                )
             )
-        )
         self.key.grant(state_machine, "kms:Decrypt", "kms:GenerateDataKey*")
         if job_key is not None:
             job_key.grant(state_machine, *job_key_actions)
