@@ -75,3 +75,30 @@ def test_dp1_ignores_other_integrations() -> None:
     definition["States"]["Job"]["Resource"] = "arn:aws:states:::sagemaker:createTrainingJob.sync"
     resource["Properties"]["DefinitionString"] = json.dumps(definition)
     assert _findings(resource) == []
+
+
+def _batch_machine(hours: Any) -> dict[str, Any]:
+    definition = {
+        "StartAt": "Create",
+        "States": {
+            "Create": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:bedrock:createModelInvocationJob",
+                "Parameters": {"JobName": "j", "TimeoutDurationInHours": hours},
+                "End": True,
+            }
+        },
+    }
+    return {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {"RoleArn": "r", "DefinitionString": json.dumps(definition)},
+    }
+
+
+@pytest.mark.parametrize(("hours", "flagged"), [(24, False), (168, False), (12, True), (200, True)])
+def test_dp2_batch_timeout_range(hours: int, flagged: bool) -> None:
+    template = {"Resources": {"Workflow": _batch_machine(hours)}}
+    findings = check_template(template, [RULES_BY_ID["LLM-DP2"]])
+    assert bool(findings) is flagged
+    if flagged:
+        assert f"TimeoutDurationInHours {hours}" in findings[0].message

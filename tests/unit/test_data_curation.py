@@ -162,16 +162,23 @@ def test_small_tier_adds_the_workflow_by_config_only() -> None:
 
     from cdk_llm_training import SmallLoRAConfig, SmallLoRAStack
 
-    assert SmallLoRAConfig().data_pipeline.curation is None  # default off: cost-safe
+    default = SmallLoRAConfig().data_pipeline
+    assert (default.curation, default.synthetic) == (None, None)  # default off: cost-safe
     config = SmallLoRAConfig.model_validate(
-        {"data_pipeline": {"curation": True}, "labeling": None, "sagemaker_fine_tune": None}
+        {
+            "data_pipeline": {"curation": True, "synthetic": {"timeout_hours": 48}},
+            "labeling": None,
+            "sagemaker_fine_tune": None,
+        }
     )
     assert config.data_pipeline.curation == DataCurationOptions()
     stack = SmallLoRAStack(new_app(), "Small", config=config)  # nag + rule pack on synth
     template = template_of(stack)
     assert stack.data_curation is not None
-    outputs = template.find_outputs("CurationStateMachineArn")
-    assert outputs
+    assert template.find_outputs("CurationStateMachineArn")
+    assert template.find_outputs("SyntheticDataStateMachineArn")
+    assert stack.synthetic_data is not None
+    assert stack.synthetic_data.options.timeout_hours == 48
     # The curated output lands under the Bedrock fine-tune's dataset prefix.
     assert config.bedrock_fine_tune is not None
     assert config.data_pipeline.curation.curated_prefix.startswith(

@@ -66,6 +66,30 @@ def _check_processing_strings(view: TemplateView) -> list[tuple[str, str, str]]:
     return findings
 
 
+BATCH_TIMEOUT_HOURS = (24, 168)
+"""CreateModelInvocationJob ``timeoutDurationInHours`` range (Bedrock API Reference)."""
+
+
+def _check_batch_timeouts(view: TemplateView) -> list[tuple[str, str, str]]:
+    findings = []
+    low, high = BATCH_TIMEOUT_HOURS
+    for machine_id, props in view.of_type("AWS::StepFunctions::StateMachine"):
+        for integration, state in _integrations(parsed_definition(props)):
+            if integration != "aws-sdk:bedrock:createModelInvocationJob":
+                continue
+            hours = (state.get("Parameters") or {}).get("TimeoutDurationInHours")
+            if isinstance(hours, int) and not low <= hours <= high:
+                findings.append(
+                    (
+                        machine_id,
+                        f"a CreateModelInvocationJob request sets TimeoutDurationInHours "
+                        f"{hours}; Bedrock allows {low} to {high}.",
+                        "Properties/DefinitionString",
+                    )
+                )
+    return findings
+
+
 DATA_PIPELINE_RULES = [
     Rule(
         "LLM-DP1",
@@ -78,5 +102,16 @@ DATA_PIPELINE_RULES = [
         "Split long settings into several arguments (DataCuration passes its settings as "
         "one --set PATH=JSON argument each) or ship them as a file in the code asset.",
         _check_processing_strings,
+    ),
+    Rule(
+        "LLM-DP2",
+        "Bedrock batch inference requests set TimeoutDurationInHours within 24 to 168 "
+        "(Amazon Bedrock API Reference, CreateModelInvocationJob).",
+        Severity.ERROR,
+        "Step Functions passes the value as it is: a timeout out of range fails every "
+        "execution when the job is created, after the prompts were prepared.",
+        "Set SyntheticDataOptions.timeout_hours (validated to 24-168) or the request's "
+        "TimeoutDurationInHours within the range.",
+        _check_batch_timeouts,
     ),
 ]

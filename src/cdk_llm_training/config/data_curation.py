@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.bedrock import JOB_NAME_PREFIX_PATTERN, LOG_RETENTION_DAYS
 from cdk_llm_training.config.evaluation import DEFAULT_METRICS_IMAGE
+from cdk_llm_training.config.synthetic_data import SyntheticDataOptions
 from cdk_llm_training.curation.config import CurationConfig
 from cdk_llm_training.runtime.dataset_validation import record_formats
 
@@ -146,11 +147,25 @@ class DataPipelineOptions(FrozenModel):
     """Raw -> curated workflow (:class:`cdk_llm_training.DataCuration`); ``true`` or ``{}``
     adds it with the default options. Default: off."""
 
+    synthetic: SyntheticDataOptions | None = None
+    """Synthetic data from a teacher model (:class:`cdk_llm_training.SyntheticData`);
+    ``true`` or ``{}`` adds it with the default options. Default: off."""
+
     @field_validator("curation", mode="before")
     @classmethod
-    def _switch(cls, value: Any) -> Any:
-        if value is True:
-            return DataCurationOptions()
-        if value is False:
-            return None
-        return value
+    def _switch_curation(cls, value: Any) -> Any:
+        return _switch(value, DataCurationOptions)
+
+    @field_validator("synthetic", mode="before")
+    @classmethod
+    def _switch_synthetic(cls, value: Any) -> Any:
+        return _switch(value, SyntheticDataOptions)
+
+
+def _switch(value: Any, options: type[FrozenModel]) -> Any:
+    """``true`` -> the default options, ``false`` -> off, anything else as given."""
+    if value is True:
+        return options()
+    if value is False:
+        return None
+    return value

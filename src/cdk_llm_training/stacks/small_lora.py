@@ -17,6 +17,7 @@ from cdk_llm_training.constructs.labeling import LabelingWorkflow, LabelingWorkf
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
+from cdk_llm_training.constructs.synthetic_data import SyntheticData
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import data_lake_outputs
@@ -137,6 +138,22 @@ class SmallLoRAStack(Stack):
                 "CurationStateMachineArn",
                 value=self.data_curation.state_machine.state_machine_arn,
                 description="Raw -> curated workflow: start an execution with a rawPrefix.",
+            )
+
+        self.synthetic_data: SyntheticData | None = None
+        if self.config.data_pipeline.synthetic is not None:
+            self.synthetic_data = SyntheticData(
+                self,
+                "SyntheticData",
+                options=self.config.data_pipeline.synthetic,
+                data_lake=self.data_lake,
+                key=key,
+            )
+            CfnOutput(
+                self,
+                "SyntheticDataStateMachineArn",
+                value=self.synthetic_data.state_machine.state_machine_arn,
+                description="Teacher-model data workflow: start an execution with a promptsKey.",
             )
 
         self.sagemaker_fine_tune: SageMakerFineTuneJob | None = None
