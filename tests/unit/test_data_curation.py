@@ -184,3 +184,20 @@ def test_small_tier_adds_the_workflow_by_config_only() -> None:
     assert config.data_pipeline.curation.curated_prefix.startswith(
         config.bedrock_fine_tune.dataset_prefix
     )
+
+
+def test_cluster_tier_adds_the_workflows_by_config() -> None:
+    from cdk_support import new_app
+
+    from cdk_llm_training import MediumFineTuneConfig, MediumFineTuneStack
+
+    assert MediumFineTuneConfig().data_pipeline.curation is None
+    config = MediumFineTuneConfig.model_validate(
+        {"data_pipeline": {"curation": True, "synthetic": True}}
+    )
+    stack = MediumFineTuneStack(new_app(), "Medium", config=config)
+    template = template_of(stack)  # nag + rule pack on synth
+    assert stack.data_curation is not None
+    assert stack.synthetic_data is not None
+    assert template.find_outputs("CurationStateMachineArn")
+    assert template.find_outputs("SyntheticDataStateMachineArn")

@@ -401,6 +401,10 @@ class MediumFineTuneConfig(FrozenModel):
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
 
+    data_pipeline: DataPipelineOptions = DataPipelineOptions()
+    """Data pipeline workflows on the tier's lake (``data_pipeline: {curation: true,
+    synthetic: true}``). Default: none."""
+
     @model_validator(mode="before")
     @classmethod
     def _derive(cls, data: Any) -> Any:
@@ -524,6 +528,10 @@ class LargePretrainConfig(FrozenModel):
     permissions_boundary: PermissionsBoundaryOptions | None = None
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
+
+    data_pipeline: DataPipelineOptions = DataPipelineOptions()
+    """Data pipeline workflows on the tier's lake (``data_pipeline: {curation: true,
+    synthetic: true}``). Default: none."""
 
     @field_validator("training_plan_arn")
     @classmethod

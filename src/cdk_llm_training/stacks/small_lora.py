@@ -12,13 +12,12 @@ from cdk_llm_training.config.tiers import SmallLoRAConfig
 from cdk_llm_training.constructs._acknowledge import acknowledge
 from cdk_llm_training.constructs.bedrock_fine_tune_job import BedrockFineTuneJob
 from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
-from cdk_llm_training.constructs.data_curation import DataCuration
 from cdk_llm_training.constructs.labeling import LabelingWorkflow, LabelingWorkforce
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
-from cdk_llm_training.constructs.synthetic_data import SyntheticData
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+from cdk_llm_training.stacks._data_pipeline import add_data_pipeline
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import data_lake_outputs
 
@@ -124,37 +123,11 @@ class SmallLoRAStack(Stack):
                 description="Bedrock fine-tune notifications: subscribe to job results.",
             )
 
-        self.data_curation: DataCuration | None = None
-        if self.config.data_pipeline.curation is not None:
-            self.data_curation = DataCuration(
-                self,
-                "DataCuration",
-                options=self.config.data_pipeline.curation,
-                data_lake=self.data_lake,
-                key=key,
-            )
-            CfnOutput(
-                self,
-                "CurationStateMachineArn",
-                value=self.data_curation.state_machine.state_machine_arn,
-                description="Raw -> curated workflow: start an execution with a rawPrefix.",
-            )
-
-        self.synthetic_data: SyntheticData | None = None
-        if self.config.data_pipeline.synthetic is not None:
-            self.synthetic_data = SyntheticData(
-                self,
-                "SyntheticData",
-                options=self.config.data_pipeline.synthetic,
-                data_lake=self.data_lake,
-                key=key,
-            )
-            CfnOutput(
-                self,
-                "SyntheticDataStateMachineArn",
-                value=self.synthetic_data.state_machine.state_machine_arn,
-                description="Teacher-model data workflow: start an execution with a promptsKey.",
-            )
+        pipeline = add_data_pipeline(
+            self, options=self.config.data_pipeline, data_lake=self.data_lake, key=key
+        )
+        self.data_curation = pipeline.curation
+        self.synthetic_data = pipeline.synthetic
 
         self.sagemaker_fine_tune: SageMakerFineTuneJob | None = None
         if self.config.sagemaker_fine_tune is not None:
