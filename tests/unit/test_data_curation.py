@@ -96,7 +96,14 @@ def test_processing_role_trust_and_access(built: tuple[Stack, DataCuration, Temp
     source_arn = json.dumps(trust["Condition"]["ArnLike"]["aws:SourceArn"])
     assert "processing-job/curate-*" in source_arn
     sids = {s.get("Sid") for s in _role_statements(template, "CurationProcessingRole")}
-    assert {"ReadRaw", "WriteCurated", "ReadCurationCode", "DetectPii", "ListRaw"} <= sids
+    assert {
+        "ReadRaw",
+        "WriteCurated",
+        "ReadCurationCode",
+        "ListCurationCode",
+        "DetectPii",
+        "ListRaw",
+    } <= sids
     read_raw = next(
         s for s in _role_statements(template, "CurationProcessingRole") if s.get("Sid") == "ReadRaw"
     )

@@ -90,6 +90,10 @@ def grant_processing_role(curation: DataCuration, role: iam.IRole) -> None:
     for statement in statements:
         role.add_to_principal_policy(statement)
     add_list_statement(role, curation.raw_bucket, opts.raw_prefix, "ListRaw")
+    # Inputs of S3DataType S3Prefix are listed before download, the code object too.
+    add_list_statement(
+        role, curation.code_asset.bucket, curation.code_asset.s3_object_key, "ListCurationCode"
+    )
     if curation.data_key is not None:
         curation.data_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
 
