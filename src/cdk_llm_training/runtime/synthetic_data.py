@@ -15,6 +15,10 @@ extracts the teacher's text per family, and writes SFT records in the chat forma
 (``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``) to the curated
 zone with a dataset card. Errors of single records are counted, never raised.
 
+Unverified in the API models (they are the model providers' documented bodies, not part of
+the Bedrock service model): the request and response body shapes per family and the output
+layout ``<output>/<job id>/<input file>.out``; the tests pin what this module expects.
+
 Environment: ``PROMPT_BUCKET``, ``PROMPT_PREFIX`` (curated zone), ``WORK_BUCKET``,
 ``WORK_PREFIX`` (artifacts zone: batch input and output), ``DATASET_PREFIX`` (curated zone:
 results), ``TEACHER_MODEL_ID``, ``MAX_TOKENS``, ``TEMPERATURE``, ``MIN_RECORDS``,

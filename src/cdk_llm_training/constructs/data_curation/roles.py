@@ -58,8 +58,8 @@ def grant_processing_role(curation: DataCuration, role: iam.IRole) -> None:
                 curation.code_asset.bucket.arn_for_objects(curation.code_asset.s3_object_key)
             ],
         ),
-        # DetectPiiEntities has no resource type in the Service Authorization Reference
-        # (real-time analysis without an endpoint): '*' is the only resource.
+        # Real-time DetectPiiEntities names no resource (no endpoint is involved), so '*' is
+        # the only resource (unverified against the Service Authorization Reference).
         iam.PolicyStatement(
             sid="DetectPii", actions=["comprehend:DetectPiiEntities"], resources=["*"]
         ),

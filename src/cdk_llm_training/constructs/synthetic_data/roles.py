@@ -28,8 +28,9 @@ def teacher_arn(synthetic: SyntheticData) -> str:
 
 def create_batch_role(synthetic: SyntheticData) -> iam.Role:
     """``BatchRole``: assumed by Bedrock for this account's batch inference jobs only
-    (``aws:SourceAccount``, ``aws:SourceArn``; Bedrock user guide, batch inference service
-    role); reads the job input, writes its output, invokes the teacher."""
+    (``aws:SourceAccount``, ``aws:SourceArn``, as the Bedrock user guide's batch inference
+    service role shows; unverified in this change); reads the job input, writes its output,
+    invokes the teacher."""
     opts = synthetic.options
     role = iam.Role(
         synthetic,
