@@ -25,6 +25,8 @@ import botocore.session
 from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 from workflows.asl_interpreter import Execution, StatesError, UnsupportedFeatureError
+from workflows.curation_world import is_curation_job, run_curation_job
+from workflows.synthetic_world import create_batch_job, get_batch_job
 
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 BEDROCK = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"
@@ -386,6 +388,12 @@ class Cloud:
     answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    curation_cards: list[dict[str, Any]] = field(default_factory=list)
+    """Dataset cards of the curation jobs run (see ``workflows.curation_world``)."""
+    batch_jobs: dict[str, Any] = field(default_factory=dict)
+    """Bedrock batch inference jobs by ARN (see ``workflows.synthetic_world``)."""
+    batch_record_errors: bool = False
+    """True: every record of a batch job ends in an error line instead of an answer."""
     executions: list[Execution] = field(default_factory=list)
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)
@@ -627,7 +635,10 @@ class Cloud:
             out.pop("Tags", None)
             if status == "Completed":
                 out["ProcessingEndTime"] = NOW
-                self._write_metrics_report(params)
+                if is_curation_job(params):
+                    self.curation_cards.append(run_curation_job(self.s3, params))
+                else:
+                    self._write_metrics_report(params)
             else:
                 out["FailureReason"] = "ClientError: fake failure"
             return out
@@ -811,6 +822,7 @@ GUARANTEED: dict[str, set[str]] = {
     "sagemaker:describeLabelingJob": {"LabelingJobOutput", "LabelAttributeName", "FailureReason"},
     "sagemaker:describeTrainingJob": {"FailureReason"},
     "sagemaker:describeProcessingJob": {"FailureReason"},
+    "bedrock:getModelInvocationJob": {"Status"},
     "s3:getObject": {"Body"},
     "stepfunctions:describeExecution": {"Output", "Input", "Error", "Cause"},
 }
@@ -837,6 +849,12 @@ def _s3_get(cloud: Cloud, params: Any) -> dict[str, Any]:
         "ContentLength": len(body),
         "ContentType": response.get("ContentType", "binary/octet-stream"),
     }
+
+
+def _s3_list(cloud: Cloud, params: Any) -> dict[str, Any]:
+    response = dict(cloud.s3.list_objects_v2(**params))
+    response.pop("ResponseMetadata", None)
+    return response
 
 
 def _s3_put(cloud: Cloud, params: Any) -> dict[str, Any]:
@@ -970,6 +988,11 @@ _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
     "sagemaker:stopTrainingJob": _stop_training_job,
     "s3:getObject": _s3_get,
     "s3:putObject": _s3_put,
+    "s3:listObjectsV2": _s3_list,
+    "bedrock:createModelInvocationJob": lambda cloud, params: create_batch_job(
+        cloud, params, region=REGION, account=ACCOUNT
+    ),
+    "bedrock:getModelInvocationJob": lambda cloud, params: get_batch_job(cloud, params, now=NOW),
     "bedrock:createProvisionedModelThroughput": _provision,
     "bedrock:getProvisionedModelThroughput": _get_throughput,
     "bedrock:deleteProvisionedModelThroughput": _delete_throughput,

@@ -18,6 +18,7 @@ from workflows.workflow_inputs import BYO_TEAM
 from cdk_llm_training import (
     BedrockFineTuneJob,
     BedrockFineTuneOptions,
+    DataCuration,
     HumanEvaluation,
     LabelingOptions,
     LabelingWorkflow,
@@ -25,6 +26,8 @@ from cdk_llm_training import (
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
     SageMakerServerlessCustomization,
+    SyntheticData,
+    SyntheticDataOptions,
     TrainingDataLake,
     WorkTeamRef,
 )
@@ -67,6 +70,8 @@ MACHINES = {
     "rft_python": "RftPython",
     "serverless_sft": "ServerlessSft",
     "serverless_rlvr": "ServerlessRlvr",
+    "curation": "Curation",
+    "synthetic": "Synthetic",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
 
@@ -197,6 +202,15 @@ def _build_stack() -> cdk.Stack:
         labeling=labeling,
         topic=sns.Topic(stack, "HumanTopic", enforce_ssl=True),
         options=HumanEvaluationOptions(min_scores={"mean_score": 3.5}),
+    )
+    DataCuration(stack, "Curation", data_lake=lake)
+    SyntheticData(
+        stack,
+        "Synthetic",
+        data_lake=lake,
+        options=SyntheticDataOptions(
+            input_price_per_million_tokens=0.125, output_price_per_million_tokens=0.625
+        ),
     )
     return stack
 

@@ -12,7 +12,7 @@ from typing import Literal
 ASSETS_DIR = Path(__file__).resolve().parent
 
 AssetFolder = Literal[
-    "runtime", "training", "evaluation", "lifecycle_scripts", "labeling_templates"
+    "runtime", "training", "evaluation", "curation", "lifecycle_scripts", "labeling_templates"
 ]
 
 

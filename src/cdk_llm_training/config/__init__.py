@@ -48,6 +48,7 @@ from cdk_llm_training.config.cost_controls import (
     CostTagOptions,
     ObservabilityOptions,
 )
+from cdk_llm_training.config.data_curation import DataCurationOptions, DataPipelineOptions
 from cdk_llm_training.config.errors import (
     ConfigError,
     describe_validation_error,
@@ -93,6 +94,7 @@ from cdk_llm_training.config.sagemaker_serverless import (
     CustomizationTechnique,
     SageMakerServerlessOptions,
 )
+from cdk_llm_training.config.synthetic_data import SyntheticDataOptions
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 from cdk_llm_training.config.tiers import (
     AppConfig,
@@ -149,7 +151,9 @@ __all__ = [
     "CostTagOptions",
     "CustomizationTechnique",
     "CustomizationType",
+    "DataCurationOptions",
     "DataLakeOptions",
+    "DataPipelineOptions",
     "DataRepositoryLink",
     "DataZone",
     "DeepHealthCheck",
@@ -206,6 +210,7 @@ __all__ = [
     "SageMakerServerlessOptions",
     "SmallLoRAConfig",
     "StackName",
+    "SyntheticDataOptions",
     "TaskGovernanceOptions",
     "TaskMetricsOptions",
     "TeamComputeQuota",

@@ -31,6 +31,7 @@ from cdk_llm_training.config.bedrock_guardrail import GuardrailOptions
 from cdk_llm_training.config.catalogs.instances import default_instance_catalog
 from cdk_llm_training.config.cluster_run import ClusterRunOptions
 from cdk_llm_training.config.cost_controls import BudgetOptions, ObservabilityOptions
+from cdk_llm_training.config.data_curation import DataPipelineOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
 from cdk_llm_training.config.hyperpod import (
     DependencyInstall,
@@ -133,6 +134,10 @@ class SmallLoRAConfig(FrozenModel):
     permissions_boundary: PermissionsBoundaryOptions | None = None
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
+
+    data_pipeline: DataPipelineOptions = DataPipelineOptions()
+    """Data pipeline workflows (``data_pipeline: {curation: true}`` adds the raw -> curated
+    workflow). Default: none."""
 
     # The constructs apply these rules too; here `validate` sees them (the ready app builds
     # with the shipped catalogs and passes no Cognito pool of its own).
@@ -375,6 +380,10 @@ class MediumFineTuneConfig(FrozenModel):
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
 
+    data_pipeline: DataPipelineOptions = DataPipelineOptions()
+    """Data pipeline workflows on the tier's lake (``data_pipeline: {curation: true,
+    synthetic: true}``). Default: none."""
+
     # Derived sections resolve once, from the sections validated before them (field order).
     @field_validator("network", mode="before")
     @classmethod
@@ -505,6 +514,10 @@ class LargePretrainConfig(FrozenModel):
     permissions_boundary: PermissionsBoundaryOptions | None = None
     """Permissions boundary (managed policy ARN or name) of every IAM role the stack creates,
     ParallelCluster's roles included. Default: none."""
+
+    data_pipeline: DataPipelineOptions = DataPipelineOptions()
+    """Data pipeline workflows on the tier's lake (``data_pipeline: {curation: true,
+    synthetic: true}``). Default: none."""
 
     # Derived sections resolve once, from the sections validated before them (field order):
     # the plan reaches the groups, the clusters' node counts size the network.

@@ -15,6 +15,7 @@ from cdk_llm_training.constructs.cluster_training_run import (
 from cdk_llm_training.constructs.cost_controls import (
     CostControls,
 )
+from cdk_llm_training.constructs.data_curation import DataCuration
 from cdk_llm_training.constructs.evaluation import (
     HumanEvaluation,
     ModelEvaluation,
@@ -44,6 +45,7 @@ from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     SageMakerFineTuneJob,
 )
+from cdk_llm_training.constructs.synthetic_data import SyntheticData
 from cdk_llm_training.constructs.training_alarms import (
     MonitoredFileSystem,
     MonitoredHyperPodCluster,
@@ -72,6 +74,7 @@ __all__ = [
     "BedrockJobVpcConfig",
     "ClusterTrainingRun",
     "CostControls",
+    "DataCuration",
     "GrantPolicyAcknowledgements",
     "HumanEvaluation",
     "HyperPodEksCluster",
@@ -86,6 +89,7 @@ __all__ = [
     "RuntimeFunction",
     "SageMakerFineTuneJob",
     "SageMakerServerlessCustomization",
+    "SyntheticData",
     "TaskMetricsEvaluation",
     "TaskMetricsSteps",
     "TrainingAlarms",

@@ -15,6 +15,7 @@ from cdk_llm_training.stacks._cluster_tier import (
     add_hyperpod,
     add_training_runs,
 )
+from cdk_llm_training.stacks._data_pipeline import add_data_pipeline
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import (
     data_lake_outputs,
@@ -66,6 +67,14 @@ class MediumFineTuneStack(Stack):
         self.network = foundation.network
         self.data_lake = foundation.data_lake
         self.file_system = foundation.file_system
+        pipeline = add_data_pipeline(
+            self,
+            options=config.data_pipeline,
+            data_lake=self.data_lake,
+            key=foundation.notification_key.key,
+        )
+        self.data_curation = pipeline.curation
+        self.synthetic_data = pipeline.synthetic
         self.hyperpod = add_hyperpod(self, options=config.hyperpod, foundation=foundation)
         self.runs = add_training_runs(
             self, options=config.runs, foundation=foundation, hyperpod=self.hyperpod

@@ -21,6 +21,7 @@ from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
+from cdk_llm_training.stacks._data_pipeline import add_data_pipeline
 from cdk_llm_training.stacks._observability import monitor_tier
 from cdk_llm_training.stacks._outputs import data_lake_outputs
 
@@ -125,6 +126,12 @@ class SmallLoRAStack(Stack):
                 value=self.bedrock_fine_tune.topic.topic_arn,
                 description="Bedrock fine-tune notifications: subscribe to job results.",
             )
+
+        pipeline = add_data_pipeline(
+            self, options=self.config.data_pipeline, data_lake=self.data_lake, key=key
+        )
+        self.data_curation = pipeline.curation
+        self.synthetic_data = pipeline.synthetic
 
         self.sagemaker_fine_tune: SageMakerFineTuneJob | None = None
         if self.config.sagemaker_fine_tune is not None:

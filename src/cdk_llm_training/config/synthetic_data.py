@@ -1,0 +1,105 @@
+"""Options of :class:`cdk_llm_training.SyntheticData` (training data from a teacher model)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from cdk_llm_training.assets.runtime.dataset_validation import record_formats
+from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.bedrock_fine_tune_job import JOB_NAME_PREFIX_PATTERN
+from cdk_llm_training.config.types import LOG_RETENTION_DAYS
+
+TEACHER_FAMILIES = ("anthropic.", "amazon.nova", "meta.llama")
+"""Model id starts the runtime builds request bodies for (Anthropic Messages, Amazon Nova,
+Meta Llama)."""
+_MODEL_ID = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9.:_-]+$")
+
+
+class SyntheticDataOptions(FrozenModel):
+    """Plain-data options of :class:`cdk_llm_training.SyntheticData`. Every field has a
+    default that deploys as-is: prompts under ``synthetic/prompts/`` of the curated zone,
+    answers by Claude 3 Haiku in a Bedrock batch inference job, SFT chat records to
+    ``finetune/synthetic/<execution>/train.jsonl``."""
+
+    teacher_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    """Foundation model id of the teacher (Anthropic Claude, Amazon Nova or Meta Llama;
+    inference profiles are not supported). It must support batch inference in the Region."""
+    prompt_prefix: str = "synthetic/prompts/"
+    """Curated-zone prefix of prompt sets (JSON lines ``{"prompt", "id"?, "system"?}``)."""
+    work_prefix: str = "synthetic/batch/"
+    """Artifacts-zone prefix of the batch job's input and output."""
+    dataset_prefix: str = "finetune/synthetic/"
+    """Curated-zone prefix of results: ``<prefix><execution>/train.jsonl`` and the card."""
+    report_prefix: str = "synthetic/validation-reports/"
+    record_format: str = "chat"
+    """Format the validator checks the result against (the chat records written)."""
+    max_tokens: int = Field(default=1024, ge=1, le=32_000)
+    temperature: float = Field(default=0.7, ge=0, le=1)
+    min_records: int = Field(default=100, ge=1)
+    """Fewest prompts a job may have. Bedrock refuses batch jobs under a per-model minimum
+    record count (a service quota, 100 by default for the models we checked in the quotas
+    console; unverified for every model: check "Minimum number of records per batch
+    inference job" in Service Quotas)."""
+    max_records: int = Field(default=50_000, ge=1)
+    """Most prompts a job may have (quota "Records per batch inference job", unverified
+    default; raise it to your quota)."""
+    timeout_hours: int = Field(default=24, ge=24, le=168)
+    """``timeoutDurationInHours`` of the job: 24 to 168 (the API's range)."""
+    poll_minutes: int = Field(default=10, ge=1, le=60)
+    """Minutes between GetModelInvocationJob polls (no ``.sync`` exists for batch jobs)."""
+    input_price_per_million_tokens: float | None = Field(default=None, ge=0)
+    output_price_per_million_tokens: float | None = Field(default=None, ge=0)
+    """Batch prices of the teacher (USD per million tokens) for the cost estimate; without
+    both, the estimate reports tokens only."""
+    job_name_prefix: str = Field(default="synth", max_length=20)
+    validator_memory_mib: int = Field(default=1024, ge=256, le=10240)
+    validator_timeout_minutes: int = Field(default=15, ge=1, le=15)
+    log_retention_days: int = 365
+
+    @field_validator("teacher_model_id")
+    @classmethod
+    def _teacher(cls, value: str) -> str:
+        if not _MODEL_ID.match(value) or not value.startswith(TEACHER_FAMILIES):
+            raise ValueError(
+                f"teacher_model_id {value!r} must be a foundation model id starting with "
+                f"{', '.join(TEACHER_FAMILIES)}"
+            )
+        return value
+
+    @field_validator("prompt_prefix", "work_prefix", "dataset_prefix", "report_prefix")
+    @classmethod
+    def _prefix(cls, value: str, info: Any) -> str:
+        if "*" in value or "?" in value or value.startswith("/") or not value.endswith("/"):
+            raise ValueError(
+                f"{info.field_name} {value!r} must be a literal S3 prefix ending in '/'"
+            )
+        return value
+
+    @field_validator("record_format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        if value not in record_formats():
+            raise ValueError(f"record_format {value!r} is unknown")
+        return value
+
+    @field_validator("job_name_prefix")
+    @classmethod
+    def _job_prefix(cls, value: str) -> str:
+        if not JOB_NAME_PREFIX_PATTERN.match(value):
+            raise ValueError(f"job_name_prefix {value!r} must be letters, digits, single hyphens")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention")
+        return value
+
+    @property
+    def max_polls(self) -> int:
+        """Polls before the workflow gives up: the job's timeout plus an hour."""
+        return (self.timeout_hours + 1) * 60 // self.poll_minutes

@@ -1,0 +1,106 @@
+"""SyntheticData: the template (batch role trust and access, polled job states, nag and rule
+pack clean, cfn-lint) and SyntheticDataOptions validation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk.assertions import Template
+from cdk_support import cfn_lint_findings, new_stack, resources_of_type, template_of
+from pydantic import ValidationError
+
+from cdk_llm_training import SyntheticData, SyntheticDataOptions, TrainingDataLake
+
+
+@pytest.fixture(scope="module")
+def built() -> tuple[Stack, SyntheticData, Template]:
+    stack = new_stack()  # cdk-nag AwsSolutions + LlmTrainingChecks: errors fail synthesis
+    lake = TrainingDataLake(stack, "Lake")
+    options = SyntheticDataOptions(teacher_model_id="amazon.nova-pro-v1:0", timeout_hours=72)
+    synthetic = SyntheticData(stack, "Synthetic", data_lake=lake, options=options)
+    return stack, synthetic, template_of(stack)
+
+
+def _definition(template: Template) -> dict[str, Any]:
+    (machine,) = resources_of_type(template, "AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    definition: dict[str, Any] = json.loads(
+        "".join(p if isinstance(p, str) else "REF" for p in parts)
+    )
+    return definition
+
+
+def test_polls_the_batch_job(built: tuple[Stack, SyntheticData, Template]) -> None:
+    states = _definition(built[2])["States"]
+    create = states["CreateBatchJob"]
+    assert create["Resource"].endswith(":states:::aws-sdk:bedrock:createModelInvocationJob")
+    assert create["Parameters"]["TimeoutDurationInHours"] == 72
+    assert create["Parameters"]["ModelId"] == "amazon.nova-pro-v1:0"
+    assert states["WaitForJob"]["Seconds"] == 600
+    finished = states["JobFinished?"]
+    assert finished["Default"] == "CountPoll"
+    polls = json.dumps(finished["Choices"][1])
+    assert '"NumericGreaterThanEquals": 438' in polls  # (72 + 1) h of 10-minute polls
+
+
+def test_batch_role_is_bedrock_s_for_this_account(
+    built: tuple[Stack, SyntheticData, Template],
+) -> None:
+    template = built[2]
+    (role,) = [
+        r
+        for logical_id, r in resources_of_type(template, "AWS::IAM::Role").items()
+        if logical_id.startswith("SyntheticBatchRole")
+    ]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+    assert "model-invocation-job/*" in json.dumps(trust["Condition"]["ArnLike"])
+    statements = [
+        s
+        for logical_id, p in resources_of_type(template, "AWS::IAM::Policy").items()
+        if logical_id.startswith("SyntheticBatchRole")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    invoke = next(s for s in statements if s.get("Sid") == "InvokeTeacher")
+    assert "foundation-model/amazon.nova-pro-v1:0" in json.dumps(invoke["Resource"])
+
+
+def test_workflow_passes_the_batch_role_to_bedrock_only(
+    built: tuple[Stack, SyntheticData, Template],
+) -> None:
+    statements = [
+        s
+        for logical_id, p in resources_of_type(built[2], "AWS::IAM::Policy").items()
+        if logical_id.startswith("SyntheticRole")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    passing = next(s for s in statements if s.get("Sid") == "PassBatchRole")
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}
+    }
+    assert not any(s.get("Sid") == "ManageSyncEventsRule" for s in statements)  # polled
+
+
+def test_cfn_lint_clean(built: tuple[Stack, SyntheticData, Template]) -> None:
+    assert cfn_lint_findings(built[2].to_json()) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"timeout_hours": 12}, "greater than or equal to 24"),
+        ({"timeout_hours": 169}, "less than or equal to 168"),
+        ({"teacher_model_id": "cohere.command-r-v1:0"}, "must be a foundation model id"),
+        ({"teacher_model_id": "us.anthropic.claude-3-haiku-20240307-v1:0"}, "foundation model"),
+        ({"prompt_prefix": "prompts"}, "ending in '/'"),
+        ({"record_format": "csv"}, "record_format 'csv' is unknown"),
+        ({"temperature": 1.5}, "less than or equal to 1"),
+    ],
+)
+def test_options_refused(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        SyntheticDataOptions(**fields)
