@@ -99,6 +99,10 @@ from cdk_llm_training.config.prices import (
     default_price_book,
     load_price_book,
 )
+from cdk_llm_training.config.promotion import (
+    ModelPromotionOptions,
+    ModelPromotionTargetOptions,
+)
 from cdk_llm_training.config.sagemaker_training import (
     OpenModelRecordFormat,
     SageMakerFineTuneOptions,
@@ -166,6 +170,8 @@ __all__ = [
     "MetadataMode",
     "MfaMode",
     "ModelEvaluationOptions",
+    "ModelPromotionOptions",
+    "ModelPromotionTargetOptions",
     "NetworkOptions",
     "ObservabilityAddonOptions",
     "ObservabilityOptions",

@@ -33,6 +33,7 @@ from cdk_llm_training.constructs.notification_key import (
 from cdk_llm_training.constructs.permissions_boundary import (
     apply_permissions_boundary,
 )
+from cdk_llm_training.constructs.promotion import ModelPromotion, ModelPromotionTarget
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     SageMakerFineTuneJob,
@@ -72,6 +73,8 @@ __all__ = [
     "LustreFileSystemAttributes",
     "ModelEvaluation",
     "ModelEvaluationSteps",
+    "ModelPromotion",
+    "ModelPromotionTarget",
     "MonitoredFileSystem",
     "MonitoredHyperPodCluster",
     "NotificationKey",
