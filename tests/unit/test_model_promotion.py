@@ -201,7 +201,8 @@ def test_target_reads_only_the_source_group_and_writes_only_its_own(target: Any)
         {"EventPattern": Match.object_like({"account": [DEV]})},
     )
     (group,) = resources_of_type(template, "AWS::SageMaker::ModelPackageGroup").values()
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert group["UpdateReplacePolicy"] == "Retain"
 
 
 @pytest.mark.parametrize(
