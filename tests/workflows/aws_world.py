@@ -80,6 +80,9 @@ class ResolvedTemplate:
             return f"arn:aws:s3:::{self.ref(logical_id)}"
         if kind == "AWS::SNS::Topic" and attribute == "TopicArn":
             return self.ref(logical_id)
+        if kind == "AWS::SageMaker::ModelPackageGroup" and attribute == "ModelPackageGroupArn":
+            name = self.resolve(self.resources[logical_id]["Properties"]["ModelPackageGroupName"])
+            return f"{SAGEMAKER}:model-package-group/{name}"
         raise UnsupportedFeatureError(f"GetAtt {logical_id}.{attribute} ({kind})")
 
     def resolve(self, node: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
@@ -382,6 +385,9 @@ class Cloud:
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)
     throughput_polls: int = 0
+    packages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Model package ARN -> its CreateModelPackage request (``ModelApprovalStatus`` is what
+    a test sets to approve or reject it)."""
     failing_jobs: tuple[str, ...] = ()
     """Evaluation job name prefixes (``eval-cj-`` candidate judge, ``eval-bj-`` baseline
     judge, ``eval-cb-`` / ``eval-bb-`` built-in) whose jobs end ``Failed``."""
@@ -422,6 +428,7 @@ class Cloud:
             "sagemaker:createProcessingJob.sync": self._processing_job,
             "sagemaker:createLabelingJob.sync": self._labeling_job,
             "states:startExecution.sync:2": self._child_execution,
+            "events:putEvents": self._put_events,
         }
         if integration not in handlers:
             raise UnsupportedFeatureError(f"integration {integration}")
@@ -452,6 +459,21 @@ class Cloud:
         )
         response = {"MessageId": str(uuid.uuid4())}
         check_response("sns", "publish", response)
+        return response
+
+    def _put_events(self, params: Any, *_: Any) -> dict[str, Any]:
+        request = copy.deepcopy(params)
+        for entry in request.get("Entries", []):
+            if not isinstance(entry.get("Detail"), str):
+                # The optimized integration serializes a JSON Detail into a string.
+                entry["Detail"] = json.dumps(entry.get("Detail"))
+        check_request("events", "putEvents", request)
+        self._record("events:putEvents", params)
+        response = {
+            "FailedEntryCount": 0,
+            "Entries": [{"EventId": str(uuid.uuid4())} for _ in request["Entries"]],
+        }
+        check_response("events", "putEvents", response)
         return response
 
     def _lambda_invoke(self, params: Any, *_: Any) -> dict[str, Any]:
@@ -802,6 +824,8 @@ GUARANTEED: dict[str, set[str]] = {
     "sagemaker:describeTrainingJob": {"FailureReason"},
     "sagemaker:describeProcessingJob": {"FailureReason"},
     "s3:getObject": {"Body"},
+    # Always set on a versioned package (the workflows register every version with one).
+    "sagemaker:describeModelPackage": {"ModelApprovalStatus", "CustomerMetadataProperties"},
     "stepfunctions:describeExecution": {"Output", "Input", "Error", "Cause"},
 }
 """Optional response members the workflows may read (see ``Cloud.optional_fields``)."""
@@ -908,7 +932,57 @@ def _delete_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
 
 def _create_package(cloud: Cloud, params: Any) -> dict[str, Any]:
     group = params["ModelPackageGroupName"]
-    return {"ModelPackageArn": f"{SAGEMAKER}:model-package/{group}/1"}
+    token = params.get("ClientToken")
+    for arn, known in cloud.packages.items():
+        if token is not None and known.get("ClientToken") == token:
+            return {"ModelPackageArn": arn}  # idempotent: the same request, the same version
+    version = 1 + sum(1 for p in cloud.packages.values() if p["ModelPackageGroupName"] == group)
+    arn = f"{SAGEMAKER}:model-package/{group}/{version}"
+    cloud.packages[arn] = copy.deepcopy(params)
+    return {"ModelPackageArn": arn}
+
+
+def _describe_package(cloud: Cloud, params: Any) -> dict[str, Any]:
+    arn = params["ModelPackageName"]
+    if arn not in cloud.packages:
+        raise StatesError("SageMaker.ValidationException", f"Model package {arn} not found.")
+    known = cloud.packages[arn]
+    response = {
+        key: value
+        for key, value in known.items()
+        if key in members("sagemaker", "describeModelPackage", output=True) and key != "ClientToken"
+    }
+    response.update(
+        {
+            "ModelPackageName": known["ModelPackageGroupName"],
+            "ModelPackageArn": arn,
+            "ModelPackageVersion": int(arn.rsplit("/", 1)[1]),
+            "CreationTime": NOW,
+            "ModelPackageStatus": "Completed",
+            "ModelPackageStatusDetails": {"ValidationStatuses": []},
+        }
+    )
+    return response
+
+
+def _put_group_policy(cloud: Cloud, params: Any) -> dict[str, Any]:
+    json.loads(params["ResourcePolicy"])  # the API takes a JSON document
+    return {
+        "ModelPackageGroupArn": f"{SAGEMAKER}:model-package-group/{params['ModelPackageGroupName']}"
+    }
+
+
+def _put_tagging(cloud: Cloud, params: Any) -> dict[str, Any]:
+    try:
+        cloud.s3.put_object_tagging(**params)
+    except cloud.s3.exceptions.NoSuchKey:
+        raise StatesError("S3.NoSuchKeyException", "The specified key does not exist.") from None
+    return {}
+
+
+def _delete_tagging(cloud: Cloud, params: Any) -> dict[str, Any]:
+    cloud.s3.delete_object_tagging(**params)
+    return {}
 
 
 _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
@@ -920,6 +994,10 @@ _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
     "bedrock:createEvaluationJob": _create_evaluation,
     "bedrock:getEvaluationJob": _get_evaluation,
     "sagemaker:createModelPackage": _create_package,
+    "sagemaker:describeModelPackage": _describe_package,
+    "sagemaker:putModelPackageGroupPolicy": _put_group_policy,
+    "s3:putObjectTagging": _put_tagging,
+    "s3:deleteObjectTagging": _delete_tagging,
 }
 
 

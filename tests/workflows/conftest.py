@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from cdk_support import cdk_context
 from moto import mock_aws
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
-from workflows.workflow_inputs import BYO_TEAM
+from workflows.workflow_inputs import BYO_TEAM, SOURCE_ACCOUNT, TARGETS
 
 from cdk_llm_training import (
     BedrockFineTuneJob,
@@ -22,6 +22,10 @@ from cdk_llm_training import (
     LabelingOptions,
     LabelingWorkflow,
     LabelingWorkforce,
+    ModelPromotion,
+    ModelPromotionOptions,
+    ModelPromotionTarget,
+    ModelPromotionTargetOptions,
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
     TrainingDataLake,
@@ -47,6 +51,8 @@ MACHINES = {
     "labeling": "Labeling",
     "labeling_byo_team": "LabelingByoTeam",
     "human_evaluation": "Human",
+    "promotion": "Promotion",
+    "promotion_target": "PromotionTarget",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
 
@@ -101,7 +107,17 @@ def _build_stack() -> cdk.Stack:
             )
         ),
     )
-    SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
+    lora = SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
+    ModelPromotion(
+        stack, "Promotion", job=lora, options=ModelPromotionOptions(target_accounts=TARGETS)
+    )
+    ModelPromotionTarget(
+        stack,
+        "PromotionTarget",
+        options=ModelPromotionTargetOptions(
+            source_account=SOURCE_ACCOUNT, source_model_package_group_name="dev-adapters"
+        ),
+    )
     SageMakerFineTuneJob(
         stack,
         "LoraGated",

@@ -240,9 +240,9 @@ class ModelPromotion(Construct):
             error="PromotionFailed",
             cause="Sharing or withdrawing the model package failed; see the notification.",
         )
-        artifact_key = sfn.JsonPath.format(
-            f"{self.output_prefix}{{}}/{ARTIFACT_NAME}",
-            sfn.JsonPath.string_at("$.package.trainingJobName"),
+        # Raw ASL (custom states): the key is a States.Format of the training job name.
+        artifact_key = (
+            f"States.Format('{self.output_prefix}{{}}/{ARTIFACT_NAME}', $.package.trainingJobName)"
         )
         package_fields: dict[str, Any] = {
             "modelPackageArn": sfn.JsonPath.string_at("$.package.arn"),
@@ -287,7 +287,7 @@ class ModelPromotion(Construct):
             comment="The tag the bucket policy's target-account read requires.",
             parameters={
                 "Bucket": job.artifacts_bucket.bucket_name,
-                "Key": artifact_key,
+                "Key.$": artifact_key,
                 "Tagging": {"TagSet": [{"Key": PROMOTED_TAG_KEY, "Value": "true"}]},
             },
             on_failure=failed,
@@ -324,7 +324,7 @@ class ModelPromotion(Construct):
             "WithdrawArtifact",
             action="s3:deleteObjectTagging",
             comment="Rejected: no new reads of the artifact by the target accounts.",
-            parameters={"Bucket": job.artifacts_bucket.bucket_name, "Key": artifact_key},
+            parameters={"Bucket": job.artifacts_bucket.bucket_name, "Key.$": artifact_key},
             on_failure=failed,
         )
         rejected = notify_done(

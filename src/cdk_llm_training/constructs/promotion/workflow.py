@@ -60,7 +60,7 @@ def sdk_task(
 ) -> sfn.CustomState:
     """A ``Task`` on ``aws-sdk:<action>`` (e.g. ``sagemaker:describeModelPackage``), retried
     on throttling, every error caught into ``$.error`` and sent to ``on_failure``; the result
-    discarded unless ``result_path``."""
+    in ``result_path`` (default ``$.results.<id>``)."""
     state_json: dict[str, Any] = {
         "Type": "Task",
         "Comment": comment,
@@ -69,7 +69,9 @@ def sdk_task(
     }
     if result_selector is not None:
         state_json["ResultSelector"] = dict(result_selector)
-    state_json["ResultPath"] = result_path
+    # A custom state cannot render ``"ResultPath": null`` (None is dropped, which would mean
+    # "$" and replace the input): a discarded result goes under ``$.results.<id>``.
+    state_json["ResultPath"] = result_path or f"$.results.{id}"
     state = sfn.CustomState(scope, id, state_json=state_json)
     state.add_retry(
         errors=list(SDK_RETRY_ERRORS), interval=Duration.seconds(5), backoff_rate=2, max_attempts=3
