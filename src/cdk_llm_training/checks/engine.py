@@ -9,6 +9,7 @@ from typing import Any
 
 from cdk_llm_training.checks.model import Finding, Rule, TemplateView
 from cdk_llm_training.checks.rules_boundary import BOUNDARY_RULES
+from cdk_llm_training.checks.rules_cross_account import CROSS_ACCOUNT_RULES
 from cdk_llm_training.checks.rules_deploy import DEPLOY_RULES
 from cdk_llm_training.checks.rules_efa import EFA_RULES
 from cdk_llm_training.checks.rules_fsx import FSX_RULES
@@ -32,6 +33,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *NETWORK_RULES,
     *KEY_RULES,
     *WORKFLOW_RULES,
+    *CROSS_ACCOUNT_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 
