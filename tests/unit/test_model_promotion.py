@@ -139,7 +139,7 @@ def test_group_policy_shares_describe_and_list_only(source: Any) -> None:
 
 
 def test_approval_rule_matches_the_group_approved_or_rejected(source: Any) -> None:
-    stack, promotion, template = source
+    _stack, _promotion, template = source
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -165,7 +165,7 @@ def test_forward_rule_targets_each_account_default_bus(source: Any) -> None:
 
 
 def test_target_bus_admits_the_source_account_and_event_source_only(target: Any) -> None:
-    stack, consumer, template = target
+    _stack, _consumer, template = target
     (policy,) = resources_of_type(template, "AWS::Events::EventBusPolicy").values()
     statement = policy["Properties"]["Statement"]
     assert statement["Principal"] == {
@@ -233,7 +233,7 @@ def _definition(template: Template, stack: cdk.Stack, promotion: ModelPromotion)
     return json.loads(_join(rendered))
 
 
-def _join(node: Any) -> str:
+def _join(node: Any) -> str:  # noqa: PLR0911 - one per intrinsic
     if isinstance(node, str):
         return node
     if isinstance(node, dict) and "Fn::Join" in node:
@@ -251,3 +251,26 @@ def _join(node: Any) -> str:
     if isinstance(node, dict) and "Fn::Select" in node:
         return "abcd1234"
     raise AssertionError(node)
+
+
+def test_small_tier_wires_promotion_by_config_and_passes_the_checks() -> None:
+    from cdk_llm_training import SmallLoRAConfig, SmallLoRAStack
+
+    app = new_app()  # cdk-nag AwsSolutions and LlmTrainingChecks run on synth
+    stack = SmallLoRAStack(
+        app, "Small", config=SmallLoRAConfig(promotion={"target_accounts": [PROD]})
+    )
+    assert stack.promotion is not None
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {"EventPattern": Match.object_like({"source": ["aws.sagemaker"]})},
+    )
+    assert SmallLoRAStack(cdk.App(), "Off").promotion is None
+
+
+def test_promotion_without_the_sagemaker_workflow_is_rejected() -> None:
+    from cdk_llm_training import SmallLoRAConfig
+
+    with pytest.raises(ValidationError, match="promotion: set, but sagemaker_fine_tune is null"):
+        SmallLoRAConfig(promotion={"target_accounts": [PROD]}, sagemaker_fine_tune=None)

@@ -50,6 +50,7 @@ from cdk_llm_training.config.network import (
 )
 from cdk_llm_training.config.observability import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.parallel_cluster import TrainiumClusterOptions
+from cdk_llm_training.config.promotion import ModelPromotionOptions
 from cdk_llm_training.config.sagemaker_training import (
     SageMakerFineTuneOptions,
     check_training_instance,
@@ -116,6 +117,11 @@ class SmallLoRAConfig(FrozenModel):
     workflow out. Default: :class:`SageMakerFineTuneOptions` defaults (LoRA of the 8B model
     under artifacts/base-models/llama-3.1-8b-instruct/ on one ml.g5.2xlarge, managed spot)."""
 
+    promotion: ModelPromotionOptions | None = None
+    """Cross-account promotion of approved SageMaker adapters (``{target_accounts: [...]}``):
+    approval of a package shares it with those accounts (:class:`ModelPromotion`). Needs
+    ``sagemaker_fine_tune``. Default: off."""
+
     guardrail: GuardrailOptions | None = GuardrailOptions()
     """Bedrock guardrail for the custom model's use (content, prompt-attack and PII filters,
     denied topics); ``None`` leaves it out. Default: :class:`GuardrailOptions` defaults."""
@@ -151,6 +157,15 @@ class SmallLoRAConfig(FrozenModel):
         if value is not None:
             check_training_instance(value)
         return value
+
+    @model_validator(mode="after")
+    def _promotion_needs_sagemaker(self) -> SmallLoRAConfig:
+        if self.promotion is not None and self.sagemaker_fine_tune is None:
+            raise ValueError(
+                "promotion: set, but sagemaker_fine_tune is null; promotion shares the "
+                "SageMaker workflow's approved packages, so it needs sagemaker_fine_tune."
+            )
+        return self
 
 
 class LargeEngine(StrEnum):

@@ -15,6 +15,7 @@ from cdk_llm_training.constructs.bedrock_guardrail import BedrockGuardrail
 from cdk_llm_training.constructs.labeling import LabelingWorkflow, LabelingWorkforce
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
+from cdk_llm_training.constructs.promotion import ModelPromotion
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.stacks._observability import monitor_tier
@@ -123,6 +124,7 @@ class SmallLoRAStack(Stack):
             )
 
         self.sagemaker_fine_tune: SageMakerFineTuneJob | None = None
+        self.promotion: ModelPromotion | None = None
         if self.config.sagemaker_fine_tune is not None:
             self.sagemaker_fine_tune = SageMakerFineTuneJob(
                 self,
@@ -149,6 +151,14 @@ class SmallLoRAStack(Stack):
                 value=self.sagemaker_fine_tune.model_package_group_name,
                 description="Model Registry group where trained adapters await approval.",
             )
+            if self.config.promotion is not None:
+                self.promotion = ModelPromotion(
+                    self,
+                    "ModelPromotion",
+                    job=self.sagemaker_fine_tune,
+                    options=self.config.promotion,
+                    key=key,
+                )
 
         # Observability: alarms on an encrypted topic, a dashboard, a budget and cost tags.
         workflows: dict[str, sfn.IStateMachine] = {}
