@@ -66,7 +66,7 @@ class ResolvedTemplate:
             return logical_id
         return logical_id
 
-    def get_att(self, logical_id: str, attribute: str) -> str:
+    def get_att(self, logical_id: str, attribute: str) -> str:  # noqa: PLR0911 - one per type
         kind = self.resources[logical_id]["Type"]
         if kind == "AWS::IAM::Role" and attribute == "Arn":
             return f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
