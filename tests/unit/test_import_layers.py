@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "config": 1,
     "runtime": 1,
     "training": 1,
+    "merging": 1,
     "evaluation": 1,
     "lifecycle_scripts": 1,
     "labeling_templates": 1,

@@ -225,19 +225,18 @@ def test_target_options_name_the_field() -> None:
 
 
 def _definition(template: Template, stack: cdk.Stack, promotion: ModelPromotion) -> dict[str, Any]:
-    machine = template.to_json()["Resources"][
-        stack.get_logical_id(promotion.state_machine.node.default_child)
-    ]
+    child: Any = promotion.state_machine.node.default_child
+    machine = template.to_json()["Resources"][stack.get_logical_id(child)]
     body = machine["Properties"]["DefinitionString"]
-    rendered = stack.resolve(body)
-    return json.loads(_join(rendered))
+    definition: dict[str, Any] = json.loads(_join(stack.resolve(body)))
+    return definition
 
 
 def _join(node: Any) -> str:  # noqa: PLR0911 - one per intrinsic
     if isinstance(node, str):
         return node
     if isinstance(node, dict) and "Fn::Join" in node:
-        return node["Fn::Join"][0].join(_join(p) for p in node["Fn::Join"][1])
+        return str(node["Fn::Join"][0]).join(_join(p) for p in node["Fn::Join"][1])
     if node == {"Ref": "AWS::Partition"}:
         return "aws"
     if node == {"Ref": "AWS::Region"}:
@@ -258,7 +257,9 @@ def test_small_tier_wires_promotion_by_config_and_passes_the_checks() -> None:
 
     app = new_app()  # cdk-nag AwsSolutions and LlmTrainingChecks run on synth
     stack = SmallLoRAStack(
-        app, "Small", config=SmallLoRAConfig(promotion={"target_accounts": [PROD]})
+        app,
+        "Small",
+        config=SmallLoRAConfig(promotion=ModelPromotionOptions(target_accounts=(PROD,))),
     )
     assert stack.promotion is not None
     template = Template.from_stack(stack)
@@ -273,4 +274,6 @@ def test_promotion_without_the_sagemaker_workflow_is_rejected() -> None:
     from cdk_llm_training import SmallLoRAConfig
 
     with pytest.raises(ValidationError, match="promotion: set, but sagemaker_fine_tune is null"):
-        SmallLoRAConfig(promotion={"target_accounts": [PROD]}, sagemaker_fine_tune=None)
+        SmallLoRAConfig.model_validate(
+            {"promotion": {"target_accounts": [PROD]}, "sagemaker_fine_tune": None}
+        )

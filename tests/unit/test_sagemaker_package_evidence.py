@@ -68,7 +68,7 @@ def test_a_hyperparameter_the_api_rejects_is_left_out_with_a_warning() -> None:
 
 
 def test_every_script_hyperparameter_fits_with_room_for_promotion() -> None:
-    every = dict.fromkeys(SCRIPT_HYPERPARAMETERS, 1)
+    every: dict[str, str | int | float | bool] = dict.fromkeys(SCRIPT_HYPERPARAMETERS, 1)
     job = _job(
         SageMakerFineTuneOptions(
             hyperparameters=every,
