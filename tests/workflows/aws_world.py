@@ -385,6 +385,7 @@ class Cloud:
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)
     throughput_polls: int = 0
+    import_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     packages: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Model package ARN -> its CreateModelPackage request (``ModelApprovalStatus`` is what
     a test sets to approve or reject it)."""
@@ -800,7 +801,10 @@ class Cloud:
         if self.optional_fields:
             return response
         shape = operation(service, name).output_shape
-        required = {_pascal(m) for m in (shape.required_members if shape else [])}
+        names = shape.required_members if shape else []
+        # Step Functions' SDK integrations use the model's member names as they are
+        # (camelCase in the newer APIs) or in PascalCase for the older ones.
+        required = {_pascal(m) for m in names} | set(names)
         keep = required | GUARANTEED.get(f"{service}:{name}", set())
         return {k: v for k, v in response.items() if k in keep}
 
@@ -826,6 +830,7 @@ GUARANTEED: dict[str, set[str]] = {
     "s3:getObject": {"Body"},
     # Always set on a versioned package (the workflows register every version with one).
     "sagemaker:describeModelPackage": {"ModelApprovalStatus", "CustomerMetadataProperties"},
+    "bedrock:getModelImportJob": {"jobArn", "status", "importedModelArn", "failureMessage"},
     "stepfunctions:describeExecution": {"Output", "Input", "Error", "Cause"},
 }
 """Optional response members the workflows may read (see ``Cloud.optional_fields``)."""
@@ -965,6 +970,35 @@ def _describe_package(cloud: Cloud, params: Any) -> dict[str, Any]:
     return response
 
 
+def _create_import(cloud: Cloud, params: Any) -> dict[str, Any]:
+    arn = f"{BEDROCK}:model-import-job/{uuid.uuid4().hex[:12]}"
+    cloud.import_jobs[arn] = {"request": copy.deepcopy(params), "polls": 0}
+    return {"jobArn": arn}
+
+
+def _get_import(cloud: Cloud, params: Any) -> dict[str, Any]:
+    arn = params["jobIdentifier"]
+    job = cloud.import_jobs[arn]
+    job["polls"] += 1  # the first poll finds it still importing
+    final = cloud.status_for("bedrock:getModelImportJob", "Completed")
+    status = "InProgress" if job["polls"] == 1 else final
+    request = job["request"]
+    response: dict[str, Any] = {
+        "jobArn": arn,
+        "jobName": request["jobName"],
+        "importedModelName": request["importedModelName"],
+        "roleArn": request["roleArn"],
+        "modelDataSource": request["modelDataSource"],
+        "status": status,
+        "creationTime": NOW,
+    }
+    if status == "Completed":
+        response["importedModelArn"] = f"{BEDROCK}:imported-model/{arn[-12:]}"
+    if status == "Failed":
+        response["failureMessage"] = "config.json: architecture GemmaForCausalLM not supported"
+    return response
+
+
 def _put_group_policy(cloud: Cloud, params: Any) -> dict[str, Any]:
     json.loads(params["ResourcePolicy"])  # the API takes a JSON document
     return {
@@ -995,6 +1029,8 @@ _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
     "bedrock:getEvaluationJob": _get_evaluation,
     "sagemaker:createModelPackage": _create_package,
     "sagemaker:describeModelPackage": _describe_package,
+    "bedrock:createModelImportJob": _create_import,
+    "bedrock:getModelImportJob": _get_import,
     "sagemaker:putModelPackageGroupPolicy": _put_group_policy,
     "s3:putObjectTagging": _put_tagging,
     "s3:deleteObjectTagging": _delete_tagging,

@@ -18,6 +18,7 @@ from workflows.workflow_inputs import BYO_TEAM, SOURCE_ACCOUNT, TARGETS
 from cdk_llm_training import (
     BedrockFineTuneJob,
     BedrockFineTuneOptions,
+    BedrockModelImport,
     HumanEvaluation,
     LabelingOptions,
     LabelingWorkflow,
@@ -53,6 +54,7 @@ MACHINES = {
     "human_evaluation": "Human",
     "promotion": "Promotion",
     "promotion_target": "PromotionTarget",
+    "bedrock_import": "BedrockImport",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
 
@@ -111,6 +113,7 @@ def _build_stack() -> cdk.Stack:
     ModelPromotion(
         stack, "Promotion", job=lora, options=ModelPromotionOptions(target_accounts=TARGETS)
     )
+    BedrockModelImport(stack, "BedrockImport", job=lora)
     ModelPromotionTarget(
         stack,
         "PromotionTarget",

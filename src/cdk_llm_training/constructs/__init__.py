@@ -33,7 +33,11 @@ from cdk_llm_training.constructs.notification_key import (
 from cdk_llm_training.constructs.permissions_boundary import (
     apply_permissions_boundary,
 )
-from cdk_llm_training.constructs.promotion import ModelPromotion, ModelPromotionTarget
+from cdk_llm_training.constructs.promotion import (
+    BedrockModelImport,
+    ModelPromotion,
+    ModelPromotionTarget,
+)
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     SageMakerFineTuneJob,
@@ -64,6 +68,7 @@ __all__ = [
     "BedrockFineTuneJob",
     "BedrockGuardrail",
     "BedrockJobVpcConfig",
+    "BedrockModelImport",
     "CostControls",
     "GrantPolicyAcknowledgements",
     "HumanEvaluation",
