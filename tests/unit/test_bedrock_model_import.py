@@ -71,3 +71,9 @@ def test_models_prefix_is_a_folder(prefix: str) -> None:
     job = SageMakerFineTuneJob(stack, "Lora", data_lake=TrainingDataLake(stack, "Lake"))
     with pytest.raises(ValueError, match=r"models_prefix: .* must be a key prefix ending in '/'"):
         BedrockModelImport(stack, "Import", job=job, models_prefix=prefix)
+
+
+def test_template_passes_cfn_lint(built: Any) -> None:
+    from cdk_support import cfn_lint_findings
+
+    assert cfn_lint_findings(built[2].to_json()) == []

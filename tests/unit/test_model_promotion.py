@@ -277,3 +277,10 @@ def test_promotion_without_the_sagemaker_workflow_is_rejected() -> None:
         SmallLoRAConfig.model_validate(
             {"promotion": {"target_accounts": [PROD]}, "sagemaker_fine_tune": None}
         )
+
+
+def test_both_templates_pass_cfn_lint(source: Any, target: Any) -> None:
+    from cdk_support import cfn_lint_findings
+
+    assert cfn_lint_findings(source[2].to_json()) == []
+    assert cfn_lint_findings(target[2].to_json()) == []
