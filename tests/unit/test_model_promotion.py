@@ -284,3 +284,16 @@ def test_both_templates_pass_cfn_lint(source: Any, target: Any) -> None:
 
     assert cfn_lint_findings(source[2].to_json()) == []
     assert cfn_lint_findings(target[2].to_json()) == []
+
+
+def test_target_without_a_group_accepts_any_group_of_the_source_account() -> None:
+    stack = cdk.Stack(new_app(), "ProdAny", env=cdk.Environment(account=PROD, **ENV))
+    consumer = ModelPromotionTarget(
+        stack, "Promoted", options=ModelPromotionTargetOptions(source_account=DEV)
+    )
+    template = Template.from_stack(stack)
+    (rule,) = resources_of_type(template, "AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["account"] == [DEV]
+    assert "detail" not in pattern
+    assert consumer.source_packages_arn.endswith(f":{DEV}:model-package/*")

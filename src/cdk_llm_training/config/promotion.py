@@ -64,10 +64,12 @@ class ModelPromotionTargetOptions(FrozenModel):
 
     source_account: str
     """The account whose :class:`ModelPromotion` sends the promotion events (12 digits)."""
-    source_model_package_group_name: str = Field(
-        min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+    source_model_package_group_name: str | None = Field(
+        default=None, min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
     )
-    """The shared group in the source account (packages outside it are ignored)."""
+    """Only this group of the source account. Default: any group the source account promotes
+    (what it shares is still limited by its group policies; the source group's name is
+    generated per stack unless set, and a fixed name on a retained group blocks redeploys)."""
     model_package_group_name: str | None = Field(
         default=None, min_length=1, max_length=63, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
     )

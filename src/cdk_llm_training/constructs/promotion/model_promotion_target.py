@@ -103,8 +103,7 @@ class ModelPromotionTarget(Construct):
             "PromotedGroup",
             model_package_group_name=self.model_package_group_name,
             model_package_group_description=(
-                f"Packages promoted from {opts.source_model_package_group_name} in account "
-                f"{opts.source_account}."
+                f"Packages promoted from account {opts.source_account}."
             ),
         )
         self.model_package_group.apply_removal_policy(removal_policy)
@@ -117,6 +116,11 @@ class ModelPromotionTarget(Construct):
             removal_policy=removal_policy,
             statements=self._statements(),
         )
+        group_filter = (
+            {"modelPackageGroupName": [opts.source_model_package_group_name]}
+            if opts.source_model_package_group_name is not None
+            else None
+        )
         self.rule = events.Rule(
             self,
             "PromotedRule",
@@ -125,7 +129,7 @@ class ModelPromotionTarget(Construct):
                 source=[PROMOTION_EVENT_SOURCE],
                 detail_type=[PROMOTION_DETAIL_TYPE],
                 account=[opts.source_account],
-                detail={"modelPackageGroupName": [opts.source_model_package_group_name]},
+                detail=group_filter,
             ),
             targets=[
                 targets.SfnStateMachine(
@@ -149,11 +153,14 @@ class ModelPromotionTarget(Construct):
 
     @property
     def source_packages_arn(self) -> str:
-        """The ARN pattern of the source group's package versions."""
+        """The ARN pattern of the source packages this account may read (one group's
+        versions, or every package of the source account)."""
         opts = self.options
+        group = opts.source_model_package_group_name
+        versions = f"{group.lower()}/*" if group is not None else "*"
         return (
             f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{opts.source_account}:model-package/"
-            f"{opts.source_model_package_group_name.lower()}/*"
+            f"{versions}"
         )
 
     def _statements(self) -> list[iam.PolicyStatement]:
