@@ -18,6 +18,7 @@ States.StringToJson, States.MathAdd, States.UUID, States.Array; the context obje
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import uuid
@@ -223,6 +224,12 @@ def _call(name: str, args: list[Any], where: str) -> Any:  # noqa: PLR0911 - one
         return str(uuid.uuid4())
     if name == "States.Array":
         return list(args)
+    if name == "States.Hash":
+        algorithms = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384"}
+        algorithms["SHA-512"] = "sha512"
+        if len(args) != 2 or not isinstance(args[0], str) or args[1] not in algorithms:
+            raise fail(f"needs a string and one of {sorted(algorithms)}")
+        return hashlib.new(algorithms[args[1]], args[0].encode()).hexdigest()
     raise UnsupportedFeatureError(f"intrinsic {name}")
 
 

@@ -90,6 +90,9 @@ class ResolvedTemplate:
             return f"https://{logical_id.lower()}.gr7.{REGION}.eks.amazonaws.com"
         if kind == "AWS::EKS::Cluster" and attribute == "CertificateAuthorityData":
             return base64.b64encode(f"certificate of {logical_id}".encode()).decode()
+        if kind == "AWS::SageMaker::ModelPackageGroup" and attribute == "ModelPackageGroupArn":
+            name = self.resolve(self.resources[logical_id]["Properties"]["ModelPackageGroupName"])
+            return f"{SAGEMAKER}:model-package-group/{name}"
         raise UnsupportedFeatureError(f"GetAtt {logical_id}.{attribute} ({kind})")
 
     def resolve(self, node: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
@@ -400,6 +403,10 @@ class Cloud:
     throughput_polls: int = 0
     training_jobs: dict[str, Any] = field(default_factory=dict)
     """Serverless training jobs started through the AWS SDK integration, by name."""
+    import_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    packages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Model package ARN -> its CreateModelPackage request (``ModelApprovalStatus`` is what
+    a test sets to approve or reject it)."""
     failing_jobs: tuple[str, ...] = ()
     """Evaluation job name prefixes (``eval-cj-`` candidate judge, ``eval-bj-`` baseline
     judge, ``eval-cb-`` / ``eval-bb-`` built-in) whose jobs end ``Failed``."""
@@ -440,6 +447,7 @@ class Cloud:
             "sagemaker:createProcessingJob.sync": self._processing_job,
             "sagemaker:createLabelingJob.sync": self._labeling_job,
             "states:startExecution.sync:2": self._child_execution,
+            "events:putEvents": self._put_events,
         }
         if integration not in handlers:
             raise UnsupportedFeatureError(f"integration {integration}")
@@ -470,6 +478,21 @@ class Cloud:
         )
         response = {"MessageId": str(uuid.uuid4())}
         check_response("sns", "publish", response)
+        return response
+
+    def _put_events(self, params: Any, *_: Any) -> dict[str, Any]:
+        request = copy.deepcopy(params)
+        for entry in request.get("Entries", []):
+            if not isinstance(entry.get("Detail"), str):
+                # The optimized integration serializes a JSON Detail into a string.
+                entry["Detail"] = json.dumps(entry.get("Detail"))
+        check_request("events", "putEvents", request)
+        self._record("events:putEvents", params)
+        response = {
+            "FailedEntryCount": 0,
+            "Entries": [{"EventId": str(uuid.uuid4())} for _ in request["Entries"]],
+        }
+        check_response("events", "putEvents", response)
         return response
 
     def _lambda_invoke(self, params: Any, *_: Any) -> dict[str, Any]:
@@ -799,7 +822,10 @@ class Cloud:
         if self.optional_fields:
             return response
         shape = operation(service, name).output_shape
-        required = {_pascal(m) for m in (shape.required_members if shape else [])}
+        names = shape.required_members if shape else []
+        # Step Functions' SDK integrations use the model's member names as they are
+        # (camelCase in the newer APIs) or in PascalCase for the older ones.
+        required = {_pascal(m) for m in names} | set(names)
         keep = required | GUARANTEED.get(f"{service}:{name}", set())
         return {k: v for k, v in response.items() if k in keep}
 
@@ -824,6 +850,9 @@ GUARANTEED: dict[str, set[str]] = {
     "sagemaker:describeProcessingJob": {"FailureReason"},
     "bedrock:getModelInvocationJob": {"Status"},
     "s3:getObject": {"Body"},
+    # Always set on a versioned package (the workflows register every version with one).
+    "sagemaker:describeModelPackage": {"ModelApprovalStatus", "CustomerMetadataProperties"},
+    "bedrock:getModelImportJob": {"jobArn", "status", "importedModelArn", "failureMessage"},
     "stepfunctions:describeExecution": {"Output", "Input", "Error", "Cause"},
 }
 """Optional response members the workflows may read (see ``Cloud.optional_fields``)."""
@@ -936,7 +965,86 @@ def _delete_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
 
 def _create_package(cloud: Cloud, params: Any) -> dict[str, Any]:
     group = params["ModelPackageGroupName"]
-    return {"ModelPackageArn": f"{SAGEMAKER}:model-package/{group}/1"}
+    token = params.get("ClientToken")
+    for arn, known in cloud.packages.items():
+        if token is not None and known.get("ClientToken") == token:
+            return {"ModelPackageArn": arn}  # idempotent: the same request, the same version
+    version = 1 + sum(1 for p in cloud.packages.values() if p["ModelPackageGroupName"] == group)
+    arn = f"{SAGEMAKER}:model-package/{group}/{version}"
+    cloud.packages[arn] = copy.deepcopy(params)
+    return {"ModelPackageArn": arn}
+
+
+def _describe_package(cloud: Cloud, params: Any) -> dict[str, Any]:
+    arn = params["ModelPackageName"]
+    if arn not in cloud.packages:
+        raise StatesError("SageMaker.ValidationException", f"Model package {arn} not found.")
+    known = cloud.packages[arn]
+    response = {
+        key: value
+        for key, value in known.items()
+        if key in members("sagemaker", "describeModelPackage", output=True) and key != "ClientToken"
+    }
+    response.update(
+        {
+            "ModelPackageName": known["ModelPackageGroupName"],
+            "ModelPackageArn": arn,
+            "ModelPackageVersion": int(arn.rsplit("/", 1)[1]),
+            "CreationTime": NOW,
+            "ModelPackageStatus": "Completed",
+            "ModelPackageStatusDetails": {"ValidationStatuses": []},
+        }
+    )
+    return response
+
+
+def _create_import(cloud: Cloud, params: Any) -> dict[str, Any]:
+    arn = f"{BEDROCK}:model-import-job/{uuid.uuid4().hex[:12]}"
+    cloud.import_jobs[arn] = {"request": copy.deepcopy(params), "polls": 0}
+    return {"jobArn": arn}
+
+
+def _get_import(cloud: Cloud, params: Any) -> dict[str, Any]:
+    arn = params["jobIdentifier"]
+    job = cloud.import_jobs[arn]
+    job["polls"] += 1  # the first poll finds it still importing
+    final = cloud.status_for("bedrock:getModelImportJob", "Completed")
+    status = "InProgress" if job["polls"] == 1 else final
+    request = job["request"]
+    response: dict[str, Any] = {
+        "jobArn": arn,
+        "jobName": request["jobName"],
+        "importedModelName": request["importedModelName"],
+        "roleArn": request["roleArn"],
+        "modelDataSource": request["modelDataSource"],
+        "status": status,
+        "creationTime": NOW,
+    }
+    if status == "Completed":
+        response["importedModelArn"] = f"{BEDROCK}:imported-model/{arn[-12:]}"
+    if status == "Failed":
+        response["failureMessage"] = "config.json: architecture GemmaForCausalLM not supported"
+    return response
+
+
+def _put_group_policy(cloud: Cloud, params: Any) -> dict[str, Any]:
+    json.loads(params["ResourcePolicy"])  # the API takes a JSON document
+    return {
+        "ModelPackageGroupArn": f"{SAGEMAKER}:model-package-group/{params['ModelPackageGroupName']}"
+    }
+
+
+def _put_tagging(cloud: Cloud, params: Any) -> dict[str, Any]:
+    try:
+        cloud.s3.put_object_tagging(**params)
+    except cloud.s3.exceptions.NoSuchKey:
+        raise StatesError("S3.NoSuchKeyException", "The specified key does not exist.") from None
+    return {}
+
+
+def _delete_tagging(cloud: Cloud, params: Any) -> dict[str, Any]:
+    cloud.s3.delete_object_tagging(**params)
+    return {}
 
 
 def _create_serverless_job(cloud: Cloud, params: Any) -> dict[str, Any]:
@@ -999,6 +1107,12 @@ _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
     "bedrock:createEvaluationJob": _create_evaluation,
     "bedrock:getEvaluationJob": _get_evaluation,
     "sagemaker:createModelPackage": _create_package,
+    "sagemaker:describeModelPackage": _describe_package,
+    "bedrock:createModelImportJob": _create_import,
+    "bedrock:getModelImportJob": _get_import,
+    "sagemaker:putModelPackageGroupPolicy": _put_group_policy,
+    "s3:putObjectTagging": _put_tagging,
+    "s3:deleteObjectTagging": _delete_tagging,
 }
 
 

@@ -13,16 +13,21 @@ from aws_cdk import aws_sns as sns
 from cdk_support import cdk_context
 from moto import mock_aws
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
-from workflows.workflow_inputs import BYO_TEAM
+from workflows.workflow_inputs import BYO_TEAM, SOURCE_ACCOUNT, TARGETS
 
 from cdk_llm_training import (
     BedrockFineTuneJob,
     BedrockFineTuneOptions,
+    BedrockModelImport,
     DataCuration,
     HumanEvaluation,
     LabelingOptions,
     LabelingWorkflow,
     LabelingWorkforce,
+    ModelPromotion,
+    ModelPromotionOptions,
+    ModelPromotionTarget,
+    ModelPromotionTargetOptions,
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
     SageMakerServerlessCustomization,
@@ -72,6 +77,9 @@ MACHINES = {
     "serverless_rlvr": "ServerlessRlvr",
     "curation": "Curation",
     "synthetic": "Synthetic",
+    "promotion": "Promotion",
+    "promotion_target": "PromotionTarget",
+    "bedrock_import": "BedrockImport",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
 
@@ -165,6 +173,18 @@ def _build_stack() -> cdk.Stack:
             ),
         )
     SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
+    lora = SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
+    ModelPromotion(
+        stack, "Promotion", job=lora, options=ModelPromotionOptions(target_accounts=TARGETS)
+    )
+    BedrockModelImport(stack, "BedrockImport", job=lora)
+    ModelPromotionTarget(
+        stack,
+        "PromotionTarget",
+        options=ModelPromotionTargetOptions(
+            source_account=SOURCE_ACCOUNT, source_model_package_group_name="dev-adapters"
+        ),
+    )
     SageMakerFineTuneJob(
         stack,
         "LoraGated",

@@ -99,3 +99,37 @@ def test_success_is_notified_without_the_optional_billable_time(
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     assert results(cloud) == ["SUCCEEDED"]
     assert cloud.notifications[0]["billableSeconds"] == "not reported"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_registered_package_carries_its_evidence(
+    cloud: Cloud, machine_ids: dict[str, str], variant: str
+) -> None:
+    logical_id = machine_ids[variant]
+    execution = cloud.start(logical_id, put_dataset(cloud, logical_id, validation=True))
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    package = next(p for op, p in cloud.calls if op == "sagemaker:createModelPackage")
+    metadata = package["CustomerMetadataProperties"]
+    job = next(p for op, p in cloud.calls if op == "sagemaker:createTrainingJob")
+    assert metadata["trainingJobName"] == job["TrainingJobName"]
+    train = job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert metadata["trainingDataset"] == train
+    assert metadata["datasetReport"].startswith("s3://")
+    assert metadata["datasetReport"].endswith(".json")
+    assert metadata["instanceType"] == job["ResourceConfig"]["InstanceType"]
+    assert metadata["hp.max_seq_length"] == job["HyperParameters"]["max_seq_length"]
+    if variant == "lora_gated":
+        report = f"/{execution.name}/report.json"
+        assert metadata["evaluationVerdict"] == "passed"
+        assert metadata["evaluationReport"].endswith(report)
+        statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]
+        assert statistics == {
+            "ContentType": "application/json",
+            "S3Uri": metadata["evaluationReport"],
+        }
+        # The report the gate read is the one attached.
+        bucket, _, key = metadata["evaluationReport"][5:].partition("/")
+        assert cloud.s3.get_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    else:
+        assert metadata["evaluationVerdict"] == "not evaluated"
+        assert "ModelMetrics" not in package

@@ -103,3 +103,44 @@ def labeling_input(
         "manifest_key": key,
         **overrides,
     }
+
+
+SOURCE_ACCOUNT = "111111111111"
+TARGETS = ("222222222222", "333333333333")
+"""Accounts of the promotion workflows (documentation-style ids)."""
+
+
+def package_state_change(arn: str, group: str, status: str) -> dict[str, Any]:
+    """A ``SageMaker Model Package State Change`` event (the fields the rule and workflow
+    read, as in the SageMaker developer guide's EventBridge example)."""
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "account": "123456789012",
+        "time": "2026-11-30T07:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {
+            "ModelPackageGroupName": group,
+            "ModelPackageVersion": int(arn.rsplit("/", 1)[1]),
+            "ModelPackageArn": arn,
+            "ModelApprovalStatus": status,
+        },
+    }
+
+
+def promoted_event(detail: dict[str, Any]) -> dict[str, Any]:
+    """The ``Model Package Promoted`` event as the target account's bus delivers it."""
+    return {
+        "version": "0",
+        "id": "0c1d2e3f-4a5b-6c7d-8e9f-a0b1c2d3e4f5",
+        "detail-type": "Model Package Promoted",
+        "source": "cdk-llm-training.promotion",
+        "account": SOURCE_ACCOUNT,
+        "time": "2026-11-30T07:05:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }

@@ -1,6 +1,7 @@
 """What the library ships to AWS, apart from the library itself: the Lambda runtime
 (``runtime``), the SageMaker training entry point (``training``), the evaluation scripts
-(``evaluation``), the cluster lifecycle scripts (``lifecycle_scripts``) and the Ground Truth task
+(``evaluation``), the data-curation job (``curation``), the adapter merge job (``merging``),
+the cluster lifecycle scripts (``lifecycle_scripts``) and the Ground Truth task
 templates (``labeling_templates``). Constructs find them with :func:`asset_path`.
 """
 
@@ -12,7 +13,13 @@ from typing import Literal
 ASSETS_DIR = Path(__file__).resolve().parent
 
 AssetFolder = Literal[
-    "runtime", "training", "evaluation", "curation", "lifecycle_scripts", "labeling_templates"
+    "runtime",
+    "training",
+    "evaluation",
+    "curation",
+    "merging",
+    "lifecycle_scripts",
+    "labeling_templates",
 ]
 
 

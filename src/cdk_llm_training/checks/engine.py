@@ -10,6 +10,7 @@ from typing import Any
 from cdk_llm_training.checks.model import Finding, Rule, TemplateView
 from cdk_llm_training.checks.rules_boundary import BOUNDARY_RULES
 from cdk_llm_training.checks.rules_cluster_runs import CLUSTER_RUN_RULES
+from cdk_llm_training.checks.rules_cross_account import CROSS_ACCOUNT_RULES
 from cdk_llm_training.checks.rules_data_pipeline import DATA_PIPELINE_RULES
 from cdk_llm_training.checks.rules_deploy import DEPLOY_RULES
 from cdk_llm_training.checks.rules_efa import EFA_RULES
@@ -38,6 +39,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *MANAGED_RULES,
     *CLUSTER_RUN_RULES,
     *DATA_PIPELINE_RULES,
+    *CROSS_ACCOUNT_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

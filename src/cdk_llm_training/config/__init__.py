@@ -86,6 +86,7 @@ from cdk_llm_training.config.model_evaluation import (
     ModelEvaluationOptions,
 )
 from cdk_llm_training.config.permissions_boundary import PermissionsBoundaryOptions
+from cdk_llm_training.config.promotion import ModelPromotionOptions, ModelPromotionTargetOptions
 from cdk_llm_training.config.sagemaker_fine_tune_job import (
     OpenModelRecordFormat,
     SageMakerFineTuneOptions,
@@ -191,6 +192,8 @@ __all__ = [
     "MetadataMode",
     "MfaMode",
     "ModelEvaluationOptions",
+    "ModelPromotionOptions",
+    "ModelPromotionTargetOptions",
     "NetworkOptions",
     "ObservabilityAddonOptions",
     "ObservabilityOptions",

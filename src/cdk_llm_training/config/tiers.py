@@ -46,6 +46,7 @@ from cdk_llm_training.config.labeling_workforce import (
     team_identity_problem,
 )
 from cdk_llm_training.config.permissions_boundary import PermissionsBoundaryOptions
+from cdk_llm_training.config.promotion import ModelPromotionOptions
 from cdk_llm_training.config.sagemaker_fine_tune_job import (
     SageMakerFineTuneOptions,
     check_training_instance,
@@ -122,6 +123,10 @@ class SmallLoRAConfig(FrozenModel):
     sagemaker_serverless: SageMakerServerlessOptions | None = None
     """SageMaker AI serverless customization (SFT, DPO, RLVR, RLAIF on a hub model, no
     cluster, no script). Default: off (``None``); set ``base_model_arn`` to add it."""
+    promotion: ModelPromotionOptions | None = None
+    """Cross-account promotion of approved SageMaker adapters (``{target_accounts: [...]}``):
+    approval of a package shares it with those accounts (:class:`ModelPromotion`). Needs
+    ``sagemaker_fine_tune``. Default: off."""
 
     guardrail: GuardrailOptions | None = GuardrailOptions()
     """Bedrock guardrail for the custom model's use (content, prompt-attack and PII filters,
@@ -162,6 +167,15 @@ class SmallLoRAConfig(FrozenModel):
         if value is not None:
             check_training_instance(value)
         return value
+
+    @model_validator(mode="after")
+    def _promotion_needs_sagemaker(self) -> SmallLoRAConfig:
+        if self.promotion is not None and self.sagemaker_fine_tune is None:
+            raise ValueError(
+                "promotion: set, but sagemaker_fine_tune is null; promotion shares the "
+                "SageMaker workflow's approved packages, so it needs sagemaker_fine_tune."
+            )
+        return self
 
 
 def _as_input(value: Any) -> Any:

@@ -41,6 +41,11 @@ from cdk_llm_training.constructs.notification_key import (
 from cdk_llm_training.constructs.permissions_boundary import (
     apply_permissions_boundary,
 )
+from cdk_llm_training.constructs.promotion import (
+    BedrockModelImport,
+    ModelPromotion,
+    ModelPromotionTarget,
+)
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     SageMakerFineTuneJob,
@@ -72,6 +77,7 @@ __all__ = [
     "BedrockFineTuneJob",
     "BedrockGuardrail",
     "BedrockJobVpcConfig",
+    "BedrockModelImport",
     "ClusterTrainingRun",
     "CostControls",
     "DataCuration",
@@ -83,6 +89,8 @@ __all__ = [
     "LustreFileSystemAttributes",
     "ModelEvaluation",
     "ModelEvaluationSteps",
+    "ModelPromotion",
+    "ModelPromotionTarget",
     "MonitoredFileSystem",
     "MonitoredHyperPodCluster",
     "NotificationKey",

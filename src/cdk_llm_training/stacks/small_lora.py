@@ -19,6 +19,7 @@ from cdk_llm_training.constructs.fine_tune.sagemaker_serverless import (
 from cdk_llm_training.constructs.labeling import LabelingWorkflow, LabelingWorkforce
 from cdk_llm_training.constructs.notification_key import NotificationKey
 from cdk_llm_training.constructs.permissions_boundary import apply_permissions_boundary
+from cdk_llm_training.constructs.promotion import ModelPromotion
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import SageMakerFineTuneJob
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.stacks._data_pipeline import add_data_pipeline
@@ -134,6 +135,7 @@ class SmallLoRAStack(Stack):
         self.synthetic_data = pipeline.synthetic
 
         self.sagemaker_fine_tune: SageMakerFineTuneJob | None = None
+        self.promotion: ModelPromotion | None = None
         if self.config.sagemaker_fine_tune is not None:
             self.sagemaker_fine_tune = SageMakerFineTuneJob(
                 self,
@@ -160,6 +162,14 @@ class SmallLoRAStack(Stack):
                 value=self.sagemaker_fine_tune.model_package_group_name,
                 description="Model Registry group where trained adapters await approval.",
             )
+            if self.config.promotion is not None:
+                self.promotion = ModelPromotion(
+                    self,
+                    "ModelPromotion",
+                    job=self.sagemaker_fine_tune,
+                    options=self.config.promotion,
+                    key=key,
+                )
 
         self.sagemaker_serverless: SageMakerServerlessCustomization | None = None
         if self.config.sagemaker_serverless is not None:

@@ -22,6 +22,7 @@ from cdk_llm_training.config.sagemaker_fine_tune_job import (
     METRIC_DEFINITIONS,
     SageMakerFineTuneOptions,
 )
+from cdk_llm_training.constructs.fine_tune.sagemaker_evidence import model_metrics, package_evidence
 from cdk_llm_training.constructs.fine_tune.workflow import JobService, Retry
 
 if TYPE_CHECKING:
@@ -190,24 +191,19 @@ def training_job_parameters(job: SageMakerFineTuneJob, *, with_validation: bool)
 
 def register_parameters(job: SageMakerFineTuneJob) -> dict[str, Any]:
     """The CreateModelPackage request: a new version of the adapter group, pending manual
-    approval, with the training facts as customer metadata."""
+    approval, with the evidence of :mod:`.sagemaker_evidence` (metadata, model metrics)."""
     opts = job.options
-    metadata: dict[str, Any] = {
-        "method": opts.method.value,
-        "recordFormat": opts.record_format.value,
-        "baseModel": opts.base_model_id
-        or job.artifacts_bucket.s3_url_for_object(opts.base_model_prefix),
-        "trainingJobName.$": "$.validation.trainingJobName",
-        "adapterArtifact.$": "$.trainingJob.ModelArtifacts.S3ModelArtifacts",
-    }
     parameters: dict[str, Any] = {
         "ModelPackageGroupName": job.model_package_group_name,
         "ModelPackageDescription.$": (
             "States.Format('Adapter trained by {}', $.validation.trainingJobName)"
         ),
         "ModelApprovalStatus": "PendingManualApproval",
-        "CustomerMetadataProperties": metadata,
+        "CustomerMetadataProperties": package_evidence(job),
     }
+    metrics = model_metrics(job)
+    if metrics is not None:
+        parameters["ModelMetrics"] = metrics
     # The artifact is an adapter only, and the training image cannot serve it: without a
     # serving image of the user's choice the version is registered with no inference
     # specification (optional in CreateModelPackage for a versioned package), so nobody
