@@ -1,9 +1,10 @@
 """The curation job streams: peak memory does not follow the input's size.
 
 Two runs of ``scripts/measure_curation_memory.py`` (each curates a generated corpus in a
-fresh subprocess and reads its peak RSS): ten times the input in documents of 100 kB adds
-well under a third of the extra input to the peak. The 1 GB figure is a bench run of the
-same script (``--input-mb 1000``), too slow for the suite.
+fresh subprocess and reads its peak RSS): twenty times the input in documents of 100 kB adds
+less than half of the extra input to the peak (a job that held its input would add all of it;
+the margin absorbs allocator noise, seen up to 6.5 MB on a loaded machine). The 1 GB figure
+is a bench run of the same script (``--input-mb 1000``), too slow for the suite.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def _peak(input_mb: float) -> dict[str, float]:
 
 
 def test_peak_memory_flat_as_the_input_grows() -> None:
-    small, large = _peak(1), _peak(10)
-    assert large["documents"] > 9 * small["documents"]
+    small, large = _peak(1), _peak(20)
+    assert large["documents"] > 19 * small["documents"]
     assert large["output_records"] == large["documents"]  # nothing skipped the work
     growth_mb = large["peak_rss_mb"] - small["peak_rss_mb"]
-    assert growth_mb < 0.3 * (large["input_mb"] - small["input_mb"]), (small, large)
+    assert growth_mb < 0.5 * (large["input_mb"] - small["input_mb"]), (small, large)

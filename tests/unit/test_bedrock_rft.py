@@ -21,12 +21,12 @@ from cdk_llm_training import (
     TrainingDataLake,
 )
 from cdk_llm_training.config import parse_app_config
-from cdk_llm_training.config.bedrock_fine_tune_job import resolve_base_model
-from cdk_llm_training.config.bedrock_rft import (
+from cdk_llm_training.config.bedrock_fine_tune_job import (
     BuiltinGrader,
     GraderOptions,
     RftHyperparameters,
     RftOptions,
+    resolve_base_model,
 )
 from cdk_llm_training.config.catalogs.bedrock_models import (
     CustomizationType,

@@ -62,10 +62,8 @@ def test_fails_unknown_field(tmp_path: Path) -> None:
     assert str(error.value) == (
         f"{path}: invalid configuration: field 'small_lora.datalake' is not a known setting; "
         "did you mean 'data_lake'? (settings of 'small_lora': data_lake, labeling, "
-        "bedrock_fine_tune, sagemaker_fine_tune, guardrail, observability, permissions_boundary, "
-        "data_pipeline)."
-        "bedrock_fine_tune, sagemaker_fine_tune, promotion, guardrail, observability, "
-        "permissions_boundary)."
+        "bedrock_fine_tune, sagemaker_fine_tune, sagemaker_serverless, promotion, guardrail, "
+        "observability, permissions_boundary, data_pipeline)."
     )
 
 

@@ -19,7 +19,7 @@ from cdk_llm_training.config import (
     SageMakerServerlessOptions,
     parse_app_config,
 )
-from cdk_llm_training.config.sagemaker_serverless import HUB_CONTENT_ARN
+from cdk_llm_training.config.sagemaker_serverless_customization import HUB_CONTENT_ARN
 
 BASE = (
     "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/"

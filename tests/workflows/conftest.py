@@ -43,9 +43,9 @@ from cdk_llm_training.config import (
     WorkforceMode,
     WorkforceOptions,
 )
-from cdk_llm_training.config.bedrock_fine_tune_job import DistillationOptions
-from cdk_llm_training.config.bedrock_rft import (
+from cdk_llm_training.config.bedrock_fine_tune_job import (
     BuiltinGrader,
+    DistillationOptions,
     GraderOptions,
     RftHyperparameters,
     RftOptions,
@@ -172,7 +172,6 @@ def _build_stack() -> cdk.Stack:
                 poll_interval_minutes=1,
             ),
         )
-    SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
     lora = SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
     ModelPromotion(
         stack, "Promotion", job=lora, options=ModelPromotionOptions(target_accounts=TARGETS)

@@ -3,7 +3,11 @@
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.bedrock_fine_tune_job import (
     BedrockFineTuneOptions,
+    BuiltinGrader,
     DistillationOptions,
+    GraderOptions,
+    RftHyperparameters,
+    RftOptions,
 )
 from cdk_llm_training.config.bedrock_guardrail import (
     ContentFilter,
@@ -13,12 +17,6 @@ from cdk_llm_training.config.bedrock_guardrail import (
     GuardrailOptions,
     PiiAction,
     PiiEntity,
-)
-from cdk_llm_training.config.bedrock_rft import (
-    BuiltinGrader,
-    GraderOptions,
-    RftHyperparameters,
-    RftOptions,
 )
 from cdk_llm_training.config.catalogs.bedrock_models import (
     BedrockModelCatalog,
@@ -42,7 +40,7 @@ from cdk_llm_training.config.catalogs.prices import (
     load_price_book,
 )
 from cdk_llm_training.config.catalogs.training_images import TrainingImage, default_training_image
-from cdk_llm_training.config.cluster_run import ClusterRunOptions
+from cdk_llm_training.config.cluster_training_run import ClusterRunOptions
 from cdk_llm_training.config.cost_controls import (
     BudgetOptions,
     CostTagOptions,
@@ -91,7 +89,7 @@ from cdk_llm_training.config.sagemaker_fine_tune_job import (
     OpenModelRecordFormat,
     SageMakerFineTuneOptions,
 )
-from cdk_llm_training.config.sagemaker_serverless import (
+from cdk_llm_training.config.sagemaker_serverless_customization import (
     CustomizationTechnique,
     SageMakerServerlessOptions,
 )

@@ -29,7 +29,7 @@ from cdk_llm_training.config.base import FrozenModel, YamlFloat, YamlInt
 from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions, resolve_base_model
 from cdk_llm_training.config.bedrock_guardrail import GuardrailOptions
 from cdk_llm_training.config.catalogs.instances import default_instance_catalog
-from cdk_llm_training.config.cluster_run import ClusterRunOptions
+from cdk_llm_training.config.cluster_training_run import ClusterRunOptions
 from cdk_llm_training.config.cost_controls import BudgetOptions, ObservabilityOptions
 from cdk_llm_training.config.data_curation import DataPipelineOptions
 from cdk_llm_training.config.errors import ConfigError, describe_validation_error
@@ -51,7 +51,7 @@ from cdk_llm_training.config.sagemaker_fine_tune_job import (
     SageMakerFineTuneOptions,
     check_training_instance,
 )
-from cdk_llm_training.config.sagemaker_serverless import SageMakerServerlessOptions
+from cdk_llm_training.config.sagemaker_serverless_customization import SageMakerServerlessOptions
 from cdk_llm_training.config.training_data_lake import DataLakeOptions
 from cdk_llm_training.config.training_file_system import FileSystemOptions
 from cdk_llm_training.config.training_network import (

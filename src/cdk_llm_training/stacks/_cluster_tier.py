@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Stack
 
-from cdk_llm_training.config.cluster_run import ClusterRunOptions
+from cdk_llm_training.config.cluster_training_run import ClusterRunOptions
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
 from cdk_llm_training.config.training_data_lake import DataLakeOptions
 from cdk_llm_training.config.training_file_system import FileSystemOptions

@@ -22,7 +22,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.catalogs.instances import AcceleratorFamily
 from cdk_llm_training.config.catalogs.prices import PriceChannel, default_price_book
-from cdk_llm_training.config.cluster_run import ClusterRunOptions
+from cdk_llm_training.config.cluster_training_run import ClusterRunOptions
 from cdk_llm_training.constructs._compliance import acknowledge_synchronous_function
 from cdk_llm_training.constructs.acknowledgements import acknowledge
 from cdk_llm_training.constructs.hyperpod.cluster import HyperPodEksCluster

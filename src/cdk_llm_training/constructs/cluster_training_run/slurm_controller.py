@@ -16,7 +16,7 @@ from constructs import Construct
 
 from cdk_llm_training.config.catalogs.instances import default_instance_catalog
 from cdk_llm_training.config.catalogs.prices import PriceChannel, default_price_book
-from cdk_llm_training.config.cluster_run import ClusterRunOptions
+from cdk_llm_training.config.cluster_training_run import ClusterRunOptions
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
 

@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_llm_training.config.bedrock_rft import RftOptions
+from cdk_llm_training.config.bedrock_fine_tune_job import RftOptions
 from cdk_llm_training.constructs._workflow import notify_and_fail
 from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction

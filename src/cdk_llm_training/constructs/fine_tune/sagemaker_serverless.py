@@ -24,7 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_llm_training.config.sagemaker_serverless import SageMakerServerlessOptions
+from cdk_llm_training.config.sagemaker_serverless_customization import SageMakerServerlessOptions
 from cdk_llm_training.constructs._names import stack_unique_name
 from cdk_llm_training.constructs._trust import service_principal_from
 from cdk_llm_training.constructs._workflow import (

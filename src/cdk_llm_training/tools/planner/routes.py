@@ -33,7 +33,7 @@ from cdk_llm_training.config.catalogs.bedrock_models import (
     CustomizationType,
     default_bedrock_catalog,
 )
-from cdk_llm_training.config.sagemaker_serverless import HUB_CONTENT_ARN
+from cdk_llm_training.config.sagemaker_serverless_customization import HUB_CONTENT_ARN
 from cdk_llm_training.config.vocabulary import Engine, TrainingMethod
 from cdk_llm_training.tools.planner.model import PlanningError, PlanRequest
 from cdk_llm_training.tools.planner.plan import make_plan
