@@ -38,7 +38,7 @@ from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
 )
 
 TOKEN = "<TOKEN>"
-TAG = "2.5.1-transformers4.49.0-gpu-py311-cu124-ubuntu22.04"
+TAG = "2.9.0-transformers5.3.0-gpu-py312-cu130-ubuntu22.04"
 EXAMPLE_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
