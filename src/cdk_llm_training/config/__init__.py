@@ -82,6 +82,12 @@ from cdk_llm_training.config.sagemaker_fine_tune_job import (
     OpenModelRecordFormat,
     SageMakerFineTuneOptions,
 )
+from cdk_llm_training.config.sagemaker_training_method import (
+    DistributedMode,
+    FineTuneMethod,
+    FineTuneTuning,
+    GrpoReward,
+)
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 from cdk_llm_training.config.tiers import (
     AppConfig,
@@ -143,6 +149,7 @@ __all__ = [
     "DependencyChartOptions",
     "DependencyInstall",
     "DistillationOptions",
+    "DistributedMode",
     "EksControlPlaneOptions",
     "EndpointAccess",
     "Engine",
@@ -151,8 +158,11 @@ __all__ = [
     "EvaluationThresholds",
     "FileSystemOptions",
     "FilterStrength",
+    "FineTuneMethod",
+    "FineTuneTuning",
     "FrozenModel",
     "FsxVolumeOptions",
+    "GrpoReward",
     "GuardrailOptions",
     "HeadNodeOptions",
     "HumanEvaluationOptions",

@@ -91,8 +91,8 @@ class Plan(FrozenModel):
     instance_count: int
     accelerator: str | None
     accelerators_total: int
-    """Accelerators the training uses: all of the cluster's, or the one GPU the small tier's
-    ``train_lora.py`` trains on."""
+    """Accelerators the training uses: all of the cluster's, or every GPU of the small tier's
+    training-job instance (the script runs one process per GPU)."""
     training_flops: float
     accelerator_hours: float | None
     wall_clock_hours: float | None

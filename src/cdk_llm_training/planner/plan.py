@@ -4,9 +4,9 @@ For every candidate instance type the planner takes the fewest instances that (1
 sharded training state and one sequence's activations in accelerator memory and (2) finish
 within the deadline, if one is given, then keeps the cheapest candidate within budget (ties:
 fastest, then fewest instances). Plans describe what the deployed code does: LoRA / QLoRA
-that fits one GPU runs as the small tier's SageMaker job, whose ``train_lora.py`` trains on
-one GPU, so its time and cost are those of one GPU (a multi-GPU instance bills its idle
-GPUs too); everything else runs on a cluster that uses all accelerators. Without a deadline
+that fits one GPU runs as the small tier's SageMaker job, whose training script runs one
+process per GPU on the instance (DDP), so every GPU of it trains; everything else runs on a
+cluster that uses all accelerators. Without a deadline
 or budget a plan never fails on time: it states how long the run takes. Pure Python: no
 aws_cdk import.
 """
@@ -28,7 +28,6 @@ from cdk_llm_training.config.catalogs.prices import (
     QuotedPrice,
     default_price_book,
 )
-from cdk_llm_training.config.sagemaker_fine_tune_job import SCRIPT_GPUS
 from cdk_llm_training.config.sizing.gpu_memory import (
     ADAPTER_FRACTION,
     MEMORY_HEADROOM_FRACTION,
@@ -92,7 +91,7 @@ class _Candidate:
     spec: InstanceSpec
     count: int
     accelerators: int
-    """Accelerators the training uses (the small tier's job: one GPU)."""
+    """Accelerators the training uses (the small tier's job: every GPU of its instance)."""
     shard_degree: int
     mfu: float
     accelerator_hours: float
@@ -138,7 +137,7 @@ def placement(
 ) -> tuple[Tier, Engine]:
     """Which tier and engine run ``count`` instances of ``spec``.
 
-    A LoRA / QLoRA job on one GPU (``single_gpu_job``): small tier, a SageMaker training
+    A LoRA / QLoRA job on one instance whose GPUs each hold it (``single_gpu_job``): small tier, a SageMaker training
     job. Trainium clusters: large tier, AWS ParallelCluster. Other clusters: HyperPod on EKS,
     medium tier up to 16 instances, large tier above.
     """
@@ -228,13 +227,17 @@ def _size_rejection(
 def _single_gpu_job(
     request: PlanRequest, spec: InstanceSpec, degree: int, accelerator_hours: float
 ) -> bool:
-    """Whether the small tier's one-GPU SageMaker job runs this request on ``spec``: an
-    adapter method on an NVIDIA GPU whose one GPU holds it, within the deadline if given."""
+    """Whether the small tier's one-instance SageMaker job runs this request on ``spec``: an
+    adapter method on an NVIDIA instance each of whose GPUs holds it (DDP over the GPUs),
+    within the deadline if given."""
     return (
         request.method.trains_adapters
         and spec.accelerator_family is AcceleratorFamily.NVIDIA
         and degree == 1
-        and (request.deadline_hours is None or accelerator_hours <= request.deadline_hours)
+        and (
+            request.deadline_hours is None
+            or accelerator_hours / spec.accelerator_count <= request.deadline_hours
+        )
     )
 
 
@@ -270,7 +273,8 @@ def _evaluate(
     accelerator_hours = flops / (spec.peak_bf16_tflops_per_accelerator * 1e12 * mfu) / 3600
     single_gpu = _single_gpu_job(request, spec, degree, accelerator_hours)
     if single_gpu:
-        count, accelerators, shard_degree = 1, SCRIPT_GPUS, 1
+        # The script runs one process per GPU (DDP): every GPU of the instance trains.
+        count, accelerators, shard_degree = 1, spec.accelerator_count, 1
     else:
         memory_instances = math.ceil(degree / spec.accelerator_count)
         deadline_instances = (
@@ -447,11 +451,11 @@ def make_plan(
             "small tier: no FSx for Lustre; the SageMaker training job reads from and writes "
             "checkpoints to the data lake in S3."
         )
-        if spec.accelerator_count > SCRIPT_GPUS:
+        if spec.accelerator_count > 1:
             notes.append(
-                f"train_lora.py trains on {SCRIPT_GPUS} GPU: {spec.accelerator_count - SCRIPT_GPUS}"
-                f" of the {spec.accelerator_count} GPUs of {spec.instance_type} stay idle and "
-                "are billed (no smaller instance of this GPU fits the request)."
+                f"the training script runs one process per GPU (DDP, distributed: auto): all "
+                f"{spec.accelerator_count} GPUs of {spec.instance_type} train, each holding a "
+                "full copy of the model."
             )
     if best.price is None:
         notes.append(f"{spec.instance_type} has no recorded on-demand price: cost not estimated.")

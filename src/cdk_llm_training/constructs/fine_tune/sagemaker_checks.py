@@ -32,15 +32,17 @@ def check_instance(
     volume_key: kms.IKey | None,
 ) -> InstanceSpec:
     """The instance of ``options.instance_type``, checked by the rules the small tier's
-    config applies (so `validate` and synth agree); a warning when GPUs would stay idle;
+    config applies (so `validate` and synth agree); a warning when GPUs would stay idle
+    (``distributed: off`` on a multi-GPU instance: the script then trains on GPU 0 only);
     an error for ``volume_key`` on an instance with local NVMe storage."""
     spec = check_training_instance(options, catalog)
-    if spec.accelerator_count > 1:
+    idle = spec.accelerator_count * options.instance_count - options.gpus_used(spec)
+    if idle > 0:
         Annotations.of(scope).add_warning_v2(
             ONE_GPU_USED_WARNING,
-            f"{options.instance_type} has {spec.accelerator_count} GPUs but "
-            f"train_lora.py trains on one: {spec.accelerator_count - 1} stay idle. A "
-            "single-GPU instance with the same GPU costs less.",
+            f"{options.instance_type} has {spec.accelerator_count} GPUs but distributed='off' "
+            f"trains on one: {idle} stay idle. Set distributed='auto' to train on every GPU, "
+            "or pick a single-GPU instance with the same GPU, which costs less.",
         )
     if volume_key is not None and spec.instance_type.split(".")[0] in NVME_INSTANCE_FAMILIES:
         raise ValueError(
