@@ -247,9 +247,8 @@ class SageMakerFineTuneOptions(FrozenModel):
         unknown = sorted(set(value) - set(SCRIPT_HYPERPARAMETERS))
         if unknown:
             raise ValueError(
-                f"hyperparameters {', '.join(unknown)}: not script arguments that "
-                "hyperparameters may set (method, tuning, record_format and the method "
-                "options have options of their own); allowed: " + ", ".join(SCRIPT_HYPERPARAMETERS)
+                f"unknown train_lora.py hyperparameters {', '.join(unknown)}; allowed: "
+                + ", ".join(SCRIPT_HYPERPARAMETERS)
             )
         return value
 
