@@ -34,6 +34,15 @@ from cdk_llm_training.config.human_evaluation import HumanEvaluationOptions
 from cdk_llm_training.config.model_evaluation import EvaluationThresholds, ModelEvaluationOptions
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 
+SAGEMAKER_METHODS = {
+    "dpo": {"beta": 0.1},
+    "kto": {},
+    "grpo": {"rewards": ["exact_match"], "reward_file": "finetune/rewards/reward.py"},
+    "distill": {},
+    "cpt": {"tuning": "full", "base_model_parameters": 1e9},
+}
+"""SageMaker fine-tune methods besides sft (``lora``), each a workflow variant of its own."""
+
 MACHINES = {
     "fine_tune": "FineTune",
     "continued_pre_training": "ContinuedPreTraining",
@@ -42,6 +51,7 @@ MACHINES = {
     "fine_tune_evaluated_given_model": "FineTuneEvaluatedGivenModel",
     "lora": "Lora",
     "lora_gated": "LoraGated",
+    **{f"sagemaker_{method}": f"SageMaker{method.title()}" for method in SAGEMAKER_METHODS},
     "labeling": "Labeling",
     "labeling_byo_team": "LabelingByoTeam",
     "human_evaluation": "Human",
@@ -108,6 +118,13 @@ def _build_stack() -> cdk.Stack:
             evaluation=TaskMetricsOptions(min_scores={"token_f1": 0.6})
         ),
     )
+    for method, values in SAGEMAKER_METHODS.items():
+        SageMakerFineTuneJob(
+            stack,
+            f"SageMaker{method.title()}",
+            data_lake=lake,
+            options=SageMakerFineTuneOptions(method=method, job_name_prefix=method, **values),
+        )
     options = LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.COGNITO))
     workforce = LabelingWorkforce(stack, "Workforce", options=options)
     labeling = LabelingWorkflow(

@@ -22,6 +22,10 @@ RECORDS: dict[str, dict[str, Any]] = {
         "schemaVersion": "bedrock-conversation-2024",
         "messages": [{"role": "user", "content": [{"text": "Summarize: ..."}]}],
     },
+    "preference": {"prompt": "Say hi.", "chosen": "Hi!", "rejected": "Go away."},
+    "kto": {"prompt": "Say hi.", "completion": "Hi!", "label": True},
+    "grpo": {"prompt": "What is 2+2?", "answer": "4"},
+    "text": {"text": "Unlabeled domain text."},
     "chat": {
         "messages": [
             {"role": "system", "content": "You are terse."},

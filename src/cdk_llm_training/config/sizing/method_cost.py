@@ -10,11 +10,13 @@ adds on top of it:
   forward over the same tokens (2 FLOPs per parameter-token), and DPO reads two answers
   (chosen and rejected) per record;
 * a group of sampled completions (GRPO): generating ``num_generations`` completions per
-  prompt keeps a KV cache of 2 (K and V) x layers x hidden x 2 bytes (BF16) per token, for
-  every sequence of the group, and costs a forward pass (2 FLOPs per parameter) per
+  prompt keeps a KV cache of 2 (K and V) x layers x hidden x 2 bytes (BF16) x the share of
+  key/value heads per token, for every sequence of the group, and costs a forward pass (2 FLOPs per parameter) per
   generated token; the policy then trains on every completion of the group.
 
-The KV cache counts every attention head (no grouped-query attention): an upper bound.
+The KV cache assumes grouped-query attention with a quarter of the heads holding keys and
+values (Llama 3 8B / 70B and Mistral 7B: 8 key/value heads for 32 or 64 query heads);
+a model without grouped-query attention needs 4 times (or 8 times) as much.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ REFERENCE_WEIGHT_BYTES = 2.0
 KV_BYTES_PER_TOKEN_LAYER_HIDDEN = 4.0
 """K and V, BF16 (2 x 2 bytes), per token, layer and hidden unit."""
 FORWARD_FLOPS_PER_PARAM_TOKEN = 2.0
+KV_HEAD_FRACTION = 0.25
+"""Key/value heads per attention head (grouped-query attention, 8 of 32)."""
 DPO_ANSWERS_PER_RECORD = 2
 """Chosen and rejected."""
 
@@ -47,7 +51,8 @@ def generation_kv_bytes(
     if not script_methods.method(objective).generates:
         return 0.0
     hidden, layers = architecture(params)
-    return KV_BYTES_PER_TOKEN_LAYER_HIDDEN * layers * hidden * tokens_per_sequence * num_generations
+    per_token = KV_BYTES_PER_TOKEN_LAYER_HIDDEN * KV_HEAD_FRACTION * layers * hidden
+    return per_token * tokens_per_sequence * num_generations
 
 
 def compute_multiplier(
