@@ -35,10 +35,12 @@ from cdk_llm_training.config.sizing.gpu_memory import (
     bytes_per_param,
     flops_per_param_token,
     memory_per_accelerator,
-    min_shard_degree,
     training_flops,
 )
 from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
+from cdk_llm_training.planner.methods import flops_multiplier
+from cdk_llm_training.planner.methods import notes as objective_notes
+from cdk_llm_training.planner.methods import shard_degree as objective_shard_degree
 from cdk_llm_training.planner.model import Assumptions, Plan, PlanningError, PlanRequest
 from cdk_llm_training.planner.storage import propose_fsx
 
@@ -137,9 +139,9 @@ def placement(
 ) -> tuple[Tier, Engine]:
     """Which tier and engine run ``count`` instances of ``spec``.
 
-    A LoRA / QLoRA job on one instance whose GPUs each hold it (``single_gpu_job``): small tier, a SageMaker training
-    job. Trainium clusters: large tier, AWS ParallelCluster. Other clusters: HyperPod on EKS,
-    medium tier up to 16 instances, large tier above.
+    A LoRA / QLoRA job on one instance whose GPUs each hold it (``single_gpu_job``): small
+    tier, a SageMaker training job. Trainium clusters: large tier, AWS ParallelCluster. Other
+    clusters: HyperPod on EKS, medium tier up to 16 instances, large tier above.
     """
     if single_gpu_job and method.trains_adapters and count == 1:
         return Tier.SMALL_LORA, Engine.SAGEMAKER_SINGLE_NODE
@@ -254,8 +256,14 @@ def _evaluate(
             f"{spec.instance_type} has {spec.accelerator} accelerators",
             0.0,
         )
-    degree = min_shard_degree(
-        request.params, request.method, request.seq_len, spec.accelerator_memory_gib
+    degree = objective_shard_degree(
+        request.params,
+        request.method,
+        request.objective,
+        seq_len=request.seq_len,
+        accelerator_memory_gib=spec.accelerator_memory_gib,
+        num_generations=request.num_generations,
+        completion_len=request.completion_len,
     )
     usable = spec.accelerator_memory_gib * (1 - MEMORY_HEADROOM_FRACTION)
     if degree is None:
@@ -407,7 +415,9 @@ def make_plan(
     """
     catalog = catalog or default_instance_catalog()
     prices = prices or default_price_book()
-    flops = training_flops(request.params, request.tokens, request.method)
+    flops = training_flops(request.params, request.tokens, request.method) * flops_multiplier(
+        request.objective, request.method, request.num_generations
+    )
     deadline = request.deadline_hours
     deadline_source = "requested" if deadline is not None else "none given"
     if request.method is TrainingMethod.BEDROCK:
@@ -457,6 +467,16 @@ def make_plan(
                 f"{spec.accelerator_count} GPUs of {spec.instance_type} train, each holding a "
                 "full copy of the model."
             )
+    notes.extend(
+        objective_notes(
+            request.params,
+            request.method,
+            request.objective,
+            seq_len=request.seq_len,
+            num_generations=request.num_generations,
+            completion_len=request.completion_len,
+        )
+    )
     if best.price is None:
         notes.append(f"{spec.instance_type} has no recorded on-demand price: cost not estimated.")
     elif best.price.note:

@@ -11,8 +11,9 @@ adds on top of it:
   (chosen and rejected) per record;
 * a group of sampled completions (GRPO): generating ``num_generations`` completions per
   prompt keeps a KV cache of 2 (K and V) x layers x hidden x 2 bytes (BF16) x the share of
-  key/value heads per token, for every sequence of the group, and costs a forward pass (2 FLOPs per parameter) per
-  generated token; the policy then trains on every completion of the group.
+  key/value heads per token, for every sequence of the group, and costs a forward pass
+  (2 FLOPs per parameter) per generated token; the policy then trains on every completion
+  of the group.
 
 The KV cache assumes grouped-query attention with a quarter of the heads holding keys and
 values (Llama 3 8B / 70B and Mistral 7B: 8 key/value heads for 32 or 64 query heads);
