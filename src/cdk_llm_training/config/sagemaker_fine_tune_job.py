@@ -27,6 +27,7 @@ from cdk_llm_training.config.sagemaker_training_method import (
     FineTuneMethod,
     FineTuneTuning,
     GrpoReward,
+    MethodOrLegacy,
     OpenModelRecordFormat,
 )
 from cdk_llm_training.config.sizing.gpu_memory import GIB, memory_per_accelerator
@@ -65,7 +66,7 @@ class SageMakerFineTuneOptions(FrozenModel):
     a default that deploys as-is: LoRA of an 8B model whose weights sit in the artifacts zone
     under ``base-models/llama-3.1-8b-instruct/``, on one ml.g5.2xlarge with managed spot."""
 
-    method: FineTuneMethod = FineTuneMethod.SFT
+    method: MethodOrLegacy = FineTuneMethod.SFT
     """The objective: ``sft`` (default), ``dpo``, ``kto``, ``grpo``, ``distill`` or ``cpt``
     (the training script's method table). ``lora`` and ``qlora`` (the values of the LoRA-only
     job) still load: they mean ``sft`` with that ``tuning``, and an explicit ``tuning`` must

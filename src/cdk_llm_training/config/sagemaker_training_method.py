@@ -9,6 +9,9 @@ them equal.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import WithJsonSchema
 
 from cdk_llm_training.training import methods as script_methods
 from cdk_llm_training.training.args import ARGUMENT_NAMES, DISTRIBUTED_MODES, REWARD_NAMES
@@ -99,6 +102,19 @@ LEGACY_METHODS: dict[str, tuple[FineTuneMethod, FineTuneTuning]] = {
 }
 """``method`` values of configs written for the LoRA-only job: ``lora``, ``qlora`` (and
 ``full``) load as ``method: sft`` with that ``tuning``."""
+
+MethodOrLegacy = Annotated[
+    FineTuneMethod,
+    WithJsonSchema(
+        {
+            "enum": [*(m.value for m in FineTuneMethod), *LEGACY_METHODS],
+            "title": "FineTuneMethod",
+            "description": "The objective; lora, qlora and full mean sft with that tuning.",
+            "type": "string",
+        }
+    ),
+]
+"""A :class:`FineTuneMethod`; the schema also offers the legacy values the options accept."""
 
 OPTION_ARGUMENTS = (
     "method", "tuning", "record_format", "model_id", "max_seq_length", "packing", "beta",

@@ -38,6 +38,7 @@ from cdk_llm_training.config.sizing.gpu_memory import (
     training_flops,
 )
 from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
+from cdk_llm_training.planner.methods import extra_bytes as objective_extra_bytes
 from cdk_llm_training.planner.methods import flops_multiplier
 from cdk_llm_training.planner.methods import notes as objective_notes
 from cdk_llm_training.planner.methods import shard_degree as objective_shard_degree
@@ -268,11 +269,22 @@ def _evaluate(
     usable = spec.accelerator_memory_gib * (1 - MEMORY_HEADROOM_FRACTION)
     if degree is None:
         need = activations_bytes(request.params, request.seq_len) / GIB
+        what = f"the activations of one {request.seq_len}-token sequence"
+        _, kv = objective_extra_bytes(
+            request.params,
+            request.objective,
+            request.method,
+            seq_len=request.seq_len,
+            num_generations=request.num_generations,
+            completion_len=request.completion_len,
+        )
+        if kv:
+            need += kv / GIB
+            what += f" and the KV cache of {request.num_generations} sampled completions"
         return _Rejection(
             "memory",
-            f"the activations of one {request.seq_len}-token sequence need {need:.1f} GiB per "
-            f"accelerator; {spec.instance_type} has {usable:.1f} GiB usable "
-            f"(short by {need - usable:.1f} GiB)",
+            f"{what} need {need:.1f} GiB per accelerator; {spec.instance_type} has "
+            f"{usable:.1f} GiB usable (short by {need - usable:.1f} GiB)",
             need - usable,
         )
     mfu = (
