@@ -134,3 +134,18 @@ def test_large_grpo_group_does_not_fit_one_small_gpu() -> None:
 def test_unknown_objective_is_rejected() -> None:
     with pytest.raises(ValueError, match="objective 'ppo' is not a method of the training script"):
         PlanRequest(params=8e9, method=TrainingMethod.LORA, objective="ppo", tokens=1e8)
+
+
+def test_docs_route_table_is_the_planner_answer() -> None:
+    from pathlib import Path
+
+    from cdk_llm_training.planner.route_table import route_table_markdown
+
+    page = Path(__file__).parents[2] / "docs" / "guides" / "training-methods.md"
+    text = page.read_text(encoding="utf-8")
+    start, end = "<!-- route-table -->\n", "<!-- /route-table -->"
+    documented = text[text.index(start) + len(start) : text.index(end)]
+    assert documented == route_table_markdown(), (
+        "regenerate the table: python -c 'from cdk_llm_training.planner.route_table import "
+        "route_table_markdown; print(route_table_markdown())'"
+    )
