@@ -28,9 +28,9 @@ from cdk_llm_training import (
 )
 from cdk_llm_training.config.sagemaker_fine_tune_job import (
     METRIC_DEFINITIONS,
+    OPTION_ARGUMENTS,
     SCRIPT_HYPERPARAMETERS,
 )
-from cdk_llm_training.config.sagemaker_training_method import OPTION_ARGUMENTS
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     ONE_GPU_USED_WARNING,
     WARM_POOL_PERIOD_WARNING,

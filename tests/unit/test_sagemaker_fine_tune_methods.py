@@ -23,7 +23,7 @@ from cdk_llm_training import (
     SageMakerFineTuneOptions,
     TrainingDataLake,
 )
-from cdk_llm_training.config.sagemaker_training_method import (
+from cdk_llm_training.config.sagemaker_fine_tune_job import (
     MAX_METRIC_DEFINITIONS,
     MAX_METRIC_REGEX_LENGTH,
     METRIC_DEFINITIONS,

@@ -79,14 +79,12 @@ from cdk_llm_training.config.model_evaluation import (
 )
 from cdk_llm_training.config.permissions_boundary import PermissionsBoundaryOptions
 from cdk_llm_training.config.sagemaker_fine_tune_job import (
-    OpenModelRecordFormat,
-    SageMakerFineTuneOptions,
-)
-from cdk_llm_training.config.sagemaker_training_method import (
     DistributedMode,
     FineTuneMethod,
     FineTuneTuning,
     GrpoReward,
+    OpenModelRecordFormat,
+    SageMakerFineTuneOptions,
 )
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 from cdk_llm_training.config.tiers import (
