@@ -23,6 +23,7 @@ from cdk_llm_training import (
     SageMakerFineTuneOptions,
     TrainingDataLake,
 )
+from cdk_llm_training.checks import RULES_BY_ID, check_template
 from cdk_llm_training.config.sagemaker_fine_tune_job import (
     MAX_METRIC_DEFINITIONS,
     MAX_METRIC_REGEX_LENGTH,
@@ -356,3 +357,31 @@ def test_multi_node_job_in_a_vpc() -> None:
         "AWS::EC2::SecurityGroupIngress",
         {"IpProtocol": "-1", "SourceSecurityGroupId": group_id, "GroupId": group_id},
     )
+    rules = [RULES_BY_ID["LLM-SMJ1"], RULES_BY_ID["LLM-SMJ2"]]
+    assert check_template(template.to_json(), rules) == []
+
+
+def test_multi_node_job_with_a_closed_group_of_yours_is_reported() -> None:
+    stack = new_stack(nag=False)
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=1, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="train", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+    ])  # fmt: skip
+    group = ec2.SecurityGroup(stack, "Mine", vpc=vpc, allow_all_outbound=True)
+    SageMakerFineTuneJob(
+        stack,
+        "Job",
+        data_lake=TrainingDataLake(stack, "Lake"),
+        options=SageMakerFineTuneOptions(
+            instance_type="ml.p4d.24xlarge", instance_count=2, use_spot=False
+        ),
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        security_groups=[group],
+    )
+    findings = check_template(Template.from_stack(stack).to_json(), [RULES_BY_ID["LLM-SMJ2"]])
+    # One finding per training state (with and without validation data).
+    assert sorted(f.location.rsplit("/", 1)[1] for f in findings) == [
+        "TrainAdapter",
+        "TrainAdapterWithValidationData",
+    ]
+    assert stack.get_logical_id(group.node.default_child) in findings[0].message  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from cdk_llm_training.checks.rules_keys import KEY_RULES
 from cdk_llm_training.checks.rules_network import NETWORK_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
+from cdk_llm_training.checks.rules_training_jobs import TRAINING_JOB_RULES
 from cdk_llm_training.checks.rules_workflows import WORKFLOW_RULES
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -32,6 +33,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *NETWORK_RULES,
     *KEY_RULES,
     *WORKFLOW_RULES,
+    *TRAINING_JOB_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 
