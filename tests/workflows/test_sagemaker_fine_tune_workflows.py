@@ -105,14 +105,18 @@ def test_success_is_notified_without_the_optional_billable_time(
 
 
 @pytest.mark.parametrize("variant", METHOD_VARIANTS)
+@pytest.mark.parametrize("validation", [False, True])
 def test_each_method_validates_its_format_trains_and_registers(
-    cloud: Cloud, machine_ids: dict[str, str], variant: str
+    cloud: Cloud, machine_ids: dict[str, str], variant: str, validation: bool
 ) -> None:
     method = variant.removeprefix("sagemaker_")
     logical_id = machine_ids[variant]
-    execution = cloud.start(logical_id, put_dataset(cloud, logical_id))
+    cloud.billable_time = validation  # one run each with and without the optional field
+    execution = cloud.start(logical_id, put_dataset(cloud, logical_id, validation=validation))
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     job = next(p for op, p in cloud.calls if op == "sagemaker:createTrainingJob")
+    assert ("validation" in [c["ChannelName"] for c in job["InputDataConfig"]]) is validation
+    assert cloud.notifications[0]["billableSeconds"] == (1200 if validation else "not reported")
     assert job["HyperParameters"]["method"] == method
     assert job["TrainingJobName"].startswith(f"{method}-")
     channels = [c["ChannelName"] for c in job["InputDataConfig"]]
