@@ -3,6 +3,8 @@ memory and compute rules and the tier it lands in."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cdk_llm_training import cli
@@ -85,7 +87,7 @@ def test_compute_multipliers(objective: str, train_flops: float, expected: float
     assert compute_multiplier(objective, train_flops, num_generations=8) == pytest.approx(expected)
 
 
-def _plan(method: str, tuning: str | None = None, **values: object) -> object:
+def _plan(method: str, tuning: str | None = None, **values: Any) -> Any:
     sizing, objective = resolve(method, tuning)
     request = PlanRequest(params=8e9, method=sizing, objective=objective, tokens=1e8, **values)
     return make_plan(request)
@@ -93,22 +95,22 @@ def _plan(method: str, tuning: str | None = None, **values: object) -> object:
 
 def test_dpo_costs_more_than_sft_and_stays_small() -> None:
     sft, dpo = _plan("sft"), _plan("dpo")
-    assert dpo.tier is sft.tier is Tier.SMALL_LORA  # type: ignore[attr-defined]
-    ratio = dpo.training_flops / sft.training_flops  # type: ignore[attr-defined]
+    assert dpo.tier is sft.tier is Tier.SMALL_LORA
+    ratio = dpo.training_flops / sft.training_flops
     assert ratio == pytest.approx(3.0)
-    assert any("reference" in note for note in dpo.assumptions.notes)  # type: ignore[attr-defined]
+    assert any("reference" in note for note in dpo.assumptions.notes)
 
 
 def test_full_dpo_goes_to_a_cluster() -> None:
     plan = _plan("dpo", "full")
-    assert plan.tier is Tier.MEDIUM_FINE_TUNE  # type: ignore[attr-defined]
-    assert any("frozen reference copy" in n for n in plan.assumptions.notes)  # type: ignore[attr-defined]
+    assert plan.tier is Tier.MEDIUM_FINE_TUNE
+    assert any("frozen reference copy" in n for n in plan.assumptions.notes)
 
 
 def test_grpo_needs_more_memory_and_compute() -> None:
     sft, grpo = _plan("sft"), _plan("grpo", num_generations=16, completion_len=1024)
-    assert grpo.training_flops == pytest.approx(24 * sft.training_flops)  # type: ignore[attr-defined]
-    assert any("samples 16 completions" in n for n in grpo.assumptions.notes)  # type: ignore[attr-defined]
+    assert grpo.training_flops == pytest.approx(24 * sft.training_flops)
+    assert any("samples 16 completions" in n for n in grpo.assumptions.notes)
 
 
 def test_large_grpo_group_does_not_fit_one_small_gpu() -> None:

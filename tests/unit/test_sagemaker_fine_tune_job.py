@@ -22,7 +22,6 @@ from cdk_llm_training import (
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
     TrainingDataLake,
-    TrainingMethod,
     default_training_image,
     training,
 )
@@ -30,6 +29,8 @@ from cdk_llm_training.config.sagemaker_fine_tune_job import (
     METRIC_DEFINITIONS,
     OPTION_ARGUMENTS,
     SCRIPT_HYPERPARAMETERS,
+    DistributedMode,
+    FineTuneTuning,
 )
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     ONE_GPU_USED_WARNING,
@@ -104,7 +105,7 @@ def full_build() -> tuple[Template, SageMakerFineTuneJob]:
         private_subnet_ids=["subnet-0123456789abcdef0"],
     )
     options = SageMakerFineTuneOptions(
-        method=TrainingMethod.QLORA,
+        tuning=FineTuneTuning.QLORA,
         record_format=OpenModelRecordFormat.INSTRUCTION,
         base_model_prefix=None,
         base_model_id="mistralai/Mistral-7B-v0.3",
@@ -456,7 +457,9 @@ def test_multi_gpu_instance_uses_every_gpu_without_a_warning() -> None:
 
 
 def test_multi_gpu_instance_with_distributed_off_warns_that_one_gpu_is_used() -> None:
-    stack, _ = _build(SageMakerFineTuneOptions(instance_type="ml.g5.12xlarge", distributed="off"))
+    stack, _ = _build(
+        SageMakerFineTuneOptions(instance_type="ml.g5.12xlarge", distributed=DistributedMode.OFF)
+    )
     Annotations.from_stack(stack).has_warning(
         "/TestStack/Lora",
         "ml.g5.12xlarge has 4 GPUs but distributed='off' trains on one: 3 stay idle. Set "
@@ -626,7 +629,7 @@ def test_warnings_have_one_id_each_and_can_be_acknowledged_by_it() -> None:
     )
     stack, _ = _build(
         SageMakerFineTuneOptions(
-            instance_type="ml.g5.12xlarge", keep_alive_minutes=90, distributed="off"
+            instance_type="ml.g5.12xlarge", keep_alive_minutes=90, distributed=DistributedMode.OFF
         )
     )
     for acknowledged in ids[:2]:

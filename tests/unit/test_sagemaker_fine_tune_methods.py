@@ -197,12 +197,14 @@ def test_full_dpo_counts_the_reference_copy_and_fsdp_shards_it() -> None:
     # fits only when sharded.
     with pytest.raises(ValueError, match=r"or fsdp=True \(shard over every GPU\)"):
         _build(
-            SageMakerFineTuneOptions(method="dpo", tuning="full", instance_type="ml.p4de.24xlarge"),
+            SageMakerFineTuneOptions.model_validate(
+                {"method": "dpo", "tuning": "full", "instance_type": "ml.p4de.24xlarge"}
+            ),
             nag=False,
         )
     _build(
-        SageMakerFineTuneOptions(
-            method="dpo", tuning="full", fsdp=True, instance_type="ml.p4de.24xlarge"
+        SageMakerFineTuneOptions.model_validate(
+            {"method": "dpo", "tuning": "full", "fsdp": True, "instance_type": "ml.p4de.24xlarge"}
         ),
         nag=False,
     )
@@ -212,7 +214,9 @@ def test_grpo_generation_memory_is_checked() -> None:
     # 8B LoRA fits one A10G for sft, but 64 completions of 8k tokens do not.
     with pytest.raises(ValueError, match=r"^instance_type ml.g5.2xlarge: grpo with tuning lora"):
         _build(
-            SageMakerFineTuneOptions(method="grpo", num_generations=64, max_completion_length=8192),
+            SageMakerFineTuneOptions(
+                method=FineTuneMethod.GRPO, num_generations=64, max_completion_length=8192
+            ),
             nag=False,
         )
 
@@ -242,7 +246,7 @@ def templates() -> dict[str, Template]:
     """One synthesized stack per method (cdk-nag and the library's checks on)."""
     built = {}
     for name, values in METHOD_OPTIONS.items():
-        stack, _ = _build(SageMakerFineTuneOptions(method=name, **values))
+        stack, _ = _build(SageMakerFineTuneOptions.model_validate({"method": name, **values}))
         built[name] = template_of(stack)
     return built
 
@@ -259,7 +263,7 @@ def test_each_method_synthesizes_its_training_job(
     templates: dict[str, Template], method: str
 ) -> None:
     template = templates[method]
-    options = SageMakerFineTuneOptions(method=method, **METHOD_OPTIONS[method])
+    options = SageMakerFineTuneOptions.model_validate({"method": method, **METHOD_OPTIONS[method]})
     params = _train_parameters(template)
     hyper = params["HyperParameters"]
     assert {k: v for k, v in hyper.items() if not k.startswith("sagemaker_")} == (
@@ -334,7 +338,7 @@ def test_multi_node_job_in_a_vpc() -> None:
     options = SageMakerFineTuneOptions(
         instance_type="ml.p4d.24xlarge",
         instance_count=2,
-        tuning="full",
+        tuning=FineTuneTuning.FULL,
         fsdp=True,
         use_spot=False,
     )

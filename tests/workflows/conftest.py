@@ -34,7 +34,7 @@ from cdk_llm_training.config.human_evaluation import HumanEvaluationOptions
 from cdk_llm_training.config.model_evaluation import EvaluationThresholds, ModelEvaluationOptions
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 
-SAGEMAKER_METHODS = {
+SAGEMAKER_METHODS: dict[str, dict[str, Any]] = {
     "dpo": {"beta": 0.1},
     "kto": {},
     "grpo": {"rewards": ["exact_match"], "reward_file": "finetune/rewards/reward.py"},
@@ -123,7 +123,9 @@ def _build_stack() -> cdk.Stack:
             stack,
             f"SageMaker{method.title()}",
             data_lake=lake,
-            options=SageMakerFineTuneOptions(method=method, job_name_prefix=method, **values),
+            options=SageMakerFineTuneOptions.model_validate(
+                {"method": method, "job_name_prefix": method, **values}
+            ),
         )
     options = LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.COGNITO))
     workforce = LabelingWorkforce(stack, "Workforce", options=options)
