@@ -389,3 +389,16 @@ def test_multi_node_job_with_a_closed_group_of_yours_is_reported() -> None:
         "TrainAdapterWithValidationData",
     ]
     assert stack.get_logical_id(group.node.default_child) in findings[0].message  # type: ignore[arg-type]
+
+
+def test_multi_node_without_efa_warns() -> None:
+    stack, _ = _build(
+        SageMakerFineTuneOptions(instance_type="ml.g6e.xlarge", instance_count=2), nag=False
+    )
+    Annotations.from_stack(stack).has_warning(
+        "/TestStack/Job",
+        "instance_count=2 on ml.g6e.xlarge, which has no EFA (instance catalog): gradients "
+        "cross instances over TCP, and scaling beyond one instance is slow. Prefer one larger "
+        "instance, or an EFA instance (g5.8xlarge and up, p4d, p5). "
+        "[ack: cdk-llm-training/sagemaker-fine-tune-job:multiNodeWithoutEfa]",
+    )
