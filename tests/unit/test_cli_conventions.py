@@ -81,7 +81,10 @@ def test_completion_script_is_valid_shell(shell: str, capsys: pytest.CaptureFixt
     script = capsys.readouterr().out
     for command in cli.COMMANDS:
         assert f"    {command.name})" in script
-    assert "--method) COMPREPLY=($(compgen -W 'pretrain cpt full lora qlora bedrock'" in script
+    assert (
+        "--method) COMPREPLY=($(compgen -W "
+        "'sft dpo kto grpo distill cpt pretrain full lora qlora bedrock'" in script
+    )
     interpreter = shutil.which(shell)
     if interpreter is None:
         pytest.skip(f"{shell} is not installed")

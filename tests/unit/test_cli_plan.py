@@ -107,7 +107,7 @@ def test_write_config_small_tier_loads_with_the_app_loader(
     # The plan sizes the SageMaker LoRA job: its instance, method and model size.
     job = config.small_lora.sagemaker_fine_tune
     assert job is not None
-    assert job.method.value == "qlora"
+    assert (job.method.value, job.tuning.value) == ("sft", "qlora")
     assert job.base_model_parameters == 8e9
     assert "base_model_parameters: 8000000000\n" in text
     assert job.instance_type in text

@@ -170,7 +170,7 @@ def test_what_validate_accepts_synth_builds(
         (
             "small_lora",
             {"sagemaker_fine_tune": {"base_model_parameters": 70e9}},
-            "needs about 138.6 GiB on one GPU",
+            "needs about 138.6 GiB per GPU",
         ),
         (
             "small_lora",

@@ -134,9 +134,8 @@ def test_plans_are_consistent(params: float, tokens: float, method: TrainingMeth
     plan = _plan(params=params, method=method, tokens=tokens, accelerator="h100")
     assert plan.accelerator_hours is not None
     assert plan.wall_clock_hours is not None
-    # The small tier's train_lora.py trains on one GPU; clusters use every GPU.
-    single_gpu = plan.tier is Tier.SMALL_LORA
-    assert plan.accelerators_total == (1 if single_gpu else plan.instance_count * 8)
+    # The small tier's job trains on every GPU of its instance too (one process per GPU).
+    assert plan.accelerators_total == plan.instance_count * 8
     assert plan.wall_clock_hours * plan.accelerators_total == pytest.approx(plan.accelerator_hours)
     assert plan.memory is not None
     assert plan.memory.total_gib <= plan.memory.available_gib
@@ -203,23 +202,25 @@ def test_7b_qlora_is_a_small_tier_single_node_job() -> None:
     assert plan.fsx is None
 
 
-def test_65b_qlora_on_one_h100_is_timed_on_one_gpu() -> None:
-    """The small tier's script trains on one GPU: 8 H100 of a p5 do not make it faster."""
+def test_65b_qlora_on_h100_trains_on_every_gpu_of_the_instance() -> None:
+    """The small tier's script runs one process per GPU: the 8 H100 of a p5 all train."""
     plan = _plan(params=65e9, method="qlora", tokens=1e8, accelerator="h100")
-    assert (plan.tier, plan.instance_count, plan.accelerators_total) == (Tier.SMALL_LORA, 1, 1)
+    assert (plan.tier, plan.instance_count, plan.accelerators_total) == (Tier.SMALL_LORA, 1, 8)
     assert plan.memory is not None
     assert plan.memory.total_gib <= plan.memory.available_gib
     assert plan.accelerator_hours is not None
-    assert plan.wall_clock_hours == pytest.approx(plan.accelerator_hours)
-    assert any("7 of the 8 GPUs" in note for note in plan.assumptions.notes)
+    assert plan.wall_clock_hours == pytest.approx(plan.accelerator_hours / 8)
+    assert any("all 8 GPUs of p5.48xlarge train" in note for note in plan.assumptions.notes)
 
 
-def test_qlora_70b_matches_the_one_gpu_reality() -> None:
-    """QLoRA 70B on 1e8 tokens: about 33 h and $2,090 on one H100 of a p5.48xlarge."""
+def test_qlora_70b_on_the_gpus_of_one_p5() -> None:
+    """QLoRA 70B on 1e8 tokens: about 33 H100-hours, so about 4.1 h and $260 on the 8 H100
+    of a p5.48xlarge (data-parallel, each GPU holding the 4-bit model)."""
     plan = _plan(params=70e9, method="qlora", tokens=1e8, instance_type="p5.48xlarge")
     assert plan.tier is Tier.SMALL_LORA
-    assert plan.wall_clock_hours == pytest.approx(32.8, abs=1.0)
-    assert plan.estimated_cost_usd == pytest.approx(2_080, rel=0.05)
+    assert plan.accelerator_hours == pytest.approx(32.8, abs=1.0)
+    assert plan.wall_clock_hours == pytest.approx(4.1, abs=0.15)
+    assert plan.estimated_cost_usd == pytest.approx(2_080 / 8, rel=0.05)
 
 
 def test_qlora_is_never_planned_on_trainium() -> None:

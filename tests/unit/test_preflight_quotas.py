@@ -269,3 +269,19 @@ def test_capacity_block_queues_are_not_checked_against_vcpu_quotas() -> None:
     [finding] = check_ec2_quotas(account.context(), [need])
     assert finding.status is Status.WARNING
     assert "Capacity Block" in finding.detail
+
+
+def test_a_multi_node_fine_tune_job_needs_a_quota_for_every_instance() -> None:
+    from cdk_llm_training.config import AppConfig, SageMakerFineTuneOptions, SmallLoRAConfig
+    from cdk_llm_training.config.vocabulary import Tier
+    from cdk_llm_training.tools.preflight.requirements import derive_needs
+
+    options = SageMakerFineTuneOptions(
+        instance_type="ml.g5.12xlarge", instance_count=3, use_spot=False
+    )
+    config = AppConfig(
+        stacks=(Tier.SMALL_LORA,), small_lora=SmallLoRAConfig(sagemaker_fine_tune=options)
+    )
+    needs = derive_needs(config, (Tier.SMALL_LORA,))
+    [training] = [n for n in needs.sagemaker_quotas if n.usage is SageMakerUsage.TRAINING]
+    assert (training.instance_type, training.count) == ("ml.g5.12xlarge", 3)

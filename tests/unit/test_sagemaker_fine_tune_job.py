@@ -22,13 +22,15 @@ from cdk_llm_training import (
     SageMakerFineTuneJob,
     SageMakerFineTuneOptions,
     TrainingDataLake,
-    TrainingMethod,
     default_training_image,
 )
 from cdk_llm_training.assets import training
 from cdk_llm_training.config.sagemaker_fine_tune_job import (
     METRIC_DEFINITIONS,
+    OPTION_ARGUMENTS,
     SCRIPT_HYPERPARAMETERS,
+    DistributedMode,
+    FineTuneTuning,
 )
 from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
     ONE_GPU_USED_WARNING,
@@ -38,7 +40,7 @@ from cdk_llm_training.constructs.sagemaker_fine_tune_job import (
 )
 
 TOKEN = "<TOKEN>"
-TAG = "2.5.1-transformers4.49.0-gpu-py311-cu124-ubuntu22.04"
+TAG = "2.9.0-transformers5.3.0-gpu-py312-cu130-ubuntu22.04"
 EXAMPLE_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
@@ -103,7 +105,7 @@ def full_build() -> tuple[Template, SageMakerFineTuneJob]:
         private_subnet_ids=["subnet-0123456789abcdef0"],
     )
     options = SageMakerFineTuneOptions(
-        method=TrainingMethod.QLORA,
+        tuning=FineTuneTuning.QLORA,
         record_format=OpenModelRecordFormat.INSTRUCTION,
         base_model_prefix=None,
         base_model_id="mistralai/Mistral-7B-v0.3",
@@ -235,8 +237,9 @@ def test_image_hyperparameters_and_metric_definitions(default_template: Template
     assert spec["MetricDefinitions"] == [dict(d) for d in METRIC_DEFINITIONS]
     assert params["HyperParameters"] == {
         "max_seq_length": "2048",
-        "method": "lora",
+        "method": "sft",
         "record_format": "chat",
+        "tuning": "lora",
         "sagemaker_program": "train_lora.py",
         "sagemaker_submit_directory": TOKEN,
         "sagemaker_region": TOKEN,
@@ -270,7 +273,8 @@ def test_adapter_registered_pending_manual_approval(
     assert "InferenceSpecification" not in params
     metadata = params["CustomerMetadataProperties"]
     assert metadata["adapterArtifact.$"] == "$.trainingJob.ModelArtifacts.S3ModelArtifacts"
-    assert metadata["method"] == "lora"
+    assert metadata["method"] == "sft"
+    assert metadata["tuning"] == "lora"
     assert state["ResultPath"] == "$.modelPackage"
 
 
@@ -379,8 +383,10 @@ def test_full_options(full_template: Template) -> None:
         "111122223333.dkr.ecr.eu-west-1.amazonaws.com/my-train:1.0"
     )
     hyper = params["HyperParameters"]
-    assert {k: hyper[k] for k in ("method", "record_format", "model_id", "epochs", "lora_r")} == {
-        "method": "qlora",
+    keys = ("method", "tuning", "record_format", "model_id", "epochs", "lora_r")
+    assert {k: hyper[k] for k in keys} == {
+        "method": "sft",
+        "tuning": "qlora",
         "record_format": "instruction",
         "model_id": "mistralai/Mistral-7B-v0.3",
         "epochs": "3",
@@ -445,13 +451,20 @@ def test_china_region_image_uses_the_cn_domain() -> None:
     )
 
 
-def test_multi_gpu_instance_warns_that_one_gpu_is_used() -> None:
+def test_multi_gpu_instance_uses_every_gpu_without_a_warning() -> None:
     stack, _ = _build(SageMakerFineTuneOptions(instance_type="ml.g5.12xlarge"))
+    assert Annotations.from_stack(stack).find_warning("/TestStack/Lora", Match.any_value()) == []
+
+
+def test_multi_gpu_instance_with_distributed_off_warns_that_one_gpu_is_used() -> None:
+    stack, _ = _build(
+        SageMakerFineTuneOptions(instance_type="ml.g5.12xlarge", distributed=DistributedMode.OFF)
+    )
     Annotations.from_stack(stack).has_warning(
         "/TestStack/Lora",
-        "ml.g5.12xlarge has 4 GPUs but train_lora.py trains on one: 3 stay idle. A single-GPU "
-        "instance with the same GPU costs less. "
-        "[ack: cdk-llm-training/sagemaker-fine-tune-job:oneGpuUsed]",
+        "ml.g5.12xlarge has 4 GPUs but distributed='off' trains on one: 3 stay idle. Set "
+        "distributed='auto' to train on every GPU, or pick a single-GPU instance with the same "
+        "GPU, which costs less. [ack: cdk-llm-training/sagemaker-fine-tune-job:oneGpuUsed]",
     )
 
 
@@ -474,14 +487,11 @@ def test_source_tarball_is_deterministic_and_holds_the_script() -> None:
 def test_script_arguments_match_the_allowed_hyperparameters() -> None:
     from cdk_llm_training.assets.training.args import ARGUMENT_NAMES
 
-    own_options = {"method", "record_format", "model_id", "max_seq_length"}
-    assert {*SCRIPT_HYPERPARAMETERS, *own_options} <= set(ARGUMENT_NAMES)
-    # Arguments of the TRL-based script that the construct does not pass yet.
-    assert set(ARGUMENT_NAMES) - {*SCRIPT_HYPERPARAMETERS, *own_options} == {
-        "tuning", "packing", "beta", "rewards", "reward_file", "reward_function",
-        "reward_pattern", "num_generations", "max_completion_length", "temperature", "fsdp",
-        "distributed",
-    }  # fmt: skip
+    # Every script argument is either a hyperparameter or an option of its own, never both.
+    assert set(SCRIPT_HYPERPARAMETERS) | set(OPTION_ARGUMENTS) == set(ARGUMENT_NAMES)
+    assert not set(SCRIPT_HYPERPARAMETERS) & set(OPTION_ARGUMENTS)
+    own = set(SageMakerFineTuneOptions.model_fields) | {"model_id"}  # model_id: base_model_id
+    assert set(OPTION_ARGUMENTS) <= own
 
 
 def test_requirements_pin_every_package() -> None:
@@ -521,18 +531,20 @@ def test_fails_instance_without_ml_prefix() -> None:
 
 def test_fails_70b_lora_on_one_a10g() -> None:
     _fails(
-        "instance_type ml.g5.2xlarge: lora of a 70B-parameter model at max_seq_length 2048 needs "
-        "about 138.6 GiB on one GPU, but one A10G offers 21.6 GiB (24 GiB less 10% headroom): "
-        "117.0 GiB short. Use a larger GPU or method=qlora; no single GPU of the catalog fits it.",
+        "instance_type ml.g5.2xlarge: sft with tuning lora of a 70B-parameter model at "
+        "max_seq_length 2048 needs about 138.6 GiB per GPU, but one A10G offers 21.6 GiB (24 GiB "
+        "less 10% headroom): 117.0 GiB short. Use a larger GPU or tuning=qlora; no GPU of the "
+        "catalog fits it.",
         SageMakerFineTuneOptions(base_model_parameters=70e9),
     )
 
 
 def test_fails_13b_lora_on_one_l4_and_names_instances_that_fit() -> None:
     _fails(
-        "instance_type ml.g6.2xlarge: lora of a 13B-parameter model at max_seq_length 2048 needs "
-        "about 26.3 GiB on one GPU, but one L4 offers 21.6 GiB (24 GiB less 10% headroom): "
-        "4.7 GiB short. Use a larger GPU or method=qlora; instances whose GPU fits it: "
+        "instance_type ml.g6.2xlarge: sft with tuning lora of a 13B-parameter model at "
+        "max_seq_length 2048 needs about 26.3 GiB per GPU, but one L4 offers 21.6 GiB (24 GiB "
+        "less 10% headroom): 4.7 GiB short. Use a larger GPU or tuning=qlora; instances whose "
+        "GPUs fit it: "
         "ml.g6e.xlarge, ml.g6e.2xlarge, ml.g6e.12xlarge, ml.p4d.24xlarge.",
         SageMakerFineTuneOptions(base_model_parameters=13e9, instance_type="ml.g6.2xlarge"),
     )
@@ -616,7 +628,9 @@ def test_warnings_have_one_id_each_and_can_be_acknowledged_by_it() -> None:
         for i in ids
     )
     stack, _ = _build(
-        SageMakerFineTuneOptions(instance_type="ml.g5.12xlarge", keep_alive_minutes=90)
+        SageMakerFineTuneOptions(
+            instance_type="ml.g5.12xlarge", keep_alive_minutes=90, distributed=DistributedMode.OFF
+        )
     )
     for acknowledged in ids[:2]:
         cdk.Annotations.of(stack).acknowledge_warning(acknowledged, "Test: known.")

@@ -60,6 +60,15 @@ SERVERLESS_BASE_MODEL = (
     "huggingface-reasoning-qwen3-8b"
 )
 SERVERLESS_EVALUATOR = "arn:aws:lambda:us-east-1:123456789012:function:SageMaker-math-reward"
+SAGEMAKER_METHODS: dict[str, dict[str, Any]] = {
+    "dpo": {"beta": 0.1},
+    "kto": {},
+    "grpo": {"rewards": ["exact_match"], "reward_file": "finetune/rewards/reward.py"},
+    "distill": {},
+    "cpt": {"tuning": "full", "base_model_parameters": 1e9},
+}
+"""SageMaker fine-tune methods besides sft (``lora``), each a workflow variant of its own."""
+
 MACHINES = {
     "fine_tune": "FineTune",
     "continued_pre_training": "ContinuedPreTraining",
@@ -68,6 +77,7 @@ MACHINES = {
     "fine_tune_evaluated_given_model": "FineTuneEvaluatedGivenModel",
     "lora": "Lora",
     "lora_gated": "LoraGated",
+    **{f"sagemaker_{method}": f"SageMaker{method.title()}" for method in SAGEMAKER_METHODS},
     "labeling": "Labeling",
     "labeling_byo_team": "LabelingByoTeam",
     "human_evaluation": "Human",
@@ -192,6 +202,15 @@ def _build_stack() -> cdk.Stack:
             evaluation=TaskMetricsOptions(min_scores={"token_f1": 0.6})
         ),
     )
+    for method, values in SAGEMAKER_METHODS.items():
+        SageMakerFineTuneJob(
+            stack,
+            f"SageMaker{method.title()}",
+            data_lake=lake,
+            options=SageMakerFineTuneOptions.model_validate(
+                {"method": method, "job_name_prefix": method, **values}
+            ),
+        )
     options = LabelingOptions(workforce=WorkforceOptions(mode=WorkforceMode.COGNITO))
     workforce = LabelingWorkforce(stack, "Workforce", options=options)
     labeling = LabelingWorkflow(

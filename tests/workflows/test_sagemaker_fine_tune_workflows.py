@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pytest
 from workflows.aws_world import Cloud
+from workflows.conftest import SAGEMAKER_METHODS
 from workflows.workflow_inputs import put_dataset, results
 
 VARIANTS = ("lora", "lora_gated")
+METHOD_VARIANTS = tuple(f"sagemaker_{method}" for method in SAGEMAKER_METHODS)
+"""One workflow per SageMaker fine-tune method besides sft (``lora``)."""
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -133,3 +136,47 @@ def test_registered_package_carries_its_evidence(
     else:
         assert metadata["evaluationVerdict"] == "not evaluated"
         assert "ModelMetrics" not in package
+
+
+@pytest.mark.parametrize("variant", METHOD_VARIANTS)
+@pytest.mark.parametrize("validation", [False, True])
+def test_each_method_validates_its_format_trains_and_registers(
+    cloud: Cloud, machine_ids: dict[str, str], variant: str, validation: bool
+) -> None:
+    method = variant.removeprefix("sagemaker_")
+    logical_id = machine_ids[variant]
+    cloud.billable_time = validation  # one run each with and without the optional field
+    execution = cloud.start(logical_id, put_dataset(cloud, logical_id, validation=validation))
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    job = next(p for op, p in cloud.calls if op == "sagemaker:createTrainingJob")
+    assert ("validation" in [c["ChannelName"] for c in job["InputDataConfig"]]) is validation
+    assert cloud.notifications[0]["billableSeconds"] == (1200 if validation else "not reported")
+    assert job["HyperParameters"]["method"] == method
+    assert job["TrainingJobName"].startswith(f"{method}-")
+    channels = [c["ChannelName"] for c in job["InputDataConfig"]]
+    assert ("reward" in channels) is (method == "grpo")
+    assert "sagemaker:createModelPackage" in cloud.ops()
+    assert results(cloud) == ["SUCCEEDED"]
+
+
+@pytest.mark.parametrize("variant", METHOD_VARIANTS)
+def test_each_method_rejects_records_of_another_format(
+    cloud: Cloud, machine_ids: dict[str, str], variant: str
+) -> None:
+    logical_id = machine_ids[variant]
+    execution = cloud.start(logical_id, put_dataset(cloud, logical_id, valid=False))
+    assert (execution.status, execution.error) == ("FAILED", "DatasetInvalid")
+    assert "sagemaker:createTrainingJob" not in cloud.ops()
+    assert results(cloud) == ["DATASET_INVALID"]
+
+
+@pytest.mark.parametrize("variant", METHOD_VARIANTS)
+def test_each_method_training_failure_notifies(
+    cloud: Cloud, machine_ids: dict[str, str], variant: str
+) -> None:
+    logical_id = machine_ids[variant]
+    cloud.job_status["sagemaker:createTrainingJob"] = "Failed"
+    execution = cloud.start(logical_id, put_dataset(cloud, logical_id))
+    assert (execution.status, execution.error) == ("FAILED", "FineTuneFailed")
+    assert "sagemaker:createModelPackage" not in cloud.ops()
+    assert results(cloud) == ["FAILED"]

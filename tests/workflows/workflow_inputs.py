@@ -30,6 +30,10 @@ RECORDS: dict[str, dict[str, Any]] = {
         "reference_answer": "4",
         "task_id": "add-1",
     },
+    "preference": {"prompt": "Say hi.", "chosen": "Hi!", "rejected": "Go away."},
+    "kto": {"prompt": "Say hi.", "completion": "Hi!", "label": True},
+    "grpo": {"prompt": "What is 2+2?", "answer": "4"},
+    "text": {"text": "Unlabeled domain text."},
     "chat": {
         "messages": [
             {"role": "system", "content": "You are terse."},

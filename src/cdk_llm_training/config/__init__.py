@@ -86,6 +86,10 @@ from cdk_llm_training.config.model_evaluation import (
 from cdk_llm_training.config.permissions_boundary import PermissionsBoundaryOptions
 from cdk_llm_training.config.promotion import ModelPromotionOptions, ModelPromotionTargetOptions
 from cdk_llm_training.config.sagemaker_fine_tune_job import (
+    DistributedMode,
+    FineTuneMethod,
+    FineTuneTuning,
+    GrpoReward,
     OpenModelRecordFormat,
     SageMakerFineTuneOptions,
 )
@@ -160,6 +164,7 @@ __all__ = [
     "DependencyChartOptions",
     "DependencyInstall",
     "DistillationOptions",
+    "DistributedMode",
     "EksControlPlaneOptions",
     "EndpointAccess",
     "Engine",
@@ -168,9 +173,12 @@ __all__ = [
     "EvaluationThresholds",
     "FileSystemOptions",
     "FilterStrength",
+    "FineTuneMethod",
+    "FineTuneTuning",
     "FrozenModel",
     "FsxVolumeOptions",
     "GraderOptions",
+    "GrpoReward",
     "GuardrailOptions",
     "HeadNodeOptions",
     "HumanEvaluationOptions",

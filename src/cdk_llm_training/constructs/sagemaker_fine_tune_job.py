@@ -6,6 +6,7 @@ Kept for existing imports; the code lives in :mod:`cdk_llm_training.constructs.f
 
 from cdk_llm_training.constructs.fine_tune.sagemaker import VALIDATOR_HANDLER, SageMakerFineTuneJob
 from cdk_llm_training.constructs.fine_tune.sagemaker_checks import (
+    MULTI_NODE_WITHOUT_EFA_WARNING,
     ONE_GPU_USED_WARNING,
     WARM_POOL_GUIDE_MINUTES,
     WARM_POOL_PERIOD_WARNING,
@@ -26,6 +27,7 @@ from cdk_llm_training.constructs.fine_tune.sagemaker_roles import (
 
 __all__ = [
     "MANAGED_RULE_NAME",
+    "MULTI_NODE_WITHOUT_EFA_WARNING",
     "ONE_GPU_USED_WARNING",
     "PREDICTIONS_ARCHIVE",
     "REGISTER_INTEGRATION",

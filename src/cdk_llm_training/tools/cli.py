@@ -26,9 +26,14 @@ from cdk_llm_training.tools.preflight import command as preflight_command
 EXIT_OK = 0
 EXIT_INVALID = 2
 
-METHODS = ("pretrain", "cpt", "full", "lora", "qlora", "bedrock")
-"""The values of :class:`cdk_llm_training.config.vocabulary.TrainingMethod`, written out so the
+METHODS = (
+    "sft", "dpo", "kto", "grpo", "distill", "cpt", "pretrain", "full", "lora", "qlora", "bedrock",
+)  # fmt: skip
+"""What ``plan --method`` takes (:data:`cdk_llm_training.tools.planner.methods.PLANNER_METHODS`: the
+training script's methods, then the other :class:`TrainingMethod` values), written out so the
 CLI and its completion start without importing the config models (a test keeps them equal)."""
+TUNINGS = ("lora", "qlora", "full")
+"""What ``plan --tuning`` takes (the training script's tunings; a test keeps them equal)."""
 
 DOCS_PAGE = "docs/reference/cli.md"
 """The command reference in the documentation (the repository's docs site)."""
@@ -121,7 +126,23 @@ def _read_override(load: Callable[[Path | None], _T], path: Path | None, what: s
 
 def _plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--params", type=_number, required=True, help="parameters, e.g. 7e9 or 7B")
-    plan.add_argument("--method", choices=METHODS, required=True, help="training method")
+    plan.add_argument(
+        "--method",
+        choices=METHODS,
+        required=True,
+        help="training method: an objective of the training script or how weights train",
+    )
+    plan.add_argument(
+        "--tuning",
+        choices=TUNINGS,
+        help="weights an objective trains (default lora; cpt: full)",
+    )
+    plan.add_argument(
+        "--num-generations",
+        type=int,
+        default=8,
+        help="grpo: completions sampled per prompt (default 8)",
+    )
     plan.add_argument("--tokens", type=_number, required=True, help="training tokens, e.g. 2e12")
     hardware = plan.add_mutually_exclusive_group()
     hardware.add_argument(
@@ -153,6 +174,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     from cdk_llm_training.config.catalogs.instances import load_instance_catalog
     from cdk_llm_training.config.catalogs.prices import load_price_book
     from cdk_llm_training.config.errors import ConfigError, describe_validation_error
+    from cdk_llm_training.tools.planner.methods import resolve as resolve_method
     from cdk_llm_training.tools.planner.model import PlanningError, PlanRequest
     from cdk_llm_training.tools.planner.plan import make_plan
     from cdk_llm_training.tools.planner.report import (
@@ -162,9 +184,12 @@ def _run_plan(args: argparse.Namespace) -> int:
     )
 
     try:
+        sizing, objective = resolve_method(args.method, args.tuning)
         request = PlanRequest(
             params=args.params,
-            method=args.method,
+            method=sizing,
+            objective=objective,
+            num_generations=args.num_generations,
             tokens=args.tokens,
             accelerator=args.accelerator,
             instance_type=args.instance_type,
@@ -174,8 +199,12 @@ def _run_plan(args: argparse.Namespace) -> int:
             mfu=args.mfu,
             max_instances=args.max_instances,
         )
-    except ValidationError as error:
-        return _error(describe_validation_error(error, source="plan", model=PlanRequest))
+    except ValueError as error:  # a pydantic ValidationError, or an unknown --tuning
+        return _error(
+            describe_validation_error(error, source="plan", model=PlanRequest)
+            if isinstance(error, ValidationError)
+            else str(error)
+        )
     try:
         catalog = _read_override(load_instance_catalog, args.instances, "instance catalog")
         prices = _read_override(load_price_book, args.prices, "price")

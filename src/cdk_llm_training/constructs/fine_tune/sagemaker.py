@@ -180,6 +180,11 @@ class SageMakerFineTuneJob(FineTuneWorkflow):
                 )
             ]
             check_network(self.subnets, self.security_groups)
+            if opts.instance_count > 1 and not security_groups:
+                # Instances of one job talk to each other (NCCL; EFA where the instance has
+                # it): the SageMaker guide asks for all traffic within the security group.
+                group = self.security_groups[0]
+                group.add_ingress_rule(group, ec2.Port.all_traffic(), "Between the job's nodes")
         self._connections = ec2.Connections(security_groups=self.security_groups)
 
         self.image = default_training_image()
@@ -200,8 +205,11 @@ class SageMakerFineTuneJob(FineTuneWorkflow):
             self,
             "AdapterGroup",
             model_package_group_name=self.model_package_group_name,
+            # The description only changes by replacement: the LoRA-only wording stays.
             model_package_group_description=(
-                f"{opts.method.value} adapters trained by this SageMaker fine-tune workflow."
+                f"{opts.tuning.value} adapters trained by this SageMaker fine-tune workflow."
+                if opts.tuning.adapter
+                else "Fully fine-tuned models trained by this SageMaker fine-tune workflow."
             ),
         )
         self.model_package_group.apply_removal_policy(removal_policy)

@@ -20,6 +20,7 @@ from cdk_llm_training.config.sagemaker_fine_tune_job import (
 WARM_POOL_GUIDE_MINUTES = 60
 """The SageMaker developer guide's maximum KeepAlivePeriodInSeconds (3600 s)."""
 ONE_GPU_USED_WARNING = "cdk-llm-training/sagemaker-fine-tune-job:oneGpuUsed"
+MULTI_NODE_WITHOUT_EFA_WARNING = "cdk-llm-training/sagemaker-fine-tune-job:multiNodeWithoutEfa"
 WARM_POOL_PERIOD_WARNING = "cdk-llm-training/sagemaker-fine-tune-job:warmPoolPeriod"
 WARM_POOL_WITH_SPOT_WARNING = "cdk-llm-training/sagemaker-fine-tune-job:warmPoolWithSpot"
 
@@ -32,15 +33,26 @@ def check_instance(
     volume_key: kms.IKey | None,
 ) -> InstanceSpec:
     """The instance of ``options.instance_type``, checked by the rules the small tier's
-    config applies (so `validate` and synth agree); a warning when GPUs would stay idle;
+    config applies (so `validate` and synth agree); a warning when GPUs would stay idle
+    (``distributed: off`` on a multi-GPU instance: the script then trains on GPU 0 only);
     an error for ``volume_key`` on an instance with local NVMe storage."""
     spec = check_training_instance(options, catalog)
-    if spec.accelerator_count > 1:
+    idle = spec.accelerator_count * options.instance_count - options.gpus_used(spec)
+    if idle > 0:
         Annotations.of(scope).add_warning_v2(
             ONE_GPU_USED_WARNING,
-            f"{options.instance_type} has {spec.accelerator_count} GPUs but "
-            f"train_lora.py trains on one: {spec.accelerator_count - 1} stay idle. A "
-            "single-GPU instance with the same GPU costs less.",
+            f"{options.instance_type} has {spec.accelerator_count} GPUs but distributed='off' "
+            f"trains on one: {idle} stay idle. Set distributed='auto' to train on every GPU, "
+            "or pick a single-GPU instance with the same GPU, which costs less.",
+        )
+    if options.instance_count > 1 and not spec.efa_supported:
+        # SageMaker uses EFA by itself on instances that have it; others talk over TCP.
+        Annotations.of(scope).add_warning_v2(
+            MULTI_NODE_WITHOUT_EFA_WARNING,
+            f"instance_count={options.instance_count} on {options.instance_type}, which has no "
+            "EFA (instance catalog): gradients cross instances over TCP, and scaling beyond "
+            "one instance is slow. Prefer one larger instance, or an EFA instance "
+            "(g5.8xlarge and up, p4d, p5).",
         )
     if volume_key is not None and spec.instance_type.split(".")[0] in NVME_INSTANCE_FAMILIES:
         raise ValueError(

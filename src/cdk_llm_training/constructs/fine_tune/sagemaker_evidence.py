@@ -60,6 +60,7 @@ def package_evidence(job: SageMakerFineTuneJob) -> dict[str, Any]:
     opts = job.options
     metadata: dict[str, Any] = {
         "method": opts.method.value,
+        "tuning": opts.tuning.value,
         "recordFormat": opts.record_format.value,
         "baseModel": opts.base_model_id
         or job.artifacts_bucket.s3_url_for_object(opts.base_model_prefix),

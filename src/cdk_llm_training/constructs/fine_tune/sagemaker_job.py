@@ -129,6 +129,12 @@ def training_job_parameters(job: SageMakerFineTuneJob, *, with_validation: bool)
         channels.append(
             _channel("evaluation", {"S3Uri": job.dataset_bucket.s3_url_for_object(key)})
         )
+    if opts.reward_file is not None:
+        # The object lands as /opt/ml/input/data/reward/<file name>, which the script's
+        # reward_file hyperparameter names.
+        channels.append(
+            _channel("reward", {"S3Uri": job.dataset_bucket.s3_url_for_object(opts.reward_file)})
+        )
     if opts.base_model_prefix is not None:
         channels.append(
             _channel(
@@ -141,7 +147,7 @@ def training_job_parameters(job: SageMakerFineTuneJob, *, with_validation: bool)
         stopping["MaxWaitTimeInSeconds"] = opts.max_wait_hours * 3600
     resources: dict[str, Any] = {
         "InstanceType": opts.instance_type,
-        "InstanceCount": 1,
+        "InstanceCount": opts.instance_count,
         "VolumeSizeInGB": opts.volume_size_gib,
     }
     if opts.keep_alive_minutes:

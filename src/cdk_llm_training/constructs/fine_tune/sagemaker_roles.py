@@ -41,8 +41,8 @@ def create_training_role(job: SageMakerFineTuneJob) -> iam.Role:
 
 def grant_training_role(job: SageMakerFineTuneJob, role: iam.IRole) -> None:
     """Let ``role`` (created or given) run ``job``'s training: read the dataset, base-model,
-    labelled-set and source prefixes, write output and checkpoints, pull the image, write
-    logs and metrics, use the data and volume keys and, in a VPC, the job's ENIs."""
+    labelled-set, reward-file and source prefixes, write output and checkpoints, pull the
+    image, write logs and metrics, use the data and volume keys and, in a VPC, the job's ENIs."""
     opts = job.options
     statements = [
         iam.PolicyStatement(
@@ -112,6 +112,15 @@ def grant_training_role(job: SageMakerFineTuneJob, role: iam.IRole) -> None:
             )
         )
         add_list_statement(role, job.dataset_bucket, labelled, "ListLabelledSet")
+    if opts.reward_file is not None:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadRewardFile",
+                actions=["s3:GetObject"],
+                resources=[job.dataset_bucket.arn_for_objects(opts.reward_file)],
+            )
+        )
+        add_list_statement(role, job.dataset_bucket, opts.reward_file, "ListRewardFile")
     role.add_to_principal_policy(
         iam.PolicyStatement(
             sid="ReadTrainingSource",

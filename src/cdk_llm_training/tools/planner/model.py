@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from cdk_llm_training.assets.training import methods as script_methods
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.sizing.gpu_memory import MemoryBreakdown as MemoryBreakdown  # noqa: PLC0414 (re-export)
 from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
@@ -18,6 +19,15 @@ class PlanRequest(FrozenModel):
     params: float = Field(gt=0)
     """Model parameter count, e.g. ``7e9``."""
     method: TrainingMethod
+    """How the weights are trained (sizes memory and compute)."""
+    objective: str | None = None
+    """The training script's method (``sft``, ``dpo``, ``kto``, ``grpo``, ``distill``,
+    ``cpt``): adds a reference model or a group of sampled completions. Default none: plain
+    next-token training."""
+    num_generations: int = Field(default=8, ge=2, le=256)
+    """grpo: completions sampled per prompt. Default 8."""
+    completion_len: int = Field(default=256, ge=1, le=131072)
+    """grpo: longest sampled completion, tokens. Default 256."""
     tokens: float = Field(gt=0)
     """Training tokens processed (all epochs)."""
     accelerator: str | None = None
@@ -37,6 +47,15 @@ class PlanRequest(FrozenModel):
     """Largest cluster the plan may propose. Default 256."""
     checkpoint_write_seconds: float = Field(default=300, gt=0)
     """Target time to write one checkpoint to FSx for Lustre. Default 300 s."""
+
+    @model_validator(mode="after")
+    def _known_objective(self) -> PlanRequest:
+        if self.objective is not None and self.objective not in script_methods.method_names():
+            raise ValueError(
+                f"objective {self.objective!r} is not a method of the training script; "
+                f"allowed: {', '.join(script_methods.method_names())}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_hardware_selector(self) -> PlanRequest:
@@ -91,8 +110,8 @@ class Plan(FrozenModel):
     instance_count: int
     accelerator: str | None
     accelerators_total: int
-    """Accelerators the training uses: all of the cluster's, or the one GPU the small tier's
-    ``train_lora.py`` trains on."""
+    """Accelerators the training uses: all of the cluster's, or every GPU of the small tier's
+    training-job instance (the script runs one process per GPU)."""
     training_flops: float
     accelerator_hours: float | None
     wall_clock_hours: float | None

@@ -4,9 +4,9 @@ For every candidate instance type the planner takes the fewest instances that (1
 sharded training state and one sequence's activations in accelerator memory and (2) finish
 within the deadline, if one is given, then keeps the cheapest candidate within budget (ties:
 fastest, then fewest instances). Plans describe what the deployed code does: LoRA / QLoRA
-that fits one GPU runs as the small tier's SageMaker job, whose ``train_lora.py`` trains on
-one GPU, so its time and cost are those of one GPU (a multi-GPU instance bills its idle
-GPUs too); everything else runs on a cluster that uses all accelerators. Without a deadline
+that fits one GPU runs as the small tier's SageMaker job, whose training script runs one
+process per GPU on the instance (DDP), so every GPU of it trains; everything else runs on a
+cluster that uses all accelerators. Without a deadline
 or budget a plan never fails on time: it states how long the run takes. Pure Python: no
 aws_cdk import.
 """
@@ -28,7 +28,6 @@ from cdk_llm_training.config.catalogs.prices import (
     QuotedPrice,
     default_price_book,
 )
-from cdk_llm_training.config.sagemaker_fine_tune_job import SCRIPT_GPUS
 from cdk_llm_training.config.sizing.gpu_memory import (
     ADAPTER_FRACTION,
     MEMORY_HEADROOM_FRACTION,
@@ -36,10 +35,13 @@ from cdk_llm_training.config.sizing.gpu_memory import (
     bytes_per_param,
     flops_per_param_token,
     memory_per_accelerator,
-    min_shard_degree,
     training_flops,
 )
 from cdk_llm_training.config.vocabulary import Engine, Tier, TrainingMethod
+from cdk_llm_training.tools.planner.methods import extra_bytes as objective_extra_bytes
+from cdk_llm_training.tools.planner.methods import flops_multiplier
+from cdk_llm_training.tools.planner.methods import notes as objective_notes
+from cdk_llm_training.tools.planner.methods import shard_degree as objective_shard_degree
 from cdk_llm_training.tools.planner.model import Assumptions, Plan, PlanningError, PlanRequest
 from cdk_llm_training.tools.planner.storage import propose_fsx
 
@@ -92,7 +94,7 @@ class _Candidate:
     spec: InstanceSpec
     count: int
     accelerators: int
-    """Accelerators the training uses (the small tier's job: one GPU)."""
+    """Accelerators the training uses (the small tier's job: every GPU of its instance)."""
     shard_degree: int
     mfu: float
     accelerator_hours: float
@@ -138,9 +140,9 @@ def placement(
 ) -> tuple[Tier, Engine]:
     """Which tier and engine run ``count`` instances of ``spec``.
 
-    A LoRA / QLoRA job on one GPU (``single_gpu_job``): small tier, a SageMaker training
-    job. Trainium clusters: large tier, AWS ParallelCluster. Other clusters: HyperPod on EKS,
-    medium tier up to 16 instances, large tier above.
+    A LoRA / QLoRA job on one instance whose GPUs each hold it (``single_gpu_job``): small
+    tier, a SageMaker training job. Trainium clusters: large tier, AWS ParallelCluster. Other
+    clusters: HyperPod on EKS, medium tier up to 16 instances, large tier above.
     """
     if single_gpu_job and method.trains_adapters and count == 1:
         return Tier.SMALL_LORA, Engine.SAGEMAKER_SINGLE_NODE
@@ -228,13 +230,17 @@ def _size_rejection(
 def _single_gpu_job(
     request: PlanRequest, spec: InstanceSpec, degree: int, accelerator_hours: float
 ) -> bool:
-    """Whether the small tier's one-GPU SageMaker job runs this request on ``spec``: an
-    adapter method on an NVIDIA GPU whose one GPU holds it, within the deadline if given."""
+    """Whether the small tier's one-instance SageMaker job runs this request on ``spec``: an
+    adapter method on an NVIDIA instance each of whose GPUs holds it (DDP over the GPUs),
+    within the deadline if given."""
     return (
         request.method.trains_adapters
         and spec.accelerator_family is AcceleratorFamily.NVIDIA
         and degree == 1
-        and (request.deadline_hours is None or accelerator_hours <= request.deadline_hours)
+        and (
+            request.deadline_hours is None
+            or accelerator_hours / spec.accelerator_count <= request.deadline_hours
+        )
     )
 
 
@@ -251,17 +257,34 @@ def _evaluate(
             f"{spec.instance_type} has {spec.accelerator} accelerators",
             0.0,
         )
-    degree = min_shard_degree(
-        request.params, request.method, request.seq_len, spec.accelerator_memory_gib
+    degree = objective_shard_degree(
+        request.params,
+        request.method,
+        request.objective,
+        seq_len=request.seq_len,
+        accelerator_memory_gib=spec.accelerator_memory_gib,
+        num_generations=request.num_generations,
+        completion_len=request.completion_len,
     )
     usable = spec.accelerator_memory_gib * (1 - MEMORY_HEADROOM_FRACTION)
     if degree is None:
         need = activations_bytes(request.params, request.seq_len) / GIB
+        what = f"the activations of one {request.seq_len}-token sequence"
+        _, kv = objective_extra_bytes(
+            request.params,
+            request.objective,
+            request.method,
+            seq_len=request.seq_len,
+            num_generations=request.num_generations,
+            completion_len=request.completion_len,
+        )
+        if kv:
+            need += kv / GIB
+            what += f" and the KV cache of {request.num_generations} sampled completions"
         return _Rejection(
             "memory",
-            f"the activations of one {request.seq_len}-token sequence need {need:.1f} GiB per "
-            f"accelerator; {spec.instance_type} has {usable:.1f} GiB usable "
-            f"(short by {need - usable:.1f} GiB)",
+            f"{what} need {need:.1f} GiB per accelerator; {spec.instance_type} has "
+            f"{usable:.1f} GiB usable (short by {need - usable:.1f} GiB)",
             need - usable,
         )
     mfu = (
@@ -270,7 +293,8 @@ def _evaluate(
     accelerator_hours = flops / (spec.peak_bf16_tflops_per_accelerator * 1e12 * mfu) / 3600
     single_gpu = _single_gpu_job(request, spec, degree, accelerator_hours)
     if single_gpu:
-        count, accelerators, shard_degree = 1, SCRIPT_GPUS, 1
+        # The script runs one process per GPU (DDP): every GPU of the instance trains.
+        count, accelerators, shard_degree = 1, spec.accelerator_count, 1
     else:
         memory_instances = math.ceil(degree / spec.accelerator_count)
         deadline_instances = (
@@ -403,7 +427,9 @@ def make_plan(
     """
     catalog = catalog or default_instance_catalog()
     prices = prices or default_price_book()
-    flops = training_flops(request.params, request.tokens, request.method)
+    flops = training_flops(request.params, request.tokens, request.method) * flops_multiplier(
+        request.objective, request.method, request.num_generations
+    )
     deadline = request.deadline_hours
     deadline_source = "requested" if deadline is not None else "none given"
     if request.method is TrainingMethod.BEDROCK:
@@ -447,12 +473,22 @@ def make_plan(
             "small tier: no FSx for Lustre; the SageMaker training job reads from and writes "
             "checkpoints to the data lake in S3."
         )
-        if spec.accelerator_count > SCRIPT_GPUS:
+        if spec.accelerator_count > 1:
             notes.append(
-                f"train_lora.py trains on {SCRIPT_GPUS} GPU: {spec.accelerator_count - SCRIPT_GPUS}"
-                f" of the {spec.accelerator_count} GPUs of {spec.instance_type} stay idle and "
-                "are billed (no smaller instance of this GPU fits the request)."
+                f"the training script runs one process per GPU (DDP, distributed: auto): all "
+                f"{spec.accelerator_count} GPUs of {spec.instance_type} train, each holding a "
+                "full copy of the model."
             )
+    notes.extend(
+        objective_notes(
+            request.params,
+            request.method,
+            request.objective,
+            seq_len=request.seq_len,
+            num_generations=request.num_generations,
+            completion_len=request.completion_len,
+        )
+    )
     if best.price is None:
         notes.append(f"{spec.instance_type} has no recorded on-demand price: cost not estimated.")
     elif best.price.note:

@@ -52,19 +52,23 @@ def plan_to_app_config(plan: Plan) -> dict[str, Any]:
 
 def _small_section(plan: Plan) -> dict[str, Any]:
     """The small section: a single-node LoRA / QLoRA plan sizes the SageMaker fine-tune job
-    (instance type, method, model size for its memory check); a Bedrock plan keeps defaults."""
+    (instance type, method, tuning, model size for its memory check); a Bedrock plan keeps
+    defaults."""
     if plan.engine is not Engine.SAGEMAKER_SINGLE_NODE or plan.instance_type is None:
         return {}
-    method = plan.request.method.value
-    if method not in ("lora", "qlora"):
+    tuning = plan.request.method.value
+    if tuning not in ("lora", "qlora"):
         return {}
-    return {
-        "sagemaker_fine_tune": {
-            "instance_type": plan.instance_type,
-            "method": method,
-            "base_model_parameters": _clean_number(plan.request.params),
-        }
+    job: dict[str, Any] = {
+        "instance_type": plan.instance_type,
+        "method": plan.request.objective or "sft",
+        "tuning": tuning,
+        "base_model_parameters": _clean_number(plan.request.params),
     }
+    if plan.request.objective == "grpo":
+        job["num_generations"] = plan.request.num_generations
+        job["max_completion_length"] = plan.request.completion_len
+    return {"sagemaker_fine_tune": job}
 
 
 def _tier_section(plan: Plan) -> dict[str, Any]:

@@ -190,7 +190,9 @@ def _large(needs: Needs, config: LargePretrainConfig, prefix: str) -> None:
 def _sagemaker_training(needs: Needs, options: SageMakerFineTuneOptions, source: str) -> None:
     usage = SageMakerUsage.SPOT_TRAINING if options.use_spot else SageMakerUsage.TRAINING
     needs.sagemaker_quotas.append(
-        SageMakerQuotaNeed(options.instance_type, usage, 1, f"{source}.instance_type")
+        SageMakerQuotaNeed(
+            options.instance_type, usage, options.instance_count, f"{source}.instance_type"
+        )
     )
     if options.evaluation is not None:
         needs.sagemaker_quotas.append(
