@@ -54,7 +54,7 @@ typecheck: setup
 	mypy
 
 unit: setup
-	pytest
+	pytest -n auto
 
 cfn-lint: synth
 	cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json

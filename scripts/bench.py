@@ -4,7 +4,7 @@ synth: wall time of synthesizing the whole ready app versus a one-bucket baselin
 in a fresh process as `cdk synth` runs it (median of several interleaved runs), and the CPU
 seconds of the same runs (Python and its jsii Node process: less sensitive to a busy machine).
 plan: wall time of a whole `cdk-llm-training plan ... --json` process (median).
-pytest: wall time of the whole test suite in one process, with the machine's load average.
+pytest: wall time of the whole test suite on every core (as `make test`), with the load average.
 
 validator: throughput (MB/s) and peak RSS of the Bedrock dataset validator on a generated
 200 MB JSONL file, in a fresh subprocess (peak RSS from getrusage(RUSAGE_CHILDREN)).
@@ -98,12 +98,12 @@ def bench_synth(runs: int) -> dict[str, float]:
 
 
 def bench_pytest() -> dict[str, float | str]:
-    """Wall and CPU seconds of the whole test suite (one process, as `make test` runs it)."""
+    """Wall and CPU seconds of the whole test suite, run as `make test` runs it (on every core)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-q", "-n", "auto", "-p", "no:cacheprovider"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
