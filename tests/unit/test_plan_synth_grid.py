@@ -18,6 +18,7 @@ import yaml
 from cdk_support import cdk_context
 
 from cdk_llm_training.config import AppConfig, load_app_config
+from cdk_llm_training.config.catalogs.instances import default_instance_catalog
 from cdk_llm_training.config.vocabulary import Engine, Tier
 from cdk_llm_training.tools.planner.model import Plan, PlanningError, PlanRequest
 from cdk_llm_training.tools.planner.plan import make_plan
@@ -95,10 +96,13 @@ def test_every_plan_of_the_grid_writes_the_config_it_printed(tmp_path: Path) -> 
         if plan.tier is Tier.SMALL_LORA:
             job = config.small_lora.sagemaker_fine_tune
             assert job is not None
+            # The script trains on every GPU of its one instance (torchrun, one process each).
+            assert plan.instance_type is not None
+            gpus = default_instance_catalog().get(plan.instance_type).accelerator_count
             assert (job.instance_type, plan.instance_count, plan.accelerators_total) == (
                 plan.instance_type,
                 1,
-                1,
+                gpus,
             )
             continue
         assert _expected_workers(plan, config) == [(plan.instance_type, plan.instance_count)]

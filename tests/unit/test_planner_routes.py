@@ -95,10 +95,10 @@ CASES: list[tuple[str, dict[str, Any], Route | None, set[Route]]] = [
         set(),
     ),
     (
-        "qlora 70B: where the sizing planner puts it (a HyperPod node)",
+        "qlora 70B: one 8-GPU instance, every GPU trains (the SageMaker job)",
         {"method": "qlora", "params": 70e9, "tokens": 1e8},
-        C,
-        {C},
+        J,
+        {J},
     ),
 ]
 
