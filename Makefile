@@ -53,7 +53,9 @@ lint: setup
 typecheck: setup
 	mypy
 
-unit: setup
+# The ParallelCluster venv and Graphviz come first so that the tests needing them run too.
+unit: setup $(PCLUSTER_STAMP)
+	scripts/ensure-graphviz.sh
 	pytest -n auto
 
 cfn-lint: synth

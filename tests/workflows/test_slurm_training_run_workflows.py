@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -225,6 +226,22 @@ def test_slurm_run_succeeds_and_reports(cloud: Cloud, slurm: FakeSlurm, machine:
     assert quote is not None
     assert report["costEstimateUsd"] == round(8.0 * quote.usd_per_hour, 2)
     assert report["checkpoints"]["exported"] is False
+
+
+def test_batch_script_passes_shellcheck(cloud: Cloud, slurm: FakeSlurm, machine: str) -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (make unit installs it)")
+    run = cloud.start(machine, RUN_INPUT)
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    for script in slurm.scripts:
+        checked = subprocess.run(
+            ["shellcheck", "-s", "bash", "-"],
+            input=script,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stdout
 
 
 def test_batch_script_passes_bash_n(cloud: Cloud, slurm: FakeSlurm, machine: str) -> None:

@@ -155,6 +155,7 @@ def batch_script(run: dict[str, Any], command: list[str], environment: dict[str,
         f"#SBATCH --output={run['runDir']}/%x-%j.out",
         "set -euo pipefail",
         f"if [ -f {run['neuronVenv']}/bin/activate ]; then",
+        "  # shellcheck source=/dev/null  # the Neuron venv exists only on the cluster's nodes",
         f"  source {run['neuronVenv']}/bin/activate",
         "fi",
         'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
@@ -168,7 +169,9 @@ def batch_script(run: dict[str, Any], command: list[str], environment: dict[str,
         "export FI_PROVIDER=efa",
         *(f"export {k}={shlex.quote(v)}" for k, v in sorted(environment.items())),
         f'mkdir -p "$CHECKPOINT_DIR" {shlex.quote(run["compileCacheDir"])}',
-        # NODE_RANK per task: srun sets SLURM_NODEID in each task's environment.
+        # NODE_RANK per task: srun sets SLURM_NODEID in each task's environment, so the
+        # single-quoted task must expand it on the node, not here.
+        "# shellcheck disable=SC2016  # $SLURM_NODEID expands in each task, not in this script",
         f"srun --kill-on-bad-exit=1 bash -c {shlex.quote(task)}",
     ]
     return "\n".join(lines) + "\n"
