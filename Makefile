@@ -53,9 +53,9 @@ lint: setup
 typecheck: setup
 	mypy
 
-# The ParallelCluster venv and Graphviz come first so that the tests needing them run too.
+# The ParallelCluster venv and the commands some tests use come first, so those tests run.
 unit: setup $(PCLUSTER_STAMP)
-	scripts/ensure-graphviz.sh
+	scripts/ensure-test-tools.sh
 	pytest -n auto
 
 cfn-lint: synth
