@@ -27,9 +27,9 @@ from botocore.validate import ParamValidator
 from workflows.asl_interpreter import Execution, StatesError, UnsupportedFeatureError
 from workflows.curation_world import is_curation_job, run_curation_job
 from workflows.merge_world import is_merge_job
+from workflows.synthetic_world import create_batch_job, get_batch_job
 
 from cdk_llm_training.assets.merging.merge_adapter import REPORT_NAME, bedrock_import_supported
-from workflows.synthetic_world import create_batch_job, get_batch_job
 
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 BEDROCK = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"

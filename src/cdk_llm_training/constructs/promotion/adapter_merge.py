@@ -217,9 +217,7 @@ class AdapterMerge:
 
     def report_key(self) -> str:
         """JSONPath intrinsic: the merge report's key in the artifacts bucket."""
-        return (
-            f"States.Format('{self.models_prefix}{{}}/{merging.REPORT_NAME}', $.modelName)"
-        )
+        return f"States.Format('{self.models_prefix}{{}}/{merging.REPORT_NAME}', $.modelName)"
 
     def workflow_statements(self) -> list[iam.PolicyStatement]:
         """What the workflow role needs for the merge, as aws-cdk-lib grants for a SageMaker
