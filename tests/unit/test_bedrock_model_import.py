@@ -170,9 +170,11 @@ def test_the_merge_role_reads_adapters_and_writes_only_merged_models(built: Any)
     by_sid = {s.get("Sid"): s for s in _statements(template)}
     assert by_sid["ReadAdapters"]["Action"] == "s3:GetObject"
     assert "sagemaker/output/*" in json.dumps(by_sid["ReadAdapters"]["Resource"])
-    assert sorted(by_sid["WriteMergedModels"]["Action"]) == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    writes = sorted(by_sid["WriteMergedModels"]["Action"])
+    assert writes == ["s3:AbortMultipartUpload", "s3:PutObject"]
     assert "merged-models/*" in json.dumps(by_sid["WriteMergedModels"]["Resource"])
-    assert "ReadMergeCode" in by_sid and "PullTrainingImage" in by_sid
+    assert "ReadMergeCode" in by_sid
+    assert "PullTrainingImage" in by_sid
     assert by_sid["ListAdapters"]["Condition"] == {
         "StringLike": {"s3:prefix": ["sagemaker/output/*"]}
     }
