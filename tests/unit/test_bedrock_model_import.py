@@ -243,3 +243,13 @@ def test_the_shipped_merge_files_and_report_name_agree() -> None:
     pins = set((training.SOURCE_DIR / "requirements.txt").read_text().split())
     merge_pins = (merging.SOURCE_DIR / "requirements.txt").read_text().split()
     assert set(merge_pins) <= pins  # the versions the training image already runs
+
+
+def test_the_merge_code_asset_holds_only_the_script_and_its_pins(built: Any) -> None:
+    from pathlib import Path
+
+    from cdk_llm_training.assets import merging
+
+    stack, importer, _ = built
+    staged = Path(cdk.Stage.of(stack).outdir) / importer.merge.code.asset_path  # type: ignore[union-attr]
+    assert sorted(p.name for p in staged.iterdir()) == sorted(merging.SOURCE_FILES)

@@ -149,3 +149,17 @@ def test_a_failed_import_after_a_merge_notifies_the_reason(
     assert "sagemaker:createProcessingJob" in cloud.ops()
     assert "sagemaker:createModelPackage" not in cloud.ops()
     assert results(cloud) == ["IMPORT_FAILED"]
+
+
+@pytest.mark.parametrize("broken", ["sagemaker:describeModelPackage", "s3:getObject"])
+def test_each_merge_path_step_failure_notifies(
+    cloud: Cloud, machine_ids: dict[str, str], broken: str
+) -> None:
+    arn = _registered_adapter(cloud, machine_ids)
+    cloud.raise_on[broken] = ("SageMaker.ValidationException", "broken on purpose")
+    execution = cloud.start(
+        machine_ids["bedrock_import"], {"modelName": "support-bot-v8", "modelPackageArn": arn}
+    )
+    assert (execution.status, execution.error) == ("FAILED", "ModelImportFailed")
+    assert not [op for op in cloud.ops() if op.startswith("bedrock:")]
+    assert results(cloud) == ["FAILED"]
