@@ -26,7 +26,10 @@ from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 from workflows.asl_interpreter import Execution, StatesError, UnsupportedFeatureError
 from workflows.curation_world import is_curation_job, run_curation_job
+from workflows.merge_world import is_merge_job
 from workflows.synthetic_world import create_batch_job, get_batch_job
+
+from cdk_llm_training.assets.merging.merge_adapter import REPORT_NAME, bedrock_import_supported
 
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 BEDROCK = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"
@@ -384,6 +387,8 @@ class Cloud:
     raise_on: dict[str, tuple[str, str]] = field(default_factory=dict)
     eval_score: float = 0.9
     metrics_passed: bool = True
+    merge_architecture: str = "LlamaForCausalLM"
+    """The architecture a merge job's report names (the adapter's base model)."""
     billable_time: bool = True
     optional_fields: bool = True
     """False: faked responses keep only the members the model marks required plus those
@@ -660,6 +665,8 @@ class Cloud:
                 out["ProcessingEndTime"] = NOW
                 if is_curation_job(params):
                     self.curation_cards.append(run_curation_job(self.s3, params))
+                elif is_merge_job(params):
+                    self._write_merge_report(params)
                 else:
                     self._write_metrics_report(params)
             else:
@@ -675,6 +682,22 @@ class Cloud:
             terminal_ok="Completed",
             status_key="ProcessingJobStatus",
         )
+
+    def _write_merge_report(self, params: Any) -> None:
+        """What ``merge_adapter.py`` writes next to the merged weights (``merge_architecture``
+        decides the verdict)."""
+        output = params["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+        bucket, _, prefix = output[5:].partition("/")
+        architectures = [self.merge_architecture]
+        report = {
+            "architectures": architectures,
+            "dtype": "bfloat16",
+            "bedrockImportSupported": bedrock_import_supported(architectures),
+        }
+        folder = prefix.rstrip("/")
+        config = {"architectures": architectures}
+        self.s3.put_object(Bucket=bucket, Key=f"{folder}/config.json", Body=json.dumps(config))
+        self.s3.put_object(Bucket=bucket, Key=f"{folder}/{REPORT_NAME}", Body=json.dumps(report))
 
     def _write_metrics_report(self, params: Any) -> None:
         output = params["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]

@@ -9,3 +9,9 @@ SOURCE_DIR = Path(__file__).parent
 """The folder holding the merge script."""
 ENTRY_POINT = "merge_adapter.py"
 """The script a job runs."""
+SOURCE_FILES = (ENTRY_POINT, "requirements.txt")
+"""What the merge job downloads: the script and the pinned versions it installs (the same
+pins as the training requirements)."""
+REPORT_NAME = "merge-report.json"
+"""The report ``merge_adapter.py`` writes next to the merged weights (the script runs alone in
+the job, so it holds its own copy of this name)."""
