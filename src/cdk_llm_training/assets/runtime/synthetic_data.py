@@ -181,10 +181,9 @@ def prepare(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
             continue
         record_id = str(record.get("id", f"p{number:08d}"))
         if not id_pattern.match(record_id) or record_id in seen:
-            longest = 62 if pairs else 64
             problems.append(
-                f"line {number}: id {record_id!r} is not unique letters/digits/-/_ "
-                f"(at most {longest})"
+                f"line {number}: id {record_id!r} is not unique letters/digits/-/_"
+                + (" (at most 62 in preference mode)" if pairs else "")
             )
             continue
         seen.add(record_id)
@@ -197,15 +196,15 @@ def prepare(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
             lines.append(json.dumps({"recordId": f"{record_id}{suffix}", "modelInput": body}))
             input_chars += len(prompt) + len(system or "")
     count = len(lines)
+    what = f"{count} batch records from {len(seen)} usable prompts" if pairs else None
     if count < minimum:
         problems.append(
-            f"{count} batch records from {len(seen)} usable prompts; a batch inference job "
-            f"needs at least {minimum} records"
+            f"{what or f'{count} usable prompts'}; a batch inference job needs at least "
+            f"{minimum} records"
         )
     if count > maximum:
         problems.append(
-            f"{count} batch records from {len(seen)} prompts; at most {maximum} records per "
-            "job are allowed"
+            f"{what or f'{count} prompts'}; at most {maximum} records per job are allowed"
         )
     work = f"{env['WORK_PREFIX']}{run}/"
     result: dict[str, Any] = {
