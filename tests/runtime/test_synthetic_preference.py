@@ -285,3 +285,14 @@ def test_no_pairs_means_no_judge_and_no_dataset(s3: Any) -> None:
     assert result["counts"]["one_sample_missing"] == 1
     listing = s3.list_objects_v2(Bucket="curated", Prefix="finetune/synthetic/r6/")
     assert [o["Key"] for o in listing["Contents"]] == ["finetune/synthetic/r6/dataset_card.json"]
+
+
+def test_too_many_pairs_for_direct_judging_are_refused(s3: Any) -> None:
+    lines = []
+    for i in range(sp.DIRECT_JUDGE_LIMIT + 1):
+        lines += [_sample(f"p{i}-a", "Q?", f"x{i}"), _sample(f"p{i}-b", "Q?", f"y{i}")]
+    _put_samples(s3, "r7", lines)
+    runtime = FakeRuntime({})
+    with pytest.raises(sd.PromptSetError, match="too many to judge in one Lambda run"):
+        sp.judge_prepare({}, {**ENV, "MIN_RECORDS": "1000"}, s3, "r7", runtime)
+    assert runtime.calls == []

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
     from cdk_llm_training.assets.runtime.synthetic_data import (
@@ -61,8 +62,11 @@ PAIRS_FILE = "pairs.jsonl"
 JUDGE_OUTPUT = "judge-output/"
 JUDGE_MAX_TOKENS = 300
 DIRECT_JUDGE_WORKERS = 4
-"""Concurrent InvokeModel calls when judging below the batch minimum (stays well under the
-default on-demand request quotas; a throttled call fails the step, which is retried)."""
+"""Concurrent InvokeModel calls when judging below the batch minimum (few, to stay under the
+on-demand request quotas; throttled calls are retried by the client's adaptive retries)."""
+DIRECT_JUDGE_LIMIT = 500
+"""Most pairs judged inside one Lambda run: at a few seconds per call and four at a time,
+about ten minutes of the Lambda's fifteen (an estimate, not measured)."""
 VERDICT = re.compile(r"VERDICT:\s*(A|B|TIE)\s*$", re.IGNORECASE)
 RUBRIC = (
     "You compare two answers to the same user prompt. Judge them by, in this order: "
@@ -295,6 +299,12 @@ def judge_prepare(
             Key=f"{work}judge-input/records.jsonl",
             Body=("\n".join(lines) + "\n").encode("utf-8"),
         )
+    elif len(pairs) > DIRECT_JUDGE_LIMIT:
+        raise PromptSetError(
+            f"{len(pairs)} pairs are under MIN_RECORDS {env['MIN_RECORDS']} (no batch job) but "
+            f"over {DIRECT_JUDGE_LIMIT} (too many to judge in one Lambda run); set min_records "
+            "to the judge model's real batch minimum"
+        )
     elif pairs:
         outputs = judge_directly(judge, pairs, runtime)
         s3.put_object(
@@ -316,4 +326,5 @@ def judge_handler(event: Mapping[str, Any], context: Any = None) -> dict[str, An
 
 
 def _bedrock_runtime() -> Any:
-    return boto3.client("bedrock-runtime")
+    retries = Config(retries={"mode": "adaptive", "max_attempts": 8})
+    return boto3.client("bedrock-runtime", config=retries)
