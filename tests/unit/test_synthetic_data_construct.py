@@ -104,3 +104,83 @@ def test_cfn_lint_clean(built: tuple[Stack, SyntheticData, Template]) -> None:
 def test_options_refused(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         SyntheticDataOptions(**fields)
+
+
+@pytest.fixture(scope="module")
+def preference() -> tuple[SyntheticData, Template]:
+    stack = new_stack()  # cdk-nag AwsSolutions + LlmTrainingChecks: errors fail synthesis
+    lake = TrainingDataLake(stack, "Lake")
+    options = SyntheticDataOptions(output="preference", judge_model_id="amazon.nova-lite-v1:0")
+    synthetic = SyntheticData(stack, "Synthetic", data_lake=lake, options=options)
+    return synthetic, template_of(stack)
+
+
+def _functions(template: Template) -> dict[str, Any]:
+    return {
+        f["Properties"]["Handler"]: f["Properties"]
+        for f in resources_of_type(template, "AWS::Lambda::Function").values()
+        if "Handler" in f["Properties"]
+    }
+
+
+def test_preference_mode_judges_then_converts(preference: tuple[SyntheticData, Template]) -> None:
+    states = _definition(preference[1])["States"]
+    assert states["JobFinished?"]["Choices"][0]["Next"] == "PairSamples"
+    assert states["JudgeInBatch?"]["Default"] == "ConvertOutputs"
+    assert states["JudgeInBatch?"]["Choices"][0]["Next"] == "CreateJudgeJob"
+    judge = states["CreateJudgeJob"]["Parameters"]
+    assert judge["ModelId"] == "amazon.nova-lite-v1:0"
+    assert judge["TimeoutDurationInHours"] == 24
+    assert states["JudgeFinished?"]["Choices"][0]["Next"] == "ConvertOutputs"
+    assert states["JudgeFinished?"]["Default"] == "CountJudgePoll"
+    functions = _functions(preference[1])
+    assert "synthetic_preference.convert_handler" in functions
+    assert "synthetic_preference.judge_handler" in functions
+    validator = functions["bedrock_dataset_validator.handler"]
+    assert validator["Environment"]["Variables"]["RECORD_FORMAT"] == "preference"
+    prepare = functions["synthetic_data.prepare_handler"]["Environment"]["Variables"]
+    assert (prepare["OUTPUT_MODE"], prepare["SECOND_TEMPERATURE"]) == ("preference", "1.0")
+
+
+def test_preference_mode_may_invoke_the_judge(preference: tuple[SyntheticData, Template]) -> None:
+    statements = {
+        s.get("Sid"): s
+        for logical_id, p in resources_of_type(preference[1], "AWS::IAM::Policy").items()
+        if logical_id.startswith(("SyntheticBatchRole", "SyntheticJudge"))
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    }
+    teacher_and_judge = json.dumps(statements["InvokeTeacher"]["Resource"])
+    assert "anthropic.claude-3-haiku" in teacher_and_judge
+    assert "amazon.nova-lite-v1:0" in teacher_and_judge
+    judge = json.dumps(statements["InvokeJudge"]["Resource"])
+    assert "amazon.nova-lite-v1:0" in judge
+    assert "anthropic" not in judge
+
+
+def test_preference_mode_cfn_lint_clean(preference: tuple[SyntheticData, Template]) -> None:
+    assert cfn_lint_findings(preference[1].to_json()) == []
+
+
+def test_sft_mode_has_no_judging(built: tuple[Stack, SyntheticData, Template]) -> None:
+    assert built[1].judge_function is None
+    assert "PairSamples" not in _definition(built[2])["States"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"output": "pairs"}, "'sft' or 'preference'"),
+        ({"judge_model_id": "cohere.command-r-v1:0"}, "judge_model_id 'cohere"),
+        ({"output": "preference", "record_format": "kto"}, "always checked as 'preference'"),
+        ({"second_temperature": 1.2}, "less than or equal to 1"),
+    ],
+)
+def test_preference_options_refused(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        SyntheticDataOptions(**fields)
+
+
+def test_judge_defaults_to_the_teacher() -> None:
+    options = SyntheticDataOptions(output="preference")
+    assert (options.judge, options.dataset_format) == (options.teacher_model_id, "preference")
+    assert SyntheticDataOptions().dataset_format == "chat"

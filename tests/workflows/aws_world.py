@@ -402,6 +402,10 @@ class Cloud:
     """Bedrock batch inference jobs by ARN (see ``workflows.synthetic_world``)."""
     batch_record_errors: bool = False
     """True: every record of a batch job ends in an error line instead of an answer."""
+    judge_reply: str = "The first answer is more complete.\nVERDICT: A"
+    """What a judge batch job (job name with ``-judge-``) answers for every pair."""
+    judge_job_status: str | None = None
+    """Final status of judge batch jobs; None: as the sample job's."""
     executions: list[Execution] = field(default_factory=list)
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)

@@ -87,6 +87,7 @@ MACHINES = {
     "serverless_rlvr": "ServerlessRlvr",
     "curation": "Curation",
     "synthetic": "Synthetic",
+    "synthetic_preference": "SyntheticPreference",
     "promotion": "Promotion",
     "promotion_target": "PromotionTarget",
     "bedrock_import": "BedrockImport",
@@ -248,6 +249,18 @@ def _build_stack() -> cdk.Stack:
         data_lake=lake,
         options=SyntheticDataOptions(
             input_price_per_million_tokens=0.125, output_price_per_million_tokens=0.625
+        ),
+    )
+    SyntheticData(
+        stack,
+        "SyntheticPreference",
+        data_lake=lake,
+        options=SyntheticDataOptions(
+            output="preference",
+            job_name_prefix="pairs",
+            prompt_prefix="synthetic/pairs/prompts/",
+            work_prefix="synthetic/pairs/batch/",
+            dataset_prefix="preference/synthetic/",
         ),
     )
     return stack

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.assets.runtime.dataset_validation import record_formats
 from cdk_llm_training.config.base import FrozenModel
@@ -34,8 +34,19 @@ class SyntheticDataOptions(FrozenModel):
     dataset_prefix: str = "finetune/synthetic/"
     """Curated-zone prefix of results: ``<prefix><execution>/train.jsonl`` and the card."""
     report_prefix: str = "synthetic/validation-reports/"
+    output: Literal["sft", "preference"] = "sft"
+    """``sft``: one answer per prompt, chat records. ``preference``: two answers per prompt
+    (at ``temperature`` and ``second_temperature``), judged by ``judge_model_id`` with a
+    fixed rubric, written as ``{"prompt", "chosen", "rejected"}`` records for DPO; ties and
+    unparsable verdicts are dropped and counted in the card. The judge runs as a second batch
+    job when there are at least ``min_records`` pairs, else directly with InvokeModel."""
+    judge_model_id: str | None = None
+    """Foundation model id of the judge (preference mode). Default: the teacher."""
+    second_temperature: float = Field(default=1.0, ge=0, le=1)
+    """Temperature of the second sample per prompt (preference mode)."""
     record_format: str = "chat"
-    """Format the validator checks the result against (the chat records written)."""
+    """Format the validator checks the result against (the chat records written). In
+    preference mode the result is always checked as ``preference``."""
     max_tokens: int = Field(default=1024, ge=1, le=32_000)
     temperature: float = Field(default=0.7, ge=0, le=1)
     min_records: int = Field(default=100, ge=1)
@@ -59,15 +70,36 @@ class SyntheticDataOptions(FrozenModel):
     validator_timeout_minutes: int = Field(default=15, ge=1, le=15)
     log_retention_days: int = 365
 
-    @field_validator("teacher_model_id")
+    @field_validator("teacher_model_id", "judge_model_id")
     @classmethod
-    def _teacher(cls, value: str) -> str:
+    def _teacher(cls, value: str | None, info: Any) -> str | None:
+        if value is None:
+            return value
         if not _MODEL_ID.match(value) or not value.startswith(TEACHER_FAMILIES):
             raise ValueError(
-                f"teacher_model_id {value!r} must be a foundation model id starting with "
+                f"{info.field_name} {value!r} must be a foundation model id starting with "
                 f"{', '.join(TEACHER_FAMILIES)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _preference_format(self) -> SyntheticDataOptions:
+        if self.output == "preference" and self.record_format not in ("chat", "preference"):
+            raise ValueError(
+                f"record_format {self.record_format!r} does not apply to output 'preference': "
+                "the result is always checked as 'preference'"
+            )
+        return self
+
+    @property
+    def judge(self) -> str:
+        """The judge's model id (``judge_model_id`` or the teacher)."""
+        return self.judge_model_id or self.teacher_model_id
+
+    @property
+    def dataset_format(self) -> str:
+        """The record format the validator checks."""
+        return "preference" if self.output == "preference" else self.record_format
 
     @field_validator("prompt_prefix", "work_prefix", "dataset_prefix", "report_prefix")
     @classmethod

@@ -23,7 +23,13 @@ Environment: ``PROMPT_BUCKET``, ``PROMPT_PREFIX`` (curated zone), ``WORK_BUCKET`
 ``WORK_PREFIX`` (artifacts zone: batch input and output), ``DATASET_PREFIX`` (curated zone:
 results), ``TEACHER_MODEL_ID``, ``MAX_TOKENS``, ``TEMPERATURE``, ``MIN_RECORDS``,
 ``MAX_RECORDS``, ``INPUT_PRICE_PER_MILLION_TOKENS``, ``OUTPUT_PRICE_PER_MILLION_TOKENS``
-(empty: no estimate).
+(empty: no estimate); preference mode only: ``OUTPUT_MODE`` (``preference``; absent: SFT),
+``SECOND_TEMPERATURE``, ``JUDGE_MODEL_ID``.
+
+Preference mode (``OUTPUT_MODE=preference``): ``prepare_handler`` writes two records per
+prompt (``<id>-a`` at ``TEMPERATURE``, ``<id>-b`` at ``SECOND_TEMPERATURE``; none of the
+supported request bodies has an ``n`` parameter for several samples); the judging and the
+preference records are in :mod:`synthetic_preference`.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ import boto3
 CHARS_PER_TOKEN = 4
 """Rough characters per token for the cost estimate (English text; an estimate only)."""
 RECORD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PAIR_ID = re.compile(r"^[A-Za-z0-9_-]{1,62}$")
+"""A prompt id in preference mode: ``-a``/``-b`` are appended for the two samples."""
+SAMPLE_SUFFIXES = ("-a", "-b")
 MAX_REASONS = 10
 
 
@@ -149,6 +158,9 @@ def prepare(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
     family = model_family(env["TEACHER_MODEL_ID"])
     max_tokens, temperature = int(env["MAX_TOKENS"]), float(env["TEMPERATURE"])
     minimum, maximum = int(env["MIN_RECORDS"]), int(env["MAX_RECORDS"])
+    pairs = env.get("OUTPUT_MODE") == "preference"
+    temperatures = (temperature, float(env.get("SECOND_TEMPERATURE", temperature)))
+    id_pattern = PAIR_ID if pairs else RECORD_ID
     problems: list[str] = []
     lines: list[str] = []
     input_chars = 0
@@ -168,25 +180,37 @@ def prepare(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
             problems.append(f"line {number}: 'prompt' must be a non-empty string")
             continue
         record_id = str(record.get("id", f"p{number:08d}"))
-        if not RECORD_ID.match(record_id) or record_id in seen:
-            problems.append(f"line {number}: id {record_id!r} is not unique letters/digits/-/_")
+        if not id_pattern.match(record_id) or record_id in seen:
+            problems.append(
+                f"line {number}: id {record_id!r} is not unique letters/digits/-/_"
+                + (" (at most 62 in preference mode)" if pairs else "")
+            )
             continue
         seen.add(record_id)
         system = record.get("system") if isinstance(record.get("system"), str) else None
-        body = model_input(family, prompt, system, max_tokens=max_tokens, temperature=temperature)
-        lines.append(json.dumps({"recordId": record_id, "modelInput": body}))
-        input_chars += len(prompt) + len(system or "")
+        samples = zip(SAMPLE_SUFFIXES, temperatures, strict=True) if pairs else [("", temperature)]
+        for suffix, sample_temperature in samples:
+            body = model_input(
+                family, prompt, system, max_tokens=max_tokens, temperature=sample_temperature
+            )
+            lines.append(json.dumps({"recordId": f"{record_id}{suffix}", "modelInput": body}))
+            input_chars += len(prompt) + len(system or "")
     count = len(lines)
+    what = f"{count} batch records from {len(seen)} usable prompts" if pairs else None
     if count < minimum:
         problems.append(
-            f"{count} usable prompts; a batch inference job needs at least {minimum} records"
+            f"{what or f'{count} usable prompts'}; a batch inference job needs at least "
+            f"{minimum} records"
         )
     if count > maximum:
-        problems.append(f"{count} prompts; at most {maximum} records per job are allowed")
+        problems.append(
+            f"{what or f'{count} prompts'}; at most {maximum} records per job are allowed"
+        )
     work = f"{env['WORK_PREFIX']}{run}/"
     result: dict[str, Any] = {
         "valid": not problems,
         "recordCount": count,
+        "promptCount": len(seen),
         "problems": problems[:MAX_REASONS],
         "problemCount": len(problems),
         "jobName": f"synth-{run}"[:63],

@@ -18,18 +18,23 @@ from cdk_llm_training.constructs._workflow import caught_error_message
 from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.fine_tune.workflow import FineTuneWorkflow, JobService, catch_all
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
+from cdk_llm_training.constructs.synthetic_data.judging import (
+    DONE_STATUSES,
+    FAILED_STATUSES,
+    batch_output_config,
+    judging_steps,
+)
 from cdk_llm_training.constructs.synthetic_data.roles import (
     batch_job_arns,
     convert_statements,
     create_batch_role,
+    judge_statements,
     prepare_statements,
     teacher_arn,
 )
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 VALIDATOR_HANDLER = "bedrock_dataset_validator.handler"
-FAILED_STATUSES = ("Failed", "Stopped", "Expired")
-DONE_STATUSES = ("Completed", "PartiallyCompleted")
 BEDROCK_BATCH = JobService(
     principal="bedrock.amazonaws.com", pass_role_sid="PassBatchRole", managed_rule_names=()
 )
@@ -99,19 +104,34 @@ class SyntheticData(FineTuneWorkflow):
             "INPUT_PRICE_PER_MILLION_TOKENS": _price(opts.input_price_per_million_tokens),
             "OUTPUT_PRICE_PER_MILLION_TOKENS": _price(opts.output_price_per_million_tokens),
         }
+        preference = opts.output == "preference"
+        if preference:
+            environment |= {
+                "OUTPUT_MODE": "preference",
+                "SECOND_TEMPERATURE": str(opts.second_temperature),
+                "JUDGE_MODEL_ID": opts.judge,
+            }
         self.prepare_function = self._runtime_function(
             "Prepare", "synthetic_data.prepare_handler", prepare_statements(self), environment
         )
+        converter = "synthetic_preference" if preference else "synthetic_data"
         self.convert_function = self._runtime_function(
-            "Convert", "synthetic_data.convert_handler", convert_statements(self), environment
+            "Convert", f"{converter}.convert_handler", convert_statements(self), environment
         )
+        self.judge_function: RuntimeFunction | None = None
+        """Pairs the samples and judges them directly under the batch minimum (preference
+        mode only)."""
+        if preference:
+            self.judge_function = self._runtime_function(
+                "Judge", "synthetic_preference.judge_handler", judge_statements(self), environment
+            )
         self._create_validator(
             handler=VALIDATOR_HANDLER,
             description="Streams the synthetic dataset and checks every record.",
             role_description="Runs the dataset validator on synthetic data.",
             report_bucket=self.artifacts_bucket,
             environment={
-                "RECORD_FORMAT": opts.record_format,
+                "RECORD_FORMAT": opts.dataset_format,
                 "LIMITS": "{}",
                 "JOB_NAME_PREFIX": opts.job_name_prefix,
             },
@@ -130,7 +150,8 @@ class SyntheticData(FineTuneWorkflow):
                 "Batch jobs get their ARN at creation: model-invocation-job/* of this account."
             ),
         )
-        for function in (self.prepare_function, self.convert_function):
+        functions = (self.prepare_function, self.convert_function, self.judge_function)
+        for function in filter(None, functions):
             acknowledge_wildcards(
                 function.execution_role,
                 "Objects are named per run under the prompt, work and dataset prefixes.",
@@ -153,7 +174,7 @@ class SyntheticData(FineTuneWorkflow):
             environment=env,
         )
 
-    def _lambda(
+    def lambda_step(
         self, id: str, function: RuntimeFunction, payload: dict[str, Any], result: str
     ) -> tasks.LambdaInvoke:
         return tasks.LambdaInvoke(
@@ -178,7 +199,7 @@ class SyntheticData(FineTuneWorkflow):
             cause="A synthetic-data step failed; see the notification.",
         )
         run = sfn.JsonPath.execution_name
-        prepare = self._lambda(
+        prepare = self.lambda_step(
             "PreparePrompts",
             self.prepare_function,
             {"promptsKey": sfn.JsonPath.string_at("$.promptsKey"), "run": run},
@@ -212,16 +233,7 @@ class SyntheticData(FineTuneWorkflow):
                         "S3InputFormat": "JSONL",
                     }
                 },
-                "OutputDataConfig": {
-                    "S3OutputDataConfig": {
-                        "S3Uri.$": "$.prepared.outputS3Uri",
-                        **(
-                            {"S3EncryptionKeyId": self.data_key.key_arn}
-                            if self.data_key is not None
-                            else {}
-                        ),
-                    }
-                },
+                "OutputDataConfig": batch_output_config(self, "$.prepared.outputS3Uri"),
                 "TimeoutDurationInHours": opts.timeout_hours,
             },
             iam_resources=[batch_job_arns(), teacher_arn(self)],
@@ -258,19 +270,8 @@ class SyntheticData(FineTuneWorkflow):
             parameters={"jobArn.$": "$.job.jobArn", "polls.$": "States.MathAdd($.job.polls, 1)"},
             result_path="$.job",
         )
-        job_failed = self._notify_failed(
-            "NotifyJobFailed",
-            subject=f"{subject}: batch job failed",
-            message={
-                "result": "JOB_FAILED",
-                "execution": sfn.JsonPath.execution_id,
-                "jobArn": sfn.JsonPath.string_at("$.job.jobArn"),
-                "status": sfn.JsonPath.string_at("$.job.state.status"),
-            },
-            fail_id="JobFailed",
-            cause="The batch inference job failed, stopped, expired or outlived the polls.",
-        )
-        convert = self._lambda(
+        job_failed = self.notify_job_failed("", "$.job")
+        convert = self.lambda_step(
             "ConvertOutputs",
             self.convert_function,
             {
@@ -278,11 +279,16 @@ class SyntheticData(FineTuneWorkflow):
                 "promptsKey": sfn.JsonPath.string_at("$.promptsKey"),
                 "jobArn": sfn.JsonPath.string_at("$.job.jobArn"),
                 "costEstimate": sfn.JsonPath.object_at("$.prepared.costEstimate"),
+                **(
+                    {"judging": sfn.JsonPath.object_at("$.judging")}
+                    if self.judge_function is not None
+                    else {}
+                ),
             },
             "$.converted",
         )
         catch_all(convert, failed)
-        validate = self._lambda(
+        validate = self.lambda_step(
             "ValidateDataset",
             self.validator,
             {"trainingDataKey": sfn.JsonPath.string_at("$.converted.trainingDataKey")},
@@ -317,7 +323,9 @@ class SyntheticData(FineTuneWorkflow):
             sfn.Choice(self, "JobFinished?")
             .when(
                 sfn.Condition.or_(*[sfn.Condition.string_equals(status, s) for s in DONE_STATUSES]),
-                convert,
+                convert
+                if self.judge_function is None
+                else judging_steps(self, convert=convert, failed=failed),
             )
             .when(
                 sfn.Condition.or_(
@@ -341,6 +349,21 @@ class SyntheticData(FineTuneWorkflow):
             .otherwise(create)
         )
         return prepare
+
+    def notify_job_failed(self, kind: str, path: str) -> sfn.IChainable:
+        """``Notify<kind>JobFailed`` -> ``<kind>JobFailed`` for the batch job at ``path``."""
+        return self._notify_failed(
+            f"Notify{kind}JobFailed",
+            subject=f"Synthetic data: {(kind.lower() + ' ') if kind else ''}batch job failed",
+            message={
+                "result": "JOB_FAILED",
+                "execution": sfn.JsonPath.execution_id,
+                "jobArn": sfn.JsonPath.string_at(f"{path}.jobArn"),
+                "status": sfn.JsonPath.string_at(f"{path}.state.status"),
+            },
+            fail_id=f"{kind}JobFailed",
+            cause="The batch inference job failed, stopped, expired or outlived the polls.",
+        )
 
 
 def _price(value: float | None) -> str:

@@ -19,11 +19,21 @@ def batch_job_arns() -> str:
     return this_account_arn("bedrock", "model-invocation-job/*")
 
 
+def model_arn(model_id: str) -> str:
+    return f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}"
+
+
 def teacher_arn(synthetic: SyntheticData) -> str:
-    return (
-        f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/"
-        f"{synthetic.options.teacher_model_id}"
-    )
+    return model_arn(synthetic.options.teacher_model_id)
+
+
+def invoked_model_arns(synthetic: SyntheticData) -> list[str]:
+    """The teacher, and in preference mode the judge when it is another model."""
+    opts = synthetic.options
+    models = [opts.teacher_model_id]
+    if opts.output == "preference" and opts.judge != opts.teacher_model_id:
+        models.append(opts.judge)
+    return [model_arn(m) for m in models]
 
 
 def create_batch_role(synthetic: SyntheticData) -> iam.Role:
@@ -56,7 +66,9 @@ def create_batch_role(synthetic: SyntheticData) -> iam.Role:
     add_list_statement(role, work, opts.work_prefix, "ListBatchData")
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            sid="InvokeTeacher", actions=["bedrock:InvokeModel"], resources=[teacher_arn(synthetic)]
+            sid="InvokeTeacher",
+            actions=["bedrock:InvokeModel"],
+            resources=invoked_model_arns(synthetic),
         )
     )
     if synthetic.data_key is not None:
@@ -93,5 +105,23 @@ def convert_statements(synthetic: SyntheticData) -> list[iam.PolicyStatement]:
             sid="WriteDataset",
             actions=["s3:PutObject"],
             resources=[synthetic.curated_bucket.arn_for_objects(f"{opts.dataset_prefix}*")],
+        ),
+    ]
+
+
+def judge_statements(synthetic: SyntheticData) -> list[iam.PolicyStatement]:
+    """Pair the samples (read the batch output, write pairs and the judge input) and, under
+    the batch minimum, invoke the judge directly."""
+    opts = synthetic.options
+    work = synthetic.artifacts_bucket
+    return [
+        iam.PolicyStatement(
+            sid="ReadWriteBatchData",
+            actions=["s3:GetObject", "s3:PutObject"],
+            resources=[work.arn_for_objects(f"{opts.work_prefix}*")],
+        ),
+        list_statement(work, opts.work_prefix, "ListBatchOutput"),
+        iam.PolicyStatement(
+            sid="InvokeJudge", actions=["bedrock:InvokeModel"], resources=[model_arn(opts.judge)]
         ),
     ]
