@@ -75,6 +75,8 @@ MACHINES = {
     "distillation": "Distillation",
     "fine_tune_evaluated": "FineTuneEvaluated",
     "fine_tune_evaluated_given_model": "FineTuneEvaluatedGivenModel",
+    "fine_tune_recorded": "FineTuneRecorded",
+    "fine_tune_evaluated_recorded": "FineTuneEvaluatedRecorded",
     "lora": "Lora",
     "lora_gated": "LoraGated",
     **{f"sagemaker_{method}": f"SageMaker{method.title()}" for method in SAGEMAKER_METHODS},
@@ -93,6 +95,8 @@ MACHINES = {
     "bedrock_import": "BedrockImport",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
+REGISTRY_GROUP = "bedrock-custom-models"
+"""The model package group the ``*_recorded`` Bedrock workflows record custom models in."""
 
 
 def _build_stack() -> cdk.Stack:
@@ -143,6 +147,26 @@ def _build_stack() -> cdk.Stack:
                 compare_with_base_model=False,
                 thresholds=EvaluationThresholds(min_scores={"Builtin.Accuracy": 0.5}),
             )
+        ),
+    )
+    BedrockFineTuneJob(
+        stack,
+        "FineTuneRecorded",
+        data_lake=lake,
+        options=BedrockFineTuneOptions(registry_group_name=REGISTRY_GROUP),
+    )
+    BedrockFineTuneJob(
+        stack,
+        "FineTuneEvaluatedRecorded",
+        data_lake=lake,
+        options=BedrockFineTuneOptions(
+            registry_group_name=REGISTRY_GROUP,
+            evaluation=ModelEvaluationOptions(
+                provision_throughput=False,
+                algorithmic_metrics=("Builtin.Accuracy",),
+                compare_with_base_model=False,
+                thresholds=EvaluationThresholds(min_scores={"Builtin.Accuracy": 0.5}),
+            ),
         ),
     )
     for construct_id, grader in (

@@ -193,6 +193,13 @@ class BedrockFineTuneOptions(FrozenModel):
     """Opt-in evaluation after a successful job: provisioned throughput for the custom model,
     Bedrock evaluation jobs against the base model, a JSON report and a threshold gate (see
     :class:`cdk_llm_training.ModelEvaluation`). Default: off."""
+    registry_group_name: str | None = Field(
+        default=None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+    )
+    """Name of an existing SageMaker model package group to record each custom model in
+    (after the job, and after the evaluation gate passes when there is one): a version pending
+    manual approval with ``servingTarget=bedrock`` metadata, as BedrockModelImport records.
+    Default: none (not recorded)."""
 
     @field_validator("job_name_prefix")
     @classmethod

@@ -38,6 +38,7 @@ from cdk_llm_training.constructs.fine_tune.bedrock_job import (
     job_parameters,
     workflow_statements,
 )
+from cdk_llm_training.constructs.fine_tune.bedrock_registry import then_record
 from cdk_llm_training.constructs.fine_tune.bedrock_rft import (
     create_rft_functions,
     grader_probe_states,
@@ -252,11 +253,11 @@ class BedrockFineTuneJob(FineTuneWorkflow):
                 "job": sfn.JsonPath.object_at("$.job"),
             },
         )
-        # -- opt-in evaluation hook: job succeeded -> evaluate -> gate -> NotifySucceeded --
-        after_job: sfn.IChainable = notify_succeeded
+        # -- opt-in hooks: job succeeded -> evaluate -> gate -> record -> NotifySucceeded --
+        after_job: sfn.IChainable = then_record(self, notify_succeeded)
         if self.evaluation is not None:
             after_job = self.evaluation.chain(
-                on_passed=notify_succeeded,
+                on_passed=after_job,
                 custom_model_name_path="$.validation.customModelName",
             )
 
