@@ -18,6 +18,7 @@ from cdk_llm_training import (
     ModelEvaluationOptions,
     TrainingDataLake,
 )
+
 GROUP = "bedrock-custom-models"
 
 
