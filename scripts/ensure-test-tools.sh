@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the commands some tests use when they are missing:
 # dot (graphviz: architecture pictures), shellcheck (shipped and generated shell scripts) and
-# zsh (the completion script). Without root or sudo it says what is missing and goes on: the
+# zsh (the completion script) and java (a Java runtime for the local Spark run of the
+# curation job's EMR Serverless engine). Without root or sudo it says what is missing and goes on: the
 # tests that need a missing command are skipped with a reason.
 set -euo pipefail
-declare -A PACKAGE_OF=([dot]=graphviz [shellcheck]=shellcheck [zsh]=zsh)
+declare -A PACKAGE_OF=([dot]=graphviz [shellcheck]=shellcheck [zsh]=zsh [java]=default-jre-headless)
 missing=()
 for command in "${!PACKAGE_OF[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$command]}")
