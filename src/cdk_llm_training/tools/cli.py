@@ -18,10 +18,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cdk_llm_training._version import __version__
 from cdk_llm_training.tools.preflight import command as preflight_command
+
+if TYPE_CHECKING:
+    from cdk_llm_training.tools.planner.model import Plan
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -164,8 +167,17 @@ def _plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--instances", type=Path, help="JSON file overriding the instance catalog")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     plan.add_argument(
-        "--write-config", type=Path, metavar="PATH", help="write the tier config for cdk synth"
+        "--write-config",
+        type=Path,
+        metavar="PATH",
+        help="write the tier config for cdk synth (medium / large: and <stem>.run.json, the "
+        "run input of the planned job)",
     )
+    plan.add_argument(
+        "--model", help="run input: the model to train, e.g. meta-llama/Llama-3.1-8B-Instruct"
+    )
+    plan.add_argument("--dataset", help="run input: curated-zone prefix of the training data")
+    plan.add_argument("--output-name", help="run input: name of the run's checkpoints")
 
 
 def _run_plan(args: argparse.Namespace) -> int:
@@ -222,12 +234,48 @@ def _run_plan(args: argparse.Namespace) -> int:
         print(json.dumps(plan_to_dict(plan), indent=2))
     else:
         print(render_table(plan), end="")
-    if text is not None:
-        try:
-            args.write_config.write_text(text, encoding="utf-8")
-        except OSError as error:
-            return _error(f"cannot write {args.write_config}: {error.strerror}")
-        print(f"wrote {args.write_config}", file=sys.stderr)
+    return EXIT_OK if text is None else _write_plan_files(plan, text, args)
+
+
+def _write_plan_files(plan: Plan, text: str, args: argparse.Namespace) -> int:
+    """Write the tier config ``text`` to ``--write-config``, then the run input beside it."""
+    try:
+        args.write_config.write_text(text, encoding="utf-8")
+    except OSError as error:
+        return _error(f"cannot write {args.write_config}: {error.strerror}")
+    print(f"wrote {args.write_config}", file=sys.stderr)
+    return _write_run_input(plan, args)
+
+
+def run_input_path(config_path: Path) -> Path:
+    """Where ``plan --write-config PATH`` writes the run input: ``<stem>.run.json`` beside it."""
+    return config_path.with_name(f"{config_path.stem}.run.json")
+
+
+def _write_run_input(plan: Plan, args: argparse.Namespace) -> int:
+    """Write the run input of a medium / large plan beside its tier config (or say why not)."""
+    from cdk_llm_training.config.vocabulary import Tier
+    from cdk_llm_training.tools.planner.run_input import RunInputError, plan_run_input
+
+    if plan.tier is Tier.SMALL_LORA:
+        return EXIT_OK
+    try:
+        run = plan_run_input(
+            plan, model=args.model, dataset=args.dataset, output_name=args.output_name
+        )
+    except RunInputError as error:
+        return _error(str(error))
+    if run.document is None:
+        print(f"run input not written: {run.reason}", file=sys.stderr)
+        return EXIT_OK
+    path = run_input_path(args.write_config)
+    try:
+        path.write_text(json.dumps(run.document, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        return _error(f"cannot write {path}: {error.strerror}")
+    for note in run.notes:
+        print(f"run input: {note}", file=sys.stderr)
+    print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
 
 
