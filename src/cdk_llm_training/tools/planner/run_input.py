@@ -204,9 +204,10 @@ def plan_run_input(
     hours = required_run_hours(plan)
     if hours is not None:
         document["max_run_hours"] = hours
-        if plan.wall_clock_hours is not None and plan.wall_clock_hours > hours:
+        wall = plan.wall_clock_hours or 0.0
+        if wall * RUN_HOURS_FACTOR + RUN_HOURS_MARGIN > LIMIT_RUN_HOURS:
             notes.append(
-                f"the planned {plan.wall_clock_hours:,.0f} h are more than a run may last "
+                f"the planned {wall:,.0f} h with their margin are more than a run may last "
                 f"({LIMIT_RUN_HOURS} h): plan with --deadline-hours for more nodes"
             )
         elif hours > DEFAULT_MAX_RUN_HOURS:
