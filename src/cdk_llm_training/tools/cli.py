@@ -238,45 +238,39 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 
 def _write_plan_files(plan: Plan, text: str, args: argparse.Namespace) -> int:
-    """Write the tier config ``text`` to ``--write-config``, then the run input beside it."""
-    try:
-        args.write_config.write_text(text, encoding="utf-8")
-    except OSError as error:
-        return _error(f"cannot write {args.write_config}: {error.strerror}")
-    print(f"wrote {args.write_config}", file=sys.stderr)
-    return _write_run_input(plan, args)
+    """Write the tier config ``text`` to ``--write-config`` and, for a medium / large plan, the
+    run input beside it (or say why there is none). A bad run input writes nothing."""
+    from cdk_llm_training.config.vocabulary import Tier
+    from cdk_llm_training.tools.planner.run_input import RunInput, RunInputError, plan_run_input
+
+    run = RunInput(None, "")
+    if plan.tier is not Tier.SMALL_LORA:
+        try:
+            run = plan_run_input(
+                plan, model=args.model, dataset=args.dataset, output_name=args.output_name
+            )
+        except RunInputError as error:
+            return _error(str(error))
+    files = [(args.write_config, text)]
+    if run.document is not None:
+        document = json.dumps(run.document, indent=2) + "\n"
+        files.append((run_input_path(args.write_config), document))
+    for path, content in files:
+        try:
+            path.write_text(content, encoding="utf-8")
+        except OSError as error:
+            return _error(f"cannot write {path}: {error.strerror}")
+        print(f"wrote {path}", file=sys.stderr)
+    for note in run.notes:
+        print(f"run input: {note}", file=sys.stderr)
+    if run.reason and run.document is None:
+        print(f"run input not written: {run.reason}", file=sys.stderr)
+    return EXIT_OK
 
 
 def run_input_path(config_path: Path) -> Path:
     """Where ``plan --write-config PATH`` writes the run input: ``<stem>.run.json`` beside it."""
     return config_path.with_name(f"{config_path.stem}.run.json")
-
-
-def _write_run_input(plan: Plan, args: argparse.Namespace) -> int:
-    """Write the run input of a medium / large plan beside its tier config (or say why not)."""
-    from cdk_llm_training.config.vocabulary import Tier
-    from cdk_llm_training.tools.planner.run_input import RunInputError, plan_run_input
-
-    if plan.tier is Tier.SMALL_LORA:
-        return EXIT_OK
-    try:
-        run = plan_run_input(
-            plan, model=args.model, dataset=args.dataset, output_name=args.output_name
-        )
-    except RunInputError as error:
-        return _error(str(error))
-    if run.document is None:
-        print(f"run input not written: {run.reason}", file=sys.stderr)
-        return EXIT_OK
-    path = run_input_path(args.write_config)
-    try:
-        path.write_text(json.dumps(run.document, indent=2) + "\n", encoding="utf-8")
-    except OSError as error:
-        return _error(f"cannot write {path}: {error.strerror}")
-    for note in run.notes:
-        print(f"run input: {note}", file=sys.stderr)
-    print(f"wrote {path}", file=sys.stderr)
-    return EXIT_OK
 
 
 # -- validate --------------------------------------------------------------------------------
