@@ -274,3 +274,15 @@ def test_written_config_names_the_price_source() -> None:
     )
     assert "# price: " in text
     assert "price unverified (https://aws.amazon.com/bedrock/pricing/, checked 2026-11-30)" in text
+
+
+def test_docs_list_the_managed_prices_the_planner_uses() -> None:
+    from cdk_llm_training.tools.planner.managed_prices import price_markdown
+
+    page = Path(__file__).parents[2] / "docs" / "guides" / "customization-routes.md"
+    text = page.read_text(encoding="utf-8")
+    start, end = "<!-- managed-prices -->\n", "<!-- /managed-prices -->"
+    assert text[text.index(start) + len(start) : text.index(end)] == price_markdown()
+    for name in ("Bedrock managed", "SageMaker serverless", "SageMaker job", "Cluster run"):
+        section = text[text.index(f"- **{name}") :]
+        assert "Price source" in section.split("\n- **")[0], name
