@@ -228,7 +228,7 @@ VALID: dict[str, Any] = {
 
 
 def _with(**changes: Any) -> dict[str, Any]:
-    document = json.loads(json.dumps(VALID))
+    document: dict[str, Any] = json.loads(json.dumps(VALID))
     for key, value in changes.items():
         if value is None:
             document.pop(key)
