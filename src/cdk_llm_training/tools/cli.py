@@ -423,7 +423,8 @@ COMMANDS: list[Command] = [
         examples=(
             "cdk-llm-training plan --params 8B --method lora --tokens 1e8",
             "cdk-llm-training plan --params 70e9 --method full --tokens 2e9 "
-            "--deadline-hours 48 --write-config plan.yaml",
+            "--deadline-hours 48 --model meta-llama/Llama-3.3-70B-Instruct "
+            "--write-config plan.yaml",
         ),
         add_arguments=_plan_arguments,
         run=_run_plan,
