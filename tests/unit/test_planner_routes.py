@@ -286,3 +286,24 @@ def test_docs_list_the_managed_prices_the_planner_uses() -> None:
     for name in ("Bedrock managed", "SageMaker serverless", "SageMaker job", "Cluster run"):
         section = text[text.index(f"- **{name}") :]
         assert "Price source" in section.split("\n- **")[0], name
+
+
+def test_table_shows_unverified_cost_for_managed_routes() -> None:
+    from cdk_llm_training.tools.planner.routes import render_routes
+
+    text = render_routes(
+        plan_routes(
+            RouteRequest(
+                method=M.SFT,
+                params=8e9,
+                tokens=1e8,
+                bedrock_model_id="meta.llama3-1-8b-instruct-v1:0:128k",
+                hub_model_arn=HUB,
+            )
+        )
+    )
+    rows = {line.split()[0]: line for line in text.splitlines()[1:-1]}
+    assert rows["bedrock-managed"].split()[2] == "unverified"
+    assert rows["sagemaker-serverless"].split()[2] == "unverified"
+    assert rows["sagemaker-job"].split()[2] == "-"  # infeasible: the sizing planner says cluster
+    assert rows["cluster"].split()[2] not in ("-", "unverified")

@@ -382,7 +382,13 @@ def render_routes(advice: RouteAdvice) -> str:
     """A human table of every route, then the recommendation."""
     lines = [f"{'route':<22} {'feasible':<9} {'cost USD':>10} {'hours':>8}  why"]
     for option in advice.options:
-        cost = f"{option.estimated_cost_usd:,.0f}" if option.estimated_cost_usd is not None else "-"
+        cost = (
+            f"{option.estimated_cost_usd:,.0f}"
+            if option.estimated_cost_usd is not None
+            else "unverified"
+            if option.price_status == "unverified"
+            else "-"
+        )
         hours = f"{option.wall_clock_hours:,.1f}" if option.wall_clock_hours is not None else "-"
         feasible = "yes" if option.feasible else "no"
         lines.append(f"{option.route:<22} {feasible:<9} {cost:>10} {hours:>8}  {option.why}")
