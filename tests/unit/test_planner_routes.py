@@ -182,3 +182,128 @@ def test_cli_writes_the_recommended_config(
 def test_cli_exits_2_when_nothing_fits(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["routes", "--method", "dpo", "--params", "8e9", "--tokens", "1e8"]) == 2
     assert "recommended: none" in capsys.readouterr().out
+
+
+# -- prices of the managed routes and the recommendation's reason ------------------------------
+
+REASON_CASES: list[tuple[str, dict[str, Any], Route, str, str]] = [
+    # name, request, recommended, expected in the reason, expected price status
+    (
+        "sft on a Bedrock model with a budget: Bedrock, budget flagged as unchecked",
+        {
+            "method": "sft",
+            "params": 8e9,
+            "tokens": 1e8,
+            "bedrock_model_id": "meta.llama3-1-8b-instruct-v1:0:128k",
+            "budget_usd": 500,
+        },
+        B,
+        "not checked for it: the $500 budget",
+        "unverified",
+    ),
+    (
+        "rlvr on a hub model with a deadline: serverless, deadline flagged as unchecked",
+        {
+            "method": "rlvr",
+            "params": 8e9,
+            "tokens": 1e7,
+            "hub_model_arn": HUB,
+            "deadline_hours": 12,
+        },
+        S,
+        "not checked for it: the 12 h deadline",
+        "unverified",
+    ),
+    (
+        "lora 8B with a budget: the job route is priced, nothing flagged",
+        {"method": "lora", "params": 8e9, "tokens": 1e8, "budget_usd": 500},
+        J,
+        "the cheapest instance route",
+        "estimated",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "recommended", "reason", "status"),
+    REASON_CASES,
+    ids=[c[0] for c in REASON_CASES],
+)
+def test_recommendation_reason_and_price_status(
+    name: str, settings: dict[str, Any], recommended: Route, reason: str, status: str
+) -> None:
+    advice = plan_routes(RouteRequest(**settings))
+    assert advice.recommended is recommended
+    assert reason in advice.reason
+    chosen = advice.option(recommended)
+    assert chosen.price_status == status
+    assert chosen.price_sources
+    if status == "unverified":
+        assert chosen.estimated_cost_usd is None
+        assert "price unverified" in chosen.why
+        assert all("checked 2026-11-30" in source for source in chosen.price_sources)
+    else:
+        assert "not checked" not in advice.reason
+    assert (
+        "not checked"
+        not in plan_routes(
+            RouteRequest(
+                **{k: v for k, v in settings.items() if k not in ("budget_usd", "deadline_hours")}
+            )
+        ).reason
+    )
+
+
+def test_infeasible_routes_carry_no_price() -> None:
+    advice = plan_routes(RouteRequest(method=M.DPO, params=8e9, tokens=1e8))
+    assert all(o.price_status == "none" and not o.price_sources for o in advice.options)
+
+
+def test_no_unverified_price_carries_a_number() -> None:
+    from cdk_llm_training.tools.planner.managed_prices import MANAGED_PRICES
+
+    for price in MANAGED_PRICES:
+        assert price.source.startswith("https://aws.amazon.com/")
+        assert price.checked_on == "2026-11-30"
+        assert (price.usd is not None) is price.verified, price.key
+
+
+def test_written_config_names_the_price_source() -> None:
+    text = routes_config(
+        plan_routes(RouteRequest(method=M.RLVR, params=8e9, tokens=1e7, bedrock_model_id=NOVA2))
+    )
+    assert "# price: " in text
+    assert "price unverified (https://aws.amazon.com/bedrock/pricing/, checked 2026-11-30)" in text
+
+
+def test_docs_list_the_managed_prices_the_planner_uses() -> None:
+    from cdk_llm_training.tools.planner.managed_prices import price_markdown
+
+    page = Path(__file__).parents[2] / "docs" / "guides" / "customization-routes.md"
+    text = page.read_text(encoding="utf-8")
+    start, end = "<!-- managed-prices -->\n", "<!-- /managed-prices -->"
+    assert text[text.index(start) + len(start) : text.index(end)] == price_markdown()
+    for name in ("Bedrock managed", "SageMaker serverless", "SageMaker job", "Cluster run"):
+        section = text[text.index(f"- **{name}") :]
+        assert "Price source" in section.split("\n- **")[0], name
+
+
+def test_table_shows_unverified_cost_for_managed_routes() -> None:
+    from cdk_llm_training.tools.planner.routes import render_routes
+
+    text = render_routes(
+        plan_routes(
+            RouteRequest(
+                method=M.SFT,
+                params=8e9,
+                tokens=1e8,
+                bedrock_model_id="meta.llama3-1-8b-instruct-v1:0:128k",
+                hub_model_arn=HUB,
+            )
+        )
+    )
+    rows = {line.split()[0]: line for line in text.splitlines()[1:-1]}
+    assert rows["bedrock-managed"].split()[2] == "unverified"
+    assert rows["sagemaker-serverless"].split()[2] == "unverified"
+    assert rows["sagemaker-job"].split()[2] == "-"  # infeasible: the sizing planner says cluster
+    assert rows["cluster"].split()[2] not in ("-", "unverified")

@@ -18,10 +18,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cdk_llm_training._version import __version__
 from cdk_llm_training.tools.preflight import command as preflight_command
+
+if TYPE_CHECKING:
+    from cdk_llm_training.tools.planner.model import Plan
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -164,8 +167,17 @@ def _plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--instances", type=Path, help="JSON file overriding the instance catalog")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     plan.add_argument(
-        "--write-config", type=Path, metavar="PATH", help="write the tier config for cdk synth"
+        "--write-config",
+        type=Path,
+        metavar="PATH",
+        help="write the tier config for cdk synth (medium / large: and <stem>.run.json, the "
+        "run input of the planned job)",
     )
+    plan.add_argument(
+        "--model", help="run input: the model to train, e.g. meta-llama/Llama-3.1-8B-Instruct"
+    )
+    plan.add_argument("--dataset", help="run input: curated-zone prefix of the training data")
+    plan.add_argument("--output-name", help="run input: name of the run's checkpoints")
 
 
 def _run_plan(args: argparse.Namespace) -> int:
@@ -222,13 +234,43 @@ def _run_plan(args: argparse.Namespace) -> int:
         print(json.dumps(plan_to_dict(plan), indent=2))
     else:
         print(render_table(plan), end="")
-    if text is not None:
+    return EXIT_OK if text is None else _write_plan_files(plan, text, args)
+
+
+def _write_plan_files(plan: Plan, text: str, args: argparse.Namespace) -> int:
+    """Write the tier config ``text`` to ``--write-config`` and, for a medium / large plan, the
+    run input beside it (or say why there is none). A bad run input writes nothing."""
+    from cdk_llm_training.config.vocabulary import Tier
+    from cdk_llm_training.tools.planner.run_input import RunInput, RunInputError, plan_run_input
+
+    run = RunInput(None, "")
+    if plan.tier is not Tier.SMALL_LORA:
         try:
-            args.write_config.write_text(text, encoding="utf-8")
+            run = plan_run_input(
+                plan, model=args.model, dataset=args.dataset, output_name=args.output_name
+            )
+        except RunInputError as error:
+            return _error(str(error))
+    files = [(args.write_config, text)]
+    if run.document is not None:
+        document = json.dumps(run.document, indent=2) + "\n"
+        files.append((run_input_path(args.write_config), document))
+    for path, content in files:
+        try:
+            path.write_text(content, encoding="utf-8")
         except OSError as error:
-            return _error(f"cannot write {args.write_config}: {error.strerror}")
-        print(f"wrote {args.write_config}", file=sys.stderr)
+            return _error(f"cannot write {path}: {error.strerror}")
+        print(f"wrote {path}", file=sys.stderr)
+    for note in run.notes:
+        print(f"run input: {note}", file=sys.stderr)
+    if run.reason and run.document is None:
+        print(f"run input not written: {run.reason}", file=sys.stderr)
     return EXIT_OK
+
+
+def run_input_path(config_path: Path) -> Path:
+    """Where ``plan --write-config PATH`` writes the run input: ``<stem>.run.json`` beside it."""
+    return config_path.with_name(f"{config_path.stem}.run.json")
 
 
 # -- validate --------------------------------------------------------------------------------
@@ -381,7 +423,8 @@ COMMANDS: list[Command] = [
         examples=(
             "cdk-llm-training plan --params 8B --method lora --tokens 1e8",
             "cdk-llm-training plan --params 70e9 --method full --tokens 2e9 "
-            "--deadline-hours 48 --write-config plan.yaml",
+            "--deadline-hours 48 --model meta-llama/Llama-3.3-70B-Instruct "
+            "--write-config plan.yaml",
         ),
         add_arguments=_plan_arguments,
         run=_run_plan,

@@ -11,6 +11,7 @@ from cdk_llm_training.config.sizing.fsx import GIB
 from cdk_llm_training.config.tiers import P5_CLASS_INSTANCE_TYPES, parse_app_config
 from cdk_llm_training.config.vocabulary import Engine, LargeEngine, Tier
 from cdk_llm_training.tools.planner.model import Plan
+from cdk_llm_training.tools.planner.run_input import DEFAULT_MAX_RUN_HOURS, required_run_hours
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -79,6 +80,10 @@ def _tier_section(plan: Plan) -> dict[str, Any]:
     if plan.instance_type is None:
         return {}
     section: dict[str, Any] = {}
+    hours = required_run_hours(plan)
+    if hours is not None and hours > DEFAULT_MAX_RUN_HOURS:
+        # The run input asks for this many hours: let the run workflow accept them.
+        section["runs"] = {"max_run_hours": hours}
     if plan.tier is Tier.LARGE_PRETRAIN:
         section["engine"] = LargeEngine.running(plan.engine).value
     if plan.fsx is not None:

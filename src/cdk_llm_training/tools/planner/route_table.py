@@ -1,6 +1,7 @@
-"""The docs' method table: method x model size -> route (Bedrock managed, SageMaker job,
-cluster), computed by the planner itself so the docs and ``cdk-llm-training plan`` cannot
-disagree (a test compares the page with :func:`route_table_markdown`)."""
+"""The docs' method table: method x model size -> route (SageMaker job, cluster), and the
+managed routes (Bedrock, SageMaker serverless) of each method, computed by the planners so
+the docs, ``cdk-llm-training plan`` and ``cdk-llm-training routes`` cannot disagree (a test
+compares the page with :func:`route_table_markdown`)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,28 @@ from cdk_llm_training.config.vocabulary import Engine
 from cdk_llm_training.tools.planner.methods import PLANNER_METHODS, resolve
 from cdk_llm_training.tools.planner.model import Plan, PlanningError, PlanRequest
 from cdk_llm_training.tools.planner.plan import make_plan
+from cdk_llm_training.tools.planner.routes import (
+    BEDROCK_TYPES,
+    SERVERLESS_TECHNIQUES,
+    CustomizationMethod,
+)
 
 MODEL_SIZES: tuple[float, ...] = (1e9, 8e9, 70e9, 405e9)
 """The model sizes of the table's columns."""
 TABLE_TOKENS = 1e9
 """Training tokens of every cell (the route depends on memory, not on tokens, without a
 deadline)."""
-BEDROCK_CUSTOMIZATIONS: dict[str, str] = {
-    "sft": "FINE_TUNING",
-    "distill": "DISTILLATION",
-    "cpt": "CONTINUED_PRE_TRAINING",
+MANAGED_METHODS: dict[str, CustomizationMethod] = {
+    "sft": CustomizationMethod.SFT,
+    "lora": CustomizationMethod.LORA,
+    "dpo": CustomizationMethod.DPO,
+    "grpo": CustomizationMethod.RLVR,
+    "distill": CustomizationMethod.DISTILLATION,
+    "cpt": CustomizationMethod.CPT,
 }
-"""Script methods that Amazon Bedrock also runs as a managed customization
-(``BedrockFineTuneJob``), for the base models it offers."""
+"""``plan --method`` values with a managed counterpart, as the route planner
+(``cdk-llm-training routes``) names it; the "also" column reads the route planner's own maps,
+so the table and ``routes`` cannot disagree."""
 ENGINE_NAMES = {
     Engine.SAGEMAKER_SINGLE_NODE: "SageMaker job",
     Engine.HYPERPOD_EKS: "HyperPod cluster",
@@ -46,6 +56,23 @@ def route(method: str, params: float) -> str:
         return "does not fit the catalog"
 
 
+def managed_routes(method: str) -> str:
+    """The managed routes of ``method`` (a ``plan --method`` value), as the route planner
+    offers them; empty when there are none."""
+    managed = MANAGED_METHODS.get(method)
+    if managed is None:
+        return ""
+    parts = []
+    bedrock = BEDROCK_TYPES.get(managed)
+    if bedrock is not None:
+        parts.append(f"Bedrock managed (`{bedrock.value}`)")
+    technique = SERVERLESS_TECHNIQUES.get(managed)
+    if technique is not None:
+        lora = " with LoRA" if managed is CustomizationMethod.LORA else ""
+        parts.append(f"SageMaker serverless (`{technique}`{lora})")
+    return " or ".join(parts) + " for the base models they offer" if parts else ""
+
+
 def _size(params: float) -> str:
     return f"{params / 1e9:g}B"
 
@@ -58,7 +85,6 @@ def route_table_markdown() -> str:
         if method == "bedrock":
             continue
         cells = [route(method, params) for params in MODEL_SIZES]
-        bedrock = BEDROCK_CUSTOMIZATIONS.get(method)
-        also = f"Bedrock managed (`{bedrock}`) for the base models it offers" if bedrock else ""
+        also = managed_routes(method)
         rows.append(f"| `{method}` | " + " | ".join(cells) + f" | {also} |")
     return "\n".join(rows) + "\n"

@@ -9,8 +9,10 @@ costs and how long it takes where the library can price it, and why; then recomm
 The order of preference among feasible routes: Bedrock managed, SageMaker serverless,
 SageMaker job, cluster. The managed routes need no instances, no training script and leave
 nothing running between jobs; the instance routes come next, cheapest first as the sizing
-planner ranks them. The managed services bill per token or per job at prices the shipped
-price book does not hold, so their cost is not estimated (the option says so).
+planner ranks them. The managed services bill per token or per job; their prices and the
+source and date each was checked at are in :mod:`managed_prices`, and where a price is not
+verified the option's cost is not estimated and says "price unverified". A budget or deadline
+is then not checked for a managed recommendation, and the reason says so.
 
 Pure Python (no aws_cdk import).
 """
@@ -35,6 +37,11 @@ from cdk_llm_training.config.catalogs.bedrock_models import (
 )
 from cdk_llm_training.config.sagemaker_serverless_customization import HUB_CONTENT_ARN
 from cdk_llm_training.config.vocabulary import Engine, TrainingMethod
+from cdk_llm_training.tools.planner.managed_prices import (
+    ManagedPrice,
+    bedrock_prices,
+    serverless_prices,
+)
 from cdk_llm_training.tools.planner.model import PlanningError, PlanRequest
 from cdk_llm_training.tools.planner.plan import make_plan
 from cdk_llm_training.tools.planner.report import app_config_yaml
@@ -133,6 +140,11 @@ class RouteOption(FrozenModel):
     wall_clock_hours: float | None = None
     config: dict[str, Any] | None = None
     """App config that deploys this route (feasible routes only)."""
+    price_status: str = "none"
+    """``estimated`` (instance routes: the price book), ``unverified`` (a managed route whose
+    price was not confirmed at its source) or ``none`` (an infeasible route)."""
+    price_sources: tuple[str, ...] = ()
+    """What the route is billed for, with the source and check date of each price."""
 
 
 class RouteAdvice(FrozenModel):
@@ -169,9 +181,16 @@ def plan_routes(request: RouteRequest) -> RouteAdvice:
         Route.SAGEMAKER_JOB: "the cheapest instance route; no cluster to keep",
         Route.CLUSTER: "the only route that fits the model and method",
     }
-    return RouteAdvice(
-        request=request, options=options, recommended=best.route, reason=reasons[best.route]
-    )
+    reason = reasons[best.route]
+    unchecked = []
+    if request.budget_usd is not None:
+        unchecked.append(f"the ${request.budget_usd:,.0f} budget")
+    if request.deadline_hours is not None:
+        unchecked.append(f"the {request.deadline_hours:g} h deadline")
+    if unchecked and best.estimated_cost_usd is None:
+        # A managed route has no cost or time estimate: say so rather than imply a check.
+        reason += f"; not checked for it: {' and '.join(unchecked)} (no cost or time estimate)"
+    return RouteAdvice(request=request, options=options, recommended=best.route, reason=reason)
 
 
 def _bedrock(request: RouteRequest) -> RouteOption:
@@ -207,12 +226,15 @@ def _bedrock(request: RouteRequest) -> RouteOption:
         resolve_base_model(options)
     except (ValueError, ValidationError) as error:
         return RouteOption(route=route, feasible=False, why=_first_line(error))
+    prices = bedrock_prices(kind)
     return RouteOption(
         route=route,
         feasible=True,
         why=f"{kind.value} of {request.bedrock_model_id}; billed per token trained plus model "
-        "storage (Amazon Bedrock pricing; not in the price book, so not estimated)",
+        f"storage; cost not estimated ({_price_state(prices)})",
         config={"stacks": ["SmallLoRAStack"], "small_lora": {"bedrock_fine_tune": section}},
+        price_status=_status(prices),
+        price_sources=tuple(p.label() for p in prices),
     )
 
 
@@ -228,9 +250,10 @@ def _serverless(request: RouteRequest) -> RouteOption:
     section: dict[str, Any] = {"base_model_arn": request.hub_model_arn, "technique": technique}
     if request.method is CustomizationMethod.SFT:
         section["lora"] = False
+    prices = serverless_prices()
     why = (
         f"{technique}{' (LoRA)' if section.get('lora', True) else ''} on the hub model; billed "
-        "by SageMaker per job (not in the price book, so not estimated)"
+        f"by SageMaker per job; cost not estimated ({_price_state(prices)})"
     )
     if technique in ("RLVR", "RLAIF"):
         why += "; set evaluator_arn (the reward function or judge) before deploying"
@@ -239,7 +262,19 @@ def _serverless(request: RouteRequest) -> RouteOption:
         feasible=True,
         why=why,
         config={"stacks": ["SmallLoRAStack"], "small_lora": {"sagemaker_serverless": section}},
+        price_status=_status(prices),
+        price_sources=tuple(p.label() for p in prices),
     )
+
+
+def _status(prices: tuple[ManagedPrice, ...]) -> str:
+    return "estimated" if all(p.verified for p in prices) else "unverified"
+
+
+def _price_state(prices: tuple[ManagedPrice, ...]) -> str:
+    if all(p.verified for p in prices):
+        return "prices verified"
+    return f"price unverified: {prices[0].source}, checked {prices[0].checked_on}"
 
 
 def _instance_routes(request: RouteRequest) -> tuple[RouteOption, RouteOption]:
@@ -268,9 +303,19 @@ def _instance_routes(request: RouteRequest) -> tuple[RouteOption, RouteOption]:
             RouteOption(route=cluster, feasible=False, why=why),
         )
     single = plan.engine is Engine.SAGEMAKER_SINGLE_NODE
-    priced = {
+    a = plan.assumptions
+    priced: dict[str, Any] = {
         "estimated_cost_usd": plan.estimated_cost_usd,
         "wall_clock_hours": plan.wall_clock_hours,
+        "price_status": "estimated" if plan.estimated_cost_usd is not None else "none",
+        "price_sources": (
+            ()
+            if a.price_usd_per_instance_hour is None
+            else (
+                f"${a.price_usd_per_instance_hour:,.2f} per instance-hour ({a.price_channel} "
+                f"{a.price_region}, {a.price_source}, as of {a.price_as_of})",
+            )
+        ),
     }
     summary = f"{plan.instance_count} x {plan.instance_type}, {plan.tier} tier"
     config = yaml.safe_load(app_config_yaml(plan))
@@ -327,6 +372,7 @@ def routes_config(advice: RouteAdvice) -> str:
     header = [
         f"# Generated by `cdk-llm-training routes`: route {option.route}",
         f"# why: {option.why}",
+        *(f"# price: {source}" for source in option.price_sources),
         "# Deploy with: cdk synth -c config=THIS_FILE",
     ]
     return "\n".join(header) + "\n" + yaml.safe_dump(option.config, sort_keys=False)
@@ -336,7 +382,13 @@ def render_routes(advice: RouteAdvice) -> str:
     """A human table of every route, then the recommendation."""
     lines = [f"{'route':<22} {'feasible':<9} {'cost USD':>10} {'hours':>8}  why"]
     for option in advice.options:
-        cost = f"{option.estimated_cost_usd:,.0f}" if option.estimated_cost_usd is not None else "-"
+        cost = (
+            f"{option.estimated_cost_usd:,.0f}"
+            if option.estimated_cost_usd is not None
+            else "unverified"
+            if option.price_status == "unverified"
+            else "-"
+        )
         hours = f"{option.wall_clock_hours:,.1f}" if option.wall_clock_hours is not None else "-"
         feasible = "yes" if option.feasible else "no"
         lines.append(f"{option.route:<22} {feasible:<9} {cost:>10} {hours:>8}  {option.why}")
