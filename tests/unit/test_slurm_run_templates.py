@@ -255,7 +255,7 @@ def test_job_shape_errors(job: dict[str, Any], message: str) -> None:
 
 def test_missing_framework_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEURON_PRETRAIN", "")
-    with pytest.raises(RunInputError, match="pins none"):
+    with pytest.raises(RunInputError, match="installs none"):
         slurm_run_templates.framework()
 
 
@@ -268,3 +268,30 @@ def test_install_script_receives_the_framework_pins() -> None:
     assert ("--pypi", "tensorboard==2.19.0") in pairs
     without = TrainiumClusterOptions(install_pretrain_framework=False).neuron_script_args()
     assert not any("neuronx-distributed" in arg for arg in without)
+
+
+def test_controller_offers_the_framework_only_when_the_nodes_get_it() -> None:
+    from types import SimpleNamespace
+
+    from cdk_llm_training.constructs.cluster_training_run.slurm_controller import (
+        pretrain_environment,
+    )
+
+    def environment(**options: Any) -> str:
+        cluster: Any = SimpleNamespace(options=TrainiumClusterOptions(**options))
+        return pretrain_environment(cluster)
+
+    assert PRETRAIN is not None
+    assert json.loads(environment()) == {
+        "release": "2.31.0",
+        "repository": PRETRAIN.examples_repository,
+        "commit": PRETRAIN.examples_commit,
+        "examplesDir": "examples/training/llama",
+    }
+    assert environment(install_pretrain_framework=False) == ""
+    # A Neuron AMI: the AMI is expected to hold the framework.
+    assert environment(
+        install_neuron=False,
+        install_pretrain_framework=False,
+        custom_ami_id="ami-0123456789abcdef0",
+    )

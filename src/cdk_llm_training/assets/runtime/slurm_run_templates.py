@@ -253,8 +253,9 @@ def framework() -> dict[str, str]:
     value = os.environ.get("NEURON_PRETRAIN", "")
     if not value:
         raise RunInputError(
-            "template 'neuron-pretrain' needs the cluster's pre-training framework; its Neuron "
-            "release pins none"
+            "template 'neuron-pretrain' needs the pre-training framework on the cluster's "
+            "nodes; this cluster installs none (its Neuron release pins none, or "
+            "install_pretrain_framework is off)"
         )
     loaded: dict[str, str] = json.loads(value)
     return loaded

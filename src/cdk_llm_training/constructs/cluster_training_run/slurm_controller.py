@@ -55,9 +55,14 @@ def queues_environment(cluster: TrainiumParallelCluster) -> dict[str, dict[str, 
 
 def pretrain_environment(cluster: TrainiumParallelCluster) -> str:
     """The pinned pre-training framework of the cluster's Neuron release, for the
-    ``neuron-pretrain`` job template (JSON; empty when the release pins none)."""
-    release = cluster.options.neuron
-    if release.pretrain is None:
+    ``neuron-pretrain`` job template (JSON). Empty, so that the template is refused in the
+    first state, when the release pins none or the install script leaves it out; with a
+    custom AMI (``install_neuron`` off) the AMI must hold it."""
+    options = cluster.options
+    release = options.neuron
+    if release.pretrain is None or (
+        options.install_neuron and not options.install_pretrain_framework
+    ):
         return ""
     return json.dumps(
         {
