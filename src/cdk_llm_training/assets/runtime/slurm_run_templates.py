@@ -29,7 +29,8 @@ What the Neuron documentation says, and how the template follows it:
   short trial of the same command to extract and compile every graph into the cache, then
   ``torchrun`` runs the training; one ``torchrun`` per node under ``srun``, one process per
   (logical) NeuronCore.
-- NeuronCores per node: trn1/trn1n 32 (16 Trainium chips x 2); trn2.48xlarge 64 logical
+- NeuronCores per node: trn1/trn1n 32 (16 Trainium chips x 2 NeuronCore-v2: "AWS Trn1/Trn1n
+  Architecture", "Trainium Architecture"); trn2.48xlarge 64 logical
   NeuronCores at the default Logical NeuronCore configuration 2 ("Best practices for training
   on AWS Neuron", "Logical NeuronCore configuration": runtime ``NEURON_LOGICAL_NC_CONFIG``
   and compiler ``--logical-nc-config`` must match).
