@@ -269,6 +269,15 @@ def test_neuron_script_is_an_asset_run_on_node_configured(
         "libneuronxla==2.2.17544.0",
         "--pypi",
         "torch==2.9.0",
+        # The release's pre-training framework (install_pretrain_framework, default on).
+        "--neuron-pip",
+        "neuronx-distributed==0.19.28492",
+        "--pypi",
+        "transformers==4.48.0",
+        "--pypi",
+        "datasets==3.6.0",
+        "--pypi",
+        "tensorboard==2.19.0",
     ]
     assert cluster.neuron_script is not None
     script = cdk.Stack.of(cluster).resolve(cluster.neuron_script.s3_object_url)

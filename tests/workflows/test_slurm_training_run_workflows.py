@@ -305,3 +305,129 @@ def test_stopped_execution_scancels_its_job(
     job_name = job_name_for("stopped-slurm-run")
     assert result == {"jobName": job_name, "cancelled": True}
     assert slurm.cancelled == [job_name]
+
+
+# -- run input form 3: the neuron-pretrain job template -----------------------------------
+
+PRETRAIN_PARAMETERS: dict[str, Any] = {
+    "model": "llama3-8b",
+    "max_steps": 1000,
+    "global_batch_size": 512,
+    "sequence_length": 8192,
+    "checkpoint_every_steps": 250,
+}
+PRETRAIN_INPUT: dict[str, Any] = {
+    "job": {"template": "neuron-pretrain", "parameters": PRETRAIN_PARAMETERS},
+    "nodes": 4,
+    "dataset": "tokenized/llama3-8k/",
+    "output_name": "llama3-8b-pretrain",
+}
+
+
+def _artifacts_bucket(template: ResolvedTemplate) -> str:
+    (logical_id,) = [b for b in template.of_type("AWS::S3::Bucket") if "Artifacts" in b]
+    return template.ref(logical_id)
+
+
+def test_neuron_pretrain_run_succeeds_and_reports_its_metrics(
+    cloud: Cloud, slurm: FakeSlurm, machine: str, template: ResolvedTemplate, aws: Any
+) -> None:
+    bucket = _artifacts_bucket(template)
+    # What the checkpoint link exported from /fsx/checkpoints/llama3-8b-pretrain/.
+    aws.put_object(
+        Bucket=bucket,
+        Key="checkpoints/llama3-8b-pretrain/step_1000/model/dp_rank_00_tp_rank_00_pp_rank_00.pt",
+        Body=b"x" * 2000,
+    )
+    metrics = {"metrics": {"Final loss": 2.1, "Average throughput": 41.5}, "units": {}}
+    aws.put_object(
+        Bucket=bucket,
+        Key="checkpoints/llama3-8b-pretrain/metrics.json",
+        Body=json.dumps(metrics).encode(),
+    )
+    run = cloud.start(machine, PRETRAIN_INPUT, name="Llama3Pretrain-1")
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    (script,) = slurm.scripts
+    assert "#SBATCH --nodes=4\n" in script
+    assert "export NEURON_RT_NUM_CORES=32\n" in script  # trn1.32xlarge: 32 NeuronCores
+    assert "export CHECKPOINT_DIR=/fsx/checkpoints/llama3-8b-pretrain\n" in script
+    assert "--cache_dir=/fsx/cache/neuron" in script
+    assert "neuron_parallel_compile torchrun --nproc_per_node=32" in script
+    # 4 nodes x 32 cores / TP 32 = data-parallel 4; 512 / 1 / 4 = 128 micro-steps.
+    assert "--grad_accum_usteps 128" in script
+    (note,) = cloud.notifications
+    report = note["report"]
+    assert report["jobId"] == job_name_for("Llama3Pretrain-1")
+    assert report["nodeHours"] == 8.0
+    assert report["finalMetrics"] == metrics
+    assert report["checkpoints"]["exported"] is True
+    assert report["checkpoints"]["objects"] == 2
+
+
+def test_neuron_pretrain_script_passes_shellcheck(
+    cloud: Cloud, slurm: FakeSlurm, machine: str
+) -> None:
+    raw = {
+        **PRETRAIN_INPUT,
+        "dataset": "raw/web-text/",
+        "job": {
+            "template": "neuron-pretrain",
+            "parameters": {
+                **PRETRAIN_PARAMETERS,
+                "dataset_format": "jsonl",
+                "tokenizer": "tokenizers/llama3",
+            },
+        },
+    }
+    run = cloud.start(machine, raw)
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    (script,) = slurm.scripts
+    assert "<<'CDK_LLM_TRAINING_TOKENIZE'" in script
+    checked = subprocess.run(
+        ["shellcheck", "-s", "bash", "-"], input=script, text=True, capture_output=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout
+
+
+def test_failed_neuron_pretrain_job_notifies(cloud: Cloud, slurm: FakeSlurm, machine: str) -> None:
+    slurm.final_state = "FAILED"
+    run = cloud.start(machine, PRETRAIN_INPUT)
+    assert (run.status, run.error) == ("FAILED", "TrainingJobFailed")
+    (note,) = cloud.notifications
+    assert note["reason"] == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"model": "gpt-5"}, "job.parameters.model 'gpt-5' is not one of"),
+        ({"global_batch_size": 510}, "job.parameters.global_batch_size 510 must be a multiple"),
+        ({"checkpoint_every_steps": 300}, "job.parameters.checkpoint_every_steps 300 must divide"),
+        ({"dataset_format": "jsonl"}, "job.parameters.tokenizer None must be a key prefix"),
+        ({"epochs": 3}, "job.parameters has unknown fields ['epochs']"),
+    ],
+)
+def test_bad_neuron_pretrain_parameters_are_refused_before_sbatch(
+    cloud: Cloud, slurm: FakeSlurm, machine: str, parameters: dict[str, Any], message: str
+) -> None:
+    job = {
+        "template": "neuron-pretrain",
+        "parameters": {**PRETRAIN_PARAMETERS, **parameters},
+    }
+    run = cloud.start(machine, {**PRETRAIN_INPUT, "job": job})
+    assert (run.status, run.error) == ("FAILED", "TrainingRunFailed")
+    assert slurm.commands == {}
+    assert message in json.loads(cloud.notifications[0]["cause"])["errorMessage"]
+
+
+def test_stopped_neuron_pretrain_execution_scancels_its_job(
+    cloud: Cloud, slurm: FakeSlurm, machine: str, template: ResolvedTemplate
+) -> None:
+    slurm.stop_on_poll = 1
+    with pytest.raises(StoppedError):
+        cloud.start(machine, PRETRAIN_INPUT, name="stopped-neuron-pretrain")
+    run: Execution = cloud.executions[-1]
+    assert slurm.jobs == {"1000": job_name_for("stopped-neuron-pretrain")}
+    (result,) = _deliver(template, cloud, _status_event(run, "ABORTED"))
+    assert result == {"jobName": job_name_for("stopped-neuron-pretrain"), "cancelled": True}
+    assert slurm.cancelled == [job_name_for("stopped-neuron-pretrain")]

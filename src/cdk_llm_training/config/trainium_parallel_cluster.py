@@ -46,6 +46,26 @@ OS and Python the Neuron setup guide names for PyTorch 2.9 (torch-neuronx); Amaz
 has no PyTorch 2.9 for Neuron."""
 
 
+class NeuronPretrainFramework(FrozenModel):
+    """The pre-training framework of one Neuron release, pinned: what the ``neuron-pretrain``
+    job template of ClusterTrainingRun runs and the install script puts into the Neuron
+    virtual environment of every compute node."""
+
+    name: str
+    """What the framework is, in words."""
+    neuron_pip_packages: tuple[tuple[str, str], ...]
+    """(distribution, version) from the Neuron pip repository, without dependencies."""
+    public_pip_packages: tuple[tuple[str, str], ...]
+    """(distribution, version) from PyPI, with their dependencies."""
+    examples_repository: str
+    """Git repository of the training scripts (not a pip package: the job fetches them to
+    FSx at :attr:`examples_commit`)."""
+    examples_commit: str
+    """Full commit id of the training scripts."""
+    examples_dir: str
+    """Folder of the Llama examples inside the repository."""
+
+
 class NeuronRelease(FrozenModel):
     """One Neuron SDK release, pinned: the system packages and pip wheels the install script
     installs, all from that release's artifact list."""
@@ -62,6 +82,9 @@ class NeuronRelease(FrozenModel):
     public_pip_packages: tuple[tuple[str, str], ...]
     """(distribution, version) installed only from PyPI, with their dependencies (which also
     complete the Neuron packages' dependencies)."""
+    pretrain: NeuronPretrainFramework | None = None
+    """The pre-training framework of the release (installed when
+    ``install_pretrain_framework`` is on). Default none."""
 
 
 NEURON_RELEASES: dict[str, NeuronRelease] = {
@@ -81,6 +104,29 @@ NEURON_RELEASES: dict[str, NeuronRelease] = {
             ("libneuronxla", "2.2.17544.0"),
         ),
         public_pip_packages=(("torch", "2.9.0"),),
+        pretrain=NeuronPretrainFramework(
+            # Neuron 2.31 is the last release of the PyTorch/XLA training path (NxD Core and
+            # NxD Training: "Archived Neuron Component Release Notes", Neuron 2.33 docs), the
+            # only Neuron training path for trn1/trn1n; TorchNeuron and TorchTitan Neuron
+            # (Neuron 2.33, beta) support Trn2/Trn3 only ("What is TorchTitan Neuron?").
+            name="NxD Core (neuronx-distributed) Llama pre-training example: tensor parallel "
+            "+ ZeRO-1 (tp_zero1_llama_hf_pretrain), torchrun, PyTorch/XLA",
+            # neuronx_distributed 0.19.28492: Neuron 2.31.0 "Release Content" page.
+            neuron_pip_packages=(("neuronx-distributed", "0.19.28492"),),
+            # The example's requirements.txt at examples_commit: transformers==4.48.0,
+            # datasets<=3.6.0, tensorboard (unpinned there; its logger imports it).
+            public_pip_packages=(
+                ("transformers", "4.48.0"),
+                ("datasets", "3.6.0"),
+                ("tensorboard", "2.19.0"),
+            ),
+            examples_repository="https://github.com/aws-neuron/neuronx-distributed.git",
+            # "Release 2.29" on main, the newest commit of the repository this library could
+            # read; whether its examples run unchanged on neuronx-distributed 0.19.28492
+            # (Neuron 2.31) is unverified.
+            examples_commit="fbac349b61a3adbb123c2983835af692840ff62f",
+            examples_dir="examples/training/llama",
+        ),
     ),
 }
 """Pinned Neuron releases (versions from the Neuron release artifact lists)."""
@@ -346,6 +392,12 @@ class TrainiumClusterOptions(FrozenModel):
     """Neuron SDK release the install script pins (:data:`NEURON_RELEASES`). Default
     ``2.31.0``: torch-neuronx 2.9, for trn1, trn1n and trn2."""
 
+    install_pretrain_framework: bool = True
+    """Also install the release's pre-training framework (:attr:`NeuronRelease.pretrain`:
+    neuronx-distributed and the example's Python packages, pinned) into the Neuron virtual
+    environment, which the ``neuron-pretrain`` job template of ClusterTrainingRun needs.
+    Default on."""
+
     neuron_python_packages: tuple[str, ...] = ()
     """Extra pip requirements for the Neuron virtual environment, each pinned with ``==``
     (e.g. ``neuronx-distributed==0.19.28492``). Neuron-named ones come from the Neuron
@@ -477,6 +529,11 @@ class TrainiumClusterOptions(FrozenModel):
             args += ["--neuron-pip", f"{name}=={version}"]
         for name, version in release.public_pip_packages:
             args += ["--pypi", f"{name}=={version}"]
+        if self.install_pretrain_framework and release.pretrain is not None:
+            for name, version in release.pretrain.neuron_pip_packages:
+                args += ["--neuron-pip", f"{name}=={version}"]
+            for name, version in release.pretrain.public_pip_packages:
+                args += ["--pypi", f"{name}=={version}"]
         for requirement in self.neuron_python_packages:
             name = requirement.split("==", 1)[0].lower()
             flag = "--neuron-pip" if name.startswith(NEURON_OWNED_PREFIXES) else "--pypi"

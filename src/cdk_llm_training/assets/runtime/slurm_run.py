@@ -6,7 +6,8 @@ the head node is the running instance tagged ``parallelcluster:cluster-name`` = 
 and ``parallelcluster:node-type`` = ``HeadNode``. Actions:
 
 - ``validate``: check the run input, pick the queue and compute resource, render the batch
-  script (:func:`batch_script`).
+  script (:func:`batch_script` for a command job; :mod:`slurm_run_templates` for a
+  ``{"template", "parameters"}`` job such as ``neuron-pretrain``).
 - ``submit``: write the script under ``<FSX_MOUNT_DIR>/runs/<job>/`` and ``sbatch --parsable``
   it; the result carries the Slurm job ID.
 - ``status``: ``sacct`` of the job: RUNNING, SUCCEEDED (``COMPLETED``) or FAILED (any other
@@ -16,7 +17,8 @@ and ``parallelcluster:node-type`` = ``HeadNode``. Actions:
 
 Environment: ``CLUSTER_NAME``, ``QUEUES`` (JSON: queue -> compute resource -> instanceType,
 maxCount, acceleratorCount, usdPerHour, priceSource), ``FSX_MOUNT_DIR``,
-``DATA_MOUNT_PATH``, ``CHECKPOINT_MOUNT_PATH``, ``NEURON_VENV``, ``ARTIFACTS_BUCKET``,
+``DATA_MOUNT_PATH``, ``CHECKPOINT_MOUNT_PATH``, ``NEURON_VENV``, ``NEURON_PRETRAIN`` (JSON:
+the pinned pre-training framework of the cluster's Neuron release), ``ARTIFACTS_BUCKET``,
 ``CHECKPOINT_PREFIX``, ``REPORT_PREFIX``, ``MAX_RUN_HOURS``, ``DEFAULT_RUN_HOURS``.
 Standard library plus boto3 only.
 """
@@ -37,10 +39,12 @@ if TYPE_CHECKING or __package__:  # imported from the installed package (tests, 
     from cdk_llm_training.assets.runtime.cluster_run import RunInputError
     from cdk_llm_training.assets.runtime.cluster_run_manifest import RENDEZVOUS_PORT, job_name_for
     from cdk_llm_training.assets.runtime.cluster_run_report import report
+    from cdk_llm_training.assets.runtime.slurm_run_templates import render as render_template
 else:  # in Lambda, this folder is the code root
     from cluster_run import RunInputError
     from cluster_run_manifest import RENDEZVOUS_PORT, job_name_for
     from cluster_run_report import report
+    from slurm_run_templates import render as render_template
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -177,18 +181,12 @@ def batch_script(run: dict[str, Any], command: list[str], environment: dict[str,
     return "\n".join(lines) + "\n"
 
 
-def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
-    """The run specification of a valid input (the same input as on HyperPod, with
-    ``queue`` instead of ``instance_group`` and no image: nodes run the cluster's software)."""
-    if not isinstance(run_input, dict):
-        raise RunInputError(f"the execution input must be a JSON object; got {run_input!r}")
-    unknown = set(run_input) - {"job", "nodes", "queue", "dataset", "output_name", "max_run_hours"}
-    if unknown:
-        raise RunInputError(f"unknown input fields {sorted(unknown)}")
-    job = run_input.get("job")
+def _command_job(job: Any) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of a form-1 job (no image on Slurm)."""
     if not isinstance(job, dict) or set(job) - {"command", "environment"}:
         raise RunInputError(
-            f"job must be an object with command (and environment) on Slurm; got {job!r}"
+            "job must be an object with command (and environment) on Slurm, or with template "
+            f"and parameters; got {job!r}"
         )
     command = job.get("command")
     if not (isinstance(command, list) and command and all(isinstance(c, str) for c in command)):
@@ -201,6 +199,20 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
         raise RunInputError(
             f"job.environment must map variable names to strings; got {environment!r}"
         )
+    return list(command), dict(environment)
+
+
+def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
+    """The run specification of a valid input (the same input as on HyperPod, with
+    ``queue`` instead of ``instance_group`` and no image: nodes run the cluster's software)."""
+    if not isinstance(run_input, dict):
+        raise RunInputError(f"the execution input must be a JSON object; got {run_input!r}")
+    unknown = set(run_input) - {"job", "nodes", "queue", "dataset", "output_name", "max_run_hours"}
+    if unknown:
+        raise RunInputError(f"unknown input fields {sorted(unknown)}")
+    job = run_input.get("job")
+    template_job = isinstance(job, dict) and "template" in job  # form 3: a library template
+    command, environment = ([], {}) if template_job else _command_job(job)
     queues: dict[str, dict[str, Any]] = json.loads(os.environ["QUEUES"])
     queue_name = run_input.get("queue", next(iter(queues)))
     if queue_name not in queues:
@@ -250,8 +262,12 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
         "runDir": f"{fsx}/runs/{job_name}",
         "neuronVenv": os.environ["NEURON_VENV"],
         "maxRunHours": hours,
+        "masterPort": RENDEZVOUS_PORT,
     }
-    run["script"] = batch_script(run, list(command), environment)
+    if template_job:
+        run["script"] = render_template(run, job)
+    else:
+        run["script"] = batch_script(run, list(command), environment)
     return run
 
 

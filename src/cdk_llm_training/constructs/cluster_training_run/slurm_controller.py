@@ -53,6 +53,27 @@ def queues_environment(cluster: TrainiumParallelCluster) -> dict[str, dict[str, 
     return queues
 
 
+def pretrain_environment(cluster: TrainiumParallelCluster) -> str:
+    """The pinned pre-training framework of the cluster's Neuron release, for the
+    ``neuron-pretrain`` job template (JSON). Empty, so that the template is refused in the
+    first state, when the release pins none or the install script leaves it out; with a
+    custom AMI (``install_neuron`` off) the AMI must hold it."""
+    options = cluster.options
+    release = options.neuron
+    if release.pretrain is None or (
+        options.install_neuron and not options.install_pretrain_framework
+    ):
+        return ""
+    return json.dumps(
+        {
+            "release": release.version,
+            "repository": release.pretrain.examples_repository,
+            "commit": release.pretrain.examples_commit,
+            "examplesDir": release.pretrain.examples_dir,
+        }
+    )
+
+
 class SlurmRunController(Construct):
     """``Function`` (with ``FunctionRole`` and ``FunctionLogs``)."""
 
@@ -133,6 +154,7 @@ class SlurmRunController(Construct):
                 "DATA_MOUNT_PATH": f"{mount}/data",
                 "CHECKPOINT_MOUNT_PATH": f"{mount}/checkpoints",
                 "NEURON_VENV": NEURON_VENV,
+                "NEURON_PRETRAIN": pretrain_environment(cluster),
                 "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
                 "CHECKPOINT_PREFIX": options.checkpoint_prefix,
                 "REPORT_PREFIX": options.report_prefix,
