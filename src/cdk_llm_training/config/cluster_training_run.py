@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.hyperpod_recipes import HyperPodRecipesOptions
 from cdk_llm_training.config.types import LOG_RETENTION_DAYS
 
 
@@ -33,6 +34,9 @@ class ClusterRunOptions(FrozenModel):
     ``/checkpoints`` data repository association). Default ``checkpoints/``."""
     log_retention_days: int = 365
     """Retention of the workflow's and the controller's log groups. Default 365."""
+    recipes: HyperPodRecipesOptions | None = HyperPodRecipesOptions()
+    """HyperPod EKS only: the pinned aws/sagemaker-hyperpod-recipes release runs may name
+    (fetched and converted in AWS at deploy time). None: no recipe runs, no fetch."""
 
     @field_validator("report_prefix", "checkpoint_prefix")
     @classmethod
