@@ -18,7 +18,8 @@ from constructs import Construct
 
 from cdk_llm_training.assets import asset_path
 from cdk_llm_training.config.hyperpod_recipes import HyperPodRecipesOptions
-from cdk_llm_training.constructs.acknowledgements import acknowledge
+from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
+from cdk_llm_training.constructs.acknowledgements import acknowledge, acknowledge_wildcards
 from cdk_llm_training.constructs.cluster_training_run.controller import RunController
 from cdk_llm_training.constructs.hyperpod.cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
@@ -135,9 +136,21 @@ class RecipeCatalog(Construct):
         super().__init__(scope, id)
         self.prefix = options.catalog_prefix
         source = s3_assets.Asset(self, "Source", path=str(asset_path("recipes")))
+        # CodeBuild sends aws:SourceAccount and aws:SourceArn when it assumes a service role
+        # (CodeBuild user guide, "Cross-service confused deputy prevention"); the project's
+        # own ARN would be a cycle, so any project of this account in this Region.
+        role = iam.Role(
+            self,
+            "ProjectRole",
+            assumed_by=service_principal_from(
+                "codebuild.amazonaws.com", this_account_arn("codebuild", "project/*")
+            ),
+            description="Recipe catalog build: writes the converted release to the artifacts zone.",
+        )
         self.project = codebuild.Project(
             self,
             "Project",
+            role=role,
             description="Fetches the pinned HyperPod recipes release and converts it to JSON.",
             source=codebuild.Source.s3(bucket=source.bucket, path=source.s3_object_key),
             build_spec=build_spec(),
@@ -159,8 +172,7 @@ class RecipeCatalog(Construct):
                 )
             ),
         )
-        assert self.project.role is not None
-        self.project.add_to_role_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="WriteCatalog",
                 actions=["s3:PutObject"],
@@ -168,7 +180,7 @@ class RecipeCatalog(Construct):
             )
         )
         if data_key is not None:
-            data_key.grant(self.project.role, "kms:GenerateDataKey", "kms:Decrypt")
+            data_key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
         self.function = RuntimeFunction(
             self,
             "Function",
@@ -202,10 +214,17 @@ class RecipeCatalog(Construct):
                 "Prefix": self.prefix,
             },
         )
+        acknowledge_wildcards(
+            role,
+            "CodeBuild's generated grants: its own log streams and report groups (named at "
+            "build time), the source asset, the catalog keys under the release prefix, and the "
+            "KMS actions of the log key.",
+        )
         acknowledge(
             self.project,
-            "AwsSolutions-CB4",
-            "The project's artifacts and logs are encrypted with the stack's log key.",
+            "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+            "The source is the converter's S3 asset; the build downloads the public recipes "
+            "release over HTTPS with no credentials, and checks its commit.",
         )
 
 
