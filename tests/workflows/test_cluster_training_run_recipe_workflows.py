@@ -19,8 +19,8 @@ import pytest
 import yaml
 from cdk_support import cdk_context
 from moto import mock_aws
-from workflows.asl_interpreter import UnsupportedFeatureError
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
+from workflows.test_cluster_training_run_workflows import _deliver, _status_event
 
 from cdk_llm_training import MediumFineTuneStack
 from cdk_llm_training.assets.recipes.convert_recipes import convert
@@ -289,28 +289,7 @@ def test_stopped_recipe_run_is_cancelled(
         f"pytorchjobs/{job_name}",
         f"configmaps/training-config-{job_name}",
     }
-    event = {
-        "source": "aws.states",
-        "detail-type": "Step Functions Execution Status Change",
-        "detail": {
-            "name": run.name,
-            "status": "ABORTED",
-            "stateMachineArn": run.state_machine_arn,
-        },
-    }
-    results = []
-    for rule in template.of_type("AWS::Events::Rule").values():
-        try:
-            props = template.resolve(rule["Properties"])
-        except UnsupportedFeatureError:
-            continue
-        if props.get("EventPattern", {}).get("source") != ["aws.states"]:
-            continue
-        if run.state_machine_arn not in props["EventPattern"]["detail"]["stateMachineArn"]:
-            continue
-        (target,) = props["Targets"]
-        payload = {"action": "cancel", "executionName": event["detail"]["name"]}
-        results.append(cloud._lambda(target["Arn"], payload, "events:target"))
+    results = _deliver(template, cloud, _status_event(run, "ABORTED"))
     assert results == [
         {"jobName": job_name, "deleted": ["pytorchjobs", "configmaps"]},
     ]
