@@ -12,7 +12,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from cdk_llm_training.config import StackName
-from cdk_llm_training.config.hyperpod_recipes import (
+from cdk_llm_training.config.cluster_training_run import (
     DEFAULT_RECIPES_COMMIT,
     HyperPodRecipesOptions,
 )

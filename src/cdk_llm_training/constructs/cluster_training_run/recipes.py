@@ -17,7 +17,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from cdk_llm_training.assets import asset_path
-from cdk_llm_training.config.hyperpod_recipes import HyperPodRecipesOptions
+from cdk_llm_training.config.cluster_training_run import HyperPodRecipesOptions
 from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs.acknowledgements import acknowledge, acknowledge_wildcards
 from cdk_llm_training.constructs.cluster_training_run.controller import RunController
