@@ -469,3 +469,39 @@ def test_catalog_fetch_reports_a_failed_build_and_a_late_one() -> None:
         fetch(PROPS, codebuild=FakeCodeBuild(["FAILED"]), sleep=lambda _: None)
     with pytest.raises(CatalogError, match="still running"):
         fetch(PROPS, codebuild=FakeCodeBuild([]), remaining_ms=lambda: 1000)
+
+
+def test_chart_function_installs_the_manifests_as_a_release(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cdk_llm_training.assets.runtime import hyperpod_dependency_chart as chart_handler
+
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    helm = tmp_path / "helm"
+    helm.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(chart_handler, "LAYER_HELM", str(helm))
+    monkeypatch.setattr(chart_handler, "download", lambda *_: pytest.fail("no download"))
+    seen: list[tuple[list[str], list[Any]]] = []
+
+    def run(command: Any, env: Any) -> str:
+        chart = Path(command[8])
+        text = (chart / "templates" / "manifests.yaml").read_text()
+        seen.append((list(command), list(yaml.safe_load_all(text))))
+        return ""
+
+    manifests = recipe_rbac_manifests("default")
+    props = {
+        "ClusterName": "hp-eks",
+        "ClusterEndpoint": "https://ABC.gr7.us-east-1.eks.amazonaws.com",
+        "ClusterCertificateAuthority": "Q0VSVA==",
+        "Release": "llm-training-run-recipes",
+        "Namespace": "default",
+        "Values": "{}",
+        "Manifests": json.dumps(manifests),
+    }
+    chart_handler.process("Create", props, "x", run=run)
+    ((command, documents),) = seen
+    assert command[4:8] == ["default", "upgrade", "--install", "llm-training-run-recipes"]
+    assert documents == manifests
