@@ -5,7 +5,8 @@ own EKS integrations cannot reach) under a role whose EKS access entry is limite
 training namespace. Actions (``event["action"]``):
 
 - ``validate``: check the run input, pick the instance group, render the Service and Job
-  (:mod:`cluster_run_manifest`); a bad input raises :class:`RunInputError`.
+  (:mod:`cluster_run_manifest`), or for a recipe (``job.recipe``) the ConfigMap and
+  PyTorchJob (:mod:`cluster_run_recipe_actions`); a bad input raises :class:`RunInputError`.
 - ``submit``: create the Service and the Job (an object that already exists is kept, so a
   retried submit converges).
 - ``status``: read the Job; ``phase`` is RUNNING, SUCCEEDED or FAILED (a ``Complete`` or
@@ -20,7 +21,9 @@ Environment: ``CLUSTER_NAME``, ``CLUSTER_ENDPOINT``, ``CLUSTER_CA`` (base64 PEM)
 ``NAMESPACE``, ``INSTANCE_GROUPS`` (JSON: name -> instanceType, count, acceleratorCount,
 acceleratorResource, efaCount, usdPerHour, priceSource), ``CLAIM_NAME``, ``DATA_CLAIM_NAME``
 (empty: none), ``MOUNT_PATH``, ``DATA_MOUNT_PATH``, ``DATASET_BUCKET``, ``ARTIFACTS_BUCKET``,
-``CHECKPOINT_PREFIX``, ``REPORT_PREFIX``, ``MAX_RUN_HOURS``, ``DEFAULT_RUN_HOURS``.
+``CHECKPOINT_PREFIX``, ``REPORT_PREFIX``, ``MAX_RUN_HOURS``, ``DEFAULT_RUN_HOURS``; for recipe
+runs ``RECIPES_BUCKET`` and ``RECIPES_PREFIX``. Submit, status and cancel of a recipe run act
+on its PyTorchJob and ConfigMap instead (``run["kind"]``); cancel tries both kinds.
 Standard library plus boto3 only.
 """
 

@@ -51,6 +51,10 @@ class ClusterTrainingRun(Construct):
     ``NotifySucceeded``. Any other error: ``NotifyFailed`` -> ``Failed``. A stopped or
     timed-out execution cancels its run through the controller's ``CancelRule``.
 
+    A HyperPod run may instead name a recipe of the pinned aws/sagemaker-hyperpod-recipes
+    release (``options.recipes``): ``RecipeCatalog`` fetches and converts it at deploy time and
+    ``RecipeRbac`` lets the controller drive Kubeflow PyTorchJobs (see ``recipes.py``).
+
     Creates: ``Controller`` (a Lambda function in the compute subnet, its EKS access entry with
     ``AmazonEKSEditPolicy`` scoped to the FSx volume's namespace, the cancel rule), ``Topic``
     (encrypted with ``key``), ``Resource`` (Standard state machine, X-Ray, logs to
