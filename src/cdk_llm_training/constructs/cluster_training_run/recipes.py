@@ -22,7 +22,7 @@ from cdk_llm_training.constructs._trust import service_principal_from, this_acco
 from cdk_llm_training.constructs.acknowledgements import acknowledge, acknowledge_wildcards
 from cdk_llm_training.constructs.cluster_training_run.controller import RunController
 from cdk_llm_training.constructs.hyperpod.cluster import HyperPodEksCluster
-from cdk_llm_training.constructs.runtime_function import RuntimeFunction
+from cdk_llm_training.constructs.runtime_function import RUNTIME_CODE_EXCLUDE, RuntimeFunction
 
 CATALOG_RESOURCE_TYPE = "Custom::HyperPodRecipeCatalog"
 RBAC_RESOURCE_TYPE = "Custom::TrainingRunRecipeRbac"
@@ -135,7 +135,12 @@ class RecipeCatalog(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.prefix = options.catalog_prefix
-        source = s3_assets.Asset(self, "Source", path=str(asset_path("recipes")))
+        source = s3_assets.Asset(
+            self,
+            "Source",
+            path=str(asset_path("recipes")),
+            exclude=list(RUNTIME_CODE_EXCLUDE),  # no bytecode: a stable asset hash
+        )
         # CodeBuild sends aws:SourceAccount and aws:SourceArn when it assumes a service role
         # (CodeBuild user guide, "Cross-service confused deputy prevention"); the project's
         # own ARN would be a cycle, so any project of this account in this Region.
