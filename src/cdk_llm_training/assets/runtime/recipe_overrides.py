@@ -24,7 +24,10 @@ from typing import Any
 
 _KEY = re.compile(r"^[A-Za-z_0-9][\w\-@/]*(\.[A-Za-z_0-9][\w\-@/]*)*$")
 _INT = re.compile(r"^[+-]?(0|[1-9](_?\d)*)$")
-_FLOAT = re.compile(r"^[+-]?((\d(_?\d)*)?\.\d(_?\d)*|\d(_?\d)*\.?)([eE][+-]?\d+)?$")
+_FLOAT = re.compile(
+    # Hydra's FLOAT: a point float (1.5, .5, 1.) with an optional exponent, or an exponent float
+    r"^[+-]?((((\d(_?\d)*)?\.\d(_?\d)*)|\d(_?\d)*\.)([eE][+-]?\d+)?|\d(_?\d)*[eE][+-]?\d+)$"
+)
 _SPECIAL_FLOATS = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 
@@ -113,7 +116,7 @@ def _scalar(word: str) -> Any:
         return int(word.replace("_", ""))
     if lowered in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[lowered]
-    if _FLOAT.match(word) and any(c.isdigit() for c in word):
+    if _FLOAT.match(word):
         return float(word.replace("_", ""))
     return word
 
