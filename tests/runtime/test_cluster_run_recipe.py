@@ -292,6 +292,13 @@ def test_config_refuses_ray_recipes_and_bad_overrides(tmp_path: Path) -> None:
     sft["run"]["results_dir"] = "${oc.env:HOME}"
     with pytest.raises(recipe.RecipeError, match="resolver"):
         recipe.recipe_config(sft, [], nodes=1, devices=8, results_dir="/r")
+    sft["run"]["results_dir"] = "${.name}"
+    sft["run"]["name"] = "${.results_dir}"
+    with pytest.raises(recipe.RecipeError, match="interpolations loop"):
+        recipe.recipe_config(sft, [], nodes=1, devices=8, results_dir="/r")
+    sft["run"]["name"] = "${trainer.missing}"
+    with pytest.raises(recipe.RecipeError, match="does not resolve"):
+        recipe.recipe_config(sft, [], nodes=1, devices=8, results_dir="/r")
 
 
 def _manifests(nodes: int = 2) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -75,6 +75,7 @@ MULTI_NODE_ENV = {
 """The launcher's ``set_multinode_envs`` (plus ``FI_PROVIDER=efa`` on EFA instances)."""
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 _INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
+_MAX_INTERPOLATION_DEPTH = 32
 
 
 class RecipeError(ValueError):
@@ -125,7 +126,11 @@ def resolve_interpolations(config: dict[str, Any], launcher: dict[str, Any]) -> 
     root) and launcher-level ``${key}`` references replaced, as OmegaConf resolves them when
     the launcher saves the recipe. Resolvers (``${oc.select:...}``) are refused."""
 
+    active: list[str] = []
+
     def lookup(path: str, section: dict[str, Any], where: str) -> Any:
+        if len(active) > _MAX_INTERPOLATION_DEPTH:
+            raise RecipeError(f"recipe key {where!r}: interpolations loop through {active}")
         if ":" in path:
             raise RecipeError(f"recipe key {where!r}: the resolver ${{{path}}} is not supported")
         if path.startswith("."):
@@ -143,7 +148,11 @@ def resolve_interpolations(config: dict[str, Any], launcher: dict[str, Any]) -> 
             if not isinstance(node, dict) or part not in node:
                 raise RecipeError(f"recipe key {where!r}: ${{{path}}} does not resolve")
             node = node[part]
-        return resolve(node, section, where)
+        active.append(path)
+        try:
+            return resolve(node, section, where)
+        finally:
+            active.pop()
 
     def resolve(value: Any, section: dict[str, Any], where: str) -> Any:
         if isinstance(value, dict):
