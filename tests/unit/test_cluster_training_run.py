@@ -52,6 +52,8 @@ def test_access_entry_is_the_controller_roles_edit_policy_on_the_volume_namespac
         "ClusterName": {"Ref": eks_id},
         "PrincipalArn": {"Fn::GetAtt": [role_id, "Arn"]},
         "Type": "STANDARD",
+        # Recipe runs: the group a Role for pytorchjobs is bound to (the recipe RBAC release).
+        "KubernetesGroups": ["llm-training-run-recipes"],
         "AccessPolicies": [
             {
                 "PolicyArn": {
@@ -78,7 +80,17 @@ def test_controller_role_reads_checkpoints_writes_reports_and_nothing_else(
         s.get("Sid", s["Action"] if isinstance(s["Action"], str) else s["Action"][0]): s
         for s in _statements(template, "RunsControllerFunctionServiceRoleDefaultPolicy")
     }
-    assert set(by_sid) == {"ReadCheckpoints", "WriteReports", "ListCheckpoints", "kms:Decrypt"}
+    assert set(by_sid) == {
+        "ReadCheckpoints",
+        "WriteReports",
+        "ListCheckpoints",
+        "ReadRecipeCatalog",
+        "kms:Decrypt",
+    }
+    assert by_sid["ReadRecipeCatalog"]["Action"] == "s3:GetObject"
+    assert by_sid["ReadRecipeCatalog"]["Resource"]["Fn::Join"][1][-1] == (
+        "/recipes/hyperpod/v2.0.9/*"
+    )
     assert by_sid["ReadCheckpoints"]["Action"] == "s3:GetObject"
     assert by_sid["ReadCheckpoints"]["Resource"]["Fn::Join"][1][-1] == "/checkpoints/*"
     assert by_sid["WriteReports"]["Action"] == "s3:PutObject"

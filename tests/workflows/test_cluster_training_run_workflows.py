@@ -62,12 +62,15 @@ class FakeCluster:
     ) -> tuple[int, dict[str, Any]]:
         self.requests.append((method, path))
         match = re.fullmatch(
-            r"/(api/v1|apis/batch/v1)/namespaces/([a-z0-9-]+)/(jobs|services)(?:/([a-z0-9-]+))?",
+            r"/(api/v1|apis/batch/v1|apis/kubeflow.org/v1)/namespaces/([a-z0-9-]+)/"
+            r"(jobs|services|pytorchjobs|configmaps)(?:/([a-z0-9-]+))?",
             path,
         )
         assert match, path
         group, namespace, kind, name = match.groups()
-        assert (group == "api/v1") == (kind == "services"), path
+        assert group == {"services": "api/v1", "configmaps": "api/v1", "jobs": "apis/batch/v1"}.get(
+            kind, "apis/kubeflow.org/v1"
+        ), path
         if method == "POST":
             assert body is not None
             assert name is None

@@ -1,8 +1,9 @@
 """What the library ships to AWS, apart from the library itself: the Lambda runtime
 (``runtime``), the SageMaker training entry point (``training``), the evaluation scripts
 (``evaluation``), the data-curation job (``curation``), the adapter merge job (``merging``),
-the cluster lifecycle scripts (``lifecycle_scripts``) and the Ground Truth task
-templates (``labeling_templates``). Constructs find them with :func:`asset_path`.
+the cluster lifecycle scripts (``lifecycle_scripts``), the Ground Truth task
+templates (``labeling_templates``) and the HyperPod recipes converter (``recipes``).
+Constructs find them with :func:`asset_path`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ AssetFolder = Literal[
     "merging",
     "lifecycle_scripts",
     "labeling_templates",
+    "recipes",
 ]
 
 

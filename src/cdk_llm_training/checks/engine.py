@@ -22,6 +22,7 @@ from cdk_llm_training.checks.rules_managed import MANAGED_RULES
 from cdk_llm_training.checks.rules_network import NETWORK_RULES
 from cdk_llm_training.checks.rules_neuron_pretrain import NEURON_PRETRAIN_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
+from cdk_llm_training.checks.rules_recipes import RECIPE_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
 from cdk_llm_training.checks.rules_training_jobs import TRAINING_JOB_RULES
 from cdk_llm_training.checks.rules_workflows import WORKFLOW_RULES
@@ -44,6 +45,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *CROSS_ACCOUNT_RULES,
     *TRAINING_JOB_RULES,
     *NEURON_PRETRAIN_RULES,
+    *RECIPE_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

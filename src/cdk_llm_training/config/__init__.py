@@ -40,7 +40,7 @@ from cdk_llm_training.config.catalogs.prices import (
     load_price_book,
 )
 from cdk_llm_training.config.catalogs.training_images import TrainingImage, default_training_image
-from cdk_llm_training.config.cluster_training_run import ClusterRunOptions
+from cdk_llm_training.config.cluster_training_run import ClusterRunOptions, HyperPodRecipesOptions
 from cdk_llm_training.config.cost_controls import (
     BudgetOptions,
     CostTagOptions,
@@ -184,6 +184,7 @@ __all__ = [
     "HumanEvaluationOptions",
     "HyperPodAddonOptions",
     "HyperPodClusterOptions",
+    "HyperPodRecipesOptions",
     "InstanceCatalog",
     "InstanceGroupOptions",
     "InstancePrice",

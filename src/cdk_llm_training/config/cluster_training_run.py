@@ -3,10 +3,81 @@ tiers)."""
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
 from cdk_llm_training.config.types import LOG_RETENTION_DAYS
+
+DEFAULT_RECIPES_REPOSITORY = "aws/sagemaker-hyperpod-recipes"
+DEFAULT_RECIPES_RELEASE = "v2.0.9"
+DEFAULT_RECIPES_COMMIT = "263199555b2e1f8eb9b17459892e440f3242b5d9"
+"""The commit tag ``v2.0.9`` of aws/sagemaker-hyperpod-recipes points at (the newest release
+when this library version was made)."""
+
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+
+
+class HyperPodRecipesOptions(FrozenModel):
+    """The pinned recipes release, fetched in AWS at deploy time.
+
+    A CodeBuild build (started by a custom resource; no VPC, so it needs no egress from the
+    training network but does reach github.com) downloads the release archive of ``release``,
+    refuses it unless the commit embedded in the archive equals ``commit``, converts every
+    recipe under ``recipes_collection/recipes/`` to JSON and writes it, with an index and the
+    launcher's container image per recipe and Region, to the artifacts zone under ``prefix``.
+    Nothing of the release is copied into this library.
+    """
+
+    repository: str = DEFAULT_RECIPES_REPOSITORY
+    """GitHub ``owner/name`` of the recipes. Default ``aws/sagemaker-hyperpod-recipes``."""
+    release: str = DEFAULT_RECIPES_RELEASE
+    """Release tag. Default ``v2.0.9``."""
+    commit: str = DEFAULT_RECIPES_COMMIT
+    """Full commit SHA ``release`` must resolve to (checked against the archive)."""
+    prefix: str = "recipes/hyperpod/"
+    """Artifacts-zone prefix of the converted catalog (``<prefix><release>/``)."""
+
+    @field_validator("commit")
+    @classmethod
+    def _check_commit(cls, value: str) -> str:
+        if not re.match(r"^[0-9a-f]{40}$", value):
+            raise ValueError(
+                f"recipes.commit {value!r} must be a full 40-character git commit SHA "
+                "(lower-case hex)"
+            )
+        return value
+
+    @field_validator("release")
+    @classmethod
+    def _check_release(cls, value: str) -> str:
+        if not _TAG.match(value):
+            raise ValueError(f"recipes.release {value!r} must be a git tag name (v2.0.9)")
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _check_repository(cls, value: str) -> str:
+        if not _REPOSITORY.match(value):
+            raise ValueError(f"recipes.repository {value!r} must be a GitHub owner/name")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if value.startswith("/") or "*" in value or not value.endswith("/"):
+            raise ValueError(
+                f"recipes.prefix {value!r} must be an S3 key prefix ending in '/', without a "
+                "leading '/' or wildcards"
+            )
+        return value
+
+    @property
+    def catalog_prefix(self) -> str:
+        """Where this release's catalog is: ``<prefix><release>/``."""
+        return f"{self.prefix}{self.release}/"
 
 
 class ClusterRunOptions(FrozenModel):
@@ -33,6 +104,9 @@ class ClusterRunOptions(FrozenModel):
     ``/checkpoints`` data repository association). Default ``checkpoints/``."""
     log_retention_days: int = 365
     """Retention of the workflow's and the controller's log groups. Default 365."""
+    recipes: HyperPodRecipesOptions | None = HyperPodRecipesOptions()
+    """HyperPod EKS only: the pinned aws/sagemaker-hyperpod-recipes release runs may name
+    (fetched and converted in AWS at deploy time). None: no recipe runs, no fetch."""
 
     @field_validator("report_prefix", "checkpoint_prefix")
     @classmethod

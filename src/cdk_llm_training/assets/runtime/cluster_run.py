@@ -5,7 +5,8 @@ own EKS integrations cannot reach) under a role whose EKS access entry is limite
 training namespace. Actions (``event["action"]``):
 
 - ``validate``: check the run input, pick the instance group, render the Service and Job
-  (:mod:`cluster_run_manifest`); a bad input raises :class:`RunInputError`.
+  (:mod:`cluster_run_manifest`), or for a recipe (``job.recipe``) the ConfigMap and
+  PyTorchJob (:mod:`cluster_run_recipe_actions`); a bad input raises :class:`RunInputError`.
 - ``submit``: create the Service and the Job (an object that already exists is kept, so a
   retried submit converges).
 - ``status``: read the Job; ``phase`` is RUNNING, SUCCEEDED or FAILED (a ``Complete`` or
@@ -20,7 +21,9 @@ Environment: ``CLUSTER_NAME``, ``CLUSTER_ENDPOINT``, ``CLUSTER_CA`` (base64 PEM)
 ``NAMESPACE``, ``INSTANCE_GROUPS`` (JSON: name -> instanceType, count, acceleratorCount,
 acceleratorResource, efaCount, usdPerHour, priceSource), ``CLAIM_NAME``, ``DATA_CLAIM_NAME``
 (empty: none), ``MOUNT_PATH``, ``DATA_MOUNT_PATH``, ``DATASET_BUCKET``, ``ARTIFACTS_BUCKET``,
-``CHECKPOINT_PREFIX``, ``REPORT_PREFIX``, ``MAX_RUN_HOURS``, ``DEFAULT_RUN_HOURS``.
+``CHECKPOINT_PREFIX``, ``REPORT_PREFIX``, ``MAX_RUN_HOURS``, ``DEFAULT_RUN_HOURS``; for recipe
+runs ``RECIPES_BUCKET`` and ``RECIPES_PREFIX``. Submit, status and cancel of a recipe run act
+on its PyTorchJob and ConfigMap instead (``run["kind"]``); cancel tries both kinds.
 Standard library plus boto3 only.
 """
 
@@ -39,10 +42,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
+    from cdk_llm_training.assets.runtime import cluster_run_recipe_actions as recipe_actions
     from cdk_llm_training.assets.runtime.cluster_run_manifest import job_name_for, run_manifests
     from cdk_llm_training.assets.runtime.cluster_run_report import report
     from cdk_llm_training.assets.runtime.hyperpod_dependency_chart import eks_token
 else:  # in Lambda, this folder is the code root
+    import cluster_run_recipe_actions as recipe_actions
     from cluster_run_manifest import job_name_for, run_manifests
     from cluster_run_report import report
     from hyperpod_dependency_chart import eks_token
@@ -119,28 +124,16 @@ def _groups() -> dict[str, dict[str, Any]]:
     return groups
 
 
-def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
-    """The run specification of a valid input (see the construct docs for the input)."""
-    if not isinstance(run_input, dict):
-        raise RunInputError(f"the execution input must be a JSON object; got {run_input!r}")
-    unknown = set(run_input) - {
-        "job",
-        "nodes",
-        "instance_group",
-        "dataset",
-        "output_name",
-        "max_run_hours",
-    }
-    if unknown:
-        raise RunInputError(f"unknown input fields {sorted(unknown)}")
-    job = run_input.get("job")
-    if not isinstance(job, dict):
-        raise RunInputError(f"job must be an object with image and command; got {job!r}")
-    if "recipe" in job:
-        raise RunInputError(
-            "job.recipe: HyperPod recipes are not supported by this version of the workflow; "
-            "give job.image and job.command"
-        )
+def _recipe_request(job: dict[str, Any]) -> tuple[str, list[str]]:
+    """Form 2 (a recipe): its name and overrides, shape checked (the catalog is read later)."""
+    try:
+        return recipe_actions.recipe_request(job)
+    except recipe_actions.RecipeError as error:
+        raise RunInputError(str(error)) from None
+
+
+def _container_job(job: dict[str, Any]) -> tuple[str, list[str], dict[str, str]]:
+    """Form 1 (an image and a command): image, command and environment, checked."""
     image, command = job.get("image"), job.get("command")
     if not isinstance(image, str) or not _IMAGE.match(image):
         raise RunInputError(
@@ -158,6 +151,28 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
             f"job.environment must map variable names to strings (not {sorted(_RESERVED_ENV)}); "
             f"got {environment!r}"
         )
+    return image, list(command), environment
+
+
+def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
+    """The run specification of a valid input (see the construct docs for the input)."""
+    if not isinstance(run_input, dict):
+        raise RunInputError(f"the execution input must be a JSON object; got {run_input!r}")
+    unknown = set(run_input) - {
+        "job",
+        "nodes",
+        "instance_group",
+        "dataset",
+        "output_name",
+        "max_run_hours",
+    }
+    if unknown:
+        raise RunInputError(f"unknown input fields {sorted(unknown)}")
+    job = run_input.get("job")
+    if not isinstance(job, dict):
+        raise RunInputError(f"job must be an object with image and command; got {job!r}")
+    recipe = _recipe_request(job) if "recipe" in job else None
+    image, command, environment = _container_job(job) if recipe is None else ("", [], {})
     groups = _groups()
     group_name = run_input.get("instance_group", next(iter(groups)))
     if group_name not in groups:
@@ -191,6 +206,24 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
     data_mount_path = os.environ["DATA_MOUNT_PATH"].rstrip("/")
     checkpoint_dir = f"{mount_path}/checkpoints/{output_name}"
     dataset_dir = f"{data_mount_path}/{dataset}"
+    run = {
+        "jobName": job_name,
+        "namespace": os.environ["NAMESPACE"],
+        "nodes": nodes,
+        "instanceGroup": group_name,
+        "instanceType": group["instanceType"],
+        "usdPerHour": group.get("usdPerHour"),
+        "priceSource": group.get("priceSource"),
+        "outputName": output_name,
+        "datasetDir": dataset_dir,
+        "checkpointDir": checkpoint_dir,
+        "maxRunHours": hours,
+    }
+    if recipe is not None:
+        try:
+            return {**run, **recipe_actions.render(recipe, run, group)}
+        except recipe_actions.RecipeError as error:
+            raise RunInputError(str(error)) from None
     service, manifest = run_manifests(
         job_name=job_name,
         namespace=os.environ["NAMESPACE"],
@@ -208,25 +241,13 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
         mount_path=mount_path,
         data_mount_path=data_mount_path,
     )
-    return {
-        "jobName": job_name,
-        "namespace": os.environ["NAMESPACE"],
-        "nodes": nodes,
-        "instanceGroup": group_name,
-        "instanceType": group["instanceType"],
-        "usdPerHour": group.get("usdPerHour"),
-        "priceSource": group.get("priceSource"),
-        "outputName": output_name,
-        "datasetDir": dataset_dir,
-        "checkpointDir": checkpoint_dir,
-        "maxRunHours": hours,
-        "service": service,
-        "job": manifest,
-    }
+    return {**run, "service": service, "job": manifest}
 
 
 def submit(run: dict[str, Any], request: Request) -> dict[str, Any]:
     """Create the run's Service and Job; 409 (already exists) is success."""
+    if run.get("kind") == recipe_actions.KIND:
+        return recipe_actions.submit(run, request)
     namespace = run["namespace"]
     for kind, body in (("services", run["service"]), ("jobs", run["job"])):
         status, answer = request("POST", _namespaced(namespace, kind), body)
@@ -237,6 +258,8 @@ def submit(run: dict[str, Any], request: Request) -> dict[str, Any]:
 
 def status(run: dict[str, Any], request: Request) -> dict[str, Any]:
     """The Job's phase and the fields the report uses."""
+    if run.get("kind") == recipe_actions.KIND:
+        return recipe_actions.status(run, request)
     code, job = request("GET", _namespaced(run["namespace"], "jobs", run["jobName"]), None)
     if code != 200:
         raise KubernetesError(f"reading jobs/{run['jobName']}: HTTP {code} {job}")
@@ -277,6 +300,7 @@ def cancel(execution_name: str, request: Request) -> dict[str, Any]:
             deleted.append(kind)
         elif code != 404:
             raise KubernetesError(f"deleting {kind}/{job_name}: HTTP {code} {answer}")
+    deleted += recipe_actions.cancel(namespace, job_name, request)
     return {"jobName": job_name, "deleted": deleted}
 
 

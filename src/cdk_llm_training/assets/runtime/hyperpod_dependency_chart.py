@@ -14,6 +14,8 @@ Resource properties (strings, as CloudFormation passes them):
 - ``ChartS3Uri``: instead, a packaged chart (``.tgz``, sub-charts vendored) in S3; the function
   then never reaches the internet.
 - ``Values``: JSON object of extra Helm values.
+- ``Manifests``: instead of a chart, a JSON list of Kubernetes objects installed as the
+  release (:mod:`manifest_chart`).
 
 Create and Update run ``helm upgrade --install`` (idempotent: a retried or repeated event
 converges on the same release); Delete runs ``helm uninstall`` and treats a missing release as
@@ -35,10 +37,15 @@ import tempfile
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
+
+if TYPE_CHECKING or __package__:  # the installed package (tests, tools)
+    from cdk_llm_training.assets.runtime.manifest_chart import write_manifest_chart
+else:  # in Lambda, this folder is the code root
+    from manifest_chart import write_manifest_chart
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -110,7 +117,10 @@ def process(
         if request == "Delete":
             uninstall(runner, base, release, env)
             return {}
-        chart = fetch_chart(props, root, runner, helm, env)
+        if "Manifests" in props:  # objects the stack renders, as a release of their own
+            chart = write_manifest_chart(root, release, str(props["Manifests"]))
+        else:
+            chart = fetch_chart(props, root, runner, helm, env)
         values = root / "values.json"
         values.write_text(json.dumps(helm_values(props, region_of(env))), encoding="utf-8")
         runner([*base, "upgrade", "--install", release, str(chart), "--values", str(values)], env)

@@ -27,6 +27,10 @@ from cdk_llm_training.constructs.cluster_training_run.controller import (
     RunController,
     add_cancel_rule,
 )
+from cdk_llm_training.constructs.cluster_training_run.recipes import (
+    RecipeCatalog,
+    add_recipe_support,
+)
 from cdk_llm_training.constructs.cluster_training_run.slurm_controller import SlurmRunController
 from cdk_llm_training.constructs.hyperpod.cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
@@ -46,6 +50,10 @@ class ClusterTrainingRun(Construct):
     (duration, node-hours, cost estimate, exported checkpoints, final metrics) ->
     ``NotifySucceeded``. Any other error: ``NotifyFailed`` -> ``Failed``. A stopped or
     timed-out execution cancels its run through the controller's ``CancelRule``.
+
+    A HyperPod run may instead name a recipe of the pinned aws/sagemaker-hyperpod-recipes
+    release (``options.recipes``): ``RecipeCatalog`` fetches and converts it at deploy time and
+    ``RecipeRbac`` lets the controller drive Kubeflow PyTorchJobs (see ``recipes.py``).
 
     Creates: ``Controller`` (a Lambda function in the compute subnet, its EKS access entry with
     ``AmazonEKSEditPolicy`` scoped to the FSx volume's namespace, the cancel rule), ``Topic``
@@ -98,6 +106,7 @@ class ClusterTrainingRun(Construct):
         self.options = opts = options or ClusterRunOptions()
         retention = RETENTION[opts.log_retention_days]
         self.controller: RunController | SlurmRunController
+        self.recipe_catalog: RecipeCatalog | None = None
         if parallel_cluster is not None:
             self.controller = SlurmRunController(
                 self,
@@ -128,6 +137,18 @@ class ClusterTrainingRun(Construct):
                 log_retention=retention,
                 removal_policy=removal_policy,
             )
+            if opts.recipes is not None:  # form 2 of the input: HyperPod recipes (recipes.py)
+                self.recipe_catalog = add_recipe_support(
+                    self,
+                    controller=self.controller,
+                    hyperpod=hyperpod,
+                    options=opts.recipes,
+                    bucket=data_lake.artifacts_bucket,
+                    data_key=data_lake.key,
+                    log_key=key,
+                    log_retention=retention,
+                    removal_policy=removal_policy,
+                )
         else:
             raise ValueError(
                 "ClusterTrainingRun needs hyperpod= (HyperPod EKS) or parallel_cluster= "
