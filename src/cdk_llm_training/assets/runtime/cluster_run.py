@@ -4,8 +4,9 @@ Runs inside the training VPC (the EKS endpoint is private by default, which Step
 own EKS integrations cannot reach) under a role whose EKS access entry is limited to the
 training namespace. Actions (``event["action"]``):
 
-- ``validate``: check the run input, pick the instance group, render the Service and Job
-  (:mod:`cluster_run_manifest`); a bad input raises :class:`RunInputError`.
+- ``validate``: check the run input, pick the instance group, render a job template into an
+  image and a command when the input names one (:mod:`cluster_run_templates`), render the
+  Service and Job (:mod:`cluster_run_manifest`); a bad input raises :class:`RunInputError`.
 - ``submit``: create the Service and the Job (an object that already exists is kept, so a
   retried submit converges).
 - ``status``: read the Job; ``phase`` is RUNNING, SUCCEEDED or FAILED (a ``Complete`` or
@@ -20,7 +21,9 @@ Environment: ``CLUSTER_NAME``, ``CLUSTER_ENDPOINT``, ``CLUSTER_CA`` (base64 PEM)
 ``NAMESPACE``, ``INSTANCE_GROUPS`` (JSON: name -> instanceType, count, acceleratorCount,
 acceleratorResource, efaCount, usdPerHour, priceSource), ``CLAIM_NAME``, ``DATA_CLAIM_NAME``
 (empty: none), ``MOUNT_PATH``, ``DATA_MOUNT_PATH``, ``DATASET_BUCKET``, ``ARTIFACTS_BUCKET``,
-``CHECKPOINT_PREFIX``, ``REPORT_PREFIX``, ``MAX_RUN_HOURS``, ``DEFAULT_RUN_HOURS``.
+``CHECKPOINT_PREFIX``, ``REPORT_PREFIX``, ``MAX_RUN_HOURS``, ``DEFAULT_RUN_HOURS``;
+for job templates (:mod:`cluster_run_templates`) ``TRAINING_SCRIPT_DIR`` (where pods see the
+staged training script) and ``TEMPLATE_IMAGE``.
 Standard library plus boto3 only.
 """
 
@@ -41,10 +44,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
     from cdk_llm_training.assets.runtime.cluster_run_manifest import job_name_for, run_manifests
     from cdk_llm_training.assets.runtime.cluster_run_report import report
+    from cdk_llm_training.assets.runtime.cluster_run_templates import (
+        TemplateError,
+        render_template_job,
+    )
     from cdk_llm_training.assets.runtime.hyperpod_dependency_chart import eks_token
 else:  # in Lambda, this folder is the code root
     from cluster_run_manifest import job_name_for, run_manifests
     from cluster_run_report import report
+    from cluster_run_templates import TemplateError, render_template_job
     from hyperpod_dependency_chart import eks_token
 
 LOGGER = logging.getLogger()
@@ -133,9 +141,34 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
     }
     if unknown:
         raise RunInputError(f"unknown input fields {sorted(unknown)}")
+    groups = _groups()
+    group_name = run_input.get("instance_group", next(iter(groups)))
+    if group_name not in groups:
+        raise RunInputError(f"instance_group {group_name!r} is not one of {sorted(groups)}")
+    group = groups[group_name]
+    nodes = run_input.get("nodes")
+    if not isinstance(nodes, int) or isinstance(nodes, bool) or not 1 <= nodes <= group["count"]:
+        raise RunInputError(
+            f"nodes {nodes!r} must be an integer from 1 to {group['count']} (the "
+            f"max_instance_count of group {group_name!r})"
+        )
     job = run_input.get("job")
     if not isinstance(job, dict):
-        raise RunInputError(f"job must be an object with image and command; got {job!r}")
+        raise RunInputError(
+            f"job must be an object with image and command, or template and parameters; got {job!r}"
+        )
+    if "template" in job:  # run-input form 3: a library-shipped job template
+        try:
+            job = render_template_job(
+                job,
+                nodes=nodes,
+                accelerators_per_node=int(group["acceleratorCount"]),
+                script_dir=os.environ.get("TRAINING_SCRIPT_DIR", ""),
+                image=os.environ.get("TEMPLATE_IMAGE", ""),
+                data_mount_path=os.environ["DATA_MOUNT_PATH"],
+            )
+        except TemplateError as error:
+            raise RunInputError(str(error)) from None
     if "recipe" in job:
         raise RunInputError(
             "job.recipe: HyperPod recipes are not supported by this version of the workflow; "
@@ -157,17 +190,6 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
         raise RunInputError(
             f"job.environment must map variable names to strings (not {sorted(_RESERVED_ENV)}); "
             f"got {environment!r}"
-        )
-    groups = _groups()
-    group_name = run_input.get("instance_group", next(iter(groups)))
-    if group_name not in groups:
-        raise RunInputError(f"instance_group {group_name!r} is not one of {sorted(groups)}")
-    group = groups[group_name]
-    nodes = run_input.get("nodes")
-    if not isinstance(nodes, int) or isinstance(nodes, bool) or not 1 <= nodes <= group["count"]:
-        raise RunInputError(
-            f"nodes {nodes!r} must be an integer from 1 to {group['count']} (the "
-            f"max_instance_count of group {group_name!r})"
         )
     dataset = run_input.get("dataset")
     if not isinstance(dataset, str) or not dataset or dataset.startswith("/") or ".." in dataset:
