@@ -4,6 +4,7 @@ shellcheck, and the errors that name the field."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -174,3 +175,28 @@ def test_template_errors() -> None:
             image=IMAGE,
             data_mount_path="/fsx/data",
         )
+
+
+@pytest.mark.parametrize(
+    ("page", "gpus"),
+    [("docs/stacks/large-pretrain.md", 8), ("docs/constructs/cluster-training-run.md", 8)],
+)
+def test_the_documented_template_inputs_render(
+    page: str, gpus: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run inputs the docs show are accepted as they are written."""
+    text = (Path(__file__).resolve().parents[2] / page).read_text(encoding="utf-8")
+    (code,) = [
+        block
+        for block in re.findall(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+        if "fsdp-pretrain" in block
+    ]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(code, page, "exec"), namespace)
+    run_input = namespace["run_input"]
+    rendered = _render(run_input["job"]["parameters"], nodes=run_input["nodes"], gpus=gpus)
+    assert (
+        parse_args(_script_arguments(rendered)).max_steps
+        == run_input["job"]["parameters"]["max_steps"]
+    )
