@@ -70,6 +70,7 @@ def test_renders_a_torchrun_fsdp_cpt_job() -> None:
     assert args.record_format == "text"
     assert args.packing is True
     assert args.distributed == "off"
+    assert args.init_weights == "pretrained"
     command = rendered["command"][2]
     assert (
         '--nnodes="$NNODES" --nproc-per-node="$NPROC_PER_NODE" --node-rank="$NODE_RANK"' in command
@@ -96,11 +97,13 @@ def test_every_optional_parameter_reaches_the_script() -> None:
             "seed": 7,
             "gradient_checkpointing": False,
             "packing": False,
+            "init_weights": "random",
         }
     )
     args = parse_args(_script_arguments(rendered))
     assert (args.warmup_ratio, args.weight_decay, args.save_steps, args.seed) == (0.1, 0.01, 50, 7)
     assert (args.gradient_checkpointing, args.packing) == (False, False)
+    assert args.init_weights == "random"
     assert args.gradient_accumulation_steps == 16
 
 
@@ -131,6 +134,7 @@ def test_the_command_passes_shellcheck(tmp_path: Path) -> None:
         ({"weight_decay": -0.1}, "job.parameters.weight_decay"),
         ({"packing": "yes"}, "job.parameters.packing"),
         ({"per_device_batch_size": 0}, "job.parameters.per_device_batch_size"),
+        ({"init_weights": "zeros"}, "job.parameters.init_weights"),
         ({"epochs": 2}, "job.parameters ['epochs']"),
     ],
 )

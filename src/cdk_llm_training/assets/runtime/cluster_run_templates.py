@@ -22,7 +22,9 @@ GPUs x ``per_device_batch_size``), ``sequence_length`` (int >= 1). Optional:
 script's 2e-4), ``warmup_ratio`` (0 <= x < 1, default 0.03), ``weight_decay`` (>= 0, default
 0), ``save_steps`` (int >= 1, default 500), ``seed`` (int, default 42),
 ``gradient_checkpointing`` (bool, default true), ``packing`` (bool, default true: concatenate
-records into full ``sequence_length`` windows). Unknown parameters are refused.
+records into full ``sequence_length`` windows), ``init_weights`` (``pretrained``, default: the
+weights of ``model``; ``random``: fresh weights of ``model``'s configuration, pre-training from
+scratch). Unknown parameters are refused.
 
 Standard library only: this module ships in the Lambda asset.
 """
@@ -140,7 +142,12 @@ _FSDP_OPTIONAL = (
     "seed",
     "gradient_checkpointing",
     "packing",
+    "init_weights",
 )
+INIT_WEIGHTS = ("pretrained", "random")
+"""``init_weights``: start from the weights of ``model``, or from fresh weights of its
+configuration (pre-training from scratch; ``model`` then needs only ``config.json`` and the
+tokenizer)."""
 
 
 def _fsdp_pretrain(
@@ -171,6 +178,11 @@ def _fsdp_pretrain(
     per_device = _integer(parameters, "per_device_batch_size", 1, 1)
     save_steps = _integer(parameters, "save_steps", 500, 1)
     seed = _integer(parameters, "seed", 42, 0)
+    init_weights = parameters.get("init_weights", "pretrained")
+    if init_weights not in INIT_WEIGHTS:
+        raise TemplateError(
+            f"job.parameters.init_weights {init_weights!r} must be one of {list(INIT_WEIGHTS)}"
+        )
     gpus = nodes * accelerators_per_node
     if global_batch % (gpus * per_device):
         raise TemplateError(
@@ -192,6 +204,7 @@ def _fsdp_pretrain(
         f"--seed={seed}",
         f"--gradient_checkpointing={_flag(parameters, 'gradient_checkpointing')}",
         f"--packing={_flag(parameters, 'packing')}",
+        f"--init_weights={init_weights}",
     ]
     for option, low, high, open_low in (
         ("learning_rate", 0.0, None, True),
