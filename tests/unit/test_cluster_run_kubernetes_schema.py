@@ -1,5 +1,5 @@
 """Every Kubernetes object the HyperPod EKS path renders validates, strictly (unknown fields
-fail), against the OpenAPI schemas of the Kubernetes version the cluster config uses: the
+fail), against the OpenAPI schemas of every Kubernetes version the cluster config accepts: the
 run's headless Service and Indexed Job (form 1 and the ``fsdp-pretrain`` template), over a
 table of run inputs and instance groups, and the FSx PersistentVolumes and claims the stack
 applies."""
@@ -16,14 +16,20 @@ import pytest
 
 from cdk_llm_training.assets.runtime import cluster_run
 from cdk_llm_training.config.catalogs.instances import default_instance_catalog
-from cdk_llm_training.config.hyperpod import FsxVolumeOptions, HyperPodClusterOptions
+from cdk_llm_training.config.hyperpod import (
+    SUPPORTED_KUBERNETES_VERSIONS,
+    FsxVolumeOptions,
+    HyperPodClusterOptions,
+)
 from cdk_llm_training.constructs.cluster_training_run.controller import (
     instance_groups_environment,
 )
 from cdk_llm_training.constructs.hyperpod.manifests import fsx_volume_manifests
 
 KUBERNETES_VERSION = f"{HyperPodClusterOptions().eks.kubernetes_version}.0"
-"""The schema version: the EKS version HyperPod clusters are created with by default."""
+"""The EKS version HyperPod clusters are created with by default."""
+KUBERNETES_VERSIONS = tuple(f"{version}.0" for version in SUPPORTED_KUBERNETES_VERSIONS)
+"""Every version ``hyperpod.eks.kubernetes_version`` accepts (the default among them)."""
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 GROUP_TYPES = (
     "ml.p5.48xlarge",
@@ -72,15 +78,16 @@ def _environment(monkeypatch: pytest.MonkeyPatch, *, data_claim: bool) -> None:
         monkeypatch.setenv(name, value)
 
 
-def _validate(document: dict[str, Any]) -> None:
+def _validate(document: dict[str, Any], versions: tuple[str, ...] = (KUBERNETES_VERSION,)) -> None:
     """Raise on any schema violation (strict: a field the API does not know fails)."""
-    kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    for version in versions:
+        kubernetes_validate.validate(document, version, strict=True)
     name = document["metadata"]["name"]
     assert DNS_LABEL.match(name), name
 
 
 FORM_1 = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1", "command": ["x"]}
-TEMPLATE = {
+TEMPLATE: dict[str, Any] = {
     "template": "fsdp-pretrain",
     "parameters": {
         "model": "models/base/",
@@ -158,6 +165,29 @@ def test_fsx_volume_objects_validate(options: FsxVolumeOptions) -> None:
         _validate(item)
         if item["kind"] == "PersistentVolume":
             assert item["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+
+
+def test_every_supported_version_accepts_each_kind_of_object(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One object of each kind, against every Kubernetes version the config accepts."""
+    assert KUBERNETES_VERSION in KUBERNETES_VERSIONS
+    _environment(monkeypatch, data_claim=True)
+    group = "p5-48xlarge"
+    for job in (
+        FORM_1,
+        {**TEMPLATE, "parameters": {**TEMPLATE["parameters"], "global_batch_size": 16}},
+    ):
+        run = cluster_run.validate(
+            {"job": job, "nodes": 2, "instance_group": group, "dataset": "d/", "output_name": "x"},
+            "execution",
+        )
+        _validate(run["service"], KUBERNETES_VERSIONS)
+        _validate(run["job"], KUBERNETES_VERSIONS)
+    manifest = fsx_volume_manifests(file_system_id="fs-1", dns_name="d", mount_name="m")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "training"}}
+    for item in (namespace, *manifest["items"]):
+        _validate(item, KUBERNETES_VERSIONS)
 
 
 def test_strict_validation_fails_on_an_unknown_field() -> None:
