@@ -130,6 +130,8 @@ def test_the_command_passes_shellcheck(tmp_path: Path) -> None:
         ({"model": "../secrets/"}, "job.parameters.model"),
         ({"model": 3}, "job.parameters.model"),
         ({"learning_rate": 0}, "job.parameters.learning_rate"),
+        ({"learning_rate": "0.1"}, "job.parameters.learning_rate"),
+        ({"warmup_ratio": None}, "job.parameters.warmup_ratio"),
         ({"warmup_ratio": 1}, "job.parameters.warmup_ratio"),
         ({"weight_decay": -0.1}, "job.parameters.weight_decay"),
         ({"packing": "yes"}, "job.parameters.packing"),

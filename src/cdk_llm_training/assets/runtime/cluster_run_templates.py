@@ -64,11 +64,10 @@ def _number(
     if name not in parameters:
         return None
     value = parameters[name]
-    below = value <= low if open_low else value < low
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or below
+        not number
+        or (value <= low if open_low else value < low)
         or (high is not None and value >= high)
     ):
         bounds = f"{'above' if open_low else 'at least'} {low}"
