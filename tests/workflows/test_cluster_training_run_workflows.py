@@ -415,3 +415,88 @@ def test_every_controller_task_catches_into_a_notification(cloud: Cloud, machine
         if state["Type"] == "Task" and state["Resource"].startswith("arn:aws:lambda"):
             assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
             assert state["Catch"][0]["Next"] == "NotifyFailed", name
+
+
+TEMPLATE_INPUT = {
+    "job": {
+        "template": "fsdp-pretrain",
+        "parameters": {
+            "model": "models/llama-3-8b/",
+            "max_steps": 2000,
+            "global_batch_size": 64,
+            "sequence_length": 4096,
+        },
+    },
+    "nodes": 2,
+    "dataset": "datasets/web-text/v1/",
+    "output_name": "llama-cpt",
+}
+
+
+def _template_container(kube: FakeCluster, execution_name: str) -> dict[str, Any]:
+    job = kube.objects[f"jobs/{job_name_for(execution_name)}"]
+    container: dict[str, Any] = job["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def test_template_run_renders_fsdp_pretraining_and_reports_its_metrics(
+    cloud: Cloud, kube: FakeCluster, machine: str, template: ResolvedTemplate, aws: Any
+) -> None:
+    bucket = _artifacts_bucket(template)
+    summary = {"steps": 2000, "final_train_loss": 2.01, "world_size": 16}
+    # What the checkpoint link exported: node 0 copies the training summary to metrics.json.
+    aws.put_object(
+        Bucket=bucket, Key="checkpoints/llama-cpt/metrics.json", Body=json.dumps(summary).encode()
+    )
+    run = cloud.start(machine, TEMPLATE_INPUT, name="llama-cpt-1")
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    container = _template_container(kube, "llama-cpt-1")
+    (environment,) = [
+        env for handler, env in template.functions().values() if handler == "cluster_run.handler"
+    ]
+    assert container["image"] == environment["TEMPLATE_IMAGE"]
+    assert container["image"].endswith(
+        "/huggingface-pytorch-training:2.9.0-transformers5.3.0-gpu-py312-cu130-ubuntu22.04"
+    )
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    script_dir = environment["TRAINING_SCRIPT_DIR"]
+    assert script_dir.startswith("/fsx/data/library/training-script/")
+    assert env["TRAINING_SCRIPT_DIR"] == script_dir
+    assert env["SM_CHANNEL_MODEL"] == "/fsx/data/models/llama-3-8b"
+    assert env["CHECKPOINT_DIR"] == "/fsx/checkpoints/llama-cpt"
+    command = container["command"][2]
+    # 64 sequences = 2 nodes x 8 GPUs x 1 per device x 4 accumulation steps.
+    assert "--gradient_accumulation_steps=4" in command
+    assert f"{script_dir}/train_lora.py --method=cpt --tuning=full --fsdp=true" in command
+    (note,) = cloud.notifications
+    assert note["report"]["finalMetrics"] == summary
+
+
+def test_template_run_job_failure_notifies(cloud: Cloud, kube: FakeCluster, machine: str) -> None:
+    kube.outcome = "Failed"
+    run = cloud.start(machine, TEMPLATE_INPUT, name="llama-cpt-2")
+    assert (run.status, run.error) == ("FAILED", "TrainingJobFailed")
+    assert "torchrun" in _template_container(kube, "llama-cpt-2")["command"][2]
+    (note,) = cloud.notifications
+    assert note["result"] == "JOB_FAILED"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"global_batch_size": 24}, "job.parameters.global_batch_size 24 must be a multiple"),
+        ({"max_steps": 0}, "job.parameters.max_steps 0"),
+        ({"epochs": 1}, "job.parameters ['epochs'] are not parameters of fsdp-pretrain"),
+    ],
+)
+def test_bad_template_parameters_are_refused_before_submission(
+    cloud: Cloud, kube: FakeCluster, machine: str, parameters: dict[str, Any], message: str
+) -> None:
+    job = TEMPLATE_INPUT["job"]
+    assert isinstance(job, dict)
+    bad = {**TEMPLATE_INPUT, "job": {**job, "parameters": {**job["parameters"], **parameters}}}
+    run = cloud.start(machine, bad)
+    assert (run.status, run.error) == ("FAILED", "TrainingRunFailed")
+    assert kube.requests == []
+    (note,) = cloud.notifications
+    assert message in json.loads(note["cause"])["errorMessage"]

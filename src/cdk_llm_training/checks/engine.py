@@ -17,6 +17,7 @@ from cdk_llm_training.checks.rules_efa import EFA_RULES
 from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
 from cdk_llm_training.checks.rules_hyperpod_deploy import HYPERPOD_DEPLOY_RULES
+from cdk_llm_training.checks.rules_k8s import K8S_RULES
 from cdk_llm_training.checks.rules_keys import KEY_RULES
 from cdk_llm_training.checks.rules_managed import MANAGED_RULES
 from cdk_llm_training.checks.rules_network import NETWORK_RULES
@@ -46,6 +47,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *TRAINING_JOB_RULES,
     *NEURON_PRETRAIN_RULES,
     *RECIPE_RULES,
+    *K8S_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

@@ -100,8 +100,13 @@ def hyperpod_outputs(stack: Stack, hyperpod: HyperPodEksCluster) -> None:
             stack,
             "FsxVolumeManifest",
             value=hyperpod.fsx_volume_manifest,
-            description="PersistentVolume + claim of the FSx file system: pipe into "
-            "kubectl apply -f -.",
+            description=(
+                "PersistentVolume + claim of the FSx file system, applied by the stack at "
+                "deploy time (for reference)."
+                if hyperpod.fsx_volume_resource is not None
+                else "PersistentVolume + claim of the FSx file system: pipe into "
+                "kubectl apply -f -."
+            ),
         )
 
 

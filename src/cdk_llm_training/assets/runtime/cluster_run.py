@@ -4,9 +4,11 @@ Runs inside the training VPC (the EKS endpoint is private by default, which Step
 own EKS integrations cannot reach) under a role whose EKS access entry is limited to the
 training namespace. Actions (``event["action"]``):
 
-- ``validate``: check the run input, pick the instance group, render the Service and Job
-  (:mod:`cluster_run_manifest`), or for a recipe (``job.recipe``) the ConfigMap and
-  PyTorchJob (:mod:`cluster_run_recipe_actions`); a bad input raises :class:`RunInputError`.
+- ``validate``: check the run input, pick the instance group, render a job template into an
+  image and a command when the input names one (:mod:`cluster_run_templates`), render the
+  Service and Job (:mod:`cluster_run_manifest`), or for a recipe (``job.recipe``) the
+  ConfigMap and PyTorchJob (:mod:`cluster_run_recipe_actions`); a bad input raises
+  :class:`RunInputError`.
 - ``submit``: create the Service and the Job (an object that already exists is kept, so a
   retried submit converges).
 - ``status``: read the Job; ``phase`` is RUNNING, SUCCEEDED or FAILED (a ``Complete`` or
@@ -22,8 +24,10 @@ Environment: ``CLUSTER_NAME``, ``CLUSTER_ENDPOINT``, ``CLUSTER_CA`` (base64 PEM)
 acceleratorResource, efaCount, usdPerHour, priceSource), ``CLAIM_NAME``, ``DATA_CLAIM_NAME``
 (empty: none), ``MOUNT_PATH``, ``DATA_MOUNT_PATH``, ``DATASET_BUCKET``, ``ARTIFACTS_BUCKET``,
 ``CHECKPOINT_PREFIX``, ``REPORT_PREFIX``, ``MAX_RUN_HOURS``, ``DEFAULT_RUN_HOURS``; for recipe
-runs ``RECIPES_BUCKET`` and ``RECIPES_PREFIX``. Submit, status and cancel of a recipe run act
-on its PyTorchJob and ConfigMap instead (``run["kind"]``); cancel tries both kinds.
+runs ``RECIPES_BUCKET`` and ``RECIPES_PREFIX``; for job templates (:mod:`cluster_run_templates`)
+``TRAINING_SCRIPT_DIR`` (where pods see the staged training script) and ``TEMPLATE_IMAGE``.
+Submit, status and cancel of a recipe run act on its PyTorchJob and ConfigMap instead
+(``run["kind"]``); cancel tries both kinds.
 Standard library plus boto3 only.
 """
 
@@ -45,11 +49,16 @@ if TYPE_CHECKING or __package__:  # imported from the installed package (tests, 
     from cdk_llm_training.assets.runtime import cluster_run_recipe_actions as recipe_actions
     from cdk_llm_training.assets.runtime.cluster_run_manifest import job_name_for, run_manifests
     from cdk_llm_training.assets.runtime.cluster_run_report import report
+    from cdk_llm_training.assets.runtime.cluster_run_templates import (
+        TemplateError,
+        render_template_job,
+    )
     from cdk_llm_training.assets.runtime.hyperpod_dependency_chart import eks_token
 else:  # in Lambda, this folder is the code root
     import cluster_run_recipe_actions as recipe_actions
     from cluster_run_manifest import job_name_for, run_manifests
     from cluster_run_report import report
+    from cluster_run_templates import TemplateError, render_template_job
     from hyperpod_dependency_chart import eks_token
 
 LOGGER = logging.getLogger()
@@ -154,6 +163,9 @@ def _container_job(job: dict[str, Any]) -> tuple[str, list[str], dict[str, str]]
     return image, list(command), environment
 
 
+_JOB_FORMS = ("image", "recipe", "template")
+
+
 def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
     """The run specification of a valid input (see the construct docs for the input)."""
     if not isinstance(run_input, dict):
@@ -168,11 +180,6 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
     }
     if unknown:
         raise RunInputError(f"unknown input fields {sorted(unknown)}")
-    job = run_input.get("job")
-    if not isinstance(job, dict):
-        raise RunInputError(f"job must be an object with image and command; got {job!r}")
-    recipe = _recipe_request(job) if "recipe" in job else None
-    image, command, environment = _container_job(job) if recipe is None else ("", [], {})
     groups = _groups()
     group_name = run_input.get("instance_group", next(iter(groups)))
     if group_name not in groups:
@@ -184,6 +191,32 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
             f"nodes {nodes!r} must be an integer from 1 to {group['count']} (the "
             f"max_instance_count of group {group_name!r})"
         )
+    job = run_input.get("job")
+    if not isinstance(job, dict):
+        raise RunInputError(
+            "job must be an object with image and command, a recipe, or a template and "
+            f"parameters; got {job!r}"
+        )
+    forms = [form for form in _JOB_FORMS if form in job]
+    if len(forms) > 1:
+        raise RunInputError(
+            f"job has {' and '.join(forms)}: give exactly one of image and command, recipe, or "
+            "template and parameters"
+        )
+    if "template" in job:  # run-input form 3: a library-shipped job template
+        try:
+            job = render_template_job(
+                job,
+                nodes=nodes,
+                accelerators_per_node=int(group["acceleratorCount"]),
+                script_dir=os.environ.get("TRAINING_SCRIPT_DIR", ""),
+                image=os.environ.get("TEMPLATE_IMAGE", ""),
+                data_mount_path=os.environ["DATA_MOUNT_PATH"],
+            )
+        except TemplateError as error:
+            raise RunInputError(str(error)) from None
+    recipe = _recipe_request(job) if "recipe" in job else None
+    image, command, environment = _container_job(job) if recipe is None else ("", [], {})
     dataset = run_input.get("dataset")
     if not isinstance(dataset, str) or not dataset or dataset.startswith("/") or ".." in dataset:
         raise RunInputError(

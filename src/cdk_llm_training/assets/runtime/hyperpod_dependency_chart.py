@@ -17,6 +17,9 @@ Resource properties (strings, as CloudFormation passes them):
 - ``Manifests``: instead of a chart, a JSON list of Kubernetes objects installed as the
   release (:mod:`manifest_chart`).
 
+The same function serves ``Custom::KubernetesManifests`` (:mod:`kubernetes_apply`): Kubernetes
+objects the stack applies with the same access.
+
 Create and Update run ``helm upgrade --install`` (idempotent: a retried or repeated event
 converges on the same release); Delete runs ``helm uninstall`` and treats a missing release as
 done. A Delete that follows a failed Create does nothing (the physical ID records the failure).
@@ -70,8 +73,20 @@ class ChartError(RuntimeError):
 # -- entry point ---------------------------------------------------------------------------
 
 
+MANIFESTS_RESOURCE_TYPE = "Custom::KubernetesManifests"
+"""Events of this resource type go to :mod:`kubernetes_apply` (same function, same access)."""
+
+
 def handler(event: dict[str, Any], context: Any) -> None:
     """Lambda entry point: do the request, then always answer CloudFormation."""
+    if event.get("ResourceType") == MANIFESTS_RESOURCE_TYPE:
+        # Imported here: kubernetes_apply imports this module's EKS token and response code.
+        if __package__:
+            from cdk_llm_training.assets.runtime import kubernetes_apply
+        else:  # in Lambda, this folder is the code root
+            import kubernetes_apply  # type: ignore[import-not-found,no-redef]
+        kubernetes_apply.handler(event, context)
+        return
     request = event["RequestType"]
     props = event["ResourceProperties"]
     physical_id = event.get("PhysicalResourceId") or physical_id_of(props)

@@ -11,6 +11,8 @@ from . import methods
 REWARD_NAMES = ("exact_match", "regex", "json_schema")
 """Built-in verifiable rewards of ``grpo`` (see :mod:`rewards`)."""
 DISTRIBUTED_MODES = ("auto", "off")
+INIT_WEIGHTS = ("pretrained", "random")
+"""``--init_weights``: the model's weights, or fresh ones from its configuration."""
 
 
 class TrainingError(Exception):
@@ -68,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max_completion_length", type=int, default=256, help="grpo: sampled tokens")
     add("--temperature", type=float, default=1.0, help="grpo: sampling temperature")
     add("--fsdp", type=_bool, default=False, help="tuning=full: shard with FSDP")
+    add(
+        "--init_weights",
+        choices=INIT_WEIGHTS,
+        default="pretrained",
+        help="tuning=full: 'random' builds the model from its config alone (pre-training)",
+    )
     add("--distributed", choices=DISTRIBUTED_MODES, default="auto")
     return parser
 
@@ -113,6 +121,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         raise TrainingError(
             f"--fsdp true shards full fine-tuning only; tuning={tuning.name} trains an adapter "
             "with data parallelism (DDP)"
+        )
+    if args.init_weights == "random" and tuning.adapter:
+        raise TrainingError(
+            f"--init_weights random trains every weight of a new model; tuning={tuning.name} "
+            "trains an adapter on frozen weights: use --tuning full"
         )
     if method.generates and args.num_generations < 2:
         raise TrainingError(

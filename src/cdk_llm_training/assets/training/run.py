@@ -115,11 +115,17 @@ def _bf16() -> bool:
 
 
 def load_model(args: argparse.Namespace, tuning: methods.Tuning, source: str) -> Any:
-    """The base model (4-bit for QLoRA, prepared for k-bit training)."""
+    """The base model (4-bit for QLoRA, prepared for k-bit training); with
+    ``--init_weights random``, a model of the source's configuration with fresh weights."""
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     dtype = torch.bfloat16 if _bf16() else torch.float32
+    if args.init_weights == "random":
+        config = AutoConfig.from_pretrained(source, trust_remote_code=args.trust_remote_code)
+        return AutoModelForCausalLM.from_config(
+            config, trust_remote_code=args.trust_remote_code, dtype=dtype
+        )
     kwargs: dict[str, Any] = {"trust_remote_code": args.trust_remote_code, "dtype": dtype}
     if tuning.needs_cuda:
         from transformers import BitsAndBytesConfig
@@ -342,6 +348,7 @@ def train(args: argparse.Namespace, paths: Paths) -> dict[str, Any]:
     losses = [h["train_loss"] for h in printer.history if "train_loss" in h]
     summary: dict[str, Any] = {
         "base_model": args.model_id or "model channel",
+        "init_weights": args.init_weights,
         "method": method.name,
         "tuning": tuning.name,
         "record_format": args.record_format,

@@ -25,6 +25,10 @@ from cdk_llm_training.config.catalogs.prices import PriceChannel, default_price_
 from cdk_llm_training.config.cluster_training_run import ClusterRunOptions
 from cdk_llm_training.constructs._compliance import acknowledge_synchronous_function
 from cdk_llm_training.constructs.acknowledgements import acknowledge
+from cdk_llm_training.constructs.cluster_training_run.templates import (
+    stage_training_script,
+    template_image_uri,
+)
 from cdk_llm_training.constructs.hyperpod.cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.runtime_function import runtime_code
 
@@ -89,8 +93,9 @@ def instance_groups_environment(hyperpod: HyperPodEksCluster) -> dict[str, dict[
 
 
 class RunController(Construct):
-    """``Function`` (with ``Logs`` and ``EgressSecurityGroup``), ``AccessEntry`` and
-    ``CancelRule``."""
+    """``Function`` (with ``Logs`` and ``EgressSecurityGroup``), ``AccessEntry``,
+    ``CancelRule`` and, for the job templates, ``TrainingScript`` (the training script staged
+    in ``curated_bucket``, which the file system links at the data directory)."""
 
     def __init__(
         self,
@@ -99,6 +104,7 @@ class RunController(Construct):
         *,
         hyperpod: HyperPodEksCluster,
         artifacts_bucket: s3.IBucket,
+        curated_bucket: s3.IBucket,
         data_key: kms.IKey | None,
         log_key: kms.IKey,
         options: ClusterRunOptions,
@@ -127,6 +133,8 @@ class RunController(Construct):
         )
         mount_path = volume.mount_path.rstrip("/")
         data_dir = volume.read_only_data_directory
+        data_mount_path = f"{mount_path}/{data_dir or 'data'}"
+        script_prefix = stage_training_script(self, curated_bucket)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -157,7 +165,9 @@ class RunController(Construct):
                 "CLAIM_NAME": volume.claim_name,
                 "DATA_CLAIM_NAME": f"{volume.claim_name}-data" if data_dir else "",
                 "MOUNT_PATH": mount_path,
-                "DATA_MOUNT_PATH": f"{mount_path}/{data_dir or 'data'}",
+                "DATA_MOUNT_PATH": data_mount_path,
+                "TRAINING_SCRIPT_DIR": f"{data_mount_path}/{script_prefix.rstrip('/')}",
+                "TEMPLATE_IMAGE": template_image_uri(self),
                 "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
                 "CHECKPOINT_PREFIX": options.checkpoint_prefix,
                 "REPORT_PREFIX": options.report_prefix,

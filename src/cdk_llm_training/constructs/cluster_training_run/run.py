@@ -131,6 +131,7 @@ class ClusterTrainingRun(Construct):
                 "Controller",
                 hyperpod=hyperpod,
                 artifacts_bucket=data_lake.artifacts_bucket,
+                curated_bucket=data_lake.curated_bucket,
                 data_key=data_lake.key,
                 log_key=key,
                 options=opts,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, Aws, CfnResource, Fn, RemovalPolicy, Stack
+from aws_cdk import Annotations, Aws, CfnResource, CustomResource, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_eks_v2 as eks_v2
@@ -60,8 +60,10 @@ class HyperPodEksCluster(Construct):
     ``NodeRecovery=Automatic``, ``ThreadsPerCore=1``, deep health checks on accelerator groups,
     and (for a new EKS cluster) an in-stack install of the HyperPod dependency Helm chart: a
     Lambda-backed custom resource in the VPC with its own EKS access entry that runs
-    ``helm upgrade --install`` before the HyperPod cluster is created (no manual step). The
-    optional HyperPod add-ons (``options.addons``) follow the HyperPod cluster.
+    ``helm upgrade --install`` before the HyperPod cluster is created (no manual step); with a
+    ``file_system``, the same function then applies the FSx PersistentVolumes and claims (and
+    their namespace) after the FSx CSI driver add-on (``FsxVolume``). The optional HyperPod
+    add-ons (``options.addons``) follow the HyperPod cluster.
 
     Example::
 
@@ -262,12 +264,17 @@ class HyperPodEksCluster(Construct):
 
         # -- FSx volume for pods (fsx_volume.py) -------------------------------------------
         self.fsx_volume_manifest: str | None = None
+        self.fsx_volume_resource: CustomResource | None = None
+        """Applies the volume manifest at deploy time (None: the manifest is the user's)."""
         if file_system is not None:
-            self.fsx_volume_manifest = fsx_volume_manifest(
+            self.fsx_volume_manifest, self.fsx_volume_resource = fsx_volume_manifest(
                 self._stack,
                 file_system=file_system,
                 options=opts.fsx_volume,
                 fsx_csi_role=self.fsx_csi_role,
+                chart=self.dependency_chart,
+                cluster=self.eks_cluster,
+                apply_after=[self.addons["aws-fsx-csi-driver"]] if self.addons else [],
             )
 
     # -- public API ------------------------------------------------------------------------
