@@ -518,3 +518,38 @@ def test_chart_function_installs_the_manifests_as_a_release(
     ((command, documents),) = seen
     assert command[4:8] == ["default", "upgrade", "--install", "llm-training-run-recipes"]
     assert documents == manifests
+
+
+def test_empty_dataset_and_output_paths_point_at_the_run_and_overrides_still_win() -> None:
+    document = yaml.safe_load(SFT_RECIPE)
+    document["training_config"]["datasets"] = {"train_data": {"file_path": "", "name": ""}}
+    document["training_config"]["training_args"]["training_dir"] = ""
+    config = recipe.recipe_config(
+        document,
+        [],
+        nodes=1,
+        devices=8,
+        results_dir="/fsx/checkpoints/t",
+        dataset_dir="/fsx/data/datasets/sft/",
+    )
+    training = config["training_config"]
+    assert training["datasets"]["train_data"]["file_path"] == "/fsx/data/datasets/sft/"
+    assert training["training_args"]["training_dir"] == "/fsx/checkpoints/t"
+    overridden = recipe.recipe_config(
+        document,
+        ["training_config.datasets.train_data.file_path=/fsx/data/other/train.jsonl"],
+        nodes=1,
+        devices=8,
+        results_dir="/fsx/checkpoints/t",
+        dataset_dir="/fsx/data/datasets/sft/",
+    )
+    assert (
+        overridden["training_config"]["datasets"]["train_data"]["file_path"]
+        == "/fsx/data/other/train.jsonl"
+    )
+    # a recipe without those keys gets none added
+    bare = recipe.recipe_config(
+        yaml.safe_load(SFT_RECIPE), [], nodes=1, devices=8, results_dir="/r", dataset_dir="/d/"
+    )
+    assert "datasets" not in bare["training_config"]
+    assert "training_dir" not in bare["training_config"]["training_args"]

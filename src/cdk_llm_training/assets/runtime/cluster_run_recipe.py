@@ -170,6 +170,25 @@ def resolve_interpolations(config: dict[str, Any], launcher: dict[str, Any]) -> 
     return resolved
 
 
+def _fill_run_paths(config: dict[str, Any], *, dataset_dir: str, results_dir: str) -> None:
+    """Point an llmft recipe's empty dataset and output paths at the run's folders.
+
+    The recipes' own launcher scripts set ``training_config.datasets.train_data.file_path``
+    (the training dataset's location) and ``training_config.training_args.training_dir`` on
+    the command line; the recipes ship them as ``''``. A key the recipe does not have, or
+    has set, is left alone, and an override still wins.
+    """
+    training = config.get("training_config")
+    if not isinstance(training, dict):
+        return
+    train_data = (training.get("datasets") or {}).get("train_data")
+    if isinstance(train_data, dict) and train_data.get("file_path") == "":
+        train_data["file_path"] = dataset_dir
+    args = training.get("training_args")
+    if isinstance(args, dict) and args.get("training_dir") == "":
+        args["training_dir"] = results_dir
+
+
 def recipe_config(
     recipe: dict[str, Any],
     overrides: list[str],
@@ -177,9 +196,11 @@ def recipe_config(
     nodes: int,
     devices: int,
     results_dir: str,
+    dataset_dir: str | None = None,
 ) -> dict[str, Any]:
     """The resolved recipe a run trains with: ``trainer.num_nodes`` and ``trainer.devices``
-    from the instance group, then the overrides, then interpolations."""
+    from the instance group, the run's dataset and output folders where the recipe leaves
+    them empty (with ``dataset_dir``), then the overrides, then interpolations."""
     model_type = (recipe.get("run") or {}).get("model_type")
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise RecipeError(
@@ -189,6 +210,8 @@ def recipe_config(
     config = json.loads(json.dumps(recipe))
     trainer = config.setdefault("trainer", {})
     trainer["num_nodes"], trainer["devices"] = nodes, devices
+    if dataset_dir is not None:
+        _fill_run_paths(config, dataset_dir=dataset_dir, results_dir=results_dir)
     try:
         apply_overrides(config, overrides)
     except OverrideError as error:

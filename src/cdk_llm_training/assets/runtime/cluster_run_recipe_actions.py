@@ -87,7 +87,12 @@ def render(
     image = recipe_image(index, name, region)
     devices = int(group["acceleratorCount"])
     config = recipe_config(
-        document, overrides, nodes=run["nodes"], devices=devices, results_dir=run["checkpointDir"]
+        document,
+        overrides,
+        nodes=run["nodes"],
+        devices=devices,
+        results_dir=run["checkpointDir"],
+        dataset_dir=run["datasetDir"],
     )
     volumes, mounts = fsx_volumes()
     config_map, job = recipe_manifests(
