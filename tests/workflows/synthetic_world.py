@@ -101,7 +101,7 @@ class ServiceQuotas:
         self.cloud = cloud
 
     def list_service_quotas(self, **params: Any) -> dict[str, Any]:
-        from workflows.aws_world import check_request, check_response  # noqa: PLC0415
+        from workflows.aws_world import check_request, check_response
 
         check_request("service-quotas", "ListServiceQuotas", params)
         self.cloud._record("servicequotas:ListServiceQuotas", params)
@@ -134,7 +134,7 @@ class BedrockControl:
         self.cloud = cloud
 
     def list_model_invocation_jobs(self, **params: Any) -> dict[str, Any]:
-        from workflows.aws_world import NOW, check_request, check_response  # noqa: PLC0415
+        from workflows.aws_world import NOW, check_request, check_response
 
         check_request("bedrock", "ListModelInvocationJobs", params)
         self.cloud._record("bedrock:listModelInvocationJobs", params)
@@ -156,7 +156,9 @@ class BedrockControl:
                 "roleArn": "arn:aws:iam::123456789012:role/batch",
                 "status": params["statusEquals"],
                 "submitTime": NOW,
-                "inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://batch-input/prompts.jsonl"}},
+                "inputDataConfig": {
+                    "s3InputDataConfig": {"s3Uri": "s3://batch-input/prompts.jsonl"}
+                },
                 "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://batch-output/"}},
             }
             for arn, model, name in jobs

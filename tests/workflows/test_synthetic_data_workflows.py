@@ -177,7 +177,7 @@ def test_quotas_are_read_by_name_and_reported(
         ("Batch inference job size (in GB) for Claude 3 Haiku", 0.00001, "inputBytes"),
     ],
 )
-def test_a_job_outside_a_quota_is_refused_up_front(
+def test_a_job_outside_a_quota_is_refused_up_front(  # noqa: PLR0917 - fixtures + parameters
     cloud: Cloud, machine_ids: dict[str, str], curated: str, quota: str, value: float, field: str
 ) -> None:
     cloud.batch_quotas = {quota: value}
@@ -193,7 +193,8 @@ def test_too_many_jobs_in_flight_is_refused_up_front(
 ) -> None:
     name = "Sum of in-progress and submitted batch inference jobs using a base model for "
     cloud.batch_quotas = {f"{name}Claude 3 Haiku": 2}
-    cloud.foreign_batch_jobs = [(HAIKU, "Submitted"), (f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}", "Scheduled")]
+    as_arn = f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}"
+    cloud.foreign_batch_jobs = [(HAIKU, "Submitted"), (as_arn, "Scheduled")]
     _put_prompts(cloud, curated, 120)
     (problem,) = _refused(cloud, machine_ids)
     assert problem.startswith("inFlightJobs 2:")
