@@ -23,6 +23,7 @@ from cdk_llm_training.checks.rules_network import NETWORK_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
 from cdk_llm_training.checks.rules_training_jobs import TRAINING_JOB_RULES
+from cdk_llm_training.checks.rules_trust_grants import TRUST_GRANT_RULES
 from cdk_llm_training.checks.rules_workflows import WORKFLOW_RULES
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -42,6 +43,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *DATA_PIPELINE_RULES,
     *CROSS_ACCOUNT_RULES,
     *TRAINING_JOB_RULES,
+    *TRUST_GRANT_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 
