@@ -78,8 +78,9 @@ def create_batch_role(synthetic: SyntheticData) -> iam.Role:
 
 def batch_limit_statements() -> list[iam.PolicyStatement]:
     """Read the Bedrock batch quotas and count the batch jobs in flight, before a job is
-    created. Both actions are list actions without resource-level permissions (Service
-    Authorization Reference: Service Quotas, Amazon Bedrock), hence ``*``."""
+    created. Both are list actions taken to have no resource-level permissions, hence ``*``
+    (the Service Authorization Reference pages of Service Quotas and Amazon Bedrock were not
+    re-read for this: unverified)."""
     return [
         iam.PolicyStatement(
             sid="ReadBatchQuotas", actions=["servicequotas:ListServiceQuotas"], resources=["*"]
