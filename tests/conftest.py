@@ -35,6 +35,10 @@ from cdk_llm_training.stacks import (
     build_tier_stacks,
 )
 
+# Loaded here, not in tests/workflows/conftest.py, so the main process of an xdist run of the
+# whole suite (which never imports that folder's conftest) merges the workers' records.
+pytest_plugins = ("workflows.state_coverage",)
+
 
 @pytest.fixture(scope="session")
 def tier_stacks() -> dict[StackName, Stack]:

@@ -44,6 +44,21 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield client
 
 
+class _NoQuotas:
+    """Service Quotas and Bedrock control-plane clients with nothing to report."""
+
+    def list_service_quotas(self, **_: Any) -> dict[str, Any]:
+        return {"Quotas": []}
+
+    def list_model_invocation_jobs(self, **_: Any) -> dict[str, Any]:
+        return {"invocationJobSummaries": []}
+
+
+@pytest.fixture(autouse=True)
+def _no_quotas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sd, "control_clients", lambda: (_NoQuotas(), _NoQuotas()))
+
+
 def _put_prompts(s3: Any, lines: list[Any], key: str = "synthetic/prompts/set.jsonl") -> str:
     body = "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n"
     s3.put_object(Bucket="curated", Key=key, Body=body)
@@ -160,12 +175,20 @@ def test_convert_parses_each_family_and_counts_errors(s3: Any, model_id: str) ->
     result = sd.convert({"promptsKey": "synthetic/prompts/set.jsonl"}, env, s3, "run5")
     assert result["records"] == 1
     assert result["counts"] == {
+        "model_outputs": 2,
         "no_text": 1,
         "output_lines": 4,
+        "output_parts": 1,
         "record_errors": 1,
         "records": 1,
         "unparsable": 1,
     }
+    assert result["problems"] == [
+        "abcdef123456/records.jsonl.out line 2: record 'b' failed: 400 Malformed input",
+        "abcdef123456/records.jsonl.out line 3: record 'c': no prompt or answer",
+        "abcdef123456/records.jsonl.out line 4: not JSON",
+    ]
+    assert result["reconciled"] is False  # the empty manifest counts no success
     body = s3.get_object(Bucket="curated", Key="finetune/synthetic/run5/train.jsonl")["Body"]
     (record,) = [json.loads(line) for line in body.read().decode().splitlines()]
     assert record == {

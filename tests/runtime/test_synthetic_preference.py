@@ -54,6 +54,21 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield client
 
 
+class _NoQuotas:
+    """Service Quotas and Bedrock control-plane clients with nothing to report."""
+
+    def list_service_quotas(self, **_: Any) -> dict[str, Any]:
+        return {"Quotas": []}
+
+    def list_model_invocation_jobs(self, **_: Any) -> dict[str, Any]:
+        return {"invocationJobSummaries": []}
+
+
+@pytest.fixture(autouse=True)
+def _no_quotas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sd, "control_clients", lambda: (_NoQuotas(), _NoQuotas()))
+
+
 def _sample(record_id: str, prompt: str, text: str | None) -> str:
     """One line of the sample job's output (Anthropic Messages), or an error line."""
     body = sd.model_input("anthropic", prompt, None, max_tokens=512, temperature=0.7)
@@ -147,6 +162,7 @@ def test_pairing_writes_a_judge_batch_input_at_the_minimum(s3: Any) -> None:
         "identical_samples": 1,
         "one_sample_missing": 1,
         "output_lines": 205,
+        "output_parts": 1,
         "record_errors": 1,
         "unparsable": 1,
     }
@@ -220,6 +236,7 @@ def test_small_sets_are_judged_directly_and_converted(s3: Any) -> None:
         "judge_errors": 1,
         "judgments_unparsable": 1,
         "output_lines": 10,
+        "output_parts": 1,
         "records": 2,
         "ties": 1,
     }
@@ -264,6 +281,7 @@ def test_batch_verdicts_missing_or_failed_are_counted(s3: Any) -> None:
     assert result["counts"] == {
         f"chosen_{'a' if _first_shown('p0') == 'b' else 'b'}": 1,
         "judge_errors": 1,
+        "judge_unparsable": 1,
         "judgments_missing": 1,
         "records": 1,
     }

@@ -184,3 +184,67 @@ def test_judge_defaults_to_the_teacher() -> None:
     options = SyntheticDataOptions(output="preference")
     assert (options.judge, options.dataset_format) == (options.teacher_model_id, "preference")
     assert SyntheticDataOptions().dataset_format == "chat"
+
+
+LIMIT_ACTIONS = {"servicequotas:ListServiceQuotas", "bedrock:ListModelInvocationJobs"}
+
+
+def _limit_grants(template: Template) -> dict[str, list[Any]]:
+    """Policy logical ID -> its statements that grant a batch-limit action."""
+    grants: dict[str, list[Any]] = {}
+    for logical_id, policy in resources_of_type(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            actions = actions if isinstance(actions, list) else [actions]
+            if LIMIT_ACTIONS & set(actions):
+                grants.setdefault(logical_id, []).append(statement)
+    return grants
+
+
+def test_only_the_steps_that_create_jobs_read_the_limits(
+    built: tuple[Stack, SyntheticData, Template], preference: tuple[SyntheticData, Template]
+) -> None:
+    cases = (
+        (built[2], ["SyntheticPrepare"]),
+        (preference[1], ["SyntheticJudge", "SyntheticPrepare"]),
+    )
+    for template, roles in cases:
+        grants = _limit_grants(template)
+        assert [g[: len(r)] for g, r in zip(sorted(grants), roles, strict=True)] == roles
+        for statements in grants.values():
+            assert sorted((s["Sid"], s["Action"], s["Resource"]) for s in statements) == [
+                ("CountBatchJobs", "bedrock:ListModelInvocationJobs", "*"),
+                ("ReadBatchQuotas", "servicequotas:ListServiceQuotas", "*"),
+            ]
+
+
+def test_quota_names_and_fallback_limits_reach_the_lambdas(
+    built: tuple[Stack, SyntheticData, Template],
+) -> None:
+    prepare = _functions(built[2])["synthetic_data.prepare_handler"]["Environment"]["Variables"]
+    assert json.loads(prepare["QUOTA_MODEL_NAMES"]) == {"amazon.nova-pro-v1:0": "Nova Pro V1"}
+    assert (prepare["MAX_INPUT_FILE_GIB"], prepare["MAX_JOB_GIB"]) == ("1.0", "5.0")
+    assert prepare["MAX_IN_FLIGHT_JOBS"] == ""
+
+
+def test_outputs_are_reconciled_before_validation(
+    built: tuple[Stack, SyntheticData, Template],
+) -> None:
+    states = _definition(built[2])["States"]
+    assert states["ConvertOutputs"]["Next"] == "OutputsReconciled?"
+    assert states["OutputsReconciled?"]["Default"] == "ValidateDataset"
+    assert states["OutputsReconciled?"]["Choices"][0]["Next"] == "NotifyOutputsMismatch"
+    payload = states["ConvertOutputs"]["Parameters"]  # the payload (response only)
+    assert payload["recordCount.$"] == "$.prepared.recordCount"
+
+
+def test_quota_model_names_override_the_shipped_ones() -> None:
+    options = SyntheticDataOptions(
+        output="preference",
+        judge_model_id="amazon.nova-lite-v1:0",
+        quota_model_names={"amazon.nova-lite-v1:0": "Nova Lite"},
+    )
+    assert options.quota_names == {
+        "amazon.nova-lite-v1:0": "Nova Lite",
+        "anthropic.claude-3-haiku-20240307-v1:0": "Claude 3 Haiku",
+    }

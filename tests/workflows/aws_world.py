@@ -406,6 +406,16 @@ class Cloud:
     """What a judge batch job (job name with ``-judge-``) answers for every pair."""
     judge_job_status: str | None = None
     """Final status of judge batch jobs; None: as the sample job's."""
+    batch_quotas: dict[str, float] = field(default_factory=dict)
+    """Bedrock quota name -> applied value that ListServiceQuotas returns."""
+    foreign_batch_jobs: list[tuple[str, str]] = field(default_factory=list)
+    """(model id, status) of batch jobs other workflows have in flight."""
+    batch_parts: int = 1
+    """Output parts (``.jsonl.out`` files) a batch job writes its lines into."""
+    batch_corrupt_line: int | None = None
+    """Index of an output line a batch job writes as invalid JSON (-1: the last)."""
+    batch_manifest_override: dict[str, int] = field(default_factory=dict)
+    """Fields that replace the counts of every batch job's ``manifest.json.out``."""
     executions: list[Execution] = field(default_factory=list)
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)

@@ -1,9 +1,10 @@
 """Every workflow the library can synthesize, built once per session in one stack; each test
-runs executions of the synthesized definitions against fresh moto S3 state."""
+runs executions of the synthesized definitions against fresh moto S3 state. The states the
+executions enter are recorded for :mod:`workflows.state_coverage`, which fails a full run of
+this folder that leaves a state unentered."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from cdk_support import cdk_context
 from moto import mock_aws
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
+from workflows.state_coverage import DEFINED, VISITED, states_of
 from workflows.workflow_inputs import BYO_TEAM, SOURCE_ACCOUNT, TARGETS
 
 from cdk_llm_training import (
@@ -337,33 +339,6 @@ def aws(template: ResolvedTemplate) -> Iterator[Any]:
             yield create_buckets(template)
 
 
-VISITED: dict[str, set[str]] = {}
-"""State machine logical ID -> states any test entered (for the end-of-run summary)."""
-DEFINED: dict[str, set[str]] = {}
-
-
-def _states_of(machine: dict[str, Any]) -> set[str]:
-    names = set(machine["States"])
-    for state in machine["States"].values():
-        for branch in state.get("Branches", []):
-            names |= _states_of(branch)
-    return names
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Name every synthesized state no test entered (a branch without a test)."""
-    missing = {
-        machine: sorted(states - VISITED.get(machine, set()))
-        for machine, states in DEFINED.items()
-        if states - VISITED.get(machine, set())
-    }
-    if DEFINED:
-        terminalreporter.write_line(
-            "workflow states never entered: "
-            + (json.dumps(missing, indent=1) if missing else "none")
-        )
-
-
 @pytest.fixture
 def cloud(
     template: ResolvedTemplate,
@@ -374,7 +349,7 @@ def cloud(
     cloud = Cloud(template=template, s3=aws, definitions=definitions, functions=functions)
     yield cloud
     for machine, definition in definitions.items():
-        DEFINED.setdefault(machine, _states_of(definition))
+        DEFINED.setdefault(machine, states_of(definition))
     for execution in cloud.executions:
         machine = execution.state_machine_arn.rsplit(":", 1)[-1]
         VISITED.setdefault(machine, set()).update(execution.visited)

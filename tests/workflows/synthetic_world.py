@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from typing import Any
+
+# aws_world imports this module: its checks are imported where they are used.
 
 DONE = ("Completed", "PartiallyCompleted")
 
@@ -65,15 +68,104 @@ def create_batch_job(cloud: Any, params: Any, *, region: str, account: str) -> d
             for r in records
         ]
         out_bucket, out_prefix = _split(params["OutputDataConfig"]["S3OutputDataConfig"]["S3Uri"])
+        if cloud.batch_corrupt_line is not None:
+            lines[cloud.batch_corrupt_line] = "{not json"
         root = f"{out_prefix.rstrip('/')}/{job_id}/"
-        cloud.s3.put_object(
-            Bucket=out_bucket, Key=f"{root}records.jsonl.out", Body="\n".join(lines) + "\n"
-        )
-        manifest = {"totalRecordCount": len(lines), "errorRecordCount": 0}
+        size = -(-len(lines) // cloud.batch_parts)
+        for part in range(cloud.batch_parts):
+            name = "records.jsonl.out" if part == 0 else f"records-{part + 1}.jsonl.out"
+            body = "\n".join(lines[part * size : (part + 1) * size]) + "\n"
+            cloud.s3.put_object(Bucket=out_bucket, Key=f"{root}{name}", Body=body)
+        errors = len(records) if cloud.batch_record_errors else 0
+        manifest = {
+            "totalRecordCount": len(records),
+            "processedRecordCount": len(records),
+            "successRecordCount": len(records) - errors,
+            "errorRecordCount": errors,
+            "inputTokenCount": 40 * len(records),
+            "outputTokenCount": 0 if errors else 25 * len(records),
+        }
+        manifest |= cloud.batch_manifest_override
         cloud.s3.put_object(
             Bucket=out_bucket, Key=f"{root}manifest.json.out", Body=json.dumps(manifest)
         )
     return {"JobArn": arn}
+
+
+class ServiceQuotas:
+    """``ListServiceQuotas`` of the ``bedrock`` service, paged by ``MaxResults`` as the API
+    pages, holding ``Cloud.batch_quotas`` (quota name -> value); requests and responses are
+    checked against the botocore model."""
+
+    def __init__(self, cloud: Any) -> None:
+        self.cloud = cloud
+
+    def list_service_quotas(self, **params: Any) -> dict[str, Any]:
+        from workflows.aws_world import check_request, check_response
+
+        check_request("service-quotas", "ListServiceQuotas", params)
+        self.cloud._record("servicequotas:ListServiceQuotas", params)
+        quotas = [
+            {
+                "ServiceCode": "bedrock",
+                "ServiceName": "Amazon Bedrock",
+                "QuotaCode": f"L-{zlib.crc32(name.encode()):08X}",
+                "QuotaName": name,
+                "Value": value,
+                "Adjustable": True,
+                "GlobalQuota": False,
+            }
+            for name, value in sorted(self.cloud.batch_quotas.items())
+        ]
+        start = int(params.get("NextToken", "0"))
+        size = params.get("MaxResults", 100)
+        response: dict[str, Any] = {"Quotas": quotas[start : start + size]}
+        if start + size < len(quotas):
+            response["NextToken"] = str(start + size)
+        check_response("service-quotas", "ListServiceQuotas", response)
+        return response
+
+
+class BedrockControl:
+    """``ListModelInvocationJobs``: the world's batch jobs that are still running (polled
+    fewer than twice) plus ``Cloud.foreign_batch_jobs`` jobs of other workflows."""
+
+    def __init__(self, cloud: Any) -> None:
+        self.cloud = cloud
+
+    def list_model_invocation_jobs(self, **params: Any) -> dict[str, Any]:
+        from workflows.aws_world import NOW, check_request, check_response
+
+        check_request("bedrock", "ListModelInvocationJobs", params)
+        self.cloud._record("bedrock:listModelInvocationJobs", params)
+        jobs = [
+            (arn, job["params"]["ModelId"], job["params"]["JobName"])
+            for arn, job in self.cloud.batch_jobs.items()
+            if job["polls"] < 2 and params["statusEquals"] == "InProgress"
+        ]
+        jobs += [
+            (f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{i:012d}", model, "x")
+            for i, (model, status) in enumerate(self.cloud.foreign_batch_jobs)
+            if status == params["statusEquals"]
+        ]
+        summaries = [
+            {
+                "jobArn": arn,
+                "jobName": name,
+                "modelId": model,
+                "roleArn": "arn:aws:iam::123456789012:role/batch",
+                "status": params["statusEquals"],
+                "submitTime": NOW,
+                "inputDataConfig": {
+                    "s3InputDataConfig": {"s3Uri": "s3://batch-input/prompts.jsonl"}
+                },
+                "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://batch-output/"}},
+            }
+            for arn, model, name in jobs
+        ]
+        response = {"invocationJobSummaries": summaries}
+        check_response("bedrock", "ListModelInvocationJobs", response)
+        return response
 
 
 def get_batch_job(cloud: Any, params: Any, *, now: Any) -> dict[str, Any]:

@@ -10,14 +10,22 @@ from workflows.aws_world import Cloud
 from workflows.workflow_inputs import function_env, put_dataset, results
 
 VARIANTS = ("fine_tune", "continued_pre_training", "distillation")
-ALL_VARIANTS = (*VARIANTS, "fine_tune_evaluated", "fine_tune_evaluated_given_model")
-"""The evaluated variants share the states before the evaluation (dataset, job)."""
+GIVEN_MODEL_VARIANTS = ("fine_tune_evaluated_given_model", "fine_tune_evaluated_recorded")
+"""Variants that evaluate a model ARN given in the input (no provisioned throughput)."""
+ALL_VARIANTS = (
+    *VARIANTS,
+    "fine_tune_evaluated",
+    *GIVEN_MODEL_VARIANTS,
+    "fine_tune_recorded",
+)
+"""The evaluated and recorded variants share the states before the evaluation (dataset,
+job)."""
 GIVEN_MODEL = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
 
 
 def job_input(cloud: Cloud, logical_id: str, variant: str, **kwargs: Any) -> dict[str, Any]:
     payload = put_dataset(cloud, logical_id, **kwargs)
-    if variant == "fine_tune_evaluated_given_model":
+    if variant in GIVEN_MODEL_VARIANTS:
         payload["evaluationModelArn"] = GIVEN_MODEL
     return payload
 
@@ -26,7 +34,8 @@ def job_input(cloud: Cloud, logical_id: str, variant: str, **kwargs: Any) -> dic
 @pytest.mark.parametrize(
     ("variant", "validation"),
     [(v, False) for v in VARIANTS]
-    + [("fine_tune", True), ("continued_pre_training", True), ("distillation", True)],
+    + [("fine_tune", True), ("continued_pre_training", True), ("distillation", True)]
+    + [("fine_tune_recorded", True)],
 )
 def test_valid_dataset_runs_the_job_and_notifies_success(
     cloud: Cloud, machine_ids: dict[str, str], variant: str, validation: bool, minimal: bool

@@ -77,3 +77,12 @@ def test_registration_failure_is_notified(
     assert not cloud.packages
     assert results(cloud)[-1] == "REGISTRATION_FAILED"
     assert cloud.notifications[-1]["customModelArn"].startswith("arn:aws:bedrock:")
+
+
+def test_gated_record_without_validation_data(cloud: Cloud, machine_ids: dict[str, str]) -> None:
+    logical_id = machine_ids["fine_tune_evaluated_recorded"]
+    execution = start_evaluated(cloud, logical_id, validation=False, evaluationModelArn=GIVEN_MODEL)
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    job = next(p for op, p in cloud.calls if op == "bedrock:createModelCustomizationJob")
+    assert "ValidationDataConfig" not in job
+    assert len(cloud.packages) == 1

@@ -144,10 +144,11 @@ def test_rft_job_failure_notifies(
     assert results(rft_cloud) == ["FAILED"]
 
 
+@pytest.mark.parametrize("variant", ["rft", "rft_python"])
 def test_invalid_rft_dataset_starts_neither_probe_nor_job(
-    rft_cloud: Cloud, machine_ids: dict[str, str]
+    rft_cloud: Cloud, machine_ids: dict[str, str], variant: str
 ) -> None:
-    logical_id = machine_ids["rft"]
+    logical_id = machine_ids[variant]
     execution = rft_cloud.start(logical_id, put_dataset(rft_cloud, logical_id, valid=False))
     assert (execution.status, execution.error) == ("FAILED", "DatasetInvalid")
     assert GRADER not in rft_cloud.ops()
@@ -161,10 +162,11 @@ def test_rft_takes_no_validation_data(rft_cloud: Cloud, machine_ids: dict[str, s
     assert (execution.status, execution.error) == ("FAILED", "DatasetInvalid")
 
 
+@pytest.mark.parametrize("variant", ["rft", "rft_python"])
 def test_a_probe_crash_notifies_a_validation_error(
-    rft_cloud: Cloud, machine_ids: dict[str, str]
+    rft_cloud: Cloud, machine_ids: dict[str, str], variant: str
 ) -> None:
-    logical_id = machine_ids["rft"]
+    logical_id = machine_ids[variant]
     rft_cloud.raise_on["lambda:rft_grader_probe.handler"] = ("Lambda.Unknown", "timed out")
     execution = rft_cloud.start(logical_id, put_dataset(rft_cloud, logical_id))
     assert (execution.status, execution.error) == ("FAILED", "ValidationError")

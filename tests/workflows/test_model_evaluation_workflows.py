@@ -15,9 +15,15 @@ GIVEN_MODEL = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef12
 
 
 def start(
-    cloud: Cloud, logical_id: str, *, catalog: bool = True, valid: bool = True, **extra: Any
+    cloud: Cloud,
+    logical_id: str,
+    *,
+    catalog: bool = True,
+    valid: bool = True,
+    validation: bool = True,
+    **extra: Any,
 ) -> Any:
-    payload = put_dataset(cloud, logical_id, validation=True)
+    payload = put_dataset(cloud, logical_id, validation=validation)
     env = function_env(cloud, logical_id, "EvalPreparePrompts")
     if catalog:
         record = PROMPT if valid else {"question": "no prompt field"}
@@ -56,6 +62,7 @@ def test_evaluated_model_passes_the_gate(
     [
         ("fine_tune_evaluated", {}),
         ("fine_tune_evaluated_given_model", {"evaluationModelArn": GIVEN_MODEL}),
+        ("fine_tune_evaluated_recorded", {"evaluationModelArn": GIVEN_MODEL}),
     ],
 )
 @pytest.mark.parametrize(
@@ -97,10 +104,13 @@ def test_throughput_that_never_comes_up_is_deleted_and_notified(
     [{}, {"evaluationModelArn": ""}, {"evaluationModelArn": 7}],
     ids=["absent", "empty", "number"],
 )
+@pytest.mark.parametrize(
+    "variant", ["fine_tune_evaluated_given_model", "fine_tune_evaluated_recorded"]
+)
 def test_given_model_missing_fails_before_the_job(
-    cloud: Cloud, machine_ids: dict[str, str], extra: dict[str, Any]
+    cloud: Cloud, machine_ids: dict[str, str], extra: dict[str, Any], variant: str
 ) -> None:
-    execution = start(cloud, machine_ids["fine_tune_evaluated_given_model"], **extra)
+    execution = start(cloud, machine_ids[variant], **extra)
     assert execution.status == "FAILED"
     assert execution.error == "InvalidInput"
     assert "bedrock:createModelCustomizationJob" not in cloud.ops()
@@ -112,8 +122,9 @@ def test_given_model_missing_fails_before_the_job(
     [
         ("fine_tune_evaluated", {}, "eval-bj-"),
         ("fine_tune_evaluated_given_model", {"evaluationModelArn": GIVEN_MODEL}, "eval-cb-"),
+        ("fine_tune_evaluated_recorded", {"evaluationModelArn": GIVEN_MODEL}, "eval-cb-"),
     ],
-    ids=["baseline-judge-job", "candidate-builtin-job"],
+    ids=["baseline-judge-job", "candidate-builtin-job", "recorded-candidate-builtin-job"],
 )
 def test_any_single_evaluation_job_failing_fails_the_run_notified(
     cloud: Cloud, machine_ids: dict[str, str], variant: str, extra: dict[str, Any], failing: str

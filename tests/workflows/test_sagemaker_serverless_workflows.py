@@ -50,8 +50,11 @@ def test_a_failed_job_notifies(
     assert status in cloud.notifications[0]["cause"]
 
 
-def test_polls_running_out_stop_the_job(cloud: Cloud, machine_ids: dict[str, str]) -> None:
-    logical_id = machine_ids["serverless_sft"]
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_polls_running_out_stop_the_job(
+    cloud: Cloud, machine_ids: dict[str, str], variant: str
+) -> None:
+    logical_id = machine_ids[variant]
     cloud.job_status[CREATE] = "InProgress"
     execution = cloud.start(logical_id, put_dataset(cloud, logical_id))
     assert (execution.status, execution.error) == ("FAILED", "JobFailed")
@@ -78,8 +81,11 @@ def test_invalid_data_starts_no_job(
     assert CREATE not in cloud.ops()
 
 
-def test_a_validator_crash_notifies(cloud: Cloud, machine_ids: dict[str, str]) -> None:
-    logical_id = machine_ids["serverless_sft"]
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_validator_crash_notifies(
+    cloud: Cloud, machine_ids: dict[str, str], variant: str
+) -> None:
+    logical_id = machine_ids[variant]
     cloud.raise_on["lambda:bedrock_dataset_validator.handler"] = ("Lambda.Unknown", "timed out")
     execution = cloud.start(logical_id, put_dataset(cloud, logical_id))
     assert (execution.status, execution.error) == ("FAILED", "ValidationError")

@@ -11,8 +11,10 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from workflows.aws_world import Cloud, ResolvedTemplate
+from workflows.synthetic_world import BedrockControl, ServiceQuotas
 from workflows.workflow_inputs import results
 
+from cdk_llm_training.assets.runtime import synthetic_data as sd
 from cdk_llm_training.assets.runtime import synthetic_preference as sp
 
 MACHINE = "synthetic_preference"
@@ -24,6 +26,14 @@ TEACHER = "anthropic.claude-3-haiku-20240307-v1:0"
 def curated(stack: cdk.Stack, template: ResolvedTemplate) -> str:
     lake: Any = stack.node.find_child("Lake")
     return template.ref(stack.get_logical_id(lake.curated_bucket.node.default_child))
+
+
+@pytest.fixture(autouse=True)
+def batch_control(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Lambdas' Service Quotas and Bedrock clients talk to the world's fakes."""
+    monkeypatch.setattr(
+        sd, "control_clients", lambda: (ServiceQuotas(cloud), BedrockControl(cloud))
+    )
 
 
 def _put_prompts(cloud: Cloud, bucket: str, count: int) -> None:
@@ -98,6 +108,7 @@ def test_only_ties_is_an_invalid_dataset(
     assert results(cloud) == ["DATASET_INVALID"]
     assert cloud.notifications[0]["counts"] == {
         "output_lines": 200,
+        "output_parts": 1,
         "records": 0,
         "ties": 100,
     }
@@ -151,3 +162,35 @@ def test_judging_step_failure_notifies(
     execution = cloud.start(machine_ids[MACHINE], {"promptsKey": PROMPTS})
     assert (execution.status, execution.error) == ("FAILED", "Failed")
     assert results(cloud) == ["FAILED"]
+
+
+def test_judge_job_outside_its_quota_is_refused_up_front(
+    cloud: Cloud, machine_ids: dict[str, str], curated: str
+) -> None:
+    # 200 sample records pass; the 100 pairs are under the judge's (here the teacher's) quota.
+    cloud.batch_quotas = {
+        "Minimum number of records per batch inference job for Claude 3 Haiku": 150,
+    }
+    _put_prompts(cloud, curated, 100)
+    execution = cloud.start(machine_ids[MACHINE], {"promptsKey": PROMPTS})
+    assert (execution.status, execution.error) == ("FAILED", "Failed")
+    assert len(_creates(cloud)) == 1  # the sample job only
+    note = cloud.notifications[0]
+    assert note["error"] == "BatchLimitError"
+    assert "records 100 is below the quota 'Minimum number of records" in note["cause"]
+
+
+def test_sample_output_that_does_not_reconcile_stops_the_run(
+    cloud: Cloud, machine_ids: dict[str, str], curated: str
+) -> None:
+    cloud.batch_corrupt_line = 0
+    _put_prompts(cloud, curated, 100)
+    execution = cloud.start(machine_ids[MACHINE], {"promptsKey": PROMPTS})
+    assert (execution.status, execution.error) == ("FAILED", "OutputsMismatch")
+    note = cloud.notifications[0]
+    assert note["problems"][0].endswith("records.jsonl.out line 1: not JSON")
+    assert note["reconciliation"]["samples"]["mismatches"] == [
+        "manifest successRecordCount 200 != 199 read",
+        "1 input records have no output line (the manifest reports 0 unprocessed)",
+        "unparsable 1",
+    ]

@@ -26,6 +26,7 @@ from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_recipes import RECIPE_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
 from cdk_llm_training.checks.rules_training_jobs import TRAINING_JOB_RULES
+from cdk_llm_training.checks.rules_trust_grants import TRUST_GRANT_RULES
 from cdk_llm_training.checks.rules_workflows import WORKFLOW_RULES
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -48,6 +49,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *NEURON_PRETRAIN_RULES,
     *RECIPE_RULES,
     *K8S_RULES,
+    *TRUST_GRANT_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

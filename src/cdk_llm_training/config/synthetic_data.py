@@ -16,6 +16,20 @@ TEACHER_FAMILIES = ("anthropic.", "amazon.nova", "meta.llama")
 """Model id starts the runtime builds request bodies for (Anthropic Messages, Amazon Nova,
 Meta Llama)."""
 _MODEL_ID = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9.:_-]+$")
+QUOTA_MODEL_NAMES: dict[str, str] = {
+    "anthropic.claude-3-haiku-20240307-v1:0": "Claude 3 Haiku",
+    "anthropic.claude-3-5-haiku-20241022-v1:0": "Claude 3.5 Haiku",
+    "anthropic.claude-3-5-sonnet-20240620-v1:0": "Claude 3.5 Sonnet",
+    "anthropic.claude-3-5-sonnet-20241022-v2:0": "Claude 3.5 Sonnet v2",
+    "amazon.nova-micro-v1:0": "Nova Micro V1",
+    "amazon.nova-lite-v1:0": "Nova Lite V1",
+    "amazon.nova-pro-v1:0": "Nova Pro V1",
+    "meta.llama3-1-70b-instruct-v1:0": "Llama 3.1 70B Instruct",
+}
+"""Model id -> the model's name in the Bedrock batch quota names (``Records per batch
+inference job for <name>``). Taken from published Service Quotas listings of the
+``bedrock`` service, not from an AWS documentation page: unverified per Region; add or
+correct names with ``quota_model_names``."""
 
 
 class SyntheticDataOptions(FrozenModel):
@@ -57,6 +71,20 @@ class SyntheticDataOptions(FrozenModel):
     max_records: int = Field(default=50_000, ge=1)
     """Most prompts a job may have (quota "Records per batch inference job", unverified
     default; raise it to your quota)."""
+    quota_model_names: dict[str, str] = Field(default_factory=dict)
+    """Model id -> its name in the batch quota names, over :data:`QUOTA_MODEL_NAMES`. The
+    workflow reads the teacher's (and judge's) batch quotas by these names before it creates
+    a job; a model without a name is checked against the configured limits only."""
+    max_input_file_gib: float = Field(default=1.0, gt=0)
+    """Input file size limit used when the quota "Batch inference input file size (in GB)
+    for <model>" cannot be read (default 1, unverified)."""
+    max_job_gib: float = Field(default=5.0, gt=0)
+    """Job size limit used when the quota "Batch inference job size (in GB) for <model>"
+    cannot be read (default 5, unverified)."""
+    max_in_flight_jobs: int | None = Field(default=None, ge=1)
+    """Submitted and running batch jobs of the model allowed when the quota "Sum of
+    in-progress and submitted batch inference jobs using a base model for <model>" cannot be
+    read. Default None: then only the quota limits them."""
     timeout_hours: int = Field(default=24, ge=24, le=168)
     """``timeoutDurationInHours`` of the job: 24 to 168 (the API's range)."""
     poll_minutes: int = Field(default=10, ge=1, le=60)
@@ -90,6 +118,13 @@ class SyntheticDataOptions(FrozenModel):
                 "the result is always checked as 'preference'"
             )
         return self
+
+    @property
+    def quota_names(self) -> dict[str, str]:
+        """Quota names of the models this workflow runs batch jobs for (teacher, judge)."""
+        names = {**QUOTA_MODEL_NAMES, **self.quota_model_names}
+        models = {self.teacher_model_id, self.judge}
+        return {model: names[model] for model in sorted(models) if model in names}
 
     @property
     def judge(self) -> str:

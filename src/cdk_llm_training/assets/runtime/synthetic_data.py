@@ -37,12 +37,20 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
+
+if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
+    from cdk_llm_training.assets.runtime.batch_limits import check_batch_job
+    from cdk_llm_training.assets.runtime.batch_output import OutputScan
+    from cdk_llm_training.assets.runtime.s3_writer import S3StreamWriter
+else:  # in Lambda, this folder is the code root
+    from batch_limits import check_batch_job
+    from batch_output import OutputScan
+    from s3_writer import S3StreamWriter
 
 CHARS_PER_TOKEN = 4
 """Rough characters per token for the cost estimate (English text; an estimate only)."""
@@ -131,6 +139,16 @@ def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     return sorted(keys)
 
 
+PRICE_SOURCE = "SyntheticDataOptions input/output_price_per_million_tokens"
+"""Where the prices of the estimate come from (the workflow's options; no price catalog)."""
+
+
+def _prices(env: Mapping[str, str]) -> tuple[float, float] | None:
+    input_price = env.get("INPUT_PRICE_PER_MILLION_TOKENS", "")
+    output_price = env.get("OUTPUT_PRICE_PER_MILLION_TOKENS", "")
+    return (float(input_price), float(output_price)) if input_price and output_price else None
+
+
 def estimate_cost(
     input_chars: int, records: int, max_tokens: int, env: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -139,14 +157,51 @@ def estimate_cost(
     input_tokens = input_chars // CHARS_PER_TOKEN
     output_tokens = records * max_tokens
     estimate: dict[str, Any] = {"inputTokens": input_tokens, "maxOutputTokens": output_tokens}
-    input_price = env.get("INPUT_PRICE_PER_MILLION_TOKENS", "")
-    output_price = env.get("OUTPUT_PRICE_PER_MILLION_TOKENS", "")
-    if input_price and output_price:
-        usd = input_tokens / 1e6 * float(input_price) + output_tokens / 1e6 * float(output_price)
+    prices = _prices(env)
+    if prices is not None:
+        usd = input_tokens / 1e6 * prices[0] + output_tokens / 1e6 * prices[1]
         estimate["maxUsd"] = round(usd, 4)
+        estimate["priceSource"] = PRICE_SOURCE
+        estimate["usdPerMillionTokens"] = {"input": prices[0], "output": prices[1]}
     else:
         estimate["maxUsd"] = None  # no prices given: tokens only
+        estimate["priceSource"] = None
     return estimate
+
+
+def actual_cost(manifest: Mapping[str, int] | None, env: Mapping[str, str]) -> dict[str, Any]:
+    """The cost of the tokens the job's ``manifest.json.out`` reports, at the same prices."""
+    if not manifest:
+        return {"usd": None, "reason": "no manifest.json.out"}
+    tokens = {"inputTokens": manifest.get("inputTokenCount", 0)}
+    tokens["outputTokens"] = manifest.get("outputTokenCount", 0)
+    prices = _prices(env)
+    if prices is None:
+        return {**tokens, "usd": None, "priceSource": None}
+    usd = tokens["inputTokens"] / 1e6 * prices[0] + tokens["outputTokens"] / 1e6 * prices[1]
+    return {**tokens, "usd": round(usd, 4), "priceSource": PRICE_SOURCE}
+
+
+def control_clients() -> tuple[Any, Any]:
+    """(Service Quotas, Bedrock) clients for the up-front batch limit checks."""
+    return boto3.client("service-quotas"), boto3.client("bedrock")
+
+
+def check_limits(
+    records: int, input_bytes: int, model_id: str, env: Mapping[str, str]
+) -> tuple[list[str], dict[str, Any]]:
+    """The batch limits of a job of ``model_id`` (see :mod:`batch_limits`)."""
+    names = json.loads(env.get("QUOTA_MODEL_NAMES", "{}") or "{}")
+    quotas, bedrock = control_clients()
+    return check_batch_job(
+        records=records,
+        input_bytes=input_bytes,
+        model_id=model_id,
+        model_name=names.get(model_id),
+        env=env,
+        quotas_client=quotas,
+        bedrock_client=bedrock,
+    )
 
 
 def prepare(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str) -> dict[str, Any]:
@@ -196,6 +251,8 @@ def prepare(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
             lines.append(json.dumps({"recordId": f"{record_id}{suffix}", "modelInput": body}))
             input_chars += len(prompt) + len(system or "")
     count = len(lines)
+    batch_input = ("\n".join(lines) + "\n").encode("utf-8")
+    del lines
     what = f"{count} batch records from {len(seen)} usable prompts" if pairs else None
     if count < minimum:
         problems.append(
@@ -206,6 +263,10 @@ def prepare(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
         problems.append(
             f"{what or f'{count} prompts'}; at most {maximum} records per job are allowed"
         )
+    limits: dict[str, Any] | None = None
+    if not problems:  # only a job that could start is worth the quota calls
+        limit_problems, limits = check_limits(count, len(batch_input), env["TEACHER_MODEL_ID"], env)
+        problems += limit_problems
     work = f"{env['WORK_PREFIX']}{run}/"
     result: dict[str, Any] = {
         "valid": not problems,
@@ -217,53 +278,61 @@ def prepare(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
         "inputS3Uri": f"s3://{env['WORK_BUCKET']}/{work}input/records.jsonl",
         "outputS3Uri": f"s3://{env['WORK_BUCKET']}/{work}output/",
         "costEstimate": estimate_cost(input_chars, count, max_tokens, env),
+        "limits": limits,
     }
     if not problems:
-        s3.put_object(
-            Bucket=env["WORK_BUCKET"],
-            Key=f"{work}input/records.jsonl",
-            Body=("\n".join(lines) + "\n").encode("utf-8"),
-        )
+        s3.put_object(Bucket=env["WORK_BUCKET"], Key=f"{work}input/records.jsonl", Body=batch_input)
     return result
 
 
 def convert(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str) -> dict[str, Any]:
-    """Turn the finished job's output into SFT chat records and a card."""
+    """Turn every output part of the finished job into SFT chat records (streamed to the
+    curated zone), a card, line-numbered problems and the reconciled record counts."""
     family = model_family(env["TEACHER_MODEL_ID"])
     bucket = env["WORK_BUCKET"]
     output_prefix = f"{env['WORK_PREFIX']}{run}/output/"
-    counts: Counter[str] = Counter()
-    records: list[str] = []
-    for key in _keys(s3, bucket, output_prefix):
-        if not key.endswith(".jsonl.out"):
-            continue  # manifest.json.out and anything else
-        for line in _lines(s3, bucket, key):
-            counts["output_lines"] += 1
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                counts["unparsable"] += 1
-                continue
-            if not isinstance(item, dict) or "error" in item:
-                counts["record_errors"] += 1
-                continue
+    scan = OutputScan()
+    dataset_key = f"{env['DATASET_PREFIX']}{run}/train.jsonl"
+    writer: S3StreamWriter | None = None
+    records = 0
+    try:
+        for part, number, item in scan.items(s3, bucket, output_prefix):
             prompt = _prompt_of(family, item.get("modelInput"))
             answer = output_text(family, item.get("modelOutput"))
             if prompt is None or answer is None:
-                counts["no_text"] += 1
+                scan.counts["no_text"] += 1
+                scan.problem(part, number, f"record {item['recordId']!r}: no prompt or answer")
                 continue
             messages = [
                 {"role": "user", "content": prompt},
                 {"role": "assistant", "content": answer.strip()},
             ]
-            records.append(json.dumps({"messages": messages}, ensure_ascii=False))
-    dataset_key = f"{env['DATASET_PREFIX']}{run}/train.jsonl"
-    if records:
-        s3.put_object(
-            Bucket=env["PROMPT_BUCKET"],
-            Key=dataset_key,
-            Body=("\n".join(records) + "\n").encode("utf-8"),
-        )
+            if writer is None:  # no object at all when no answer is usable
+                writer = S3StreamWriter(s3, env["PROMPT_BUCKET"], dataset_key)
+            writer.write((json.dumps({"messages": messages}, ensure_ascii=False) + "\n").encode())
+            records += 1
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.close()
+    return _finish(event, env, s3, run, scan=scan, records=records, dataset_key=dataset_key)
+
+
+def _finish(
+    event: Mapping[str, Any],
+    env: Mapping[str, str],
+    s3: Any,
+    run: str,
+    *,
+    scan: OutputScan,
+    records: int,
+    dataset_key: str,
+) -> dict[str, Any]:
+    expected = event.get("recordCount")
+    reconciliation = scan.reconcile(expected if isinstance(expected, int) else None)
+    counts = {"records": records, **dict(sorted(scan.counts.items()))}
     card = {
         "kind": "synthetic_sft",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -271,17 +340,29 @@ def convert(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
         "lineage": {
             "prompts": event.get("promptsKey"),
             "batch_job": event.get("jobArn"),
-            "batch_output": f"s3://{bucket}/{output_prefix}",
+            "batch_output": f"s3://{env['WORK_BUCKET']}/{env['WORK_PREFIX']}{run}/output/",
         },
-        "counts": {"records": len(records), **dict(sorted(counts.items()))},
+        "counts": counts,
+        "reconciliation": reconciliation,
+        "output_problems": scan.report(),
         "cost_estimate": event.get("costEstimate"),
+        "cost_actual": actual_cost(reconciliation["manifest"], env),
+        "limits": event.get("limits"),
     }
     s3.put_object(
         Bucket=env["PROMPT_BUCKET"],
         Key=f"{env['DATASET_PREFIX']}{run}/dataset_card.json",
         Body=json.dumps(card, indent=2).encode("utf-8"),
     )
-    return {"trainingDataKey": dataset_key, "records": len(records), "counts": card["counts"]}
+    return {
+        "trainingDataKey": dataset_key,
+        "records": records,
+        "counts": counts,
+        "reconciled": reconciliation["consistent"],
+        "reconciliation": reconciliation,
+        **scan.report(),
+        "costActual": card["cost_actual"],
+    }
 
 
 def _prompt_of(family: str, body: Any) -> str | None:

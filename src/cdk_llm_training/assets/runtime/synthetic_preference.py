@@ -36,23 +36,27 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
+    from cdk_llm_training.assets.runtime.batch_output import OutputScan
     from cdk_llm_training.assets.runtime.synthetic_data import (
         SAMPLE_SUFFIXES,
         PromptSetError,
-        _keys,
         _lines,
         _prompt_of,
+        actual_cost,
+        check_limits,
         model_family,
         model_input,
         output_text,
     )
 else:  # in Lambda, this folder is the code root
+    from batch_output import OutputScan
     from synthetic_data import (
         SAMPLE_SUFFIXES,
         PromptSetError,
-        _keys,
         _lines,
         _prompt_of,
+        actual_cost,
+        check_limits,
         model_family,
         model_input,
         output_text,
@@ -68,6 +72,13 @@ DIRECT_JUDGE_LIMIT = 500
 """Most pairs judged inside one Lambda run: at a few seconds per call and four at a time,
 about ten minutes of the Lambda's fifteen (an estimate, not measured)."""
 VERDICT = re.compile(r"VERDICT:\s*(A|B|TIE)\s*$", re.IGNORECASE)
+MAX_PROBLEMS = 20
+
+
+class BatchLimitError(PromptSetError):
+    """The judge batch job would break a Bedrock batch limit (checked before it is created)."""
+
+
 RUBRIC = (
     "You compare two answers to the same user prompt. Judge them by, in this order: "
     "correctness and truthfulness; following every instruction in the prompt; helpfulness "
@@ -195,22 +206,28 @@ def convert(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
     judge = Judge(env)
     pairs = {p["id"]: p for p in (json.loads(x) for x in _lines(s3, bucket, f"{work}{PAIRS_FILE}"))}
     judgments: dict[str, Any] = {}
-    for key in _keys(s3, bucket, f"{work}{JUDGE_OUTPUT}"):
-        if key.endswith(".jsonl.out"):
-            for line in _lines(s3, bucket, key):
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # counted below as a missing judgment
-                if isinstance(item, dict) and isinstance(item.get("recordId"), str):
-                    judgments[item["recordId"]] = item
+    scan = OutputScan()  # error lines are counted there and below as judge_errors
+    for _, _, item in scan.items(s3, bucket, f"{work}{JUDGE_OUTPUT}"):
+        judgments[item["recordId"]] = item
     records, counts = preference_records(pairs, judgments, judge)
+    counts["judge_errors"] += scan.counts["record_errors"]
+    counts["judge_unparsable"] += scan.counts["unparsable"] + scan.counts["duplicate_records"]
+    counts["judgments_missing"] -= scan.counts["record_errors"]
+    counts = +counts  # drop zero counts
     dataset_key = f"{env['DATASET_PREFIX']}{run}/train.jsonl"
     if records:
         body = "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n"
         s3.put_object(Bucket=env["PROMPT_BUCKET"], Key=dataset_key, Body=body.encode("utf-8"))
-    sampling = event.get("judging", {}).get("counts", {}) if isinstance(event, dict) else {}
+    judging = event.get("judging", {}) if isinstance(event, dict) else {}
+    sampling = judging.get("counts", {})
     all_counts = {"records": len(records), **dict(sorted({**sampling, **counts}.items()))}
+    judged = scan.reconcile(judging.get("pairCount") if judging.get("batch") else None)
+    samples = judging.get("reconciliation") or {"consistent": True, "mismatches": []}
+    reconciliation = {
+        "consistent": bool(samples["consistent"] and judged["consistent"]),
+        "samples": samples,
+        "judge": judged,
+    }
     card = {
         "kind": "synthetic_preference",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -225,48 +242,65 @@ def convert(event: Mapping[str, Any], env: Mapping[str, str], s3: Any, run: str)
             "batch_output": f"s3://{bucket}/{work}",
         },
         "counts": all_counts,
+        "reconciliation": reconciliation,
+        "output_problems": {
+            "samples": judging.get("problems", []),
+            "judge": scan.report()["problems"],
+        },
         "cost_estimate": event.get("costEstimate"),
+        "cost_actual": {
+            "samples": actual_cost(samples.get("manifest"), env),
+            "judge": actual_cost(judged["manifest"], env),
+        },
+        "limits": {"samples": event.get("limits"), "judge": judging.get("limits")},
     }
     s3.put_object(
         Bucket=env["PROMPT_BUCKET"],
         Key=f"{env['DATASET_PREFIX']}{run}/dataset_card.json",
         Body=json.dumps(card, indent=2).encode("utf-8"),
     )
-    return {"trainingDataKey": dataset_key, "records": len(records), "counts": all_counts}
+    problems = [*judging.get("problems", []), *scan.report()["problems"]][:MAX_PROBLEMS]
+    return {
+        "trainingDataKey": dataset_key,
+        "records": len(records),
+        "counts": all_counts,
+        "reconciled": reconciliation["consistent"],
+        "reconciliation": {"samples": samples, "judge": judged},
+        "problems": problems,
+        "problemCount": int(judging.get("problemCount", 0)) + scan.problem_count,
+        "costActual": card["cost_actual"],
+    }
 
 
-def read_samples(env: Mapping[str, str], s3: Any, run: str) -> tuple[dict[str, Any], Counter[str]]:
-    """Per prompt id: the prompt and the text of samples ``a`` and ``b`` (None if missing)."""
+def read_samples(
+    env: Mapping[str, str], s3: Any, run: str
+) -> tuple[dict[str, Any], Counter[str], OutputScan]:
+    """Per prompt id: the prompt and the text of samples ``a`` and ``b`` (None if missing),
+    from every output part of the sample job, with the scan's counts and problems."""
     family = model_family(env["TEACHER_MODEL_ID"])
     bucket = env["WORK_BUCKET"]
-    counts: Counter[str] = Counter()
+    scan = OutputScan()
     samples: dict[str, Any] = {}
-    for key in _keys(s3, bucket, f"{env['WORK_PREFIX']}{run}/output/"):
-        if not key.endswith(".jsonl.out"):
+    for part, number, item in scan.items(s3, bucket, f"{env['WORK_PREFIX']}{run}/output/"):
+        record_id = item["recordId"]
+        if record_id[-2:] not in SAMPLE_SUFFIXES:
+            scan.counts["unparsable"] += 1
+            scan.problem(part, number, f"record {record_id!r} is not a sample -a/-b")
             continue
-        for line in _lines(s3, bucket, key):
-            counts["output_lines"] += 1
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                counts["unparsable"] += 1
-                continue
-            record_id = item.get("recordId") if isinstance(item, dict) else None
-            if not isinstance(record_id, str) or record_id[-2:] not in SAMPLE_SUFFIXES:
-                counts["unparsable"] += 1
-                continue
-            entry = samples.setdefault(record_id[:-2], {"prompt": None, "a": None, "b": None})
-            if "error" in item:
-                counts["record_errors"] += 1
-                continue
-            prompt = _prompt_of(family, item.get("modelInput"))
-            answer = output_text(family, item.get("modelOutput"))
-            if prompt is None or answer is None:
-                counts["no_text"] += 1
-                continue
-            entry["prompt"] = prompt
-            entry[record_id[-1]] = answer.strip()
-    return samples, counts
+        entry = samples.setdefault(record_id[:-2], {"prompt": None, "a": None, "b": None})
+        prompt = _prompt_of(family, item.get("modelInput"))
+        answer = output_text(family, item.get("modelOutput"))
+        if prompt is None or answer is None:
+            scan.counts["no_text"] += 1
+            scan.problem(part, number, f"record {record_id!r}: no prompt or answer")
+            continue
+        entry["prompt"] = prompt
+        entry[record_id[-1]] = answer.strip()
+    for record_id in scan.record_ids:  # a failed sample still leaves its prompt unpaired
+        if record_id[-2:] in SAMPLE_SUFFIXES:
+            samples.setdefault(record_id[:-2], {"prompt": None, "a": None, "b": None})
+    counts = Counter({k: v for k, v in scan.counts.items() if k != "model_outputs"})
+    return samples, counts, scan
 
 
 def judge_prepare(
@@ -274,7 +308,8 @@ def judge_prepare(
 ) -> dict[str, Any]:
     """Pair the samples; judge them in a batch job (input written here) or, under the batch
     minimum, directly with ``runtime`` (a bedrock-runtime client) into the same output shape."""
-    samples, counts = read_samples(env, s3, run)
+    samples, counts, scan = read_samples(env, s3, run)
+    expected = event.get("recordCount")
     pairs, pair_counts = make_pairs(samples)
     counts.update(pair_counts)
     judge = Judge(env)
@@ -285,10 +320,19 @@ def judge_prepare(
     batch = len(pairs) >= int(env["MIN_RECORDS"])
     if len(pairs) > int(env["MAX_RECORDS"]):
         raise PromptSetError(f"{len(pairs)} pairs; at most {env['MAX_RECORDS']} per job")
+    limits: dict[str, Any] | None = None
+    if batch:
+        judge_input = sum(len(json.dumps(judge_record(judge, p))) + 1 for p in pairs)
+        problems, limits = check_limits(len(pairs), judge_input, judge.model_id, env)
+        if problems:
+            raise BatchLimitError("judge batch job refused up front: " + "; ".join(problems))
     result: dict[str, Any] = {
         "batch": batch,
         "pairCount": len(pairs),
         "counts": dict(sorted(counts.items())),
+        "reconciliation": scan.reconcile(expected if isinstance(expected, int) else None),
+        **scan.report(),
+        "limits": limits,
         "inputS3Uri": f"s3://{bucket}/{work}judge-input/records.jsonl",
         "outputS3Uri": f"s3://{bucket}/{work}{JUDGE_OUTPUT}",
     }

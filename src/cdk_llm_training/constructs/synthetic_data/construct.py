@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
@@ -23,6 +24,7 @@ from cdk_llm_training.constructs.synthetic_data.judging import (
     FAILED_STATUSES,
     batch_output_config,
     judging_steps,
+    reconciled_choice,
 )
 from cdk_llm_training.constructs.synthetic_data.roles import (
     batch_job_arns,
@@ -103,6 +105,10 @@ class SyntheticData(FineTuneWorkflow):
             "MAX_RECORDS": str(opts.max_records),
             "INPUT_PRICE_PER_MILLION_TOKENS": _price(opts.input_price_per_million_tokens),
             "OUTPUT_PRICE_PER_MILLION_TOKENS": _price(opts.output_price_per_million_tokens),
+            "QUOTA_MODEL_NAMES": json.dumps(opts.quota_names, sort_keys=True),
+            "MAX_INPUT_FILE_GIB": str(opts.max_input_file_gib),
+            "MAX_JOB_GIB": str(opts.max_job_gib),
+            "MAX_IN_FLIGHT_JOBS": _price(opts.max_in_flight_jobs),
         }
         preference = opts.output == "preference"
         if preference:
@@ -278,7 +284,9 @@ class SyntheticData(FineTuneWorkflow):
                 "run": run,
                 "promptsKey": sfn.JsonPath.string_at("$.promptsKey"),
                 "jobArn": sfn.JsonPath.string_at("$.job.jobArn"),
+                "recordCount": sfn.JsonPath.number_at("$.prepared.recordCount"),
                 "costEstimate": sfn.JsonPath.object_at("$.prepared.costEstimate"),
+                "limits": sfn.JsonPath.object_at("$.prepared.limits"),
                 **(
                     {"judging": sfn.JsonPath.object_at("$.judging")}
                     if self.judge_function is not None
@@ -315,6 +323,7 @@ class SyntheticData(FineTuneWorkflow):
                 "datasetS3Uri": sfn.JsonPath.string_at("$.validation.trainingDataS3Uri"),
                 "counts": sfn.JsonPath.object_at("$.converted.counts"),
                 "costEstimate": sfn.JsonPath.object_at("$.prepared.costEstimate"),
+                "costActual": sfn.JsonPath.object_at("$.converted.costActual"),
                 "jobArn": sfn.JsonPath.string_at("$.job.jobArn"),
             },
         )
@@ -338,7 +347,8 @@ class SyntheticData(FineTuneWorkflow):
         )
         count.next(wait)
         create.next(wait).next(get).next(finished)
-        convert.next(validate).next(
+        convert.next(reconciled_choice(self, validate))
+        validate.next(
             sfn.Choice(self, "DatasetValid?")
             .when(sfn.Condition.boolean_equals("$.validation.valid", False), dataset_invalid)
             .otherwise(succeeded)
@@ -367,4 +377,5 @@ class SyntheticData(FineTuneWorkflow):
 
 
 def _price(value: float | None) -> str:
+    """The environment value of an optional number (empty: none)."""
     return "" if value is None else str(value)

@@ -42,7 +42,10 @@ def judging_steps(
     pair = synthetic.lambda_step(
         "PairSamples",
         synthetic.judge_function,
-        {"run": sfn.JsonPath.execution_name},
+        {
+            "run": sfn.JsonPath.execution_name,
+            "recordCount": sfn.JsonPath.number_at("$.prepared.recordCount"),
+        },
         "$.judging",
     )
     catch_all(pair, failed)
@@ -123,4 +126,29 @@ def judging_steps(
         sfn.Choice(synthetic, "JudgeInBatch?")
         .when(sfn.Condition.boolean_equals("$.judging.batch", True), create)
         .otherwise(convert)
+    )
+
+
+def reconciled_choice(synthetic: SyntheticData, validate: sfn.IChainable) -> sfn.Choice:
+    """``OutputsReconciled?``: the converter's record counts disagree (input records against
+    output lines, record errors and ``manifest.json.out``) -> ``NotifyOutputsMismatch`` ->
+    ``OutputsMismatch``; otherwise ``validate``."""
+    mismatch = synthetic._notify_failed(
+        "NotifyOutputsMismatch",
+        subject="Synthetic data: batch output does not reconcile",
+        message={
+            "result": "OUTPUTS_MISMATCH",
+            "execution": sfn.JsonPath.execution_id,
+            "counts": sfn.JsonPath.object_at("$.converted.counts"),
+            "reconciliation": sfn.JsonPath.object_at("$.converted.reconciliation"),
+            "problems": sfn.JsonPath.object_at("$.converted.problems"),
+            "problemCount": sfn.JsonPath.number_at("$.converted.problemCount"),
+        },
+        fail_id="OutputsMismatch",
+        cause="The batch job's output records do not add up to its input; see the notification.",
+    )
+    return (
+        sfn.Choice(synthetic, "OutputsReconciled?")
+        .when(sfn.Condition.boolean_equals("$.converted.reconciled", False), mismatch)
+        .otherwise(validate)
     )

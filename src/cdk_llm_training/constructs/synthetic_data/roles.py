@@ -76,9 +76,25 @@ def create_batch_role(synthetic: SyntheticData) -> iam.Role:
     return role
 
 
+def batch_limit_statements() -> list[iam.PolicyStatement]:
+    """Read the Bedrock batch quotas and count the batch jobs in flight, before a job is
+    created. Both are list actions taken to have no resource-level permissions, hence ``*``
+    (the Service Authorization Reference pages of Service Quotas and Amazon Bedrock were not
+    re-read for this: unverified)."""
+    return [
+        iam.PolicyStatement(
+            sid="ReadBatchQuotas", actions=["servicequotas:ListServiceQuotas"], resources=["*"]
+        ),
+        iam.PolicyStatement(
+            sid="CountBatchJobs", actions=["bedrock:ListModelInvocationJobs"], resources=["*"]
+        ),
+    ]
+
+
 def prepare_statements(synthetic: SyntheticData) -> list[iam.PolicyStatement]:
     opts = synthetic.options
     return [
+        *batch_limit_statements(),
         iam.PolicyStatement(
             sid="ReadPrompts",
             actions=["s3:GetObject"],
@@ -124,4 +140,5 @@ def judge_statements(synthetic: SyntheticData) -> list[iam.PolicyStatement]:
         iam.PolicyStatement(
             sid="InvokeJudge", actions=["bedrock:InvokeModel"], resources=[model_arn(opts.judge)]
         ),
+        *batch_limit_statements(),
     ]
