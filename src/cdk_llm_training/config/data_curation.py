@@ -167,9 +167,7 @@ class DataCurationOptions(FrozenModel):
     @classmethod
     def _engine(cls, value: str) -> str:
         if value not in CURATION_ENGINES:
-            raise ValueError(
-                f"engine {value!r} is unknown; allowed: {', '.join(CURATION_ENGINES)}"
-            )
+            raise ValueError(f"engine {value!r} is unknown; allowed: {', '.join(CURATION_ENGINES)}")
         return value
 
     @field_validator("raw_prefix", "curated_prefix", "report_prefix")
