@@ -17,7 +17,7 @@ from data_curation.corpus import Corpus, build_corpus, write_corpus
 from data_curation.spark_fake import fake_comprehend_client
 
 from cdk_llm_training.assets.curation.card import CARD_NAME
-from cdk_llm_training.assets.curation.config import CurationConfig, PiiConfig
+from cdk_llm_training.assets.curation.config import CurationConfig
 from cdk_llm_training.assets.curation.curate import curate
 from cdk_llm_training.assets.curation.spark_curate import curate_spark, lsh_hash_tables
 
@@ -32,8 +32,9 @@ def spark() -> Iterator[Any]:
     session = (
         SparkSession.builder.master("local[2]")
         .appName("curation-tests")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "4")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.adaptive.enabled", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.executorEnv.PYTHONPATH", path)
         .config("spark.driver.memory", "1g")
@@ -154,9 +155,15 @@ def test_card_hashes_lineage_and_tools(corpus: Corpus, runs: dict[str, Any]) -> 
     assert card["tools"]["near_duplicates"] == "pyspark.ml MinHashLSH, 5 hash tables"
 
 
-def test_drop_mode_and_rename(spark: Any, corpus: Corpus, tmp_path: Path) -> None:
+def test_drop_mode_rename_and_no_near_dedup(spark: Any, corpus: Corpus, tmp_path: Path) -> None:
     write_corpus(corpus, tmp_path / "raw")
-    config = CurationConfig(pii=PiiConfig(mode="drop"), rename_fields={"text": "input"})
+    config = CurationConfig.from_dict(
+        {
+            "pii": {"mode": "drop"},
+            "rename_fields": {"text": "input"},
+            "near_duplicates": {"enabled": False},
+        }
+    )
     card = curate_spark(
         spark,
         input_uri=str(tmp_path / "raw"),
@@ -165,8 +172,11 @@ def test_drop_mode_and_rename(spark: Any, corpus: Corpus, tmp_path: Path) -> Non
         client_factory=fake_comprehend_client,
     )
     assert card["counts"]["removed"]["pii"] == corpus.with_pii
-    assert card["counts"]["output_records"] == corpus.kept - corpus.with_pii
+    assert card["counts"]["removed"]["near_duplicate"] == 0
+    kept = corpus.kept + corpus.near_duplicates - corpus.with_pii  # near copies stay
+    assert card["counts"]["output_records"] == kept
     records = _records(tmp_path / "out")
+    assert len(records) == kept
     assert [o["path"] for o in card["outputs"]] == ["part-00000.jsonl"]
     assert all("input" in r and "text" not in r for r in records)
     assert not any("@example.com" in r["input"] for r in records)

@@ -289,10 +289,12 @@ def curate_spark(
         ).persist()
     else:
         prepared = spark.createDataFrame([], prepared_schema)
-    per_file = dict(prepared.groupBy("rank").count().rdd.map(tuple).collect())
+    per_file: Counter[int] = Counter()
+    for rank, reason, count in prepared.groupBy("rank", "reason").count().collect():
+        per_file[rank] += count
+        if reason is not None:
+            stats.removed[reason] += count
     stats.input_records = sum(per_file.values())
-    for reason, count in prepared.where("reason IS NOT NULL").groupBy("reason").count().collect():
-        stats.removed[reason] = count
     kept = prepared.where("reason IS NULL").drop("reason")
 
     # 2. Exact duplicates: the first record of each normalised text.
