@@ -191,3 +191,11 @@ def test_emr_options_refused_with_the_field_named(fields: dict[str, Any], messag
 
 def test_default_engine_stays_processing() -> None:
     assert DataCurationOptions().engine == "processing"
+
+
+def test_long_settings_fit_the_spark_engine_only() -> None:
+    long_setting = {"text_fields": ["t" * 300]}
+    with pytest.raises(ValidationError, match="at most 256"):
+        DataCurationOptions(curation=long_setting)
+    options = DataCurationOptions(engine="emr-serverless", curation=long_setting)
+    assert options.curation_config.text_fields == ("t" * 300,)

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from cdk_llm_training.assets.curation.config import CurationConfig
 from cdk_llm_training.assets.runtime.dataset_validation import record_formats
@@ -194,8 +194,10 @@ class DataCurationOptions(FrozenModel):
 
     @field_validator("curation")
     @classmethod
-    def _curation(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _curation(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         CurationConfig.from_dict(value)  # raises ValueError naming the field
+        if info.data.get("engine") == "emr-serverless":
+            return value  # one --config argument; Spark job arguments have no such limit
         for setting in curation_settings(value):
             if len(setting) > MAX_CONTAINER_ARGUMENT_CHARS:
                 raise ValueError(
