@@ -33,3 +33,16 @@ def test_large_pretrain_engine_snapshot(
     snapshot_json: SnapshotAssertion,
 ) -> None:
     assert normalized(large_templates[engine].to_json()) == snapshot_json
+
+
+@pytest.mark.parametrize("engine", ["emr-serverless"])
+def test_small_lora_curation_engine_snapshot(engine: str, snapshot_json: SnapshotAssertion) -> None:
+    """SmallLoRAStack with the curation workflow on a non-default engine (the processing
+    engine's DataCuration is covered by the construct and workflow tests)."""
+    from cdk_support import compliance_app
+
+    from cdk_llm_training import SmallLoRAConfig, SmallLoRAStack
+
+    config = SmallLoRAConfig.model_validate({"data_pipeline": {"curation": {"engine": engine}}})
+    stack = SmallLoRAStack(compliance_app(), StackName.SMALL_LORA.value, config=config)
+    assert normalized(Template.from_stack(stack).to_json()) == snapshot_json

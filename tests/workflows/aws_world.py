@@ -25,7 +25,7 @@ import botocore.session
 from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 from workflows.asl_interpreter import Execution, StatesError, UnsupportedFeatureError
-from workflows.curation_world import is_curation_job, run_curation_job
+from workflows.curation_world import is_curation_job, run_curation_job, run_spark_curation_job
 from workflows.merge_world import is_merge_job
 from workflows.synthetic_world import create_batch_job, get_batch_job
 
@@ -96,6 +96,9 @@ class ResolvedTemplate:
         if kind == "AWS::SageMaker::ModelPackageGroup" and attribute == "ModelPackageGroupArn":
             name = self.resolve(self.resources[logical_id]["Properties"]["ModelPackageGroupName"])
             return f"{SAGEMAKER}:model-package-group/{name}"
+        if kind == "AWS::EMRServerless::Application" and attribute == "ApplicationId":
+            # Application IDs are lower-case letters and digits (StartJobRun's pattern).
+            return "00" + uuid.uuid5(uuid.NAMESPACE_DNS, logical_id).hex[:14]
         raise UnsupportedFeatureError(f"GetAtt {logical_id}.{attribute} ({kind})")
 
     def resolve(self, node: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
@@ -465,6 +468,7 @@ class Cloud:
             "sagemaker:createTrainingJob.sync": self._training_job,
             "sagemaker:createProcessingJob.sync": self._processing_job,
             "sagemaker:createLabelingJob.sync": self._labeling_job,
+            "emr-serverless:startJobRun.sync": self._emr_job_run,
             "states:startExecution.sync:2": self._child_execution,
             "events:putEvents": self._put_events,
         }
@@ -696,6 +700,48 @@ class Cloud:
             terminal_ok="Completed",
             status_key="ProcessingJobStatus",
         )
+
+    def _emr_job_run(self, params: Any, *_: Any) -> dict[str, Any]:
+        """``startJobRun.sync``: StartJobRun checked against the model, the run "executed"
+        (:func:`run_spark_curation_job`), its GetJobRun in the model's shape as the result;
+        an unsuccessful final state fails the task with States.TaskFailed."""
+        check_request("emr-serverless", "startJobRun", params)
+        op = "emr-serverless:startJobRun"
+        self._record(op, params)
+        state = self.job_status.get(op, "SUCCESS")
+        application = params["ApplicationId"]
+        submit = params["JobDriver"]["SparkSubmit"]
+        run_id = uuid.uuid5(uuid.NAMESPACE_DNS, params["ClientToken"]).hex[:16]
+        job_run: dict[str, Any] = {
+            "applicationId": application,
+            "jobRunId": run_id,
+            "name": params.get("Name"),
+            "arn": f"arn:aws:emr-serverless:{REGION}:{ACCOUNT}:/applications/{application}"
+            f"/jobruns/{run_id}",
+            "createdBy": f"arn:aws:sts::{ACCOUNT}:assumed-role/workflow/session",
+            "createdAt": NOW,
+            "updatedAt": NOW,
+            "executionRole": params["ExecutionRoleArn"],
+            "state": state,
+            "stateDetails": "Job run finished." if state == "SUCCESS" else "Job failed (fake).",
+            "releaseLabel": "emr-7.9.0",
+            "jobDriver": {
+                "sparkSubmit": {
+                    "entryPoint": submit["EntryPoint"],
+                    "entryPointArguments": submit["EntryPointArguments"],
+                    "sparkSubmitParameters": submit["SparkSubmitParameters"],
+                }
+            },
+            "executionTimeoutMinutes": params.get("ExecutionTimeoutMinutes", 720),
+        }
+        if state == "SUCCESS":
+            self.curation_cards.append(run_spark_curation_job(self.s3, params))
+        response = {"jobRun": job_run}
+        check_response("emr-serverless", "getJobRun", response)
+        serializable = json.loads(json.dumps(response, default=_json_default))
+        if state != "SUCCESS":
+            raise StatesError("States.TaskFailed", json.dumps(serializable))
+        return dict(serializable)
 
     def _write_merge_report(self, params: Any) -> None:
         """What ``merge_adapter.py`` writes next to the merged weights (``merge_architecture``

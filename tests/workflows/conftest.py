@@ -22,6 +22,7 @@ from cdk_llm_training import (
     BedrockFineTuneOptions,
     BedrockModelImport,
     DataCuration,
+    DataCurationOptions,
     HumanEvaluation,
     LabelingOptions,
     LabelingWorkflow,
@@ -90,6 +91,7 @@ MACHINES = {
     "serverless_sft": "ServerlessSft",
     "serverless_rlvr": "ServerlessRlvr",
     "curation": "Curation",
+    "curation_emr": "CurationEmr",
     "synthetic": "Synthetic",
     "synthetic_preference": "SyntheticPreference",
     "promotion": "Promotion",
@@ -269,6 +271,14 @@ def _build_stack() -> cdk.Stack:
         options=HumanEvaluationOptions(min_scores={"mean_score": 3.5}),
     )
     DataCuration(stack, "Curation", data_lake=lake)
+    DataCuration(
+        stack,
+        "CurationEmr",
+        data_lake=lake,
+        options=DataCurationOptions(
+            engine="emr-serverless", job_name_prefix="spark", curated_prefix="finetune/spark/"
+        ),
+    )
     SyntheticData(
         stack,
         "Synthetic",

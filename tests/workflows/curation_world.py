@@ -5,6 +5,7 @@ upload it."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,42 @@ def run_curation_job(s3: Any, params: Any) -> dict[str, Any]:
             comprehend=FakeComprehend().client if config.pii.mode != "off" else None,
             source_uris=[env["CURATION_SOURCE_URI"]],
             output_uri=env["CURATION_OUTPUT_URI"],
+        )
+        for path in sorted((root / "out").iterdir()):
+            s3.upload_file(str(path), out_bucket, f"{out_prefix.rstrip('/')}/{path.name}")
+    return card
+
+
+def run_spark_curation_job(s3: Any, params: Any) -> dict[str, Any]:
+    """Run the EMR Serverless job run described by the StartJobRun ``params``: its entry
+    point arguments are parsed by the Spark job's own parser, then the curation runs on the
+    raw objects. The stages run as the Processing script (the Spark job itself is run on a
+    local SparkSession in tests/data_curation, and gives the same records and card); the
+    Spark job's lineage is its ``--input-uri``."""
+    from cdk_llm_training.assets.curation.spark_curate import parse_args
+
+    submit = params["JobDriver"]["SparkSubmit"]
+    assert submit["EntryPoint"].endswith(".py")
+    assert submit["SparkSubmitParameters"].startswith("--py-files s3://")
+    args = parse_args(submit["EntryPointArguments"])
+    config = CurationConfig.from_settings(json.loads(args.config), args.set)
+    raw_bucket, raw_prefix = _split(args.input_uri)
+    out_bucket, out_prefix = _split(args.output_uri)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        listing = s3.list_objects_v2(Bucket=raw_bucket, Prefix=raw_prefix).get("Contents", [])
+        for item in listing:
+            target = root / "raw" / item["Key"][len(raw_prefix) :].lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(raw_bucket, item["Key"], str(target))
+        (root / "raw").mkdir(exist_ok=True)
+        card = curate(
+            input_dir=root / "raw",
+            output_dir=root / "out",
+            config=config,
+            comprehend=FakeComprehend().client if config.pii.mode != "off" else None,
+            source_uris=[args.input_uri],
+            output_uri=args.output_uri,
         )
         for path in sorted((root / "out").iterdir()):
             s3.upload_file(str(path), out_bucket, f"{out_prefix.rstrip('/')}/{path.name}")

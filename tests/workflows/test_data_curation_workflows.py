@@ -118,3 +118,82 @@ def test_each_step_failure_notifies(
     assert (execution.status, execution.error) == ("FAILED", "Failed")
     assert results(cloud) == ["FAILED"]
     assert cloud.notifications[0]["rawPrefix"] == "corpora/docs/"
+
+
+# -- engine: emr-serverless ----------------------------------------------------------------
+
+SPARK = "curation_emr"
+
+
+def test_spark_engine_curates_validates_and_notifies(
+    cloud: Cloud, machine_ids: dict[str, str], buckets: dict[str, str]
+) -> None:
+    corpus = build_corpus(unique=30)
+    _put_raw(cloud, buckets["raw"], corpus.lines)
+    execution = cloud.start(machine_ids[SPARK], {"rawPrefix": "corpora/docs/"}, name="spark1")
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    note = cloud.notifications[0]
+    prefix = "finetune/spark/spark1/"
+    assert note["result"] == "SUCCEEDED"
+    assert note["datasetS3Uri"] == f"s3://{buckets['curated']}/{prefix}part-00000.jsonl"
+    assert note["jobRun"] == "spark-spark1"
+    records = _read_jsonl(cloud, buckets["curated"], f"{prefix}part-00000.jsonl")
+    assert len(records) == corpus.kept
+    assert sum("[EMAIL]" in r["input"] for r in records) == corpus.with_pii
+    run = next(p for op, p in cloud.calls if op == "emr-serverless:startJobRun")
+    arguments = run["JobDriver"]["SparkSubmit"]["EntryPointArguments"]
+    assert arguments[:4] == [
+        "--input-uri",
+        f"s3://{buckets['raw']}/corpora/docs/",
+        "--output-uri",
+        f"s3://{buckets['curated']}/{prefix}",
+    ]
+    assert json.loads(arguments[arguments.index("--config") + 1]) == {
+        "text_fields": ["text"],
+        "rename_fields": {"text": "input"},
+    }
+    assert run["ExecutionTimeoutMinutes"] == 720
+    card = cloud.curation_cards[0]
+    assert card["lineage"]["sources"] == [f"s3://{buckets['raw']}/corpora/docs/"]
+    assert card["counts"]["removed"]["near_duplicate"] == corpus.near_duplicates
+
+
+def test_spark_engine_refuses_input_and_missing_data_before_any_job(
+    cloud: Cloud, machine_ids: dict[str, str]
+) -> None:
+    assert cloud.start(machine_ids[SPARK], {"rawPrefix": 3}).error == "InputInvalid"
+    missing = cloud.start(machine_ids[SPARK], {"rawPrefix": "corpora/none/"})
+    assert missing.error == "InputMissing"
+    assert "emr-serverless:startJobRun" not in cloud.ops()
+
+
+def test_spark_engine_everything_filtered_is_an_invalid_dataset(
+    cloud: Cloud, machine_ids: dict[str, str], buckets: dict[str, str]
+) -> None:
+    _put_raw(cloud, buckets["raw"], [json.dumps({"text": "too short"})] * 4)
+    execution = cloud.start(machine_ids[SPARK], {"rawPrefix": "corpora/docs/"})
+    assert (execution.status, execution.error) == ("FAILED", "DatasetInvalid")
+    assert results(cloud) == ["DATASET_INVALID"]
+
+
+@pytest.mark.parametrize("state", ["FAILED", "CANCELLED"])
+def test_spark_job_run_failure_notifies(
+    cloud: Cloud, machine_ids: dict[str, str], buckets: dict[str, str], state: str
+) -> None:
+    _put_raw(cloud, buckets["raw"], build_corpus(unique=5).lines)
+    cloud.job_status["emr-serverless:startJobRun"] = state
+    execution = cloud.start(machine_ids[SPARK], {"rawPrefix": "corpora/docs/"})
+    assert (execution.status, execution.error) == ("FAILED", "Failed")
+    assert results(cloud) == ["FAILED"]
+    assert cloud.notifications[0]["error"] == "States.TaskFailed"
+    assert "ValidateDataset" not in execution.visited
+
+
+def test_spark_validator_failure_notifies(
+    cloud: Cloud, machine_ids: dict[str, str], buckets: dict[str, str]
+) -> None:
+    _put_raw(cloud, buckets["raw"], build_corpus(unique=5).lines)
+    cloud.raise_on["lambda:bedrock_dataset_validator.handler"] = ("ServiceError", "broken")
+    execution = cloud.start(machine_ids[SPARK], {"rawPrefix": "corpora/docs/"})
+    assert (execution.status, execution.error) == ("FAILED", "Failed")
+    assert results(cloud) == ["FAILED"]

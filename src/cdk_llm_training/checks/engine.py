@@ -14,6 +14,7 @@ from cdk_llm_training.checks.rules_cross_account import CROSS_ACCOUNT_RULES
 from cdk_llm_training.checks.rules_data_pipeline import DATA_PIPELINE_RULES
 from cdk_llm_training.checks.rules_deploy import DEPLOY_RULES
 from cdk_llm_training.checks.rules_efa import EFA_RULES
+from cdk_llm_training.checks.rules_emr_serverless import EMR_SERVERLESS_RULES
 from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
 from cdk_llm_training.checks.rules_hyperpod_deploy import HYPERPOD_DEPLOY_RULES
@@ -50,6 +51,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *RECIPE_RULES,
     *K8S_RULES,
     *TRUST_GRANT_RULES,
+    *EMR_SERVERLESS_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

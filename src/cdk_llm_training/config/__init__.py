@@ -46,7 +46,11 @@ from cdk_llm_training.config.cost_controls import (
     CostTagOptions,
     ObservabilityOptions,
 )
-from cdk_llm_training.config.data_curation import DataCurationOptions, DataPipelineOptions
+from cdk_llm_training.config.data_curation import (
+    DataCurationOptions,
+    DataPipelineOptions,
+    EmrServerlessOptions,
+)
 from cdk_llm_training.config.errors import (
     ConfigError,
     describe_validation_error,
@@ -166,6 +170,7 @@ __all__ = [
     "DistillationOptions",
     "DistributedMode",
     "EksControlPlaneOptions",
+    "EmrServerlessOptions",
     "EndpointAccess",
     "Engine",
     "EvaluationPrompt",

@@ -53,6 +53,84 @@ def _open_text(path: Path) -> IO[str]:
     return path.open(encoding="utf-8", errors="replace")
 
 
+def parse_line(
+    line: str, *, text_file: bool, config: CurationConfig
+) -> dict[str, Any] | str | None:
+    """One raw line as a record, ``"invalid_json"`` when it is not a JSON object, or None
+    for a blank line (skipped, not counted). A ``.txt`` line is a document in the first
+    text field."""
+    if not line.strip():
+        return None
+    if text_file:
+        return {config.text_fields[0]: line}
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return "invalid_json"
+    return record if isinstance(record, dict) else "invalid_json"
+
+
+def prepare_record(record: dict[str, Any], config: CurationConfig) -> tuple[str, str | None]:
+    """Normalise ``record``'s text fields in place and run the quality filters: the joined
+    text (what deduplication reads) and the reason the record is removed, or None. Both
+    engines (this script and the Spark job) run exactly this."""
+    fields = [name for name in config.text_fields if name in record]
+    if not fields or any(not isinstance(record[name], str) for name in fields):
+        return "", "missing_text"
+    for name in fields:
+        record[name] = normalise(record[name], config.unicode_form)
+    text = JOINER.join(record[name] for name in fields)
+    return text, failed_check(text, config.quality)
+
+
+def rename_fields(record: dict[str, Any], config: CurationConfig) -> dict[str, Any]:
+    """``record`` with its fields renamed as ``rename_fields`` says (in place)."""
+    for old, new in config.rename_fields.items():
+        if old in record:
+            record[new] = record.pop(old)
+    return record
+
+
+def apply_pii(
+    records: list[dict[str, Any]],
+    scanner: PiiScanner,
+    config: CurationConfig,
+    stats: CurationStats,
+) -> list[dict[str, Any] | None]:
+    """Scan the text fields of ``records`` in packed requests: each record as it should be
+    written (redacted when it held PII in ``redact`` mode), or None when ``drop`` removes it.
+    Entity counts, redactions, calls and request bytes go to ``stats``."""
+    keys: list[tuple[int, str]] = [
+        (index, name)
+        for index, record in enumerate(records)
+        for name in config.text_fields
+        if name in record
+    ]
+    entities = scanner.find([records[i][name] for i, name in keys])
+    hits: dict[int, list[tuple[str, list[Any]]]] = {}
+    for (index, name), found in zip(keys, entities, strict=True):
+        if found:
+            hits.setdefault(index, []).append((name, found))
+    out: list[dict[str, Any] | None] = []
+    for index, record in enumerate(records):
+        record_hits = hits.get(index, [])
+        for _name, found in record_hits:
+            for entity in found:
+                stats.pii_entities[entity.type] += 1
+        if not record_hits:
+            out.append(record)
+        elif config.pii.mode == "drop":
+            out.append(None)
+        else:
+            for name, found in record_hits:
+                record[name] = redact(record[name], found)
+            stats.pii_records_redacted += 1
+            out.append(record)
+    stats.pii_calls = scanner.calls
+    stats.pii_request_bytes = scanner.request_bytes
+    return out
+
+
 class PartWriter:
     """Writes JSONL records into ``part-NNNNN.jsonl`` files of at most ``max_records``
     each, hashing what it writes."""
@@ -121,35 +199,24 @@ class Curator:
 
     def add_json_line(self, line: str) -> None:
         """One JSONL line (blank lines are skipped, not counted)."""
-        if not line.strip():
-            return
-        self.stats.input_records += 1
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            self._remove("invalid_json")
-            return
-        if not isinstance(record, dict):
-            self._remove("invalid_json")
-            return
-        self._add_record(record)
+        self._add_line(line, text_file=False)
 
     def add_text_line(self, line: str) -> None:
         """One line of a ``.txt`` file: a document in the first text field."""
-        if not line.strip():
+        self._add_line(line, text_file=True)
+
+    def _add_line(self, line: str, *, text_file: bool) -> None:
+        parsed = parse_line(line, text_file=text_file, config=self.config)
+        if parsed is None:
             return
         self.stats.input_records += 1
-        self._add_record({self.config.text_fields[0]: line})
+        if isinstance(parsed, str):
+            self._remove(parsed)
+        else:
+            self._add_record(parsed)
 
     def _add_record(self, record: dict[str, Any]) -> None:
-        fields = [name for name in self.config.text_fields if name in record]
-        if not fields or any(not isinstance(record[name], str) for name in fields):
-            self._remove("missing_text")
-            return
-        for name in fields:
-            record[name] = normalise(record[name], self.config.unicode_form)
-        text = JOINER.join(record[name] for name in fields)
-        reason = failed_check(text, self.config.quality)
+        text, reason = prepare_record(record, self.config)
         if reason is not None:
             self._remove(reason)
         elif self._exact.is_duplicate(text):
@@ -168,41 +235,16 @@ class Curator:
                 self._flush_pii()
 
     def _write(self, record: dict[str, Any]) -> None:
-        for old, new in self.config.rename_fields.items():
-            if old in record:
-                record[new] = record.pop(old)
-        self._writer.write(record)
+        self._writer.write(rename_fields(record, self.config))
         self.stats.output_records += 1
 
     def _flush_pii(self) -> None:
         assert self._pii is not None
-        keys: list[tuple[int, str]] = [
-            (index, name)
-            for index, record in enumerate(self._pending)
-            for name in self.config.text_fields
-            if name in record
-        ]
-        entities = self._pii.find([self._pending[i][name] for i, name in keys])
-        hits: dict[int, list[tuple[str, list[Any]]]] = {}
-        for (index, name), found in zip(keys, entities, strict=True):
-            if found:
-                hits.setdefault(index, []).append((name, found))
-        for index, record in enumerate(self._pending):
-            record_hits = hits.get(index, [])
-            for _name, found in record_hits:
-                for entity in found:
-                    self.stats.pii_entities[entity.type] += 1
-            if not record_hits:
-                self._write(record)
-            elif self.config.pii.mode == "drop":
+        for record in apply_pii(self._pending, self._pii, self.config, self.stats):
+            if record is None:
                 self._remove("pii")
             else:
-                for name, found in record_hits:
-                    record[name] = redact(record[name], found)
-                self.stats.pii_records_redacted += 1
                 self._write(record)
-        self.stats.pii_calls = self._pii.calls
-        self.stats.pii_request_bytes = self._pii.request_bytes
         self._pending = []
         self._pending_bytes = 0
 

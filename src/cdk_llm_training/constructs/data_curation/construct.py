@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_emrserverless as emrs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
@@ -17,6 +20,15 @@ from constructs import Construct
 from cdk_llm_training.config.data_curation import DEFAULT_CURATION_IMAGE, DataCurationOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import caught_error_message
+from cdk_llm_training.constructs.data_curation.emr import (
+    EMR_PRINCIPAL,
+    EMR_SYNC_RULE,
+    create_spark_job_role,
+    create_spark_resources,
+    grant_spark_job_role,
+    spark_job_states,
+    spark_workflow_statements,
+)
 from cdk_llm_training.constructs.data_curation.job import (
     CURATION_SOURCE,
     PROCESSING_SYNC,
@@ -39,6 +51,11 @@ SAGEMAKER_PROCESSING = JobService(
     principal="sagemaker.amazonaws.com",
     pass_role_sid="PassProcessingRole",
     managed_rule_names=(SYNC_RULE,),
+)
+EMR_SERVERLESS = JobService(
+    principal=EMR_PRINCIPAL,
+    pass_role_sid="PassSparkJobRole",
+    managed_rule_names=(EMR_SYNC_RULE,),
 )
 
 
@@ -68,6 +85,14 @@ class DataCuration(FineTuneWorkflow):
     """
 
     options: DataCurationOptions
+    spark_application: emrs.CfnApplication
+    """``engine: emr-serverless`` only: the EMR Serverless application (``SparkApplication``)."""
+    spark_job_role: iam.IRole
+    """``engine: emr-serverless`` only: the job runtime role (given, or ``SparkJobRole``)."""
+    spark_entry: s3_assets.Asset
+    spark_package: s3_assets.Asset
+    spark_logs: logs.LogGroup
+    spark_security_group: ec2.SecurityGroup
 
     def __init__(
         self,
@@ -81,6 +106,9 @@ class DataCuration(FineTuneWorkflow):
         artifacts_bucket: s3.IBucket | None = None,
         data_key: kms.IKey | None = None,
         processing_role: iam.IRole | None = None,
+        spark_job_role: iam.IRole | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
         key: kms.IKey | None = None,
         topic: sns.ITopic | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
@@ -91,7 +119,13 @@ class DataCuration(FineTuneWorkflow):
         :param data_lake: raw input, curated output, validation reports in its zones. Either
             this or all three buckets below (and ``data_key`` when they are encrypted).
         :param processing_role: the role the processing job assumes (it needs the access
-            described above). Default: a new role.
+            described above). Default: a new role. ``engine: processing`` only.
+        :param spark_job_role: the EMR Serverless job runtime role (same access, plus reading
+            back and renaming its own output). Default: a new role. ``emr-serverless`` only.
+        :param vpc: ``emr-serverless`` only: run the Spark workers in this VPC (data stays
+            on private subnets; S3 through its gateway endpoint, Comprehend and CloudWatch
+            Logs need a route: NAT or interface endpoints). Default: no VPC.
+        :param vpc_subnets: the subnets of ``vpc``. Default: its private subnets.
         :param key: encrypts the topic and log groups. Default: a new rotating key.
         :param topic: where the workflow notifies. Default: a new encrypted topic.
         :param removal_policy: for the created key and log groups.
@@ -128,12 +162,28 @@ class DataCuration(FineTuneWorkflow):
             workflow_name="data curation",
             topic_display_name="Data curation notifications",
         )
-        self.code_asset = s3_assets.Asset(
-            self, "CurationCode", path=str(CURATION_SOURCE), exclude=list(RUNTIME_CODE_EXCLUDE)
-        )
-        self._created_role = None if processing_role is not None else create_processing_role(self)
-        self.processing_role: iam.IRole = processing_role or self._created_role  # type: ignore[assignment]
-        grant_processing_role(self, self.processing_role)
+        emr = opts.engine == "emr-serverless"
+        if emr:
+            create_spark_resources(self, vpc=vpc, vpc_subnets=vpc_subnets)
+            self._created_role = None if spark_job_role else create_spark_job_role(self)
+            self.spark_job_role = spark_job_role or self._created_role  # type: ignore[assignment]
+            grant_spark_job_role(self, self.spark_job_role)
+            job_role = self.spark_job_role
+        else:
+            if vpc is not None or spark_job_role is not None:
+                raise ValueError(
+                    "DataCuration: vpc= and spark_job_role= apply to engine 'emr-serverless'; "
+                    f"engine is {opts.engine!r}"
+                )
+            self.code_asset = s3_assets.Asset(
+                self, "CurationCode", path=str(CURATION_SOURCE), exclude=list(RUNTIME_CODE_EXCLUDE)
+            )
+            self._created_role = (
+                None if processing_role is not None else create_processing_role(self)
+            )
+            self.processing_role: iam.IRole = processing_role or self._created_role  # type: ignore[assignment]
+            grant_processing_role(self, self.processing_role)
+            job_role = self.processing_role
         self._create_validator(
             handler=VALIDATOR_HANDLER,
             description="Streams the curated dataset and checks every record.",
@@ -148,10 +198,24 @@ class DataCuration(FineTuneWorkflow):
         self._create_state_machine(
             comment="Curate raw text into a training dataset, validate it, notify.",
             definition=self.build_definition(),
-            service=SAGEMAKER_PROCESSING,
-            job_role=self.processing_role,
-            statements=workflow_statements(self),
+            service=EMR_SERVERLESS if emr else SAGEMAKER_PROCESSING,
+            job_role=job_role,
+            statements=spark_workflow_statements(self) if emr else workflow_statements(self),
         )
+        if emr:
+            self._acknowledge_wildcards(
+                job_role=self._created_role,
+                job_role_reason=(
+                    "Raw and curated objects are named per run (prefix*); the job's log "
+                    "streams are named by EMR Serverless; comprehend:DetectPiiEntities and "
+                    "logs:DescribeLogGroups have no resource type."
+                ),
+                workflow_reason=(
+                    "Job runs get their IDs when started (<application>/jobruns/*), the only "
+                    "way to name them in the policy."
+                ),
+            )
+            return
         self._acknowledge_wildcards(
             job_role=self._created_role,
             job_role_reason=(
@@ -216,18 +280,26 @@ class DataCuration(FineTuneWorkflow):
             result_path="$.rawInput",
         )
         catch_all(check, failed)
-        job = self._service_task(
-            "CurateJob",
-            comment="Normalise, filter, deduplicate, check PII; write the dataset and its card.",
-            integration=PROCESSING_SYNC,
-            parameters=processing_job_parameters(self),
-            result_selector={
-                "name.$": "$.ProcessingJobName",
-                "status.$": "$.ProcessingJobStatus",
-            },
-            result_path="$.curationJob",
-            on_failure=failed,
-        )
+        job: sfn.IChainable
+        if opts.engine == "emr-serverless":
+            job, last = spark_job_states(self, on_failure=failed)
+            job_field = {"jobRun": sfn.JsonPath.string_at("$.sparkJob.name")}
+        else:
+            job = last = self._service_task(
+                "CurateJob",
+                comment=(
+                    "Normalise, filter, deduplicate, check PII; write the dataset and its card."
+                ),
+                integration=PROCESSING_SYNC,
+                parameters=processing_job_parameters(self),
+                result_selector={
+                    "name.$": "$.ProcessingJobName",
+                    "status.$": "$.ProcessingJobStatus",
+                },
+                result_path="$.curationJob",
+                on_failure=failed,
+            )
+            job_field = {"processingJob": sfn.JsonPath.string_at("$.curationJob.name")}
         validate = tasks.LambdaInvoke(
             self,
             "ValidateDataset",
@@ -272,7 +344,7 @@ class DataCuration(FineTuneWorkflow):
                     sfn.JsonPath.execution_name,
                 ),
                 "records": sfn.JsonPath.object_at("$.validation.records"),
-                "processingJob": sfn.JsonPath.string_at("$.curationJob.name"),
+                **job_field,
             },
         )
         validate.next(
@@ -280,7 +352,7 @@ class DataCuration(FineTuneWorkflow):
             .when(sfn.Condition.boolean_equals("$.validation.valid", False), invalid)
             .otherwise(succeeded)
         )
-        job.next(validate)
+        last.next(validate)
         check.next(
             sfn.Choice(self, "RawInputFound?")
             .when(sfn.Condition.number_greater_than("$.rawInput.keyCount", 0), job)
