@@ -25,7 +25,7 @@ from cdk_llm_training.config.catalogs.bedrock_models import (
 )
 from cdk_llm_training.constructs._workflow import caught_error_message, lake_buckets
 from cdk_llm_training.constructs.fine_tune.bedrock_inputs import (
-    READY_MARKER_NEEDS_EVENTS_WARNING,  # noqa: F401 - re-exported (public name)
+    READY_MARKER_NEEDS_EVENTS_WARNING as READY_MARKER_NEEDS_EVENTS_WARNING,
     check_input,
     create_ready_marker_rule,
 )
@@ -260,6 +260,7 @@ class BedrockFineTuneJob(FineTuneWorkflow):
             after_job = self.evaluation.chain(
                 on_passed=after_job,
                 custom_model_name_path="$.validation.customModelName",
+                custom_model_arn_path="$.job.OutputModelArn",
             )
 
         def job(id: str, *, with_validation: bool) -> sfn.IChainable:
