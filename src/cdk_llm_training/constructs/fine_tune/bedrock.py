@@ -25,7 +25,6 @@ from cdk_llm_training.config.catalogs.bedrock_models import (
 )
 from cdk_llm_training.constructs._workflow import caught_error_message, lake_buckets
 from cdk_llm_training.constructs.fine_tune.bedrock_inputs import (
-    READY_MARKER_NEEDS_EVENTS_WARNING as READY_MARKER_NEEDS_EVENTS_WARNING,
     check_input,
     create_ready_marker_rule,
 )
