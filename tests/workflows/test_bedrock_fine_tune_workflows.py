@@ -10,7 +10,13 @@ from workflows.aws_world import Cloud
 from workflows.workflow_inputs import function_env, put_dataset, results
 
 VARIANTS = ("fine_tune", "continued_pre_training", "distillation")
-ALL_VARIANTS = (*VARIANTS, "fine_tune_evaluated", "fine_tune_evaluated_given_model")
+ALL_VARIANTS = (
+    *VARIANTS,
+    "fine_tune_evaluated",
+    "fine_tune_evaluated_given_model",
+    "fine_tune_evaluated_on_demand",
+    "on_demand_kept",
+)
 """The evaluated variants share the states before the evaluation (dataset, job)."""
 GIVEN_MODEL = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
 
