@@ -11,13 +11,13 @@ import pytest
 
 from cdk_llm_training.checks import RULES_BY_ID, check_template
 
-CREATE = {
+CREATE: dict[str, Any] = {
     "Type": "Task",
     "Resource": "arn:aws:states:::aws-sdk:bedrock:createCustomModelDeployment",
     "Parameters": {"ModelDeploymentName": "eval-1", "ModelArn.$": "$.job.OutputModelArn"},
     "Next": "Evaluate",
 }
-EVALUATE = {
+EVALUATE: dict[str, Any] = {
     "Type": "Task",
     "Resource": "arn:aws:states:::aws-sdk:bedrock:createEvaluationJob",
     "Parameters": {
@@ -27,7 +27,7 @@ EVALUATE = {
     },
     "Next": "Delete",
 }
-DELETE = {
+DELETE: dict[str, Any] = {
     "Type": "Task",
     "Resource": "arn:aws:states:::aws-sdk:bedrock:deleteCustomModelDeployment",
     "Parameters": {"CustomModelDeploymentIdentifier.$": "$.evaluation.deployment"},

@@ -211,7 +211,7 @@ def test_workflow_role_manages_only_deployments(
     built: tuple[Template, BedrockFineTuneJob],
 ) -> None:
     statements = _policy_statements(built[0], "FineTuneRoleDefaultPolicy")
-    by_action = {}
+    by_action: dict[str, list[str]] = {}
     for statement in statements:
         for action in (
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
