@@ -222,7 +222,13 @@ class BedrockFineTuneJob(FineTuneWorkflow):
             "Step Functions log delivery and X-Ray ('*') are what CDK's task and logging "
             "grants need; kms:GenerateDataKey* is what SNS needs to publish to an encrypted "
             "topic; with evaluation on, evaluation jobs and provisioned models are also named "
-            "at run time.",
+            "at run time."
+            + (
+                " So are the custom model deployments of on-demand evaluation "
+                "(custom-model-deployment/*)."
+                if self.evaluation is not None and self.evaluation.responses_function is not None
+                else ""
+            ),
         )
 
     # -- workflow ------------------------------------------------------------------------
