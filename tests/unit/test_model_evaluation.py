@@ -183,9 +183,11 @@ def test_report_then_notification_then_gate(states: dict[str, Any]) -> None:
         {
             "Variable": "$.evaluation.report.passed",
             "BooleanEquals": True,
-            "Next": "NotifySucceeded",
+            "Next": "EvalDeleteThroughputAfterPass",
         }
     ]
+    # a passed gate deletes what the evaluation bought too (keep_deployment is off)
+    assert states["EvalDeleteThroughputAfterPass"]["Next"] == "NotifySucceeded"
     # a failed gate deletes the throughput (the model stays unusable), then fails
     assert gate["Default"] == "EvalDeleteThroughput"
     assert states["EvalDeleteThroughput"]["Next"] == "EvalThresholdNotMet"

@@ -160,7 +160,9 @@ def test_evaluation_is_opt_in_from_the_config_file() -> None:
     (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     definition = "".join(p if isinstance(p, str) else "<token>" for p in parts)
-    for state in ("EvalProvisionThroughput", "EvalRunJobs", "EvalReport", "EvalGate"):
+    # Nova Micro (the default base model) in an environment-agnostic stack: evaluated through
+    # an on-demand custom model deployment (evaluation_inference "auto").
+    for state in ("EvalDeploy", "EvalGenerateResponses", "EvalRunJobs", "EvalReport", "EvalGate"):
         assert f'"{state}"' in definition
     assert ":states:::aws-sdk:bedrock:createEvaluationJob" in definition
     template.resource_count_is("AWS::Bedrock::Guardrail", 0)

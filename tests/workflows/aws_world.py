@@ -423,6 +423,8 @@ class Cloud:
     evaluation_jobs: dict[str, Any] = field(default_factory=dict)
     evaluation_polls: dict[str, int] = field(default_factory=dict)
     throughput_polls: int = 0
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Custom model deployments by ARN: ``request``, ``polls``, ``deleted``."""
     training_jobs: dict[str, Any] = field(default_factory=dict)
     """Serverless training jobs started through the AWS SDK integration, by name."""
     import_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -928,6 +930,7 @@ GUARANTEED: dict[str, set[str]] = {
     # Not marked required in the model, but always in the response of a finished job:
     # its status, its result and the echo of required request fields.
     "bedrock:getModelCustomizationJob": {"Status", "OutputModelArn", "FailureMessage"},
+    "bedrock:getCustomModelDeployment": {"FailureMessage"},
     "sagemaker:describeLabelingJob": {"LabelingJobOutput", "LabelAttributeName", "FailureReason"},
     "sagemaker:describeTrainingJob": {"FailureReason"},
     "sagemaker:describeProcessingJob": {"FailureReason"},
@@ -998,6 +1001,7 @@ def _get_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
 
 
 def _create_evaluation(cloud: Cloud, params: Any) -> dict[str, Any]:
+    _check_precomputed(cloud, params)
     name = params["JobName"]
     arn = f"{BEDROCK}:evaluation-job/{uuid.uuid4().hex[:12]}"
     cloud.evaluation_jobs[arn] = params
@@ -1044,6 +1048,60 @@ def _get_evaluation(cloud: Cloud, params: Any) -> dict[str, Any]:
 
 def _delete_throughput(cloud: Cloud, params: Any) -> dict[str, Any]:
     return {}
+
+
+def _create_deployment(cloud: Cloud, params: Any) -> dict[str, Any]:
+    arn = f"{BEDROCK}:custom-model-deployment/{uuid.uuid4().hex[:12]}"
+    cloud.deployments[arn] = {"request": params, "polls": 0, "deleted": False}
+    return {"CustomModelDeploymentArn": arn}
+
+
+def _get_deployment(cloud: Cloud, params: Any) -> dict[str, Any]:
+    arn = params["CustomModelDeploymentIdentifier"]
+    deployment = cloud.deployments[arn]
+    deployment["polls"] += 1  # the first poll finds it still being created
+    final = cloud.status_for("bedrock:getCustomModelDeployment", "Active")
+    status = "Creating" if deployment["polls"] == 1 else final
+    response = {
+        "CustomModelDeploymentArn": arn,
+        "ModelDeploymentName": deployment["request"]["ModelDeploymentName"],
+        "ModelArn": deployment["request"]["ModelArn"],
+        "CreatedAt": NOW,
+        "Status": status,
+    }
+    if status == "Failed":
+        response["FailureMessage"] = "The deployment failed (fake)."
+    return response
+
+
+def _delete_deployment(cloud: Cloud, params: Any) -> dict[str, Any]:
+    arn = params["CustomModelDeploymentIdentifier"]
+    if cloud.deployments[arn]["deleted"]:
+        raise StatesError("Bedrock.ResourceNotFoundException", f"{arn} was already deleted")
+    cloud.deployments[arn]["deleted"] = True
+    return {}
+
+
+def _check_precomputed(cloud: Cloud, params: Any) -> None:
+    """A job that brings its own responses: every dataset line answers under the job's
+    inference source identifier (what Bedrock matches)."""
+    models = params["InferenceConfig"]["Models"]
+    sources = [m["PrecomputedInferenceSource"] for m in models if "PrecomputedInferenceSource" in m]
+    if not sources:
+        return
+    wanted = sources[0]["InferenceSourceIdentifier"]
+    for config in params["EvaluationConfig"]["Automated"]["DatasetMetricConfigs"]:
+        uri = config["Dataset"]["DatasetLocation"]["S3Uri"]
+        bucket, _, key = uri[5:].partition("/")
+        body = cloud.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        for line in body.splitlines():
+            record = json.loads(line)
+            answers = record.get("modelResponses") or []
+            if len(answers) != 1 or answers[0].get("modelIdentifier") != wanted:
+                raise StatesError(
+                    "Bedrock.ValidationException",
+                    f"dataset line without one modelResponses entry for {wanted!r}: {line[:200]}",
+                )
 
 
 def _create_package(cloud: Cloud, params: Any) -> dict[str, Any]:
@@ -1188,6 +1246,9 @@ _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
     "bedrock:getProvisionedModelThroughput": _get_throughput,
     "bedrock:deleteProvisionedModelThroughput": _delete_throughput,
     "bedrock:createEvaluationJob": _create_evaluation,
+    "bedrock:createCustomModelDeployment": _create_deployment,
+    "bedrock:getCustomModelDeployment": _get_deployment,
+    "bedrock:deleteCustomModelDeployment": _delete_deployment,
     "bedrock:getEvaluationJob": _get_evaluation,
     "sagemaker:createModelPackage": _create_package,
     "sagemaker:describeModelPackage": _describe_package,

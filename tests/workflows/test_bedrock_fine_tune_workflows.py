@@ -17,6 +17,8 @@ ALL_VARIANTS = (
     "fine_tune_evaluated",
     *GIVEN_MODEL_VARIANTS,
     "fine_tune_recorded",
+    "fine_tune_evaluated_on_demand",
+    "on_demand_kept",
 )
 """The evaluated and recorded variants share the states before the evaluation (dataset,
 job)."""

@@ -23,6 +23,7 @@ from cdk_llm_training.checks.rules_keys import KEY_RULES
 from cdk_llm_training.checks.rules_managed import MANAGED_RULES
 from cdk_llm_training.checks.rules_network import NETWORK_RULES
 from cdk_llm_training.checks.rules_neuron_pretrain import NEURON_PRETRAIN_RULES
+from cdk_llm_training.checks.rules_on_demand import ON_DEMAND_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_recipes import RECIPE_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
@@ -52,6 +53,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *K8S_RULES,
     *TRUST_GRANT_RULES,
     *EMR_SERVERLESS_RULES,
+    *ON_DEMAND_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

@@ -24,6 +24,7 @@ from cdk_llm_training.config.catalogs.bedrock_models import (
     default_bedrock_catalog,
     load_bedrock_catalog,
 )
+from cdk_llm_training.config.catalogs.custom_model_deployment import EvaluationInference
 from cdk_llm_training.config.catalogs.instances import (
     AcceleratorFamily,
     InstanceCatalog,
@@ -173,6 +174,7 @@ __all__ = [
     "EmrServerlessOptions",
     "EndpointAccess",
     "Engine",
+    "EvaluationInference",
     "EvaluationPrompt",
     "EvaluationTaskType",
     "EvaluationThresholds",

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.catalogs.custom_model_deployment import EvaluationInference
 from cdk_llm_training.config.types import S3Key, S3Prefix
 
 # -- evaluation prompt catalog --------------------------------------------------------------
@@ -115,6 +116,18 @@ class ModelEvaluationOptions(FrozenModel):
     """Buy no-commitment provisioned throughput (1 model unit) for the new custom model so it
     can be evaluated, and delete it again when the gate fails. Off: evaluate the model ARN
     given in the execution input as ``evaluationModelArn``. Default on."""
+    evaluation_inference: EvaluationInference = EvaluationInference.AUTO
+    """How the new custom model is invoked when ``provision_throughput`` is on: ``auto`` (a
+    custom model deployment for on-demand inference where the base model and Region support
+    it, else provisioned throughput), ``on-demand`` or ``provisioned``. Default ``auto``."""
+    keep_deployment: bool = False
+    """Keep the deployment or throughput the evaluation created when the gate passes (the
+    notification names it and its billing basis). Failures always delete it. Default off."""
+    inference_max_tokens: int = Field(default=1024, ge=1, le=10000)
+    """On-demand route: largest answer per prompt (Converse ``maxTokens``). Default 1024."""
+    invoke_batch_size: int = Field(default=100, ge=1, le=1000)
+    """On-demand route: prompts answered per run of the response Lambda (it also stops
+    early before its timeout and the workflow resumes where it stopped). Default 100."""
     model_units: int = Field(default=1, ge=1, le=100)
     poll_interval_seconds: int = Field(default=300, ge=30, le=3600)
     """Wait between status checks of evaluation jobs and provisioned throughput."""
@@ -167,6 +180,12 @@ class ModelEvaluationOptions(FrozenModel):
                     f"thresholds.{label} names {', '.join(missing)}, which this evaluation does "
                     f"not compute; computed: {', '.join(sorted(known))}"
                 )
+        if self.evaluation_inference is EvaluationInference.ON_DEMAND and self.algorithmic_metrics:
+            raise ValueError(
+                "evaluation_inference 'on-demand' evaluates the deployment's answers with judge "
+                f"metrics only; algorithmic_metrics {', '.join(self.algorithmic_metrics)} need "
+                "'provisioned' (or 'auto')"
+            )
         if self.thresholds.min_improvement and not self.compare_with_base_model:
             raise ValueError(
                 "thresholds.min_improvement needs compare_with_base_model=True (no baseline)"

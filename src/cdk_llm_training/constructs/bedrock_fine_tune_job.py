@@ -4,11 +4,11 @@ Kept for existing imports; the code lives in :mod:`cdk_llm_training.constructs.f
 """
 
 from cdk_llm_training.constructs.fine_tune.bedrock import (
-    READY_MARKER_NEEDS_EVENTS_WARNING,
     UNKNOWN_TEACHER_WARNING,
     VALIDATOR_HANDLER,
     BedrockFineTuneJob,
 )
+from cdk_llm_training.constructs.fine_tune.bedrock_inputs import READY_MARKER_NEEDS_EVENTS_WARNING
 from cdk_llm_training.constructs.fine_tune.bedrock_job import (
     JOB_RETRY_ERRORS,
     MANAGED_RULE_NAMES,

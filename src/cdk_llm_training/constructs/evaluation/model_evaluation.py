@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import Aws, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -16,6 +16,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from cdk_llm_training.config.catalogs.custom_model_deployment import (
+    PRECOMPUTED_SOURCE_IDENTIFIER,
+    EvaluationInference,
+    resolve_inference,
+)
 from cdk_llm_training.config.model_evaluation import ModelEvaluationOptions
 from cdk_llm_training.constructs._metadata import record_construct_type
 from cdk_llm_training.constructs._workflow import lake_buckets
@@ -29,6 +34,9 @@ from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 PREPARE_HANDLER = "evaluation_prompts.prepare_handler"
 REPORT_HANDLER = "evaluation_report.bedrock_report_handler"
+RESPONSES_HANDLER = "evaluation_responses.handler"
+RESPONSES_FOLDER = "responses/"
+"""Under ``input_prefix``: the on-demand route's answers (the evaluation role reads there)."""
 _CONTEXT_SUFFIX = re.compile(r":\d+k$")
 
 
@@ -101,6 +109,18 @@ class ModelEvaluation(Construct):
             allow_cloudwatch_logs(log_key)
         self._log_retention = log_retention
         self._removal_policy = removal_policy
+        region = Stack.of(self).region
+        self.inference: EvaluationInference | None = (
+            resolve_inference(
+                opts.evaluation_inference,
+                base_model_id=base_model_id,
+                region=None if Token.is_unresolved(region) else region,
+                algorithmic_metrics=bool(opts.algorithmic_metrics),
+            )
+            if opts.provision_throughput
+            else None
+        )
+        """How the evaluation invokes a new custom model (None: a given model ARN)."""
         self.evaluation_role = self._create_evaluation_role()
         self.prepare_function = self._function(
             "PrepareFunction",
@@ -154,7 +174,52 @@ class ModelEvaluation(Construct):
             ],
         )
 
+        self.responses_function: RuntimeFunction | None = None
+        if self.inference is EvaluationInference.ON_DEMAND:
+            self.responses_function = self._create_responses_function()
+
     # -- resources ---------------------------------------------------------------------------
+
+    def _create_responses_function(self) -> RuntimeFunction:
+        opts = self.options
+        responses = f"{opts.input_prefix}{RESPONSES_FOLDER}"
+        return self._function(
+            "ResponsesFunction",
+            RESPONSES_HANDLER,
+            "Answers the evaluation prompts through the custom model deployment.",
+            environment={
+                "OUTPUT_BUCKET": self.output_bucket.bucket_name,
+                "RESPONSES_PREFIX": responses,
+                "BATCH_SIZE": str(opts.invoke_batch_size),
+                "MAX_TOKENS": str(opts.inference_max_tokens),
+                "SOURCE_IDENTIFIER": PRECOMPUTED_SOURCE_IDENTIFIER,
+            },
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadPreparedPrompts",
+                    actions=["s3:GetObject"],
+                    resources=[self.output_bucket.arn_for_objects(f"{opts.input_prefix}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteResponses",
+                    actions=["s3:PutObject"],
+                    resources=[self.output_bucket.arn_for_objects(f"{responses}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="ListResponseParts",
+                    actions=["s3:ListBucket"],
+                    resources=[self.output_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{responses}*"]}},
+                ),
+                # Converse is authorized as bedrock:InvokeModel; a deployment ARN is the
+                # modelId (bedrock-runtime ConversationalModelId pattern).
+                iam.PolicyStatement(
+                    sid="InvokeDeployment",
+                    actions=["bedrock:InvokeModel"],
+                    resources=[bedrock_arn("custom-model-deployment/*")],
+                ),
+            ],
+        )
 
     def _create_evaluation_role(self) -> iam.Role:
         opts = self.options
@@ -257,6 +322,7 @@ class ModelEvaluation(Construct):
         *,
         on_passed: sfn.IChainable | None = None,
         custom_model_name_path: str | None = None,
+        custom_model_arn_path: str | None = None,
         candidate_model_path: str = "$.evaluationModelArn",
     ) -> ModelEvaluationSteps:
         """The evaluation states as the fragment ``<this construct>/Steps`` (call once).
@@ -269,6 +335,7 @@ class ModelEvaluation(Construct):
             evaluation=self,
             on_passed=on_passed,
             custom_model_name_path=custom_model_name_path,
+            custom_model_arn_path=custom_model_arn_path,
             candidate_model_path=candidate_model_path,
         )
 

@@ -11,6 +11,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from cdk_llm_training.config.catalogs.custom_model_deployment import (
+    PRECOMPUTED_SOURCE_IDENTIFIER as SOURCE_IDENTIFIER,
+)
 from cdk_llm_training.constructs.evaluation._arns import bedrock_arn, model_arns
 
 if TYPE_CHECKING:
@@ -28,11 +31,16 @@ def evaluation_job_branch(
     kind: str,
     model: str,
     metrics: tuple[str, ...],
+    precomputed: bool = False,
 ) -> sfn.IChainable:
     """One branch of ``EvalRunJobs``: create the ``kind`` (``judge`` or ``builtin``) evaluation
     job of the ``role`` (``candidate`` or ``baseline``) model, poll it every
     ``poll_interval_seconds`` up to ``max_polls``, and end in ``Eval-<role>-<kind>-Done`` (its
-    description for the report) or ``-Failed``. ``model`` is a model id or a JSON path."""
+    description for the report) or ``-Failed``. ``model`` is a model id or a JSON path.
+
+    ``precomputed``: the job evaluates the answers already in the responses dataset
+    (``$.evaluation.responses.datasetS3Uri``, written by the on-demand route) under the
+    inference source :data:`SOURCE_IDENTIFIER` instead of invoking ``model``."""
     opts = evaluation.options
     tag = f"{role[0]}{kind[0]}"  # cj, cb, bj, bb
     prefix = f"Eval-{role}-{kind}"
@@ -45,7 +53,11 @@ def evaluation_job_branch(
                 "TaskType": opts.task_type.value,
                 "Dataset": {
                     "Name": "prompts",
-                    "DatasetLocation": {"S3Uri.$": "$.evaluation.prompts.datasetS3Uri"},
+                    "DatasetLocation": {
+                        "S3Uri.$": "$.evaluation.responses.datasetS3Uri"
+                        if precomputed
+                        else "$.evaluation.prompts.datasetS3Uri"
+                    },
                 },
                 "MetricNames": list(metrics),
             }
@@ -56,6 +68,12 @@ def evaluation_job_branch(
             "BedrockEvaluatorModels": [{"ModelIdentifier": opts.judge_model_id}]
         }
     output_uri = f"s3://{evaluation.output_bucket.bucket_name}/{opts.output_prefix}"
+    # The dataset's modelResponses[].modelIdentifier must equal inferenceSourceIdentifier.
+    inference_model: dict[str, Any] = (
+        {"PrecomputedInferenceSource": {"InferenceSourceIdentifier": SOURCE_IDENTIFIER}}
+        if precomputed
+        else {"BedrockModel": model_field}
+    )
     create = tasks.CallAwsService(
         scope,
         f"{prefix}-Create",
@@ -66,7 +84,7 @@ def evaluation_job_branch(
             "RoleArn": evaluation.evaluation_role.role_arn,
             "ApplicationType": "ModelEvaluation",
             "EvaluationConfig": {"Automated": automated},
-            "InferenceConfig": {"Models": [{"BedrockModel": model_field}]},
+            "InferenceConfig": {"Models": [inference_model]},
             "OutputDataConfig": {"S3Uri": output_uri},
         },
         iam_resources=[bedrock_arn("evaluation-job/*"), *model_arns()],

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from cdk_llm_training.config.catalogs.custom_model_deployment import EvaluationInference
 from cdk_llm_training.constructs._workflow import notify
-from cdk_llm_training.constructs.evaluation._arns import bedrock_arn
+from cdk_llm_training.constructs.evaluation.model_evaluation_inference import (
+    DEPLOYMENT_PATH,
+    THROUGHPUT_PATH,
+    delete_task,
+    deploy_on_demand,
+    generate_responses,
+    inference_summary,
+    provision_throughput,
+)
 from cdk_llm_training.constructs.evaluation.model_evaluation_jobs import evaluation_job_branch
 
 if TYPE_CHECKING:
@@ -25,14 +33,17 @@ if TYPE_CHECKING:
 class ModelEvaluationSteps(sfn.StateMachineFragment):
     """The evaluation states of ``evaluation``: embed them in a workflow like one state.
 
-    With ``options.provision_throughput`` and ``custom_model_name_path``: no-commitment
-    provisioned throughput for the new custom model (``EvalProvisionThroughput``, polled until
-    InService); otherwise ``EvalSetup``. Then ``EvalPreparePrompts`` -> ``EvalRunJobs`` (a
-    Parallel of evaluation jobs: candidate and, with ``compare_with_base_model``, base model;
-    judge metrics and, when set, algorithmic metrics) -> ``EvalReport`` ->
-    ``EvalNotifyReport`` -> ``EvalGate``. A failed gate or a failed job deletes the
-    provisioned throughput (the model stays unusable) and ends in the ``EvalThresholdNotMet``
-    or ``EvalFailed`` Fail state.
+    With ``options.provision_throughput`` and ``custom_model_name_path`` the states make the
+    new custom model invocable by ``evaluation.inference``: provisioned throughput
+    (``EvalProvisionThroughput``, polled until InService) or a custom model deployment for
+    on-demand inference (``EvalDeploy``, polled until Active); otherwise ``EvalSetup``. Then
+    ``EvalPreparePrompts`` -> (on-demand: ``EvalGenerateResponses``, looped until every prompt
+    is answered) -> ``EvalRunJobs`` (a Parallel of evaluation jobs: candidate and, with
+    ``compare_with_base_model``, base model; judge metrics and, when set, algorithmic metrics)
+    -> ``EvalReport`` -> ``EvalNotifyReport`` -> ``EvalGate``. What the states created is
+    deleted on every path (``EvalDelete<Throughput|Deployment>``, ``...AfterError``,
+    ``...AfterPass``) except a passed gate with ``keep_deployment``; failures end in
+    ``EvalThresholdNotMet`` or ``EvalFailed`` after the notification.
 
     State names are the construct ids (no prefix), so a workflow holds one such fragment.
     """
@@ -45,13 +56,17 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
         evaluation: ModelEvaluation,
         on_passed: sfn.IChainable | None = None,
         custom_model_name_path: str | None = None,
+        custom_model_arn_path: str | None = None,
         candidate_model_path: str = "$.evaluationModelArn",
     ) -> None:
         """:param evaluation: the roles, functions, buckets and options the states use.
         :param on_passed: where to go when the gate passes; its end states are the
             fragment's. Default: an ``EvalPassed`` Pass state, to chain with ``.next()``.
         :param custom_model_name_path: JSON path of the new custom model's name. With
-            ``options.provision_throughput`` the states buy provisioned throughput for it.
+            ``options.provision_throughput`` the states make it invocable (see
+            ``ModelEvaluation.inference``) and delete what they created.
+        :param custom_model_arn_path: JSON path of the new custom model's ARN (a custom model
+            deployment needs the ARN, not the name). Needed when the route is on-demand.
         :param candidate_model_path: JSON path of the model ARN to evaluate when no
             throughput is provisioned (an existing provisioned model or inference profile).
             Default ``$.evaluationModelArn`` (from the execution input).
@@ -64,6 +79,7 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
             evaluation,
             on_passed=passed,
             custom_model_name_path=custom_model_name_path,
+            custom_model_arn_path=custom_model_arn_path,
             candidate_model_path=candidate_model_path,
         )
 
@@ -83,24 +99,22 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
         *,
         on_passed: sfn.IChainable,
         custom_model_name_path: str | None,
+        custom_model_arn_path: str | None,
         candidate_model_path: str,
     ) -> sfn.State:
         opts = evaluation.options
-        provision = opts.provision_throughput and custom_model_name_path is not None
-        candidate = "$.evaluation.candidateModel" if provision else candidate_model_path
-
-        delete_throughput: tasks.CallAwsService | None = None
-        if provision:
-            delete_throughput = tasks.CallAwsService(
-                self,
-                "EvalDeleteThroughput",
-                comment="Keep the model unusable: delete the evaluation throughput.",
-                service="bedrock",
-                action="deleteProvisionedModelThroughput",
-                parameters={"ProvisionedModelId.$": "$.evaluation.candidateModel"},
-                iam_resources=[bedrock_arn("provisioned-model/*")],
-                result_path=sfn.JsonPath.DISCARD,
+        route = evaluation.inference if custom_model_name_path is not None else None
+        if route is EvaluationInference.ON_DEMAND and custom_model_arn_path is None:
+            raise ValueError(
+                "on-demand evaluation (evaluation_inference resolved to 'on-demand') needs "
+                "custom_model_arn_path, the JSON path of the new custom model's ARN"
             )
+        candidate = {
+            None: candidate_model_path,
+            EvaluationInference.PROVISIONED: THROUGHPUT_PATH,
+            EvaluationInference.ON_DEMAND: DEPLOYMENT_PATH,
+        }[route]
+        noun = "Deployment" if route is EvaluationInference.ON_DEMAND else "Throughput"
 
         failed = self._notify(
             "EvalNotifyFailed",
@@ -115,16 +129,10 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
             sfn.Fail(self, "EvalFailed", error="EvaluationFailed", cause="See the notification.")
         )
         on_error: sfn.IChainable = failed
-        if delete_throughput is not None:
-            cleanup = tasks.CallAwsService(
-                self,
-                "EvalDeleteThroughputAfterError",
-                service="bedrock",
-                action="deleteProvisionedModelThroughput",
-                parameters={"ProvisionedModelId.$": "$.evaluation.candidateModel"},
-                iam_resources=[bedrock_arn("provisioned-model/*")],
-                result_path=sfn.JsonPath.DISCARD,
-            )
+        if route is not None:
+            # Every failure after the create deletes what it created, then notifies; a
+            # failing delete still notifies.
+            cleanup = delete_task(self, f"EvalDelete{noun}AfterError", route)
             cleanup.add_catch(failed, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
             cleanup.next(failed)
             on_error = cleanup
@@ -170,7 +178,14 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
                 if metrics:
                     jobs.branch(
                         evaluation_job_branch(
-                            self, evaluation, role=role, kind=kind, model=model, metrics=metrics
+                            self,
+                            evaluation,
+                            role=role,
+                            kind=kind,
+                            model=model,
+                            metrics=metrics,
+                            precomputed=role == "candidate"
+                            and route is EvaluationInference.ON_DEMAND,
                         )
                     )
         jobs.add_catch(on_error, errors=["States.ALL"], result_path="$.evaluationError")
@@ -192,19 +207,18 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
             retry_on_service_exceptions=True,
         )
         report.add_catch(on_error, errors=["States.ALL"], result_path="$.evaluationError")
-        notify_report = self._notify(
-            "EvalNotifyReport",
-            "Model evaluation report",
-            {
-                "result": "EVALUATED",
-                "execution": sfn.JsonPath.execution_id,
-                "passed": sfn.JsonPath.object_at("$.evaluation.report.passed"),
-                "failures": sfn.JsonPath.object_at("$.evaluation.report.failures"),
-                "reportS3Uri": sfn.JsonPath.string_at("$.evaluation.report.reportS3Uri"),
-                "summary": sfn.JsonPath.object_at("$.evaluation.report.summary"),
-                "delta": sfn.JsonPath.object_at("$.evaluation.report.delta"),
-            },
-        )
+        message: dict[str, Any] = {
+            "result": "EVALUATED",
+            "execution": sfn.JsonPath.execution_id,
+            "passed": sfn.JsonPath.object_at("$.evaluation.report.passed"),
+            "failures": sfn.JsonPath.object_at("$.evaluation.report.failures"),
+            "reportS3Uri": sfn.JsonPath.string_at("$.evaluation.report.reportS3Uri"),
+            "summary": sfn.JsonPath.object_at("$.evaluation.report.summary"),
+            "delta": sfn.JsonPath.object_at("$.evaluation.report.delta"),
+        }
+        if route is not None:
+            message["inference"] = inference_summary(evaluation, route, candidate)
+        notify_report = self._notify("EvalNotifyReport", "Model evaluation report", message)
         threshold_fail = sfn.Fail(
             self,
             "EvalThresholdNotMet",
@@ -212,27 +226,37 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
             cause="The evaluation did not meet the thresholds; see the report.",
         )
         not_met: sfn.IChainable = threshold_fail
-        if delete_throughput is not None:
-            delete_throughput.add_catch(
+        passed: sfn.IChainable = on_passed
+        if route is not None:
+            delete_on_fail = delete_task(self, f"EvalDelete{noun}", route)
+            delete_on_fail.add_catch(
                 threshold_fail, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD
             )
-            not_met = delete_throughput.next(threshold_fail)
+            not_met = delete_on_fail.next(threshold_fail)
+            if not opts.keep_deployment:
+                delete_on_pass = delete_task(self, f"EvalDelete{noun}AfterPass", route)
+                delete_on_pass.add_catch(
+                    on_error, errors=["States.ALL"], result_path="$.evaluationError"
+                )
+                passed = delete_on_pass.next(on_passed)
         gate = (
             sfn.Choice(self, "EvalGate", comment="Thresholds met?")
-            .when(sfn.Condition.boolean_equals("$.evaluation.report.passed", True), on_passed)
+            .when(sfn.Condition.boolean_equals("$.evaluation.report.passed", True), passed)
             .otherwise(not_met)
         )
+        jobs.next(report).next(notify_report).next(gate)
+        after_prompts: sfn.IChainable = jobs
+        if route is EvaluationInference.ON_DEMAND:
+            after_prompts = generate_responses(self, evaluation, then=jobs, on_error=on_error)
         prompts_ok = (
             sfn.Choice(self, "EvalPromptsValid?")
             .when(
                 sfn.Condition.boolean_equals("$.evaluation.prompts.valid", False), prompts_invalid
             )
-            .otherwise(jobs)
+            .otherwise(after_prompts)
         )
-        jobs.next(report).next(notify_report).next(gate)
-
         prepare.next(prompts_ok)
-        if not provision:
+        if route is None:
             setup = sfn.Pass(
                 self,
                 "EvalSetup",
@@ -241,113 +265,25 @@ class ModelEvaluationSteps(sfn.StateMachineFragment):
             )
             setup.next(prepare)
             return setup
+        if route is EvaluationInference.ON_DEMAND:
+            assert custom_model_arn_path is not None
+            return deploy_on_demand(
+                self,
+                evaluation,
+                custom_model_arn_path=custom_model_arn_path,
+                then=prepare,
+                on_create_error=failed,
+                on_error=on_error,
+            )
         assert custom_model_name_path is not None
-        return self._provision_throughput(
+        return provision_throughput(
+            self,
             evaluation,
             custom_model_name_path=custom_model_name_path,
             then=prepare,
             on_create_error=failed,
             on_error=on_error,
         )
-
-    def _provision_throughput(
-        self,
-        evaluation: ModelEvaluation,
-        *,
-        custom_model_name_path: str,
-        then: sfn.IChainable,
-        on_create_error: sfn.IChainable,
-        on_error: sfn.IChainable,
-    ) -> sfn.State:
-        """``EvalProvisionThroughput`` for the custom model, then poll it every
-        ``poll_interval_seconds`` until InService (-> ``then``), Failed or ``max_polls``
-        (-> ``EvalThroughputFailed`` -> ``on_error``)."""
-        opts = evaluation.options
-        create = tasks.CallAwsService(
-            self,
-            "EvalProvisionThroughput",
-            comment="No-commitment provisioned throughput so the custom model can be invoked.",
-            service="bedrock",
-            action="createProvisionedModelThroughput",
-            parameters={
-                "ModelId.$": custom_model_name_path,
-                "ModelUnits": opts.model_units,
-                "ProvisionedModelName.$": "States.Format('eval-{}', States.UUID())",
-            },
-            iam_resources=[
-                bedrock_arn("custom-model/*"),
-                bedrock_arn("provisioned-model/*"),
-            ],
-            result_selector={"arn.$": "$.ProvisionedModelArn"},
-            result_path="$.evaluation.throughput",
-        )
-        create.add_catch(on_create_error, errors=["States.ALL"], result_path="$.evaluationError")
-        remember = sfn.Pass(
-            self,
-            "EvalRememberModel",
-            parameters={
-                "runId.$": "$$.Execution.Name",
-                "polls": 0,
-                "candidateModel.$": "$.evaluation.throughput.arn",
-            },
-            result_path="$.evaluation",
-        )
-        wait = sfn.Wait(
-            self,
-            "EvalWaitThroughput",
-            time=sfn.WaitTime.duration(Duration.seconds(opts.poll_interval_seconds)),
-        )
-        get = tasks.CallAwsService(
-            self,
-            "EvalGetThroughput",
-            service="bedrock",
-            action="getProvisionedModelThroughput",
-            parameters={"ProvisionedModelId.$": "$.evaluation.candidateModel"},
-            iam_resources=[bedrock_arn("provisioned-model/*")],
-            result_selector={"status.$": "$.Status"},
-            result_path="$.evaluation.throughputStatus",
-        )
-        get.add_retry(errors=["Bedrock.ThrottlingException"], interval=Duration.seconds(10))
-        get.add_catch(on_error, errors=["States.ALL"], result_path="$.evaluationError")
-        count = sfn.Pass(
-            self,
-            "EvalCountThroughputPoll",
-            parameters={"polls.$": "States.MathAdd($.evaluation.polls, 1)"},
-            result_path="$.evaluation.counter",
-        )
-        keep_count = sfn.Pass(
-            self,
-            "EvalKeepThroughputPollCount",
-            input_path="$.evaluation.counter.polls",
-            result_path="$.evaluation.polls",
-        )
-        throughput_failed = sfn.Pass(
-            self,
-            "EvalThroughputFailed",
-            parameters={
-                "Error": "ProvisionedThroughputFailed",
-                "Cause": "The provisioned throughput did not reach InService.",
-            },
-            result_path="$.evaluationError",
-        ).next(on_error)
-        ready = (
-            sfn.Choice(self, "EvalThroughputReady?")
-            .when(
-                sfn.Condition.string_equals("$.evaluation.throughputStatus.status", "InService"),
-                then,
-            )
-            .when(
-                sfn.Condition.or_(
-                    sfn.Condition.string_equals("$.evaluation.throughputStatus.status", "Failed"),
-                    sfn.Condition.number_greater_than_equals("$.evaluation.polls", opts.max_polls),
-                ),
-                throughput_failed,
-            )
-            .otherwise(count)
-        )
-        count.next(keep_count).next(wait)
-        create.next(remember).next(wait).next(get).next(ready)
-        return create
 
     def _notify(self, id: str, subject: str, message: dict[str, Any]) -> tasks.SnsPublish:
         return notify(self, id, topic=self._evaluation.topic, subject=subject, message=message)

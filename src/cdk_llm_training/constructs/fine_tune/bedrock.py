@@ -11,8 +11,6 @@ import json
 
 from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -25,8 +23,11 @@ from cdk_llm_training.config.catalogs.bedrock_models import (
     DatasetLimits,
     default_bedrock_catalog,
 )
-from cdk_llm_training.constructs._trust import service_principal_from, this_account_arn
 from cdk_llm_training.constructs._workflow import caught_error_message, lake_buckets
+from cdk_llm_training.constructs.fine_tune.bedrock_inputs import (
+    check_input,
+    create_ready_marker_rule,
+)
 from cdk_llm_training.constructs.fine_tune.bedrock_job import (
     BEDROCK_SERVICE,
     CUSTOM_MODEL_KEY_ACTIONS,
@@ -51,7 +52,6 @@ from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
 VALIDATOR_HANDLER = "bedrock_dataset_validator.handler"
 UNKNOWN_TEACHER_WARNING = "cdk-llm-training/bedrock-fine-tune-job:unknownTeacher"
-READY_MARKER_NEEDS_EVENTS_WARNING = "cdk-llm-training/bedrock-fine-tune-job:readyMarkerNeedsEvents"
 
 
 class BedrockFineTuneJob(FineTuneWorkflow):
@@ -210,7 +210,7 @@ class BedrockFineTuneJob(FineTuneWorkflow):
         )
         self.ready_marker_rule: events.Rule | None = None
         if opts.start_on_ready_marker:
-            self.ready_marker_rule = self._create_ready_marker_rule(data_lake)
+            self.ready_marker_rule = create_ready_marker_rule(self, data_lake)
         self._acknowledge_wildcards(
             job_role=self.bedrock_role,
             job_role_reason="Object access is limited to the dataset and output key prefixes "
@@ -222,7 +222,13 @@ class BedrockFineTuneJob(FineTuneWorkflow):
             "Step Functions log delivery and X-Ray ('*') are what CDK's task and logging "
             "grants need; kms:GenerateDataKey* is what SNS needs to publish to an encrypted "
             "topic; with evaluation on, evaluation jobs and provisioned models are also named "
-            "at run time.",
+            "at run time."
+            + (
+                " So are the custom model deployments of on-demand evaluation "
+                "(custom-model-deployment/*)."
+                if self.evaluation is not None and self.evaluation.responses_function is not None
+                else ""
+            ),
         )
 
     # -- workflow ------------------------------------------------------------------------
@@ -259,6 +265,7 @@ class BedrockFineTuneJob(FineTuneWorkflow):
             after_job = self.evaluation.chain(
                 on_passed=after_job,
                 custom_model_name_path="$.validation.customModelName",
+                custom_model_arn_path="$.job.OutputModelArn",
             )
 
         def job(id: str, *, with_validation: bool) -> sfn.IChainable:
@@ -308,90 +315,4 @@ class BedrockFineTuneJob(FineTuneWorkflow):
             if self.limits.max_validation_records != 0
             else None,
         )
-        return self._check_input(validate)
-
-    def _check_input(self, validate: sfn.IChainable) -> sfn.IChainable:
-        """The first state. The validator checks the dataset fields of the input; with an
-        evaluation of a given model (``provision_throughput=False``), ``evaluationModelArn``
-        is checked here, before the paid customization job, not after it."""
-        evaluation = self.evaluation
-        if evaluation is None or evaluation.options.provision_throughput:
-            return validate
-        path = "$.evaluationModelArn"
-        invalid = self._notify_failed(
-            "NotifyInvalidInput",
-            subject="Bedrock customization: invalid input, no job started",
-            message={
-                "result": "INVALID_INPUT",
-                "execution": sfn.JsonPath.execution_id,
-                # Not the input itself: one near the 256 KiB payload quota would push the
-                # message over SNS's limit. The execution ID leads to it.
-                "reason": "evaluationModelArn is missing, empty or not a string.",
-            },
-            fail_id="InvalidInput",
-            cause="The input needs evaluationModelArn (the ARN or id of the model to evaluate).",
-        )
-        return (
-            sfn.Choice(self, "CheckInput", comment="evaluationModelArn before any cost.")
-            .when(
-                sfn.Condition.and_(
-                    sfn.Condition.is_present(path),
-                    sfn.Condition.is_string(path),
-                    # An ARN or a model / inference-profile id: both are valid evaluation
-                    # model identifiers (the API pattern); an empty string is not.
-                    sfn.Condition.not_(sfn.Condition.string_equals(path, "")),
-                ),
-                validate,
-            )
-            .otherwise(invalid)
-        )
-
-    def _create_ready_marker_rule(self, data_lake: TrainingDataLake | None) -> events.Rule:
-        opts = self.options
-        if data_lake is not None and not data_lake.options.event_bridge_enabled:
-            Annotations.of(self).add_warning_v2(
-                READY_MARKER_NEEDS_EVENTS_WARNING,
-                "start_on_ready_marker is on but the data lake does not send S3 events to "
-                "EventBridge (DataLakeOptions.event_bridge_enabled=False): the rule never fires.",
-            )
-        pattern = f"{opts.dataset_prefix}*/{opts.ready_marker_name}"
-        rule = events.Rule(
-            self,
-            "ReadyMarkerRule",
-            description=f"Start the Bedrock fine-tune workflow when {pattern} lands.",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [self.dataset_bucket.bucket_name]},
-                    "object": {"key": events.Match.wildcard(pattern)},
-                },
-            ),
-        )
-        # CDK's default target role trusts events.amazonaws.com unconditioned; EventBridge sends
-        # the rule's ARN as aws:SourceArn ("Cross-service confused deputy prevention in Amazon
-        # EventBridge"). rule/* of this account and Region: naming the rule itself would
-        # make the role and the rule depend on each other.
-        role = iam.Role(
-            self,
-            "ReadyMarkerRole",
-            description="Assumed by EventBridge to start the fine-tune workflow.",
-            assumed_by=service_principal_from(
-                "events.amazonaws.com", this_account_arn("events", "rule/*")
-            ),
-        )
-        rule.add_target(
-            targets.SfnStateMachine(
-                self.state_machine,
-                role=role,
-                input=events.RuleTargetInput.from_object(
-                    {
-                        "readyMarker": {
-                            "bucket": events.EventField.from_path("$.detail.bucket.name"),
-                            "key": events.EventField.from_path("$.detail.object.key"),
-                        }
-                    }
-                ),
-            )
-        )
-        return rule
+        return check_input(self, self.evaluation, validate)
