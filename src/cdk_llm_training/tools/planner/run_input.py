@@ -63,6 +63,13 @@ TEMPLATES: dict[Engine, str] = {
     Engine.HYPERPOD_EKS: "fsdp-pretrain",
     Engine.PARALLELCLUSTER_TRAINIUM: "neuron-pretrain",
 }
+NEURON_TEMPLATE_MODELS: dict[str, str] = {
+    "meta-llama/Meta-Llama-3-8B": "llama3-8b",
+    "meta-llama/Llama-3.1-8B": "llama3.1-8b",
+    "meta-llama/Llama-2-7b-hf": "llama2-7b",
+}
+"""Hugging Face ids of the models the ``neuron-pretrain`` template ships a configuration for,
+and its names for them (the template also takes those names as ``--model``)."""
 _OUTPUT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _RECIPE_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 _OVERRIDE = re.compile(r"^(\+{1,2}|~)?[A-Za-z_][\w.-]*(=.*)?$")
@@ -172,12 +179,24 @@ def plan_run_input(
             )
     if job is None and request.method in PRETRAIN_METHODS:
         template = TEMPLATES[plan.engine]
+        template_model = model
+        if template == "neuron-pretrain":
+            neuron_names = set(NEURON_TEMPLATE_MODELS.values())
+            template_model = NEURON_TEMPLATE_MODELS.get(model, model)
+            if template_model not in neuron_names:
+                return RunInput(
+                    None,
+                    f"the neuron-pretrain template has configurations for "
+                    f"{', '.join(sorted(NEURON_TEMPLATE_MODELS))} (or "
+                    f"{', '.join(sorted(neuron_names))}), not {model}: write the job (command) "
+                    "yourself",
+                )
         batch = template_batch_size(request.seq_len, plan.accelerators_total)
         steps = max_steps(request.tokens, batch, request.seq_len)
         job = {
             "template": template,
             "parameters": {
-                "model": model,
+                "model": template_model,
                 "max_steps": steps,
                 "global_batch_size": batch,
                 "sequence_length": request.seq_len,
