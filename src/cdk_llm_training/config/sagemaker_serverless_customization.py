@@ -16,6 +16,7 @@ from enum import StrEnum
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.sagemaker_serverless_evaluation import ServerlessEvaluationOptions
 from cdk_llm_training.config.types import LOG_RETENTION_DAYS
 
 HUB_CONTENT_ARN = re.compile(
@@ -81,6 +82,9 @@ class SageMakerServerlessOptions(FrozenModel):
     """How often the workflow asks DescribeTrainingJob for the job's status. Default 5."""
     max_polls: int = Field(default=2016, ge=1, le=100000)
     """Give up (stop the job and fail) after this many polls. Default 2016 (7 days at 5)."""
+    evaluation: ServerlessEvaluationOptions | None = None
+    """Evaluate the registered model with serverless evaluation jobs and gate its approval
+    on the thresholds. Default: off (the package stays pending manual approval)."""
     validator_memory_mib: int = Field(default=1024, ge=256, le=10240)
     validator_timeout_minutes: int = Field(default=15, ge=1, le=15)
     log_retention_days: int = 365
@@ -114,6 +118,16 @@ class SageMakerServerlessOptions(FrozenModel):
             raise ValueError(
                 f"evaluator_arn is set but technique is {self.technique.value}; it applies "
                 "to RLVR and RLAIF only"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _judge_dataset(self) -> SageMakerServerlessOptions:
+        judge = self.evaluation.judge if self.evaluation else None
+        if judge is not None and not judge.dataset_key.startswith(self.dataset_prefix):
+            raise ValueError(
+                f"evaluation.judge.dataset_key {judge.dataset_key!r} must be under "
+                f"dataset_prefix {self.dataset_prefix!r} (the only prefix jobs may read)"
             )
         return self
 

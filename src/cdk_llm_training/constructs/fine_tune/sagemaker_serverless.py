@@ -32,6 +32,9 @@ from cdk_llm_training.constructs._workflow import (
     caught_error_message,
     lake_buckets,
 )
+from cdk_llm_training.constructs.fine_tune.sagemaker_serverless_evaluation import (
+    ServerlessEvaluationSteps,
+)
 from cdk_llm_training.constructs.fine_tune.workflow import FineTuneWorkflow, JobService, Retry
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
@@ -120,6 +123,10 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
         )
         self.model_package_group.apply_removal_policy(removal_policy)
         self.training_role = self._create_training_role()
+        self.evaluation: ServerlessEvaluationSteps | None = None
+        """The evaluation step (``options.evaluation``), or None."""
+        if opts.evaluation is not None:
+            self.evaluation = ServerlessEvaluationSteps(self, opts.evaluation)
         self._create_validator(
             handler=VALIDATOR_HANDLER,
             description="Streams serverless customization datasets and checks every record.",
@@ -140,6 +147,8 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
             job_role=self.training_role,
             statements=self._workflow_statements(),
         )
+        if self.evaluation is not None:
+            self.evaluation.report_function.grant_invoke(self.state_machine)
         self._acknowledge_wildcards(
             job_role=self.training_role,
             job_role_reason="Object access is limited to the dataset and output key prefixes "
@@ -191,7 +200,7 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
     def _workflow_statements(self) -> list[iam.PolicyStatement]:
         sagemaker_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         group = self.model_package_group_name
-        return [
+        statements = [
             iam.PolicyStatement(
                 sid="RunServerlessJobs",
                 actions=[
@@ -218,6 +227,11 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
                 ],
             ),
         ]
+        if self.evaluation is not None:
+            statements += self.evaluation.workflow_statements(
+                f"{sagemaker_arn}:model-package/{group}/*"
+            )
+        return statements
 
     # -- workflow ------------------------------------------------------------------------
 
@@ -330,9 +344,10 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
             result_path="$.polls",
         )
         status = "$.job.TrainingJobStatus"
+        completed = succeeded if self.evaluation is None else self.evaluation.chain(succeeded)
         done = (
             sfn.Choice(self, "JobDone?")
-            .when(sfn.Condition.string_equals(status, "Completed"), succeeded)
+            .when(sfn.Condition.string_equals(status, "Completed"), completed)
             .when(
                 sfn.Condition.or_(
                     *(sfn.Condition.string_equals(status, s) for s in FAILED_STATUSES)
