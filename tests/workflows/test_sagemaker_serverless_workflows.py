@@ -194,7 +194,7 @@ def test_a_score_below_the_threshold_rejects_the_package(
 
 
 @pytest.mark.parametrize("status", ["Failed", "Stopped"])
-@pytest.mark.parametrize("position", enumerate(EVALUATION_JOBS, start=1), ids=EVALUATION_JOBS)
+@pytest.mark.parametrize("position", list(enumerate(EVALUATION_JOBS, start=1)), ids=EVALUATION_JOBS)
 def test_a_failed_evaluation_job_notifies_and_leaves_the_package_pending(
     cloud: Cloud, machine_ids: dict[str, str], status: str, position: tuple[int, str]
 ) -> None:
