@@ -143,7 +143,7 @@ def test_the_workflow_may_approve_only_its_own_packages(template: Template) -> N
 def test_the_report_function_reads_output_and_writes_reports_only(template: Template) -> None:
     read = _statement(template, "ReadEvaluationOutput")
     assert read["Action"] == "s3:GetObject"
-    write = _statement(template, "WriteReports")
+    write = _statement(template, "WriteEvaluationReports")
     assert "evaluation/serverless-reports/*" in json.dumps(write["Resource"])
     template.has_resource_properties(
         "AWS::Lambda::Function",

@@ -178,7 +178,7 @@ def create_report_function(
                 conditions={"StringLike": {"s3:prefix": [f"{opts.output_prefix}*"]}},
             ),
             iam.PolicyStatement(
-                sid="WriteReports",
+                sid="WriteEvaluationReports",
                 actions=["s3:PutObject"],
                 resources=[bucket.arn_for_objects(f"{opts.report_prefix}*")],
             ),
