@@ -21,6 +21,7 @@ from cdk_llm_training.checks.rules_keys import KEY_RULES
 from cdk_llm_training.checks.rules_managed import MANAGED_RULES
 from cdk_llm_training.checks.rules_network import NETWORK_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
+from cdk_llm_training.checks.rules_serverless_evaluation import SERVERLESS_EVALUATION_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
 from cdk_llm_training.checks.rules_training_jobs import TRAINING_JOB_RULES
 from cdk_llm_training.checks.rules_workflows import WORKFLOW_RULES
@@ -42,6 +43,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *DATA_PIPELINE_RULES,
     *CROSS_ACCOUNT_RULES,
     *TRAINING_JOB_RULES,
+    *SERVERLESS_EVALUATION_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 
