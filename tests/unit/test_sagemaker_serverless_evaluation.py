@@ -25,7 +25,8 @@ from cdk_llm_training.assets.runtime.serverless_evaluation_report import (
     parse_judge_results,
 )
 from cdk_llm_training.config import SageMakerServerlessOptions, parse_app_config
-from cdk_llm_training.config.sagemaker_serverless_evaluation import (
+from cdk_llm_training.config.model_evaluation import EvaluationThresholds
+from cdk_llm_training.config.sagemaker_serverless_customization import (
     BENCHMARKS,
     ServerlessBenchmark,
     ServerlessEvaluationOptions,
@@ -41,7 +42,7 @@ JUDGE = "anthropic.claude-3-haiku-20240307-v1:0"
 
 def _enum(name: str) -> set[str]:
     shape = botocore.session.get_session().get_service_model("sagemaker").shape_for(name)
-    return set(shape.enum)
+    return set(shape.enum)  # type: ignore[attr-defined]
 
 
 def test_the_job_and_approval_values_are_the_api_models() -> None:
@@ -103,7 +104,7 @@ def template() -> Template:
             base_model_arn=BASE,
             evaluation=ServerlessEvaluationOptions(
                 judge=ServerlessJudgeOptions(dataset_key="serverless/judge.jsonl"),
-                thresholds={"min_scores": {"mmlu/accuracy": 0.6}},
+                thresholds=EvaluationThresholds(min_scores={"mmlu/accuracy": 0.6}),
             ),
         ),
     )
@@ -118,7 +119,7 @@ def _statement(template: Template, sid: str) -> dict[str, Any]:
         if s.get("Sid") == sid
     ]
     assert len(found) == 1, (sid, found)
-    return found[0]
+    return dict(found[0])
 
 
 def test_the_job_role_writes_only_the_evaluation_prefix_and_invokes_only_the_judge(

@@ -53,7 +53,7 @@ from cdk_llm_training.config.bedrock_fine_tune_job import (
 from cdk_llm_training.config.catalogs.bedrock_models import CustomizationType
 from cdk_llm_training.config.human_evaluation import HumanEvaluationOptions
 from cdk_llm_training.config.model_evaluation import EvaluationThresholds, ModelEvaluationOptions
-from cdk_llm_training.config.sagemaker_serverless_evaluation import (
+from cdk_llm_training.config.sagemaker_serverless_customization import (
     ServerlessBenchmark,
     ServerlessEvaluationOptions,
     ServerlessJudgeOptions,

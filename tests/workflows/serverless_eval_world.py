@@ -31,6 +31,7 @@ def write_results(s3: Any, name: str, request: dict[str, Any], *, shape: str, sc
     hyper = request.get("HyperParameters", {})
     folder = f"{prefix.rstrip('/')}/{name}/output/output/{hyper.get('name', 'None')}/eval_results"
     config = request["ServerlessJobConfig"]
+    body: dict[str, Any]
     if config["EvaluationType"] == "LLMAJEvaluation":
         key = f"{folder}/bedrock_llm_judge_results.json"
         body = {

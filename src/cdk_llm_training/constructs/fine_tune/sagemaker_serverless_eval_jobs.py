@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from cdk_llm_training.config.sagemaker_serverless_evaluation import (
+from cdk_llm_training.config.sagemaker_serverless_customization import (
     BENCHMARKS,
     ServerlessEvaluationOptions,
 )

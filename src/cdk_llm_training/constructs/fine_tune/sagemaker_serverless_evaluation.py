@@ -26,7 +26,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
-from cdk_llm_training.config.sagemaker_serverless_evaluation import ServerlessEvaluationOptions
+from cdk_llm_training.config.sagemaker_serverless_customization import ServerlessEvaluationOptions
 from cdk_llm_training.constructs._workflow import notify
 from cdk_llm_training.constructs.fine_tune.sagemaker_serverless_eval_jobs import (
     JOB_FAILED_STATUSES,
