@@ -12,8 +12,9 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
+import yaml
 from aws_cdk.assertions import Match, Template
-from cdk_support import new_app, new_stack, template_of
+from cdk_support import REPO_ROOT, new_app, new_stack, template_of
 from moto import mock_aws
 from pydantic import ValidationError
 
@@ -282,3 +283,14 @@ def test_the_report_applies_the_same_thresholds() -> None:
     assert report["passed"] is False
     assert report["failures"] == ["mmlu/accuracy = 0.4 is below the minimum 0.6"]
     assert report["output_files"] == [f"s3://out/{key}"]
+
+
+def test_the_documented_app_config_parses() -> None:
+    page = REPO_ROOT / "docs" / "constructs" / "sagemaker-serverless-customization.md"
+    match = re.search(r"```yaml\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
+    assert match is not None
+    config = parse_app_config(yaml.safe_load(match.group(1)))
+    serverless = config.small_lora.sagemaker_serverless
+    assert serverless is not None
+    assert serverless.evaluation is not None
+    assert serverless.evaluation.metric_names == ("mmlu/accuracy",)
