@@ -176,6 +176,8 @@ def test_evaluation_passes_the_gate_and_approves_the_package(
         "mmlu/accuracy": 0.71,
     }
     assert results(cloud) == ["SUCCEEDED"]
+    assert cloud.notifications[0]["metrics"]["mmlu/accuracy"] == 0.71
+    assert cloud.notifications[0]["report"].endswith("/report.json")
 
 
 def test_a_score_below_the_threshold_rejects_the_package(
@@ -253,3 +255,32 @@ def test_a_rejected_approval_update_notifies(cloud: Cloud, machine_ids: dict[str
     execution = cloud.start(logical_id, _evaluated_input(cloud, logical_id))
     assert (execution.status, execution.error) == ("FAILED", "ApprovalError")
     assert results(cloud) == ["APPROVAL_ERROR"]
+
+
+def test_a_given_package_is_evaluated_without_training(
+    cloud: Cloud, machine_ids: dict[str, str]
+) -> None:
+    logical_id = machine_ids[EVALUATED]
+    given = "arn:aws:sagemaker:us-east-1:123456789012:model-package/serverless-group/3"
+    payload = {"modelPackageArn": given, "jobNameSuffix": "recheck"}
+    _evaluated_input(cloud, logical_id)  # the judge's prompts
+    execution = cloud.start(logical_id, payload)
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert "ValidateDataset" not in execution.visited
+    requests = [p for op, p in cloud.calls if op == CREATE]
+    assert all(r["ServerlessJobConfig"]["JobType"] == "Evaluation" for r in requests)
+    assert requests[0]["TrainingJobName"] == "serverlesseval-recheck-eval1"
+    assert {r["ModelPackageConfig"]["SourceModelPackageArn"] for r in requests} == {given}
+    assert cloud.packages[given]["ModelApprovalStatus"] == "Approved"
+
+
+def test_a_given_package_below_the_thresholds_is_rejected(
+    cloud: Cloud, machine_ids: dict[str, str]
+) -> None:
+    logical_id = machine_ids[EVALUATED]
+    given = "arn:aws:sagemaker:us-east-1:123456789012:model-package/serverless-group/4"
+    _evaluated_input(cloud, logical_id)
+    cloud.serverless_eval_score = 0.1
+    execution = cloud.start(logical_id, {"modelPackageArn": given, "jobNameSuffix": "r2"})
+    assert (execution.status, execution.error) == ("FAILED", "EvaluationFailed")
+    assert cloud.packages[given]["ModelApprovalStatus"] == "Rejected"

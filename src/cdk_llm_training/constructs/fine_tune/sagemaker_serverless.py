@@ -32,6 +32,7 @@ from cdk_llm_training.constructs._workflow import (
     caught_error_message,
     lake_buckets,
 )
+from cdk_llm_training.constructs.fine_tune.sagemaker_serverless_eval_jobs import success_fields
 from cdk_llm_training.constructs.fine_tune.sagemaker_serverless_evaluation import (
     ServerlessEvaluationSteps,
 )
@@ -60,7 +61,9 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
     ``JobDone?`` (Completed: ``NotifySucceeded``; Failed / Stopped: ``NotifyJobFailed``;
     ``max_polls`` reached: ``StopJob`` -> ``NotifyJobFailed``; otherwise ``CountPoll`` ->
     ``WaitForJob``). Start with ``{"trainingDataKey": "serverless/run1/train.jsonl",
-    "jobNameSuffix": "run1"}``.
+    "jobNameSuffix": "run1"}``. With ``options.evaluation``, Completed continues into the
+    evaluation states of :mod:`.sagemaker_serverless_evaluation`, and an input naming
+    ``modelPackageArn`` and ``jobNameSuffix`` evaluates that package without training.
 
     Defaults: LoRA SFT; datasets under ``curated/serverless/``, output under
     ``artifacts/sagemaker/serverless-output/``; a model package group with a stack-unique
@@ -290,7 +293,11 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
                 "result": "SUCCEEDED",
                 "execution": sfn.JsonPath.execution_id,
                 "jobName": sfn.JsonPath.string_at("$.validation.jobName"),
-                "job": sfn.JsonPath.object_at("$.job"),
+                **(
+                    {"job": sfn.JsonPath.object_at("$.job")}
+                    if self.evaluation is None
+                    else success_fields()
+                ),
             },
         )
         create = self._service_task(
@@ -366,9 +373,10 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
             .otherwise(count.next(wait))
         )
         create.next(start_polls).next(wait).next(describe).next(done)
-        return self._dataset_gate(
+        train = self._dataset_gate(
             subject_prefix="SageMaker serverless customization",
             on_validator_error=validator_failed,
             job=create,
             job_with_validation=None,
         )
+        return train if self.evaluation is None else self.evaluation.entry(train)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_stepfunctions as sfn
 
 from cdk_llm_training.config.sagemaker_serverless_customization import (
     BENCHMARKS,
@@ -190,3 +191,12 @@ def create_report_function(
         "the only way to name the objects of future runs.",
     )
     return function
+
+
+def success_fields() -> dict[str, Any]:
+    """What ``NotifySucceeded`` carries after a passed gate (both entry paths)."""
+    return {
+        "modelPackageArn": sfn.JsonPath.string_at("$.evaluation.modelPackageArn"),
+        "metrics": sfn.JsonPath.object_at("$.evaluationReport.summary.metrics"),
+        "report": sfn.JsonPath.string_at("$.evaluationReport.reportS3Uri"),
+    }

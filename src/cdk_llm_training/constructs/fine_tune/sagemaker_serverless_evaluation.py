@@ -61,6 +61,8 @@ class ServerlessEvaluationSteps:
                 f"s3://{workflow.dataset_bucket.bucket_name}/{judge.dataset_key}" if judge else None
             ),
         )
+        self.first_job: sfn.IChainable
+        """The first evaluation job's start state (set by :meth:`chain`)."""
         grant_training_role(workflow, options)
         self.report_function = create_report_function(workflow, options)
 
@@ -139,6 +141,7 @@ class ServerlessEvaluationSteps:
             first, completed = self._polled_job(index, job, error)
             if previous is None:
                 start.next(first)
+                self.first_job = first
             else:
                 previous.otherwise(first)
             previous = completed
@@ -146,6 +149,41 @@ class ServerlessEvaluationSteps:
         previous.otherwise(report)
         report.next(self._gate(succeeded))
         return read_model
+
+    def entry(self, train: sfn.IChainable) -> sfn.IChainable:
+        """The start state: ``EvaluateOnly?`` -- an input naming ``modelPackageArn`` (a version
+        of this workflow's group) skips validation and training (``EvaluateGivenPackage``);
+        otherwise ``train``. Call after :meth:`chain`."""
+        wf = self.workflow
+        name = f"States.Format('{wf.options.job_name_prefix}-{{}}', $.jobNameSuffix)"
+        given = sfn.Pass(
+            wf,
+            "EvaluateGivenPackage",
+            comment="Evaluate a registered package: name the jobs after jobNameSuffix.",
+            parameters={"jobName.$": name},
+            result_path="$.validation",
+        ).next(
+            sfn.Pass(
+                wf,
+                "GivenPackageInput",
+                parameters={
+                    "modelPackageArn.$": "$.modelPackageArn",
+                    "baseName.$": "$.validation.jobName",
+                },
+                result_path="$.evaluation",
+            ).next(self.first_job)
+        )
+        return (
+            sfn.Choice(wf, "EvaluateOnly?")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.modelPackageArn"),
+                    sfn.Condition.is_present("$.jobNameSuffix"),
+                ),
+                given,
+            )
+            .otherwise(train)
+        )
 
     def _request(self, job: EvaluationJob) -> dict[str, Any]:
         wf = self.workflow
