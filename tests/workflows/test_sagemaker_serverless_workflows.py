@@ -284,3 +284,15 @@ def test_a_given_package_below_the_thresholds_is_rejected(
     execution = cloud.start(logical_id, {"modelPackageArn": given, "jobNameSuffix": "r2"})
     assert (execution.status, execution.error) == ("FAILED", "EvaluationFailed")
     assert cloud.packages[given]["ModelApprovalStatus"] == "Rejected"
+
+
+def test_a_job_name_with_no_room_for_the_evaluation_jobs_starts_nothing(
+    cloud: Cloud, machine_ids: dict[str, str]
+) -> None:
+    logical_id = machine_ids[EVALUATED]
+    payload = _evaluated_input(cloud, logical_id)
+    payload["jobNameSuffix"] = "x" * 45  # 'serverlesseval-' + 45 = 60 > 63 - len('-judgeinf')
+    execution = cloud.start(logical_id, payload)
+    assert (execution.status, execution.error) == ("FAILED", "DatasetInvalid")
+    assert CREATE not in cloud.ops()
+    assert "9 are kept for the names of the jobs that follow" in json.dumps(cloud.notifications)

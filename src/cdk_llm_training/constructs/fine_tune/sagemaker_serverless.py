@@ -141,6 +141,11 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
                 "LIMITS": json.dumps({"max_validation_records": 0}),
                 "JOB_NAME_PREFIX": opts.job_name_prefix,
                 "READY_MARKER_NAME": "_READY",
+                **(
+                    {}
+                    if self.evaluation is None
+                    else {"JOB_NAME_RESERVE": str(self.evaluation.name_reserve)}
+                ),
             },
         )
         self._create_state_machine(

@@ -61,6 +61,8 @@ class ServerlessEvaluationSteps:
                 f"s3://{workflow.dataset_bucket.bucket_name}/{judge.dataset_key}" if judge else None
             ),
         )
+        self.name_reserve = max(len(f"-{job.suffix}") for job in self.jobs)
+        """Characters the evaluation jobs append to the customization job's name."""
         self.first_job: sfn.IChainable
         """The first evaluation job's start state (set by :meth:`chain`)."""
         grant_training_role(workflow, options)
