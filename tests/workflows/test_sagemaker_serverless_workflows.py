@@ -164,6 +164,8 @@ def test_evaluation_passes_the_gate_and_approves_the_package(
         "serverlesseval-run1-judgeinf/output/output/inference/eval_results/inference_output.jsonl"
     )
     assert json.loads(judge["HyperParameters"]["llmaj_metrics"]) == ["Correctness", "Helpfulness"]
+    assert judge["HyperParameters"]["temperature"] == "0"
+    assert inference["HyperParameters"] == {"name": "inference", "task": "inference_only"}
     approval = next(p for op, p in cloud.calls if op == UPDATE_PACKAGE)
     assert approval["ModelApprovalStatus"] == "Approved"
     report = _report(cloud, machine_ids)

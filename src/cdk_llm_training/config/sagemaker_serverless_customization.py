@@ -129,8 +129,10 @@ class ServerlessJudgeOptions(FrozenModel):
     """Judge model. Default Claude 3 Haiku, the cheapest of :data:`JUDGE_MODEL_IDS`."""
     metrics: tuple[str, ...] = ("Builtin.Correctness", "Builtin.Helpfulness")
     """Bedrock's built-in judge metrics. Default correctness and helpfulness."""
-    max_new_tokens: int = Field(default=2048, ge=1, le=32768)
-    """Longest answer the model may write per prompt. Default 2048."""
+    max_new_tokens: int = Field(default=8192, ge=1, le=32768)
+    """``max_new_tokens`` of the judge job (with temperature 0, top_k -1, top_p 1.0), the
+    value AWS's SDK sends; what it bounds exactly is not documented (unverified).
+    Default 8192."""
 
     @field_validator("judge_model_id")
     @classmethod

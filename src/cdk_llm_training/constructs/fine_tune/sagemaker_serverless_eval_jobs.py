@@ -75,11 +75,7 @@ def evaluation_jobs(
             EvaluationJob(
                 suffix="judgeinf",
                 evaluation_type="BenchmarkEvaluation",
-                hyper_parameters={
-                    "name": JUDGE_INFERENCE_NAME,
-                    "task": "inference_only",
-                    "max_new_tokens": str(judge.max_new_tokens),
-                },
+                hyper_parameters={"name": JUDGE_INFERENCE_NAME, "task": "inference_only"},
                 report_entry=None,
                 dataset_uri=dataset_uri,
             )
@@ -102,6 +98,11 @@ def evaluation_jobs(
                     "llmaj_metrics": json.dumps(
                         [m.removeprefix("Builtin.") for m in judge.metrics]
                     ),
+                    # Generation settings as AWS's SDK sends them (greedy decoding).
+                    "max_new_tokens": str(judge.max_new_tokens),
+                    "temperature": "0",
+                    "top_k": "-1",
+                    "top_p": "1.0",
                 },
                 report_entry={
                     "kind": "judge",
