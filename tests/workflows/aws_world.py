@@ -27,6 +27,7 @@ from botocore.validate import ParamValidator
 from workflows.asl_interpreter import Execution, StatesError, UnsupportedFeatureError
 from workflows.curation_world import is_curation_job, run_curation_job, run_spark_curation_job
 from workflows.merge_world import is_merge_job
+from workflows.serverless_eval_world import EVALUATION_OP, is_evaluation_job, write_results
 from workflows.synthetic_world import create_batch_job, get_batch_job
 
 from cdk_llm_training.assets.merging.merge_adapter import REPORT_NAME, bedrock_import_supported
@@ -431,6 +432,11 @@ class Cloud:
     packages: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Model package ARN -> its CreateModelPackage request (``ModelApprovalStatus`` is what
     a test sets to approve or reject it)."""
+    serverless_eval_results: str = "documented"
+    """What completed serverless evaluation jobs write: ``documented``, ``missing`` or
+    ``malformed`` (see ``workflows.serverless_eval_world``)."""
+    serverless_eval_score: float = 0.71
+    """The benchmark score serverless evaluation jobs report."""
     failing_jobs: tuple[str, ...] = ()
     """Evaluation job name prefixes (``eval-cj-`` candidate judge, ``eval-bj-`` baseline
     judge, ``eval-cb-`` / ``eval-bb-`` built-in) whose jobs end ``Failed``."""
@@ -1201,9 +1207,15 @@ def _describe_serverless_job(cloud: Cloud, params: Any) -> dict[str, Any]:
     name = params["TrainingJobName"]
     job = cloud.training_jobs[name]
     job["polls"] += 1
-    final = cloud.status_for("sagemaker:createTrainingJob", "Completed")
-    status = "InProgress" if job["polls"] < 2 else final
     request = job["params"]
+    evaluation = is_evaluation_job(request)
+    final = cloud.status_for("sagemaker:createTrainingJob", "Completed")
+    if evaluation:  # by job name suffix (eval1, judge, ...), else all evaluation jobs
+        final = cloud.job_status.get(
+            f"{EVALUATION_OP}:{name.rsplit('-', 1)[-1]}",
+            cloud.status_for(EVALUATION_OP, "Completed"),
+        )
+    status = "InProgress" if job["polls"] < 2 else final
     out: dict[str, Any] = {
         "TrainingJobName": name,
         "TrainingJobArn": f"{SAGEMAKER}:training-job/{name.lower()}",
@@ -1219,7 +1231,15 @@ def _describe_serverless_job(cloud: Cloud, params: Any) -> dict[str, Any]:
         "ServerlessJobConfig": request["ServerlessJobConfig"],
         "ModelPackageConfig": request["ModelPackageConfig"],
     }
-    if status == "Completed":
+    if status == "Completed" and evaluation and job["polls"] == 2:
+        write_results(
+            cloud.s3,
+            name,
+            request,
+            shape=cloud.serverless_eval_results,
+            score=cloud.serverless_eval_score,
+        )
+    if status == "Completed" and not evaluation:
         group = request["ModelPackageConfig"]["ModelPackageGroupArn"].rsplit("/", 1)[-1]
         out["OutputModelPackageArn"] = f"{SAGEMAKER}:model-package/{group}/1"
     elif status != "InProgress":
@@ -1231,10 +1251,20 @@ def _stop_training_job(cloud: Cloud, params: Any) -> dict[str, Any]:
     return {}
 
 
+def _update_package(cloud: Cloud, params: Any) -> dict[str, Any]:
+    """Record the approval a workflow sets (packages the service registered included)."""
+    arn = params["ModelPackageArn"]
+    cloud.packages.setdefault(arn, {"ModelPackageGroupName": arn.split("/")[-2]}).update(
+        {k: v for k, v in params.items() if k != "ModelPackageArn"}
+    )
+    return {"ModelPackageArn": arn}
+
+
 _SDK_FAKES: dict[str, Callable[[Cloud, Any], dict[str, Any]]] = {
     "sagemaker:createTrainingJob": _create_serverless_job,
     "sagemaker:describeTrainingJob": _describe_serverless_job,
     "sagemaker:stopTrainingJob": _stop_training_job,
+    "sagemaker:updateModelPackage": _update_package,
     "s3:getObject": _s3_get,
     "s3:putObject": _s3_put,
     "s3:listObjectsV2": _s3_list,

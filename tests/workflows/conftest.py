@@ -57,6 +57,11 @@ from cdk_llm_training.config.bedrock_fine_tune_job import (
 from cdk_llm_training.config.catalogs.bedrock_models import CustomizationType
 from cdk_llm_training.config.human_evaluation import HumanEvaluationOptions
 from cdk_llm_training.config.model_evaluation import EvaluationThresholds, ModelEvaluationOptions
+from cdk_llm_training.config.sagemaker_serverless_customization import (
+    ServerlessBenchmark,
+    ServerlessEvaluationOptions,
+    ServerlessJudgeOptions,
+)
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 from cdk_llm_training.constructs.acknowledgements import acknowledge
 
@@ -94,6 +99,7 @@ MACHINES = {
     "rft_python": "RftPython",
     "serverless_sft": "ServerlessSft",
     "serverless_rlvr": "ServerlessRlvr",
+    "serverless_evaluated": "ServerlessEvaluated",
     "curation": "Curation",
     "curation_emr": "CurationEmr",
     "synthetic": "Synthetic",
@@ -232,6 +238,28 @@ def _build_stack() -> cdk.Stack:
                 poll_interval_minutes=1,
             ),
         )
+    SageMakerServerlessCustomization(
+        stack,
+        "ServerlessEvaluated",
+        data_lake=lake,
+        options=SageMakerServerlessOptions(
+            base_model_arn=SERVERLESS_BASE_MODEL,
+            job_name_prefix="serverlesseval",
+            dataset_prefix="serverlesseval/",
+            max_polls=3,
+            poll_interval_minutes=1,
+            evaluation=ServerlessEvaluationOptions(
+                benchmarks=(ServerlessBenchmark.MMLU, ServerlessBenchmark.IFEVAL),
+                subtasks={ServerlessBenchmark.MMLU: ("anatomy", "astronomy")},
+                judge=ServerlessJudgeOptions(dataset_key="serverlesseval/judge/prompts.jsonl"),
+                thresholds=EvaluationThresholds(
+                    min_scores={"mmlu/accuracy": 0.6, "Builtin.Correctness": 0.7}
+                ),
+                max_polls=3,
+                poll_interval_minutes=1,
+            ),
+        ),
+    )
     lora = SageMakerFineTuneJob(stack, "Lora", data_lake=lake)
     ModelPromotion(
         stack, "Promotion", job=lora, options=ModelPromotionOptions(target_accounts=TARGETS)

@@ -26,6 +26,7 @@ from cdk_llm_training.checks.rules_neuron_pretrain import NEURON_PRETRAIN_RULES
 from cdk_llm_training.checks.rules_on_demand import ON_DEMAND_RULES
 from cdk_llm_training.checks.rules_pcluster import PCLUSTER_RULES
 from cdk_llm_training.checks.rules_recipes import RECIPE_RULES
+from cdk_llm_training.checks.rules_serverless_evaluation import SERVERLESS_EVALUATION_RULES
 from cdk_llm_training.checks.rules_services import SERVICE_RULES
 from cdk_llm_training.checks.rules_training_jobs import TRAINING_JOB_RULES
 from cdk_llm_training.checks.rules_trust_grants import TRUST_GRANT_RULES
@@ -54,6 +55,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *TRUST_GRANT_RULES,
     *EMR_SERVERLESS_RULES,
     *ON_DEMAND_RULES,
+    *SERVERLESS_EVALUATION_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

@@ -101,6 +101,9 @@ from cdk_llm_training.config.sagemaker_fine_tune_job import (
 from cdk_llm_training.config.sagemaker_serverless_customization import (
     CustomizationTechnique,
     SageMakerServerlessOptions,
+    ServerlessBenchmark,
+    ServerlessEvaluationOptions,
+    ServerlessJudgeOptions,
 )
 from cdk_llm_training.config.synthetic_data import SyntheticDataOptions
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
@@ -225,6 +228,9 @@ __all__ = [
     "RftOptions",
     "SageMakerFineTuneOptions",
     "SageMakerServerlessOptions",
+    "ServerlessBenchmark",
+    "ServerlessEvaluationOptions",
+    "ServerlessJudgeOptions",
     "SmallLoRAConfig",
     "StackName",
     "SyntheticDataOptions",

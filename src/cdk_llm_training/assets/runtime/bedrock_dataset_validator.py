@@ -13,6 +13,9 @@ by :class:`cdk_llm_training.BedrockFineTuneJob`:
     JSON: ``min_training_records``, ``max_training_records``, ``max_validation_records``,
     ``max_record_bytes``, ``max_training_file_bytes``, ``max_validation_file_bytes``.
 ``JOB_NAME_PREFIX``, ``READY_MARKER_NAME``, ``MAX_REPORTED_ERRORS``, ``MAX_VALIDATION_FILES``
+``JOB_NAME_RESERVE``
+    characters the workflow appends to the job name for later jobs (default 0): the name
+    may then be at most 63 minus this long.
 
 ``LIMITS`` may omit ``max_record_bytes``: records are then limited to
 ``DEFAULT_MAX_RECORD_BYTES`` (1 MiB) of :mod:`dataset_validation`.
@@ -106,6 +109,7 @@ class ValidatorConfig:
     ready_marker_name: str
     max_reported_errors: int
     max_validation_files: int = MAX_VALIDATION_FILES
+    job_name_reserve: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ValidatorConfig:
@@ -121,6 +125,7 @@ class ValidatorConfig:
             ready_marker_name=env.get("READY_MARKER_NAME", "_READY"),
             max_reported_errors=int(env.get("MAX_REPORTED_ERRORS", MAX_REPORTED_ERRORS)),
             max_validation_files=int(env.get("MAX_VALIDATION_FILES", MAX_VALIDATION_FILES)),
+            job_name_reserve=int(env.get("JOB_NAME_RESERVE", "0")),
         )
 
     def file_limits(self, role: str) -> FileLimits:
@@ -262,10 +267,16 @@ def resolve_request(
             "(no leading or trailing hyphen)"
         )
     name_length = len(config.job_name_prefix) + 1 + len(suffix)
-    if name_length > MAX_NAME_LENGTH:
+    limit = MAX_NAME_LENGTH - config.job_name_reserve
+    if name_length > limit:
+        reserved = (
+            f" ({config.job_name_reserve} are kept for the names of the jobs that follow)"
+            if config.job_name_reserve
+            else ""
+        )
         raise InputError(
             f"job name '{config.job_name_prefix}-{suffix}' is {name_length} characters; "
-            f"at most {MAX_NAME_LENGTH} are allowed"
+            f"at most {limit} are allowed{reserved}"
         )
     return DatasetRequest(training, tuple(validation), suffix)
 

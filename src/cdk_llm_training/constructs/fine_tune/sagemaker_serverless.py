@@ -32,6 +32,10 @@ from cdk_llm_training.constructs._workflow import (
     caught_error_message,
     lake_buckets,
 )
+from cdk_llm_training.constructs.fine_tune.sagemaker_serverless_eval_jobs import success_fields
+from cdk_llm_training.constructs.fine_tune.sagemaker_serverless_evaluation import (
+    ServerlessEvaluationSteps,
+)
 from cdk_llm_training.constructs.fine_tune.workflow import FineTuneWorkflow, JobService, Retry
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 
@@ -57,7 +61,9 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
     ``JobDone?`` (Completed: ``NotifySucceeded``; Failed / Stopped: ``NotifyJobFailed``;
     ``max_polls`` reached: ``StopJob`` -> ``NotifyJobFailed``; otherwise ``CountPoll`` ->
     ``WaitForJob``). Start with ``{"trainingDataKey": "serverless/run1/train.jsonl",
-    "jobNameSuffix": "run1"}``.
+    "jobNameSuffix": "run1"}``. With ``options.evaluation``, Completed continues into the
+    evaluation states of :mod:`.sagemaker_serverless_evaluation`, and an input naming
+    ``modelPackageArn`` and ``jobNameSuffix`` evaluates that package without training.
 
     Defaults: LoRA SFT; datasets under ``curated/serverless/``, output under
     ``artifacts/sagemaker/serverless-output/``; a model package group with a stack-unique
@@ -120,6 +126,10 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
         )
         self.model_package_group.apply_removal_policy(removal_policy)
         self.training_role = self._create_training_role()
+        self.evaluation: ServerlessEvaluationSteps | None = None
+        """The evaluation step (``options.evaluation``), or None."""
+        if opts.evaluation is not None:
+            self.evaluation = ServerlessEvaluationSteps(self, opts.evaluation)
         self._create_validator(
             handler=VALIDATOR_HANDLER,
             description="Streams serverless customization datasets and checks every record.",
@@ -131,6 +141,11 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
                 "LIMITS": json.dumps({"max_validation_records": 0}),
                 "JOB_NAME_PREFIX": opts.job_name_prefix,
                 "READY_MARKER_NAME": "_READY",
+                **(
+                    {}
+                    if self.evaluation is None
+                    else {"JOB_NAME_RESERVE": str(self.evaluation.name_reserve)}
+                ),
             },
         )
         self._create_state_machine(
@@ -140,6 +155,8 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
             job_role=self.training_role,
             statements=self._workflow_statements(),
         )
+        if self.evaluation is not None:
+            self.evaluation.report_function.grant_invoke(self.state_machine)
         self._acknowledge_wildcards(
             job_role=self.training_role,
             job_role_reason="Object access is limited to the dataset and output key prefixes "
@@ -191,7 +208,7 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
     def _workflow_statements(self) -> list[iam.PolicyStatement]:
         sagemaker_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         group = self.model_package_group_name
-        return [
+        statements = [
             iam.PolicyStatement(
                 sid="RunServerlessJobs",
                 actions=[
@@ -218,6 +235,11 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
                 ],
             ),
         ]
+        if self.evaluation is not None:
+            statements += self.evaluation.workflow_statements(
+                f"{sagemaker_arn}:model-package/{group}/*"
+            )
+        return statements
 
     # -- workflow ------------------------------------------------------------------------
 
@@ -276,7 +298,11 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
                 "result": "SUCCEEDED",
                 "execution": sfn.JsonPath.execution_id,
                 "jobName": sfn.JsonPath.string_at("$.validation.jobName"),
-                "job": sfn.JsonPath.object_at("$.job"),
+                **(
+                    {"job": sfn.JsonPath.object_at("$.job")}
+                    if self.evaluation is None
+                    else success_fields()
+                ),
             },
         )
         create = self._service_task(
@@ -330,9 +356,10 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
             result_path="$.polls",
         )
         status = "$.job.TrainingJobStatus"
+        completed = succeeded if self.evaluation is None else self.evaluation.chain(succeeded)
         done = (
             sfn.Choice(self, "JobDone?")
-            .when(sfn.Condition.string_equals(status, "Completed"), succeeded)
+            .when(sfn.Condition.string_equals(status, "Completed"), completed)
             .when(
                 sfn.Condition.or_(
                     *(sfn.Condition.string_equals(status, s) for s in FAILED_STATUSES)
@@ -351,9 +378,10 @@ class SageMakerServerlessCustomization(FineTuneWorkflow):
             .otherwise(count.next(wait))
         )
         create.next(start_polls).next(wait).next(describe).next(done)
-        return self._dataset_gate(
+        train = self._dataset_gate(
             subject_prefix="SageMaker serverless customization",
             on_validator_error=validator_failed,
             job=create,
             job_with_validation=None,
         )
+        return train if self.evaluation is None else self.evaluation.entry(train)
