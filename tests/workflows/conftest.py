@@ -97,6 +97,7 @@ MACHINES = {
     "human_evaluation": "Human",
     "rft": "Rft",
     "rft_python": "RftPython",
+    "rft_evaluated": "RftEvaluated",
     "serverless_sft": "ServerlessSft",
     "serverless_rlvr": "ServerlessRlvr",
     "serverless_evaluated": "ServerlessEvaluated",
@@ -202,9 +203,16 @@ def _build_stack() -> cdk.Stack:
             ),
         ),
     )
-    for construct_id, grader in (
-        ("Rft", GraderOptions(builtin=BuiltinGrader.EXACT_MATCH)),
-        ("RftPython", GraderOptions(python_source_key="finetune/graders/grade.py")),
+    for construct_id, grader, evaluation in (
+        ("Rft", GraderOptions(builtin=BuiltinGrader.EXACT_MATCH), None),
+        ("RftPython", GraderOptions(python_source_key="finetune/graders/grade.py"), None),
+        (  # the RFT model through the same evaluation gate (Nova 2 Lite: provisioned)
+            "RftEvaluated",
+            GraderOptions(builtin=BuiltinGrader.EXACT_MATCH),
+            ModelEvaluationOptions(
+                thresholds=EvaluationThresholds(min_scores={"Builtin.Correctness": 0.5})
+            ),
+        ),
     ):
         BedrockFineTuneJob(
             stack,
@@ -219,6 +227,7 @@ def _build_stack() -> cdk.Stack:
                         epoch_count=2, batch_size=64, learning_rate=1e-5, reasoning_effort="low"
                     ),
                 ),
+                evaluation=evaluation,
             ),
         )
     for construct_id, technique, evaluator in (

@@ -97,10 +97,11 @@ def test_rft_probes_the_grader_then_runs_the_job(
     assert probe["scores"] == [1.0, 1.0, 1.0]
 
 
+@pytest.mark.parametrize("variant", ["rft", "rft_evaluated"])
 def test_a_grader_that_raises_stops_before_the_paid_job(
-    rft_cloud: Cloud, machine_ids: dict[str, str]
+    rft_cloud: Cloud, machine_ids: dict[str, str], variant: str
 ) -> None:
-    logical_id = machine_ids["rft"]
+    logical_id = machine_ids[variant]
     rft_cloud.raise_on[GRADER] = ("KeyError", "'messages'")
     execution = rft_cloud.start(logical_id, put_dataset(rft_cloud, logical_id))
     assert (execution.status, execution.error) == ("FAILED", "GraderFailed")
@@ -131,7 +132,7 @@ def test_a_missing_grader_file_stops_before_the_paid_job(
     assert JOB not in rft_cloud.ops()
 
 
-@pytest.mark.parametrize("variant", ["rft", "rft_python"])
+@pytest.mark.parametrize("variant", ["rft", "rft_python", "rft_evaluated"])
 def test_rft_job_failure_notifies(
     rft_cloud: Cloud, machine_ids: dict[str, str], variant: str
 ) -> None:
@@ -144,7 +145,7 @@ def test_rft_job_failure_notifies(
     assert results(rft_cloud) == ["FAILED"]
 
 
-@pytest.mark.parametrize("variant", ["rft", "rft_python"])
+@pytest.mark.parametrize("variant", ["rft", "rft_python", "rft_evaluated"])
 def test_invalid_rft_dataset_starts_neither_probe_nor_job(
     rft_cloud: Cloud, machine_ids: dict[str, str], variant: str
 ) -> None:
@@ -162,7 +163,7 @@ def test_rft_takes_no_validation_data(rft_cloud: Cloud, machine_ids: dict[str, s
     assert (execution.status, execution.error) == ("FAILED", "DatasetInvalid")
 
 
-@pytest.mark.parametrize("variant", ["rft", "rft_python"])
+@pytest.mark.parametrize("variant", ["rft", "rft_python", "rft_evaluated"])
 def test_a_probe_crash_notifies_a_validation_error(
     rft_cloud: Cloud, machine_ids: dict[str, str], variant: str
 ) -> None:
@@ -171,3 +172,62 @@ def test_a_probe_crash_notifies_a_validation_error(
     execution = rft_cloud.start(logical_id, put_dataset(rft_cloud, logical_id))
     assert (execution.status, execution.error) == ("FAILED", "ValidationError")
     assert JOB not in rft_cloud.ops()
+
+
+def _put_prompts(cloud: Cloud, logical_id: str) -> None:
+    env = function_env(cloud, logical_id, "EvalPreparePrompts")
+    record = {"prompt": "What is 2 + 3?", "reference": "5"}
+    body = "\n".join(json.dumps(record) for _ in range(10)) + "\n"
+    cloud.s3.put_object(Bucket=env["CATALOG_BUCKET"], Key="evaluation/prompts.jsonl", Body=body)
+
+
+@pytest.mark.parametrize("scores", ["pass", "low"])
+def test_rft_model_goes_through_the_same_evaluation_gate(
+    rft_cloud: Cloud, machine_ids: dict[str, str], scores: str
+) -> None:
+    logical_id = machine_ids["rft_evaluated"]
+    _put_prompts(rft_cloud, logical_id)
+    if scores == "low":
+        rft_cloud.eval_score = 0.0
+    execution = rft_cloud.start(logical_id, put_dataset(rft_cloud, logical_id))
+    ops = rft_cloud.ops()
+    assert ops.index(GRADER) < ops.index(JOB)
+    # Nova 2 Lite has no on-demand custom model deployment: provisioned throughput, deleted
+    assert "bedrock:createProvisionedModelThroughput" in ops
+    assert "bedrock:deleteProvisionedModelThroughput" in ops
+    assert ops.index(JOB) < ops.index("bedrock:createEvaluationJob")
+    if scores == "pass":
+        assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+        assert results(rft_cloud)[-1] == "SUCCEEDED"
+    else:
+        assert execution.status == "FAILED"
+        assert rft_cloud.notifications and results(rft_cloud)[-1] != "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["throughput-failed", "prompts-invalid", "baseline-judge-job", "candidate-judge-job"],
+)
+def test_rft_evaluation_failures_delete_the_throughput_and_notify(
+    rft_cloud: Cloud, machine_ids: dict[str, str], broken: str
+) -> None:
+    logical_id = machine_ids["rft_evaluated"]
+    if broken == "prompts-invalid":
+        env = function_env(rft_cloud, logical_id, "EvalPreparePrompts")
+        rft_cloud.s3.put_object(
+            Bucket=env["CATALOG_BUCKET"], Key="evaluation/prompts.jsonl", Body=b'{"q": 1}\n'
+        )
+    else:
+        _put_prompts(rft_cloud, logical_id)
+    if broken == "throughput-failed":
+        rft_cloud.job_status["bedrock:getProvisionedModelThroughput"] = "Failed"
+    elif broken == "baseline-judge-job":
+        rft_cloud.failing_jobs = ("eval-bj-",)
+    elif broken == "candidate-judge-job":
+        rft_cloud.failing_jobs = ("eval-cj-",)
+    execution = rft_cloud.start(logical_id, put_dataset(rft_cloud, logical_id))
+    assert execution.status == "FAILED"
+    assert rft_cloud.notifications and results(rft_cloud)[-1] != "SUCCEEDED"
+    ops = rft_cloud.ops()
+    if "bedrock:createProvisionedModelThroughput" in ops:
+        assert "bedrock:deleteProvisionedModelThroughput" in ops
