@@ -201,7 +201,8 @@ def test_rft_model_goes_through_the_same_evaluation_gate(
         assert results(rft_cloud)[-1] == "SUCCEEDED"
     else:
         assert execution.status == "FAILED"
-        assert rft_cloud.notifications and results(rft_cloud)[-1] != "SUCCEEDED"
+        assert rft_cloud.notifications
+        assert results(rft_cloud)[-1] != "SUCCEEDED"
 
 
 @pytest.mark.parametrize(
@@ -227,7 +228,8 @@ def test_rft_evaluation_failures_delete_the_throughput_and_notify(
         rft_cloud.failing_jobs = ("eval-cj-",)
     execution = rft_cloud.start(logical_id, put_dataset(rft_cloud, logical_id))
     assert execution.status == "FAILED"
-    assert rft_cloud.notifications and results(rft_cloud)[-1] != "SUCCEEDED"
+    assert rft_cloud.notifications
+    assert results(rft_cloud)[-1] != "SUCCEEDED"
     ops = rft_cloud.ops()
     if "bedrock:createProvisionedModelThroughput" in ops:
         assert "bedrock:deleteProvisionedModelThroughput" in ops
