@@ -18,6 +18,7 @@ from cdk_llm_training.checks.rules_emr_serverless import EMR_SERVERLESS_RULES
 from cdk_llm_training.checks.rules_fsx import FSX_RULES
 from cdk_llm_training.checks.rules_hyperpod import HYPERPOD_RULES
 from cdk_llm_training.checks.rules_hyperpod_deploy import HYPERPOD_DEPLOY_RULES
+from cdk_llm_training.checks.rules_hyperpod_job import HYPERPOD_JOB_RULES
 from cdk_llm_training.checks.rules_k8s import K8S_RULES
 from cdk_llm_training.checks.rules_keys import KEY_RULES
 from cdk_llm_training.checks.rules_managed import MANAGED_RULES
@@ -51,6 +52,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *TRAINING_JOB_RULES,
     *NEURON_PRETRAIN_RULES,
     *RECIPE_RULES,
+    *HYPERPOD_JOB_RULES,
     *K8S_RULES,
     *TRUST_GRANT_RULES,
     *EMR_SERVERLESS_RULES,

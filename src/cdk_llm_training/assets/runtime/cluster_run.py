@@ -24,10 +24,11 @@ Environment: ``CLUSTER_NAME``, ``CLUSTER_ENDPOINT``, ``CLUSTER_CA`` (base64 PEM)
 acceleratorResource, efaCount, usdPerHour, priceSource), ``CLAIM_NAME``, ``DATA_CLAIM_NAME``
 (empty: none), ``MOUNT_PATH``, ``DATA_MOUNT_PATH``, ``DATASET_BUCKET``, ``ARTIFACTS_BUCKET``,
 ``CHECKPOINT_PREFIX``, ``REPORT_PREFIX``, ``MAX_RUN_HOURS``, ``DEFAULT_RUN_HOURS``; for recipe
-runs ``RECIPES_BUCKET`` and ``RECIPES_PREFIX``; for job templates (:mod:`cluster_run_templates`)
-``TRAINING_SCRIPT_DIR`` (where pods see the staged training script) and ``TEMPLATE_IMAGE``.
-Submit, status and cancel of a recipe run act on its PyTorchJob and ConfigMap instead
-(``run["kind"]``); cancel tries both kinds.
+runs ``RECIPES_BUCKET``, ``RECIPES_PREFIX`` and ``RECIPE_JOB_KIND``; for job templates
+(:mod:`cluster_run_templates`) ``TRAINING_SCRIPT_DIR`` (where pods see the staged training
+script) and ``TEMPLATE_IMAGE``.
+Submit, status and cancel of a recipe run act on its job (PyTorchJob or HyperPodPyTorchJob)
+and ConfigMap instead (``run["kind"]``); cancel tries both paths.
 Standard library plus boto3 only.
 """
 
@@ -279,7 +280,7 @@ def validate(run_input: Any, execution_name: str) -> dict[str, Any]:
 
 def submit(run: dict[str, Any], request: Request) -> dict[str, Any]:
     """Create the run's Service and Job; 409 (already exists) is success."""
-    if run.get("kind") == recipe_actions.KIND:
+    if run.get("kind") in recipe_actions.KINDS:
         return recipe_actions.submit(run, request)
     namespace = run["namespace"]
     for kind, body in (("services", run["service"]), ("jobs", run["job"])):
@@ -291,7 +292,7 @@ def submit(run: dict[str, Any], request: Request) -> dict[str, Any]:
 
 def status(run: dict[str, Any], request: Request) -> dict[str, Any]:
     """The Job's phase and the fields the report uses."""
-    if run.get("kind") == recipe_actions.KIND:
+    if run.get("kind") in recipe_actions.KINDS:
         return recipe_actions.status(run, request)
     code, job = request("GET", _namespaced(run["namespace"], "jobs", run["jobName"]), None)
     if code != 200:

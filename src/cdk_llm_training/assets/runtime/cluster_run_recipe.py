@@ -13,13 +13,16 @@ What the launcher (release v2.0.9, ``launcher/nemo/k8s_templates/training/traini
   ``NTASKS_PER_NODE``, ``JOB_NAME``, ``SCRIPT_PATH``, ``SCRIPT_ARGS``, ``GIT_*``, the NCCL and
   EFA variables of a multi-node run), requesting every accelerator and EFA device of the node.
 
-The launcher's k8s default is the HyperPod training operator's ``HyperPodPyTorchJob``; its
-other kind, Kubeflow's ``PyTorchJob``, is used here because the HyperPod dependency chart the
-stack installs (``training-operators`` sub-chart, Kubeflow training operator v1.7.0) provides
-it with no add-on. Differences: FSx claims at the construct's documented paths instead of the
-launcher's ``persistent_volume_claims``; no ``privileged`` security context and no host
-``/dev/shm`` (a memory ``emptyDir`` instead); ``runPolicy`` bounds the run
-(``activeDeadlineSeconds``, ``backoffLimit: 0``) and keeps the pods for their logs.
+The launcher renders the HyperPod training operator's ``HyperPodPyTorchJob`` when
+``use_hyperpod_pytorch_job`` is on, Kubeflow's ``PyTorchJob`` otherwise. The kind is chosen at
+synth (``RECIPE_JOB_KIND`` on the controller): ``HyperPodPyTorchJob``
+(:mod:`cluster_run_hyperpod_job`) when the cluster has the training operator add-on,
+``PyTorchJob`` otherwise (the HyperPod dependency chart's ``training-operators`` sub-chart,
+Kubeflow training operator v1.7.0, provides it with no add-on). Differences from the launcher:
+FSx claims at the construct's documented paths instead of its ``persistent_volume_claims``; no
+``privileged`` security context and no host ``/dev/shm`` (a memory ``emptyDir`` instead);
+``runPolicy`` bounds the run (``activeDeadlineSeconds``; for PyTorchJob ``backoffLimit: 0``)
+and keeps the pods for their logs.
 
 The pinned release reaches this function as JSON written at deploy time by the stack's recipe
 catalog (``<RECIPES_PREFIX>index.json`` and ``<RECIPES_PREFIX>recipes/<name>.json`` in
@@ -37,14 +40,19 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 if TYPE_CHECKING or __package__:
+    from cdk_llm_training.assets.runtime import cluster_run_hyperpod_job as hyperpod_kind
     from cdk_llm_training.assets.runtime.recipe_overrides import OverrideError, apply_overrides
 else:  # in Lambda, this folder is the code root
+    import cluster_run_hyperpod_job as hyperpod_kind
     from recipe_overrides import OverrideError, apply_overrides
 
 KIND = "PyTorchJob"
 API_GROUP = "kubeflow.org"
 API_VERSION = f"{API_GROUP}/v1"
 PLURAL = "pytorchjobs"
+API_VERSIONS = {KIND: API_VERSION, hyperpod_kind.KIND: hyperpod_kind.API_VERSION}
+PLURALS = {KIND: PLURAL, hyperpod_kind.KIND: hyperpod_kind.PLURAL}
+"""The job kinds a recipe run can render: API version and resource name of each."""
 CONFIG_MOUNT_PATH = "/config"
 CONFIG_FILE = "config.yaml"
 SCRIPT_ARGS = f"--config-path={CONFIG_MOUNT_PATH} --config-name={CONFIG_FILE}"
@@ -236,8 +244,9 @@ def recipe_manifests(
     volumes: list[dict[str, Any]],
     mounts: list[dict[str, Any]],
     labels: dict[str, str],
+    kind: str = KIND,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(ConfigMap, PyTorchJob) of a recipe run; see the module docstring."""
+    """(ConfigMap, job of ``kind``) of a recipe run; see the module docstring."""
     config_map_name = f"training-config-{job_name}"
     config_map = {
         "apiVersion": "v1",
@@ -292,6 +301,16 @@ def recipe_manifests(
             ],
         },
     }
+    if kind == hyperpod_kind.KIND:
+        return config_map, hyperpod_kind.hyperpod_job(
+            job_name=job_name,
+            namespace=namespace,
+            labels=labels,
+            nodes=nodes,
+            accelerators_per_node=accelerators_per_node,
+            deadline_seconds=deadline_seconds,
+            pod=pod,
+        )
     job = {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -322,25 +341,31 @@ def recipe_image(index: dict[str, Any], name: str, region: str) -> str:
     return images[region]
 
 
-# -- Kubernetes calls for the PyTorchJob kind ------------------------------------------------
+# -- Kubernetes calls for the job kinds ----------------------------------------------------
 
 
 def _path(namespace: str, plural: str, name: str = "") -> str:
-    group = "/api/v1" if plural == "configmaps" else f"/apis/{API_VERSION}"
+    if plural == "configmaps":
+        group = "/api/v1"
+    else:
+        (kind,) = [k for k, p in PLURALS.items() if p == plural]
+        group = f"/apis/{API_VERSIONS[kind]}"
     return f"{group}/namespaces/{namespace}/{plural}" + (f"/{name}" if name else "")
 
 
 def submit_recipe(run: dict[str, Any], request: Any) -> list[tuple[str, int, Any]]:
-    """Create the ConfigMap, then the PyTorchJob; returns (plural, status, answer) of each."""
-    namespace = run["namespace"]
+    """Create the ConfigMap, then the job; returns (plural, status, answer) of each."""
+    namespace, plural = run["namespace"], PLURALS[run["kind"]]
     return [
-        (plural, *request("POST", _path(namespace, plural), body))
-        for plural, body in (("configmaps", run["configMap"]), (PLURAL, run["job"]))
+        (name, *request("POST", _path(namespace, name), body))
+        for name, body in (("configmaps", run["configMap"]), (plural, run["job"]))
     ]
 
 
 def recipe_status(job: dict[str, Any]) -> dict[str, Any]:
-    """The phase and report fields of a PyTorchJob (Kubeflow ``JobStatus``)."""
+    """The phase and report fields of a recipe run's job (either kind)."""
+    if job.get("kind") == hyperpod_kind.KIND:
+        return hyperpod_kind.hyperpod_status(job)
     job_status = job.get("status", {})
     phase, reason, message = "RUNNING", "", ""
     for condition in job_status.get("conditions", []):
@@ -364,9 +389,9 @@ def recipe_status(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def recipe_objects(namespace: str, job_name: str) -> list[str]:
+def recipe_objects(namespace: str, job_name: str, kind: str = KIND) -> list[str]:
     """API paths of a recipe run's objects, job first (what cancel deletes)."""
     return [
-        _path(namespace, PLURAL, job_name),
+        _path(namespace, PLURALS[kind], job_name),
         _path(namespace, "configmaps", f"training-config-{job_name}"),
     ]

@@ -1,9 +1,11 @@
 """The controller actions of a recipe run (form 2 of the run input) on HyperPod EKS: render at
-``validate``, then ``submit``, ``status`` and ``cancel`` for the ``PyTorchJob`` kind, with the
-answers the container-job path gives (the report needs nothing more).
+``validate``, then ``submit``, ``status`` and ``cancel`` of its job, with the answers the
+container-job path gives (the report needs nothing more).
 
 Environment (beside the controller's own): ``RECIPES_BUCKET``, ``RECIPES_PREFIX`` (where the
-deploy-time catalog of the pinned release is), ``AWS_REGION`` (picks the recipe's container).
+deploy-time catalog of the pinned release is), ``AWS_REGION`` (picks the recipe's container),
+``RECIPE_JOB_KIND`` (``PyTorchJob``, the default, or ``HyperPodPyTorchJob`` when the stack
+installed the HyperPod training operator add-on: chosen at synth, never guessed at run time).
 Standard library plus boto3 only.
 """
 
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING or __package__:
     from cdk_llm_training.assets.runtime.cluster_run_recipe import (
         KIND,
+        PLURALS,
         RecipeError,
         load_recipe,
         recipe_config,
@@ -29,6 +32,7 @@ if TYPE_CHECKING or __package__:
 else:  # in Lambda, this folder is the code root
     from cluster_run_recipe import (
         KIND,
+        PLURALS,
         RecipeError,
         load_recipe,
         recipe_config,
@@ -40,16 +44,37 @@ else:  # in Lambda, this folder is the code root
         submit_recipe,
     )
 
-__all__ = ["KIND", "RecipeError", "cancel", "recipe_request", "render", "status", "submit"]
+__all__ = [
+    "KIND",
+    "KINDS",
+    "RecipeError",
+    "cancel",
+    "job_kind",
+    "recipe_request",
+    "render",
+    "status",
+    "submit",
+]
 
 RUN_LABEL = "llm-training-run"
 """The label every object of a run carries (the container-job path uses the same)."""
+
+KINDS = tuple(PLURALS)
+"""Every kind a recipe run's job can have; ``run["kind"]`` is one of them."""
 
 Request = Callable[[str, str, dict[str, Any] | None], tuple[int, dict[str, Any]]]
 
 
 class KubernetesError(RuntimeError):
     """The API server refused a request for a recipe run."""
+
+
+def job_kind() -> str:
+    """The kind this controller renders (``RECIPE_JOB_KIND``; default ``PyTorchJob``)."""
+    kind = os.environ.get("RECIPE_JOB_KIND") or KIND
+    if kind not in PLURALS:
+        raise RuntimeError(f"RECIPE_JOB_KIND {kind!r} is not one of {', '.join(PLURALS)}")
+    return kind
 
 
 def fsx_volumes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -76,7 +101,7 @@ def fsx_volumes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def render(
     recipe: tuple[str, list[str]], run: dict[str, Any], group: dict[str, Any], s3: Any = None
 ) -> dict[str, Any]:
-    """The recipe part of a run specification: kind, recipe facts, ConfigMap and PyTorchJob.
+    """The recipe part of a run specification: kind, recipe facts, ConfigMap and job.
 
     Raises :class:`RecipeError` naming the field for an unknown recipe, a recipe of another
     launcher path, a bad override or a region without the recipe's container.
@@ -95,6 +120,7 @@ def render(
         dataset_dir=run["datasetDir"],
     )
     volumes, mounts = fsx_volumes()
+    kind = job_kind()
     config_map, job = recipe_manifests(
         job_name=run["jobName"],
         namespace=run["namespace"],
@@ -111,9 +137,10 @@ def render(
         volumes=volumes,
         mounts=mounts,
         labels={RUN_LABEL: run["jobName"]},
+        kind=kind,
     )
     return {
-        "kind": KIND,
+        "kind": kind,
         "recipe": {
             "name": name,
             "overrides": overrides,
@@ -127,7 +154,7 @@ def render(
 
 
 def submit(run: dict[str, Any], request: Request) -> dict[str, Any]:
-    """Create the ConfigMap and the PyTorchJob; 409 (already exists) is success."""
+    """Create the ConfigMap and the job; 409 (already exists) is success."""
     for plural, code, answer in submit_recipe(run, request):
         if code not in (200, 201, 202, 409):
             raise KubernetesError(f"creating {plural}/{run['jobName']}: HTTP {code} {answer}")
@@ -135,19 +162,20 @@ def submit(run: dict[str, Any], request: Request) -> dict[str, Any]:
 
 
 def status(run: dict[str, Any], request: Request) -> dict[str, Any]:
-    """Read the PyTorchJob; its phase and the report fields."""
-    path = recipe_objects(run["namespace"], run["jobName"])[0]
+    """Read the job; its phase and the report fields."""
+    path = recipe_objects(run["namespace"], run["jobName"], run["kind"])[0]
     code, job = request("GET", path, None)
     if code != 200:
-        raise KubernetesError(f"reading pytorchjobs/{run['jobName']}: HTTP {code} {job}")
+        plural = PLURALS[run["kind"]]
+        raise KubernetesError(f"reading {plural}/{run['jobName']}: HTTP {code} {job}")
     return recipe_status(job)
 
 
 def cancel(namespace: str, job_name: str, request: Request) -> list[str]:
-    """Delete the PyTorchJob (its pods with it) and ConfigMap of a recipe run, if any; the
-    kinds deleted (none for a container-job run)."""
+    """Delete the job (its pods with it) of the kind this controller renders and the
+    ConfigMap of a recipe run, if any; the kinds deleted (none for a container-job run)."""
     deleted = []
-    for path in recipe_objects(namespace, job_name):
+    for path in recipe_objects(namespace, job_name, job_kind()):
         code, answer = request(
             "DELETE",
             path,

@@ -1,6 +1,7 @@
 """HyperPod recipe runs of ClusterTrainingRun: the deploy-time catalog of the pinned
-aws/sagemaker-hyperpod-recipes release, the Kubernetes RBAC the controller needs for
-``PyTorchJob`` objects, and the controller settings that read both."""
+aws/sagemaker-hyperpod-recipes release, the Kubernetes RBAC the controller needs for its job
+kind (Kubeflow ``PyTorchJob``, or the HyperPod training operator's ``HyperPodPyTorchJob`` when
+the cluster has that add-on), and the controller settings that read both."""
 
 from __future__ import annotations
 
@@ -32,35 +33,42 @@ RECIPE_RUNNER_GROUP = "llm-training-run-recipes"
 RECIPE_RUNNER_ROLE = "llm-training-run-recipes"
 RBAC_RELEASE = "llm-training-run-recipes"
 PYTORCHJOB_VERBS = ("create", "get", "list", "watch", "delete")
-"""What the controller does with ``pytorchjobs.kubeflow.org`` in the training namespace.
+"""What the controller does with its job kind in the training namespace.
 AmazonEKSEditPolicy grants no custom resources (EKS access policy reference: its rules name
 only core, apps, autoscaling, batch, discovery, extensions, networking and policy), so a Role
 bound to the access entry's Kubernetes group grants these; ConfigMaps come with the policy."""
 CONVERTER = "convert_recipes.py"
 BUILD_TIMEOUT = Duration.minutes(20)
+JOB_KIND_ENV = "RECIPE_JOB_KIND"
+HYPERPOD_JOB_KIND = "HyperPodPyTorchJob"
+"""The controller renders this kind (``JOB_KIND_ENV``) when the cluster has the HyperPod
+training operator add-on; without the variable it renders Kubeflow's ``PyTorchJob``."""
+JOB_RESOURCES = {
+    "kubeflow.org": "pytorchjobs",
+    "sagemaker.amazonaws.com": "hyperpodpytorchjobs",
+}
+"""API group -> resource of each job kind (the HyperPod CLI names the CRD
+``hyperpodpytorchjobs.sagemaker.amazonaws.com``)."""
 PYYAML_VERSION = "6.0.2"
 
 
-def recipe_rbac_manifests(namespace: str) -> list[dict[str, Any]]:
-    """The Role and RoleBinding that let :data:`RECIPE_RUNNER_GROUP` drive PyTorchJobs in
-    ``namespace`` (and nothing else)."""
+def recipe_rbac_manifests(namespace: str, *, hyperpod_job: bool = False) -> list[dict[str, Any]]:
+    """The Role and RoleBinding that let :data:`RECIPE_RUNNER_GROUP` drive PyTorchJobs (and
+    HyperPodPyTorchJobs with ``hyperpod_job``) in ``namespace``, and nothing else."""
+    groups = list(JOB_RESOURCES) if hyperpod_job else ["kubeflow.org"]
+    rules: list[dict[str, Any]] = []
+    for group in groups:
+        resource = JOB_RESOURCES[group]
+        rules += [
+            {"apiGroups": [group], "resources": [resource], "verbs": list(PYTORCHJOB_VERBS)},
+            {"apiGroups": [group], "resources": [f"{resource}/status"], "verbs": ["get"]},
+        ]
     return [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": {"name": RECIPE_RUNNER_ROLE, "namespace": namespace},
-            "rules": [
-                {
-                    "apiGroups": ["kubeflow.org"],
-                    "resources": ["pytorchjobs"],
-                    "verbs": list(PYTORCHJOB_VERBS),
-                },
-                {
-                    "apiGroups": ["kubeflow.org"],
-                    "resources": ["pytorchjobs/status"],
-                    "verbs": ["get"],
-                },
-            ],
+            "rules": rules,
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -266,15 +274,19 @@ def add_recipe_support(
             resources=[bucket.arn_for_objects(f"{catalog.prefix}*")],
         )
     )
+    hyperpod_job = hyperpod.options.addons.training_operator
+    if hyperpod_job:  # chosen at synth from the cluster's add-ons, never guessed at run time
+        controller.function.add_environment(JOB_KIND_ENV, HYPERPOD_JOB_KIND)
     controller.access_entry.kubernetes_groups = [RECIPE_RUNNER_GROUP]
-    manifests = recipe_rbac_manifests(controller.namespace)
+    manifests = recipe_rbac_manifests(controller.namespace, hyperpod_job=hyperpod_job)
     chart = hyperpod.dependency_chart
     cluster = hyperpod.eks_cluster
     if chart is None or cluster is None:
         Annotations.of(scope).add_warning_v2(
             "cdk-llm-training/cluster-training-run:recipeRbacNotInstalled",
             "No in-stack dependency chart install: apply the Role and RoleBinding that let "
-            f"group {RECIPE_RUNNER_GROUP} create, read and delete pytorchjobs in namespace "
+            f"group {RECIPE_RUNNER_GROUP} create, read and delete "
+            f"{' and '.join(r['resources'][0] for r in manifests[0]['rules'][::2])} in namespace "
             f"{controller.namespace!r} before starting a recipe run: "
             f"{json.dumps(manifests, sort_keys=True)}",
         )
