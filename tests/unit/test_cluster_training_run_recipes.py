@@ -93,6 +93,12 @@ def test_controller_reads_the_catalog(template: Template) -> None:
     env = function["Properties"]["Environment"]["Variables"]
     assert env["RECIPES_PREFIX"] == "recipes/hyperpod/v2.0.9/"
     assert "Ref" in env["RECIPES_BUCKET"]
+    # No training operator add-on on the ready tier: the controller renders PyTorchJob.
+    assert "RECIPE_JOB_KIND" not in env
+    assert not template.find_resources(
+        "AWS::EKS::Addon",
+        {"Properties": {"AddonName": "amazon-sagemaker-hyperpod-training-operator"}},
+    )
 
 
 def test_options_validate_the_pin() -> None:
