@@ -9,6 +9,10 @@ gets ``USE_HYPERPODRUN=true`` besides the launcher's other variables. Field name
 are those of the HyperPod CLI's published model of the CRD (aws/sagemaker-hyperpod-cli,
 ``src/sagemaker/hyperpod/training/config/hyperpod_pytorch_job_unified_config.py``:
 ``_HyperPodPytorchJob``, ``ReplicaSpec``, ``RunPolicy``, ``HyperPodPytorchJobStatus``).
+Beyond the launcher: the pod keeps the PyTorchJob path's ``restartPolicy: Never`` (the
+launcher leaves it unset; a failed container then fails its pod instead of restarting in
+place) and ``runPolicy`` adds ``activeDeadlineSeconds`` and ``ttlSecondsAfterFinished``;
+``jobMaxRetryCount`` is left to the operator's default (unverified which that is).
 
 Status: the CLI's model documents the condition types as "Complete or Failed"; its
 integration tests wait for ``Running``/``PodsRunning`` and ``Completed``. ``Completed`` and
