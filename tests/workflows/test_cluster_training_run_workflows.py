@@ -17,6 +17,7 @@ from cdk_support import cdk_context
 from moto import mock_aws
 from workflows.asl_interpreter import Execution, UnsupportedFeatureError
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
+from workflows.state_coverage import DEFINED, VISITED, states_of
 
 from cdk_llm_training import MediumFineTuneStack
 from cdk_llm_training.assets.runtime import cluster_run
@@ -188,13 +189,16 @@ def kube(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
 
 
 @pytest.fixture
-def cloud(template: ResolvedTemplate, aws: Any) -> Iterator[Cloud]:
-    yield Cloud(
-        template=template,
-        s3=aws,
-        definitions=template.definitions(),
-        functions=template.functions(),
+def cloud(template: ResolvedTemplate, aws: Any, machine: str) -> Iterator[Cloud]:
+    definitions = template.definitions()
+    cloud = Cloud(
+        template=template, s3=aws, definitions=definitions, functions=template.functions()
     )
+    yield cloud
+    # the run workflow joins the suite's coverage: every state must be entered by a test
+    DEFINED.setdefault(machine, states_of(definitions[machine]))
+    for execution in cloud.executions:
+        VISITED.setdefault(machine, set()).update(execution.visited)
     for bucket in template.of_type("AWS::S3::Bucket"):
         name = template.ref(bucket)
         for item in aws.list_objects_v2(Bucket=name).get("Contents", []):
