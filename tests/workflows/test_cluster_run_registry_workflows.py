@@ -317,3 +317,18 @@ def test_llm_tg3_sees_the_registration_of_both_run_workflows(
             ]
     reported = {f.logical_id for f in check_template(template, [RULES_BY_ID["LLM-TG3"]])}
     assert len([m for m in reported if m.startswith(("Runs", "Registered"))]) == 2
+
+
+def test_llm_list1_sees_the_model_folder_listing_of_both_run_workflows(
+    cluster_run_template: ResolvedTemplate,
+) -> None:
+    """Without the ListModelFolder grant, LLM-LIST1 reports both machines."""
+    template = copy.deepcopy(dict(cluster_run_template.template))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            document = resource["Properties"]["PolicyDocument"]
+            document["Statement"] = [
+                s for s in document["Statement"] if s.get("Sid") != "ListModelFolder"
+            ]
+    reported = {f.logical_id for f in check_template(template, [RULES_BY_ID["LLM-LIST1"]])}
+    assert len([m for m in reported if m.startswith(("Runs", "Registered"))]) == 2
