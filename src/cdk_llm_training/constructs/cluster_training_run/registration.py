@@ -6,9 +6,9 @@ The model folder is ``<checkpoint_prefix><output_name>/model/`` in the artifacts
 saves its final model to ``$CHECKPOINT_DIR/model/``; the checkpoint link exports it).
 
 States (children of the run): ``LocateModel`` (``aws-sdk:s3:listObjectsV2``, one key) ->
-``ModelFound?`` (none: ``NotifyModelMissing`` -> ``ModelMissing``) -> with evaluation the
-:class:`TaskMetricsSteps` fragment (missed threshold: ``NotifyEvaluationFailed``; job or report
-error: ``NotifyEvaluationError``; both -> ``EvaluationFailed``) -> with a group
+``ModelFound?`` (none: ``NotifyModelMissing`` -> ``ModelMissing``) -> ``ModelFolder`` -> with
+evaluation the :class:`TaskMetricsSteps` fragment (missed threshold: ``NotifyEvaluationFailed``;
+job or report error: ``NotifyEvaluationError``; both -> ``EvaluationFailed``) -> with a group
 ``RegisterModel`` (``sagemaker:createModelPackage``, PendingManualApproval; error:
 ``NotifyRegistrationFailed`` -> ``RegistrationFailed``) -> the run's ``NotifySucceeded``.
 """
@@ -37,8 +37,10 @@ from cdk_llm_training.constructs.fine_tune.sagemaker_evidence import (
 if TYPE_CHECKING:
     from cdk_llm_training.constructs.cluster_training_run.run import ClusterTrainingRun
 
+LISTING_PATH = "$.modelListing"
+"""Where ``LocateModel`` puts the ListObjectsV2 answer."""
 MODEL_PATH = "$.model"
-"""Where ``LocateModel`` puts ``keyCount`` and ``s3Uri`` (the model folder)."""
+"""Where ``ModelFolder`` puts ``s3Uri`` (the model folder)."""
 PACKAGE_PATH = "$.modelPackage"
 
 
@@ -91,11 +93,9 @@ def _locate_model(run: ClusterTrainingRun, then: sfn.IChainable) -> sfn.IChainab
                 "Prefix.$": f"States.Format('{prefix}', $.run.outputName)",
                 "MaxKeys": 1,
             },
-            "ResultSelector": {
-                "keyCount.$": "$.KeyCount",
-                "s3Uri.$": "States.Format('s3://{}/{}', $.Name, $.Prefix)",
-            },
-            "ResultPath": MODEL_PATH,
+            # The whole answer (MaxKeys 1: at most one object): a ResultSelector reading
+            # members the API model marks optional would fail where a Choice can test them.
+            "ResultPath": LISTING_PATH,
         },
     )
     locate.add_catch(run.notify_failed, errors=["States.ALL"], result_path="$.error")
@@ -123,7 +123,25 @@ def _locate_model(run: ClusterTrainingRun, then: sfn.IChainable) -> sfn.IChainab
     )
     found = (
         sfn.Choice(run, "ModelFound?")
-        .when(sfn.Condition.number_greater_than(f"{MODEL_PATH}.keyCount", 0), then)
+        .when(
+            # KeyCount is optional in the API model: test that it is there first.
+            sfn.Condition.and_(
+                sfn.Condition.is_present(f"{LISTING_PATH}.KeyCount"),
+                sfn.Condition.number_greater_than(f"{LISTING_PATH}.KeyCount", 0),
+            ),
+            sfn.Pass(
+                run,
+                "ModelFolder",
+                comment="The model folder's S3 URI, for the evaluation and the registry.",
+                parameters={
+                    "s3Uri": sfn.JsonPath.format(
+                        f"s3://{bucket.bucket_name}/{prefix}",
+                        sfn.JsonPath.string_at("$.run.outputName"),
+                    )
+                },
+                result_path=MODEL_PATH,
+            ).next(then),
+        )
         .otherwise(missing)
     )
     return locate.next(found)
