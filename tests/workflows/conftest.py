@@ -21,12 +21,14 @@ from cdk_llm_training import (
     BedrockFineTuneJob,
     BedrockFineTuneOptions,
     BedrockModelImport,
+    ClusterTrainingRun,
     DataCuration,
     DataCurationOptions,
     HumanEvaluation,
     LabelingOptions,
     LabelingWorkflow,
     LabelingWorkforce,
+    MediumFineTuneStack,
     ModelPromotion,
     ModelPromotionOptions,
     ModelPromotionTarget,
@@ -55,6 +57,7 @@ from cdk_llm_training.config.bedrock_fine_tune_job import (
     RftOptions,
 )
 from cdk_llm_training.config.catalogs.bedrock_models import CustomizationType
+from cdk_llm_training.config.cluster_training_run import ClusterRunOptions
 from cdk_llm_training.config.human_evaluation import HumanEvaluationOptions
 from cdk_llm_training.config.model_evaluation import EvaluationThresholds, ModelEvaluationOptions
 from cdk_llm_training.config.sagemaker_serverless_customization import (
@@ -63,7 +66,9 @@ from cdk_llm_training.config.sagemaker_serverless_customization import (
     ServerlessJudgeOptions,
 )
 from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
+from cdk_llm_training.config.tiers import LargePretrainConfig, MediumFineTuneConfig
 from cdk_llm_training.constructs.acknowledgements import acknowledge
+from cdk_llm_training.stacks.large_pretrain import LargePretrainStack
 
 SERVERLESS_BASE_MODEL = (
     "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/"
@@ -110,6 +115,10 @@ MACHINES = {
     "bedrock_import": "BedrockImport",
 }
 """Test name -> construct id of every workflow variant synthesized for the suite."""
+CLUSTER_RUN_MACHINES = {"cluster_evaluated_registered": "Runs", "cluster_registered": "Registered"}
+"""Test name -> construct id of the ClusterTrainingRun variants of :func:`cluster_run_stack`."""
+CLUSTER_REGISTRY_GROUP = "cluster-models"
+"""The model package group the cluster run variants record models in."""
 REGISTRY_GROUP = "bedrock-custom-models"
 """The model package group the ``*_recorded`` Bedrock workflows record custom models in."""
 
@@ -428,3 +437,129 @@ def cloud(
             aws.delete_objects(
                 Bucket=name, Delete={"Objects": [{"Key": o["Key"]} for o in listing]}
             )
+
+
+# -- ClusterTrainingRun variants (a HyperPod tier stack: the run needs a cluster) ---------------
+
+
+def _build_cluster_run_stack() -> MediumFineTuneStack:
+    """A medium tier whose run workflow evaluates and registers (``Runs``), plus a second run
+    workflow on the same cluster that only registers (``Registered``)."""
+    config = MediumFineTuneConfig.model_validate(
+        {
+            "hyperpod": {
+                "instance_groups": [
+                    {"name": "system", "instance_type": "ml.m5.2xlarge", "instance_count": 1},
+                    {
+                        "name": "gpu-workers",
+                        "instance_type": "ml.p5.48xlarge",
+                        "instance_count": 2,
+                        "max_instance_count": 2,
+                    },
+                ]
+            },
+            "runs": {
+                "recipes": None,
+                "registry_group_name": CLUSTER_REGISTRY_GROUP,
+                "evaluation": {"min_scores": {"token_f1": 0.6}},
+            },
+        }
+    )
+    app = cdk.App(context=cdk_context())
+    stack = MediumFineTuneStack(app, "ClusterRunRegistry", config=config)
+    assert stack.runs is not None
+    assert stack.hyperpod is not None
+    ClusterTrainingRun(
+        stack,
+        "Registered",
+        hyperpod=stack.hyperpod,
+        data_lake=stack.data_lake,
+        key=stack.node.find_child("NotificationKey").key,  # type: ignore[attr-defined]
+        topic=stack.runs.topic,
+        options=ClusterRunOptions(recipes=None, registry_group_name=CLUSTER_REGISTRY_GROUP),
+    )
+    return stack
+
+
+def _build_slurm_run_stack() -> LargePretrainStack:
+    """The large tier (Trainium, Slurm) whose run workflow evaluates and registers."""
+    config = LargePretrainConfig.model_validate(
+        {
+            "runs": {
+                "registry_group_name": CLUSTER_REGISTRY_GROUP,
+                "evaluation": {"min_scores": {"token_f1": 0.6}},
+            }
+        }
+    )
+    return LargePretrainStack(cdk.App(context=cdk_context()), "SlurmRunRegistry", config=config)
+
+
+@pytest.fixture(scope="session")
+def slurm_run_stack() -> LargePretrainStack:
+    return _build_slurm_run_stack()
+
+
+@pytest.fixture(scope="session")
+def cluster_run_stack() -> MediumFineTuneStack:
+    return _build_cluster_run_stack()
+
+
+@pytest.fixture(scope="session")
+def cluster_run_template(cluster_run_stack: MediumFineTuneStack) -> ResolvedTemplate:
+    assembly = cluster_run_stack.node.root.synth()  # type: ignore[attr-defined]
+    return ResolvedTemplate(assembly.get_stack_by_name(cluster_run_stack.stack_name).template)
+
+
+@pytest.fixture(scope="session")
+def cluster_run_machines(cluster_run_stack: MediumFineTuneStack) -> dict[str, str]:
+    """Test name -> logical ID of the variant's state machine."""
+    out = {}
+    for name, construct_id in CLUSTER_RUN_MACHINES.items():
+        construct: Any = cluster_run_stack.node.find_child(construct_id)
+        out[name] = cluster_run_stack.get_logical_id(construct.state_machine.node.default_child)
+    return out
+
+
+@pytest.fixture(scope="session")
+def slurm_run_template(slurm_run_stack: LargePretrainStack) -> ResolvedTemplate:
+    assembly = slurm_run_stack.node.root.synth()  # type: ignore[attr-defined]
+    return ResolvedTemplate(assembly.get_stack_by_name(slurm_run_stack.stack_name).template)
+
+
+@pytest.fixture(scope="module")
+def cluster_run_aws(cluster_run_template: ResolvedTemplate) -> Iterator[Any]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ):
+            patch.setenv(name, value)
+        with mock_aws():
+            yield create_buckets(cluster_run_template)
+
+
+@pytest.fixture
+def cluster_cloud(
+    cluster_run_template: ResolvedTemplate,
+    cluster_run_machines: dict[str, str],
+    cluster_run_aws: Any,
+) -> Iterator[Cloud]:
+    """A :class:`Cloud` of the cluster run variants; records their states for the coverage."""
+    template = cluster_run_template
+    cloud = Cloud(
+        template=template,
+        s3=cluster_run_aws,
+        definitions=template.definitions(),
+        functions=template.functions(),
+    )
+    yield cloud
+    for machine in cluster_run_machines.values():
+        DEFINED.setdefault(machine, states_of(cloud.definitions[machine]))
+    for execution in cloud.executions:
+        machine = execution.state_machine_arn.rsplit(":", 1)[-1]
+        VISITED.setdefault(machine, set()).update(execution.visited)
+    for bucket in template.of_type("AWS::S3::Bucket"):
+        name = template.ref(bucket)
+        for item in cluster_run_aws.list_objects_v2(Bucket=name).get("Contents", []):
+            cluster_run_aws.delete_object(Bucket=name, Key=item["Key"])

@@ -22,6 +22,7 @@ from cdk_llm_training.checks.rules_hyperpod_job import HYPERPOD_JOB_RULES
 from cdk_llm_training.checks.rules_k8s import K8S_RULES
 from cdk_llm_training.checks.rules_keys import KEY_RULES
 from cdk_llm_training.checks.rules_managed import MANAGED_RULES
+from cdk_llm_training.checks.rules_model_listing import MODEL_LISTING_RULES
 from cdk_llm_training.checks.rules_network import NETWORK_RULES
 from cdk_llm_training.checks.rules_neuron_pretrain import NEURON_PRETRAIN_RULES
 from cdk_llm_training.checks.rules_on_demand import ON_DEMAND_RULES
@@ -58,6 +59,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *EMR_SERVERLESS_RULES,
     *ON_DEMAND_RULES,
     *SERVERLESS_EVALUATION_RULES,
+    *MODEL_LISTING_RULES,
 )
 RULES_BY_ID: Mapping[str, Rule] = {rule.rule_id: rule for rule in ALL_RULES}
 

@@ -8,6 +8,7 @@ import re
 from pydantic import Field, field_validator, model_validator
 
 from cdk_llm_training.config.base import FrozenModel
+from cdk_llm_training.config.task_metrics_evaluation import TaskMetricsOptions
 from cdk_llm_training.config.types import LOG_RETENTION_DAYS
 
 DEFAULT_RECIPES_REPOSITORY = "aws/sagemaker-hyperpod-recipes"
@@ -15,6 +16,11 @@ DEFAULT_RECIPES_RELEASE = "v2.0.9"
 DEFAULT_RECIPES_COMMIT = "263199555b2e1f8eb9b17459892e440f3242b5d9"
 """The commit tag ``v2.0.9`` of aws/sagemaker-hyperpod-recipes points at (the newest release
 when this library version was made)."""
+
+MODEL_FOLDER = "model/"
+"""Where a run saves its final model, relative to its checkpoint directory: the job writes
+``$CHECKPOINT_DIR/model/`` (Hugging Face ``save_pretrained`` layout), which the checkpoint link
+exports to ``<checkpoint_prefix><output_name>/model/``; evaluation and registration use it."""
 
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
@@ -107,6 +113,19 @@ class ClusterRunOptions(FrozenModel):
     recipes: HyperPodRecipesOptions | None = HyperPodRecipesOptions()
     """HyperPod EKS only: the pinned aws/sagemaker-hyperpod-recipes release runs may name
     (fetched and converted in AWS at deploy time). None: no recipe runs, no fetch."""
+    registry_group_name: str | None = Field(
+        default=None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+    )
+    """Name of an existing SageMaker model package group to record each successful run's
+    model in (after the evaluation gate passes when there is one): a version pending manual
+    approval whose customer metadata names the run report, the model folder and the run's
+    figures. Default: none (not recorded)."""
+    evaluation: TaskMetricsOptions | None = None
+    """Score the run's model folder (``<checkpoint_prefix><output_name>/model/``) on a
+    labelled set with the small tier's task-metrics job and gate on ``min_scores``; a missed
+    threshold notifies and records nothing. ``predictions_prefix`` defaults to
+    ``checkpoint_prefix`` and ``generate_predictions`` to True (the job generates the
+    predictions from the model). Default: none (not evaluated)."""
 
     @field_validator("report_prefix", "checkpoint_prefix")
     @classmethod
@@ -125,6 +144,40 @@ class ClusterRunOptions(FrozenModel):
             allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
             raise ValueError(f"log_retention_days {value} is not one of {allowed}")
         return value
+
+    @model_validator(mode="after")
+    def _check_evaluation(self) -> ClusterRunOptions:
+        evaluation = self.evaluation
+        if evaluation is None:
+            return self
+        if "generate_predictions" in evaluation.model_fields_set and (
+            not evaluation.generate_predictions
+        ):
+            raise ValueError(
+                "evaluation.generate_predictions is False, but a cluster run is evaluated from "
+                "its model folder: leave it unset or True"
+            )
+        prefix = evaluation.predictions_prefix
+        if "predictions_prefix" in evaluation.model_fields_set and not (
+            self.checkpoint_prefix.startswith(prefix)
+        ):
+            raise ValueError(
+                f"evaluation.predictions_prefix {prefix!r} does not cover checkpoint_prefix "
+                f"{self.checkpoint_prefix!r}: the evaluation job could not read the model; "
+                "leave it unset or use a prefix of checkpoint_prefix"
+            )
+        return self
+
+    def task_metrics_options(self) -> TaskMetricsOptions | None:
+        """``evaluation`` with ``predictions_prefix`` defaulted to ``checkpoint_prefix`` and
+        ``generate_predictions`` to True."""
+        evaluation = self.evaluation
+        if evaluation is None:
+            return None
+        update: dict[str, object] = {"generate_predictions": True}
+        if "predictions_prefix" not in evaluation.model_fields_set:
+            update["predictions_prefix"] = self.checkpoint_prefix
+        return evaluation.model_copy(update=update)
 
     @model_validator(mode="after")
     def _check_hours(self) -> ClusterRunOptions:

@@ -31,7 +31,13 @@ from cdk_llm_training.constructs.cluster_training_run.recipes import (
     RecipeCatalog,
     add_recipe_support,
 )
+from cdk_llm_training.constructs.cluster_training_run.registration import (
+    after_report,
+    grant_workflow,
+    succeeded_fields,
+)
 from cdk_llm_training.constructs.cluster_training_run.slurm_controller import SlurmRunController
+from cdk_llm_training.constructs.evaluation.task_metrics_evaluation import TaskMetricsEvaluation
 from cdk_llm_training.constructs.hyperpod.cluster import HyperPodEksCluster
 from cdk_llm_training.constructs.training_data_lake import TrainingDataLake
 from cdk_llm_training.constructs.trainium_parallel_cluster import TrainiumParallelCluster
@@ -48,7 +54,11 @@ class ClusterTrainingRun(Construct):
     headless Service) -> ``SubmitJob`` -> ``WaitForJob`` -> ``ReadJobStatus`` -> ``JobDone?``
     (running: wait again; failed: ``NotifyJobFailed`` -> ``JobFailed``) -> ``WriteRunReport``
     (duration, node-hours, cost estimate, exported checkpoints, final metrics) ->
-    ``NotifySucceeded``. Any other error: ``NotifyFailed`` -> ``Failed``. A stopped or
+    ``NotifySucceeded``. Any other error: ``NotifyFailed`` -> ``Failed``. With
+    ``options.evaluation`` or ``options.registry_group_name`` the model folder
+    (``<checkpoint_prefix><output_name>/model/``) is located, scored by the small tier's
+    task-metrics gate and recorded in the model package group between the report and
+    ``NotifySucceeded`` (see ``registration.py``). A stopped or
     timed-out execution cancels its run through the controller's ``CancelRule``.
 
     A HyperPod run may instead name a recipe of the pinned aws/sagemaker-hyperpod-recipes
@@ -155,6 +165,18 @@ class ClusterTrainingRun(Construct):
                 "ClusterTrainingRun needs hyperpod= (HyperPod EKS) or parallel_cluster= "
                 "(Slurm); got neither"
             )
+        self.artifacts_bucket = data_lake.artifacts_bucket
+        self.task_metrics: TaskMetricsEvaluation | None = None
+        task_metrics_options = opts.task_metrics_options()
+        if task_metrics_options is not None:  # opt-in: evaluate the model folder (registration.py)
+            self.task_metrics = TaskMetricsEvaluation(
+                self,
+                "TaskMetrics",
+                options=task_metrics_options,
+                labelled_bucket=data_lake.curated_bucket,
+                output_bucket=data_lake.artifacts_bucket,
+                data_key=data_lake.key,
+            )
         self.topic = topic or sns.Topic(
             self, "Topic", display_name="Training runs", master_key=key, enforce_ssl=True
         )
@@ -179,6 +201,7 @@ class ClusterTrainingRun(Construct):
             ),
         )
         key.grant(self.state_machine, "kms:Decrypt", "kms:GenerateDataKey*")
+        grant_workflow(self)
         self.cancel_rule = add_cancel_rule(
             self.controller, self.controller.function, self.state_machine
         )
@@ -223,7 +246,7 @@ class ClusterTrainingRun(Construct):
 
     def _definition(self) -> sfn.IChainable:
         run = sfn.JsonPath.object_at("$.run")
-        failed = notify_and_fail(
+        self.notify_failed = failed = notify_and_fail(
             self,
             "NotifyFailed",
             topic=self.topic,
@@ -276,6 +299,7 @@ class ClusterTrainingRun(Construct):
                 "result": "SUCCEEDED",
                 "execution": sfn.JsonPath.execution_id,
                 "report": sfn.JsonPath.object_at("$.report"),
+                **succeeded_fields(self),
             },
         )
         job_failed = notify_and_fail(
@@ -297,7 +321,7 @@ class ClusterTrainingRun(Construct):
         )
         for state in (validate, submit, read, report):
             state.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        report.next(succeeded)
+        report.next(after_report(self, succeeded))
         done = (
             sfn.Choice(self, "JobDone?")
             .when(sfn.Condition.string_equals("$.status.phase", "SUCCEEDED"), report)
