@@ -197,3 +197,27 @@ def test_strict_validation_fails_on_an_unknown_field() -> None:
     bad = {**claim, "spec": {**claim["spec"], "volumeNmae": "fsx-pv"}}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "processes"),
+    [("ml.trn1.32xlarge", "32"), ("ml.trn2.48xlarge", "64"), ("ml.p5.48xlarge", "8")],
+)
+def test_nproc_per_node_is_one_process_per_neuroncore_or_gpu(
+    monkeypatch: pytest.MonkeyPatch, instance_type: str, processes: str
+) -> None:
+    _environment(monkeypatch, data_claim=False)
+    group = instance_type.removeprefix("ml.").replace(".", "-")
+    run = cluster_run.validate(
+        {
+            "job": FORM_1,
+            "nodes": 2,
+            "instance_group": group,
+            "dataset": "datasets/d/",
+            "output_name": "nproc",
+        },
+        "Nproc-1",
+    )
+    (container,) = run["job"]["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["NPROC_PER_NODE"] == processes

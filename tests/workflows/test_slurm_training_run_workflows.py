@@ -218,7 +218,7 @@ def test_slurm_run_succeeds_and_reports(cloud: Cloud, slurm: FakeSlurm, machine:
     assert "#SBATCH --nodes=4\n" in script
     assert "#SBATCH --partition=compute\n" in script
     assert "#SBATCH --time=24:00:00\n" in script
-    assert "export NPROC_PER_NODE=16\n" in script
+    assert "export NPROC_PER_NODE=32\n" in script  # trn1: one process per NeuronCore
     assert "export DATASET_DIR=/fsx/data/tokenized/llama/\n" in script
     assert "export CHECKPOINT_DIR=/fsx/checkpoints/llama-pretrain\n" in script
     assert "export NEURON_COMPILE_CACHE_URL=/fsx/cache/neuron\n" in script

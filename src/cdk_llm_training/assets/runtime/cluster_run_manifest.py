@@ -21,6 +21,16 @@ RENDEZVOUS_PORT = 29500
 RUN_LABEL = "llm-training-run"
 """Label on every object of a run: the run's job name (the cancel path selects by it)."""
 JOB_NAME_PREFIX = "run-"
+NEURON_CORES_PER_NODE = {"trn1.32xlarge": 32, "trn1n.32xlarge": 32, "trn2.48xlarge": 64}
+"""NeuronCores per Trainium node (trn2: logical NeuronCores at LNC 2): Neuron runs one training
+process per NeuronCore, while the instance catalog and the Neuron device plugin count chips
+(16 per trn1 node), so ``NPROC_PER_NODE`` comes from here on Trainium."""
+
+
+def processes_per_node(instance_type: str, accelerators: int) -> int:
+    """``NPROC_PER_NODE`` of ``instance_type`` (``ml.`` prefix or not): one process per
+    NeuronCore on Trainium, one per accelerator otherwise."""
+    return NEURON_CORES_PER_NODE.get(instance_type.removeprefix("ml."), accelerators)
 
 
 def job_name_for(execution_name: str) -> str:
@@ -78,7 +88,10 @@ def run_manifests(
         {"name": "MASTER_ADDR", "value": f"{job_name}-0.{job_name}"},
         {"name": "MASTER_PORT", "value": str(RENDEZVOUS_PORT)},
         {"name": "NNODES", "value": str(nodes)},
-        {"name": "NPROC_PER_NODE", "value": str(accelerators_per_node)},
+        {
+            "name": "NPROC_PER_NODE",
+            "value": str(processes_per_node(instance_type, accelerators_per_node)),
+        },
         {
             "name": "NODE_RANK",
             "valueFrom": {

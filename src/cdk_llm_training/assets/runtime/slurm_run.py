@@ -37,12 +37,16 @@ import boto3
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
     from cdk_llm_training.assets.runtime.cluster_run import RunInputError
-    from cdk_llm_training.assets.runtime.cluster_run_manifest import RENDEZVOUS_PORT, job_name_for
+    from cdk_llm_training.assets.runtime.cluster_run_manifest import (
+        RENDEZVOUS_PORT,
+        job_name_for,
+        processes_per_node,
+    )
     from cdk_llm_training.assets.runtime.cluster_run_report import report
     from cdk_llm_training.assets.runtime.slurm_run_templates import render as render_template
 else:  # in Lambda, this folder is the code root
     from cluster_run import RunInputError
-    from cluster_run_manifest import RENDEZVOUS_PORT, job_name_for
+    from cluster_run_manifest import RENDEZVOUS_PORT, job_name_for, processes_per_node
     from cluster_run_report import report
     from slurm_run_templates import render as render_template
 
@@ -147,6 +151,8 @@ def run_on_head_node(script: str, comment: str) -> str:
 def batch_script(run: dict[str, Any], command: list[str], environment: dict[str, str]) -> str:
     """The sbatch script of ``run``: one task per node, torchrun's variables exported, the
     Neuron compile cache on FSx."""
+    # one process per NeuronCore on Trainium (32 on trn1), not per chip (16)
+    nproc = processes_per_node(run["instanceType"], run["acceleratorsPerNode"])
     task = "export NODE_RANK=$SLURM_NODEID; exec " + shlex.join(command)
     lines = [
         "#!/bin/bash",
@@ -166,7 +172,7 @@ def batch_script(run: dict[str, Any], command: list[str], environment: dict[str,
         "export MASTER_ADDR",
         f"export MASTER_PORT={RENDEZVOUS_PORT}",
         'export NNODES="$SLURM_JOB_NUM_NODES"',
-        f"export NPROC_PER_NODE={run['acceleratorsPerNode']}",
+        f"export NPROC_PER_NODE={nproc}",
         f"export DATASET_DIR={shlex.quote(run['datasetDir'])}",
         f"export CHECKPOINT_DIR={shlex.quote(run['checkpointDir'])}",
         f"export NEURON_COMPILE_CACHE_URL={shlex.quote(run['compileCacheDir'])}",

@@ -52,14 +52,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:  # imported from the installed package (tests, tools)
     from cdk_llm_training.assets.runtime.cluster_run import RunInputError
+    from cdk_llm_training.assets.runtime.cluster_run_manifest import NEURON_CORES_PER_NODE
 else:  # in Lambda, this folder is the code root
     from cluster_run import RunInputError
+    from cluster_run_manifest import NEURON_CORES_PER_NODE
 
 TEMPLATES = ("neuron-pretrain",)
 """Job templates the Slurm controller renders."""
 
-NEURON_CORES_PER_NODE = {"trn1.32xlarge": 32, "trn1n.32xlarge": 32, "trn2.48xlarge": 64}
-"""Processes per node: one per NeuronCore (trn2: logical NeuronCores at LNC 2)."""
 
 LOGICAL_NC_CONFIG = {"trn2.48xlarge": 2}
 """Logical NeuronCore configuration set explicitly per instance type (trn1 supports 1 only)."""
