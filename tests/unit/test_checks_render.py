@@ -10,7 +10,7 @@ import pytest
 
 from cdk_llm_training.checks import RULES_BY_ID, check_template
 from cdk_llm_training.checks.render import UNKNOWN, render
-from cdk_llm_training.checks.rules_deploy import parsed_definition
+from cdk_llm_training.checks.state_machines import parsed_definition
 
 ROOT_STATEMENT = {
     "Effect": "Allow",

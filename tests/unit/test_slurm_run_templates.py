@@ -14,8 +14,8 @@ import pytest
 
 from cdk_llm_training.assets.runtime import slurm_run_templates
 from cdk_llm_training.assets.runtime.cluster_run import RunInputError
+from cdk_llm_training.assets.runtime.cluster_run_manifest import NEURON_CORES_PER_NODE
 from cdk_llm_training.assets.runtime.slurm_run_templates import (
-    NEURON_CORES_PER_NODE,
     neuron_pretrain_parameters,
     render,
 )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView
-from cdk_llm_training.checks.rules_deploy import _integrations, parsed_definition
+from cdk_llm_training.checks.state_machines import optimized_integrations, parsed_definition
 
 PROCESSING_STRING_MAX = 256
 """CreateProcessingJob: ContainerEntrypoint and ContainerArguments entries and Environment
@@ -49,7 +49,7 @@ def _long_strings(parameters: Mapping[str, Any]) -> list[str]:
 def _check_processing_strings(view: TemplateView) -> list[tuple[str, str, str]]:
     findings = []
     for machine_id, props in view.of_type("AWS::StepFunctions::StateMachine"):
-        for integration, state in _integrations(parsed_definition(props)):
+        for integration, state in optimized_integrations(parsed_definition(props)):
             if not integration.startswith("sagemaker:createProcessingJob"):
                 continue
             too_long = _long_strings(state.get("Parameters") or {})
@@ -74,7 +74,7 @@ def _check_batch_timeouts(view: TemplateView) -> list[tuple[str, str, str]]:
     findings = []
     low, high = BATCH_TIMEOUT_HOURS
     for machine_id, props in view.of_type("AWS::StepFunctions::StateMachine"):
-        for integration, state in _integrations(parsed_definition(props)):
+        for integration, state in optimized_integrations(parsed_definition(props)):
             if integration != "aws-sdk:bedrock:createModelInvocationJob":
                 continue
             hours = (state.get("Parameters") or {}).get("TimeoutDurationInHours")

@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from fnmatch import fnmatchcase
+from collections.abc import Mapping
 from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
 from cdk_llm_training.checks.render import render
+from cdk_llm_training.checks.state_machines import (
+    optimized_integrations,
+    parsed_definition,
+    role_allow_statements,
+    statements_allow,
+)
 from cdk_llm_training.config.sagemaker_fine_tune_job import TRAINING_IMAGE_REPOSITORY
 
 _RETAINING = ("Retain", "RetainExceptOnCreate")
@@ -165,76 +170,22 @@ SAGEMAKER_LIST_TAGS = "sagemaker:ListTags"
 """Every SageMaker ``.sync`` policy of the guide also lists ``sagemaker:ListTags`` on ``*``."""
 
 
-def _states(definition: Any) -> Iterator[Mapping[str, Any]]:
-    """Every state of a parsed definition, nested Parallel branches and Map processors too."""
-    if not isinstance(definition, Mapping):
-        return
-    for state in (definition.get("States") or {}).values():
-        if not isinstance(state, Mapping):
-            continue
-        yield state
-        for branch in state.get("Branches") or []:
-            yield from _states(branch)
-        for key in ("Iterator", "ItemProcessor"):
-            yield from _states(state.get(key))
-
-
-def parsed_definition(props: Mapping[str, Any]) -> Any:
-    """A state machine's definition as JSON (placeholders for references), or None."""
-    if "Definition" in props and isinstance(props["Definition"], Mapping):
-        return props["Definition"]
-    text = render(props.get("DefinitionString", ""))
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _integrations(definition: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(service:api[.sync...], state) for every optimized-integration Task state."""
-    for state in _states(definition):
-        resource = state.get("Resource")
-        if state.get("Type") == "Task" and isinstance(resource, str) and ":states:::" in resource:
-            yield resource.split(":states:::", 1)[1], state
-
-
-def _role_statements(view: TemplateView, role_id: str) -> list[Mapping[str, Any]]:
-    statements: list[Mapping[str, Any]] = []
-    role = view.properties(role_id)
-    for policy in as_list(role.get("Policies")):
-        statements += as_list((policy or {}).get("PolicyDocument", {}).get("Statement"))
-    for _, props in view.of_type("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        if role_id in {referenced_id(r) for r in as_list(props.get("Roles"))}:
-            statements += as_list(props.get("PolicyDocument", {}).get("Statement"))
-    return [s for s in statements if isinstance(s, Mapping) and s.get("Effect") == "Allow"]
-
-
-def _allows(statements: list[Mapping[str, Any]], action: str, *, on_any: bool = False) -> bool:
-    for statement in statements:
-        actions = [str(a) for a in as_list(statement.get("Action"))]
-        if not any(fnmatchcase(action.lower(), a.lower()) for a in actions):
-            continue
-        if not on_any:
-            return True
-        if "*" in [render(r) for r in as_list(statement.get("Resource"))]:
-            return True
-    return False
-
-
 def _check_sync_permissions(view: TemplateView) -> list[tuple[str, str, str]]:
     findings = []
     for machine_id, props in view.of_type("AWS::StepFunctions::StateMachine"):
         role_id = referenced_id(props.get("RoleArn"))
         if role_id is None or view.type_of(role_id) != "AWS::IAM::Role":
             continue  # an imported role: its policies are not in this template
-        statements = _role_statements(view, role_id)
-        integrations = sorted({name for name, _ in _integrations(parsed_definition(props))})
+        statements = role_allow_statements(view, role_id)
+        integrations = sorted(
+            {name for name, _ in optimized_integrations(parsed_definition(props))}
+        )
         for integration in integrations:
             required = SYNC_REQUIREMENTS.get(integration)
             if required is None:
                 continue
-            missing = [a for a in required if not _allows(statements, a)]
-            if integration.startswith("sagemaker:") and not _allows(
+            missing = [a for a in required if not statements_allow(statements, a)]
+            if integration.startswith("sagemaker:") and not statements_allow(
                 statements, SAGEMAKER_LIST_TAGS, on_any=True
             ):
                 missing.append(f"{SAGEMAKER_LIST_TAGS} on *")
@@ -314,7 +265,7 @@ def _check_model_package_images(view: TemplateView) -> list[tuple[str, str, str]
                 (logical_id, message.format(repr(image)), "Properties/InferenceSpecification")
             )
     for machine_id, props in view.of_type("AWS::StepFunctions::StateMachine"):
-        for integration, state in _integrations(parsed_definition(props)):
+        for integration, state in optimized_integrations(parsed_definition(props)):
             if not integration.lower().endswith("sagemaker:createmodelpackage"):
                 continue
             spec = (state.get("Parameters") or {}).get("InferenceSpecification") or {}

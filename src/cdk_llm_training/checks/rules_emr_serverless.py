@@ -8,8 +8,12 @@ from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
 from cdk_llm_training.checks.render import render
-from cdk_llm_training.checks.rules_deploy import _allows, _integrations, _role_statements
-from cdk_llm_training.checks.rules_deploy import parsed_definition as _definition
+from cdk_llm_training.checks.state_machines import (
+    optimized_integrations,
+    parsed_definition,
+    role_allow_statements,
+    statements_allow,
+)
 
 EMR_SERVERLESS_SYNC = "emr-serverless:startJobRun.sync"
 EMR_SERVERLESS_PRINCIPAL = "emr-serverless.amazonaws.com"
@@ -31,7 +35,11 @@ def _sync_machines(view: TemplateView) -> list[tuple[str, Mapping[str, Any], lis
     """(state machine, properties, startJobRun.sync states) of every machine running one."""
     found = []
     for machine_id, props in view.of_type("AWS::StepFunctions::StateMachine"):
-        states = [s for name, s in _integrations(_definition(props)) if name == EMR_SERVERLESS_SYNC]
+        states = [
+            s
+            for name, s in optimized_integrations(parsed_definition(props))
+            if name == EMR_SERVERLESS_SYNC
+        ]
         if states:
             found.append((machine_id, props, states))
     return found
@@ -54,8 +62,8 @@ def _check_sync_role(view: TemplateView) -> list[tuple[str, str, str]]:
         role_id = referenced_id(props.get("RoleArn"))
         if role_id is None or view.type_of(role_id) != "AWS::IAM::Role":
             continue  # an imported role: its policies are not in this template
-        statements = _role_statements(view, role_id)
-        missing = [a for a in EMR_SERVERLESS_SYNC_ACTIONS if not _allows(statements, a)]
+        statements = role_allow_statements(view, role_id)
+        missing = [a for a in EMR_SERVERLESS_SYNC_ACTIONS if not statements_allow(statements, a)]
         missing += [
             f"{a} on rule/{EMR_SERVERLESS_SYNC_RULE}"
             for a in _EVENTS_ACTIONS

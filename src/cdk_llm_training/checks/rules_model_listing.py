@@ -15,10 +15,10 @@ from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
 from cdk_llm_training.checks.render import render
-from cdk_llm_training.checks.rules_trust_grants import (
-    _placeholder_id,
-    _role_statements,
-    _tasks,
+from cdk_llm_training.checks.state_machines import (
+    integration_tasks,
+    placeholder_id,
+    role_allow_statements,
 )
 
 _LIST_OBJECTS = ("aws-sdk:s3:listObjectsV2",)
@@ -68,9 +68,9 @@ def grants_listing(statements: list[Mapping[str, Any]], bucket_id: str, head: st
 
 def _check_list_grant(view: TemplateView) -> list[tuple[str, str, str]]:
     findings = []
-    for machine_id, location, props, parameters in _tasks(view, _LIST_OBJECTS):
+    for machine_id, location, props, parameters in integration_tasks(view, _LIST_OBJECTS):
         role_id = referenced_id(props.get("RoleArn"))
-        bucket_id = _placeholder_id(render(parameters.get("Bucket")))
+        bucket_id = placeholder_id(render(parameters.get("Bucket")))
         if (
             role_id is None
             or bucket_id is None
@@ -79,7 +79,7 @@ def _check_list_grant(view: TemplateView) -> list[tuple[str, str, str]]:
         ):
             continue  # an imported role or bucket: not checkable here
         head = listed_prefix(parameters)
-        if not grants_listing(_role_statements(view, role_id), bucket_id, head):
+        if not grants_listing(role_allow_statements(view, role_id), bucket_id, head):
             findings.append(
                 (
                     machine_id,

@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
-from cdk_llm_training.checks.rules_deploy import parsed_definition
+from cdk_llm_training.checks.state_machines import named_states, parsed_definition
 
 EVALUATION_TYPES = ("LLMAJEvaluation", "CustomScorerEvaluation", "BenchmarkEvaluation")
 """``EvaluationType`` of the API (ServerlessJobConfig)."""
@@ -22,24 +22,12 @@ SDK_ACTIONS = {
 """AWS SDK integrations of the serverless workflow -> the IAM action each call needs."""
 
 
-def _states(definition: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    if not isinstance(definition, Mapping):
-        return
-    for name, state in (definition.get("States") or {}).items():
-        if isinstance(state, Mapping):
-            yield str(name), state
-            for branch in state.get("Branches") or []:
-                yield from _states(branch)
-            for key in ("Iterator", "ItemProcessor"):
-                yield from _states(state.get(key))
-
-
 def _sdk_tasks(
     view: TemplateView,
 ) -> Iterator[tuple[str, Mapping[str, Any], str, Mapping[str, Any]]]:
     """(machine logical ID, its properties, state name, state) of every AWS SDK Task."""
     for logical_id, props in view.of_type("AWS::StepFunctions::StateMachine"):
-        for name, state in _states(parsed_definition(props)):
+        for name, state in named_states(parsed_definition(props)):
             resource = state.get("Resource")
             if isinstance(resource, str) and ":states:::aws-sdk:" in resource:
                 yield logical_id, props, name, state

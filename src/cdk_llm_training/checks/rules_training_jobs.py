@@ -8,7 +8,7 @@ from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
 from cdk_llm_training.checks.render import render
-from cdk_llm_training.checks.rules_deploy import parsed_definition
+from cdk_llm_training.checks.state_machines import named_states, parsed_definition
 
 MAX_METRIC_DEFINITIONS = 40
 """AlgorithmSpecification.MetricDefinitions: at most 40 items (CreateTrainingJob)."""
@@ -18,23 +18,11 @@ _CREATE_TRAINING_JOB = "sagemaker:createTrainingJob"
 _ALL_TRAFFIC = ("-1", "all")
 
 
-def _states(definition: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    if not isinstance(definition, Mapping):
-        return
-    for name, state in (definition.get("States") or {}).items():
-        if isinstance(state, Mapping):
-            yield str(name), state
-            for branch in state.get("Branches") or []:
-                yield from _states(branch)
-            for key in ("Iterator", "ItemProcessor"):
-                yield from _states(state.get(key))
-
-
 def _training_jobs(view: TemplateView) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
     """(state machine logical ID, state location, CreateTrainingJob parameters)."""
     for logical_id, props in view.of_type("AWS::StepFunctions::StateMachine"):
         definition = parsed_definition(props)
-        for name, state in _states(definition):
+        for name, state in named_states(definition):
             resource = state.get("Resource")
             if not isinstance(resource, str) or ":states:::" not in resource:
                 continue

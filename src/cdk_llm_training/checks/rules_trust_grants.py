@@ -9,13 +9,17 @@ checks the role that is really passed, not every role that happens to trust a se
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
 from cdk_llm_training.checks.model import Rule, Severity, TemplateView, as_list, referenced_id
 from cdk_llm_training.checks.render import UNKNOWN, render
-from cdk_llm_training.checks.rules_deploy import parsed_definition
+from cdk_llm_training.checks.state_machines import (
+    integration_tasks,
+    placeholder_id,
+    role_allow_statements,
+)
 
 _PROCESSING_JOB = ("sagemaker:createProcessingJob", "aws-sdk:sagemaker:createProcessingJob")
 _IMPORT_JOB = ("bedrock:createModelImportJob", "aws-sdk:bedrock:createModelImportJob")
@@ -26,49 +30,11 @@ _PSEUDO = re.compile(r"\$\{AWS::(\w+)\}")
 _PSEUDO_BACK = re.compile(r"\$\{AWS_(\w+)\}")
 
 
-def _states(definition: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(name, state) of every state, Parallel branches and Map processors included."""
-    if not isinstance(definition, Mapping):
-        return
-    for name, state in (definition.get("States") or {}).items():
-        if isinstance(state, Mapping):
-            yield str(name), state
-            for branch in state.get("Branches") or []:
-                yield from _states(branch)
-            for key in ("Iterator", "ItemProcessor"):
-                yield from _states(state.get(key))
-
-
-def _tasks(
-    view: TemplateView, integrations: tuple[str, ...]
-) -> Iterator[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]]:
-    """(state machine ID, location, machine properties, Parameters) of every Task state
-    calling one of ``integrations`` (``.sync`` and ``.waitForTaskToken`` forms included)."""
-    for machine_id, props in view.of_type("AWS::StepFunctions::StateMachine"):
-        for name, state in _states(parsed_definition(props)):
-            resource = state.get("Resource")
-            if state.get("Type") != "Task" or not isinstance(resource, str):
-                continue
-            integration = resource.split(":states:::", 1)[-1].split(".", 1)[0]
-            if ":states:::" in resource and integration in integrations:
-                parameters = state.get("Parameters")
-                if isinstance(parameters, Mapping):
-                    location = f"Properties/DefinitionString/States/{name}"
-                    yield machine_id, location, props, parameters
-
-
-def _placeholder_id(text: str) -> str | None:
-    """``Role`` from ``${Role.Arn}`` / ``${Role}`` (a resource of this template)."""
-    if text.startswith("${") and text.endswith("}") and "${" not in text[2:]:
-        return text[2:-1].split(".", 1)[0]
-    return None
-
-
 def _passed_role(view: TemplateView, parameters: Mapping[str, Any], *keys: str) -> str | None:
     """The logical ID of the role of this template named by the first of ``keys``."""
     for key in keys:
         if key in parameters:
-            role_id = _placeholder_id(render(parameters[key]))
+            role_id = placeholder_id(render(parameters[key]))
             return role_id if view.type_of(role_id) == _ROLE_TYPE else None
     return None
 
@@ -117,7 +83,7 @@ def _check_trust(
 ) -> list[tuple[str, str, str]]:
     findings = []
     seen: set[str] = set()
-    for _, _, _, parameters in _tasks(view, integrations):
+    for _, _, _, parameters in integration_tasks(view, integrations):
         role_id = _passed_role(view, parameters, *keys)
         if role_id is None or role_id in seen:
             continue  # a role from outside the template, or already reported
@@ -155,21 +121,10 @@ def _group_name(view: TemplateView, parameters: Mapping[str, Any]) -> str | None
     if "ModelPackageGroupName" not in parameters:
         return None
     text = render(parameters["ModelPackageGroupName"])
-    group_id = _placeholder_id(text)
+    group_id = placeholder_id(text)
     if group_id is not None and view.type_of(group_id) == _GROUP_TYPE:
         text = render(view.properties(group_id).get("ModelPackageGroupName"))
     return None if text in (UNKNOWN, "") else text
-
-
-def _role_statements(view: TemplateView, role_id: str) -> list[Mapping[str, Any]]:
-    statements: list[Any] = []
-    for policy in as_list(view.properties(role_id).get("Policies")):
-        statements += as_list((policy or {}).get("PolicyDocument", {}).get("Statement"))
-    for _, props in view.of_type("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        attached = {referenced_id(r) for r in as_list(props.get("Roles"))}
-        if role_id in attached:
-            statements += as_list(props.get("PolicyDocument", {}).get("Statement"))
-    return [s for s in statements if isinstance(s, Mapping) and s.get("Effect") == "Allow"]
 
 
 def _resource_path(view: TemplateView, text: str) -> str | None:
@@ -177,7 +132,7 @@ def _resource_path(view: TemplateView, text: str) -> str | None:
     template referenced by its ARN attribute becomes its name), ``*`` for ``*``."""
     if text == "*":
         return "*"
-    group_id = _placeholder_id(text)
+    group_id = placeholder_id(text)
     if group_id is not None and view.type_of(group_id) == _GROUP_TYPE:
         return (
             f"model-package-group/{render(view.properties(group_id).get('ModelPackageGroupName'))}"
@@ -204,12 +159,12 @@ def _grants_create_on(view: TemplateView, statements: list[Mapping[str, Any]], g
 
 def _check_create_model_package_grant(view: TemplateView) -> list[tuple[str, str, str]]:
     findings = []
-    for machine_id, location, props, parameters in _tasks(view, _CREATE_MODEL_PACKAGE):
+    for machine_id, location, props, parameters in integration_tasks(view, _CREATE_MODEL_PACKAGE):
         role_id = referenced_id(props.get("RoleArn"))
         group = _group_name(view, parameters)
         if role_id is None or view.type_of(role_id) != _ROLE_TYPE or group is None:
             continue  # an imported role, or a group chosen at run time: not checkable here
-        if not _grants_create_on(view, _role_statements(view, role_id), group):
+        if not _grants_create_on(view, role_allow_statements(view, role_id), group):
             findings.append(
                 (
                     machine_id,
