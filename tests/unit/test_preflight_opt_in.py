@@ -6,17 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from preflight_support import ACCOUNT, StubbedAccount, quota
+from preflight_support import ACCOUNT, REGION, StubbedAccount, identity, quota
 
 from cdk_llm_training.config.catalogs.custom_model_deployment import EvaluationInference
 from cdk_llm_training.config.tiers import AppConfig, parse_app_config
 from cdk_llm_training.config.vocabulary import Tier
 from cdk_llm_training.tools.preflight._aws import Context
 from cdk_llm_training.tools.preflight.bedrock_quotas import (
+    BATCH_CHECK,
+    EVALUATION_CHECK,
     NO_COMMITMENT_UNITS,
     check_bedrock_batch,
     check_evaluation_inference,
     resolved_route,
+)
+from cdk_llm_training.tools.preflight.emr_serverless import (
+    CHECK as EMR_CHECK,
 )
 from cdk_llm_training.tools.preflight.emr_serverless import (
     VCPU_QUOTA_NAME,
@@ -30,6 +35,7 @@ from cdk_llm_training.tools.preflight.requirements import (
     SageMakerUsage,
     derive_needs,
 )
+from cdk_llm_training.tools.preflight.runner import run_preflight
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
@@ -300,3 +306,31 @@ def test_on_demand_route_without_a_deployment_quota_warns() -> None:
     )
     assert finding.status is Status.WARNING
     assert "unverified" in finding.detail
+
+
+# --- the whole run ---------------------------------------------------------------------
+
+
+def test_the_run_reports_the_new_checks_in_order() -> None:
+    """Only STS is stubbed: every other call fails as unstubbed, which the checks turn into
+    'not checked' warnings, so the run completes and shows where each family lands."""
+    config = parse_app_config(
+        {
+            "stacks": ["SmallLoRAStack"],
+            "small_lora": {
+                "bedrock_fine_tune": {"evaluation": {"evaluation_inference": "provisioned"}},
+                "data_pipeline": {"curation": {"engine": "emr-serverless"}, "synthetic": True},
+            },
+        }
+    )
+    account = StubbedAccount()
+    account.respond("sts", "get_caller_identity", identity())
+    report = run_preflight(config, config.stacks, clients=account, region=REGION)
+    checks = [f.check for f in report.findings]
+    for family in (EMR_CHECK, EVALUATION_CHECK, BATCH_CHECK):
+        assert family in checks
+    assert (
+        checks.index("sagemaker-quota") < checks.index(EMR_CHECK) < checks.index("bedrock-access")
+    )
+    assert checks.index("bedrock-access") < checks.index(EVALUATION_CHECK)
+    assert checks.index(EVALUATION_CHECK) < checks.index(BATCH_CHECK)
