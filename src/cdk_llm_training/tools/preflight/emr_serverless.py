@@ -1,10 +1,10 @@
 """The EMR Serverless vCPU quota against the curation application's maximum capacity.
 
 All EMR Serverless applications of an account share one Region-wide quota, "Max concurrent
-vCPUs per account" (service code ``emr-serverless``; default 16 as the EMR Serverless
-User Guide's quota table lists it, per a copy of that table; code L-D05C8A75 as public tools
-use it, not from an AWS page: unverified). The quota is read by name, like the others, so the
-code comes back with it. A job run over the quota waits or fails after it was started; an
+vCPUs per account" (service code ``emr-serverless``; name and default 16 from the EMR
+Serverless User Guide, "Endpoints and quotas for EMR Serverless"). Its code (L-D05C8A75 in
+public tools) is on no AWS page found, hence unverified: the quota is read by name, like the
+others, and the code comes back with it. A job run over the quota waits or fails after it was started; an
 application whose maximum capacity exceeds the quota deploys but can never reach it.
 """
 
