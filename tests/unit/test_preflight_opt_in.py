@@ -284,6 +284,13 @@ def test_on_demand_route_in_an_unsupported_region_blocks_without_a_call() -> Non
     assert finding.source == "small_lora.bedrock_fine_tune.evaluation"
 
 
+def test_auto_route_with_algorithmic_metrics_takes_provisioned_throughput() -> None:
+    need = CustomModelInferenceNeed(
+        NOVA_MICRO, EvaluationInference.AUTO, 1, "x.evaluation", algorithmic_metrics=True
+    )
+    assert resolved_route(need, "us-east-1") is EvaluationInference.PROVISIONED
+
+
 def test_on_demand_route_with_an_empty_deployment_quota_blocks() -> None:
     account = StubbedAccount()
     _quotas(

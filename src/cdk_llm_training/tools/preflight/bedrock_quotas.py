@@ -8,11 +8,12 @@ preflight reports the same limits the workflow checks before ``CreateModelInvoca
 Evaluation routes (see :mod:`cdk_llm_training.config.catalogs.custom_model_deployment`):
 
 - provisioned throughput needs model units in the quota "Model units no-commitment Provisioned
-  Throughputs across custom models" (the Bedrock guide says MUs must be granted before a
-  purchase; the exact name is the one AWS samples tell users to check, code L-BE77399C in
-  public tools: not confirmed on an AWS documentation page, unverified);
-- on-demand needs a Region with custom model deployments (the catalog's list, from the
-  Bedrock user guide). No AWS page found names a custom model deployment quota, so any
+  Throughputs across custom models" (the Bedrock guide, "Purchase a Provisioned Throughput",
+  says model units must be granted before a purchase; the exact name and code L-BE77399C are
+  the ones public guides and tools use, not confirmed on an AWS documentation page:
+  unverified);
+- on-demand needs the base model, Region and metrics the evaluation accepts (the same
+  ``resolve_inference`` rule synthesis applies; lists from the Bedrock user guide). No AWS page found names a custom model deployment quota, so any
   Bedrock quota whose name contains "custom model deployment" is reported (unverified).
 """
 
@@ -22,9 +23,8 @@ from typing import Any
 
 from cdk_llm_training.assets.runtime import batch_limits
 from cdk_llm_training.config.catalogs.custom_model_deployment import (
-    ON_DEMAND_REGIONS,
     EvaluationInference,
-    supports_on_demand,
+    resolve_inference,
 )
 from cdk_llm_training.tools.preflight._aws import Context, guarded, pages
 from cdk_llm_training.tools.preflight.model import Finding, Status
@@ -100,22 +100,22 @@ def check_evaluation_inference(
     """Per evaluated base model: the route the Region resolves to, and its quota."""
     findings: list[Finding] = []
     for need in needs:
-        route = resolved_route(need, context.region)
-        subject = f"evaluation of {need.base_model_id} ({route.value})"
-        if route is EvaluationInference.ON_DEMAND and context.region not in ON_DEMAND_REGIONS:
+        try:
+            route = resolved_route(need, context.region)
+        except ValueError as error:
             findings.append(
                 Finding(
                     EVALUATION_CHECK,
                     Status.BLOCKER,
-                    subject,
-                    f"no custom model deployments in {context.region} (Regions: "
-                    f"{', '.join(ON_DEMAND_REGIONS)})",
+                    f"evaluation of {need.base_model_id} (on-demand)",
+                    str(error),
                     "set evaluation_inference to 'auto' or 'provisioned', or deploy in a "
-                    "Region that has them",
+                    "Region with custom model deployments",
                     need.source,
                 )
             )
             continue
+        subject = f"evaluation of {need.base_model_id} ({route.value})"
 
         def run(
             need: CustomModelInferenceNeed = need,
@@ -132,13 +132,14 @@ def check_evaluation_inference(
 
 
 def resolved_route(need: CustomModelInferenceNeed, region: str) -> EvaluationInference:
-    """``auto`` -> on-demand where the base model and ``region`` support it, else provisioned
-    (the same rule the evaluation applies at synthesis)."""
-    if need.route is not EvaluationInference.AUTO:
-        return need.route
-    if supports_on_demand(need.base_model_id) and region in ON_DEMAND_REGIONS:
-        return EvaluationInference.ON_DEMAND
-    return EvaluationInference.PROVISIONED
+    """The route the evaluation takes in ``region``: the rule synthesis applies
+    (``resolve_inference``). Raises ``ValueError`` for ``on-demand`` where it cannot work."""
+    return resolve_inference(
+        need.route,
+        base_model_id=need.base_model_id,
+        region=region,
+        algorithmic_metrics=need.algorithmic_metrics,
+    )
 
 
 def _units_row(

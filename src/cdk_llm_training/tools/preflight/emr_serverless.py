@@ -4,8 +4,9 @@ All EMR Serverless applications of an account share one Region-wide quota, "Max 
 vCPUs per account" (service code ``emr-serverless``; name and default 16 from the EMR
 Serverless User Guide, "Endpoints and quotas for EMR Serverless"). Its code (L-D05C8A75 in
 public tools) is on no AWS page found, hence unverified: the quota is read by name, like the
-others, and the code comes back with it. A job run over the quota waits or fails after it was started; an
-application whose maximum capacity exceeds the quota deploys but can never reach it.
+others, and the code comes back with it. A job run over the quota waits or fails after it
+was started; an application whose maximum capacity exceeds the quota deploys but can never
+reach it.
 """
 
 from __future__ import annotations

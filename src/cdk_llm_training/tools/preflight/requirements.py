@@ -141,6 +141,8 @@ class CustomModelInferenceNeed:
     route: EvaluationInference
     model_units: int
     source: str
+    algorithmic_metrics: bool = False
+    """Algorithmic metrics need provisioned throughput (``auto`` picks it)."""
 
 
 @dataclass
@@ -317,6 +319,7 @@ def _bedrock(needs: Needs, options: BedrockFineTuneOptions, source: str) -> None
                 evaluation.evaluation_inference,
                 evaluation.model_units,
                 f"{source}.evaluation.evaluation_inference",
+                bool(evaluation.algorithmic_metrics),
             )
         )
     if evaluation is not None:
