@@ -13,8 +13,9 @@ Evaluation routes (see :mod:`cdk_llm_training.config.catalogs.custom_model_deplo
   the ones public guides and tools use, not confirmed on an AWS documentation page:
   unverified);
 - on-demand needs the base model, Region and metrics the evaluation accepts (the same
-  ``resolve_inference`` rule synthesis applies; lists from the Bedrock user guide). No AWS page found names a custom model deployment quota, so any
-  Bedrock quota whose name contains "custom model deployment" is reported (unverified).
+  ``resolve_inference`` rule synthesis applies; lists from the Bedrock user guide). No AWS
+  page found names a custom model deployment quota, so any Bedrock quota whose name contains
+  "custom model deployment" is reported (unverified).
 """
 
 from __future__ import annotations
