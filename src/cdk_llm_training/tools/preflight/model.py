@@ -26,7 +26,8 @@ class Finding:
 
     ``check`` names the check family (``sagemaker-quota``, ``ec2-quota``, ``bedrock-access``,
     ``workforce``, ``availability-zone``, ``instance-offering``, ``cdk-bootstrap``,
-    ``cost-allocation-tag``, ``credentials``); ``subject`` what was checked; ``detail`` what was
+    ``cost-allocation-tag``, ``emr-serverless-quota``, ``bedrock-evaluation-inference``,
+    ``bedrock-batch-quota``, ``credentials``); ``subject`` what was checked; ``detail`` what was
     found; ``fix`` the exact remedy (empty on a pass); ``source`` the config field that asks for
     it.
     """

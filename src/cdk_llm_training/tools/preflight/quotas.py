@@ -89,7 +89,7 @@ class QuotaBook:
         }
 
 
-def _request_fix(context: Context, service: str, quota: dict[str, Any], desired: int) -> str:
+def request_fix(context: Context, service: str, quota: dict[str, Any], desired: int) -> str:
     code = quota["QuotaCode"]
     return (
         f"request {service} quota '{quota['QuotaName']}' ({code}) = {desired} in "
@@ -157,7 +157,7 @@ def _sagemaker_row(context: Context, book: QuotaBook, name: str, total: _Total) 
             Status.WARNING,
             name,
             detail,
-            _request_fix(context, "sagemaker", quota, total.max_count),
+            request_fix(context, "sagemaker", quota, total.max_count),
             source,
         )
     return Finding(
@@ -165,7 +165,7 @@ def _sagemaker_row(context: Context, book: QuotaBook, name: str, total: _Total) 
         Status.BLOCKER,
         name,
         detail,
-        _request_fix(context, "sagemaker", quota, total.count),
+        request_fix(context, "sagemaker", quota, total.count),
         source,
     )
 
@@ -258,5 +258,5 @@ def _ec2_row(
     one_node = min(vcpus[n.instance_type] for n in members if n.max_count > 0)
     status = Status.BLOCKER if value < max(at_create, one_node) else Status.WARNING
     return Finding(
-        EC2_CHECK, status, name, detail, _request_fix(context, "ec2", quota, at_max), source
+        EC2_CHECK, status, name, detail, request_fix(context, "ec2", quota, at_max), source
     )

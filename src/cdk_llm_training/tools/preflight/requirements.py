@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cdk_llm_training.config.bedrock_fine_tune_job import BedrockFineTuneOptions
+from cdk_llm_training.config.catalogs.custom_model_deployment import EvaluationInference
 from cdk_llm_training.config.cost_controls import ObservabilityOptions
+from cdk_llm_training.config.data_curation import DataPipelineOptions
 from cdk_llm_training.config.hyperpod import HyperPodClusterOptions
 from cdk_llm_training.config.labeling_workforce import LabelingOptions
 from cdk_llm_training.config.sagemaker_fine_tune_job import SageMakerFineTuneOptions
@@ -111,6 +113,38 @@ class CostTagNeed:
     source: str
 
 
+@dataclass(frozen=True)
+class EmrServerlessNeed:
+    """An EMR Serverless application that may run ``maximum_vcpu`` vCPUs at once."""
+
+    maximum_vcpu: int
+    source: str
+
+
+@dataclass(frozen=True)
+class BedrockBatchNeed:
+    """Bedrock batch inference jobs of one model; ``quota_model_name`` is the model's name in
+    the batch quota names (None: not known, the limits cannot be read by name)."""
+
+    model_id: str
+    quota_model_name: str | None
+    max_records: int
+    source: str
+
+
+@dataclass(frozen=True)
+class CustomModelInferenceNeed:
+    """How the evaluation invokes a new custom model of ``base_model_id``: ``route`` as
+    configured (``auto`` is resolved against the Region by the check)."""
+
+    base_model_id: str
+    route: EvaluationInference
+    model_units: int
+    source: str
+    algorithmic_metrics: bool = False
+    """Algorithmic metrics need provisioned throughput (``auto`` picks it)."""
+
+
 @dataclass
 class Needs:
     """Everything the selected stacks of a config ask of the account and Region."""
@@ -122,6 +156,9 @@ class Needs:
     workforces: list[WorkforceNeed] = field(default_factory=list)
     availability_zones: list[AvailabilityZoneNeed] = field(default_factory=list)
     cost_tags: list[CostTagNeed] = field(default_factory=list)
+    emr_serverless: list[EmrServerlessNeed] = field(default_factory=list)
+    bedrock_batch: list[BedrockBatchNeed] = field(default_factory=list)
+    custom_model_inference: list[CustomModelInferenceNeed] = field(default_factory=list)
 
 
 def on_demand_model_id(base_model_id: str) -> str:
@@ -168,12 +205,14 @@ def _small(needs: Needs, config: SmallLoRAConfig, prefix: str) -> None:
         _bedrock(needs, config.bedrock_fine_tune, f"{prefix}.bedrock_fine_tune")
     if config.labeling is not None:
         _labeling(needs, config.labeling, f"{prefix}.labeling")
+    _data_pipeline(needs, config.data_pipeline, f"{prefix}.data_pipeline")
     _budget(needs, config.observability, Tier.SMALL_LORA, prefix)
 
 
 def _medium(needs: Needs, config: MediumFineTuneConfig, prefix: str) -> None:
     _network(needs, config.network, f"{prefix}.network", control_plane=True)
     _hyperpod(needs, config.hyperpod, f"{prefix}.hyperpod")
+    _data_pipeline(needs, config.data_pipeline, f"{prefix}.data_pipeline")
     _budget(needs, config.observability, Tier.MEDIUM_FINE_TUNE, prefix)
 
 
@@ -184,6 +223,7 @@ def _large(needs: Needs, config: LargePretrainConfig, prefix: str) -> None:
         _hyperpod(needs, config.hyperpod, f"{prefix}.hyperpod")
     if engine.uses_trainium:
         _trainium(needs, config.trainium, f"{prefix}.trainium", config.network.availability_zone_id)
+    _data_pipeline(needs, config.data_pipeline, f"{prefix}.data_pipeline")
     _budget(needs, config.observability, Tier.LARGE_PRETRAIN, prefix)
 
 
@@ -272,6 +312,16 @@ def _bedrock(needs: Needs, options: BedrockFineTuneOptions, source: str) -> None
             )
         )
     evaluation = options.evaluation
+    if evaluation is not None and evaluation.provision_throughput:
+        needs.custom_model_inference.append(
+            CustomModelInferenceNeed(
+                options.base_model_id,
+                evaluation.evaluation_inference,
+                evaluation.model_units,
+                f"{source}.evaluation.evaluation_inference",
+                bool(evaluation.algorithmic_metrics),
+            )
+        )
     if evaluation is not None:
         needs.bedrock_models.append(
             BedrockModelNeed(
@@ -283,6 +333,40 @@ def _bedrock(needs: Needs, options: BedrockFineTuneOptions, source: str) -> None
             needs.bedrock_models.append(
                 BedrockModelNeed(
                     baseline, ModelRole.BASELINE, f"{source}.evaluation.baseline_model_id"
+                )
+            )
+
+
+def _data_pipeline(needs: Needs, options: DataPipelineOptions, source: str) -> None:
+    curation = options.curation
+    if curation is not None and curation.engine == "emr-serverless":
+        needs.emr_serverless.append(
+            EmrServerlessNeed(curation.emr.maximum_vcpu, f"{source}.curation.emr.maximum_vcpu")
+        )
+    elif curation is not None:
+        needs.sagemaker_quotas.append(
+            SageMakerQuotaNeed(
+                curation.instance_type,
+                SageMakerUsage.PROCESSING,
+                1,
+                f"{source}.curation.instance_type",
+            )
+        )
+    synthetic = options.synthetic
+    if synthetic is not None:
+        names = synthetic.quota_names
+        for model_id, field_name in (
+            (synthetic.teacher_model_id, "teacher_model_id"),
+            (synthetic.judge, "judge_model_id"),
+        ):
+            if field_name == "judge_model_id" and synthetic.output != "preference":
+                continue  # only preference output runs a judge batch job
+            needs.bedrock_batch.append(
+                BedrockBatchNeed(
+                    model_id,
+                    names.get(model_id),
+                    synthetic.max_records,
+                    f"{source}.synthetic.{field_name}",
                 )
             )
 

@@ -8,8 +8,10 @@ from cdk_llm_training.config.tiers import AppConfig
 from cdk_llm_training.config.vocabulary import Tier
 from cdk_llm_training.tools.preflight import (
     bedrock,
+    bedrock_quotas,
     bootstrap,
     cost_tags,
+    emr_serverless,
     network,
     quotas,
     workforce,
@@ -24,7 +26,10 @@ CHECK_ORDER = (
     network.OFFERING_CHECK,
     quotas.SAGEMAKER_CHECK,
     quotas.EC2_CHECK,
+    emr_serverless.CHECK,
     bedrock.CHECK,
+    bedrock_quotas.EVALUATION_CHECK,
+    bedrock_quotas.BATCH_CHECK,
     workforce.CHECK,
     cost_tags.CHECK,
 )
@@ -63,7 +68,10 @@ def run_preflight(
     findings += network.check_instance_offerings(context, needs.ec2_instances)
     findings += quotas.check_sagemaker_quotas(context, needs.sagemaker_quotas)
     findings += quotas.check_ec2_quotas(context, needs.ec2_instances)
+    findings += emr_serverless.check_emr_serverless(context, needs.emr_serverless)
     findings += bedrock.check_bedrock_models(context, needs.bedrock_models)
+    findings += bedrock_quotas.check_evaluation_inference(context, needs.custom_model_inference)
+    findings += bedrock_quotas.check_bedrock_batch(context, needs.bedrock_batch)
     findings += workforce.check_workforces(context, needs.workforces)
     findings += cost_tags.check_cost_tags(context, needs.cost_tags)
     return Report(
