@@ -14,7 +14,7 @@ from aws_cdk import aws_sns as sns
 from cdk_support import cdk_context
 from moto import mock_aws
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
-from workflows.state_coverage import DEFINED, VISITED, states_of
+from workflows.state_coverage import record
 from workflows.workflow_inputs import BYO_TEAM, SOURCE_ACCOUNT, TARGETS
 
 from cdk_llm_training import (
@@ -425,11 +425,7 @@ def cloud(
 ) -> Iterator[Cloud]:
     cloud = Cloud(template=template, s3=aws, definitions=definitions, functions=functions)
     yield cloud
-    for machine, definition in definitions.items():
-        DEFINED.setdefault(machine, states_of(definition))
-    for execution in cloud.executions:
-        machine = execution.state_machine_arn.rsplit(":", 1)[-1]
-        VISITED.setdefault(machine, set()).update(execution.visited)
+    record(cloud)
     for bucket in template.of_type("AWS::S3::Bucket"):
         name = template.ref(bucket)
         listing = aws.list_objects_v2(Bucket=name).get("Contents", [])
@@ -554,11 +550,7 @@ def cluster_cloud(
         functions=template.functions(),
     )
     yield cloud
-    for machine in cluster_run_machines.values():
-        DEFINED.setdefault(machine, states_of(cloud.definitions[machine]))
-    for execution in cloud.executions:
-        machine = execution.state_machine_arn.rsplit(":", 1)[-1]
-        VISITED.setdefault(machine, set()).update(execution.visited)
+    record(cloud, cluster_run_machines.values())
     for bucket in template.of_type("AWS::S3::Bucket"):
         name = template.ref(bucket)
         for item in cluster_run_aws.list_objects_v2(Bucket=name).get("Contents", []):

@@ -16,6 +16,7 @@ records and their full-run verdict to the main process in ``workeroutput``
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,16 @@ VISITED: dict[str, set[str]] = {}
 DEFINED: dict[str, set[str]] = {}
 """State machine logical ID -> every state of its definition (Parallel branches included)."""
 _RUN = {"full": False, "deselected": False}
+
+
+def record(cloud: Any, machines: Iterable[str] | None = None) -> None:
+    """Record the states of ``machines`` (default: every state machine ``cloud`` knows) and the
+    states ``cloud``'s executions entered. Call it once a test's cloud is done."""
+    for machine in cloud.definitions if machines is None else machines:
+        DEFINED.setdefault(machine, states_of(cloud.definitions[machine]))
+    for execution in cloud.executions:
+        machine = execution.state_machine_arn.rsplit(":", 1)[-1]
+        VISITED.setdefault(machine, set()).update(execution.visited)
 
 
 def states_of(machine: dict[str, Any]) -> set[str]:

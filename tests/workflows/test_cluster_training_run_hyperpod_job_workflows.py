@@ -18,7 +18,7 @@ import pytest
 from cdk_support import cdk_context
 from moto import mock_aws
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
-from workflows.state_coverage import DEFINED, VISITED, states_of
+from workflows.state_coverage import record
 from workflows.test_cluster_training_run_recipe_workflows import (
     END,
     IMAGE,
@@ -170,11 +170,7 @@ def cloud(template: ResolvedTemplate, aws: Any, machine: str) -> Iterator[Cloud]
         template=template, s3=aws, definitions=definitions, functions=template.functions()
     )
     yield cloud
-    # This variant's state machine joins the suite's coverage: each of its states must be
-    # entered by one of the tests below.
-    DEFINED.setdefault(machine, states_of(definitions[machine]))
-    for execution in cloud.executions:
-        VISITED.setdefault(machine, set()).update(execution.visited)
+    record(cloud, [machine])  # this module's run workflow joins the suite's coverage
 
 
 def test_stack_renders_the_hyperpod_kind_with_its_rbac(raw_template: dict[str, Any]) -> None:

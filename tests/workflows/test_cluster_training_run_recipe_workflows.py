@@ -20,7 +20,7 @@ import yaml
 from cdk_support import cdk_context
 from moto import mock_aws
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
-from workflows.state_coverage import DEFINED, VISITED, states_of
+from workflows.state_coverage import record
 from workflows.test_cluster_training_run_workflows import _deliver, _status_event
 
 from cdk_llm_training import MediumFineTuneStack
@@ -211,10 +211,7 @@ def cloud(template: ResolvedTemplate, aws: Any, machine: str) -> Iterator[Cloud]
         template=template, s3=aws, definitions=definitions, functions=template.functions()
     )
     yield cloud
-    # the run workflow joins the suite's coverage: every state must be entered by a test
-    DEFINED.setdefault(machine, states_of(definitions[machine]))
-    for execution in cloud.executions:
-        VISITED.setdefault(machine, set()).update(execution.visited)
+    record(cloud, [machine])  # this module's run workflow joins the suite's coverage
 
 
 def test_recipe_run_renders_submits_and_reports(

@@ -17,7 +17,7 @@ from cdk_support import cdk_context
 from moto import mock_aws
 from workflows.asl_interpreter import Execution, UnsupportedFeatureError
 from workflows.aws_world import Cloud, ResolvedTemplate, create_buckets
-from workflows.state_coverage import DEFINED, VISITED, states_of
+from workflows.state_coverage import record
 
 from cdk_llm_training import MediumFineTuneStack
 from cdk_llm_training.assets.runtime import cluster_run
@@ -195,10 +195,7 @@ def cloud(template: ResolvedTemplate, aws: Any, machine: str) -> Iterator[Cloud]
         template=template, s3=aws, definitions=definitions, functions=template.functions()
     )
     yield cloud
-    # the run workflow joins the suite's coverage: every state must be entered by a test
-    DEFINED.setdefault(machine, states_of(definitions[machine]))
-    for execution in cloud.executions:
-        VISITED.setdefault(machine, set()).update(execution.visited)
+    record(cloud, [machine])  # this module's run workflow joins the suite's coverage
     for bucket in template.of_type("AWS::S3::Bucket"):
         name = template.ref(bucket)
         for item in aws.list_objects_v2(Bucket=name).get("Contents", []):

@@ -28,7 +28,7 @@ from workflows.aws_world import (
     check_response,
     create_buckets,
 )
-from workflows.state_coverage import DEFINED, VISITED, states_of
+from workflows.state_coverage import record
 from workflows.test_cluster_training_run_workflows import StoppedError, _deliver, _status_event
 
 from cdk_llm_training.assets.runtime import slurm_run
@@ -194,10 +194,7 @@ def cloud(template: ResolvedTemplate, aws: Any, machine: str) -> Iterator[Cloud]
         template=template, s3=aws, definitions=definitions, functions=template.functions()
     )
     yield cloud
-    # the run workflow joins the suite's coverage: every state must be entered by a test
-    DEFINED.setdefault(machine, states_of(definitions[machine]))
-    for execution in cloud.executions:
-        VISITED.setdefault(machine, set()).update(execution.visited)
+    record(cloud, [machine])  # this module's run workflow joins the suite's coverage
     for bucket in template.of_type("AWS::S3::Bucket"):
         name = template.ref(bucket)
         for item in aws.list_objects_v2(Bucket=name).get("Contents", []):
