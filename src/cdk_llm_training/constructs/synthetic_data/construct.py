@@ -20,8 +20,7 @@ from cdk_llm_training.constructs.acknowledgements import acknowledge_wildcards
 from cdk_llm_training.constructs.fine_tune.workflow import FineTuneWorkflow, JobService, catch_all
 from cdk_llm_training.constructs.runtime_function import RuntimeFunction
 from cdk_llm_training.constructs.synthetic_data.judging import (
-    DONE_STATUSES,
-    FAILED_STATUSES,
+    batch_job_poll,
     batch_output_config,
     judging_steps,
     reconciled_choice,
@@ -254,28 +253,6 @@ class SyntheticData(FineTuneWorkflow):
             max_attempts=5,
         )
         catch_all(create, failed)
-        wait = sfn.Wait(
-            self, "WaitForJob", time=sfn.WaitTime.duration(Duration.minutes(opts.poll_minutes))
-        )
-        get = tasks.CallAwsService(
-            self,
-            "GetBatchJob",
-            service="bedrock",
-            action="getModelInvocationJob",
-            parameters={"JobIdentifier.$": "$.job.jobArn"},
-            iam_resources=[batch_job_arns()],
-            iam_action="bedrock:GetModelInvocationJob",
-            result_selector={"status.$": "$.Status"},
-            result_path="$.job.state",
-        )
-        get.add_retry(errors=["Bedrock.ThrottlingException"], interval=Duration.seconds(10))
-        catch_all(get, failed)
-        count = sfn.Pass(
-            self,
-            "CountPoll",
-            parameters={"jobArn.$": "$.job.jobArn", "polls.$": "States.MathAdd($.job.polls, 1)"},
-            result_path="$.job",
-        )
         job_failed = self.notify_job_failed("", "$.job")
         convert = self.lambda_step(
             "ConvertOutputs",
@@ -327,26 +304,18 @@ class SyntheticData(FineTuneWorkflow):
                 "jobArn": sfn.JsonPath.string_at("$.job.jobArn"),
             },
         )
-        status = "$.job.state.status"
-        finished = (
-            sfn.Choice(self, "JobFinished?")
-            .when(
-                sfn.Condition.or_(*[sfn.Condition.string_equals(status, s) for s in DONE_STATUSES]),
-                convert
+        create.next(
+            batch_job_poll(
+                self,
+                path="$.job",
+                names=("WaitForJob", "GetBatchJob", "CountPoll", "JobFinished?"),
+                done=convert
                 if self.judge_function is None
                 else judging_steps(self, convert=convert, failed=failed),
+                job_failed=job_failed,
+                failed=failed,
             )
-            .when(
-                sfn.Condition.or_(
-                    *[sfn.Condition.string_equals(status, s) for s in FAILED_STATUSES],
-                    sfn.Condition.number_greater_than_equals("$.job.polls", opts.max_polls),
-                ),
-                job_failed,
-            )
-            .otherwise(count)
         )
-        count.next(wait)
-        create.next(wait).next(get).next(finished)
         convert.next(reconciled_choice(self, validate))
         validate.next(
             sfn.Choice(self, "DatasetValid?")

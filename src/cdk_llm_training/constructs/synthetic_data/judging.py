@@ -76,57 +76,83 @@ def judging_steps(
         max_attempts=5,
     )
     catch_all(create, failed)
+    job_failed = synthetic.notify_job_failed("Judge", "$.judgeJob")
+    create.next(
+        batch_job_poll(
+            synthetic,
+            path="$.judgeJob",
+            names=("WaitForJudgeJob", "GetJudgeJob", "CountJudgePoll", "JudgeFinished?"),
+            done=convert,
+            job_failed=job_failed,
+            failed=failed,
+        )
+    )
+    return pair.next(
+        sfn.Choice(synthetic, "JudgeInBatch?")
+        .when(sfn.Condition.boolean_equals("$.judging.batch", True), create)
+        .otherwise(convert)
+    )
+
+
+def batch_job_poll(
+    synthetic: SyntheticData,
+    *,
+    path: str,
+    names: tuple[str, str, str, str],
+    done: sfn.IChainable,
+    job_failed: sfn.IChainable,
+    failed: sfn.IChainable,
+) -> sfn.State:
+    """The wait loop of the batch job at ``path`` (``{jobArn, polls}``), named ``names`` =
+    (wait, get, count, choice): wait ``poll_minutes`` -> read its status -> done: ``done``;
+    failed, stopped, expired or ``max_polls`` reached: ``job_failed``; otherwise count the
+    poll and wait again. Returns the wait state (the create step's next)."""
+    opts = synthetic.options
+    wait_id, get_id, count_id, choice_id = names
     wait = sfn.Wait(
-        synthetic,
-        "WaitForJudgeJob",
-        time=sfn.WaitTime.duration(Duration.minutes(opts.poll_minutes)),
+        synthetic, wait_id, time=sfn.WaitTime.duration(Duration.minutes(opts.poll_minutes))
     )
     get = tasks.CallAwsService(
         synthetic,
-        "GetJudgeJob",
+        get_id,
         service="bedrock",
         action="getModelInvocationJob",
-        parameters={"JobIdentifier.$": "$.judgeJob.jobArn"},
+        parameters={"JobIdentifier.$": f"{path}.jobArn"},
         iam_resources=[batch_job_arns()],
         iam_action="bedrock:GetModelInvocationJob",
         result_selector={"status.$": "$.Status"},
-        result_path="$.judgeJob.state",
+        result_path=f"{path}.state",
     )
     get.add_retry(errors=["Bedrock.ThrottlingException"], interval=Duration.seconds(10))
     catch_all(get, failed)
     count = sfn.Pass(
         synthetic,
-        "CountJudgePoll",
+        count_id,
         parameters={
-            "jobArn.$": "$.judgeJob.jobArn",
-            "polls.$": "States.MathAdd($.judgeJob.polls, 1)",
+            "jobArn.$": f"{path}.jobArn",
+            "polls.$": f"States.MathAdd({path}.polls, 1)",
         },
-        result_path="$.judgeJob",
+        result_path=path,
     )
-    job_failed = synthetic.notify_job_failed("Judge", "$.judgeJob")
-    status = "$.judgeJob.state.status"
+    status = f"{path}.state.status"
     finished = (
-        sfn.Choice(synthetic, "JudgeFinished?")
+        sfn.Choice(synthetic, choice_id)
         .when(
             sfn.Condition.or_(*[sfn.Condition.string_equals(status, s) for s in DONE_STATUSES]),
-            convert,
+            done,
         )
         .when(
             sfn.Condition.or_(
                 *[sfn.Condition.string_equals(status, s) for s in FAILED_STATUSES],
-                sfn.Condition.number_greater_than_equals("$.judgeJob.polls", opts.max_polls),
+                sfn.Condition.number_greater_than_equals(f"{path}.polls", opts.max_polls),
             ),
             job_failed,
         )
         .otherwise(count)
     )
     count.next(wait)
-    create.next(wait).next(get).next(finished)
-    return pair.next(
-        sfn.Choice(synthetic, "JudgeInBatch?")
-        .when(sfn.Condition.boolean_equals("$.judging.batch", True), create)
-        .otherwise(convert)
-    )
+    wait.next(get).next(finished)
+    return wait
 
 
 def reconciled_choice(synthetic: SyntheticData, validate: sfn.IChainable) -> sfn.Choice:
